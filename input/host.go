@@ -1,0 +1,126 @@
+package input
+
+import (
+	"net/netip"
+	"unicode/utf8"
+)
+
+// DNS limits (RFC 1035), without the trailing dot of a fully qualified name.
+const (
+	maxHostLen  = 253
+	maxLabelLen = 63
+)
+
+// appendHost appends the canonical form of host: an IPv6 literal compressed
+// and bracketed, an IPv4 address as written (it must be dotted-quad), a name
+// lower-cased, and an internationalised name in punycode.
+func appendHost[T text](dst []byte, host T, v6 bool) ([]byte, string) {
+	if v6 {
+		if indexByte(host, '%') >= 0 {
+			return dst, "ipv6 zone not supported"
+		}
+		a, err := netip.ParseAddr(string(host))
+		if err != nil || !a.Is6() {
+			return dst, reasonBadIPv6
+		}
+		dst = append(dst, '[')
+		dst = a.AppendTo(dst)
+		return append(dst, ']'), ""
+	}
+	if len(host) == 0 {
+		return dst, reasonEmptyHost
+	}
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			ascii, err := idnaToASCII(string(host))
+			if err != nil {
+				return dst, "invalid international host name"
+			}
+			return appendName(dst, ascii, true)
+		}
+	}
+	return appendName(dst, host, false)
+}
+
+// appendName lower-cases and checks an ASCII host name. Underscores are
+// accepted (real hosts use them and Go's resolver looks them up), so plain
+// ASCII names do not go through IDNA's stricter STD3 rules; a name with a
+// punycode label does, so a broken "xn--" label is caught here.
+func appendName[T text](dst []byte, host T, checked bool) ([]byte, string) {
+	start := len(dst)
+	numeric := true // digits and dots only: must be an IPv4 address
+	label := 0
+	puny := false
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+			numeric = false
+		case 'a' <= c && c <= 'z', c == '-', c == '_':
+			numeric = false
+		case '0' <= c && c <= '9':
+		case c == '.':
+			if label == 0 {
+				return dst, "empty label in host"
+			}
+			label = 0
+			dst = append(dst, c)
+			continue
+		default:
+			return dst, "invalid character " + quoteShort(string(rune(c))) + " in host"
+		}
+		if label == 0 && c == 'x' && i+3 < len(host) && equalFold(host[i:i+4], "xn--") {
+			puny = true
+		}
+		label++
+		if label > maxLabelLen {
+			return dst, "host label too long"
+		}
+		dst = append(dst, c)
+	}
+	name := dst[start:]
+	if n := len(name); n > 0 && name[n-1] == '.' {
+		name = name[:n-1]
+	}
+	if len(name) > maxHostLen {
+		return dst, "host name too long"
+	}
+	if numeric {
+		if !validIPv4(dst[start:]) { // a trailing dot is refused too
+			return dst, reasonBadIPv4
+		}
+		return dst, ""
+	}
+	if puny && !checked {
+		if _, err := idnaToASCII(string(name)); err != nil {
+			return dst, "invalid international host name"
+		}
+	}
+	return dst, ""
+}
+
+// validIPv4 accepts only the dotted-quad form with no leading zeros, which
+// reads the same to every resolver ("010.0.0.1" is octal to some).
+func validIPv4(s []byte) bool {
+	parts, v, digits := 0, 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if digits == 0 || v > 255 {
+				return false
+			}
+			parts++
+			v, digits = 0, 0
+			continue
+		}
+		if digits == 1 && v == 0 {
+			return false // leading zero
+		}
+		v = v*10 + int(s[i]-'0')
+		digits++
+		if digits > 3 {
+			return false
+		}
+	}
+	return parts == 4
+}

@@ -1,0 +1,151 @@
+package input
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+)
+
+const (
+	// MaxLineBytes is the longest line taken as a target (without its line
+	// ending). A longer one yields an invalid target and reading goes on.
+	MaxLineBytes = 8 << 10
+	// bufSize holds any acceptable line whole; a line that overflows it is
+	// skipped a buffer at a time, so memory stays bounded whatever the input.
+	bufSize = 64 << 10
+	// truncLen is how much of an over-long line is kept as its Input.
+	truncLen = 200
+)
+
+var bom = []byte("\xef\xbb\xbf")
+
+// lineSplitter cuts a stream into trimmed target lines, skipping blank and
+// comment lines. Reader and Count share it, so Count's total matches what a
+// Reader yields.
+type lineSplitter struct {
+	br     *bufio.Reader
+	first  bool // no line read yet: a BOM may follow
+	eof    bool
+	lineNo int // physical lines read, for error messages
+	prefix [truncLen + len("…")]byte
+}
+
+func (s *lineSplitter) reset(r io.Reader) {
+	if s.br == nil {
+		s.br = bufio.NewReaderSize(r, bufSize)
+	} else {
+		s.br.Reset(r)
+	}
+	s.first, s.eof, s.lineNo = true, false, 0
+}
+
+// next returns the next target line, trimmed, or, for a line longer than
+// MaxLineBytes, its truncated start with long set. The slice is valid until
+// the next call. At the end it returns io.EOF, and it never reads past it (a
+// terminal would block). A partial line cut off by a read error is dropped.
+func (s *lineSplitter) next() (line []byte, long bool, err error) {
+	for !s.eof {
+		b, err := s.br.ReadSlice('\n')
+		switch {
+		case err == bufio.ErrBufferFull:
+			s.lineNo++
+			if p, err := s.skipLong(s.stripBOM(b)); err != nil || p != nil {
+				return p, p != nil, err
+			}
+			continue
+		case err == io.EOF:
+			s.eof = true
+			if len(b) == 0 {
+				return nil, false, io.EOF
+			}
+		case err != nil:
+			return nil, false, err
+		}
+		s.lineNo++
+		b = s.stripBOM(trimEOL(b))
+		raw := len(b)
+		b = bytes.TrimSpace(b)
+		if len(b) == 0 || b[0] == '#' {
+			continue
+		}
+		if raw > MaxLineBytes {
+			return s.keep(b), true, nil
+		}
+		return b, false, nil
+	}
+	return nil, false, io.EOF
+}
+
+// skipLong reads the rest of a line that overflowed the buffer, keeping only
+// its start. It returns nil for a blank or comment line.
+func (s *lineSplitter) skipLong(chunk []byte) ([]byte, error) {
+	kept := s.prefix[:0] // room for truncLen bytes and a cut character
+	started, comment := false, false
+	err := bufio.ErrBufferFull
+	for {
+		if err != bufio.ErrBufferFull {
+			chunk = trimEOL(chunk)
+		}
+		if !started {
+			if i := firstNonSpace(chunk); i >= 0 {
+				started, comment = true, chunk[i] == '#'
+				chunk = chunk[i:]
+			}
+		}
+		if started && !comment {
+			n := min(cap(kept)-len(kept), len(chunk))
+			kept = append(kept, chunk[:n]...)
+		}
+		if err != bufio.ErrBufferFull {
+			break
+		}
+		chunk, err = s.br.ReadSlice('\n')
+	}
+	if err == io.EOF {
+		s.eof = true
+	} else if err != nil {
+		return nil, err
+	}
+	if !started || comment {
+		return nil, nil
+	}
+	return s.keep(kept), nil
+}
+
+// keep copies the start of an over-long line into s.prefix, marked as cut.
+func (s *lineSplitter) keep(b []byte) []byte {
+	b = bytes.TrimRight(cutUTF8(b, truncLen), " \t\r\v\f")
+	n := copy(s.prefix[:], b)
+	return append(s.prefix[:n], "…"...)
+}
+
+func (s *lineSplitter) stripBOM(b []byte) []byte {
+	if s.first {
+		s.first = false
+		return bytes.TrimPrefix(b, bom)
+	}
+	return b
+}
+
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	return b
+}
+
+// firstNonSpace returns the index of the first byte that is not ASCII
+// white space, or -1.
+func firstNonSpace(b []byte) int {
+	for i, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n', '\v', '\f':
+		default:
+			return i
+		}
+	}
+	return -1
+}

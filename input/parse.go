@@ -1,0 +1,438 @@
+package input
+
+import (
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// text lets the parser run on the reader's byte buffer without first
+// copying each line into a string, so a duplicate line costs no allocation.
+type text interface{ ~string | ~[]byte }
+
+// Reasons shared by several code paths; others are built where they arise.
+const (
+	reasonTooLong     = "line longer than 8 KiB"
+	reasonSpace       = "space in url"
+	reasonControl     = "control character in url"
+	reasonEmptyHost   = "empty host"
+	reasonPortRange   = "port out of range"
+	reasonBadIPv4     = "invalid ipv4 address"
+	reasonBadIPv6     = "invalid ipv6 address"
+	reasonBadEscape   = "invalid percent escape in path"
+	reasonBadUserinfo = "invalid user info"
+)
+
+// schemes of a parsed line; bare means the line had none and is fetched as
+// https first.
+const (
+	kindBare = iota
+	kindHTTP
+	kindHTTPS
+)
+
+// parsed describes what normalize wrote after the caller's prefix: the URL,
+// then the HostKey.
+type parsed struct {
+	urlLen  int // the URL's length; the HostKey follows it
+	bare    bool
+	invalid string
+}
+
+// Parse normalises one trimmed, non-empty, non-comment line into a Target
+// (Seq left 0). A line that is not a usable http or https target comes back
+// with Invalid set to a short lowercase reason; Parse never fails otherwise.
+func Parse(line string) fetch.Target {
+	var scratch [192]byte
+	buf, p := normalize(scratch[:0], line)
+	if p.invalid != "" {
+		return fetch.Target{Input: line, Invalid: p.invalid}
+	}
+	return fetch.Target{
+		Input:   line,
+		URL:     string(buf[:p.urlLen]),
+		Bare:    p.bare,
+		HostKey: string(buf[p.urlLen:]),
+	}
+}
+
+// normalize appends the normalised URL of line to dst, followed by its
+// HostKey. When the line is invalid, dst comes back unchanged and the reason
+// is set.
+func normalize[T text](dst []byte, line T) ([]byte, parsed) {
+	start := len(dst)
+	out, p := appendTarget(dst, line)
+	if p.invalid != "" {
+		return dst[:start], p
+	}
+	p.urlLen -= start
+	return out, p
+}
+
+// appendTarget does normalize's work; on failure it may leave partial output
+// behind, which normalize discards.
+func appendTarget[T text](dst []byte, line T) ([]byte, parsed) {
+	var p parsed
+	if reason := checkChars(line); reason != "" {
+		p.invalid = reason
+		return dst, p
+	}
+	kind, rest, reason := splitScheme(line)
+	if reason != "" {
+		p.invalid = reason
+		return dst, p
+	}
+	p.bare = kind == kindBare
+
+	// The authority ends at the first '/', '?' or '#'.
+	end := 0
+	for end < len(rest) && rest[end] != '/' && rest[end] != '?' && rest[end] != '#' {
+		end++
+	}
+	auth, tail := rest[:end], rest[end:]
+	userinfo, hasUser := auth[:0], false
+	if at := lastIndexByte(auth, '@'); at >= 0 {
+		userinfo, auth, hasUser = auth[:at], auth[at+1:], true
+	}
+	host, portText, v6, reason := splitHostPort(auth, p.bare)
+	if reason != "" {
+		p.invalid = reason
+		return dst, p
+	}
+	port, reason := parsePort(portText)
+	if reason != "" {
+		p.invalid = reason
+		return dst, p
+	}
+	defPort := uint64(443)
+	if kind == kindHTTP {
+		defPort = 80
+		dst = append(dst, "http://"...)
+	} else {
+		dst = append(dst, "https://"...)
+	}
+	if hasUser && len(userinfo) > 0 {
+		ui, ok := normUserinfo(string(userinfo))
+		if !ok {
+			p.invalid = reasonBadUserinfo
+			return dst, p
+		}
+		dst = append(dst, ui...)
+		dst = append(dst, '@')
+	}
+	hostStart := len(dst)
+	if dst, reason = appendHost(dst, host, v6); reason != "" {
+		p.invalid = reason
+		return dst, p
+	}
+	hostEnd := len(dst)
+	if port != 0 && port != defPort {
+		dst = append(dst, ':')
+		dst = strconv.AppendUint(dst, port, 10)
+	}
+	if dst, reason = appendPathQuery(dst, tail); reason != "" {
+		p.invalid = reason
+		return dst, p
+	}
+	p.urlLen = len(dst)
+	if port == 0 {
+		port = defPort
+	}
+	dst = append(dst, dst[hostStart:hostEnd]...)
+	dst = append(dst, ':')
+	dst = strconv.AppendUint(dst, port, 10)
+	return dst, p
+}
+
+// checkChars rejects spaces and control characters anywhere in the line:
+// they are never part of a URL someone meant, and letting them through would
+// put them in request lines and output.
+func checkChars[T text](s T) string {
+	nonASCII := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ' || c == '\t':
+			return reasonSpace
+		case c < 0x20 || c == 0x7f:
+			return reasonControl
+		case c >= utf8.RuneSelf:
+			nonASCII = true
+		}
+	}
+	if nonASCII {
+		for _, r := range string(s) {
+			if unicode.IsSpace(r) {
+				return reasonSpace
+			}
+			if unicode.IsControl(r) {
+				return reasonControl
+			}
+		}
+	}
+	return ""
+}
+
+// splitScheme finds the line's scheme and returns what follows "scheme://"
+// (or, for a bare target, the whole line). "host:8080" and
+// "example.com:8443/x" look like a scheme followed by an opaque part, so a
+// token is a scheme only when "//" follows it, or when what follows is not a
+// port and the token has no dot ("mailto:x", "javascript:y").
+func splitScheme[T text](line T) (kind int, rest T, reason string) {
+	i := 0
+	for i < len(line) && isSchemeChar(line[i], i == 0) {
+		i++
+	}
+	if i == 0 || i == len(line) || line[i] != ':' {
+		return bareRest(line)
+	}
+	scheme, after := line[:i], line[i+1:]
+	if hasPrefix(after, "//") {
+		switch {
+		case equalFold(scheme, "http"):
+			return kindHTTP, after[2:], ""
+		case equalFold(scheme, "https"):
+			return kindHTTPS, after[2:], ""
+		}
+		return 0, rest, "unsupported scheme " + quoteShort(strings.ToLower(string(scheme)))
+	}
+	if portLike(after) || indexByte(scheme, '.') >= 0 {
+		return bareRest(line)
+	}
+	if equalFold(scheme, "http") || equalFold(scheme, "https") {
+		return 0, rest, `missing "//" after scheme`
+	}
+	return 0, rest, "unsupported scheme " + quoteShort(strings.ToLower(string(scheme)))
+}
+
+// bareRest treats the line as a bare host; a scheme-relative "//host" is
+// accepted too.
+func bareRest[T text](line T) (int, T, string) {
+	if hasPrefix(line, "//") {
+		return kindBare, line[2:], ""
+	}
+	return kindBare, line, ""
+}
+
+func isSchemeChar(c byte, first bool) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		return true
+	case first:
+		return false
+	case '0' <= c && c <= '9', c == '+', c == '-', c == '.':
+		return true
+	}
+	return false
+}
+
+// portLike reports whether s starts with digits (possibly none) that run to
+// its end or to a '/', '?' or '#': what follows "host:" in a bare target.
+func portLike[T text](s T) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '/' || c == '?' || c == '#' {
+			return true
+		}
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// splitHostPort splits an authority (without user info) into host and port
+// text. v6 is set for an IPv6 literal, given in brackets or, for a bare
+// target only, as the whole authority ("::1").
+func splitHostPort[T text](auth T, bare bool) (host, port T, v6 bool, reason string) {
+	if len(auth) > 0 && auth[0] == '[' {
+		end := indexByte(auth, ']')
+		if end < 0 {
+			return host, port, false, reasonBadIPv6
+		}
+		host, after := auth[1:end], auth[end+1:]
+		if len(after) > 0 {
+			if after[0] != ':' {
+				return host, port, false, "invalid character after ipv6 address"
+			}
+			port = after[1:]
+		}
+		return host, port, true, ""
+	}
+	colon := lastIndexByte(auth, ':')
+	if colon < 0 {
+		return auth, port, false, ""
+	}
+	if indexByte(auth[:colon], ':') >= 0 {
+		if bare {
+			if a, err := netip.ParseAddr(string(auth)); err == nil && a.Is6() {
+				return auth, port, true, ""
+			}
+		}
+		return host, port, false, "ipv6 address needs brackets"
+	}
+	return auth[:colon], auth[colon+1:], false, ""
+}
+
+// parsePort returns 0 when no port was written (an empty port after ':' is
+// the default port, as RFC 3986 allows).
+func parsePort[T text](s T) (uint64, string) {
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, "invalid port " + quoteShort(string(s))
+		}
+		if v <= 65535 { // stop growing once out of range: no overflow
+			v = v*10 + uint64(c-'0')
+		}
+	}
+	if len(s) > 0 && (v == 0 || v > 65535) {
+		return 0, reasonPortRange
+	}
+	return v, ""
+}
+
+// normUserinfo re-escapes user info the way net/url writes it, so the URL
+// reads back unchanged through url.Parse.
+func normUserinfo(s string) (string, bool) {
+	user, pass, hasPass := strings.Cut(s, ":")
+	u, err := url.PathUnescape(user)
+	if err != nil {
+		return "", false
+	}
+	if !hasPass {
+		return url.User(u).String(), true
+	}
+	pw, err := url.PathUnescape(pass)
+	if err != nil {
+		return "", false
+	}
+	return url.UserPassword(u, pw).String(), true
+}
+
+// appendPathQuery appends the path (or "/") and query of tail, dropping any
+// fragment. Bytes that may not appear raw in a URL are percent-encoded; a
+// malformed escape in the path is an error because net/url cannot carry it.
+func appendPathQuery[T text](dst []byte, tail T) ([]byte, string) {
+	if i := indexByte(tail, '#'); i >= 0 {
+		tail = tail[:i]
+	}
+	path, query, hasQuery := tail, tail[:0], false
+	if q := indexByte(tail, '?'); q >= 0 {
+		path, query, hasQuery = tail[:q], tail[q+1:], true
+	}
+	if len(path) == 0 {
+		dst = append(dst, '/')
+	}
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if c == '%' && (i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2])) {
+			return dst, reasonBadEscape
+		}
+		dst = appendURLByte(dst, c)
+	}
+	if hasQuery {
+		dst = append(dst, '?')
+		for i := 0; i < len(query); i++ {
+			dst = appendURLByte(dst, query[i])
+		}
+	}
+	return dst, ""
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// appendURLByte percent-encodes non-ASCII bytes and the ASCII characters
+// RFC 3986 allows nowhere in a URL, as browsers do.
+func appendURLByte(dst []byte, c byte) []byte {
+	switch {
+	case c >= utf8.RuneSelf, c == '"', c == '<', c == '>', c == '\\', c == '^', c == '`', c == '{', c == '|', c == '}':
+		return append(dst, '%', upperHex[c>>4], upperHex[c&15])
+	}
+	return append(dst, c)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// quoteShort quotes user text for a reason, cut so a reason stays short.
+func quoteShort(s string) string {
+	const max = 32
+	if len(s) > max {
+		s = string(cutUTF8([]byte(s), max)) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// cutUTF8 shortens b to at most n bytes without splitting a character.
+func cutUTF8(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	i := n
+	for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(b[i]) {
+		i--
+	}
+	return b[:i]
+}
+
+func indexByte[T text](s T, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func lastIndexByte[T text](s T, c byte) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func hasPrefix[T text](s T, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if s[i] != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// equalFold compares s with a lower-case ASCII word, ignoring ASCII case.
+func equalFold[T text](s T, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// idnaToASCII converts an internationalised host name to its punycode form
+// with the Lookup profile of RFC 5891.
+func idnaToASCII(host string) (string, error) {
+	return idna.Lookup.ToASCII(host)
+}

@@ -1,0 +1,156 @@
+// Package input reads targets as a stream and normalises them into
+// fetch.Target values: one target per line, blank lines and '#' comments
+// skipped, http and https URLs normalised, bare hosts turned into https URLs,
+// everything else reported as an invalid target rather than an error. It
+// knows nothing of fetching.
+package input
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// bareSalt separates the dedupe key of a bare target from that of the same
+// URL written with its scheme: "example.com" may fall back to http, so it is
+// not a duplicate of "https://example.com".
+const bareSalt = 0x9e3779b97f4a7c15
+
+// Source is one named stream of target lines (a file, stdin, or the
+// command-line arguments). Name appears in read errors.
+type Source struct {
+	Name string
+	R    io.Reader
+}
+
+// Args returns a Source over literal targets given as arguments, one target
+// per argument.
+func Args(targets []string) Source {
+	return Source{Name: "arguments", R: strings.NewReader(strings.Join(targets, "\n"))}
+}
+
+// Options tune a Reader.
+type Options struct {
+	// Dedupe skips a target whose normalised URL (and bareness) was already
+	// yielded. Invalid lines are never deduplicated.
+	Dedupe bool
+}
+
+// Reader yields targets lazily, one line at a time, from its sources in
+// order. Memory does not grow with the input, except for the dedupe set
+// (about 10 bytes per distinct target). It is not safe for concurrent use.
+type Reader struct {
+	srcs    []Source
+	cur     int  // index of the source being read
+	open    bool // lines reads srcs[cur]
+	lines   lineSplitter
+	seq     uint64
+	dups    uint64
+	set     *HashSet // nil without Dedupe
+	buf     []byte   // scratch: Input, then URL, then HostKey
+	lastKey string   // consecutive targets often share a host: reuse its key
+	err     error    // sticky: io.EOF or a read error
+}
+
+// NewReader returns a Reader over srcs, read one after the other.
+func NewReader(opts Options, srcs ...Source) *Reader {
+	r := &Reader{srcs: srcs}
+	if opts.Dedupe {
+		r.set = NewHashSet()
+	}
+	return r
+}
+
+// Next returns the next target (valid or invalid), io.EOF at the end, or a
+// read error naming the source. After an error, Next keeps returning it.
+func (r *Reader) Next() (fetch.Target, error) {
+	for r.err == nil {
+		if !r.open {
+			if r.cur >= len(r.srcs) {
+				r.err = io.EOF
+				break
+			}
+			r.lines.reset(r.srcs[r.cur].R)
+			r.open = true
+		}
+		line, long, err := r.lines.next()
+		if err == io.EOF {
+			r.open = false
+			r.cur++
+			continue
+		}
+		if err != nil {
+			r.err = fmt.Errorf("read %s: line %d: %w", r.srcs[r.cur].Name, r.lines.lineNo, err)
+			break
+		}
+		t, ok := r.target(line, long)
+		if !ok {
+			r.dups++
+			continue
+		}
+		t.Seq = r.seq
+		r.seq++
+		return t, nil
+	}
+	return fetch.Target{}, r.err
+}
+
+// target normalises one line; ok is false for a duplicate. Input and URL
+// share one allocation, the HostKey has its own so that keeping it (as a map
+// key, say) does not keep the line alive.
+func (r *Reader) target(line []byte, long bool) (t fetch.Target, ok bool) {
+	if long {
+		return fetch.Target{Input: string(line), Invalid: reasonTooLong}, true
+	}
+	buf, p := normalize(append(r.buf[:0], line...), line)
+	r.buf = buf
+	if p.invalid != "" {
+		return fetch.Target{Input: string(line), Invalid: p.invalid}, true
+	}
+	in := len(line)
+	urlEnd := in + p.urlLen
+	if r.set != nil {
+		h := xxhash.Sum64(buf[in:urlEnd])
+		if p.bare {
+			h ^= bareSalt
+		}
+		if !r.set.Add(h) {
+			return t, false
+		}
+	}
+	s := string(buf[:urlEnd])
+	if key := buf[urlEnd:]; string(key) != r.lastKey {
+		r.lastKey = string(key)
+	}
+	return fetch.Target{Input: s[:in], URL: s[in:], Bare: p.bare, HostKey: r.lastKey}, true
+}
+
+// Duplicates returns the number of lines skipped as duplicates so far.
+func (r *Reader) Duplicates() uint64 { return r.dups }
+
+// Lines returns the number of targets yielded so far, which is also the Seq
+// of the next one.
+func (r *Reader) Lines() uint64 { return r.seq }
+
+// Count counts target lines (non-blank, non-comment) in r, for progress
+// totals when the input is a regular file. It counts what a Reader without
+// Dedupe would yield, over-long lines included.
+func Count(r io.Reader) (int64, error) {
+	var ls lineSplitter
+	ls.reset(r)
+	var n int64
+	for {
+		_, _, err := ls.next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("count targets: line %d: %w", ls.lineNo, err)
+		}
+		n++
+	}
+}
