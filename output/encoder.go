@@ -1,0 +1,91 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// Encoder writes results in one format. One goroutine owns an Encoder; each
+// Encode writes one whole record. Output is buffered: call Flush at the end
+// and on a short timer so a slow run still shows its results.
+type Encoder interface {
+	// Encode writes one result as one record (one line for every format;
+	// csv quotes embedded newlines).
+	Encode(r *fetch.Result) error
+	// Flush writes buffered records to the underlying writer.
+	Flush() error
+}
+
+// EncoderOptions adjusts an encoder. Color applies to text only; Accept
+// decides which results the text format shows as failures.
+type EncoderOptions struct {
+	Color  bool
+	Accept Accept
+}
+
+// Formats lists the format names NewEncoder accepts, default first.
+var Formats = []string{"text", "jsonl", "csv"}
+
+// NewEncoder returns the encoder for format "text", "jsonl" or "csv" writing
+// to w. The encoder buffers internally and hands w only whole records, each
+// in a single Write, so several encoders sharing one stream never interleave
+// inside a line.
+func NewEncoder(format string, w io.Writer, o EncoderOptions) (Encoder, error) {
+	switch format {
+	case "text":
+		return newTextEncoder(w, o), nil
+	case "jsonl":
+		return newJSONLEncoder(w), nil
+	case "csv":
+		return newCSVEncoder(w), nil
+	}
+	return nil, fmt.Errorf("unknown output format %q (choose %s)", format, strings.Join(Formats, ", "))
+}
+
+// flushAt is the buffered size at which an encoder hands its records to the
+// writer. Records are appended whole, so every Write holds whole records.
+const flushAt = 32 << 10
+
+// lineBuf collects whole records and writes them in one Write per flush.
+// Unlike bufio.Writer it never splits a record across two Writes: a record is
+// appended in full (growing the buffer if it must) before any flush.
+type lineBuf struct {
+	w   io.Writer
+	buf []byte
+	err error // sticky: once a Write failed the output is unusable
+}
+
+func newLineBuf(w io.Writer) lineBuf {
+	return lineBuf{w: w, buf: make([]byte, 0, flushAt+flushAt/4)}
+}
+
+// commit is called after a whole record was appended to buf.
+func (l *lineBuf) commit() error {
+	if len(l.buf) >= flushAt {
+		return l.Flush()
+	}
+	return l.err
+}
+
+// Flush writes the buffered records.
+func (l *lineBuf) Flush() error {
+	if l.err != nil {
+		return l.err
+	}
+	if len(l.buf) == 0 {
+		return nil
+	}
+	_, err := l.w.Write(l.buf)
+	l.buf = l.buf[:0]
+	if cap(l.buf) > 8*flushAt {
+		// One huge record grew the buffer; do not keep it for the whole run.
+		l.buf = make([]byte, 0, flushAt+flushAt/4)
+	}
+	if err != nil {
+		l.err = fmt.Errorf("write output: %w", err)
+	}
+	return l.err
+}

@@ -1,0 +1,418 @@
+package output
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+func i64(n int64) *int64 { return &n }
+
+var t0 = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC)
+
+// sampleResults covers the shapes the encoders must handle.
+func sampleResults() []*fetch.Result {
+	return []*fetch.Result{
+		{Seq: 0, Input: "example.com", URL: "https://example.com/", FinalURL: "https://example.com/",
+			Status: 200, Proto: "HTTP/2.0", Method: "GET", ContentType: "text/html; charset=utf-8",
+			ContentLength: i64(1256), Bytes: 1256, Title: "Example Domain", Server: "ECS (dcb/7EA3)",
+			IP: "93.184.215.14", Attempts: 1, StartedAt: t0,
+			Timing: fetch.Timing{DNS: 12.5, Connect: 20.25, TLS: 30, TTFB: 80.125, Transfer: 1.5, Total: 123.4}},
+		{Seq: 1, Input: "http://go.dev", URL: "http://go.dev", FinalURL: "https://go.dev/",
+			Status: 200, Proto: "HTTP/1.1", Method: "GET", ContentType: "text/html",
+			Bytes: 4500, Title: "The Go Programming Language", Attempts: 1, StartedAt: t0,
+			Redirects: []fetch.Hop{{URL: "http://go.dev", Status: 301}},
+			Timing:    fetch.Timing{Total: 1234}},
+		{Seq: 2, Input: "https://example.com/missing", URL: "https://example.com/missing",
+			FinalURL: "https://example.com/missing", Status: 404, Proto: "HTTP/1.1", Method: "GET",
+			Bytes: 12345, Title: "Not Found", Attempts: 1, StartedAt: t0, Timing: fetch.Timing{Total: 45.6}},
+		{Seq: 3, Input: "https://down.example/", URL: "https://down.example/", FinalURL: "https://down.example/",
+			Status: 503, Proto: "HTTP/1.1", Method: "GET", Bytes: 0, Attempts: 3, StartedAt: t0,
+			Timing: fetch.Timing{Total: 75000}},
+		{Seq: 4, Input: "nxdomain.invalid", URL: "https://nxdomain.invalid/", Method: "GET", Attempts: 1,
+			StartedAt: t0, Timing: fetch.Timing{DNS: 3.2, Total: 3.2},
+			Error: &fetch.Error{Kind: fetch.KindDNS, Message: "lookup nxdomain.invalid: no such host"}},
+		{Seq: 5, Input: "ht!tp://bad", Error: &fetch.Error{Kind: fetch.KindInvalidURL, Message: "bad scheme \"ht!tp\""}},
+		{Seq: 6, Input: "https://evil.example/", URL: "https://evil.example/", FinalURL: "https://evil.example/",
+			Status: 200, Proto: "HTTP/1.1", Method: "GET", Bytes: 2_500_000, Attempts: 1, StartedAt: t0,
+			Title: "=cmd|'/C calc'!A0 \x1b]0;pwned\x07 \u202egnp.exe \xff\xfe", Server: "-evil\r\n",
+			Timing: fetch.Timing{Total: 0.4}},
+		{Seq: 7, Input: "https://gz.example/", URL: "https://gz.example/", FinalURL: "https://gz.example/",
+			Status: 200, Proto: "HTTP/1.1", Method: "GET", Bytes: 10, Attempts: 1, StartedAt: t0,
+			BodySHA256: "ab12", Timing: fetch.Timing{Total: 999.7},
+			Error: &fetch.Error{Kind: fetch.KindProtocol, Message: "gzip: invalid header"}},
+	}
+}
+
+func encodeAll(t testing.TB, format string, o EncoderOptions, rs []*fetch.Result) string {
+	t.Helper()
+	var buf bytes.Buffer
+	enc, err := NewEncoder(format, &buf, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if err := enc.Encode(r); err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+	}
+	if err := enc.Flush(); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	return buf.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func TestTextGolden(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		color bool
+	}{{"text.golden", false}, {"text_color.golden", true}} {
+		t.Run(tc.file, func(t *testing.T) {
+			got := encodeAll(t, "text", EncoderOptions{Color: tc.color}, sampleResults())
+			golden(t, tc.file, got)
+			if !tc.color && strings.Contains(got, "\x1b") {
+				t.Errorf("text without colour contains ESC:\n%q", got)
+			}
+			if tc.color && !strings.Contains(got, "\x1b[32m200\x1b[0m") {
+				t.Errorf("coloured text has no green 200:\n%q", got)
+			}
+		})
+	}
+}
+
+func TestTextEscapesNetworkStrings(t *testing.T) {
+	t.Parallel()
+	r := &fetch.Result{Input: "x", URL: "https://a/\x1b[2J", FinalURL: "https://b/\u009b1m",
+		Status: 502, Server: "s", Error: &fetch.Error{Kind: fetch.KindOther, Message: "bad\rthing\u202e"}}
+	got := encodeAll(t, "text", EncoderOptions{}, []*fetch.Result{r, {Input: "\x1b", Title: "\a"}})
+	body := strings.TrimSuffix(got, "\n")
+	checkEscaped(t, "", strings.ReplaceAll(body, "\n", ""))
+	if strings.Count(got, "\n") != 2 {
+		t.Errorf("want 2 lines, got %q", got)
+	}
+}
+
+func TestTextColumnsAlign(t *testing.T) {
+	t.Parallel()
+	got := encodeAll(t, "text", EncoderOptions{}, sampleResults())
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	col := strings.Index(lines[0], "https://")
+	for _, l := range lines {
+		// The URL (or input) column starts at the same byte for every line.
+		if len(l) <= col || l[col-2:col] != "  " || l[col] == ' ' {
+			t.Errorf("line %q: URL column does not start at %d", l, col)
+		}
+	}
+}
+
+func TestNewEncoderUnknownFormat(t *testing.T) {
+	t.Parallel()
+	_, err := NewEncoder("xml", &bytes.Buffer{}, EncoderOptions{})
+	if err == nil || !strings.Contains(err.Error(), `"xml"`) || !strings.Contains(err.Error(), "text, jsonl, csv") {
+		t.Fatalf("NewEncoder(xml) error = %v, want one naming xml and the choices", err)
+	}
+	for _, f := range Formats {
+		if _, err := NewEncoder(f, &bytes.Buffer{}, EncoderOptions{}); err != nil {
+			t.Errorf("NewEncoder(%q): %v", f, err)
+		}
+	}
+}
+
+// stdJSONL is the reference: encoding/json with HTML escaping off.
+func stdJSONL(t testing.TB, rs []*fetch.Result) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for _, r := range rs {
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.String()
+}
+
+func TestJSONLMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	rs := sampleResults()
+	rs = append(rs,
+		&fetch.Result{},
+		&fetch.Result{Redirects: []fetch.Hop{}, ContentLength: i64(0), Truncated: true,
+			Title: "<b>&amp;</b> \"q\" \\ \b\f\n\r\t\x01\x7f \u2028\u2029 é 東京",
+			Timing: fetch.Timing{DNS: 1e-7, Connect: 1e21, TLS: 0.1 + 0.2, TTFB: 123456789.125, Transfer: -0, Total: 5e-324}},
+	)
+	if got, want := encodeAll(t, "jsonl", EncoderOptions{}, rs), stdJSONL(t, rs); got != want {
+		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+		for i := range min(len(gl), len(wl)) {
+			if gl[i] != wl[i] {
+				t.Fatalf("line %d differs from encoding/json\ngot:  %s\nwant: %s", i, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("output differs from encoding/json\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func FuzzJSONLString(f *testing.F) {
+	for _, s := range []string{"", "a\"b", "\xff", "\u2028", "<>&", "\x00\x1f\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		rs := []*fetch.Result{{Title: s, Input: s, Error: &fetch.Error{Message: s}}}
+		if got, want := encodeAll(t, "jsonl", EncoderOptions{}, rs), stdJSONL(t, rs); got != want {
+			t.Fatalf("title %q:\ngot:  %s\nwant: %s", s, got, want)
+		}
+	})
+}
+
+func TestJSONLValidUTF8(t *testing.T) {
+	t.Parallel()
+	r := &fetch.Result{Input: "https://a/\xc3", URL: "https://a/", Status: 200,
+		Title: "bad \xff\xfe bytes \xed\xa0\x80 and \x1b", Server: "\x80"}
+	got := encodeAll(t, "jsonl", EncoderOptions{}, []*fetch.Result{r})
+	if !utf8.ValidString(got) {
+		t.Fatalf("jsonl output is not valid UTF-8: %q", got)
+	}
+	if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") {
+		t.Fatalf("want exactly one line, got %q", got)
+	}
+	var back map[string]any
+	if err := json.Unmarshal([]byte(got), &back); err != nil {
+		t.Fatalf("jsonl line does not parse: %v\n%s", err, got)
+	}
+	if want := "bad \uFFFD\uFFFD bytes \uFFFD\uFFFD\uFFFD and \x1b"; back["title"] != want {
+		t.Errorf("title = %q, want %q", back["title"], want)
+	}
+}
+
+func TestCSV(t *testing.T) {
+	t.Parallel()
+	got := encodeAll(t, "csv", EncoderOptions{}, sampleResults())
+	if !utf8.ValidString(got) {
+		t.Fatalf("csv output is not valid UTF-8: %q", got)
+	}
+	rows, err := csv.NewReader(strings.NewReader(got)).ReadAll()
+	if err != nil {
+		t.Fatalf("csv does not parse back: %v\n%s", err, got)
+	}
+	if len(rows) != 1+len(sampleResults()) {
+		t.Fatalf("got %d rows, want header + %d", len(rows), len(sampleResults()))
+	}
+	if strings.Join(rows[0], ",") != strings.Join(CSVHeader, ",") {
+		t.Errorf("header = %v", rows[0])
+	}
+	col := func(name string) int {
+		for i, h := range CSVHeader {
+			if h == name {
+				return i
+			}
+		}
+		t.Fatalf("no column %q", name)
+		return -1
+	}
+	first := rows[1]
+	for name, want := range map[string]string{
+		"input": "example.com", "status": "200", "content_length": "1256", "redirects": "0",
+		"dns_ms": "12.5", "total_ms": "123.4", "started_at": "2025-03-14T15:09:26.535897932Z",
+		"error_kind": "", "truncated": "false",
+	} {
+		if got := first[col(name)]; got != want {
+			t.Errorf("row 1 %s = %q, want %q", name, got, want)
+		}
+	}
+	if got := rows[2][col("redirects")]; got != "1" {
+		t.Errorf("redirect count = %q, want 1", got)
+	}
+	if got := rows[2][col("content_length")]; got != "" {
+		t.Errorf("missing content_length = %q, want empty", got)
+	}
+	if got := rows[5][col("error_kind")]; got != "dns" {
+		t.Errorf("error_kind = %q, want dns", got)
+	}
+	evil := rows[7]
+	if got := evil[col("title")]; !strings.HasPrefix(got, "'=cmd") {
+		t.Errorf("formula title not neutralised: %q", got)
+	}
+	// (encoding/csv's reader turns the quoted \r\n into \n.)
+	if got := evil[col("server")]; got != "'-evil\n" {
+		t.Errorf("server = %q, want neutralised '-evil\\n", got)
+	}
+}
+
+func TestCSVCell(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"", ""}, {"plain", "plain"}, {"=1+1", "'=1+1"}, {"+1", "'+1"}, {"-1", "'-1"},
+		{"@SUM(A1)", "'@SUM(A1)"}, {"\tx", "'\tx"}, {"\rx", "'\rx"}, {"a=b", "a=b"},
+		{"\xff=", "\uFFFD="},
+	}
+	for _, tt := range tests {
+		if got := cell(tt.in); got != tt.want {
+			t.Errorf("cell(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestCSVHeaderWithoutResults(t *testing.T) {
+	t.Parallel()
+	got := encodeAll(t, "csv", EncoderOptions{}, nil)
+	if got != strings.Join(CSVHeader, ",")+"\n" {
+		t.Errorf("empty csv = %q, want the header alone", got)
+	}
+}
+
+// writeRecorder records every Write call separately.
+type writeRecorder struct{ writes []string }
+
+func (w *writeRecorder) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, string(p))
+	return len(p), nil
+}
+
+func TestEncodersWriteWholeLines(t *testing.T) {
+	t.Parallel()
+	// Titles of varied length, some longer than the buffer, so flushes fall
+	// at every possible offset.
+	var rs []*fetch.Result
+	for i := range 3000 {
+		n := (i * 7919) % 3000
+		if i%500 == 0 {
+			n = flushAt * 2
+		}
+		rs = append(rs, &fetch.Result{Seq: uint64(i), URL: "https://h/", Status: 200,
+			Title: strings.Repeat("t", n)})
+	}
+	for _, f := range Formats {
+		t.Run(f, func(t *testing.T) {
+			t.Parallel()
+			rec := &writeRecorder{}
+			enc, err := NewEncoder(f, rec, EncoderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				if err := enc.Encode(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := enc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			lines := 0
+			for i, w := range rec.writes {
+				if !strings.HasSuffix(w, "\n") {
+					t.Fatalf("write %d of %d does not end a line: ...%q", i, len(rec.writes), w[max(0, len(w)-20):])
+				}
+				lines += strings.Count(w, "\n")
+			}
+			want := len(rs)
+			if f == "csv" {
+				want++
+			}
+			if lines != want {
+				t.Errorf("%d lines written, want %d", lines, want)
+			}
+			if len(rec.writes) < 10 {
+				t.Errorf("only %d writes: the buffer never flushed on its own", len(rec.writes))
+			}
+		})
+	}
+}
+
+type failWriter struct{ n int }
+
+func (w *failWriter) Write(p []byte) (int, error) {
+	w.n++
+	return 0, os.ErrClosed
+}
+
+func TestEncoderWriteErrorIsSticky(t *testing.T) {
+	t.Parallel()
+	w := &failWriter{}
+	enc, _ := NewEncoder("jsonl", w, EncoderOptions{})
+	_ = enc.Encode(&fetch.Result{})
+	if err := enc.Flush(); err == nil {
+		t.Fatal("Flush to a failing writer returned nil")
+	}
+	if err := enc.Flush(); err == nil {
+		t.Fatal("second Flush returned nil")
+	}
+	if w.n != 1 {
+		t.Errorf("writer called %d times, want 1", w.n)
+	}
+}
+
+func BenchmarkEncodeJSONL(b *testing.B) {
+	rs := sampleResults()
+	b.Run("appender", func(b *testing.B) {
+		enc, _ := NewEncoder("jsonl", discard{}, EncoderOptions{})
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			_ = enc.Encode(rs[i%len(rs)])
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		enc := json.NewEncoder(discard{})
+		enc.SetEscapeHTML(false)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			_ = enc.Encode(rs[i%len(rs)])
+		}
+	})
+}
+
+func BenchmarkEncodeText(b *testing.B) {
+	rs := sampleResults()
+	for _, color := range []bool{false, true} {
+		name := "plain"
+		if color {
+			name = "color"
+		}
+		b.Run(name, func(b *testing.B) {
+			enc, _ := NewEncoder("text", discard{}, EncoderOptions{Color: color})
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				_ = enc.Encode(rs[i%len(rs)])
+			}
+		})
+	}
+}
+
+func BenchmarkEncodeCSV(b *testing.B) {
+	rs := sampleResults()
+	enc, _ := NewEncoder("csv", discard{}, EncoderOptions{})
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = enc.Encode(rs[i%len(rs)])
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

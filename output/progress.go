@@ -1,0 +1,157 @@
+package output
+
+import (
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// progressTick is how often the bar's count is brought up to date. Add only
+// bumps atomic counters, so a fast run does not pay a channel round trip
+// into mpb per result.
+const progressTick = 100 * time.Millisecond
+
+// Progress shows done/total, rate, errors and ETA on a terminal. It draws
+// nothing unless its writer is a terminal. Add is safe for concurrent use.
+type Progress struct {
+	total int64 // < 0: unknown
+	start time.Time
+	done  atomic.Int64
+	errs  atomic.Int64
+
+	p    *mpb.Progress // nil when not drawing
+	bar  *mpb.Bar
+	quit chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// NewProgress starts a progress display on w for total results (total < 0
+// when unknown). When w is not a terminal it draws nothing at all: progress
+// bars written into a pipe or a file only make a mess of it.
+func NewProgress(w io.Writer, total int64) *Progress {
+	return newProgress(w, total, isTerminal(w))
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok {
+		return false
+	}
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// newProgress builds a Progress; draw false makes it count without drawing.
+// Tests call it with draw true on a non-terminal to check mpb's own guard.
+func newProgress(w io.Writer, total int64, draw bool) *Progress {
+	pr := &Progress{total: total, start: time.Now(), quit: make(chan struct{})}
+	if !draw {
+		return pr
+	}
+	pr.p = mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(150*time.Millisecond))
+	opts := []mpb.BarOption{
+		mpb.BarRemoveOnComplete(),
+		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return pr.counts() })),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return pr.stats() })),
+	}
+	if total > 0 {
+		pr.bar = pr.p.New(total, mpb.BarStyle(), opts...)
+	} else {
+		// An unknown total has nothing to fill: a spinner shows life.
+		pr.bar = pr.p.New(0, mpb.SpinnerStyle(), opts...)
+	}
+	pr.wg.Add(1)
+	go pr.sync()
+	return pr
+}
+
+// sync copies the done count into the bar until Stop.
+func (pr *Progress) sync() {
+	defer pr.wg.Done()
+	t := time.NewTicker(progressTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			pr.bar.SetCurrent(pr.done.Load())
+		case <-pr.quit:
+			return
+		}
+	}
+}
+
+// Add counts one finished result; results with an error count as errors.
+func (pr *Progress) Add(r *fetch.Result) {
+	pr.done.Add(1)
+	if r.Error != nil {
+		pr.errs.Add(1)
+	}
+}
+
+// Stop removes the bar and waits until mpb has finished drawing, so that
+// whatever is printed next starts on a clean line. It may be called more
+// than once.
+func (pr *Progress) Stop() {
+	pr.once.Do(func() {
+		close(pr.quit)
+		pr.wg.Wait()
+		if pr.p == nil {
+			return
+		}
+		done := pr.done.Load()
+		if pr.total > 0 && done < pr.total {
+			pr.bar.Abort(true) // stopped early: drop the bar rather than fill it
+		} else {
+			pr.bar.SetTotal(-1, true) // complete at the current count
+		}
+		pr.p.Wait()
+	})
+}
+
+// counts renders "done/total" or "done" when the total is unknown.
+func (pr *Progress) counts() string {
+	b := strconv.AppendInt(nil, pr.done.Load(), 10)
+	if pr.total >= 0 {
+		b = append(b, '/')
+		b = strconv.AppendInt(b, pr.total, 10)
+	}
+	return string(b)
+}
+
+// stats renders the rate, errors and ETA.
+func (pr *Progress) stats() string {
+	return progressStats(pr.done.Load(), pr.total, pr.errs.Load(), time.Since(pr.start))
+}
+
+// progressStats renders "850/s  12 errors  ETA 1m10s"; the ETA is left out
+// when the total is unknown or nothing is done yet.
+func progressStats(done, total, errs int64, elapsed time.Duration) string {
+	var rate float64
+	if elapsed > 0 {
+		rate = float64(done) / elapsed.Seconds()
+	}
+	b := []byte(formatRate(rate))
+	b = append(b, "/s  "...)
+	b = strconv.AppendInt(b, errs, 10)
+	if errs == 1 {
+		b = append(b, " error"...)
+	} else {
+		b = append(b, " errors"...)
+	}
+	if total >= 0 && rate > 0 {
+		left := max(total-done, 0)
+		eta := time.Duration(float64(left) / rate * float64(time.Second))
+		b = append(b, "  ETA "...)
+		b = appendMillis(b, float64(eta)/float64(time.Millisecond))
+	}
+	return string(b)
+}

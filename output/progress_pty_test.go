@@ -1,0 +1,81 @@
+//go:build linux
+
+package output
+
+import (
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openPTY opens a pseudo-terminal pair with a 100x24 window, or skips the
+// test when the system has none.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	fd := int(m.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		t.Skipf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		t.Skipf("ptsname: %v", err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		t.Skipf("open pts: %v", err)
+	}
+	if err := unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 100}); err != nil {
+		t.Logf("set window size: %v", err)
+	}
+	return m, s
+}
+
+// TestProgressOnTerminal draws on a real pseudo-terminal: the bar must show
+// the counts and errors, and Stop must return with mpb finished.
+func TestProgressOnTerminal(t *testing.T) {
+	master, slave := openPTY(t)
+	defer master.Close()
+	out := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(master) // ends with EIO once the slave is closed
+		out <- string(b)
+	}()
+
+	if !isTerminal(slave) {
+		t.Fatal("pty slave not seen as a terminal")
+	}
+	pr := NewProgress(slave, 400)
+	runProgress(pr, 200)
+	time.Sleep(400 * time.Millisecond) // at least one refresh at 150ms
+	stopped := make(chan struct{})
+	go func() { pr.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return within 10s")
+	}
+	slave.Close()
+	var got string
+	select {
+	case got = <-out:
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading the terminal did not end")
+	}
+	for _, want := range []string{"200/400", "20 errors", "ETA"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("terminal output lacks %q:\n%q", want, got)
+		}
+	}
+}

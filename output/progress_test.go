@@ -1,0 +1,128 @@
+package output
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// syncBuffer is a bytes.Buffer safe for mpb's goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func runProgress(pr *Progress, n int) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; i < n; i += 4 {
+				r := &fetch.Result{Status: 200}
+				if i%10 == 0 {
+					r.Error = &fetch.Error{Kind: fetch.KindTimeout}
+				}
+				pr.Add(r)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestProgressNonTerminalDrawsNothing(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for _, total := range []int64{1000, -1, 5000} {
+		var buf syncBuffer
+		pr := NewProgress(&buf, total)
+		runProgress(pr, 1000)
+		pr.Stop()
+		pr.Stop() // a second Stop is harmless
+		if got := buf.String(); got != "" {
+			t.Errorf("total %d: progress wrote %q to a non-terminal", total, got)
+		}
+		if pr.done.Load() != 1000 || pr.errs.Load() != 100 {
+			t.Errorf("counted %d done, %d errors; want 1000, 100", pr.done.Load(), pr.errs.Load())
+		}
+	}
+}
+
+// TestProgressMPBNonTerminal checks mpb's own behaviour behind our guard:
+// given a writer that is not a terminal, it must not draw either (and so
+// never write escape sequences into a pipe).
+func TestProgressMPBNonTerminal(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for _, total := range []int64{300, -1, 1000} {
+		var buf syncBuffer
+		pr := newProgress(&buf, total, true)
+		runProgress(pr, 300)
+		time.Sleep(3 * progressTick) // let the sync loop and mpb run
+		pr.Stop()
+		if got := buf.String(); strings.Contains(got, "\x1b") || strings.Contains(got, "\r") {
+			t.Errorf("total %d: mpb wrote control sequences to a non-terminal: %q", total, got)
+		}
+	}
+}
+
+func TestProgressNonTerminalFile(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	f, err := os.CreateTemp(t.TempDir(), "progress")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Fatal("a regular file reported as a terminal")
+	}
+	pr := NewProgress(f, 10)
+	runProgress(pr, 10)
+	pr.Stop()
+	if st, _ := f.Stat(); st.Size() != 0 {
+		t.Errorf("progress wrote %d bytes to a file", st.Size())
+	}
+}
+
+func TestProgressStats(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		done, total, errs int64
+		elapsed           time.Duration
+		want              string
+	}{
+		{500, 1000, 3, 10 * time.Second, "50.0/s  3 errors  ETA 10.0s"},
+		{500, -1, 1, 10 * time.Second, "50.0/s  1 error"},
+		{0, 1000, 0, time.Second, "0.0/s  0 errors"},
+		{120000, 1000000, 0, 60 * time.Second, "2000/s  0 errors  ETA 7m20s"},
+		{1000, 1000, 0, 0, "0.0/s  0 errors"},
+	} {
+		if got := progressStats(tc.done, tc.total, tc.errs, tc.elapsed); got != tc.want {
+			t.Errorf("progressStats(%d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.errs, tc.elapsed, got, tc.want)
+		}
+	}
+	pr := &Progress{total: 10}
+	pr.done.Store(3)
+	if got := pr.counts(); got != "3/10" {
+		t.Errorf("counts = %q, want 3/10", got)
+	}
+	pr.total = -1
+	if got := pr.counts(); got != "3" {
+		t.Errorf("counts with unknown total = %q, want 3", got)
+	}
+}

@@ -1,0 +1,109 @@
+package output
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+func TestReorderShuffled(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		window int // how far a result may move from its place; 0 = anywhere
+	}{{"full shuffle", 0}, {"window 64", 64}, {"in order", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const n = 10000
+			rs := make([]*fetch.Result, n)
+			for i := range rs {
+				rs[i] = &fetch.Result{Seq: uint64(i)}
+			}
+			rng := rand.New(rand.NewPCG(1, uint64(tc.window)))
+			if tc.window == 0 {
+				rng.Shuffle(n, func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
+			} else {
+				for start := 0; start < n; start += tc.window {
+					end := min(start+tc.window, n)
+					rng.Shuffle(end-start, func(i, j int) { rs[start+i], rs[start+j] = rs[start+j], rs[start+i] })
+				}
+			}
+			var got []uint64
+			o := NewReorder(func(r *fetch.Result) error { got = append(got, r.Seq); return nil })
+			maxPending := 0
+			for _, r := range rs {
+				if err := o.Push(r); err != nil {
+					t.Fatal(err)
+				}
+				maxPending = max(maxPending, o.Pending())
+			}
+			if len(got) != n || o.Pending() != 0 || o.Next() != n {
+				t.Fatalf("released %d, pending %d, next %d; want %d, 0, %d", len(got), o.Pending(), o.Next(), n, n)
+			}
+			for i, s := range got {
+				if s != uint64(i) {
+					t.Fatalf("release %d has seq %d", i, s)
+				}
+			}
+			if tc.window > 0 && maxPending >= tc.window {
+				t.Errorf("max pending %d with results at most %d out of place", maxPending, tc.window)
+			}
+			if tc.window > 0 && len(o.ring) > 2*max(tc.window, 64) {
+				t.Errorf("ring grew to %d slots for a window of %d", len(o.ring), tc.window)
+			}
+		})
+	}
+}
+
+func TestReorderErrors(t *testing.T) {
+	t.Parallel()
+	o := NewReorder(func(*fetch.Result) error { return nil })
+	if err := o.Push(&fetch.Result{Seq: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Push(&fetch.Result{Seq: 0}); err == nil {
+		t.Error("pushing a released seq again: no error")
+	}
+	if err := o.Push(&fetch.Result{Seq: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Push(&fetch.Result{Seq: 5}); err == nil {
+		t.Error("pushing a pending seq again: no error")
+	}
+	if err := o.Push(&fetch.Result{Seq: 1 << 40}); err == nil {
+		t.Error("a result 2^40 ahead: no error")
+	}
+	boom := errors.New("boom")
+	o2 := NewReorder(func(r *fetch.Result) error {
+		if r.Seq == 2 {
+			return boom
+		}
+		return nil
+	})
+	_ = o2.Push(&fetch.Result{Seq: 2})
+	_ = o2.Push(&fetch.Result{Seq: 1})
+	if err := o2.Push(&fetch.Result{Seq: 0}); !errors.Is(err, boom) {
+		t.Errorf("emit error not returned: %v", err)
+	}
+}
+
+func BenchmarkReorder(b *testing.B) {
+	const window = 1024
+	rs := make([]*fetch.Result, 64*window)
+	for i := range rs {
+		rs[i] = &fetch.Result{Seq: uint64(i)}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for start := 0; start < len(rs); start += window {
+		rng.Shuffle(window, func(i, j int) { rs[start+i], rs[start+j] = rs[start+j], rs[start+i] })
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		o := NewReorder(func(*fetch.Result) error { return nil })
+		for _, r := range rs {
+			_ = o.Push(r)
+		}
+	}
+}

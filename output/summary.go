@@ -1,0 +1,195 @@
+package output
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// Latency histogram bounds in microseconds: 1 µs to one hour at three
+// significant digits. Longer requests are recorded as one hour.
+const (
+	histMinMicros = 1
+	histMaxMicros = int64(time.Hour / time.Microsecond)
+	histDigits    = 3
+)
+
+// Summary accumulates results for the end-of-run report. Its memory is
+// fixed: counters and one HdrHistogram, whatever the number of results. It
+// is safe for concurrent use.
+type Summary struct {
+	accept Accept
+
+	mu         sync.Mutex
+	total      int64
+	accepted   int64
+	classes    [7]int64 // 0: no response, 1..5: 1xx..5xx, 6: other
+	kinds      map[fetch.ErrorKind]int64
+	bytes      int64
+	sumMillis  float64 // sum of Timing.Total over all results
+	maxMillis  float64
+	latency    *hdrhistogram.Histogram
+	duplicates uint64
+}
+
+// NewSummary returns an empty summary that judges success with a.
+func NewSummary(a Accept) *Summary {
+	return &Summary{
+		accept:  a,
+		kinds:   make(map[fetch.ErrorKind]int64, len(fetch.Kinds)),
+		latency: hdrhistogram.New(histMinMicros, histMaxMicros, histDigits),
+	}
+}
+
+// Add counts one result. Its latency (Timing.Total) enters the percentiles
+// only when it is positive: a target that was never requested, such as an
+// invalid URL, has no latency to report.
+func (s *Summary) Add(r *fetch.Result) {
+	ok := s.accept.OK(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total++
+	if ok {
+		s.accepted++
+	}
+	s.classes[statusClass(r.Status)]++
+	if r.Error != nil {
+		s.kinds[r.Error.Kind]++
+	}
+	s.bytes += r.Bytes
+	if ms := r.Timing.Total; ms > 0 && !math.IsInf(ms, 0) {
+		s.sumMillis += ms
+		s.maxMillis = max(s.maxMillis, ms)
+		us := int64(math.Round(ms * 1000))
+		us = min(max(us, histMinMicros), histMaxMicros)
+		_ = s.latency.RecordValue(us) // in range by the clamp above
+	}
+}
+
+// statusClass maps a status to its counter: 0 for no response, 1..5 for
+// 1xx..5xx, 6 for anything else.
+func statusClass(status int) int {
+	switch {
+	case status == 0:
+		return 0
+	case status >= 100 && status <= 599:
+		return status / 100
+	}
+	return 6
+}
+
+// SetDuplicates records how many input lines were skipped as duplicates.
+func (s *Summary) SetDuplicates(n uint64) {
+	s.mu.Lock()
+	s.duplicates = n
+	s.mu.Unlock()
+}
+
+// Failed returns the number of results not accepted.
+func (s *Summary) Failed() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total - s.accepted
+}
+
+// Total returns the number of results added.
+func (s *Summary) Total() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// Percentile returns the latency at percentile p (0..100) from the
+// histogram, within its three significant digits; 0 when nothing was
+// recorded.
+func (s *Summary) Percentile(p float64) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Duration(s.latency.ValueAtPercentile(p)) * time.Microsecond
+}
+
+// Write prints the summary: results accepted and failed, counts per status
+// class and per error kind, latency percentiles, bytes, wall time, the sum
+// of request times and the speedup concurrency gave, duplicates skipped and
+// the request rate. wall is the run's elapsed time.
+func (s *Summary) Write(w io.Writer, wall time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b bytes.Buffer
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(&b, "%-13s ", label)
+		fmt.Fprintf(&b, format, args...)
+		b.WriteByte('\n')
+	}
+
+	line("results", "%d total, %d accepted, %d failed", s.total, s.accepted, s.total-s.accepted)
+
+	st := []byte{}
+	for c := 1; c <= 5; c++ {
+		st = fmt.Appendf(st, "%dxx %d  ", c, s.classes[c])
+	}
+	if s.classes[6] > 0 {
+		st = fmt.Appendf(st, "other %d  ", s.classes[6])
+	}
+	st = fmt.Appendf(st, "no response %d", s.classes[0])
+	line("status", "%s", st)
+
+	var errs []byte
+	for _, k := range fetch.Kinds {
+		if n := s.kinds[k]; n > 0 {
+			if len(errs) > 0 {
+				errs = append(errs, "  "...)
+			}
+			errs = fmt.Appendf(errs, "%s %d", k, n)
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, "none"...)
+	}
+	line("errors", "%s", errs)
+
+	if s.latency.TotalCount() == 0 {
+		line("latency", "-")
+	} else {
+		pct := s.latency.ValueAtPercentilesSlice([]float64{50, 90, 99})
+		line("latency", "p50 %s  p90 %s  p99 %s  max %s",
+			micros(pct[0]), micros(pct[1]), micros(pct[2]),
+			appendMillis(nil, s.maxMillis))
+	}
+
+	line("bytes", "%s", appendBytes(nil, s.bytes))
+	line("wall time", "%s", formatDuration(wall))
+	sum := time.Duration(s.sumMillis * float64(time.Millisecond))
+	if wall > 0 {
+		line("request time", "%s summed, %.1fx speedup", formatDuration(sum), float64(sum)/float64(wall))
+		line("rate", "%s requests/s", formatRate(float64(s.total)/wall.Seconds()))
+	} else {
+		line("request time", "%s summed", formatDuration(sum))
+		line("rate", "-")
+	}
+	line("duplicates", "%d skipped", s.duplicates)
+
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// micros formats a histogram value in microseconds like appendMillis.
+func micros(us int64) []byte {
+	return appendMillis(nil, float64(us)/1000)
+}
+
+// formatRate prints a rate with one decimal when small.
+func formatRate(r float64) string {
+	if r < 100 {
+		return strconv.FormatFloat(r, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(r, 'f', 0, 64)
+}

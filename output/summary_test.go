@@ -1,0 +1,129 @@
+package output
+
+import (
+	"bytes"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+func TestSummaryWrite(t *testing.T) {
+	t.Parallel()
+	res := func(status int, ms float64, kind fetch.ErrorKind) *fetch.Result {
+		r := &fetch.Result{Status: status, Timing: fetch.Timing{Total: ms}}
+		if status != 0 {
+			r.Bytes = 1000
+		}
+		if kind != "" {
+			r.Error = &fetch.Error{Kind: kind, Message: "m"}
+		}
+		return r
+	}
+	s := NewSummary(DefaultAccept())
+	for _, r := range []*fetch.Result{
+		res(200, 100, ""), res(200, 200, ""), res(301, 300, ""), res(404, 400, ""), res(500, 500, ""),
+		res(0, 500, fetch.KindTimeout), res(0, 1000, fetch.KindDNS),
+		// An invalid target: counted, but it has no latency.
+		res(0, 0, fetch.KindInvalidURL),
+	} {
+		s.Add(r)
+	}
+	s.SetDuplicates(3)
+	if got := s.Total(); got != 8 {
+		t.Errorf("Total = %d, want 8", got)
+	}
+	if got := s.Failed(); got != 5 {
+		t.Errorf("Failed = %d, want 5", got)
+	}
+	var b bytes.Buffer
+	if err := s.Write(&b, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// 7 latencies 100..1000 ms: p50 is the 4th (400ms), p90 the 6th
+	// (500ms), p99 the 7th (1s); they sum to 3s, so 1.5x over 2s of wall
+	// time; 8 results in 2s is 4 per second.
+	want := `results       8 total, 3 accepted, 5 failed
+status        1xx 0  2xx 2  3xx 1  4xx 1  5xx 1  no response 3
+errors        invalid_url 1  dns 1  timeout 1
+latency       p50 400ms  p90 500ms  p99 1.0s  max 1.0s
+bytes         5.0KB
+wall time     2.0s
+request time  3.0s summed, 1.5x speedup
+rate          4.0 requests/s
+duplicates    3 skipped
+`
+	if got := b.String(); got != want {
+		t.Errorf("summary:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestSummaryEmpty(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	if err := NewSummary(Accept{}).Write(&b, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := `results       0 total, 0 accepted, 0 failed
+status        1xx 0  2xx 0  3xx 0  4xx 0  5xx 0  no response 0
+errors        none
+latency       -
+bytes         0B
+wall time     0ms
+request time  0ms summed
+rate          -
+duplicates    0 skipped
+`
+	if got := b.String(); got != want {
+		t.Errorf("empty summary:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestSummaryPercentiles(t *testing.T) {
+	t.Parallel()
+	s := NewSummary(DefaultAccept())
+	// 1 ms .. 10 s in 1 ms steps: p50 is 5 s, p99 9.9 s.
+	for ms := 1; ms <= 10000; ms++ {
+		s.Add(&fetch.Result{Status: 200, Timing: fetch.Timing{Total: float64(ms)}})
+	}
+	// Out-of-range values are clamped, not dropped.
+	s.Add(&fetch.Result{Status: 200, Timing: fetch.Timing{Total: 5 * 3600 * 1000}})
+	s.Add(&fetch.Result{Status: 200, Timing: fetch.Timing{Total: 1e-6}})
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 5 * time.Second}, {90, 9 * time.Second}, {99, 9900 * time.Millisecond}} {
+		got := s.Percentile(tc.p)
+		// Three significant digits: within 0.1%.
+		if rel := math.Abs(float64(got-tc.want)) / float64(tc.want); rel > 0.001 {
+			t.Errorf("p%v = %v, want %v within 0.1%%", tc.p, got, tc.want)
+		}
+	}
+	if got := s.Percentile(100); got < 59*time.Minute || got > 61*time.Minute {
+		t.Errorf("p100 = %v, want the one-hour clamp", got)
+	}
+}
+
+func TestHumanUnits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ms   float64
+		want string
+	}{{0, "0ms"}, {0.4, "0ms"}, {123.4, "123ms"}, {999.4, "999ms"}, {999.6, "1.0s"}, {1234, "1.2s"},
+		{59940, "59.9s"}, {59960, "1m00s"}, {75000, "1m15s"}, {3599400, "59m59s"}, {3600000, "1h00m"},
+		{-5, "0ms"}, {math.NaN(), "0ms"}} {
+		if got := string(appendMillis(nil, tc.ms)); got != tc.want {
+			t.Errorf("appendMillis(%v) = %q, want %q", tc.ms, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{0, "0B"}, {999, "999B"}, {1000, "1.0KB"}, {4500, "4.5KB"}, {9949, "9.9KB"}, {9960, "10KB"},
+		{999_499, "999KB"}, {999_600, "1.0MB"}, {2_500_000, "2.5MB"}, {3e9, "3.0GB"}, {math.MaxInt64, "9.2EB"}} {
+		if got := formatBytes(tc.n); got != tc.want {
+			t.Errorf("formatBytes(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
