@@ -165,7 +165,7 @@ func TestJSONLMatchesEncodingJSON(t *testing.T) {
 	rs = append(rs,
 		&fetch.Result{},
 		&fetch.Result{Redirects: []fetch.Hop{}, ContentLength: i64(0), Truncated: true,
-			Title: "<b>&amp;</b> \"q\" \\ \b\f\n\r\t\x01\x7f \u2028\u2029 é 東京",
+			Title:  "<b>&amp;</b> \"q\" \\ \b\f\n\r\t\x01\x7f \u2028\u2029 é 東京",
 			Timing: fetch.Timing{DNS: 1e-7, Connect: 1e21, TLS: 0.1 + 0.2, TTFB: 123456789.125, Transfer: -0, Total: 5e-324}},
 	)
 	if got, want := encodeAll(t, "jsonl", EncoderOptions{}, rs), stdJSONL(t, rs); got != want {
