@@ -1,0 +1,307 @@
+package fetch
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+)
+
+// titleWindow is how much of an HTML body is kept to look for its title;
+// the rest is only counted and hashed, so memory per fetch stays small
+// whatever --max-body is.
+const titleWindow = 256 << 10
+
+// zstdMaxWindow follows RFC 9659: HTTP zstd content uses at most an 8 MiB
+// window, so a larger one is refused instead of allocated.
+const zstdMaxWindow = 8 << 20
+
+// errRawCap is returned by rawReader once the raw body is longer than the
+// cap; the caller sees rawReader.capped and reports truncation.
+var errRawCap = errors.New("raw body exceeds the size cap")
+
+// rawReader counts the bytes read off the wire, stops just past limit and
+// remembers the wire's own error so it is not mistaken for a decoding one.
+type rawReader struct {
+	r      io.Reader
+	n      int64
+	limit  int64
+	capped bool
+	eof    bool
+	err    error
+}
+
+func (r *rawReader) Read(p []byte) (int, error) {
+	if r.capped {
+		return 0, errRawCap
+	}
+	// Read one byte past the limit at most: it proves there is more.
+	if room := r.limit + 1 - r.n; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := r.r.Read(p)
+	r.n += int64(n)
+	if r.n > r.limit {
+		r.capped = true
+		n -= int(r.n - r.limit)
+		r.n = r.limit
+		return n, errRawCap
+	}
+	if err == io.EOF {
+		r.eof = true
+	} else if err != nil {
+		r.err = err
+	}
+	return n, err
+}
+
+var (
+	scratchPool = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+	hashPool    = sync.Pool{New: func() any { return sha256.New() }}
+	prefixPool  = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+	bufioPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+	gzipPool    sync.Pool // *gzip.Reader
+	brotliPool  sync.Pool // *brotli.Reader
+	zstdPool    sync.Pool // *zstd.Decoder
+)
+
+// decodeChain holds the decoders of one body so they can go back to their
+// pools once the body is read.
+type decodeChain struct {
+	pooled [6]any
+	n      int
+}
+
+func (d *decodeChain) keep(v any) {
+	if d.n < len(d.pooled) {
+		d.pooled[d.n] = v
+		d.n++
+	}
+}
+
+func (d *decodeChain) release() {
+	for i := 0; i < d.n; i++ {
+		switch v := d.pooled[i].(type) {
+		case *bufio.Reader:
+			v.Reset(nil)
+			bufioPool.Put(v)
+		case *gzip.Reader:
+			gzipPool.Put(v)
+		case *brotli.Reader:
+			brotliPool.Put(v)
+		case *zstd.Decoder:
+			if v.Reset(nil) == nil {
+				zstdPool.Put(v)
+			}
+		}
+		d.pooled[i] = nil
+	}
+	d.n = 0
+}
+
+// wrap returns a reader that decodes one content-coding read from src, or
+// ok=false for an unknown coding.
+func (d *decodeChain) wrap(coding string, src io.Reader) (r io.Reader, ok bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(coding)) {
+	case "", "identity":
+		return src, true, nil
+	case "gzip", "x-gzip":
+		br := d.bufio(src)
+		z, _ := gzipPool.Get().(*gzip.Reader)
+		if z == nil {
+			z = new(gzip.Reader)
+		}
+		d.keep(z)
+		return z, true, z.Reset(br)
+	case "deflate":
+		// "deflate" is meant to be zlib-wrapped, but servers send raw
+		// DEFLATE often enough that browsers accept both.
+		br := d.bufio(src)
+		if h, err := br.Peek(2); err == nil && (uint(h[0])<<8|uint(h[1]))%31 == 0 && h[0]&0x0f == 8 {
+			z, err := zlib.NewReader(br)
+			return z, true, err
+		}
+		return flate.NewReader(br), true, nil
+	case "br":
+		b, _ := brotliPool.Get().(*brotli.Reader)
+		if b == nil {
+			b = brotli.NewReader(src)
+		} else if err := b.Reset(src); err != nil {
+			return nil, true, err
+		}
+		d.keep(b)
+		return b, true, nil
+	case "zstd":
+		z, _ := zstdPool.Get().(*zstd.Decoder)
+		if z == nil {
+			var err error
+			z, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+				zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderMaxMemory(64<<20),
+				zstd.WithDecoderLowmem(true))
+			if err != nil {
+				return nil, true, err
+			}
+		}
+		d.keep(z)
+		return z, true, z.Reset(src)
+	}
+	return nil, false, nil
+}
+
+func (d *decodeChain) bufio(src io.Reader) *bufio.Reader {
+	br := bufioPool.Get().(*bufio.Reader)
+	br.Reset(src)
+	d.keep(br)
+	return br
+}
+
+// decoder builds the reader for a body sent with the given
+// Content-Encoding header values. Codings are undone in reverse order of
+// application; with any unknown coding the body is passed through as is.
+func (d *decodeChain) decoder(values []string, raw io.Reader) (io.Reader, error) {
+	if len(values) == 0 {
+		return raw, nil
+	}
+	var codings []string
+	if len(values) == 1 && !strings.Contains(values[0], ",") {
+		codings = values
+	} else {
+		for _, v := range values {
+			codings = append(codings, strings.Split(v, ",")...)
+		}
+	}
+	r := io.Reader(raw)
+	for i := len(codings) - 1; i >= 0; i-- {
+		next, ok, err := d.wrap(codings[i], r)
+		if !ok {
+			d.release()
+			return raw, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", strings.TrimSpace(codings[i]), err)
+		}
+		r = next
+	}
+	return r, nil
+}
+
+// bodyInfo is what readBody learned from a body.
+type bodyInfo struct {
+	n         int64
+	truncated bool
+	sha256    string
+	prefix    *[]byte // first bytes, kept when asked; give back with putPrefix
+}
+
+func putPrefix(p *[]byte) {
+	if p != nil && cap(*p) <= titleWindow {
+		*p = (*p)[:0]
+		prefixPool.Put(p)
+	}
+}
+
+// readBody reads at most maxBody decoded bytes of body (and at most maxBody
+// raw ones), decoding it per the Content-Encoding values, hashing it, and
+// keeping its first keep bytes. A body longer than the cap is cut, not
+// drained. An error that is not the wire's own is a protocol error: the body
+// does not decode.
+func readBody(body io.Reader, encodings []string, maxBody int64, keep int) (info bodyInfo, err error) {
+	raw := rawReader{r: body, limit: maxBody}
+	var chain decodeChain
+	defer chain.release()
+	src, err := chain.decoder(encodings, &raw)
+	if err == nil {
+		err = copyBody(&info, src, maxBody, keep)
+	}
+	if raw.capped {
+		info.truncated = true
+		err = nil
+	}
+	if raw.n == 0 && raw.eof {
+		// An empty body sent with a Content-Encoding (common on 204s
+		// and redirects) has nothing to decode.
+		err = nil
+	}
+	if err != nil {
+		if raw.err != nil {
+			err = raw.err
+		} else {
+			err = &kindError{kind: KindProtocol, msg: "body does not decode: " + err.Error(), err: err}
+		}
+	}
+	return info, err
+}
+
+// copyBody reads src up to maxBody bytes, then probes one more byte to
+// learn whether the body was cut.
+func copyBody(info *bodyInfo, src io.Reader, maxBody int64, keep int) error {
+	buf := scratchPool.Get().(*[32 << 10]byte)
+	defer scratchPool.Put(buf)
+	h := hashPool.Get().(hash.Hash)
+	defer hashPool.Put(h)
+	h.Reset()
+	if keep > 0 {
+		info.prefix = prefixPool.Get().(*[]byte)
+	}
+	var err error
+	for info.n < maxBody && err == nil {
+		var n int
+		n, err = src.Read(buf[:min(int64(len(buf)), maxBody-info.n)])
+		if n > 0 {
+			h.Write(buf[:n])
+			info.n += int64(n)
+			if info.prefix != nil && len(*info.prefix) < keep {
+				*info.prefix = append(*info.prefix, buf[:min(n, keep-len(*info.prefix))]...)
+			}
+		}
+	}
+	if err == nil {
+		// At the cap: is there more? Readers may return (0, nil), so try a
+		// bounded number of times.
+		for range 8 {
+			var n int
+			n, err = src.Read(buf[:1])
+			if n > 0 {
+				info.truncated = true
+				err = nil
+				break
+			}
+			if err != nil {
+				break
+			}
+		}
+	}
+	if info.n > 0 {
+		var sum [sha256.Size]byte
+		var dst [2 * sha256.Size]byte
+		hex.Encode(dst[:], h.Sum(sum[:0]))
+		info.sha256 = string(dst[:])
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return err
+}
+
+// drainLimit is how much of a redirect's body is read so its connection
+// can be reused; a longer body costs the connection instead.
+const drainLimit = 4 << 10
+
+// discardBody reads up to drainLimit bytes of an intermediate response's
+// body and closes it.
+func discardBody(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+	_ = resp.Body.Close()
+}

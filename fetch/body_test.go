@@ -1,0 +1,194 @@
+package fetch
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+)
+
+// encode compresses b with one content-coding.
+func encode(t testing.TB, coding string, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	switch coding {
+	case "gzip":
+		w = gzip.NewWriter(&buf)
+	case "deflate":
+		w = zlib.NewWriter(&buf)
+	case "rawdeflate":
+		w, _ = flate.NewWriter(&buf, flate.DefaultCompression)
+	case "br":
+		w = brotli.NewWriter(&buf)
+	case "zstd":
+		w, _ = zstd.NewWriter(&buf)
+	default:
+		t.Fatalf("unknown coding %q", coding)
+	}
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+var page = []byte("<!doctype html><html><head><meta charset=utf-8><title> Hello\n  World </title></head><body>" +
+	strings.Repeat("<p>lorem ipsum dolor sit amet</p>\n", 100) + "</body></html>")
+
+func TestDecodedBodies(t *testing.T) {
+	t.Parallel()
+	bodies := map[string][]byte{}
+	for _, c := range []string{"gzip", "deflate", "rawdeflate", "br", "zstd"} {
+		bodies[c] = encode(t, c, page)
+	}
+	// "gzip, br": gzip applied first, then br; decoded in reverse.
+	bodies["gzip, br"] = encode(t, "br", encode(t, "gzip", page))
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		coding := r.URL.Query().Get("c")
+		w.Header().Set("Content-Type", "text/html")
+		header := coding
+		if coding == "rawdeflate" {
+			header = "deflate"
+		}
+		w.Header().Set("Content-Encoding", header)
+		w.Write(bodies[coding])
+	})
+	c := newTestClient(t, nil)
+	for coding := range bodies {
+		t.Run(coding, func(t *testing.T) {
+			r := get(c, ts.URL+"/?c="+strings.ReplaceAll(coding, " ", "+"))
+			wantKind(t, r, "")
+			if r.Bytes != int64(len(page)) || r.BodySHA256 != sha(page) || r.Truncated {
+				t.Errorf("bytes %d sha %s truncated %v, want %d %s false", r.Bytes, r.BodySHA256, r.Truncated, len(page), sha(page))
+			}
+			if r.Title != "Hello World" {
+				t.Errorf("title = %q, want %q", r.Title, "Hello World")
+			}
+		})
+	}
+}
+
+func TestReadBody(t *testing.T) {
+	t.Parallel()
+	gz := encode(t, "gzip", page)
+	tests := []struct {
+		name      string
+		body      []byte
+		enc       []string
+		max       int64
+		wantN     int64
+		wantTrunc bool
+		wantKind  ErrorKind
+	}{
+		{"identity", page, nil, 1 << 20, int64(len(page)), false, ""},
+		{"identity at cap", page, nil, int64(len(page)), int64(len(page)), false, ""},
+		{"identity over cap", page, nil, 100, 100, true, ""},
+		{"zero cap", page, nil, 0, 0, true, ""},
+		{"unknown coding passes through", gz, []string{"compress"}, 1 << 20, int64(len(gz)), false, ""},
+		{"unknown in a list passes through", gz, []string{"gzip, snappy"}, 1 << 20, int64(len(gz)), false, ""},
+		{"gzip over decoded cap", gz, []string{"gzip"}, 1000, 1000, true, ""},
+		{"gzip over raw cap", gz, []string{"gzip"}, int64(len(gz)) - 10, -1, true, ""},
+		{"corrupt gzip", []byte("this is not gzip at all"), []string{"gzip"}, 1 << 20, 0, false, KindProtocol},
+		{"truncated gzip", gz[:len(gz)/2], []string{"gzip"}, 1 << 20, -1, false, KindProtocol},
+		{"empty gzip body", nil, []string{"gzip"}, 1 << 20, 0, false, ""},
+		{"corrupt br", []byte("garbage garbage garbage"), []string{"br"}, 1 << 20, -1, false, KindProtocol},
+		{"corrupt zstd", []byte("garbage garbage garbage"), []string{"zstd"}, 1 << 20, 0, false, KindProtocol},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info, err := readBody(bytes.NewReader(tt.body), tt.enc, tt.max, 0)
+			if got := Classify(err); got != tt.wantKind {
+				t.Fatalf("error %v (kind %q), want kind %q", err, got, tt.wantKind)
+			}
+			if (tt.wantN >= 0 && info.n != tt.wantN) || info.truncated != tt.wantTrunc {
+				t.Errorf("n %d truncated %v, want %d %v", info.n, info.truncated, tt.wantN, tt.wantTrunc)
+			}
+			if info.n > tt.max {
+				t.Errorf("read %d bytes past the cap %d", info.n, tt.max)
+			}
+		})
+	}
+}
+
+// TestCorruptBodyKeepsStatus checks that a body that fails to decode is a
+// protocol error with its status kept.
+func TestCorruptBodyKeepsStatus(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(201)
+		w.Write([]byte("definitely not gzip"))
+	})
+	r := get(newTestClient(t, nil), ts.URL)
+	wantKind(t, r, KindProtocol)
+	if r.Status != 201 {
+		t.Errorf("status = %d, want 201 kept", r.Status)
+	}
+}
+
+var (
+	bombOnce sync.Once
+	bomb     []byte
+)
+
+// TestGzipBomb serves 100 MB of zeros gzipped: reading stops at the cap,
+// quickly.
+func TestGzipBomb(t *testing.T) {
+	t.Parallel()
+	bombOnce.Do(func() {
+		// 100 gzip members of 1 MiB of zeros each: one valid multi-member
+		// gzip stream of 100 MiB, cheap to build even under -race.
+		var buf bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		w.Write(make([]byte, 1<<20))
+		w.Close()
+		bomb = bytes.Repeat(buf.Bytes(), 100)
+	})
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(bomb)
+	})
+	c := newTestClient(t, func(o *Options) { o.MaxBody = 1 << 20 })
+	start := time.Now()
+	r := get(c, ts.URL)
+	wantKind(t, r, "")
+	if !r.Truncated || r.Bytes != 1<<20 {
+		t.Errorf("truncated %v bytes %d, want true and %d", r.Truncated, r.Bytes, 1<<20)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %v", took)
+	}
+}
+
+func TestBodyCapOverHTTP(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("x"), 10000))
+	})
+	for _, tt := range []struct {
+		max   int64
+		trunc bool
+	}{{4096, true}, {10000, false}, {20000, false}} {
+		r := get(newTestClient(t, func(o *Options) { o.MaxBody = tt.max }), ts.URL)
+		wantKind(t, r, "")
+		want := min(tt.max, 10000)
+		if r.Bytes != want || r.Truncated != tt.trunc {
+			t.Errorf("max %d: bytes %d truncated %v, want %d %v", tt.max, r.Bytes, r.Truncated, want, tt.trunc)
+		}
+	}
+}

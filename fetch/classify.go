@@ -1,0 +1,128 @@
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"syscall"
+)
+
+// kindError is an error whose kind Fetch decided itself (a redirect to
+// another scheme, a body that does not decode, ...).
+type kindError struct {
+	kind ErrorKind
+	msg  string
+	err  error // optional cause
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.err }
+
+// h2StreamError mirrors the field layout of net/http's bundled (unexported)
+// http2StreamError, whose As method fills any struct with the same field
+// names and convertible types. It lets Classify recognise HTTP/2 stream
+// errors by type without importing x/net/http2.
+type h2StreamError struct {
+	StreamID uint32
+	Code     uint32
+	Cause    error
+}
+
+func (e h2StreamError) Error() string {
+	return fmt.Sprintf("http2 stream %d error %d", e.StreamID, e.Code)
+}
+
+// Classify maps an error from an HTTP exchange to its kind, by type and
+// never by message text. It returns "" for nil and KindOther when no kind
+// fits. Fetch refines the answer with what it saw on the wire (for example
+// an unrecognised error after the request was sent is a protocol error,
+// and the attempt deadline outranks whatever error it caused).
+func Classify(err error) ErrorKind {
+	if err == nil {
+		return ""
+	}
+	var ke *kindError
+	if errors.As(err, &ke) {
+		return ke.kind
+	}
+	if errors.Is(err, context.Canceled) {
+		return KindCanceled
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return KindTimeout
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return KindDNS
+	}
+	if isTLSError(err) {
+		return KindTLS
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return KindRefused
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout() {
+		return KindConnectTimeout
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return KindTimeout
+	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		// io.EOF here is the transport's "connection closed before any
+		// response" (it wraps the read error); net.ErrClosed is a
+		// connection torn down under a read.
+		return KindReset
+	}
+	var h2 h2StreamError
+	var protoErr *http.ProtocolError
+	var tpErr textproto.ProtocolError
+	if errors.As(err, &h2) || errors.As(err, &protoErr) || errors.As(err, &tpErr) {
+		return KindProtocol
+	}
+	if opErr != nil {
+		// Some other socket error (unreachable network, no route, ...):
+		// the connection could not be made or kept.
+		if opErr.Op == "dial" {
+			return KindRefused
+		}
+		return KindReset
+	}
+	return KindOther
+}
+
+// isTLSError reports whether err comes from TLS: certificate verification,
+// a peer that answered with an alert, or one that does not speak TLS.
+func isTLSError(err error) bool {
+	var cve *tls.CertificateVerificationError
+	var rhe tls.RecordHeaderError
+	var alert tls.AlertError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var ech *tls.ECHRejectionError
+	return errors.As(err, &cve) || errors.As(err, &rhe) || errors.As(err, &alert) ||
+		errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalid) ||
+		errors.As(err, &ech) || errors.Is(err, http.ErrSchemeMismatch)
+}
+
+// fallbackable reports whether a failed https attempt for a bare host may
+// be retried over http: nothing listened, the connect timed out, or the
+// peer does not speak TLS. A certificate problem is not fallbackable: it
+// must be reported, not hidden.
+func fallbackable(err error, kind ErrorKind) bool {
+	if kind == KindRefused || kind == KindConnectTimeout {
+		return true
+	}
+	var rhe tls.RecordHeaderError
+	return errors.As(err, &rhe) || errors.Is(err, http.ErrSchemeMismatch)
+}

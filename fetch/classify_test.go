@@ -1,0 +1,50 @@
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"testing"
+)
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	dialTimeout := &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	readTimeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	tests := []struct {
+		err  error
+		want ErrorKind
+	}{
+		{nil, ""},
+		{context.Canceled, KindCanceled},
+		{fmt.Errorf("wrapped: %w", context.DeadlineExceeded), KindTimeout},
+		{&net.OpError{Op: "dial", Err: &net.DNSError{Name: "x.invalid", IsNotFound: true}}, KindDNS},
+		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, KindRefused},
+		{dialTimeout, KindConnectTimeout},
+		{readTimeout, KindTimeout},
+		{&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, KindReset},
+		{&net.OpError{Op: "write", Err: os.NewSyscallError("write", syscall.EPIPE)}, KindReset},
+		{io.ErrUnexpectedEOF, KindReset},
+		{fmt.Errorf("transport: %w", io.EOF), KindReset},
+		{&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, KindTLS},
+		{x509.HostnameError{Host: "x"}, KindTLS},
+		{tls.RecordHeaderError{Msg: "not tls"}, KindTLS},
+		{tls.AlertError(40), KindTLS},
+		{http.ErrSchemeMismatch, KindTLS},
+		{&http.ProtocolError{ErrorString: "bad"}, KindProtocol},
+		{&kindError{kind: KindTooManyRedirects, msg: "x"}, KindTooManyRedirects},
+		{errors.New("something else"), KindOther},
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.err); got != tt.want {
+			t.Errorf("Classify(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}

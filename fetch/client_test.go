@@ -1,0 +1,347 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFetchStatuses(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		w.Header().Set("Server", "test/1")
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(code)
+		if code != 204 && code != 304 {
+			fmt.Fprint(w, "hello")
+		}
+	})
+	c := newTestClient(t, nil)
+	for _, code := range []int{200, 201, 204, 304, 404, 429, 500, 503} {
+		r := get(c, ts.URL+"/"+strconv.Itoa(code))
+		wantKind(t, r, "")
+		if r.Status != code {
+			t.Errorf("status = %d, want %d", r.Status, code)
+		}
+		if r.Seq != 7 || r.Input != ts.URL+"/"+strconv.Itoa(code) || r.Attempts != 1 || r.StartedAt.IsZero() {
+			t.Errorf("%d: seq/input/attempts/started_at not set: %+v", code, r)
+		}
+		if r.Proto != "HTTP/1.1" || r.Method != "GET" || r.Server != "test/1" || r.IP != "127.0.0.1" {
+			t.Errorf("%d: proto %q method %q server %q ip %q", code, r.Proto, r.Method, r.Server, r.IP)
+		}
+		wantBytes := int64(5)
+		if code == 204 || code == 304 {
+			wantBytes = 0
+		}
+		if r.Bytes != wantBytes || (wantBytes == 0) != (r.BodySHA256 == "") {
+			t.Errorf("%d: bytes %d sha %q, want %d bytes", code, r.Bytes, r.BodySHA256, wantBytes)
+		}
+	}
+}
+
+func TestRequestHeaders(t *testing.T) {
+	t.Parallel()
+	got := make(chan *http.Request, 1)
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) { got <- r })
+	tests := []struct {
+		name   string
+		mod    func(*Options)
+		check  func(r *http.Request) string
+		method string
+	}{
+		{"defaults", nil, func(r *http.Request) string {
+			return r.Header.Get("User-Agent") + "|" + r.Header.Get("Accept") + "|" + r.Header.Get("Accept-Encoding")
+		}, "GET"},
+		{"override and remove", func(o *Options) {
+			o.Header = http.Header{"User-Agent": {"custom"}, "Accept": {""}, "X-A": {"1"}, "Host": {"vhost.test"}}
+		}, func(r *http.Request) string {
+			return r.Header.Get("User-Agent") + "|" + strings.Join(r.Header["Accept"], ",") + "|" + r.Header.Get("X-A") + "|" + r.Host
+		}, "GET"},
+		{"no user agent", func(o *Options) { o.UserAgent = "" }, func(r *http.Request) string {
+			return strings.Join(r.Header["User-Agent"], ",")
+		}, "GET"},
+		{"body means POST", func(o *Options) { o.Body = []byte("x=1") }, func(r *http.Request) string {
+			return r.Header.Get("Content-Type")
+		}, "POST"},
+		{"explicit method", func(o *Options) { o.Method = "PUT"; o.Body = []byte("x") }, func(*http.Request) string { return "" }, "PUT"},
+	}
+	want := []string{
+		"fanout/" + Version + "|*/*|gzip, deflate, br, zstd",
+		"custom||1|vhost.test",
+		"",
+		"application/x-www-form-urlencoded",
+		"",
+	}
+	for i, tt := range tests {
+		c := newTestClient(t, tt.mod)
+		res := get(c, ts.URL)
+		wantKind(t, res, "")
+		r := <-got
+		if s := tt.check(r); s != want[i] || r.Method != tt.method || res.Method != tt.method {
+			t.Errorf("%s: got %q %s (result %s), want %q %s", tt.name, s, r.Method, res.Method, want[i], tt.method)
+		}
+	}
+}
+
+func TestContentLengthAndRetryAfter(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/chunked":
+			w.Write([]byte("a"))
+			w.(http.Flusher).Flush()
+			w.Write([]byte("b"))
+		case "/busy":
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			w.Header().Set("Content-Length", "3")
+			w.Write([]byte("abc"))
+		}
+	})
+	c := newTestClient(t, nil)
+	if r := get(c, ts.URL+"/chunked"); r.ContentLength != nil || r.Bytes != 2 {
+		t.Errorf("chunked: content_length %v bytes %d, want nil and 2", r.ContentLength, r.Bytes)
+	}
+	if r := get(c, ts.URL+"/fixed"); r.ContentLength == nil || *r.ContentLength != 3 {
+		t.Errorf("fixed: content_length %v, want 3", r.ContentLength)
+	}
+	if r := get(c, ts.URL+"/busy"); r.Status != 503 || r.RetryAfter != 7*time.Second {
+		t.Errorf("busy: status %d retry-after %v, want 503 and 7s", r.Status, r.RetryAfter)
+	}
+}
+
+func TestNetworkErrors(t *testing.T) {
+	t.Parallel()
+	hijack := func(write string, linger bool) *httptest.Server {
+		return serve(t, func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			if linger {
+				conn.(*net.TCPConn).SetLinger(0) // close sends RST
+			}
+			conn.Write([]byte(write))
+			conn.Close()
+		})
+	}
+	reset := hijack("", true)
+	malformed := hijack("HTTP/1.1 abc\r\n\r\n", false)
+	badHeader := hijack("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", false)
+	closed := hijack("", false)
+	tests := []struct {
+		name string
+		url  string
+		want ErrorKind
+	}{
+		{"refused", "http://" + freePort(t) + "/", KindRefused},
+		{"dns", "http://nohost.invalid/", KindDNS},
+		{"reset", reset.URL, KindReset},
+		{"closed before response", closed.URL, KindReset},
+		{"malformed status", malformed.URL, KindProtocol},
+		{"malformed header", badHeader.URL, KindProtocol},
+	}
+	c := newTestClient(t, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(c, tt.url)
+			wantKind(t, r, tt.want)
+			if r.Status != 0 || r.Error.Message == "" {
+				t.Errorf("status %d message %q, want 0 and a message", r.Status, r.Error.Message)
+			}
+		})
+	}
+}
+
+func TestInvalidAndCanceled(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t, nil)
+	r := c.Fetch(context.Background(), Target{Seq: 3, Input: "::", Invalid: "missing host"})
+	wantKind(t, r, KindInvalidURL)
+	if r.Seq != 3 || r.Input != "::" || r.Error.Message != "missing host" {
+		t.Errorf("invalid target: %+v", r)
+	}
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	r = c.Fetch(ctx, Target{URL: ts.URL})
+	wantKind(t, r, KindCanceled)
+}
+
+func TestTimeouts(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		switch r.URL.Path {
+		case "/silent":
+			<-ctx.Done()
+		case "/trickle":
+			w.Header().Set("Content-Type", "text/plain")
+			for i := 0; i < 30 && ctx.Err() == nil; i++ {
+				w.Write([]byte("x"))
+				w.(http.Flusher).Flush()
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		case "/endless":
+			chunk := make([]byte, 32<<10)
+			deadline := time.Now().Add(10 * time.Second)
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}
+	})
+	const timeout = 400 * time.Millisecond
+	c := newTestClient(t, func(o *Options) { o.Timeout = timeout; o.MaxBody = 1 << 40 })
+	for _, tt := range []struct {
+		path   string
+		status int
+	}{{"/silent", 0}, {"/trickle", 200}, {"/endless", 200}} {
+		t.Run(tt.path, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			r := get(c, ts.URL+tt.path)
+			if took := time.Since(start); took > timeout+time.Second {
+				t.Errorf("took %v, want under %v", took, timeout+time.Second)
+			}
+			wantKind(t, r, KindTimeout)
+			if r.Status != tt.status {
+				t.Errorf("status = %d, want %d", r.Status, tt.status)
+			}
+		})
+	}
+}
+
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<title>secure</title>")
+	}))
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+
+	r := get(newTestClient(t, nil), ts.URL)
+	wantKind(t, r, KindTLS)
+
+	r = get(newTestClient(t, func(o *Options) { o.Insecure = true }), ts.URL)
+	wantKind(t, r, "")
+	if r.Status != 200 || r.Proto != "HTTP/2.0" || r.Title != "secure" || r.Timing.TLS <= 0 {
+		t.Errorf("insecure: status %d proto %q title %q tls %vms", r.Status, r.Proto, r.Title, r.Timing.TLS)
+	}
+	r = get(newTestClient(t, func(o *Options) { o.Insecure = true; o.HTTP1 = true }), ts.URL)
+	if r.Status != 200 || r.Proto != "HTTP/1.1" {
+		t.Errorf("--http1.1: status %d proto %q, want 200 HTTP/1.1", r.Status, r.Proto)
+	}
+	// A bare host with a bad certificate reports tls; no fallback hides it.
+	bare := Target{URL: ts.URL, Bare: true}
+	r = newTestClient(t, nil).Fetch(context.Background(), bare)
+	wantKind(t, r, KindTLS)
+	if r.URL != ts.URL {
+		t.Errorf("url = %q, want the https form %q", r.URL, ts.URL)
+	}
+}
+
+func TestBareHostFallback(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "plain") })
+	hostport := strings.TrimPrefix(ts.URL, "http://")
+	target := Target{Input: hostport, URL: "https://" + hostport, Bare: true}
+	r := newTestClient(t, nil).Fetch(context.Background(), target)
+	wantKind(t, r, "")
+	if r.URL != "http://"+hostport || r.Status != 200 || r.FinalURL != "http://"+hostport {
+		t.Errorf("fallback: url %q final %q status %d, want http://%s 200", r.URL, r.FinalURL, r.Status, hostport)
+	}
+	r = newTestClient(t, func(o *Options) { o.NoFallback = true }).Fetch(context.Background(), target)
+	if r.Error == nil || r.URL != "https://"+hostport {
+		t.Errorf("no fallback: url %q error %+v, want an error on the https form", r.URL, r.Error)
+	}
+	// Nothing listening on the https port: fall back too (and fail again).
+	refused := freePort(t)
+	r = newTestClient(t, nil).Fetch(context.Background(), Target{URL: "https://" + refused, Bare: true})
+	wantKind(t, r, KindRefused)
+	if r.URL != "http://"+refused {
+		t.Errorf("refused: url %q, want the http form", r.URL)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("HTTP_PROXY") != "" || os.Getenv("http_proxy") != "" {
+		t.Skip("an HTTP proxy in the environment would receive site-a.test")
+	}
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Host) })
+	port := portOf(t, ts.URL)
+	p, _ := strconv.Atoi(port)
+	for _, host := range []string{"site-a.test", "*"} {
+		c := newTestClient(t, func(o *Options) {
+			o.Resolve = []Resolve{{Host: host, Port: p, Addrs: []string{"127.0.0.1"}}}
+		})
+		r := get(c, "http://site-a.test:"+port+"/")
+		wantKind(t, r, "")
+		if r.Status != 200 || r.IP != "127.0.0.1" || r.Timing.DNS != 0 {
+			t.Errorf("%s: status %d ip %q dns %v", host, r.Status, r.IP, r.Timing.DNS)
+		}
+	}
+}
+
+func TestProxy(t *testing.T) {
+	t.Parallel()
+	px := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "proxied %s", r.URL) // a forward proxy sees the absolute URL
+	})
+	c := newTestClient(t, func(o *Options) { o.Proxy = px.URL })
+	r := get(c, "http://site-b.test/page")
+	wantKind(t, r, "")
+	if r.Status != 200 || r.Bytes != int64(len("proxied http://site-b.test/page")) {
+		t.Errorf("status %d bytes %d", r.Status, r.Bytes)
+	}
+}
+
+func TestTimingAndReuse(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond)
+		fmt.Fprint(w, "hello")
+	})
+	c := newTestClient(t, nil)
+	first := get(c, ts.URL)
+	second := get(c, ts.URL)
+	for i, r := range []Result{first, second} {
+		tm := r.Timing
+		if tm.DNS < 0 || tm.Connect < 0 || tm.TLS < 0 || tm.TTFB < 5 || tm.Transfer < 0 || tm.Total < tm.TTFB {
+			t.Errorf("fetch %d: timing %+v", i, tm)
+		}
+	}
+	if first.Timing.Connect <= 0 || second.Timing.Connect != 0 {
+		t.Errorf("connect: first %v, second %v; want >0 then 0 on the reused connection",
+			first.Timing.Connect, second.Timing.Connect)
+	}
+}
+
+// TestBasicAuthFromURL checks that user:pass@ in the URL becomes Basic auth.
+func TestBasicAuthFromURL(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "ann" || p != "pw" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	})
+	r := get(newTestClient(t, nil), strings.Replace(ts.URL, "://", "://ann:pw@", 1))
+	if r.Status != 200 {
+		t.Errorf("status = %d, want 200", r.Status)
+	}
+}

@@ -1,0 +1,230 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// dnsCacheMax bounds the DNS cache so memory stays flat on inputs with
+// millions of distinct hosts; past it an arbitrary settled entry is evicted.
+const dnsCacheMax = 1 << 16
+
+// minDialSlice is the least time one address gets when a host has several
+// (as in net.Dialer, which gives each remaining address an equal share).
+const minDialSlice = 2 * time.Second
+
+// dialer opens TCP connections for the transport: --resolve entries first,
+// then a per-client DNS cache, then the addresses in order within one
+// ConnectTimeout budget (name resolution included, as curl and net.Dialer
+// count it).
+type dialer struct {
+	timeout  time.Duration
+	resolve  map[string][]net.IP // "host:port" and "*:port"
+	resolver *net.Resolver
+
+	mu    sync.RWMutex
+	cache map[string]*dnsEntry
+}
+
+// dnsEntry is one host's lookup. done is closed when ips/err are set;
+// concurrent misses for the same host wait on it instead of each asking
+// the resolver.
+type dnsEntry struct {
+	done chan struct{}
+	ips  []net.IP
+	err  error
+}
+
+func newDialer(o Options) *dialer {
+	d := &dialer{
+		timeout:  o.ConnectTimeout,
+		resolver: net.DefaultResolver,
+		cache:    make(map[string]*dnsEntry),
+	}
+	if len(o.Resolve) > 0 {
+		d.resolve = make(map[string][]net.IP, len(o.Resolve))
+		for _, r := range o.Resolve {
+			key := strings.ToLower(r.Host) + ":" + strconv.Itoa(r.Port)
+			for _, a := range r.Addrs {
+				if ip := net.ParseIP(a); ip != nil {
+					d.resolve[key] = append(d.resolve[key], ip)
+				}
+			}
+		}
+	}
+	return d
+}
+
+// pinned returns the --resolve addresses for addr ("host:port"): an exact
+// host match first, then a "*" entry for the port.
+func (d *dialer) pinned(host, port string) []net.IP {
+	if d.resolve == nil {
+		return nil
+	}
+	if ips, ok := d.resolve[strings.ToLower(host)+":"+port]; ok {
+		return ips
+	}
+	return d.resolve["*:"+port]
+}
+
+// Dial implements golang.org/x/net/proxy.Dialer, for the SOCKS dialer's
+// connection to its proxy.
+func (d *dialer) Dial(network, addr string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, addr)
+}
+
+// DialContext connects to addr. The transport calls it with a context that
+// keeps the request's values (and so its httptrace hooks) but not its
+// cancellation; the dial is bounded by ConnectTimeout here.
+func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	deadline := time.Now().Add(d.timeout)
+	ips := d.pinned(host, port)
+	if ips == nil {
+		if ip := net.ParseIP(host); ip != nil {
+			ips = []net.IP{ip}
+		} else {
+			ips, err = d.lookup(ctx, host, deadline)
+			if err != nil {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+			}
+		}
+	}
+	var firstErr error
+	for i, ip := range ips {
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			break
+		}
+		slice := remaining / time.Duration(len(ips)-i)
+		if slice < minDialSlice {
+			slice = min(minDialSlice, remaining)
+		}
+		nd := net.Dialer{Timeout: slice}
+		c, err := nd.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if firstErr == nil {
+		firstErr = &net.OpError{Op: "dial", Net: network, Err: &timeoutError{"connect timed out"}}
+	}
+	return nil, firstErr
+}
+
+// timeoutError is a net.Error that reports a timeout.
+type timeoutError struct{ msg string }
+
+func (e *timeoutError) Error() string   { return e.msg }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
+
+// lookup returns host's addresses from the cache, resolving them once.
+// A cache miss reports DNSStart/DNSDone to the request's httptrace hooks;
+// a hit reports nothing, so its dns time is zero.
+func (d *dialer) lookup(ctx context.Context, host string, deadline time.Time) ([]net.IP, error) {
+	d.mu.RLock()
+	e := d.cache[host]
+	d.mu.RUnlock()
+	if e != nil {
+		select {
+		case <-e.done:
+			return e.ips, e.err
+		default:
+		}
+	}
+	trace := httptrace.ContextClientTrace(ctx)
+	if trace != nil && trace.DNSStart != nil {
+		trace.DNSStart(httptrace.DNSStartInfo{Host: host})
+	}
+	if e == nil {
+		e = d.entry(host)
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	var ips []net.IP
+	var err error
+	select {
+	case <-e.done:
+		ips, err = e.ips, e.err
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timer.C:
+		err = &net.DNSError{Err: "lookup timed out", Name: host, IsTimeout: true}
+	}
+	if trace != nil && trace.DNSDone != nil {
+		addrs := make([]net.IPAddr, len(ips))
+		for i, ip := range ips {
+			addrs[i] = net.IPAddr{IP: ip}
+		}
+		trace.DNSDone(httptrace.DNSDoneInfo{Addrs: addrs, Err: err})
+	}
+	return ips, err
+}
+
+// entry returns host's cache entry, creating it and starting its lookup
+// when there is none.
+func (d *dialer) entry(host string) *dnsEntry {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e := d.cache[host]; e != nil {
+		return e
+	}
+	if len(d.cache) >= dnsCacheMax {
+		for k, old := range d.cache {
+			select {
+			case <-old.done:
+				delete(d.cache, k)
+			default:
+				continue
+			}
+			break
+		}
+	}
+	e := &dnsEntry{done: make(chan struct{})}
+	d.cache[host] = e
+	go d.resolveEntry(host, e)
+	return e
+}
+
+// resolveEntry runs one lookup, detached from any one request so that a
+// request that gives up does not poison the entry for the others. Only
+// definite answers stay cached; a failure such as a resolver timeout is
+// dropped so the next attempt asks again.
+func (d *dialer) resolveEntry(host string, e *dnsEntry) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	addrs, err := d.resolver.LookupIPAddr(ctx, host)
+	if err == nil && len(addrs) == 0 {
+		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	e.ips = make([]net.IP, len(addrs))
+	for i, a := range addrs {
+		e.ips[i] = a.IP
+	}
+	e.err = err
+	var dnsErr *net.DNSError
+	if err != nil && !(errors.As(err, &dnsErr) && dnsErr.IsNotFound) {
+		d.mu.Lock()
+		if d.cache[host] == e {
+			delete(d.cache, host)
+		}
+		d.mu.Unlock()
+	}
+	close(e.done)
+}

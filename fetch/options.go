@@ -1,0 +1,217 @@
+package fetch
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// Version is fanout's version, sent in the default User-Agent. The CLI sets
+// it (or the linker does, with -ldflags "-X ...fetch.Version=v1.2.3").
+var Version = "dev"
+
+// Options configure how each request is made. Zero values are not
+// defaults: start from DefaultOptions.
+type Options struct {
+	// Method is the request method; "" means GET, or POST when Body is not
+	// nil (curl's -d rule).
+	Method string
+	// Header holds extra request headers (-H). They override the defaults
+	// (User-Agent, Accept, Accept-Encoding); a header given with an empty
+	// value removes that default. A Host header sets the request's host.
+	Header http.Header
+	// Body is the request body (-d), nil for none.
+	Body []byte
+	// UserAgent is sent as User-Agent; "" sends none.
+	UserAgent string
+	// Proxy is "" to use the environment (HTTP_PROXY, HTTPS_PROXY,
+	// NO_PROXY), or an http://, https:// or socks5:// proxy URL.
+	Proxy string
+	// Insecure skips TLS certificate verification (-k).
+	Insecure bool
+	// Resolve pins host:port pairs to addresses (--resolve).
+	Resolve []Resolve
+	// HTTP1 disables HTTP/2 (--http1.1).
+	HTTP1 bool
+	// Follow makes Fetch follow redirects.
+	Follow bool
+	// MaxRedirects is how many redirects are followed at most; a further
+	// one ends the target with error kind too_many_redirects.
+	MaxRedirects int
+	// MaxBody caps the decoded body bytes read, and the raw bytes read.
+	// A body longer than that is cut and marked truncated.
+	MaxBody int64
+	// Timeout bounds one attempt: every hop, headers and body included.
+	Timeout time.Duration
+	// ConnectTimeout bounds name resolution plus TCP connect, and
+	// separately the TLS handshake.
+	ConnectTimeout time.Duration
+	// NoFallback makes bare hosts try https only, never http.
+	NoFallback bool
+}
+
+// DefaultOptions returns the options fanout uses when no flag says
+// otherwise.
+func DefaultOptions() Options {
+	return Options{
+		UserAgent:      "fanout/" + Version,
+		Follow:         true,
+		MaxRedirects:   10,
+		MaxBody:        1 << 20,
+		Timeout:        10 * time.Second,
+		ConnectTimeout: 5 * time.Second,
+	}
+}
+
+// Validate reports every problem in o, each naming the flag that sets the
+// field, joined with errors.Join. It returns nil when o is usable.
+func (o Options) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if o.Method != "" && !httpguts.ValidHeaderFieldName(o.Method) {
+		add("-X %q is not a valid HTTP method", o.Method)
+	}
+	for name, values := range o.Header {
+		if !httpguts.ValidHeaderFieldName(name) {
+			add("-H %q: invalid header name", name)
+			continue
+		}
+		for _, v := range values {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				add("-H %q: invalid value %q", name, v)
+			}
+		}
+	}
+	if !httpguts.ValidHeaderFieldValue(o.UserAgent) {
+		add("--user-agent %q: invalid header value", o.UserAgent)
+	}
+	if o.Proxy != "" {
+		if _, err := parseProxy(o.Proxy); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, r := range o.Resolve {
+		if err := r.validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.MaxRedirects < 0 {
+		add("--max-redirects must not be negative (got %d)", o.MaxRedirects)
+	}
+	if o.MaxBody < 0 {
+		add("--max-body must not be negative (got %d)", o.MaxBody)
+	}
+	if o.Timeout <= 0 {
+		add("--timeout must be positive (got %v)", o.Timeout)
+	}
+	if o.ConnectTimeout <= 0 {
+		add("--connect-timeout must be positive (got %v)", o.ConnectTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+// parseProxy checks a -x/--proxy URL and returns it parsed.
+func parseProxy(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("--proxy %q: %v", s, err)
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return nil, fmt.Errorf("--proxy %q: scheme must be http, https or socks5", s)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("--proxy %q: missing host", s)
+	}
+	return u, nil
+}
+
+// Resolve is one curl-style --resolve entry, HOST:PORT:ADDR[,ADDR...]:
+// connections to Host:Port go to the listed addresses, in order, instead of
+// the resolver's answer. Host may be "*" to match any host on that port.
+type Resolve struct {
+	Host  string
+	Port  int
+	Addrs []string
+}
+
+// ParseResolve parses a --resolve entry such as "example.com:443:127.0.0.1"
+// or "*:80:[::1],127.0.0.1". Addresses must be IP literals; IPv6 ones may be
+// bracketed. A leading "+" (curl's "time out this entry") is accepted and
+// ignored; curl's "-" removal form is rejected.
+func ParseResolve(s string) (Resolve, error) {
+	bad := func(why string) (Resolve, error) {
+		return Resolve{}, fmt.Errorf("--resolve %q: %s", s, why)
+	}
+	rest := strings.TrimPrefix(s, "+")
+	if strings.HasPrefix(rest, "-") {
+		return bad("removing entries is not supported")
+	}
+	var host string
+	if strings.HasPrefix(rest, "[") {
+		end := strings.IndexByte(rest, ']')
+		if end < 0 {
+			return bad("missing ] after IPv6 host")
+		}
+		host, rest = rest[1:end], rest[end+1:]
+		if !strings.HasPrefix(rest, ":") {
+			return bad("want HOST:PORT:ADDR[,ADDR...]")
+		}
+		rest = rest[1:]
+	} else {
+		i := strings.IndexByte(rest, ':')
+		if i < 0 {
+			return bad("want HOST:PORT:ADDR[,ADDR...]")
+		}
+		host, rest = rest[:i], rest[i+1:]
+	}
+	portStr, addrs, ok := strings.Cut(rest, ":")
+	if !ok {
+		return bad("want HOST:PORT:ADDR[,ADDR...]")
+	}
+	r := Resolve{Host: strings.ToLower(host)}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return bad(fmt.Sprintf("invalid port %q", portStr))
+	}
+	r.Port = port
+	for a := range strings.SplitSeq(addrs, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		r.Addrs = append(r.Addrs, strings.TrimSuffix(strings.TrimPrefix(a, "["), "]"))
+	}
+	if err := r.validate(); err != nil {
+		return Resolve{}, err
+	}
+	return r, nil
+}
+
+// validate checks an entry built by hand or by ParseResolve.
+func (r Resolve) validate() error {
+	name := r.Host + ":" + strconv.Itoa(r.Port)
+	if r.Host == "" {
+		return fmt.Errorf("--resolve %q: empty host", name)
+	}
+	if r.Port < 1 || r.Port > 65535 {
+		return fmt.Errorf("--resolve %q: port %d out of range 1-65535", name, r.Port)
+	}
+	if len(r.Addrs) == 0 {
+		return fmt.Errorf("--resolve %q: no address", name)
+	}
+	for _, a := range r.Addrs {
+		if net.ParseIP(a) == nil {
+			return fmt.Errorf("--resolve %q: invalid address %q (want an IP address)", name, a)
+		}
+	}
+	return nil
+}

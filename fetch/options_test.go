@@ -1,0 +1,83 @@
+package fetch
+
+import (
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseResolve(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    Resolve
+		wantErr string
+	}{
+		{in: "example.com:443:127.0.0.1", want: Resolve{"example.com", 443, []string{"127.0.0.1"}}},
+		{in: "Example.COM:80:10.0.0.1,10.0.0.2", want: Resolve{"example.com", 80, []string{"10.0.0.1", "10.0.0.2"}}},
+		{in: "*:8080:[::1],127.0.0.1", want: Resolve{"*", 8080, []string{"::1", "127.0.0.1"}}},
+		{in: "host:443:::1", want: Resolve{"host", 443, []string{"::1"}}},
+		{in: "[::1]:443:127.0.0.1", want: Resolve{"::1", 443, []string{"127.0.0.1"}}},
+		{in: "+site.test:80:127.0.0.1", want: Resolve{"site.test", 80, []string{"127.0.0.1"}}},
+		{in: "example.com:443", wantErr: "want HOST:PORT:ADDR"},
+		{in: "example.com", wantErr: "want HOST:PORT:ADDR"},
+		{in: "example.com:https:1.2.3.4", wantErr: `invalid port "https"`},
+		{in: "example.com:0:1.2.3.4", wantErr: "out of range"},
+		{in: "example.com:70000:1.2.3.4", wantErr: "out of range"},
+		{in: "example.com:443:", wantErr: "no address"},
+		{in: "example.com:443:not-an-ip", wantErr: `invalid address "not-an-ip"`},
+		{in: ":443:1.2.3.4", wantErr: "empty host"},
+		{in: "-example.com:443", wantErr: "removing entries"},
+		{in: "[::1:443:1.2.3.4", wantErr: "missing ]"},
+	}
+	for _, tt := range tests {
+		got, err := ParseResolve(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "--resolve") {
+				t.Errorf("ParseResolve(%q) error = %v, want one naming --resolve and %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseResolve(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	if err := DefaultOptions().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	o := DefaultOptions()
+	o.Timeout = 0
+	o.ConnectTimeout = -time.Second
+	o.MaxRedirects = -1
+	o.MaxBody = -5
+	o.Proxy = "ftp://proxy"
+	o.Method = "GE T"
+	o.Header = http.Header{"Bad Name": {"x"}, "X-Ok": {"line\nbreak"}}
+	o.Resolve = []Resolve{{Host: "h", Port: 80, Addrs: []string{"nope"}}}
+	err := o.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted bad options")
+	}
+	for _, want := range []string{"--timeout must be positive", "--connect-timeout must be positive",
+		"--max-redirects", "--max-body", "--proxy", "-X", `-H "Bad Name"`, `-H "X-Ok"`, "--resolve"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error lacks %q:\n%v", want, err)
+		}
+	}
+	if _, err := NewClient(o); err == nil {
+		t.Error("NewClient accepted bad options")
+	}
+	for _, p := range []string{"http://127.0.0.1:3128", "https://proxy.test", "socks5://127.0.0.1:1080"} {
+		o := DefaultOptions()
+		o.Proxy = p
+		if err := o.Validate(); err != nil {
+			t.Errorf("proxy %q: %v", p, err)
+		}
+	}
+}

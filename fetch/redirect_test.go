@@ -1,0 +1,174 @@
+package fetch
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func redirectServer(t *testing.T) (base string) {
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/chain/"):
+			n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/chain/"))
+			if n == 0 {
+				fmt.Fprint(w, "<title>end</title>")
+				return
+			}
+			code := []int{301, 302, 303, 307, 308}[n%5]
+			http.Redirect(w, r, fmt.Sprintf("/chain/%d", n-1), code)
+		case r.URL.Path == "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		case r.URL.Path == "/ftp":
+			w.Header().Set("Location", "ftp://example.invalid/file")
+			w.WriteHeader(http.StatusFound)
+		case r.URL.Path == "/nolocation":
+			w.WriteHeader(http.StatusMovedPermanently)
+		default:
+			fmt.Fprint(w, "ok")
+		}
+	})
+	return ts.URL
+}
+
+func TestRedirects(t *testing.T) {
+	t.Parallel()
+	base := redirectServer(t)
+	tests := []struct {
+		name       string
+		path       string
+		mod        func(*Options)
+		wantStatus int
+		wantKind   ErrorKind
+		wantHops   []Hop
+		wantFinal  string
+	}{
+		{name: "chain", path: "/chain/3", wantStatus: 200, wantFinal: "/chain/0",
+			wantHops: []Hop{{"/chain/3", 307}, {"/chain/2", 303}, {"/chain/1", 302}}},
+		{name: "loop", path: "/loop", mod: func(o *Options) { o.MaxRedirects = 4 },
+			wantStatus: 302, wantKind: KindTooManyRedirects, wantFinal: "/loop",
+			wantHops: []Hop{{"/loop", 302}, {"/loop", 302}, {"/loop", 302}, {"/loop", 302}}},
+		{name: "max-redirects 0", path: "/chain/1", mod: func(o *Options) { o.MaxRedirects = 0 },
+			wantStatus: 302, wantKind: KindTooManyRedirects, wantFinal: "/chain/1"},
+		{name: "max-redirects exact", path: "/chain/2", mod: func(o *Options) { o.MaxRedirects = 2 },
+			wantStatus: 200, wantFinal: "/chain/0", wantHops: []Hop{{"/chain/2", 303}, {"/chain/1", 302}}},
+		{name: "no follow", path: "/chain/2", mod: func(o *Options) { o.Follow = false },
+			wantStatus: 303, wantFinal: "/chain/2"},
+		{name: "ftp", path: "/ftp", wantStatus: 302, wantKind: KindInvalidURL, wantFinal: "/ftp"},
+		{name: "3xx without location", path: "/nolocation", wantStatus: 301, wantFinal: "/nolocation"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newTestClient(t, tt.mod)
+			r := get(c, base+tt.path)
+			wantKind(t, r, tt.wantKind)
+			if r.Status != tt.wantStatus {
+				t.Errorf("status = %d, want %d", r.Status, tt.wantStatus)
+			}
+			if r.FinalURL != base+tt.wantFinal {
+				t.Errorf("final_url = %q, want %q", r.FinalURL, base+tt.wantFinal)
+			}
+			if len(r.Redirects) != len(tt.wantHops) {
+				t.Fatalf("redirects = %v, want %v", r.Redirects, tt.wantHops)
+			}
+			for i, h := range tt.wantHops {
+				if got := r.Redirects[i]; got.URL != base+h.URL || got.Status != h.Status {
+					t.Errorf("hop %d = %+v, want %s%s %d", i, got, base, h.URL, h.Status)
+				}
+			}
+		})
+	}
+	t.Run("ftp message names the scheme", func(t *testing.T) {
+		r := get(newTestClient(t, nil), base+"/ftp")
+		if r.Error == nil || !strings.Contains(r.Error.Message, "ftp") {
+			t.Errorf("error = %+v, want a message naming ftp", r.Error)
+		}
+	})
+}
+
+// TestRedirectMethod checks that 303 turns a POST into a body-less GET and
+// 307 keeps both.
+func TestRedirectMethod(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var gotMethod, gotBody, gotCT string
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/303":
+			http.Redirect(w, r, "/target", http.StatusSeeOther)
+		case "/307":
+			http.Redirect(w, r, "/target", http.StatusTemporaryRedirect)
+		case "/target":
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			gotMethod, gotBody, gotCT = r.Method, string(b), r.Header.Get("Content-Type")
+			mu.Unlock()
+		}
+	})
+	tests := []struct{ path, method, body, ct string }{
+		{"/303", "GET", "", ""},
+		{"/307", "POST", "a=1", "application/x-www-form-urlencoded"},
+	}
+	for _, tt := range tests {
+		c := newTestClient(t, func(o *Options) { o.Body = []byte("a=1") })
+		r := get(c, ts.URL+tt.path)
+		wantKind(t, r, "")
+		if r.Method != "POST" {
+			t.Errorf("%s: result method = %q, want the first hop's POST", tt.path, r.Method)
+		}
+		mu.Lock()
+		if gotMethod != tt.method || gotBody != tt.body || gotCT != tt.ct {
+			t.Errorf("%s: target saw %s %q (Content-Type %q), want %s %q (%q)",
+				tt.path, gotMethod, gotBody, gotCT, tt.method, tt.body, tt.ct)
+		}
+		mu.Unlock()
+	}
+}
+
+// TestRedirectCredentials checks curl's rule: -H Authorization and Cookie
+// follow a redirect on the same scheme, host and port only.
+func TestRedirectCredentials(t *testing.T) {
+	t.Parallel()
+	type seen struct{ auth, cookie string }
+	var mu sync.Mutex
+	got := map[string]seen{}
+	echo := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			got[name] = seen{r.Header.Get("Authorization"), r.Header.Get("Cookie")}
+			mu.Unlock()
+		}
+	}
+	other := serve(t, echo("other"))
+	var self string
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, self+"/echo", http.StatusFound)
+		case "/cross":
+			http.Redirect(w, r, other.URL+"/echo", http.StatusFound)
+		default:
+			echo("self")(w, r)
+		}
+	})
+	self = ts.URL
+	c := newTestClient(t, func(o *Options) {
+		o.Header = http.Header{"Authorization": {"Bearer s3cret"}, "Cookie": {"id=1"}}
+	})
+	for _, path := range []string{"/same", "/cross"} {
+		wantKind(t, get(c, ts.URL+path), "")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if s := got["self"]; s.auth != "Bearer s3cret" || s.cookie != "id=1" {
+		t.Errorf("same origin saw %+v, want credentials kept", s)
+	}
+	if s := got["other"]; s.auth != "" || s.cookie != "" {
+		t.Errorf("other port saw %+v, want credentials dropped", s)
+	}
+}

@@ -1,0 +1,178 @@
+package fetch
+
+import (
+	"bytes"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/charset"
+	"golang.org/x/text/transform"
+)
+
+// maxTitleRunes caps a title so one odd page cannot bloat the output.
+const maxTitleRunes = 1024
+
+// Title returns the text of the first <title> element of an HTML document,
+// decoded with the page's charset (from a byte-order mark, the Content-Type
+// header, a <meta> declaration in the first 1024 bytes, or a guess), with
+// entities resolved, whitespace collapsed and trimmed, control characters
+// dropped, and at most 1024 runes. It stops at </head> or <body>, so a
+// <title> inside SVG in the body does not count. It returns "" when there
+// is none.
+func Title(body []byte, contentType string) string {
+	if !hasTitleTag(body) {
+		return ""
+	}
+	// Pages in UTF-16 are not ASCII-compatible: decode them
+	// whole before tokenising. Others are tokenised as bytes and only the
+	// title text is decoded.
+	if wideEncoding(body, contentType) {
+		enc, _, _ := charset.DetermineEncoding(body, contentType)
+		decoded, _, err := transform.Bytes(enc.NewDecoder(), body)
+		if err != nil {
+			return ""
+		}
+		return clean(html.UnescapeString(string(rawTitle(decoded))))
+	}
+	raw := rawTitle(body)
+	if raw == nil {
+		return ""
+	}
+	return clean(decodeText(raw, body, contentType))
+}
+
+// hasTitleTag is a quick, allocation-free check that "<title" occurs at all
+// (case-insensitively) in an ASCII-compatible or UTF-16 body.
+func hasTitleTag(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '<' {
+			continue
+		}
+		j, k := i+1, 0
+		const t = "title"
+		for j < len(b) && k < len(t) {
+			c := b[j]
+			j++
+			if c == 0 {
+				continue // UTF-16 high byte
+			}
+			if c|0x20 != t[k] {
+				break
+			}
+			k++
+		}
+		if k == len(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// wideEncoding reports whether the body uses a non-ASCII-compatible
+// encoding (UTF-16), from its byte-order mark or Content-Type.
+func wideEncoding(body []byte, contentType string) bool {
+	if bytes.HasPrefix(body, []byte{0xfe, 0xff}) || bytes.HasPrefix(body, []byte{0xff, 0xfe}) {
+		return true
+	}
+	ct := strings.ToLower(contentType)
+	return strings.Contains(ct, "utf-16") || strings.Contains(ct, "ucs-2")
+}
+
+// rawTitle returns the undecoded bytes between <title> and </title>, or nil.
+func rawTitle(body []byte) []byte {
+	z := html.NewTokenizer(bytes.NewReader(body))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return nil
+		case html.StartTagToken:
+			name, _ := z.TagName()
+			switch string(name) {
+			case "title":
+				// <title> is an RCDATA element: its content is one text
+				// token (or nothing for an empty title).
+				if z.Next() != html.TextToken {
+					return []byte{}
+				}
+				return z.Raw()
+			case "body":
+				return nil
+			}
+		case html.EndTagToken:
+			if name, _ := z.TagName(); string(name) == "head" {
+				return nil
+			}
+		}
+	}
+}
+
+// decodeText turns raw title bytes into a string with the page's charset.
+// ASCII needs no decoding, which skips charset detection on most pages.
+func decodeText(raw, body []byte, contentType string) string {
+	ascii := true
+	for _, c := range raw {
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return html.UnescapeString(string(raw))
+	}
+	enc, name, certain := charset.DetermineEncoding(body, contentType)
+	// charset falls back to windows-1252 when nothing is declared; a title
+	// that is valid UTF-8 on such a page is far more likely UTF-8.
+	if name == "utf-8" || (!certain && name == "windows-1252" && utf8.Valid(raw) &&
+		!containsFold(body[:min(len(body), 1024)], "charset")) {
+		return html.UnescapeString(string(raw))
+	}
+	decoded, err := enc.NewDecoder().Bytes(raw)
+	if err != nil {
+		return html.UnescapeString(string(raw))
+	}
+	return html.UnescapeString(string(decoded))
+}
+
+// containsFold reports whether ASCII word occurs in b, ignoring case.
+func containsFold(b []byte, word string) bool {
+	for i := 0; i+len(word) <= len(b); i++ {
+		if bytes.EqualFold(b[i:i+len(word)], []byte(word)) {
+			return true
+		}
+	}
+	return false
+}
+
+// clean collapses whitespace, drops control characters and invalid UTF-8,
+// trims, and caps the length.
+func clean(s string) string {
+	var b strings.Builder
+	b.Grow(min(len(s), 4*maxTitleRunes))
+	space, runes := false, 0
+	for _, r := range s {
+		if runes >= maxTitleRunes {
+			break
+		}
+		switch {
+		case unicode.IsSpace(r):
+			space = b.Len() > 0
+			continue
+		case r == utf8.RuneError, unicode.IsControl(r):
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			runes++
+			space = false
+			if runes >= maxTitleRunes {
+				break
+			}
+		}
+		b.WriteRune(r)
+		runes++
+	}
+	return b.String()
+}

@@ -1,0 +1,91 @@
+package fetch
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestTitle(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body, ct, want string
+	}{
+		{"simple", "<html><head><title>Hi</title></head></html>", "text/html", "Hi"},
+		{"whitespace", "<title>\n  a \t b\r\n c  </title>", "", "a b c"},
+		{"entities", "<title>Tom &amp; Jerry &eacute;&#x41;</title>", "text/html", "Tom & Jerry éA"},
+		{"upper case tag", "<TITLE>Loud</TITLE>", "text/html", "Loud"},
+		{"attributes", `<title lang="en">With attrs</title>`, "text/html", "With attrs"},
+		{"first only", "<title>one</title><title>two</title>", "text/html", "one"},
+		{"empty", "<title></title>", "text/html", ""},
+		{"none", "<html><head></head><body>x</body></html>", "text/html", ""},
+		{"after body", "<html><body><svg><title>icon</title></svg></body>", "text/html", ""},
+		{"after head end", "<head></head><title>late</title>", "text/html", ""},
+		{"in comment", "<!-- <title>no</title> --><title>yes</title>", "text/html", "yes"},
+		{"in script", "<script>var s='<title>no</title>'</script><title>yes</title>", "text/html", "yes"},
+		{"unterminated", "<title>cut off", "text/html", "cut off"},
+		{"utf-8", "<meta charset=utf-8><title>Café – ünïcode</title>", "text/html", "Café – ünïcode"},
+		{"undeclared utf-8", "<title>Café</title>", "text/html", "Café"},
+		{"windows-1252 via meta", "<meta charset=\"windows-1252\"><title>Caf\xe9 \x93q\x94</title>", "text/html", "Café “q”"},
+		{"windows-1252 via header", "<title>Caf\xe9</title>", "text/html; charset=windows-1252", "Café"},
+		{"latin1 via http-equiv", `<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"><title>Stra` + "\xdf" + `e</title>`, "", "Straße"},
+		{"shift_jis via header", "<title>\x93\xfa\x96\x7b</title>", "text/html; charset=shift_jis", "日本"},
+		{"utf-16le bom", "\xff\xfe<\x00t\x00i\x00t\x00l\x00e\x00>\x00H\x00i\x00<\x00/\x00t\x00i\x00t\x00l\x00e\x00>\x00", "text/html", "Hi"},
+		{"control chars", "<title>a\x00b\x07c</title>", "text/html", "abc"},
+	}
+	for _, tt := range tests {
+		if got := Title([]byte(tt.body), tt.ct); got != tt.want {
+			t.Errorf("%s: Title = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	long := "<title>" + strings.Repeat("ab ", 2000) + "</title>"
+	if got := Title([]byte(long), ""); utf8.RuneCountInString(got) != maxTitleRunes {
+		t.Errorf("long title: %d runes, want %d", utf8.RuneCountInString(got), maxTitleRunes)
+	}
+}
+
+// TestTitleOverHTTP checks that Fetch decodes the title with the charset
+// given by <meta> or by the Content-Type header.
+func TestTitleOverHTTP(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/meta":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<html><head><meta charset=windows-1252><title>Na\xefve caf\xe9</title>")
+		case "/header":
+			w.Header().Set("Content-Type", "text/html; charset=windows-1252")
+			fmt.Fprint(w, "<html><head><title>Na\xefve caf\xe9</title>")
+		case "/sniffed":
+			w.Header()["Content-Type"] = nil // no header: the body is sniffed
+			fmt.Fprint(w, "<!DOCTYPE html><title>sniffed</title>")
+		case "/json":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"x":"<title>no</title>"}`)
+		}
+	})
+	c := newTestClient(t, nil)
+	for path, want := range map[string]string{"/meta": "Naïve café", "/header": "Naïve café", "/sniffed": "sniffed", "/json": ""} {
+		if r := get(c, ts.URL+path); r.Title != want {
+			t.Errorf("%s: title %q, want %q", path, r.Title, want)
+		}
+	}
+}
+
+func FuzzTitle(f *testing.F) {
+	f.Add([]byte("<title>x</title>"), "text/html")
+	f.Fuzz(func(t *testing.T, body []byte, ct string) {
+		got := Title(body, ct)
+		if !utf8.ValidString(got) {
+			t.Fatalf("invalid UTF-8 %q", got)
+		}
+		if n := utf8.RuneCountInString(got); n > maxTitleRunes {
+			t.Fatalf("%d runes", n)
+		}
+		if strings.TrimSpace(got) != got || strings.Contains(got, "  ") {
+			t.Fatalf("whitespace not collapsed: %q", got)
+		}
+	})
+}

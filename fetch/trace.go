@@ -1,0 +1,129 @@
+package fetch
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http/httptrace"
+	"sync"
+	"time"
+)
+
+// hopTrace keeps the httptrace timestamps of one hop; phases are derived
+// after the fact. The mutex is needed because the transport may call hooks
+// from its dial goroutine after the hop has moved on (a dial started for
+// this request that lost the race to an idle connection finishes later).
+type hopTrace struct {
+	mu                  sync.Mutex
+	dnsStart, dnsDone   time.Time
+	connStart, connDone time.Time
+	tlsStart, tlsDone   time.Time
+	gotConn, firstByte  time.Time
+	bodyDone            time.Time
+	reused              bool
+	wrote               bool
+	tlsErr              error
+	remote              net.Addr
+	ct                  httptrace.ClientTrace
+}
+
+// newHopTrace returns a trace whose hooks record into it.
+func newHopTrace() *hopTrace {
+	h := &hopTrace{}
+	h.ct = httptrace.ClientTrace{
+		DNSStart: func(httptrace.DNSStartInfo) {
+			h.mu.Lock()
+			if h.dnsStart.IsZero() {
+				h.dnsStart = time.Now()
+			}
+			h.mu.Unlock()
+		},
+		DNSDone: func(httptrace.DNSDoneInfo) { h.set(&h.dnsDone) },
+		ConnectStart: func(string, string) {
+			h.mu.Lock()
+			if h.connStart.IsZero() {
+				h.connStart = time.Now()
+			}
+			h.mu.Unlock()
+		},
+		ConnectDone:       func(string, string, error) { h.set(&h.connDone) },
+		TLSHandshakeStart: func() { h.set(&h.tlsStart) },
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			h.mu.Lock()
+			h.tlsDone, h.tlsErr = time.Now(), err
+			h.mu.Unlock()
+		},
+		GotConn: func(info httptrace.GotConnInfo) {
+			h.mu.Lock()
+			h.gotConn, h.reused, h.remote = time.Now(), info.Reused, info.Conn.RemoteAddr()
+			h.mu.Unlock()
+		},
+		WroteRequest:         func(httptrace.WroteRequestInfo) { h.mu.Lock(); h.wrote = true; h.mu.Unlock() },
+		GotFirstResponseByte: func() { h.set(&h.firstByte) },
+	}
+	return h
+}
+
+func (h *hopTrace) set(t *time.Time) {
+	h.mu.Lock()
+	*t = time.Now()
+	h.mu.Unlock()
+}
+
+// markBodyDone records the end of the body read.
+func (h *hopTrace) markBodyDone() { h.set(&h.bodyDone) }
+
+// span returns b-a in milliseconds, or 0 when either end is missing or
+// they are out of order.
+func span(a, b time.Time) float64 {
+	if a.IsZero() || b.IsZero() || b.Before(a) {
+		return 0
+	}
+	return ms(b.Sub(a))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// timing derives the phases of this hop. TTFB runs from getting the
+// connection to the first response byte: it covers writing the request
+// (and any body) and the server's think time, so dns + connect + tls + ttfb
+// + transfer add up to the hop's duration. A reused connection shows zero
+// dns, connect and tls. Total is left to the caller.
+func (h *hopTrace) timing() Timing {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := Timing{
+		TTFB:     span(h.gotConn, h.firstByte),
+		Transfer: span(h.firstByte, h.bodyDone),
+	}
+	if !h.reused {
+		t.DNS = span(h.dnsStart, h.dnsDone)
+		t.Connect = span(h.connStart, h.connDone)
+		t.TLS = span(h.tlsStart, h.tlsDone)
+	}
+	return t
+}
+
+// snapshot returns, under the lock, what error classification needs.
+func (h *hopTrace) snapshot() (tlsErr error, wrote, gotConn bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.tlsErr, h.wrote, !h.gotConn.IsZero()
+}
+
+// remoteIP returns the IP of the connection the hop used, without port.
+func (h *hopTrace) remoteIP() string {
+	h.mu.Lock()
+	a := h.remote
+	h.mu.Unlock()
+	switch a := a.(type) {
+	case nil:
+		return ""
+	case *net.TCPAddr:
+		return a.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return ""
+	}
+	return host
+}
