@@ -147,7 +147,7 @@ var encodedPages = sync.OnceValue(func() map[string][]byte {
 	zw.Close()
 	m["deflate"] = bytes.Clone(b.Bytes())
 	b.Reset()
-	bw := brotli.NewWriterLevel(&b, brotli.BestCompression)
+	bw := brotli.NewWriterLevel(&b, 6)
 	bw.Write(okPage)
 	bw.Close()
 	m["br"] = bytes.Clone(b.Bytes())

@@ -19,6 +19,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, name string)
 		select {
 		case <-r.Context().Done():
 		case <-s.done:
+			abort()
 		}
 	case "trickle":
 		s.trickle(w, r)
@@ -32,6 +33,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, name string)
 		select {
 		case <-r.Context().Done():
 		case <-s.done:
+			abort()
 		}
 	case "endless":
 		w.Header()["Content-Type"] = hvHTML
@@ -43,7 +45,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, name string)
 			}
 			select {
 			case <-s.done:
-				return
+				abort()
 			default:
 			}
 		}
@@ -184,7 +186,7 @@ func (s *Server) serveSize(w http.ResponseWriter, r *http.Request, v string) {
 		n -= k
 		select {
 		case <-s.done:
-			return
+			abort()
 		default:
 		}
 	}
@@ -223,7 +225,7 @@ func (s *Server) serveBomb(w http.ResponseWriter, r *http.Request) {
 		if i%256 == 0 {
 			select {
 			case <-s.done:
-				return
+				abort()
 			default:
 			}
 		}

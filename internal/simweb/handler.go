@@ -97,8 +97,8 @@ func badRequest(w http.ResponseWriter, msg string) {
 	io.WriteString(w, "simweb: "+msg+"\n")
 }
 
-// sleep waits d unless the client leaves or the server closes; it reports
-// whether the full delay passed.
+// sleep waits d unless the client leaves (it then reports false) or the
+// server closes (it then aborts the handler, see abort).
 func (s *Server) sleep(r *http.Request, d time.Duration) bool {
 	if d <= 0 {
 		return true
@@ -110,8 +110,17 @@ func (s *Server) sleep(r *http.Request, d time.Duration) bool {
 		return true
 	case <-r.Context().Done():
 	case <-s.done:
+		abort()
 	}
 	return false
+}
+
+// abort ends a held handler when the server closes. Returning normally
+// would let net/http complete the reply (an empty 200, or a clean end of a
+// chunked body), so a client would see success; ErrAbortHandler breaks the
+// connection instead, and net/http does not log it.
+func abort() {
+	panic(http.ErrAbortHandler)
 }
 
 // maxDelay bounds any requested delay; the server's lifetime bounds it too.

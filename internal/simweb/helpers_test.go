@@ -3,6 +3,7 @@ package simweb
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -52,3 +53,15 @@ func get(t testing.TB, c *http.Client, url string) (*http.Response, []byte) {
 	}
 	return resp, body
 }
+
+func httptestRequest(method, url string) *http.Request {
+	return httptest.NewRequest(method, url, nil)
+}
+
+// discardWriter is a ResponseWriter that keeps nothing, to measure a
+// handler alone.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}

@@ -72,7 +72,7 @@ type Server struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
-	lifetime  *time.Timer
+	lifetime  atomic.Pointer[time.Timer] // set after the timer starts, read by Close
 	active    atomic.Int64 // handlers running, so Close can wait for them
 
 	hostsMu sync.RWMutex
@@ -137,7 +137,7 @@ func Start(cfg Config) (*Server, error) {
 		s.tlsPorts = append(s.tlsPorts, ln.Addr().(*net.TCPAddr).Port)
 		s.serve(s.secure, tls.NewListener(ln, tlsCfg))
 	}
-	s.lifetime = time.AfterFunc(cfg.MaxLifetime, func() { s.Close() })
+	s.lifetime.Store(time.AfterFunc(cfg.MaxLifetime, func() { s.Close() }))
 	return s, nil
 }
 
@@ -210,8 +210,8 @@ func loopbackIP(addr string) (string, error) {
 // delays) and waits briefly for handlers to return. It is idempotent.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		if s.lifetime != nil {
-			s.lifetime.Stop()
+		if t := s.lifetime.Load(); t != nil {
+			t.Stop()
 		}
 		close(s.done)
 		err := s.plain.Close()
