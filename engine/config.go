@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// Config is everything the engine needs for a run. Build it with
+// DefaultConfig and change what you need; Validate reports every problem.
+type Config struct {
+	Limits  Limits
+	Retry   Retry
+	Request fetch.Options
+}
+
+// Limits bound how hard the run presses, overall and per host.
+type Limits struct {
+	// Concurrency is the number of attempts in flight at once (-c).
+	Concurrency int
+	// PerHost is the number of attempts in flight per host key (--per-host).
+	PerHost int
+	// Rate caps attempts started per second overall (--rate); 0 is unlimited.
+	Rate float64
+	// HostRate caps attempts started per second per host key (--host-rate);
+	// 0 is unlimited.
+	HostRate float64
+	// Window is how many targets may be read ahead of the ones finished:
+	// queued, waiting for a retry or in flight. It bounds memory and is what
+	// lets the engine run past a saturated host. 0 means DefaultWindow(c).
+	Window int
+}
+
+// Retry says which failures are tried again and how long to wait.
+type Retry struct {
+	// Max is the number of retries after the first attempt (--retries).
+	Max int
+	// MaxWait is the longest Retry-After the engine honours (--max-retry-wait).
+	// A server asking for longer gets no retry: its reply is the result.
+	MaxWait time.Duration
+	// Base and Cap shape the exponential backoff with full jitter used when
+	// the server gives no Retry-After: a uniform wait in
+	// [0, min(Cap, Base·2^(n-1))) before retry n.
+	Base time.Duration
+	Cap  time.Duration
+}
+
+// DefaultConfig returns the defaults documented in README.md.
+func DefaultConfig() Config {
+	return Config{
+		Limits: Limits{Concurrency: 50, PerHost: 6},
+		Retry: Retry{
+			Max:     2,
+			MaxWait: 30 * time.Second,
+			Base:    250 * time.Millisecond,
+			Cap:     10 * time.Second,
+		},
+		Request: fetch.DefaultOptions(),
+	}
+}
+
+// DefaultWindow is the look-ahead used when Limits.Window is 0: 16 targets
+// per unit of concurrency and never fewer than 10,000, so one host at its
+// per-host limit cannot starve the workers of the next thousands of lines.
+func DefaultWindow(concurrency int) int {
+	return max(10_000, 16*concurrency)
+}
+
+// window returns the effective look-ahead.
+func (l Limits) window() int {
+	if l.Window > 0 {
+		return l.Window
+	}
+	return DefaultWindow(l.Concurrency)
+}
+
+// Validate returns every problem with c, each naming the flag at fault.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Limits.Concurrency < 1 {
+		bad("--concurrency must be at least 1, got %d", c.Limits.Concurrency)
+	}
+	if c.Limits.PerHost < 1 {
+		bad("--per-host must be at least 1, got %d", c.Limits.PerHost)
+	}
+	if c.Limits.Rate < 0 {
+		bad("--rate must not be negative, got %g", c.Limits.Rate)
+	}
+	if c.Limits.HostRate < 0 {
+		bad("--host-rate must not be negative, got %g", c.Limits.HostRate)
+	}
+	if c.Limits.Window < 0 {
+		bad("--window must not be negative, got %d", c.Limits.Window)
+	}
+	if c.Retry.Max < 0 {
+		bad("--retries must not be negative, got %d", c.Retry.Max)
+	}
+	if c.Retry.MaxWait < 0 {
+		bad("--max-retry-wait must not be negative, got %s", c.Retry.MaxWait)
+	}
+	if c.Retry.Base <= 0 || c.Retry.Cap < c.Retry.Base {
+		bad("retry backoff needs 0 < base <= cap, got base %s cap %s", c.Retry.Base, c.Retry.Cap)
+	}
+	if err := c.Request.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

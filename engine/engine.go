@@ -1,0 +1,134 @@
+// Package engine schedules targets over a bounded pool of attempts: a global
+// concurrency limit, per-host limits and rate limits, retries that hold no
+// slot while they wait, and a bounded look-ahead window over the input so a
+// saturated host never holds a worker another host could use.
+//
+// Every target the engine takes from its Source yields exactly one Result,
+// whatever happens: invalid targets, failures, retries exhausted, a drain or
+// a cancel. The caller must read Results until the channel is closed.
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// Fetcher makes one attempt at a target. *fetch.Client is the real one;
+// tests and benchmarks plug in their own.
+type Fetcher interface {
+	Fetch(ctx context.Context, t fetch.Target) fetch.Result
+}
+
+// Source yields targets one at a time; Next returns io.EOF at the end. The
+// engine calls Next from one goroutine, only as fast as its window allows.
+// *input.Reader is a Source.
+type Source interface {
+	Next() (fetch.Target, error)
+}
+
+// Engine runs targets through a Fetcher under a Config. One Engine may run
+// several times, one run after another or at once; limits apply per run.
+type Engine struct {
+	cfg     Config
+	fetcher Fetcher
+	client  *fetch.Client // nil when the caller supplied the Fetcher
+}
+
+// New validates cfg and returns an Engine that fetches with net/http.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := fetch.NewClient(cfg.Request)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, fetcher: c, client: c}, nil
+}
+
+// NewWithFetcher validates cfg and returns an Engine that uses f for every
+// attempt; cfg.Request is then only validated, not used.
+func NewWithFetcher(cfg Config, f Fetcher) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if f == nil {
+		return nil, errors.New("engine: nil fetcher")
+	}
+	return &Engine{cfg: cfg, fetcher: f}, nil
+}
+
+// Close releases idle connections. It does not stop runs in progress.
+func (e *Engine) Close() {
+	if e.client != nil {
+		e.client.Close()
+	}
+}
+
+// Stats are a run's counters; read them with Run.Stats at any time.
+type Stats struct {
+	Read     int64 // targets taken from the source
+	Done     int64 // results delivered
+	InFlight int64 // attempts running now
+	Retries  int64 // attempts beyond the first
+	Waiting  int64 // targets waiting for a retry
+}
+
+// Run is one pass over a Source. Read Results until it is closed.
+type Run struct {
+	results chan fetch.Result
+	drain   chan struct{}
+	once    sync.Once
+	err     error // set before results is closed
+
+	read, done, inflight, retries, waiting atomic.Int64
+}
+
+// Results returns the channel of results. It is closed when every target
+// read has its result; then Err tells whether reading the source failed.
+func (r *Run) Results() <-chan fetch.Result { return r.results }
+
+// Drain asks the run to start nothing new: reading stops, attempts in
+// flight finish within their timeouts, and every target not yet started
+// (queued or waiting for a retry) gets a result of kind canceled at once.
+// Cancel the run's context to abort attempts in flight too.
+func (r *Run) Drain() { r.once.Do(func() { close(r.drain) }) }
+
+// Err returns the error that stopped reading the source early, if any. It
+// is meaningful once Results is closed.
+func (r *Run) Err() error { return r.err }
+
+// Stats returns the run's counters now.
+func (r *Run) Stats() Stats {
+	return Stats{
+		Read:     r.read.Load(),
+		Done:     r.done.Load(),
+		InFlight: r.inflight.Load(),
+		Retries:  r.retries.Load(),
+		Waiting:  r.waiting.Load(),
+	}
+}
+
+// Start begins a run over src. Cancelling ctx aborts it: attempts in flight
+// end with kind canceled, and so do the targets not yet started.
+func (e *Engine) Start(ctx context.Context, src Source) *Run {
+	r := &Run{
+		results: make(chan fetch.Result, e.cfg.Limits.Concurrency),
+		drain:   make(chan struct{}),
+	}
+	s := newScheduler(ctx, e.cfg, e.fetcher, r)
+	go s.loop(src)
+	return r
+}
+
+// Stream is Start for callers that only want the results: it returns the
+// channel, which closes when the run ends, and a function reporting the
+// source's error afterwards.
+func (e *Engine) Stream(ctx context.Context, src Source) (<-chan fetch.Result, func() error) {
+	r := e.Start(ctx, src)
+	return r.Results(), r.Err
+}

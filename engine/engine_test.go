@@ -1,0 +1,439 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeFetcher answers from a function and records concurrency per host.
+type fakeFetcher struct {
+	answer func(ctx context.Context, t fetch.Target, n int) fetch.Result
+
+	mu       sync.Mutex
+	inflight map[string]int
+	maxHost  map[string]int
+	total    int
+	maxTotal int
+	calls    map[uint64]int
+	starts   map[uint64][]time.Time
+}
+
+func newFake(answer func(ctx context.Context, t fetch.Target, n int) fetch.Result) *fakeFetcher {
+	return &fakeFetcher{
+		answer:   answer,
+		inflight: map[string]int{}, maxHost: map[string]int{},
+		calls: map[uint64]int{}, starts: map[uint64][]time.Time{},
+	}
+}
+
+func (f *fakeFetcher) Fetch(ctx context.Context, t fetch.Target) fetch.Result {
+	f.mu.Lock()
+	f.inflight[t.HostKey]++
+	f.maxHost[t.HostKey] = max(f.maxHost[t.HostKey], f.inflight[t.HostKey])
+	f.total++
+	f.maxTotal = max(f.maxTotal, f.total)
+	f.calls[t.Seq]++
+	n := f.calls[t.Seq]
+	f.starts[t.Seq] = append(f.starts[t.Seq], time.Now())
+	f.mu.Unlock()
+	r := f.answer(ctx, t, n)
+	f.mu.Lock()
+	f.inflight[t.HostKey]--
+	f.total--
+	f.mu.Unlock()
+	return r
+}
+
+// sleep waits d or until ctx ends, reporting canceled as fetch would.
+func sleep(ctx context.Context, t fetch.Target, d time.Duration, status int) fetch.Result {
+	r := fetch.Result{URL: t.URL, StartedAt: time.Now()}
+	select {
+	case <-time.After(d):
+		r.Status = status
+	case <-ctx.Done():
+		r.Error = &fetch.Error{Kind: fetch.KindCanceled, Message: "canceled"}
+	}
+	return r
+}
+
+func target(seq int, host string) fetch.Target {
+	return fetch.Target{
+		Seq: uint64(seq), Input: fmt.Sprintf("http://%s/%d", host, seq),
+		URL: fmt.Sprintf("http://%s/%d", host, seq), HostKey: host + ":80",
+	}
+}
+
+func testConfig() Config {
+	c := DefaultConfig()
+	c.Retry.Base = time.Millisecond
+	c.Retry.Cap = 5 * time.Millisecond
+	return c
+}
+
+func mustEngine(t *testing.T, c Config, f Fetcher) *Engine {
+	t.Helper()
+	e, err := NewWithFetcher(c, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// collect drains a run and returns its results by sequence number, failing
+// on any duplicate.
+func collect(t *testing.T, r *Run) map[uint64]fetch.Result {
+	t.Helper()
+	got := map[uint64]fetch.Result{}
+	for res := range r.Results() {
+		if _, dup := got[res.Seq]; dup {
+			t.Errorf("seq %d delivered twice", res.Seq)
+		}
+		got[res.Seq] = res
+	}
+	return got
+}
+
+func TestEveryTargetYieldsOneResult(t *testing.T) {
+	t.Parallel()
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		switch tg.Seq % 5 {
+		case 0:
+			return fetch.Result{Status: 200}
+		case 1:
+			return fetch.Result{Status: 503} // retried, then stands
+		case 2:
+			return fetch.Result{Error: &fetch.Error{Kind: fetch.KindReset}}
+		default:
+			return fetch.Result{Error: &fetch.Error{Kind: fetch.KindDNS}}
+		}
+	})
+	var ts []fetch.Target
+	for i := range 3000 {
+		tg := target(i, fmt.Sprintf("h%d", i%37))
+		if i%11 == 0 {
+			tg.Invalid = "unsupported scheme \"ftp\""
+		}
+		ts = append(ts, tg)
+	}
+	c := testConfig()
+	c.Limits.Window = 100 // smaller than the input, so admission cycles
+	got := collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource(ts)))
+	if len(got) != len(ts) {
+		t.Fatalf("results = %d, want %d", len(got), len(ts))
+	}
+	for _, tg := range ts {
+		r := got[tg.Seq]
+		if r.Input != tg.Input {
+			t.Fatalf("seq %d: input %q, want %q", tg.Seq, r.Input, tg.Input)
+		}
+		wantAttempts := 1
+		switch {
+		case tg.Invalid != "":
+			if r.Error == nil || r.Error.Kind != fetch.KindInvalidURL {
+				t.Fatalf("seq %d: invalid target got %+v", tg.Seq, r.Error)
+			}
+			wantAttempts = 0
+		case tg.Seq%5 == 1 || tg.Seq%5 == 2:
+			wantAttempts = 3
+		}
+		if r.Attempts != wantAttempts {
+			t.Fatalf("seq %d: attempts %d, want %d", tg.Seq, r.Attempts, wantAttempts)
+		}
+	}
+}
+
+func TestConcurrencyLimits(t *testing.T) {
+	t.Parallel()
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		return sleep(ctx, tg, time.Millisecond, 200)
+	})
+	var ts []fetch.Target
+	for i := range 2000 {
+		ts = append(ts, target(i, fmt.Sprintf("h%d", i%5)))
+	}
+	c := testConfig()
+	c.Limits.Concurrency, c.Limits.PerHost = 8, 3
+	got := collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource(ts)))
+	if len(got) != len(ts) {
+		t.Fatalf("results = %d, want %d", len(got), len(ts))
+	}
+	if f.maxTotal > 8 {
+		t.Errorf("max in flight = %d, want <= 8", f.maxTotal)
+	}
+	for h, m := range f.maxHost {
+		if m > 3 {
+			t.Errorf("host %s: max in flight = %d, want <= 3", h, m)
+		}
+	}
+}
+
+// The head-of-line scenario: the first 5,000 targets go to one slow host
+// limited to 2 at a time, the next 5,000 to many others. The others must
+// all finish while the slow host is still far from done.
+func TestNoHeadOfLineBlocking(t *testing.T) {
+	t.Parallel()
+	var slowDone atomic.Int64
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		if tg.HostKey == "slow:80" {
+			r := sleep(ctx, tg, time.Millisecond, 200)
+			slowDone.Add(1)
+			return r
+		}
+		return sleep(ctx, tg, time.Millisecond, 200)
+	})
+	var ts []fetch.Target
+	for i := range 5000 {
+		ts = append(ts, target(i, "slow"))
+	}
+	for i := 5000; i < 10000; i++ {
+		ts = append(ts, target(i, fmt.Sprintf("h%d", i%100)))
+	}
+	c := testConfig()
+	c.Limits.Concurrency, c.Limits.PerHost = 50, 2
+	r := mustEngine(t, c, f).Start(context.Background(), SliceSource(ts))
+	fast := 0
+	var slowAtLastFast int64
+	n := 0
+	for res := range r.Results() {
+		n++
+		if res.Seq >= 5000 {
+			fast++
+			if fast == 5000 {
+				slowAtLastFast = slowDone.Load()
+			}
+		}
+	}
+	if n != len(ts) {
+		t.Fatalf("results = %d, want %d", n, len(ts))
+	}
+	// Sequentially the slow host needs 2,500 rounds of >= 1 ms; the other
+	// hosts share 48 free workers. If the slow host blocked the line, none
+	// of the fast targets would finish before it had nearly all done.
+	if slowAtLastFast > 2500 {
+		t.Errorf("slow host had finished %d of 5000 when the last fast target finished; want < 2500", slowAtLastFast)
+	}
+}
+
+func TestRetryWaitHoldsNoSlot(t *testing.T) {
+	t.Parallel()
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		if tg.Seq == 0 && n == 1 {
+			return fetch.Result{Status: 503, RetryAfter: 400 * time.Millisecond}
+		}
+		return sleep(ctx, tg, 2*time.Millisecond, 200)
+	})
+	ts := []fetch.Target{target(0, "retry")}
+	for i := 1; i <= 100; i++ {
+		ts = append(ts, target(i, fmt.Sprintf("h%d", i%10)))
+	}
+	c := testConfig()
+	c.Limits.Concurrency = 2 // with the waiter holding a slot, only 1 would be left
+	start := time.Now()
+	r := mustEngine(t, c, f).Start(context.Background(), SliceSource(ts))
+	var order []uint64
+	for res := range r.Results() {
+		order = append(order, res.Seq)
+		if res.Seq == 0 {
+			if res.Status != 200 || res.Attempts != 2 {
+				t.Errorf("retried target: status %d attempts %d, want 200 after 2", res.Status, res.Attempts)
+			}
+		}
+	}
+	if order[len(order)-1] != 0 {
+		t.Errorf("the retried target should finish last, after its 400ms wait; order ends %v", order[len(order)-3:])
+	}
+	if f.maxTotal != 2 {
+		t.Errorf("max in flight during the wait = %d, want 2 (the waiting target must not hold a slot)", f.maxTotal)
+	}
+	starts := f.starts[0]
+	if len(starts) != 2 || starts[1].Sub(starts[0]) < 400*time.Millisecond {
+		t.Errorf("retry came %v after the first attempt, want >= Retry-After 400ms", starts[1].Sub(starts[0]))
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("run took %v", time.Since(start))
+	}
+}
+
+func TestRetryAfterBeyondMaxWaitIsNotRetried(t *testing.T) {
+	t.Parallel()
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		return fetch.Result{Status: 429, RetryAfter: time.Hour}
+	})
+	got := collect(t, mustEngine(t, testConfig(), f).Start(context.Background(), SliceSource([]fetch.Target{target(0, "a")})))
+	if r := got[0]; r.Status != 429 || r.Attempts != 1 {
+		t.Errorf("got status %d after %d attempts, want 429 after 1", r.Status, r.Attempts)
+	}
+}
+
+func TestRetryAfterPausesTheHost(t *testing.T) {
+	t.Parallel()
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		if tg.Seq == 0 && n == 1 {
+			return fetch.Result{Status: 429, RetryAfter: 300 * time.Millisecond}
+		}
+		return fetch.Result{Status: 200}
+	})
+	ts := []fetch.Target{target(0, "a"), target(1, "a"), target(2, "b")}
+	c := testConfig()
+	c.Limits.PerHost = 1
+	collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource(ts)))
+	// Target 1 shares host a: it must wait out the Retry-After as well.
+	if d := f.starts[1][0].Sub(f.starts[0][0]); d < 300*time.Millisecond {
+		t.Errorf("second target on the paused host started %v after the 429, want >= 300ms", d)
+	}
+	if d := f.starts[2][0].Sub(f.starts[0][0]); d > 250*time.Millisecond {
+		t.Errorf("target on another host waited %v; other hosts must not pause", d)
+	}
+}
+
+func TestRates(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		rate, per float64
+		hosts     int
+	}{
+		{"global", 40, 0, 4},
+		{"per-host", 0, 20, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result { return fetch.Result{Status: 200} })
+			var ts []fetch.Target
+			for i := range 21 {
+				ts = append(ts, target(i, fmt.Sprintf("h%d", i%tc.hosts)))
+			}
+			c := testConfig()
+			c.Limits.Rate, c.Limits.HostRate = tc.rate, tc.per
+			start := time.Now()
+			collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource(ts)))
+			// 21 starts at 40/s overall, or ~10 per host at 20/s: >= 0.45 s.
+			if el := time.Since(start); el < 450*time.Millisecond {
+				t.Errorf("21 targets finished in %v; the rate limit allows no less than 450ms", el)
+			}
+			var all []time.Time
+			for _, s := range f.starts {
+				all = append(all, s...)
+			}
+			sort.Slice(all, func(i, j int) bool { return all[i].Before(all[j]) })
+			if len(all) != 21 {
+				t.Errorf("attempts = %d, want 21", len(all))
+			}
+		})
+	}
+}
+
+func TestDrainFinishesInFlightAndCancelsTheRest(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 100)
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		started <- struct{}{}
+		return sleep(ctx, tg, 200*time.Millisecond, 200)
+	})
+	var ts []fetch.Target
+	for i := range 500 {
+		ts = append(ts, target(i, fmt.Sprintf("h%d", i%50)))
+	}
+	c := testConfig()
+	c.Limits.Concurrency = 10
+	r := mustEngine(t, c, f).Start(context.Background(), SliceSource(ts))
+	for range 10 {
+		<-started
+	}
+	r.Drain()
+	got := collect(t, r)
+	if int64(len(got)) != r.Stats().Read {
+		t.Fatalf("results %d != targets read %d", len(got), r.Stats().Read)
+	}
+	ok, canceled := 0, 0
+	for _, res := range got {
+		switch {
+		case res.Status == 200 && res.Error == nil:
+			ok++
+		case res.Error != nil && res.Error.Kind == fetch.KindCanceled && res.Attempts == 0:
+			canceled++
+		default:
+			t.Errorf("unexpected result %+v", res)
+		}
+	}
+	if ok != 10 {
+		t.Errorf("in-flight targets that finished = %d, want 10", ok)
+	}
+	if canceled != len(got)-10 {
+		t.Errorf("canceled = %d, want %d", canceled, len(got)-10)
+	}
+}
+
+func TestCancelAbortsEverything(t *testing.T) {
+	t.Parallel()
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		return sleep(ctx, tg, time.Minute, 200)
+	})
+	var ts []fetch.Target
+	for i := range 300 {
+		ts = append(ts, target(i, fmt.Sprintf("h%d", i%20)))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := mustEngine(t, testConfig(), f).Start(ctx, SliceSource(ts))
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	got := collect(t, r)
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("cancel took %v", el)
+	}
+	if int64(len(got)) != r.Stats().Read {
+		t.Fatalf("results %d != targets read %d", len(got), r.Stats().Read)
+	}
+	for _, res := range got {
+		if res.Error == nil || res.Error.Kind != fetch.KindCanceled {
+			t.Fatalf("result %d: %+v, want canceled", res.Seq, res.Error)
+		}
+	}
+}
+
+func TestSourceErrorIsReported(t *testing.T) {
+	t.Parallel()
+	n := 0
+	src := FuncSource(func() (fetch.Target, error) {
+		if n == 5 {
+			return fetch.Target{}, fmt.Errorf("input.txt: disk on fire")
+		}
+		n++
+		return target(n-1, "a"), nil
+	})
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result { return fetch.Result{Status: 200} })
+	r := mustEngine(t, testConfig(), f).Start(context.Background(), src)
+	if got := collect(t, r); len(got) != 5 {
+		t.Errorf("results = %d, want 5", len(got))
+	}
+	if r.Err() == nil {
+		t.Error("Err() = nil, want the source's error")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	c := DefaultConfig()
+	c.Limits.Concurrency, c.Limits.PerHost, c.Retry.Max = 0, -1, -2
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil, want errors")
+	}
+	for _, flag := range []string{"--concurrency", "--per-host", "--retries"} {
+		if !strings.Contains(err.Error(), flag) {
+			t.Errorf("error %q does not name %s", err, flag)
+		}
+	}
+}

@@ -1,0 +1,489 @@
+package engine
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// task is one admitted target and its attempts so far. The scheduler owns
+// it while it is queued or waiting; an attempt goroutine owns it while it
+// runs, and hands it back through an outcome.
+type task struct {
+	t        fetch.Target
+	host     *host
+	attempts int
+	last     fetch.Result // the previous attempt, while waiting for a retry
+	prepaid  bool         // a host-rate token is already reserved for it
+}
+
+// host is the scheduling state of one host key.
+type host struct {
+	key         string
+	queue       ring[*task]
+	inflight    int
+	pending     int // queued + waiting for a retry + in flight
+	lim         *rate.Limiter
+	pausedUntil time.Time // Retry-After, 429 backoff or host-rate wait
+	inReady     bool
+}
+
+type outcomeKind int
+
+const (
+	attemptDone  outcomeKind = iota // an attempt ended and delivered its result
+	attemptRetry                    // an attempt ended and wants another
+	emitted                         // a result delivered without an attempt
+)
+
+type outcome struct {
+	kind  outcomeKind
+	task  *task
+	res   fetch.Result  // attemptRetry: the attempt's result
+	delay time.Duration // attemptRetry: wait before the next attempt
+	pause bool          // attemptRetry: the whole host should wait too
+}
+
+// event is a timer-heap entry: a retry falling due, a host's pause ending,
+// or an idle host's state becoming safe to forget.
+type event struct {
+	at     time.Time
+	task   *task
+	host   *host
+	expire bool
+}
+
+type eventHeap []event
+
+func (h eventHeap) Len() int           { return len(h) }
+func (h eventHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)        { *h = append(*h, x.(event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = event{}
+	*h = old[:len(old)-1]
+	return e
+}
+
+// scheduler is one run's dispatcher. A single goroutine (loop) owns every
+// field below except those documented otherwise, so it needs no locks.
+type scheduler struct {
+	ctx     context.Context
+	cfg     Config
+	fetcher Fetcher
+	run     *Run
+	window  int
+
+	hosts      map[string]*host
+	ready      ring[*host] // hosts that may start an attempt now, round-robin
+	events     eventHeap
+	glim       *rate.Limiter
+	globalWake time.Time
+	admitted   int // targets read and not yet finished
+	running    int
+	stopped    error // why admission ended early: errDrained or the context's error
+
+	outcomes chan outcome   // attempt goroutines -> loop
+	wg       sync.WaitGroup // attempt and emit goroutines
+}
+
+var errDrained = errors.New("run drained")
+
+func newScheduler(ctx context.Context, cfg Config, f Fetcher, r *Run) *scheduler {
+	s := &scheduler{
+		ctx:      ctx,
+		cfg:      cfg,
+		fetcher:  f,
+		run:      r,
+		window:   cfg.Limits.window(),
+		hosts:    make(map[string]*host),
+		outcomes: make(chan outcome, cfg.Limits.Concurrency),
+	}
+	if cfg.Limits.Rate > 0 {
+		s.glim = rate.NewLimiter(rate.Limit(cfg.Limits.Rate), 1)
+	}
+	return s
+}
+
+// reader feeds targets from src into in until src ends or stop is closed.
+// A Source blocked in Next when the run stops is abandoned, not waited for:
+// it exits once Next returns.
+func reader(src Source, in chan<- fetch.Target, errc chan<- error, stop <-chan struct{}) {
+	defer close(in)
+	for {
+		t, err := src.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				errc <- err
+			}
+			return
+		}
+		select {
+		case in <- t:
+		case <-stop:
+			return
+		}
+	}
+}
+
+func (s *scheduler) loop(src Source) {
+	in := make(chan fetch.Target)
+	errc := make(chan error, 1)
+	stop := make(chan struct{})
+	go reader(src, in, errc, stop)
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	ctxDone, drain := s.ctx.Done(), s.run.drain
+	var srcErr error
+
+	for {
+		now := time.Now()
+		s.fire(now)
+		s.dispatch(now)
+		if in == nil && s.admitted == 0 {
+			break
+		}
+		var recv <-chan fetch.Target
+		if in != nil && s.admitted < s.window {
+			recv = in
+		}
+		var timerC <-chan time.Time
+		if wake := s.nextWake(now); !wake.IsZero() {
+			timer.Reset(wake.Sub(now))
+			timerC = timer.C
+		}
+		select {
+		case t, ok := <-recv:
+			if !ok {
+				in = nil
+				select {
+				case srcErr = <-errc:
+				default:
+				}
+				continue
+			}
+			s.admit(t)
+		case o := <-s.outcomes:
+			s.handle(o)
+		case <-timerC:
+		case <-ctxDone:
+			ctxDone, drain, in = nil, nil, nil
+			s.stop(s.ctx.Err())
+		case <-drain:
+			drain, in = nil, nil
+			s.stop(errDrained)
+		}
+		timer.Stop()
+	}
+	if s.stopped != nil {
+		close(stop)
+	}
+	s.wg.Wait()
+	s.run.err = srcErr
+	close(s.run.results)
+}
+
+// admit takes a target into the window: invalid ones get their result at
+// once, valid ones join their host's queue.
+func (s *scheduler) admit(t fetch.Target) {
+	s.admitted++
+	s.run.read.Add(1)
+	if t.Invalid != "" {
+		s.emit(&task{t: t}, fetch.Result{
+			Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
+			Error: &fetch.Error{Kind: fetch.KindInvalidURL, Message: t.Invalid},
+		})
+		return
+	}
+	h := s.hosts[t.HostKey]
+	if h == nil {
+		h = &host{key: t.HostKey}
+		if s.cfg.Limits.HostRate > 0 {
+			h.lim = rate.NewLimiter(rate.Limit(s.cfg.Limits.HostRate), 1)
+		}
+		s.hosts[t.HostKey] = h
+	}
+	h.pending++
+	h.queue.pushBack(&task{t: t, host: h})
+	s.markReady(h, time.Now())
+}
+
+// markReady puts h on the ready list if it may start an attempt now.
+func (s *scheduler) markReady(h *host, now time.Time) {
+	if h.inReady || h.queue.len() == 0 || h.inflight >= s.cfg.Limits.PerHost || h.pausedUntil.After(now) {
+		return
+	}
+	h.inReady = true
+	s.ready.pushBack(h)
+}
+
+// dispatch starts attempts while a slot is free and some host is ready.
+func (s *scheduler) dispatch(now time.Time) {
+	for s.running < s.cfg.Limits.Concurrency && s.ready.len() > 0 {
+		if s.globalWake.After(now) {
+			return
+		}
+		h := s.ready.popFront()
+		h.inReady = false
+		if h.queue.len() == 0 || h.inflight >= s.cfg.Limits.PerHost || h.pausedUntil.After(now) {
+			continue // stale entry: the host changed since it was listed
+		}
+		tk := h.queue.front()
+		if h.lim != nil && !tk.prepaid {
+			// Reserve the host's next token now and park the host until
+			// it is due, so the wait costs no worker.
+			if d := h.lim.ReserveN(now, 1).DelayFrom(now); d > 0 {
+				tk.prepaid = true
+				s.pause(h, now.Add(d))
+				continue
+			}
+		}
+		if s.glim != nil && !s.glim.AllowN(now, 1) {
+			r := s.glim.ReserveN(now, 1)
+			s.globalWake = now.Add(r.DelayFrom(now))
+			r.CancelAt(now)
+			h.inReady = true
+			s.ready.pushFront(h)
+			return
+		}
+		h.queue.popFront()
+		h.queue.release()
+		tk.prepaid = false
+		h.inflight++
+		s.running++
+		s.run.inflight.Add(1)
+		if tk.attempts > 0 {
+			s.run.retries.Add(1)
+		}
+		s.wg.Add(1)
+		go s.attempt(tk)
+		s.markReady(h, now)
+	}
+}
+
+// pause keeps h from starting attempts until at.
+func (s *scheduler) pause(h *host, at time.Time) {
+	if !at.After(h.pausedUntil) {
+		return
+	}
+	h.pausedUntil = at
+	heap.Push(&s.events, event{at: at, host: h})
+}
+
+// fire handles every timer event due by now.
+func (s *scheduler) fire(now time.Time) {
+	for len(s.events) > 0 && !s.events[0].at.After(now) {
+		e := heap.Pop(&s.events).(event)
+		switch {
+		case e.task != nil:
+			s.run.waiting.Add(-1)
+			e.task.host.queue.pushFront(e.task)
+			s.markReady(e.task.host, now)
+		case e.expire:
+			s.forget(e.host, now)
+		default:
+			s.markReady(e.host, now)
+		}
+	}
+}
+
+// nextWake is when the loop must look again without any message: the next
+// timer event, or the end of a global rate wait.
+func (s *scheduler) nextWake(now time.Time) time.Time {
+	var at time.Time
+	if len(s.events) > 0 {
+		at = s.events[0].at
+	}
+	if s.globalWake.After(now) && s.ready.len() > 0 && (at.IsZero() || s.globalWake.Before(at)) {
+		at = s.globalWake
+	}
+	return at
+}
+
+// handle applies an outcome sent by an attempt or emit goroutine.
+func (s *scheduler) handle(o outcome) {
+	tk, h := o.task, o.task.host
+	if o.kind != emitted {
+		h.inflight--
+		s.running--
+		s.run.inflight.Add(-1)
+	}
+	now := time.Now()
+	switch {
+	case o.kind == attemptRetry && s.stopped == nil:
+		tk.last = o.res
+		at := now.Add(o.delay)
+		if o.pause {
+			s.pause(h, at)
+		}
+		s.run.waiting.Add(1)
+		heap.Push(&s.events, event{at: at, task: tk})
+	case o.kind == attemptRetry:
+		s.emit(tk, s.stoppedResult(tk, o.res))
+	default:
+		s.admitted--
+		if h != nil {
+			h.pending--
+			if h.pending == 0 {
+				s.forget(h, now)
+			}
+		}
+	}
+	if h != nil {
+		s.markReady(h, now)
+	}
+}
+
+// forget drops an idle host's state once nothing depends on it: its pause
+// is over and its rate limiter is full again, so a host seen again later
+// starts exactly as the old state would have let it. Until then an expire
+// event comes back to look again.
+func (s *scheduler) forget(h *host, now time.Time) {
+	if h.pending > 0 || s.hosts[h.key] != h {
+		return
+	}
+	at := h.pausedUntil
+	if h.lim != nil {
+		if missing := 1 - h.lim.TokensAt(now); missing > 0 {
+			at = maxTime(at, now.Add(time.Duration(missing/float64(h.lim.Limit())*float64(time.Second))+time.Millisecond))
+		}
+	}
+	if at.After(now) {
+		heap.Push(&s.events, event{at: at, host: h, expire: true})
+		return
+	}
+	delete(s.hosts, h.key)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// stop ends admission: queued targets and those waiting for a retry get
+// their results now; attempts in flight finish (drain) or are being
+// cancelled by the context (abort).
+func (s *scheduler) stop(why error) {
+	s.stopped = why
+	for _, h := range s.hosts {
+		for h.queue.len() > 0 {
+			tk := h.queue.popFront()
+			s.emit(tk, s.stoppedResult(tk, fetch.Result{}))
+		}
+		h.inReady = false
+	}
+	s.ready = ring[*host]{}
+	for _, e := range s.events {
+		if e.task != nil {
+			s.run.waiting.Add(-1)
+			s.emit(e.task, s.stoppedResult(e.task, e.task.last))
+		}
+	}
+	s.events = nil
+}
+
+// stoppedResult is the result of a target the run stopped before it could
+// finish. After a drain, a target waiting for a retry keeps its last real
+// result, which says what happened; everything else is canceled.
+func (s *scheduler) stoppedResult(tk *task, last fetch.Result) fetch.Result {
+	if tk.attempts > 0 && errors.Is(s.stopped, errDrained) {
+		return last
+	}
+	r := last
+	if tk.attempts == 0 {
+		r = fetch.Result{Seq: tk.t.Seq, Input: tk.t.Input, URL: tk.t.URL, StartedAt: time.Now()}
+	}
+	msg := "run interrupted before this target started"
+	if tk.attempts > 0 {
+		msg = "run canceled while waiting to retry"
+	}
+	r.Error = &fetch.Error{Kind: fetch.KindCanceled, Message: msg}
+	return r
+}
+
+// emit delivers a result that needs no attempt, from its own goroutine so
+// the loop never blocks on a slow consumer.
+func (s *scheduler) emit(tk *task, r fetch.Result) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.deliver(r)
+		s.outcomes <- outcome{kind: emitted, task: tk}
+	}()
+}
+
+func (s *scheduler) deliver(r fetch.Result) {
+	s.run.results <- r
+	s.run.done.Add(1)
+}
+
+// attempt runs one attempt at tk and reports back.
+func (s *scheduler) attempt(tk *task) {
+	defer s.wg.Done()
+	tk.attempts++
+	r := s.fetcher.Fetch(s.ctx, tk.t)
+	r.Seq, r.Input, r.Attempts = tk.t.Seq, tk.t.Input, tk.attempts
+	if tk.attempts <= s.cfg.Retry.Max && s.ctx.Err() == nil {
+		if d, pause, ok := retryDelay(&r, tk.attempts, s.cfg.Retry); ok {
+			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: r, delay: d, pause: pause}
+			return
+		}
+	}
+	s.deliver(r)
+	s.outcomes <- outcome{kind: attemptDone, task: tk}
+}
+
+// retryable reports whether another attempt could turn out differently:
+// connect failures, timeouts, resets, and the statuses that mean "later".
+func retryable(r *fetch.Result) bool {
+	if r.Error != nil {
+		switch r.Error.Kind {
+		case fetch.KindRefused, fetch.KindConnectTimeout, fetch.KindTimeout, fetch.KindReset:
+			return true
+		}
+		return false
+	}
+	switch r.Status {
+	case 429, 502, 503, 504:
+		return true
+	}
+	return false
+}
+
+// retryDelay says whether attempt n's result r should be retried, after how
+// long, and whether its whole host should wait as well. A Retry-After longer
+// than MaxWait is not honoured by hammering sooner: the reply stands.
+func retryDelay(r *fetch.Result, n int, c Retry) (d time.Duration, pause, ok bool) {
+	if !retryable(r) {
+		return 0, false, false
+	}
+	if r.RetryAfter > 0 {
+		if r.RetryAfter > c.MaxWait {
+			return 0, false, false
+		}
+		return r.RetryAfter, true, true
+	}
+	ceil := c.Cap
+	if n-1 < 32 {
+		if b := c.Base << (n - 1); b > 0 && b < ceil {
+			ceil = b
+		}
+	}
+	d = rand.N(ceil)
+	// A 429 without Retry-After still asks the host to be left alone.
+	return d, r.Status == 429, true
+}
