@@ -1,0 +1,375 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+var binary string // the built fanout command, for tests that need a process
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "fanout-cli-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "fanout")
+	if out, err := exec.Command("go", "build", "-o", binary, "../../cmd/fanout").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building fanout: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines left after the tests: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// site is a loopback server that answers by path and records, per Host
+// header, the most requests it ever had in flight at once.
+type site struct {
+	*httptest.Server
+	mu       sync.Mutex
+	inflight map[string]int
+	peak     map[string]int
+	requests int
+}
+
+func newSite(t *testing.T) *site {
+	s := &site{inflight: map[string]int{}, peak: map[string]int{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *site) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests++
+	s.inflight[r.Host]++
+	s.peak[r.Host] = max(s.peak[r.Host], s.inflight[r.Host])
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inflight[r.Host]--
+		s.mu.Unlock()
+	}()
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/slow"):
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+	case r.URL.Path == "/404":
+		http.NotFound(w, r)
+		return
+	case r.URL.Path == "/evil":
+		fmt.Fprint(w, "<html><head><title>pwn\x1b[2J\x1b]0;owned\x07\rhidden\u202e</title></head></html>")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	fmt.Fprint(w, "<html><head><title>ok</title></head><body>hello</body></html>")
+}
+
+func (s *site) port() string {
+	_, p, _ := net.SplitHostPort(s.Listener.Addr().String())
+	return p
+}
+
+// closedPort returns a loopback port with nothing listening.
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	return p
+}
+
+// runCLI runs Main in-process and returns its exit code and streams.
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+func decodeLines(t *testing.T, s string) []fetch.Result {
+	t.Helper()
+	var rs []fetch.Result
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r fetch.Result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+func TestCountInEqualsCountOut(t *testing.T) {
+	s := newSite(t)
+	dead := closedPort(t)
+	var lines []string
+	for i := range 400 {
+		switch i % 8 {
+		case 0:
+			lines = append(lines, fmt.Sprintf("http://127.0.0.1:%s/404?%d", s.port(), i))
+		case 1:
+			lines = append(lines, fmt.Sprintf("http://127.0.0.1:%s/?%d", dead, i))
+		case 2:
+			lines = append(lines, fmt.Sprintf("ftp://example.invalid/%d", i))
+		case 3:
+			lines = append(lines, fmt.Sprintf("http://bad host/%d", i))
+		default:
+			lines = append(lines, fmt.Sprintf("http://site%d.test:%s/?%d", i%40, s.port(), i))
+		}
+	}
+	code, out, errOut := runCLI(t, strings.Join(lines, "\n")+"\n# a comment\n\n",
+		"-f", "jsonl", "-q", "--retries", "0", "--resolve", "*:"+s.port()+":127.0.0.1")
+	rs := decodeLines(t, out)
+	if len(rs) != len(lines) {
+		t.Fatalf("results = %d, want %d (stderr %q)", len(rs), len(lines), errOut)
+	}
+	if code != ExitFailures {
+		t.Errorf("exit code = %d, want %d", code, ExitFailures)
+	}
+	kinds := map[fetch.ErrorKind]int{}
+	seen := map[string]bool{}
+	for _, r := range rs {
+		seen[r.Input] = true
+		if r.Error != nil {
+			kinds[r.Error.Kind]++
+		}
+	}
+	for _, l := range lines {
+		if !seen[l] {
+			t.Fatalf("no result for input %q", l)
+		}
+	}
+	if kinds[fetch.KindRefused] != 50 || kinds[fetch.KindInvalidURL] != 100 {
+		t.Errorf("error kinds = %v, want 50 refused and 100 invalid_url", kinds)
+	}
+}
+
+func TestPerHostLimitSeenByServer(t *testing.T) {
+	s := newSite(t)
+	var args []string
+	for i := range 60 {
+		args = append(args, fmt.Sprintf("http://h%d.test:%s/slow/%d", i%3, s.port(), i))
+	}
+	code, _, errOut := runCLI(t, "", append([]string{"-q", "-c", "20", "--per-host", "2",
+		"--resolve", "*:" + s.port() + ":127.0.0.1"}, args...)...)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for h, p := range s.peak {
+		if p > 2 {
+			t.Errorf("host %s saw %d requests at once, want <= 2", h, p)
+		}
+	}
+	if len(s.peak) != 3 {
+		t.Errorf("hosts seen = %d, want 3", len(s.peak))
+	}
+}
+
+func TestExitCodesAndUsageErrors(t *testing.T) {
+	s := newSite(t)
+	ok, notFound := s.URL+"/", s.URL+"/404"
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		want     int
+		stderrIs string // a substring the one-line message must contain
+	}{
+		{"all accepted", []string{ok}, ExitOK, ""},
+		{"one not accepted", []string{ok, notFound}, ExitFailures, ""},
+		{"404 accepted by --accept", []string{"--accept", "200..=299,404", notFound}, ExitOK, ""},
+		{"bad flag value", []string{"-c", "zero", ok}, ExitUsage, "concurrency"},
+		{"invalid concurrency", []string{"-c", "0", ok}, ExitUsage, "--concurrency"},
+		{"unknown flag", []string{"--frobnicate", ok}, ExitUsage, "frobnicate"},
+		{"missing input file", []string{"-i", "/nonexistent/urls.txt"}, ExitUsage, "/nonexistent/urls.txt"},
+		{"bad accept", []string{"--accept", "2x0", ok}, ExitUsage, "accept"},
+		{"bad resolve", []string{"--resolve", "nonsense", ok}, ExitUsage, "--resolve"},
+		{"bad header", []string{"-H", "NoColon", ok}, ExitUsage, "--header"},
+		{"bad format", []string{"-f", "xml", ok}, ExitUsage, "xml"},
+		{"bad max-body", []string{"--max-body", "lots", ok}, ExitUsage, "--max-body"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, "", append([]string{"-q"}, tc.args...)...)
+			if code != tc.want {
+				t.Errorf("exit code = %d, want %d (stderr %q)", code, tc.want, errOut)
+			}
+			if tc.stderrIs != "" && !strings.Contains(errOut, tc.stderrIs) {
+				t.Errorf("stderr %q does not name %q", errOut, tc.stderrIs)
+			}
+		})
+	}
+}
+
+func TestTextOutputEscapesControlCharacters(t *testing.T) {
+	s := newSite(t)
+	code, out, _ := runCLI(t, "", "-q", "--color", "always", s.URL+"/evil")
+	if code != ExitOK {
+		t.Fatalf("exit code %d", code)
+	}
+	// Colour codes are ours and allowed; nothing from the page may carry
+	// ESC, BEL, CR or a bidi override.
+	plain := stripSGR(out)
+	for _, bad := range []string{"\x1b", "\x07", "\r", "\u202e"} {
+		if strings.Contains(plain, bad) {
+			t.Errorf("output carries raw %q: %q", bad, out)
+		}
+	}
+	if !strings.Contains(plain, "pwn") {
+		t.Errorf("title missing from %q", out)
+	}
+}
+
+// stripSGR removes the colour sequences fanout itself writes.
+func stripSGR(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			j := i + 2
+			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == ';') {
+				j++
+			}
+			if j < len(s) && s[j] == 'm' {
+				i = j
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func TestNoGoroutinesLeftAfterCancel(t *testing.T) {
+	s := newSite(t)
+	var lines []string
+	for i := range 200 {
+		lines = append(lines, fmt.Sprintf("%s/slow/%d", s.URL, i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	var out, errb bytes.Buffer
+	code := Main(ctx, Env{Stdin: strings.NewReader(strings.Join(lines, "\n")), Stdout: &out, Stderr: &errb},
+		[]string{"-f", "jsonl", "-q"})
+	if code != ExitInterrupted {
+		t.Errorf("exit code = %d, want %d", code, ExitInterrupted)
+	}
+	rs := decodeLines(t, out.String())
+	if len(rs) == 0 || len(rs) > len(lines) {
+		t.Errorf("results = %d", len(rs))
+	}
+	s.CloseClientConnections()
+	if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
+		t.Error(err)
+	}
+}
+
+// The built binary, interrupted: the first SIGINT lets requests in flight
+// finish and prints the summary, with exit 130 and whole lines.
+func TestInterruptDrainsThenExits130(t *testing.T) {
+	s := newSite(t)
+	var lines []string
+	for i := range 100 {
+		lines = append(lines, fmt.Sprintf("%s/slow/%d", s.URL, i))
+	}
+	cmd := exec.Command(binary, "-f", "jsonl", "-c", "4", "--per-host", "4")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n"))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(450 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	start := time.Now()
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != ExitInterrupted {
+		t.Fatalf("exit code %d (%v), want 130; stderr %q", code, err, errb.String())
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("drain took %v; in-flight requests take 300ms", el)
+	}
+	rs := decodeLines(t, out.String())
+	ok, canceled := 0, 0
+	for _, r := range rs {
+		switch {
+		case r.Error == nil && r.Status == 200:
+			ok++
+		case r.Error != nil && r.Error.Kind == fetch.KindCanceled:
+			canceled++
+		}
+	}
+	if ok < 4 || ok+canceled != len(rs) {
+		t.Errorf("after drain: %d ok, %d canceled of %d results", ok, canceled, len(rs))
+	}
+	if !strings.Contains(errb.String(), "wall") {
+		t.Errorf("no summary on stderr: %q", errb.String())
+	}
+}
+
+// A second SIGINT aborts requests in flight at once.
+func TestSecondInterruptAborts(t *testing.T) {
+	hold := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hold)
+	cmd := exec.Command(binary, "-f", "jsonl", "--timeout", "60s", srv.URL+"/a", srv.URL+"/b")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("second SIGINT did not stop fanout within 5s")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != ExitInterrupted {
+		t.Errorf("exit code %d, want 130", code)
+	}
+	if rs := decodeLines(t, out.String()); len(rs) != 2 {
+		t.Errorf("results = %d, want 2 canceled", len(rs))
+	}
+}

@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/fanout/fanout/engine"
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/output"
+)
+
+// flags holds the raw command-line values before they become a Config.
+type flags struct {
+	inputs   []string
+	noDedupe bool
+
+	concurrency int
+	perHost     int
+	rate        float64
+	hostRate    float64
+	window      int
+
+	retries      int
+	maxRetryWait time.Duration
+	timeout      time.Duration
+	connTimeout  time.Duration
+
+	method       string
+	headers      []string
+	data         string
+	userAgent    string
+	proxy        string
+	insecure     bool
+	resolve      []string
+	http11       bool
+	maxRedirects int
+	noFollow     bool
+	maxBody      string
+	noFallback   bool
+
+	format  string
+	output  string
+	ordered bool
+	color   string
+	quiet   bool
+	accept  string
+}
+
+func (f *flags) register(fs *pflag.FlagSet) {
+	d := engine.DefaultConfig()
+	fs.StringArrayVarP(&f.inputs, "input", "i", nil, "read targets from `FILE`, one per line (repeatable; - for stdin)")
+	fs.BoolVar(&f.noDedupe, "no-dedupe", false, "fetch duplicate targets again instead of skipping them")
+
+	fs.IntVarP(&f.concurrency, "concurrency", "c", d.Limits.Concurrency, "requests in flight in total")
+	fs.IntVar(&f.perHost, "per-host", d.Limits.PerHost, "requests in flight per host:port")
+	fs.Float64Var(&f.rate, "rate", 0, "requests per second overall (0 = unlimited)")
+	fs.Float64Var(&f.hostRate, "host-rate", 0, "requests per second per host:port (0 = unlimited)")
+	fs.IntVar(&f.window, "window", 0, "targets read ahead of those finished (0 = max(10000, 16 × concurrency))")
+
+	fs.IntVar(&f.retries, "retries", d.Retry.Max, "retries on connect errors, timeouts, resets, 429, 502, 503, 504")
+	fs.DurationVar(&f.maxRetryWait, "max-retry-wait", d.Retry.MaxWait, "longest Retry-After to honour; a longer one is not retried")
+	fs.DurationVar(&f.timeout, "timeout", d.Request.Timeout, "per attempt, the whole exchange including redirects and body")
+	fs.DurationVar(&f.connTimeout, "connect-timeout", d.Request.ConnectTimeout, "per connection, TCP connect plus TLS handshake")
+
+	fs.StringVarP(&f.method, "method", "X", "", "HTTP method (default GET, or POST with -d)")
+	fs.StringArrayVarP(&f.headers, "header", "H", nil, "extra request header `\"Name: value\"` (repeatable)")
+	fs.StringVarP(&f.data, "data", "d", "", "request body; @FILE reads it from a file")
+	fs.StringVarP(&f.userAgent, "user-agent", "A", "", "User-Agent header (default \"fanout/"+fetch.Version+"\")")
+	fs.StringVarP(&f.proxy, "proxy", "x", "", "proxy URL: http://, https:// or socks5:// (default: the *_PROXY variables)")
+	fs.BoolVarP(&f.insecure, "insecure", "k", false, "do not verify TLS certificates")
+	fs.StringArrayVar(&f.resolve, "resolve", nil, "resolve `HOST:PORT:ADDR[,ADDR]` without DNS (repeatable; * as HOST for any)")
+	fs.BoolVar(&f.http11, "http1.1", false, "use HTTP/1.1 only (no HTTP/2)")
+	fs.IntVar(&f.maxRedirects, "max-redirects", d.Request.MaxRedirects, "redirects to follow at most")
+	fs.BoolVar(&f.noFollow, "no-follow", false, "do not follow redirects: the first 3xx is the result")
+	fs.StringVar(&f.maxBody, "max-body", "1MiB", "body bytes to read at most, after decoding (e.g. 4096, 64KiB, 1MiB)")
+	fs.BoolVar(&f.noFallback, "no-fallback", false, "for targets without a scheme, try https only (no http fallback)")
+
+	fs.StringVarP(&f.format, "format", "f", "text", "output format: "+strings.Join(output.Formats, ", "))
+	fs.StringVarP(&f.output, "output", "o", "", "write results to `FILE` instead of stdout")
+	fs.BoolVar(&f.ordered, "ordered", false, "write results in input order (bounded reorder buffer)")
+	fs.StringVar(&f.color, "color", "auto", "colour the text format: auto, always or never (NO_COLOR is honoured)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary")
+	fs.StringVar(&f.accept, "accept", "200..=399", "statuses that count as success, e.g. 200..=299,304 (.. excludes the end, ..= includes it)")
+}
+
+// config turns the flags into an engine Config and the accept rule. Every
+// problem is reported, each naming its flag.
+func (f *flags) config() (engine.Config, output.Accept, []error) {
+	var errs []error
+	c := engine.DefaultConfig()
+	c.Limits = engine.Limits{
+		Concurrency: f.concurrency, PerHost: f.perHost,
+		Rate: f.rate, HostRate: f.hostRate, Window: f.window,
+	}
+	c.Retry.Max, c.Retry.MaxWait = f.retries, f.maxRetryWait
+
+	r := &c.Request
+	r.Timeout, r.ConnectTimeout = f.timeout, f.connTimeout
+	r.Method = strings.ToUpper(f.method)
+	r.Proxy, r.Insecure, r.HTTP1 = f.proxy, f.insecure, f.http11
+	r.MaxRedirects, r.Follow, r.NoFallback = f.maxRedirects, !f.noFollow, f.noFallback
+	if f.userAgent != "" {
+		r.UserAgent = f.userAgent
+	}
+	if len(f.headers) > 0 {
+		r.Header = http.Header{}
+		for _, h := range f.headers {
+			name, value, ok := strings.Cut(h, ":")
+			name = strings.TrimSpace(name)
+			if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") {
+				errs = append(errs, fmt.Errorf("--header %q: want \"Name: value\"", h))
+				continue
+			}
+			r.Header.Add(name, strings.TrimSpace(value))
+		}
+	}
+	if f.data != "" {
+		if name, ok := strings.CutPrefix(f.data, "@"); ok {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--data @%s: %v", name, unwrapPath(err)))
+			}
+			r.Body = b
+			if r.Body == nil {
+				r.Body = []byte{}
+			}
+		} else {
+			r.Body = []byte(f.data)
+		}
+	}
+	for _, s := range f.resolve {
+		e, err := fetch.ParseResolve(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--resolve: %w", err))
+			continue
+		}
+		r.Resolve = append(r.Resolve, e)
+	}
+	if n, err := parseSize(f.maxBody); err != nil {
+		errs = append(errs, fmt.Errorf("--max-body %q: %v", f.maxBody, err))
+	} else {
+		r.MaxBody = n
+	}
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+
+	acc, err := output.ParseAccept(f.accept)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	switch f.color {
+	case "auto", "always", "never":
+	default:
+		errs = append(errs, fmt.Errorf("--color %q: want auto, always or never", f.color))
+	}
+	return c, acc, errs
+}
+
+// parseSize reads a byte count with an optional unit: 4096, 64KiB, 1MiB,
+// 1MB, 2GiB (KB and MB are powers of ten, KiB and MiB of two).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && (t[i] >= '0' && t[i] <= '9' || t[i] == '.') {
+		i++
+	}
+	num, unit := t[:i], strings.TrimSpace(t[i:])
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || num == "" {
+		return 0, fmt.Errorf("not a size; use bytes or a unit like 64KiB or 1MiB")
+	}
+	mult := map[string]float64{
+		"": 1, "B": 1,
+		"K": 1 << 10, "KB": 1e3, "KIB": 1 << 10,
+		"M": 1 << 20, "MB": 1e6, "MIB": 1 << 20,
+		"G": 1 << 30, "GB": 1e9, "GIB": 1 << 30,
+	}[strings.ToUpper(unit)]
+	if mult == 0 {
+		return 0, fmt.Errorf("unknown unit %q; use B, KB, KiB, MB, MiB, GB or GiB", unit)
+	}
+	n := v * mult
+	if n < 1 || n > 1<<40 {
+		return 0, fmt.Errorf("must be between 1 byte and 1 TiB")
+	}
+	return int64(n), nil
+}
+
+// unwrapPath drops the *PathError's operation and path, which the caller's
+// message already names.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

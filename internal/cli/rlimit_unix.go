@@ -1,0 +1,41 @@
+//go:build unix
+
+package cli
+
+import (
+	"fmt"
+	"syscall"
+
+	"github.com/fanout/fanout/engine"
+)
+
+// filesReserved is what the process needs besides one socket per request
+// in flight: stdio, input and output files, the resolver, idle sockets.
+const filesReserved = 64
+
+// fitFileLimit raises the soft open-file limit to the hard one and, if that
+// is still too low for the concurrency asked for, lowers the concurrency so
+// requests never fail with EMFILE. It returns a warning when it did.
+func fitFileLimit(c *engine.Config) string {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return ""
+	}
+	if lim.Cur < lim.Max {
+		raised := lim
+		raised.Cur = lim.Max
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			lim = raised
+		}
+	}
+	avail := int64(lim.Cur) - filesReserved
+	if int64(c.Limits.Concurrency) <= avail {
+		return ""
+	}
+	n := int(max(1, avail))
+	msg := fmt.Sprintf("open-file limit is %d; lowering --concurrency from %d to %d (raise it with ulimit -n)",
+		lim.Cur, c.Limits.Concurrency, n)
+	c.Limits.Concurrency = n
+	c.Limits.PerHost = min(c.Limits.PerHost, n)
+	return msg
+}

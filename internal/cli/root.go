@@ -1,0 +1,109 @@
+// Package cli is fanout's command line: it maps flags to one engine Config,
+// wires input -> engine -> outputs, and turns the outcome into an exit code.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// Exit codes, documented in README.md.
+const (
+	ExitOK          = 0   // every result accepted
+	ExitFailures    = 1   // at least one result not accepted
+	ExitUsage       = 2   // bad flags or input files; nothing was fetched
+	ExitIncomplete  = 3   // the run could not finish: output not writable, input unreadable
+	ExitInterrupted = 130 // stopped by Ctrl-C
+)
+
+// Env is what the command line runs against: its streams and the signal
+// that asks it to stop. Stdout and Stderr that are terminals get colour and
+// a progress bar.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Interrupt is closed on the first Ctrl-C: start nothing new, finish
+	// what is in flight, print the summary. Cancelling the context passed
+	// to Main (the second Ctrl-C) aborts at once.
+	Interrupt <-chan struct{}
+}
+
+// usageError marks errors that exit with ExitUsage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitError carries an exit code out of a command.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// Main runs the command line with args (without the program name) and
+// returns the process exit code.
+func Main(ctx context.Context, env Env, args []string) int {
+	root := newRoot(env)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		// cobra's own flag errors and ours: one line naming the problem.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(env.Stderr, "fanout: %s\n", line)
+		}
+		if !errors.As(err, new(usageError)) {
+			fmt.Fprintln(env.Stderr, "Run 'fanout --help' for usage.")
+		}
+		return ExitUsage
+	}
+}
+
+func newRoot(env Env) *cobra.Command {
+	f := &flags{}
+	root := &cobra.Command{
+		Use:   "fanout [flags] [URL...]",
+		Short: "Fetch many URLs concurrently and report what happened to each",
+		Long: `fanout fetches any number of URLs concurrently, politely, and reports for
+each one its status, timing, size, title or classified error.
+
+Targets come from arguments, from -i FILE (repeatable, - for stdin), or from
+stdin when it is not a terminal. One target per line; # starts a comment.
+A target without a scheme is tried as https://, then http://.
+
+Exit status: 0 every result accepted, 1 some result not accepted,
+2 usage error, 3 run could not finish (output or input failed), 130 interrupted.`,
+		Version:       fetch.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runMain(cmd.Context(), env, f, args)
+		},
+	}
+	root.Flags().SortFlags = false
+	f.register(root.Flags())
+	root.CompletionOptions.HiddenDefaultCmd = true
+	return root
+}
+
+// isTerminal reports whether v is an *os.File open on a terminal.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && isTTY(f.Fd())
+}

@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/fanout/fanout/engine"
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/input"
+	"github.com/fanout/fanout/output"
+)
+
+// flushEvery bounds how long a finished result may sit in the output
+// buffer, so tail -f and pipes see progress on slow runs.
+const flushEvery = 200 * time.Millisecond
+
+// runMain is the main job: fetch every target and report.
+func runMain(ctx context.Context, env Env, f *flags, args []string) error {
+	cfg, acc, errs := f.config()
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	in, err := openInputs(env, f.inputs, args)
+	if err != nil {
+		return usageError{err}
+	}
+	defer in.close()
+	if warn := fitFileLimit(&cfg); warn != "" {
+		fmt.Fprintf(env.Stderr, "fanout: warning: %s\n", warn)
+	}
+	out, closeOut, err := openOutput(f.output, env.Stdout)
+	if err != nil {
+		return usageError{err}
+	}
+	color := f.color == "always" || f.color == "auto" && f.output == "" &&
+		os.Getenv("NO_COLOR") == "" && isTerminal(env.Stdout)
+	enc, err := output.NewEncoder(f.format, out, output.EncoderOptions{Color: color, Accept: acc})
+	if err != nil {
+		closeOut()
+		return usageError{fmt.Errorf("--format: %w", err)}
+	}
+	eng, err := engine.New(cfg)
+	if err != nil {
+		closeOut()
+		return usageError{err}
+	}
+	defer eng.Close()
+
+	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe}, in.srcs...)}
+	sum := output.NewSummary(acc)
+	var prog *output.Progress
+	if !f.quiet && isTerminal(env.Stderr) {
+		prog = output.NewProgress(env.Stderr, in.total())
+	}
+
+	runCtx, abort := context.WithCancel(ctx)
+	defer abort()
+	start := time.Now()
+	run := eng.Start(runCtx, src)
+	w := &writer{enc: enc}
+	if f.ordered {
+		w.reorder = output.NewReorder(enc.Encode)
+	}
+	interrupted := consume(run, env.Interrupt, abort, w, func(r *fetch.Result) {
+		sum.Add(r)
+		if prog != nil {
+			prog.Add(r)
+		}
+	})
+	wall := time.Since(start)
+	if w.err == nil {
+		w.err = enc.Flush()
+	}
+	if cerr := closeOut(); w.err == nil {
+		w.err = cerr
+	}
+	if prog != nil {
+		prog.Stop()
+	}
+	sum.SetDuplicates(src.dups.Load())
+	if !f.quiet {
+		sum.Write(env.Stderr, wall)
+	}
+
+	switch {
+	case w.err != nil:
+		fmt.Fprintf(env.Stderr, "fanout: writing results: %v\n", w.err)
+		return exitError{ExitIncomplete}
+	case run.Err() != nil:
+		fmt.Fprintf(env.Stderr, "fanout: reading targets: %v\n", run.Err())
+		return exitError{ExitIncomplete}
+	case interrupted || ctx.Err() != nil:
+		return exitError{ExitInterrupted}
+	case sum.Failed() > 0:
+		return exitError{ExitFailures}
+	}
+	return nil
+}
+
+// writer sends results to the encoder, through the reorder buffer when
+// output must follow input order, and remembers the first write error.
+type writer struct {
+	enc     output.Encoder
+	reorder *output.Reorder
+	err     error
+}
+
+func (w *writer) write(r *fetch.Result) {
+	if w.err != nil {
+		return
+	}
+	if w.reorder != nil {
+		w.err = w.reorder.Push(r)
+	} else {
+		w.err = w.enc.Encode(r)
+	}
+}
+
+// consume reads every result of run, writing each and passing it to seen.
+// The first interrupt drains the run; a write error aborts it, since
+// nothing more can be recorded. It reports whether an interrupt came.
+func consume(run *engine.Run, interrupt <-chan struct{}, abort func(), w *writer, seen func(*fetch.Result)) bool {
+	interrupted := false
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	results := run.Results()
+	for {
+		select {
+		case r, ok := <-results:
+			if !ok {
+				return interrupted
+			}
+			seen(&r)
+			failed := w.err != nil
+			w.write(&r)
+			if !failed && w.err != nil {
+				abort()
+			}
+		case <-tick.C:
+			if w.err == nil {
+				if w.err = w.enc.Flush(); w.err != nil {
+					abort()
+				}
+			}
+		case <-interrupt:
+			interrupt = nil
+			interrupted = true
+			run.Drain()
+		}
+	}
+}
+
+// countingSource publishes the reader's duplicate count for the summary;
+// the reader itself is owned by the engine's reading goroutine.
+type countingSource struct {
+	r    *input.Reader
+	dups atomic.Uint64
+}
+
+func (s *countingSource) Next() (fetch.Target, error) {
+	t, err := s.r.Next()
+	s.dups.Store(s.r.Duplicates())
+	return t, err
+}
+
+// inputs are the opened target sources.
+type inputs struct {
+	srcs  []input.Source
+	files []*os.File
+	// countable is true when every source can be read twice (arguments and
+	// regular files), so the progress bar can show a total.
+	countable bool
+	args      []string
+}
+
+func (in *inputs) close() {
+	for _, f := range in.files {
+		f.Close()
+	}
+}
+
+// total counts the targets for the progress bar, or returns -1 when the
+// input is a stream that cannot be read twice.
+func (in *inputs) total() int64 {
+	if !in.countable {
+		return -1
+	}
+	n := int64(len(in.args))
+	for _, f := range in.files {
+		g, err := os.Open(f.Name())
+		if err != nil {
+			return -1
+		}
+		c, err := input.Count(g)
+		g.Close()
+		if err != nil {
+			return -1
+		}
+		n += c
+	}
+	return n
+}
+
+// openInputs opens the targets' sources in order: arguments, then each -i
+// file, then stdin when nothing else was given and it is not a terminal.
+func openInputs(env Env, names, args []string) (*inputs, error) {
+	in := &inputs{countable: true, args: args}
+	if len(args) > 0 {
+		in.srcs = append(in.srcs, input.Args(args))
+	}
+	stdinUsed := false
+	for _, name := range names {
+		if name == "-" {
+			if stdinUsed {
+				continue
+			}
+			stdinUsed = true
+			in.countable = false
+			in.srcs = append(in.srcs, input.Source{Name: "stdin", R: env.Stdin})
+			continue
+		}
+		f, err := os.Open(name)
+		if err == nil {
+			var st os.FileInfo
+			if st, err = f.Stat(); err == nil && st.IsDir() {
+				err = errors.New("is a directory")
+			}
+			if err == nil && !st.Mode().IsRegular() {
+				in.countable = false
+			}
+		}
+		if err != nil {
+			if f != nil {
+				f.Close()
+			}
+			in.close()
+			return nil, fmt.Errorf("--input %s: %v", name, unwrapPath(err))
+		}
+		in.files = append(in.files, f)
+		in.srcs = append(in.srcs, input.Source{Name: name, R: f})
+	}
+	if len(in.srcs) == 0 {
+		if env.Stdin == nil || isTerminal(env.Stdin) {
+			return nil, errors.New("no targets: give URLs as arguments, -i FILE, or pipe them on stdin")
+		}
+		in.countable = false
+		in.srcs = append(in.srcs, input.Source{Name: "stdin", R: env.Stdin})
+	}
+	return in, nil
+}
+
+// openOutput opens -o FILE, or returns stdout. The returned close function
+// reports errors from closing the file (a full disk can surface there).
+func openOutput(name string, stdout io.Writer) (io.Writer, func() error, error) {
+	if name == "" || name == "-" {
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--output %s: %v", name, unwrapPath(err))
+	}
+	return f, f.Close, nil
+}
