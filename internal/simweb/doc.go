@@ -13,12 +13,14 @@
 // curl-style --resolve entries (Server.ResolveArgs) or a custom dialer
 // (Server.DialContext, Server.Client).
 //
-// TLS listeners speak HTTP/1.1 with certificates made in memory at start
-// (ECDSA P-256): a throw-away CA (Server.CertPool, Server.CAPEM) signs a
-// leaf for *.sim, localhost, 127.0.0.1 and ::1. The SNI name picks a
-// variant: a first label starting with "expired" (expired.sim) gets an
-// expired leaf, one starting with "wronghost" a leaf for wrong.invalid.
-// A client that does not trust the CA sees an unknown authority.
+// TLS listeners speak HTTP/1.1 with certificates made in memory (ECDSA
+// P-256): a throw-away CA made at start (Server.CertPool, Server.CAPEM)
+// signs, on first use, a leaf for each SNI name (h17.sim), and a default
+// leaf for clients that send no SNI (localhost, 127.0.0.1, ::1). The SNI
+// name picks a variant: a first label starting with "expired"
+// (expired.sim, expired3.sim) gets an expired leaf, one starting with
+// "wronghost" a leaf for wrong.invalid. A client that does not trust the
+// CA sees an unknown authority.
 //
 // # Path language
 //
