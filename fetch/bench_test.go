@@ -28,3 +28,15 @@ func BenchmarkFetchSmallPage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTitle measures title extraction on a small UTF-8 page.
+func BenchmarkTitle(b *testing.B) {
+	body := []byte("<!doctype html><html><head><meta charset=utf-8><title>Small page</title></head><body>" +
+		strings.Repeat("x", 1024) + "</body></html>")
+	b.ReportAllocs()
+	for b.Loop() {
+		if Title(body, "text/html; charset=utf-8") != "Small page" {
+			b.Fatal("wrong title")
+		}
+	}
+}

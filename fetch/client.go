@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -274,7 +275,17 @@ func (c *Client) message(err error, kind ErrorKind, r *Result, start time.Time) 
 		}
 		return fmt.Sprintf("timed out after %v %s", time.Since(start).Round(time.Millisecond), phase)
 	}
-	s := strings.ToValidUTF8(err.Error(), "\uFFFD")
+	switch {
+	case kind == KindReset && errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed before the body was complete"
+	case kind == KindReset && errors.Is(err, io.EOF):
+		return "server closed the connection without responding"
+	}
+	s := err.Error()
+	for _, p := range []string{"net/http: HTTP/1.x transport connection broken: ", "dial tcp: ", "dial tcp "} {
+		s = strings.TrimPrefix(s, p)
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) > maxMessage {
 		s = strings.ToValidUTF8(s[:maxMessage], "") + "..."
 	}
@@ -286,11 +297,7 @@ func (c *Client) message(err error, kind ErrorKind, r *Result, start time.Time) 
 func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace, error) {
 	method, body := c.method, c.o.Body
 	r.Method = method
-	origin, err := url.Parse(first)
-	if err != nil {
-		return nil, &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("invalid URL %q: %v", first, err)}
-	}
-	originKey := origin.Scheme + "://" + hostPort(origin)
+	originKey := "" // scheme://host:port of first, computed at the first redirect
 	cur, sameOrigin := first, true
 	for {
 		ht := newHopTrace()
@@ -307,6 +314,9 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 		loc := resp.Header.Get("Location")
 		if !c.o.Follow || loc == "" || !isRedirect(resp.StatusCode) {
 			return ht, c.readFinal(r, resp, ht)
+		}
+		if originKey == "" {
+			originKey = resp.Request.URL.Scheme + "://" + hostPort(resp.Request.URL)
 		}
 		next, err := resp.Request.URL.Parse(loc)
 		switch {

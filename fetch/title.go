@@ -77,8 +77,8 @@ func wideEncoding(body []byte, contentType string) bool {
 	if bytes.HasPrefix(body, []byte{0xfe, 0xff}) || bytes.HasPrefix(body, []byte{0xff, 0xfe}) {
 		return true
 	}
-	ct := strings.ToLower(contentType)
-	return strings.Contains(ct, "utf-16") || strings.Contains(ct, "ucs-2")
+	ct := []byte(contentType)
+	return containsFold(ct, "utf-16") || containsFold(ct, "ucs-2")
 }
 
 // rawTitle returns the undecoded bytes between <title> and </title>, or nil.
@@ -89,24 +89,36 @@ func rawTitle(body []byte) []byte {
 		case html.ErrorToken:
 			return nil
 		case html.StartTagToken:
-			name, _ := z.TagName()
-			switch string(name) {
-			case "title":
+			// Names are read from Raw: TagName allocates on every call.
+			switch name := tagName(z.Raw()); {
+			case bytes.EqualFold(name, []byte("title")):
 				// <title> is an RCDATA element: its content is one text
 				// token (or nothing for an empty title).
 				if z.Next() != html.TextToken {
 					return []byte{}
 				}
 				return z.Raw()
-			case "body":
+			case bytes.EqualFold(name, []byte("body")):
 				return nil
 			}
 		case html.EndTagToken:
-			if name, _ := z.TagName(); string(name) == "head" {
+			if bytes.EqualFold(tagName(z.Raw()), []byte("head")) {
 				return nil
 			}
 		}
 	}
+}
+
+// tagName returns the name in a raw start or end tag ("<Title lang=en>").
+func tagName(raw []byte) []byte {
+	raw = bytes.TrimPrefix(bytes.TrimPrefix(raw, []byte("<")), []byte("/"))
+	for i, c := range raw {
+		switch c {
+		case ' ', '\t', '\n', '\f', '\r', '/', '>':
+			return raw[:i]
+		}
+	}
+	return raw
 }
 
 // decodeText turns raw title bytes into a string with the page's charset.
@@ -149,6 +161,9 @@ func containsFold(b []byte, word string) bool {
 // clean collapses whitespace, drops control characters and invalid UTF-8,
 // trims, and caps the length.
 func clean(s string) string {
+	if isClean(s) {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(min(len(s), 4*maxTitleRunes))
 	space, runes := false, 0
@@ -175,4 +190,19 @@ func clean(s string) string {
 		runes++
 	}
 	return b.String()
+}
+
+// isClean reports whether s is printable ASCII with single inner spaces
+// and no more than maxTitleRunes bytes: clean's common case, returned as is.
+func isClean(s string) bool {
+	if len(s) > maxTitleRunes || s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return s == ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < ' ' || c > '~' || (c == ' ' && s[i-1] == ' ') {
+			return false
+		}
+	}
+	return true
 }
