@@ -108,6 +108,21 @@ func TestTextGolden(t *testing.T) {
 	}
 }
 
+func TestTextAcceptRule(t *testing.T) {
+	t.Parallel()
+	r := &fetch.Result{URL: "https://a/", Status: 404, Title: "Not Found"}
+	if got := encodeAll(t, "text", EncoderOptions{}, []*fetch.Result{r}); !strings.Contains(got, `rejected "Not Found"`) {
+		t.Errorf("404 under the default rule: %q, want it marked rejected", got)
+	}
+	a, err := ParseAccept("200..=404")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := encodeAll(t, "text", EncoderOptions{Accept: a}, []*fetch.Result{r}); strings.Contains(got, "rejected") {
+		t.Errorf("404 under 200..=404: %q, want it not rejected", got)
+	}
+}
+
 func TestTextEscapesNetworkStrings(t *testing.T) {
 	t.Parallel()
 	r := &fetch.Result{Input: "x", URL: "https://a/\x1b[2J", FinalURL: "https://b/\u009b1m",

@@ -2,6 +2,7 @@ package output
 
 import (
 	"io"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,11 @@ type Progress struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+
+	// bypassMu orders Bypass writes against Stop: writes hold it shared,
+	// Stop exclusively, so after Stop every write goes straight through.
+	bypassMu sync.RWMutex
+	stopped  bool
 }
 
 // NewProgress starts a progress display on w for total results (total < 0
@@ -41,10 +47,12 @@ func NewProgress(w io.Writer, total int64) *Progress {
 	return newProgress(w, total, isTerminal(w))
 }
 
-// isTerminal reports whether w is a terminal.
+// isTerminal reports whether w is a terminal. Only an *os.File counts:
+// mpb recognises nothing else as a terminal, and a Progress that believed
+// otherwise would hand Bypass writes to an mpb that never prints them.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(interface{ Fd() uintptr })
-	if !ok {
+	f, ok := w.(*os.File)
+	if !ok || f == nil {
 		return false
 	}
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
@@ -102,6 +110,9 @@ func (pr *Progress) Add(r *fetch.Result) {
 // than once.
 func (pr *Progress) Stop() {
 	pr.once.Do(func() {
+		pr.bypassMu.Lock()
+		pr.stopped = true
+		pr.bypassMu.Unlock()
 		close(pr.quit)
 		pr.wg.Wait()
 		if pr.p == nil {
@@ -115,6 +126,33 @@ func (pr *Progress) Stop() {
 		}
 		pr.p.Wait()
 	})
+}
+
+// Bypass returns a writer for other output bound for the same terminal,
+// such as text results when stdout and stderr are one tty. While the bar is
+// drawn, what is written appears above the bar at its next refresh, so the
+// bar's redraws never tear it; when nothing is drawn, and after Stop, it
+// writes to w directly. Give it whole lines.
+func (pr *Progress) Bypass(w io.Writer) io.Writer {
+	if pr.p == nil {
+		return w
+	}
+	return &bypassWriter{pr: pr, w: w}
+}
+
+type bypassWriter struct {
+	pr *Progress
+	w  io.Writer
+}
+
+func (b *bypassWriter) Write(p []byte) (int, error) {
+	b.pr.bypassMu.RLock()
+	defer b.pr.bypassMu.RUnlock()
+	if b.pr.stopped {
+		return b.w.Write(p)
+	}
+	// mpb buffers p and prints it above the bar on its next refresh.
+	return b.pr.p.Write(p)
 }
 
 // counts renders "done/total" or "done" when the total is unknown.

@@ -79,3 +79,49 @@ func TestProgressOnTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressBypassOnTerminal writes lines through Bypass while the bar is
+// drawn and right up to Stop: every line must reach the terminal whole.
+func TestProgressBypassOnTerminal(t *testing.T) {
+	master, slave := openPTY(t)
+	defer master.Close()
+	out := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(master)
+		out <- string(b)
+	}()
+	pr := NewProgress(slave, -1)
+	w := pr.Bypass(slave)
+	if w == io.Writer(slave) {
+		t.Fatal("Bypass on a terminal returned the writer itself")
+	}
+	const lines = 50
+	for i := range lines {
+		if _, err := io.WriteString(w, "line "+strconv.Itoa(i)+" end\n"); err != nil {
+			t.Fatal(err)
+		}
+		runProgress(pr, 1)
+		if i == lines/2 {
+			time.Sleep(350 * time.Millisecond) // a refresh in the middle
+		}
+	}
+	pr.Stop()
+	if _, err := io.WriteString(w, "after stop\n"); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var got string
+	select {
+	case got = <-out:
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading the terminal did not end")
+	}
+	for i := range lines {
+		if want := "line " + strconv.Itoa(i) + " end\r\n"; !strings.Contains(got, want) {
+			t.Errorf("terminal output lacks %q", want)
+		}
+	}
+	if !strings.HasSuffix(got, "after stop\r\n") {
+		t.Errorf("output after Stop missing or not last: %q", got[max(0, len(got)-80):])
+	}
+}

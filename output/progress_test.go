@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -52,6 +53,9 @@ func TestProgressNonTerminalDrawsNothing(t *testing.T) {
 	for _, total := range []int64{1000, -1, 5000} {
 		var buf syncBuffer
 		pr := NewProgress(&buf, total)
+		if w := pr.Bypass(&buf); w != io.Writer(&buf) {
+			t.Errorf("Bypass on a non-terminal returned %T, want the writer itself", w)
+		}
 		runProgress(pr, 1000)
 		pr.Stop()
 		pr.Stop() // a second Stop is harmless

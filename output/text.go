@@ -34,7 +34,11 @@ const (
 // textEncoder writes one human line per result:
 //
 //	200   123ms   4.5KB  https://example.com/ → https://www.example.com/  "Example"
+//	404    46ms    12KB  https://example.com/missing  rejected "Not Found"
 //	ERR    1.2s       -  https://bad.example/  dns: no such host
+//
+// A failure shows its error kind and message instead of the title, or
+// "rejected" when only its status is outside the accept rule.
 type textEncoder struct {
 	lb     lineBuf
 	accept Accept
@@ -115,6 +119,18 @@ func (e *textEncoder) Encode(r *fetch.Result) error {
 		if r.Error.Message != "" {
 			b = append(b, ':', ' ')
 			b = AppendEscape(b, r.Error.Message)
+		}
+	case !e.accept.Status(r.Status):
+		// A status outside --accept is a failure without an error kind:
+		// say so, or a custom rule would be invisible here.
+		b = append(b, ' ', ' ')
+		b = append(b, p.on...)
+		b = append(b, "rejected"...)
+		b = append(b, p.off...)
+		if r.Title != "" {
+			b = append(b, ' ', '"')
+			b = AppendEscape(b, r.Title)
+			b = append(b, '"')
 		}
 	case r.Title != "":
 		b = append(b, ' ', ' ', '"')
