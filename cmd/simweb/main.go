@@ -186,4 +186,3 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return nil
 }
-

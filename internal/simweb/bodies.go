@@ -55,7 +55,6 @@ var titleEncoders = map[string]encoding.Encoding{
 var (
 	hvHTML        = []string{"text/html; charset=utf-8"}
 	hvText        = []string{"text/plain; charset=utf-8"}
-	hvOctet       = []string{"application/octet-stream"}
 	hvGzip        = []string{"gzip"}
 	hvOKLen       = []string{strconv.Itoa(OKPageSize)}
 	hvRetryAfter1 = []string{"1"}

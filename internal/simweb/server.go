@@ -73,7 +73,7 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 	lifetime  atomic.Pointer[time.Timer] // set after the timer starts, read by Close
-	active    atomic.Int64 // handlers running, so Close can wait for them
+	active    atomic.Int64               // handlers running, so Close can wait for them
 
 	hostsMu sync.RWMutex
 	hosts   map[string]*hostState
@@ -106,7 +106,7 @@ func Start(cfg Config) (*Server, error) {
 		flaky: make(map[string]int),
 	}
 	quiet := log.New(io.Discard, "", 0) // no per-request logging, even of errors
-	s.plain = &http.Server{Handler: s, ReadHeaderTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: quiet}
+	s.plain = &http.Server{Handler: s, ReadHeaderTimeout: time.Minute, IdleTimeout: 30 * time.Second, ErrorLog: quiet}
 	plainLns, err := s.listen(cfg.Ports, 0)
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func Start(cfg Config) (*Server, error) {
 		}
 		var protos http.Protocols
 		protos.SetHTTP1(true)
-		s.secure = &http.Server{Handler: s, ReadHeaderTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		s.secure = &http.Server{Handler: s, ReadHeaderTimeout: time.Minute, IdleTimeout: 30 * time.Second,
 			ErrorLog: quiet, Protocols: &protos}
 		if tlsLns, err = s.listen(cfg.TLSPorts, cfg.Ports); err != nil {
 			closeAll(plainLns)
