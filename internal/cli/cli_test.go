@@ -373,3 +373,37 @@ func TestSecondInterruptAborts(t *testing.T) {
 		t.Errorf("results = %d, want 2 canceled", len(rs))
 	}
 }
+
+// With the open-file limit at 256 and -c 5000, fanout lowers its
+// concurrency with a warning and still gives every result, none EMFILE.
+func TestLowFileLimitLowersConcurrency(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("needs bash for ulimit")
+	}
+	s := newSite(t)
+	var lines []string
+	for i := range 1000 {
+		lines = append(lines, fmt.Sprintf("http://h%d.test:%s/n%d", i%100, s.port(), i))
+	}
+	cmd := exec.Command("bash", "-c", `ulimit -n 256 && exec "$0" "$@"`, binary,
+		"-c", "5000", "-f", "jsonl", "--resolve", "*:"+s.port()+":127.0.0.1")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n"))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != ExitOK {
+		t.Fatalf("exit %d (%v): %s", code, err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "lowering --concurrency from 5000") {
+		t.Errorf("no warning about the file limit: %q", errb.String())
+	}
+	rs := decodeLines(t, out.String())
+	if len(rs) != len(lines) {
+		t.Fatalf("results = %d, want %d", len(rs), len(lines))
+	}
+	for _, r := range rs {
+		if r.Error != nil {
+			t.Fatalf("%s: %s: %s", r.Input, r.Error.Kind, r.Error.Message)
+		}
+	}
+}

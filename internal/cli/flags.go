@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -154,6 +155,9 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	acc, err := output.ParseAccept(f.accept)
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if !slices.Contains(output.Formats, f.format) {
+		errs = append(errs, fmt.Errorf("--format %q: want one of %s", f.format, strings.Join(output.Formats, ", ")))
 	}
 	switch f.color {
 	case "auto", "always", "never":

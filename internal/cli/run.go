@@ -37,6 +37,21 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	eng, err := engine.New(cfg)
+	if err != nil {
+		closeOut()
+		return usageError{err}
+	}
+	defer eng.Close()
+	var prog *output.Progress
+	if !f.quiet && isTerminal(env.Stderr) {
+		prog = output.NewProgress(env.Stderr, in.total())
+		defer prog.Stop()
+		if f.output == "" && isTerminal(env.Stdout) {
+			// Results to the same terminal go above the bar, not under it.
+			out = prog.Bypass(out)
+		}
+	}
 	color := f.color == "always" || f.color == "auto" && f.output == "" &&
 		os.Getenv("NO_COLOR") == "" && isTerminal(env.Stdout)
 	enc, err := output.NewEncoder(f.format, out, output.EncoderOptions{Color: color, Accept: acc})
@@ -44,19 +59,8 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		closeOut()
 		return usageError{fmt.Errorf("--format: %w", err)}
 	}
-	eng, err := engine.New(cfg)
-	if err != nil {
-		closeOut()
-		return usageError{err}
-	}
-	defer eng.Close()
-
 	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe}, in.srcs...)}
 	sum := output.NewSummary(acc)
-	var prog *output.Progress
-	if !f.quiet && isTerminal(env.Stderr) {
-		prog = output.NewProgress(env.Stderr, in.total())
-	}
 
 	runCtx, abort := context.WithCancel(ctx)
 	defer abort()
