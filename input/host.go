@@ -32,21 +32,27 @@ func appendHost[T text](dst []byte, host T, v6 bool) ([]byte, string) {
 	}
 	for i := 0; i < len(host); i++ {
 		if host[i] >= utf8.RuneSelf {
-			ascii, err := idnaToASCII(string(host))
-			if err != nil {
-				return dst, "invalid international host name"
+			// IDNA turns invalid UTF-8 into U+FFFD and encodes that.
+			h := string(host)
+			if !utf8.ValidString(h) {
+				return dst, reasonBadIDN
 			}
-			return appendName(dst, ascii, true)
+			ascii, err := idnaToASCII(h)
+			if err != nil {
+				return dst, reasonBadIDN
+			}
+			// Check the result as if written so: it must read back the same.
+			return appendName(dst, ascii)
 		}
 	}
-	return appendName(dst, host, false)
+	return appendName(dst, host)
 }
 
 // appendName lower-cases and checks an ASCII host name. Underscores are
 // accepted (real hosts use them and Go's resolver looks them up), so plain
 // ASCII names do not go through IDNA's stricter STD3 rules; a name with a
 // punycode label does, so a broken "xn--" label is caught here.
-func appendName[T text](dst []byte, host T, checked bool) ([]byte, string) {
+func appendName[T text](dst []byte, host T) ([]byte, string) {
 	start := len(dst)
 	numeric := true // digits and dots only: must be an IPv4 address
 	label := 0
@@ -92,9 +98,9 @@ func appendName[T text](dst []byte, host T, checked bool) ([]byte, string) {
 		}
 		return dst, ""
 	}
-	if puny && !checked {
+	if puny {
 		if _, err := idnaToASCII(string(name)); err != nil {
-			return dst, "invalid international host name"
+			return dst, reasonBadIDN
 		}
 	}
 	return dst, ""

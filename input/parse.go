@@ -28,6 +28,7 @@ const (
 	reasonBadIPv6     = "invalid ipv6 address"
 	reasonBadEscape   = "invalid percent escape in path"
 	reasonBadUserinfo = "invalid user info"
+	reasonBadIDN      = "invalid international host name"
 )
 
 // schemes of a parsed line; bare means the line had none and is fetched as

@@ -87,7 +87,7 @@ func TestReaderLongLines(t *testing.T) {
 		long(MaxLineBytes - len(long(0))), // exactly the limit: fine
 		long(MaxLineBytes - len(long(0)) + 1),
 		"x" + strings.Repeat("é", 50<<10), // cut at a character boundary
-		long(100 << 10),             // last line, no newline
+		long(100 << 10),                   // last line, no newline
 	}, "\n")
 	for _, oneByte := range []bool{false, true} {
 		var rd io.Reader = strings.NewReader(text)
