@@ -26,6 +26,7 @@ const acceptEncoding = "gzip, deflate, br, zstd"
 type Client struct {
 	o      Options
 	tr     *http.Transport
+	dial   *dialer
 	method string
 	// headers[cross][body]: request headers for hops on the first URL's
 	// origin or not (no Authorization, no Cookie) and with a body or not.
@@ -46,7 +47,8 @@ func NewClient(o Options) (*Client, error) {
 		}
 	}
 	c.buildHeaders()
-	tr, err := newTransport(o)
+	c.dial = newDialer(o)
+	tr, err := newTransport(o, c.dial)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +108,7 @@ func (c *Client) buildHeaders() {
 // newTransport builds the transport. Compression is handled by readBody
 // (net/http only knows gzip), and waits are bounded by the attempt context
 // rather than per-phase transport timeouts, except the TLS handshake.
-func newTransport(o Options) (*http.Transport, error) {
-	d := newDialer(o)
+func newTransport(o Options, d *dialer) (*http.Transport, error) {
 	tr := &http.Transport{
 		Proxy:       http.ProxyFromEnvironment,
 		DialContext: d.DialContext,
@@ -233,6 +234,10 @@ func httpForm(s string) (string, bool) {
 // connect_timeout when it timed out); an unrecognised error after the
 // connection was made is the server breaking the protocol.
 func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorKind {
+	var ke *kindError
+	if errors.As(err, &ke) && (ke.kind == KindInvalidURL || ke.kind == KindTooManyRedirects) {
+		return ke.kind // decided from a complete response, whatever the clock says since
+	}
 	if ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return KindCanceled
@@ -312,7 +317,14 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 		}
 		c.record(r, resp)
 		loc := resp.Header.Get("Location")
-		if !c.o.Follow || loc == "" || !isRedirect(resp.StatusCode) {
+		if loc == "" || !isRedirect(resp.StatusCode) {
+			return ht, c.readFinal(r, resp, ht)
+		}
+		// Every response that redirects is listed, followed or not: with
+		// --no-follow, a redirect loop or a bad Location, the last entry
+		// is also the final response.
+		r.Redirects = append(r.Redirects, Hop{URL: cur, Status: resp.StatusCode})
+		if !c.o.Follow {
 			return ht, c.readFinal(r, resp, ht)
 		}
 		if originKey == "" {
@@ -324,9 +336,9 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to invalid location %q", loc)}
 		case next.Scheme != "http" && next.Scheme != "https":
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to unsupported scheme %q", next.Scheme)}
-		case len(r.Redirects) >= c.o.MaxRedirects:
+		case len(r.Redirects) > c.o.MaxRedirects:
 			err = &kindError{kind: KindTooManyRedirects,
-				msg: fmt.Sprintf("stopped after %d redirects (--max-redirects %d)", len(r.Redirects), c.o.MaxRedirects)}
+				msg: fmt.Sprintf("more than %d redirects (--max-redirects)", c.o.MaxRedirects)}
 		}
 		if err != nil {
 			if rerr := c.readFinal(r, resp, ht); rerr != nil {
@@ -335,7 +347,6 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 			return ht, err
 		}
 		discardBody(resp)
-		r.Redirects = append(r.Redirects, Hop{URL: cur, Status: resp.StatusCode})
 		method, body = redirectMethod(resp.StatusCode, method, body)
 		next.Fragment, next.RawFragment = "", ""
 		cur = next.String()

@@ -24,9 +24,10 @@ const minDialSlice = 2 * time.Second
 // ConnectTimeout budget (name resolution included, as curl and net.Dialer
 // count it).
 type dialer struct {
-	timeout  time.Duration
-	resolve  map[string][]net.IP // "host:port" and "*:port"
-	resolver *net.Resolver
+	timeout    time.Duration
+	resolve    map[string][]net.IP // "host:port" and "*:port"
+	lookupIP   func(ctx context.Context, host string) ([]net.IPAddr, error)
+	maxEntries int
 
 	mu    sync.RWMutex
 	cache map[string]*dnsEntry
@@ -43,9 +44,10 @@ type dnsEntry struct {
 
 func newDialer(o Options) *dialer {
 	d := &dialer{
-		timeout:  o.ConnectTimeout,
-		resolver: net.DefaultResolver,
-		cache:    make(map[string]*dnsEntry),
+		timeout:    o.ConnectTimeout,
+		lookupIP:   net.DefaultResolver.LookupIPAddr,
+		maxEntries: dnsCacheMax,
+		cache:      make(map[string]*dnsEntry),
 	}
 	if len(o.Resolve) > 0 {
 		d.resolve = make(map[string][]net.IP, len(o.Resolve))
@@ -185,7 +187,7 @@ func (d *dialer) entry(host string) *dnsEntry {
 	if e := d.cache[host]; e != nil {
 		return e
 	}
-	if len(d.cache) >= dnsCacheMax {
+	if len(d.cache) >= d.maxEntries {
 		for k, old := range d.cache {
 			select {
 			case <-old.done:
@@ -209,7 +211,7 @@ func (d *dialer) entry(host string) *dnsEntry {
 func (d *dialer) resolveEntry(host string, e *dnsEntry) {
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
-	addrs, err := d.resolver.LookupIPAddr(ctx, host)
+	addrs, err := d.lookupIP(ctx, host)
 	if err == nil && len(addrs) == 0 {
 		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}

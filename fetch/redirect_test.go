@@ -51,14 +51,14 @@ func TestRedirects(t *testing.T) {
 			wantHops: []Hop{{"/chain/3", 307}, {"/chain/2", 303}, {"/chain/1", 302}}},
 		{name: "loop", path: "/loop", mod: func(o *Options) { o.MaxRedirects = 4 },
 			wantStatus: 302, wantKind: KindTooManyRedirects, wantFinal: "/loop",
-			wantHops: []Hop{{"/loop", 302}, {"/loop", 302}, {"/loop", 302}, {"/loop", 302}}},
+			wantHops: []Hop{{"/loop", 302}, {"/loop", 302}, {"/loop", 302}, {"/loop", 302}, {"/loop", 302}}},
 		{name: "max-redirects 0", path: "/chain/1", mod: func(o *Options) { o.MaxRedirects = 0 },
-			wantStatus: 302, wantKind: KindTooManyRedirects, wantFinal: "/chain/1"},
+			wantStatus: 302, wantKind: KindTooManyRedirects, wantFinal: "/chain/1", wantHops: []Hop{{"/chain/1", 302}}},
 		{name: "max-redirects exact", path: "/chain/2", mod: func(o *Options) { o.MaxRedirects = 2 },
 			wantStatus: 200, wantFinal: "/chain/0", wantHops: []Hop{{"/chain/2", 303}, {"/chain/1", 302}}},
 		{name: "no follow", path: "/chain/2", mod: func(o *Options) { o.Follow = false },
-			wantStatus: 303, wantFinal: "/chain/2"},
-		{name: "ftp", path: "/ftp", wantStatus: 302, wantKind: KindInvalidURL, wantFinal: "/ftp"},
+			wantStatus: 303, wantFinal: "/chain/2", wantHops: []Hop{{"/chain/2", 303}}},
+		{name: "ftp", path: "/ftp", wantStatus: 302, wantKind: KindInvalidURL, wantFinal: "/ftp", wantHops: []Hop{{"/ftp", 302}}},
 		{name: "3xx without location", path: "/nolocation", wantStatus: 301, wantFinal: "/nolocation"},
 	}
 	for _, tt := range tests {
