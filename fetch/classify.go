@@ -34,6 +34,13 @@ type h2StreamError struct {
 	Cause    error
 }
 
+// HTTP/2 error codes (RFC 9113 section 7) that mean a malformed exchange.
+const (
+	h2CodeProtocol    = 0x1
+	h2CodeFrameSize   = 0x6
+	h2CodeCompression = 0x9
+)
+
 func (e h2StreamError) Error() string {
 	return fmt.Sprintf("http2 stream %d error %d", e.StreamID, e.Code)
 }
@@ -84,9 +91,17 @@ func Classify(err error) ErrorKind {
 		return KindReset
 	}
 	var h2 h2StreamError
-	var protoErr *http.ProtocolError
+	if errors.As(err, &h2) {
+		// A stream the peer cancelled or failed is a reset; one broken by
+		// malformed frames or headers (either side's verdict) is protocol.
+		switch h2.Code {
+		case h2CodeProtocol, h2CodeFrameSize, h2CodeCompression:
+			return KindProtocol
+		}
+		return KindReset
+	}
 	var tpErr textproto.ProtocolError
-	if errors.As(err, &h2) || errors.As(err, &protoErr) || errors.As(err, &tpErr) {
+	if errors.As(err, &tpErr) {
 		return KindProtocol
 	}
 	if opErr != nil {

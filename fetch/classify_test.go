@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"os"
 	"syscall"
 	"testing"
@@ -38,7 +39,7 @@ func TestClassify(t *testing.T) {
 		{tls.RecordHeaderError{Msg: "not tls"}, KindTLS},
 		{tls.AlertError(40), KindTLS},
 		{http.ErrSchemeMismatch, KindTLS},
-		{&http.ProtocolError{ErrorString: "bad"}, KindProtocol},
+		{fmt.Errorf("reading header: %w", textproto.ProtocolError("malformed MIME header line")), KindProtocol},
 		{&kindError{kind: KindTooManyRedirects, msg: "x"}, KindTooManyRedirects},
 		{errors.New("something else"), KindOther},
 	}

@@ -251,7 +251,7 @@ func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorK
 	if ht == nil {
 		return kind
 	}
-	tlsErr, wrote, gotConn := ht.snapshot()
+	wrote, gotConn, tlsErr := ht.snapshot()
 	if tlsErr != nil && kind != KindInvalidURL && kind != KindProtocol && kind != KindTooManyRedirects {
 		var ne net.Error
 		if errors.As(tlsErr, &ne) && ne.Timeout() {

@@ -345,3 +345,27 @@ func TestBasicAuthFromURL(t *testing.T) {
 		t.Errorf("status = %d, want 200", r.Status)
 	}
 }
+
+// TestAbortedResponse checks that a server abandoning a response mid-body
+// is a reset over HTTP/1.1 (connection closed) and HTTP/2 (stream reset).
+func TestAbortedResponse(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	})
+	ts := httptest.NewUnstartedServer(h)
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	for _, http1 := range []bool{true, false} {
+		c := newTestClient(t, func(o *Options) { o.Insecure = true; o.HTTP1 = http1 })
+		r := get(c, ts.URL)
+		wantKind(t, r, KindReset)
+		if r.Status != 200 {
+			t.Errorf("http1=%v: status %d, want 200 kept", http1, r.Status)
+		}
+	}
+}

@@ -104,10 +104,10 @@ func (h *hopTrace) timing() Timing {
 }
 
 // snapshot returns, under the lock, what error classification needs.
-func (h *hopTrace) snapshot() (tlsErr error, wrote, gotConn bool) {
+func (h *hopTrace) snapshot() (wrote, gotConn bool, tlsErr error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.tlsErr, h.wrote, !h.gotConn.IsZero()
+	return h.wrote, !h.gotConn.IsZero(), h.tlsErr
 }
 
 // remoteIP returns the IP of the connection the hop used, without port.
