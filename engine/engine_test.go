@@ -437,3 +437,43 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A host that answers 429 above 2 requests at once gets fewer: after the
+// first 429s the engine halves that host's concurrency, and every target
+// ends accepted within its retries.
+func TestTooManyRequestsLowersHostConcurrency(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	inflight := 0
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		mu.Lock()
+		inflight++
+		over := inflight > 2
+		mu.Unlock()
+		defer func() { mu.Lock(); inflight--; mu.Unlock() }()
+		if over {
+			return fetch.Result{Status: 429, RetryAfter: 20 * time.Millisecond}
+		}
+		return sleep(ctx, tg, 5*time.Millisecond, 200)
+	})
+	var ts []fetch.Target
+	for i := range 200 {
+		ts = append(ts, target(i, "busy"))
+	}
+	c := testConfig()
+	c.Limits.PerHost = 8
+	c.Retry.Max = 3
+	got := collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource(ts)))
+	tooMany := 0
+	for _, r := range got {
+		if r.Status != 200 {
+			tooMany++
+		}
+	}
+	if tooMany > 0 {
+		t.Errorf("%d of %d targets still ended with 429; the host's concurrency should have come down", tooMany, len(ts))
+	}
+	if n := len(got); n != len(ts) {
+		t.Errorf("results = %d, want %d", n, len(ts))
+	}
+}

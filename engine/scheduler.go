@@ -23,6 +23,7 @@ type task struct {
 	attempts int
 	last     fetch.Result // the previous attempt, while waiting for a retry
 	prepaid  bool         // a host-rate token is already reserved for it
+	started  time.Time    // when its latest attempt was dispatched
 }
 
 // host is the scheduling state of one host key.
@@ -30,7 +31,9 @@ type host struct {
 	key         string
 	queue       ring[*task]
 	inflight    int
-	pending     int // queued + waiting for a retry + in flight
+	limit       int       // in flight allowed now: --per-host, halved by each 429
+	pending     int       // queued + waiting for a retry + in flight
+	lastSlowed  time.Time // the last 429 that lowered limit
 	lim         *rate.Limiter
 	pausedUntil time.Time // Retry-After, 429 backoff or host-rate wait
 	inReady     bool
@@ -50,6 +53,7 @@ type outcome struct {
 	res   fetch.Result  // attemptRetry: the attempt's result
 	delay time.Duration // attemptRetry: wait before the next attempt
 	pause bool          // attemptRetry: the whole host should wait too
+	slow  bool          // the host answered 429: lower its concurrency
 }
 
 // event is a timer-heap entry: a retry falling due, a host's pause ending,
@@ -209,7 +213,7 @@ func (s *scheduler) admit(t fetch.Target) {
 	}
 	h := s.hosts[t.HostKey]
 	if h == nil {
-		h = &host{key: t.HostKey}
+		h = &host{key: t.HostKey, limit: s.cfg.Limits.PerHost}
 		if s.cfg.Limits.HostRate > 0 {
 			h.lim = rate.NewLimiter(rate.Limit(s.cfg.Limits.HostRate), 1)
 		}
@@ -222,7 +226,7 @@ func (s *scheduler) admit(t fetch.Target) {
 
 // markReady puts h on the ready list if it may start an attempt now.
 func (s *scheduler) markReady(h *host, now time.Time) {
-	if h.inReady || h.queue.len() == 0 || h.inflight >= s.cfg.Limits.PerHost || h.pausedUntil.After(now) {
+	if h.inReady || h.queue.len() == 0 || h.inflight >= h.limit || h.pausedUntil.After(now) {
 		return
 	}
 	h.inReady = true
@@ -237,7 +241,7 @@ func (s *scheduler) dispatch(now time.Time) {
 		}
 		h := s.ready.popFront()
 		h.inReady = false
-		if h.queue.len() == 0 || h.inflight >= s.cfg.Limits.PerHost || h.pausedUntil.After(now) {
+		if h.queue.len() == 0 || h.inflight >= h.limit || h.pausedUntil.After(now) {
 			continue // stale entry: the host changed since it was listed
 		}
 		tk := h.queue.front()
@@ -267,6 +271,7 @@ func (s *scheduler) dispatch(now time.Time) {
 		if tk.attempts > 0 {
 			s.run.retries.Add(1)
 		}
+		tk.started = now
 		s.wg.Add(1)
 		go s.attempt(tk)
 		s.markReady(h, now)
@@ -321,6 +326,9 @@ func (s *scheduler) handle(o outcome) {
 		s.run.inflight.Add(-1)
 	}
 	now := time.Now()
+	if o.slow {
+		s.slowDown(h, tk.started, now)
+	}
 	switch {
 	case o.kind == attemptRetry && s.stopped == nil:
 		tk.last = o.res
@@ -355,6 +363,9 @@ func (s *scheduler) forget(h *host, now time.Time) {
 		return
 	}
 	at := h.pausedUntil
+	if h.limit < s.cfg.Limits.PerHost {
+		at = maxTime(at, h.lastSlowed.Add(slowMemory))
+	}
 	if h.lim != nil {
 		if missing := 1 - h.lim.TokensAt(now); missing > 0 {
 			at = maxTime(at, now.Add(time.Duration(missing/float64(h.lim.Limit())*float64(time.Second))+time.Millisecond))
@@ -365,6 +376,22 @@ func (s *scheduler) forget(h *host, now time.Time) {
 		return
 	}
 	delete(s.hosts, h.key)
+}
+
+// slowMemory is how long a host that answered 429 keeps its lowered
+// concurrency after it goes idle.
+const slowMemory = time.Minute
+
+// slowDown halves h's concurrency after a 429 to an attempt started since
+// the last cut (so a burst of 429s to requests that were already in flight
+// counts once, as TCP cuts its window once per round trip): a site that
+// says "too many" gets fewer requests at once for the rest of the run.
+func (s *scheduler) slowDown(h *host, started, now time.Time) {
+	if !started.After(h.lastSlowed) {
+		return
+	}
+	h.limit = max(1, h.limit/2)
+	h.lastSlowed = now
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -437,14 +464,15 @@ func (s *scheduler) attempt(tk *task) {
 	tk.attempts++
 	r := s.fetcher.Fetch(s.ctx, tk.t)
 	r.Seq, r.Input, r.Attempts = tk.t.Seq, tk.t.Input, tk.attempts
+	slow := r.Status == 429 && r.Error == nil
 	if tk.attempts <= s.cfg.Retry.Max && s.ctx.Err() == nil {
 		if d, pause, ok := retryDelay(&r, tk.attempts, s.cfg.Retry); ok {
-			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: r, delay: d, pause: pause}
+			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: r, delay: d, pause: pause, slow: slow}
 			return
 		}
 	}
 	s.deliver(r)
-	s.outcomes <- outcome{kind: attemptDone, task: tk}
+	s.outcomes <- outcome{kind: attemptDone, task: tk, slow: slow}
 }
 
 // retryable reports whether another attempt could turn out differently:

@@ -98,6 +98,7 @@ Exit status: 0 every result accepted, 1 some result not accepted,
 	}
 	root.Flags().SortFlags = false
 	f.register(root.Flags())
+	root.AddCommand(newDemo(env))
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
 }
