@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -83,7 +84,7 @@ func wideEncoding(body []byte, contentType string) bool {
 
 // rawTitle returns the undecoded bytes between <title> and </title>, or nil.
 func rawTitle(body []byte) []byte {
-	z := html.NewTokenizer(bytes.NewReader(body))
+	z := html.NewTokenizer(&chunkReader{b: body})
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
@@ -205,4 +206,17 @@ func isClean(s string) bool {
 		}
 	}
 	return true
+}
+
+// chunkReader hands the tokenizer small slices so it copies only what it
+// consumes: the title is usually near the start of a much larger body.
+type chunkReader struct{ b []byte }
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), 512)], r.b)
+	r.b = r.b[n:]
+	return n, nil
 }
