@@ -54,16 +54,18 @@ func appendHost[T text](dst []byte, host T, v6 bool) ([]byte, string) {
 // punycode label does, so a broken "xn--" label is caught here.
 func appendName[T text](dst []byte, host T) ([]byte, string) {
 	start := len(dst)
-	numeric := true // digits and dots only: must be an IPv4 address
+	dst = append(dst, host...)
+	name := dst[start:] // lower-cased in place
+	numeric := true     // digits and dots only: must be an IPv4 address
 	label := 0
 	puny := false
-	for i := 0; i < len(host); i++ {
-		c := host[i]
+	for i, c := range name {
 		switch {
+		case 'a' <= c && c <= 'z', c == '-', c == '_':
+			numeric = false
 		case 'A' <= c && c <= 'Z':
 			c += 'a' - 'A'
-			numeric = false
-		case 'a' <= c && c <= 'z', c == '-', c == '_':
+			name[i] = c
 			numeric = false
 		case '0' <= c && c <= '9':
 		case c == '.':
@@ -71,21 +73,17 @@ func appendName[T text](dst []byte, host T) ([]byte, string) {
 				return dst, "empty label in host"
 			}
 			label = 0
-			dst = append(dst, c)
 			continue
 		default:
 			return dst, "invalid character " + quoteShort(string(rune(c))) + " in host"
 		}
-		if label == 0 && c == 'x' && i+3 < len(host) && equalFold(host[i:i+4], "xn--") {
+		if label == 0 && c == 'x' && i+3 < len(name) && equalFold(name[i:i+4], "xn--") {
 			puny = true
 		}
-		label++
-		if label > maxLabelLen {
+		if label++; label > maxLabelLen {
 			return dst, "host label too long"
 		}
-		dst = append(dst, c)
 	}
-	name := dst[start:]
 	if n := len(name); n > 0 && name[n-1] == '.' {
 		name = name[:n-1]
 	}

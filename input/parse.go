@@ -333,31 +333,40 @@ func appendPathQuery[T text](dst []byte, tail T) ([]byte, string) {
 		dst = append(dst, '/')
 	}
 	for i := 0; i < len(path); i++ {
-		c := path[i]
-		if c == '%' && (i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2])) {
+		if path[i] == '%' && (i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2])) {
 			return dst, reasonBadEscape
 		}
-		dst = appendURLByte(dst, c)
 	}
+	dst = appendEscaped(dst, path)
 	if hasQuery {
 		dst = append(dst, '?')
-		for i := 0; i < len(query); i++ {
-			dst = appendURLByte(dst, query[i])
-		}
+		dst = appendEscaped(dst, query)
 	}
 	return dst, ""
 }
 
+// appendEscaped appends s, percent-encoding non-ASCII bytes and the ASCII
+// characters RFC 3986 allows nowhere in a URL, as browsers do.
+func appendEscaped[T text](dst []byte, s T) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; mustEscape(c) {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '%', upperHex[c>>4], upperHex[c&15])
+			start = i + 1
+		}
+	}
+	return append(dst, s[start:]...)
+}
+
 const upperHex = "0123456789ABCDEF"
 
-// appendURLByte percent-encodes non-ASCII bytes and the ASCII characters
-// RFC 3986 allows nowhere in a URL, as browsers do.
-func appendURLByte(dst []byte, c byte) []byte {
+func mustEscape(c byte) bool {
 	switch {
 	case c >= utf8.RuneSelf, c == '"', c == '<', c == '>', c == '\\', c == '^', c == '`', c == '{', c == '|', c == '}':
-		return append(dst, '%', upperHex[c>>4], upperHex[c&15])
+		return true
 	}
-	return append(dst, c)
+	return false
 }
 
 func isHex(c byte) bool {

@@ -28,7 +28,8 @@ type Source struct {
 }
 
 // Args returns a Source over literal targets given as arguments, one target
-// per argument.
+// per argument (an argument holding a newline counts as two lines, and one
+// starting with '#' is a comment, as in a file).
 func Args(targets []string) Source {
 	return Source{Name: "arguments", R: strings.NewReader(strings.Join(targets, "\n"))}
 }
@@ -42,7 +43,9 @@ type Options struct {
 
 // Reader yields targets lazily, one line at a time, from its sources in
 // order. Memory does not grow with the input, except for the dedupe set
-// (about 10 bytes per distinct target). It is not safe for concurrent use.
+// (about 10 bytes per distinct target). A target's Input and URL share one
+// allocation and its HostKey has its own, so a HostKey kept as a map key
+// holds nothing else. It is not safe for concurrent use.
 type Reader struct {
 	srcs    []Source
 	cur     int  // index of the source being read

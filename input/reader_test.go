@@ -282,3 +282,30 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+// eofOnce fails a Read after it has reported io.EOF, as a terminal would
+// block there.
+type eofOnce struct {
+	r   io.Reader
+	eof bool
+}
+
+func (e *eofOnce) Read(p []byte) (int, error) {
+	if e.eof {
+		return 0, errors.New("read after EOF")
+	}
+	n, err := e.r.Read(p)
+	e.eof = err == io.EOF
+	return n, err
+}
+
+func TestReaderStopsAtEOF(t *testing.T) {
+	t.Parallel()
+	for _, text := range []string{"a.example\nb.example", "a.example\n", strings.Repeat("x", 100<<10), ""} {
+		r := NewReader(Options{}, Source{Name: "tty", R: &eofOnce{r: iotest.HalfReader(strings.NewReader(text))}})
+		readAll(t, r)
+		if _, err := r.Next(); err != io.EOF {
+			t.Errorf("%.20q: Next after the end = %v, want io.EOF", text, err)
+		}
+	}
+}
