@@ -1,21 +1,16 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/net/proxy"
 )
 
 // acceptEncoding lists the codings readBody can undo.
@@ -54,115 +49,6 @@ func NewClient(o Options) (*Client, error) {
 	}
 	c.tr = tr
 	return c, nil
-}
-
-// buildHeaders merges the defaults with -H headers once, so fetches share
-// them instead of building their own (the transport only reads them). There
-// is one set per combination of same/cross origin and with/without body.
-func (c *Client) buildHeaders() {
-	// An empty User-Agent value makes net/http send none, instead of its
-	// own "Go-http-client/1.1".
-	h := http.Header{
-		"User-Agent":      {c.o.UserAgent},
-		"Accept":          {"*/*"},
-		"Accept-Encoding": {acceptEncoding},
-	}
-	withBody := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}} // as curl -d
-	for k, vs := range c.o.Header {
-		ck := http.CanonicalHeaderKey(k)
-		switch {
-		case ck == "Host":
-			if len(vs) > 0 {
-				c.host = vs[len(vs)-1]
-			}
-		case len(vs) == 0 || (len(vs) == 1 && vs[0] == ""):
-			// curl's "-H 'Name:'" removes a default header.
-			if ck == "User-Agent" {
-				h[ck] = []string{""}
-			} else {
-				delete(h, ck)
-				delete(withBody, ck)
-			}
-		default:
-			h[ck] = append([]string(nil), vs...)
-			delete(withBody, ck)
-		}
-	}
-	for _, cross := range []int{0, 1} {
-		for _, body := range []int{0, 1} {
-			hh := h.Clone()
-			if body == 1 {
-				for k, v := range withBody {
-					hh[k] = v
-				}
-			}
-			if cross == 1 {
-				delete(hh, "Authorization")
-				delete(hh, "Cookie")
-			}
-			c.headers[cross][body] = hh
-		}
-	}
-}
-
-// newTransport builds the transport. Compression is handled by readBody
-// (net/http only knows gzip), and waits are bounded by the attempt context
-// rather than per-phase transport timeouts, except the TLS handshake.
-func newTransport(o Options, d *dialer) (*http.Transport, error) {
-	tr := &http.Transport{
-		Proxy:       http.ProxyFromEnvironment,
-		DialContext: d.DialContext,
-		TLSClientConfig: &tls.Config{
-			InsecureSkipVerify: o.Insecure, //nolint:gosec // -k asks for it
-			ClientSessionCache: tls.NewLRUClientSessionCache(1024),
-		},
-		TLSHandshakeTimeout:    o.ConnectTimeout,
-		DisableCompression:     true,
-		ForceAttemptHTTP2:      !o.HTTP1,
-		MaxIdleConns:           2048, // bounded: idle sockets to hosts never seen again cost fds
-		MaxIdleConnsPerHost:    64,
-		IdleConnTimeout:        30 * time.Second,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 1 << 20,
-	}
-	if o.HTTP1 {
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-	}
-	if o.Proxy == "" {
-		return tr, nil
-	}
-	u, err := parseProxy(o.Proxy)
-	if err != nil {
-		return nil, err
-	}
-	if u.Scheme == "http" || u.Scheme == "https" {
-		tr.Proxy = http.ProxyURL(u)
-		return tr, nil
-	}
-	pd, err := proxy.FromURL(u, d)
-	if err != nil {
-		return nil, fmt.Errorf("--proxy %q: %v", o.Proxy, err)
-	}
-	cd, ok := pd.(proxy.ContextDialer)
-	if !ok {
-		return nil, fmt.Errorf("--proxy %q: dialer cannot be cancelled", o.Proxy)
-	}
-	tr.Proxy = nil
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		// --resolve still applies: the proxy is asked for the pinned
-		// address. Other names are resolved by the proxy.
-		if host, port, err := net.SplitHostPort(addr); err == nil {
-			if ips := d.pinned(host, port); len(ips) > 0 {
-				addr = net.JoinHostPort(ips[0].String(), port)
-			}
-		}
-		// The transport detaches dials from request cancellation; bound
-		// the proxy handshake like a connect.
-		ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
-		defer cancel()
-		return cd.DialContext(ctx, network, addr)
-	}
-	return tr, nil
 }
 
 // Close closes the client's idle connections.
@@ -295,140 +181,6 @@ func (c *Client) message(err error, kind ErrorKind, r *Result, start time.Time) 
 		s = strings.ToValidUTF8(s[:maxMessage], "") + "..."
 	}
 	return s
-}
-
-// follow runs the redirect chain from first, filling r, and returns the
-// trace of the last hop.
-func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace, error) {
-	method, body := c.method, c.o.Body
-	r.Method = method
-	originKey := "" // scheme://host:port of first, computed at the first redirect
-	cur, sameOrigin := first, true
-	for {
-		ht := newHopTrace()
-		req, err := c.newRequest(httptrace.WithClientTrace(ctx, &ht.ct), method, cur, body, sameOrigin)
-		if err != nil {
-			return ht, err
-		}
-		r.FinalURL = cur
-		resp, err := c.tr.RoundTrip(req)
-		if err != nil {
-			return ht, err
-		}
-		c.record(r, resp)
-		loc := resp.Header.Get("Location")
-		if loc == "" || !isRedirect(resp.StatusCode) {
-			return ht, c.readFinal(r, resp, ht)
-		}
-		// Every response that redirects is listed, followed or not: with
-		// --no-follow, a redirect loop or a bad Location, the last entry
-		// is also the final response.
-		r.Redirects = append(r.Redirects, Hop{URL: cur, Status: resp.StatusCode})
-		if !c.o.Follow {
-			return ht, c.readFinal(r, resp, ht)
-		}
-		if originKey == "" {
-			originKey = resp.Request.URL.Scheme + "://" + hostPort(resp.Request.URL)
-		}
-		next, err := resp.Request.URL.Parse(loc)
-		switch {
-		case err != nil:
-			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to invalid location %q", loc)}
-		case next.Scheme != "http" && next.Scheme != "https":
-			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to unsupported scheme %q", next.Scheme)}
-		case len(r.Redirects) > c.o.MaxRedirects:
-			err = &kindError{kind: KindTooManyRedirects,
-				msg: fmt.Sprintf("more than %d redirects (--max-redirects)", c.o.MaxRedirects)}
-		}
-		if err != nil {
-			if rerr := c.readFinal(r, resp, ht); rerr != nil {
-				return ht, rerr
-			}
-			return ht, err
-		}
-		discardBody(resp)
-		method, body = redirectMethod(resp.StatusCode, method, body)
-		next.Fragment, next.RawFragment = "", ""
-		cur = next.String()
-		sameOrigin = next.Scheme+"://"+hostPort(next) == originKey
-	}
-}
-
-// hostPort returns u's lower-cased host with its port made explicit.
-func hostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-	}
-	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
-}
-
-// isRedirect reports whether a status redirects when it carries a
-// Location (304 Not Modified and 305 Use Proxy do not).
-func isRedirect(code int) bool {
-	switch code {
-	case 300, 301, 302, 303, 307, 308:
-		return true
-	}
-	return false
-}
-
-// redirectMethod applies the browsers' (and Go's) rewriting: 303 turns
-// anything but HEAD into GET, 301/302 turn anything but GET/HEAD into GET,
-// both dropping the body; 307/308 keep method and body.
-func redirectMethod(code int, method string, body []byte) (string, []byte) {
-	switch code {
-	case 307, 308:
-		return method, body
-	case 303:
-		if method != http.MethodHead {
-			return http.MethodGet, nil
-		}
-	default:
-		if method != http.MethodGet && method != http.MethodHead {
-			return http.MethodGet, nil
-		}
-	}
-	return method, body
-}
-
-// newRequest builds one hop's request. Credentials (-H Authorization and
-// Cookie, a -H Host) go only to the first URL's scheme, host and port.
-func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []byte, sameOrigin bool) (*http.Request, error) {
-	var req *http.Request
-	var err error
-	if body != nil {
-		req, err = http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(body))
-	} else {
-		req, err = http.NewRequestWithContext(ctx, method, rawURL, nil)
-	}
-	if err != nil {
-		return nil, &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("invalid URL %q", rawURL), err: err}
-	}
-	cross, withBody := 1, 0
-	if sameOrigin {
-		cross = 0
-		if c.host != "" {
-			req.Host = c.host
-		}
-	}
-	if body != nil {
-		withBody = 1
-	}
-	req.Header = c.headers[cross][withBody]
-	if u := req.URL.User; u != nil {
-		// As curl and http.Client do: credentials in the URL become Basic
-		// auth unless -H gave an Authorization.
-		if _, ok := req.Header["Authorization"]; !ok {
-			pass, _ := u.Password()
-			req.Header = req.Header.Clone()
-			req.SetBasicAuth(u.Username(), pass)
-		}
-	}
-	return req, nil
 }
 
 // record copies what the result reports from a response's status line and

@@ -1,0 +1,146 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+)
+
+// follow runs the redirect chain from first, filling r, and returns the
+// trace of the last hop.
+func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace, error) {
+	method, body := c.method, c.o.Body
+	r.Method = method
+	originKey := "" // scheme://host:port of first, computed at the first redirect
+	cur, sameOrigin := first, true
+	for {
+		ht := newHopTrace()
+		req, err := c.newRequest(httptrace.WithClientTrace(ctx, &ht.ct), method, cur, body, sameOrigin)
+		if err != nil {
+			return ht, err
+		}
+		r.FinalURL = cur
+		resp, err := c.tr.RoundTrip(req)
+		if err != nil {
+			return ht, err
+		}
+		c.record(r, resp)
+		loc := resp.Header.Get("Location")
+		if loc == "" || !isRedirect(resp.StatusCode) {
+			return ht, c.readFinal(r, resp, ht)
+		}
+		// Every response that redirects is listed, followed or not: with
+		// --no-follow, a redirect loop or a bad Location, the last entry
+		// is also the final response.
+		r.Redirects = append(r.Redirects, Hop{URL: cur, Status: resp.StatusCode})
+		if !c.o.Follow {
+			return ht, c.readFinal(r, resp, ht)
+		}
+		if originKey == "" {
+			originKey = resp.Request.URL.Scheme + "://" + hostPort(resp.Request.URL)
+		}
+		next, err := resp.Request.URL.Parse(loc)
+		switch {
+		case err != nil:
+			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to invalid location %q", loc)}
+		case next.Scheme != "http" && next.Scheme != "https":
+			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to unsupported scheme %q", next.Scheme)}
+		case len(r.Redirects) > c.o.MaxRedirects:
+			err = &kindError{kind: KindTooManyRedirects,
+				msg: fmt.Sprintf("more than %d redirects (--max-redirects)", c.o.MaxRedirects)}
+		}
+		if err != nil {
+			if rerr := c.readFinal(r, resp, ht); rerr != nil {
+				return ht, rerr
+			}
+			return ht, err
+		}
+		discardBody(resp)
+		method, body = redirectMethod(resp.StatusCode, method, body)
+		next.Fragment, next.RawFragment = "", ""
+		cur = next.String()
+		sameOrigin = next.Scheme+"://"+hostPort(next) == originKey
+	}
+}
+
+// hostPort returns u's lower-cased host with its port made explicit.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// isRedirect reports whether a status redirects when it carries a
+// Location (304 Not Modified and 305 Use Proxy do not).
+func isRedirect(code int) bool {
+	switch code {
+	case 300, 301, 302, 303, 307, 308:
+		return true
+	}
+	return false
+}
+
+// redirectMethod applies the browsers' (and Go's) rewriting: 303 turns
+// anything but HEAD into GET, 301/302 turn anything but GET/HEAD into GET,
+// both dropping the body; 307/308 keep method and body.
+func redirectMethod(code int, method string, body []byte) (string, []byte) {
+	switch code {
+	case 307, 308:
+		return method, body
+	case 303:
+		if method != http.MethodHead {
+			return http.MethodGet, nil
+		}
+	default:
+		if method != http.MethodGet && method != http.MethodHead {
+			return http.MethodGet, nil
+		}
+	}
+	return method, body
+}
+
+// newRequest builds one hop's request. Credentials (-H Authorization and
+// Cookie, a -H Host) go only to the first URL's scheme, host and port.
+func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []byte, sameOrigin bool) (*http.Request, error) {
+	var req *http.Request
+	var err error
+	if body != nil {
+		req, err = http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(body))
+	} else {
+		req, err = http.NewRequestWithContext(ctx, method, rawURL, nil)
+	}
+	if err != nil {
+		return nil, &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("invalid URL %q", rawURL), err: err}
+	}
+	cross, withBody := 1, 0
+	if sameOrigin {
+		cross = 0
+		if c.host != "" {
+			req.Host = c.host
+		}
+	}
+	if body != nil {
+		withBody = 1
+	}
+	req.Header = c.headers[cross][withBody]
+	if u := req.URL.User; u != nil {
+		// As curl and http.Client do: credentials in the URL become Basic
+		// auth unless -H gave an Authorization.
+		if _, ok := req.Header["Authorization"]; !ok {
+			pass, _ := u.Password()
+			req.Header = req.Header.Clone()
+			req.SetBasicAuth(u.Username(), pass)
+		}
+	}
+	return req, nil
+}

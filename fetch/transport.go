@@ -1,0 +1,121 @@
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/net/proxy"
+)
+
+// buildHeaders merges the defaults with -H headers once, so fetches share
+// them instead of building their own (the transport only reads them). There
+// is one set per combination of same/cross origin and with/without body.
+func (c *Client) buildHeaders() {
+	// An empty User-Agent value makes net/http send none, instead of its
+	// own "Go-http-client/1.1".
+	h := http.Header{
+		"User-Agent":      {c.o.UserAgent},
+		"Accept":          {"*/*"},
+		"Accept-Encoding": {acceptEncoding},
+	}
+	withBody := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}} // as curl -d
+	for k, vs := range c.o.Header {
+		ck := http.CanonicalHeaderKey(k)
+		switch {
+		case ck == "Host":
+			if len(vs) > 0 {
+				c.host = vs[len(vs)-1]
+			}
+		case len(vs) == 0 || (len(vs) == 1 && vs[0] == ""):
+			// curl's "-H 'Name:'" removes a default header.
+			if ck == "User-Agent" {
+				h[ck] = []string{""}
+			} else {
+				delete(h, ck)
+				delete(withBody, ck)
+			}
+		default:
+			h[ck] = append([]string(nil), vs...)
+			delete(withBody, ck)
+		}
+	}
+	for _, cross := range []int{0, 1} {
+		for _, body := range []int{0, 1} {
+			hh := h.Clone()
+			if body == 1 {
+				for k, v := range withBody {
+					hh[k] = v
+				}
+			}
+			if cross == 1 {
+				delete(hh, "Authorization")
+				delete(hh, "Cookie")
+			}
+			c.headers[cross][body] = hh
+		}
+	}
+}
+
+// newTransport builds the transport. Compression is handled by readBody
+// (net/http only knows gzip), and waits are bounded by the attempt context
+// rather than per-phase transport timeouts, except the TLS handshake.
+func newTransport(o Options, d *dialer) (*http.Transport, error) {
+	tr := &http.Transport{
+		Proxy:       http.ProxyFromEnvironment,
+		DialContext: d.DialContext,
+		TLSClientConfig: &tls.Config{
+			InsecureSkipVerify: o.Insecure, //nolint:gosec // -k asks for it
+			ClientSessionCache: tls.NewLRUClientSessionCache(1024),
+		},
+		TLSHandshakeTimeout:    o.ConnectTimeout,
+		DisableCompression:     true,
+		ForceAttemptHTTP2:      !o.HTTP1,
+		MaxIdleConns:           2048, // bounded: idle sockets to hosts never seen again cost fds
+		MaxIdleConnsPerHost:    64,
+		IdleConnTimeout:        30 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+	if o.HTTP1 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	if o.Proxy == "" {
+		return tr, nil
+	}
+	u, err := parseProxy(o.Proxy)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		tr.Proxy = http.ProxyURL(u)
+		return tr, nil
+	}
+	pd, err := proxy.FromURL(u, d)
+	if err != nil {
+		return nil, fmt.Errorf("--proxy %q: %v", o.Proxy, err)
+	}
+	cd, ok := pd.(proxy.ContextDialer)
+	if !ok {
+		return nil, fmt.Errorf("--proxy %q: dialer cannot be cancelled", o.Proxy)
+	}
+	tr.Proxy = nil
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		// --resolve still applies: the proxy is asked for the pinned
+		// address. Other names are resolved by the proxy.
+		if host, port, err := net.SplitHostPort(addr); err == nil {
+			if ips := d.pinned(host, port); len(ips) > 0 {
+				addr = net.JoinHostPort(ips[0].String(), port)
+			}
+		}
+		// The transport detaches dials from request cancellation; bound
+		// the proxy handshake like a connect.
+		ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+		defer cancel()
+		return cd.DialContext(ctx, network, addr)
+	}
+	return tr, nil
+}
