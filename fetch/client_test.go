@@ -170,6 +170,10 @@ func TestInvalidAndCanceled(t *testing.T) {
 	if r.Seq != 3 || r.Input != "::" || r.Error.Message != "missing host" {
 		t.Errorf("invalid target: %+v", r)
 	}
+	for _, u := range []string{"", "http://[::1", "ftp://example.invalid/", "/relative", "http://"} {
+		r := c.Fetch(context.Background(), Target{Input: u, URL: u})
+		wantKind(t, r, KindInvalidURL)
+	}
 	ts := serve(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)

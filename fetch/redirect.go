@@ -122,6 +122,9 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []b
 	if err != nil {
 		return nil, &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("invalid URL %q", rawURL), err: err}
 	}
+	if s := req.URL.Scheme; (s != "http" && s != "https") || req.URL.Host == "" {
+		return nil, &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("invalid URL %q: want an absolute http or https URL", rawURL)}
+	}
 	cross, withBody := 1, 0
 	if sameOrigin {
 		cross = 0
