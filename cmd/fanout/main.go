@@ -21,6 +21,9 @@ func run() int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	// A closed stdout (fanout ... | head -1) then fails the write with EPIPE,
+	// which fanout reports and exits on, instead of dying silently.
+	signal.Ignore(syscall.SIGPIPE)
 	go func() {
 		// First signal: drain. Second: abort everything now.
 		<-sigs

@@ -407,3 +407,66 @@ func TestLowFileLimitLowersConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// Output that cannot be written stops the run promptly with a clear
+// message and exit 3: a full disk, and a reader that went away.
+func TestUnwritableOutputStopsTheRun(t *testing.T) {
+	s := newSite(t)
+	var lines []string
+	for i := range 3000 {
+		lines = append(lines, fmt.Sprintf("%s/slow/%d", s.URL, i))
+	}
+	list := strings.Join(lines, "\n")
+
+	t.Run("disk full", func(t *testing.T) {
+		if _, err := os.Stat("/dev/full"); err != nil {
+			t.Skip("no /dev/full")
+		}
+		cmd := exec.Command(binary, "-q", "-c", "100", "--per-host", "100", "-o", "/dev/full")
+		cmd.Stdin = strings.NewReader(list)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		start := time.Now()
+		cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != ExitIncomplete {
+			t.Errorf("exit %d, want %d; stderr %q", code, ExitIncomplete, errb.String())
+		}
+		if !strings.Contains(errb.String(), "no space left on device") {
+			t.Errorf("stderr %q does not say the disk is full", errb.String())
+		}
+		// 3,000 targets at 300ms with c=100 would take 9s: it must stop early.
+		if el := time.Since(start); el > 5*time.Second {
+			t.Errorf("took %v to give up", el)
+		}
+	})
+
+	t.Run("closed pipe", func(t *testing.T) {
+		cmd := exec.Command(binary, "-q", "-c", "100", "--per-host", "100")
+		cmd.Stdin = strings.NewReader(list)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil || line == "" {
+			t.Fatalf("first line: %q, %v", line, err)
+		}
+		stdout.Close() // like head -1
+		cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code != ExitIncomplete {
+			t.Errorf("exit %d, want %d; stderr %q", code, ExitIncomplete, errb.String())
+		}
+		if !strings.Contains(errb.String(), "broken pipe") {
+			t.Errorf("stderr %q does not say the pipe broke", errb.String())
+		}
+		if el := time.Since(start); el > 5*time.Second {
+			t.Errorf("took %v to give up", el)
+		}
+	})
+}
