@@ -60,56 +60,67 @@ func startHostileWeb(t testing.TB) *hostileWeb {
 		}
 		w.resolve = append(w.resolve, r)
 	}
+	makeBombs()
 	w.extra = httptest.NewServer(http.HandlerFunc(extraHandler))
 	t.Cleanup(w.extra.Close)
 	return w
 }
 
-// bombLimit is how many zero bytes a streamed brotli or zstd bomb inflates
-// to, at most, if the client kept reading.
+// bombLimit is how many zero bytes a zstd bomb inflates to, at most, if
+// the client kept reading.
 const bombLimit = 1 << 30
+
+// bombs holds compression bombs made once per test binary: making them per
+// request would put the encoders' memory (an 8 MiB zstd history per
+// response) into the heap the tests measure.
+var bombs struct {
+	once sync.Once
+	// br is one brotli stream of 8 MiB of zeros with the largest standard
+	// window (16 MiB, what a hostile server would pick to make the decoder
+	// allocate), flushed every MiB so no meta-block is the last one and
+	// the decoder cannot size its ring buffer down.
+	br []byte
+	// zstdFrame is one zstd frame of 16 MiB of zeros with an 8 MiB window;
+	// frames concatenate, so it is sent over and over up to bombLimit.
+	zstdFrame []byte
+}
+
+func makeBombs() {
+	bombs.once.Do(func() {
+		zeros := make([]byte, 1<<20)
+		var b bytes.Buffer
+		w := brotli.NewWriterOptions(&b, brotli.WriterOptions{Quality: 1, LGWin: 24})
+		for range 8 {
+			w.Write(zeros)
+			w.Flush()
+		}
+		w.Close()
+		bombs.br = b.Bytes()
+		z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithWindowSize(8<<20), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			panic(err)
+		}
+		bombs.zstdFrame = z.EncodeAll(make([]byte, 16<<20), nil)
+		z.Close()
+	})
+}
 
 // extraHandler serves /br-bomb, /zstd-bomb and /bad-charset.
 func extraHandler(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case "/br-bomb", "/zstd-bomb":
+	case "/br-bomb":
 		w.Header().Set("Content-Type", "application/octet-stream")
-		var enc interface {
-			io.WriteCloser
-			Flush() error
-		}
-		if r.URL.Path == "/br-bomb" {
-			w.Header().Set("Content-Encoding", "br")
-			// The largest standard window (16 MiB) is what a hostile
-			// server would pick to make the decoder allocate.
-			enc = brotli.NewWriterOptions(w, brotli.WriterOptions{Quality: 1, LGWin: 24})
-		} else {
-			w.Header().Set("Content-Encoding", "zstd")
-			z, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest),
-				zstd.WithWindowSize(8<<20), zstd.WithEncoderConcurrency(1))
-			if err != nil {
-				http.Error(w, err.Error(), 500)
+		w.Header().Set("Content-Encoding", "br")
+		w.Write(bombs.br)
+	case "/zstd-bomb":
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Encoding", "zstd")
+		for n := 0; n < bombLimit && r.Context().Err() == nil; n += 16 << 20 {
+			if _, err := w.Write(bombs.zstdFrame); err != nil {
 				return
 			}
-			enc = z
 		}
-		// Streamed, so the cost is only what the client reads: a few
-		// hundred bytes on the wire per MiB of zeros. Each MiB is flushed
-		// through to the wire, or the encoder would sit on a whole window.
-		zeros := make([]byte, 1<<20)
-		flusher, _ := w.(http.Flusher)
-		for n := 0; n < bombLimit && r.Context().Err() == nil; n += len(zeros) {
-			if _, err := enc.Write(zeros); err != nil {
-				return
-			}
-			if enc.Flush() != nil {
-				return
-			}
-			if flusher != nil {
-				flusher.Flush()
-			}
-		}
-		enc.Close()
 	case "/bad-charset":
 		w.Header().Set("Content-Type", "text/html; charset=x-no-such-charset")
 		io.WriteString(w, "<html><head><meta charset=\"x-no-such-charset\"><title>caf\xe9 \xff\xfe\x9b31m bad</title></head></html>")
