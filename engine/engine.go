@@ -43,6 +43,15 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Keep as many idle connections per host as may be in flight to it, so
+	// a busy host reuses connections instead of redialling; overall, as
+	// many as the concurrency unless the caller set a tighter bound.
+	if cfg.Request.MaxIdlePerHost == 0 {
+		cfg.Request.MaxIdlePerHost = cfg.Limits.PerHost
+	}
+	if cfg.Request.MaxIdle == 0 {
+		cfg.Request.MaxIdle = max(cfg.Limits.Concurrency, cfg.Limits.PerHost)
+	}
 	c, err := fetch.NewClient(cfg.Request)
 	if err != nil {
 		return nil, err

@@ -97,8 +97,11 @@ type scheduler struct {
 	running    int
 	stopped    error // why admission ended early: errDrained or the context's error
 
-	outcomes chan outcome   // attempt goroutines -> loop
-	wg       sync.WaitGroup // attempt and emit goroutines
+	outcomes chan outcome   // workers -> loop
+	work     chan *task     // loop -> workers; never full: running <= its capacity
+	workers  int            // worker goroutines started
+	idle     int            // workers waiting for work
+	wg       sync.WaitGroup // workers and emit goroutines
 }
 
 var errDrained = errors.New("run drained")
@@ -112,6 +115,7 @@ func newScheduler(ctx context.Context, cfg Config, f Fetcher, r *Run) *scheduler
 		window:   cfg.Limits.window(),
 		hosts:    make(map[string]*host),
 		outcomes: make(chan outcome, cfg.Limits.Concurrency),
+		work:     make(chan *task, cfg.Limits.Concurrency),
 	}
 	if cfg.Limits.Rate > 0 {
 		s.glim = rate.NewLimiter(rate.Limit(cfg.Limits.Rate), 1)
@@ -194,6 +198,7 @@ func (s *scheduler) loop(src Source) {
 	if s.stopped != nil {
 		close(stop)
 	}
+	close(s.work)
 	s.wg.Wait()
 	s.run.err = srcErr
 	close(s.run.results)
@@ -272,8 +277,7 @@ func (s *scheduler) dispatch(now time.Time) {
 			s.run.retries.Add(1)
 		}
 		tk.started = now
-		s.wg.Add(1)
-		go s.attempt(tk)
+		s.start(tk)
 		s.markReady(h, now)
 	}
 }
@@ -323,6 +327,7 @@ func (s *scheduler) handle(o outcome) {
 	if o.kind != emitted {
 		h.inflight--
 		s.running--
+		s.idle++
 		s.run.inflight.Add(-1)
 	}
 	now := time.Now()
@@ -458,9 +463,29 @@ func (s *scheduler) deliver(r fetch.Result) {
 	s.run.done.Add(1)
 }
 
+// start hands tk to an idle worker, or to a new one while fewer than the
+// concurrency exist. Workers live for the whole run: a new goroutine per
+// attempt would grow a fresh stack through net/http's depth every time.
+func (s *scheduler) start(tk *task) {
+	if s.idle > 0 {
+		s.idle--
+	} else {
+		s.workers++
+		s.wg.Add(1)
+		go s.worker()
+	}
+	s.work <- tk
+}
+
+func (s *scheduler) worker() {
+	defer s.wg.Done()
+	for tk := range s.work {
+		s.attempt(tk)
+	}
+}
+
 // attempt runs one attempt at tk and reports back.
 func (s *scheduler) attempt(tk *task) {
-	defer s.wg.Done()
 	tk.attempts++
 	r := s.fetcher.Fetch(s.ctx, tk.t)
 	r.Seq, r.Input, r.Attempts = tk.t.Seq, tk.t.Input, tk.attempts

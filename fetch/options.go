@@ -55,6 +55,11 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// NoFallback makes bare hosts try https only, never http.
 	NoFallback bool
+	// MaxIdle and MaxIdlePerHost bound the keep-alive pool, overall and
+	// per host; 0 means 2048 and 64. The engine sizes them from its
+	// concurrency: a pool smaller than the requests in flight to one host
+	// closes and redials a connection for most of them.
+	MaxIdle, MaxIdlePerHost int
 }
 
 // DefaultOptions returns the options fanout uses when no flag says
@@ -113,6 +118,9 @@ func (o Options) Validate() error {
 	}
 	if o.ConnectTimeout <= 0 {
 		add("--connect-timeout must be positive (got %v)", o.ConnectTimeout)
+	}
+	if o.MaxIdle < 0 || o.MaxIdlePerHost < 0 {
+		add("idle connection limits must not be negative (got %d, %d per host)", o.MaxIdle, o.MaxIdlePerHost)
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -74,8 +75,8 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		TLSHandshakeTimeout:    o.ConnectTimeout,
 		DisableCompression:     true,
 		ForceAttemptHTTP2:      !o.HTTP1,
-		MaxIdleConns:           2048, // bounded: idle sockets to hosts never seen again cost fds
-		MaxIdleConnsPerHost:    64,
+		MaxIdleConns:           cmp.Or(o.MaxIdle, 2048), // bounded: idle sockets to hosts never seen again cost fds
+		MaxIdleConnsPerHost:    cmp.Or(o.MaxIdlePerHost, 64),
 		IdleConnTimeout:        30 * time.Second,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 1 << 20,

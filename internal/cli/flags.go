@@ -51,6 +51,8 @@ type flags struct {
 	color   string
 	quiet   bool
 	accept  string
+
+	cpuProfile string
 }
 
 func (f *flags) register(fs *pflag.FlagSet) {
@@ -87,6 +89,8 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.ordered, "ordered", false, "write results in input order (bounded reorder buffer)")
 	fs.StringVar(&f.color, "color", "auto", "colour the text format: auto, always or never (NO_COLOR is honoured)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE` (for performance work)")
+	fs.MarkHidden("cpuprofile")
 	fs.StringVar(&f.accept, "accept", "200..=399", "statuses that count as success, e.g. 200..=299,304 (.. excludes the end, ..= includes it)")
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +63,13 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe}, in.srcs...)}
 	sum := output.NewSummary(acc)
 
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return usageError{err}
+		}
+		defer stop()
+	}
 	runCtx, abort := context.WithCancel(ctx)
 	defer abort()
 	start := time.Now()
@@ -104,6 +112,19 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		return exitError{ExitFailures}
 	}
 	return nil
+}
+
+// startCPUProfile profiles the run into name until the returned stop.
+func startCPUProfile(name string) (func(), error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile %s: %v", name, unwrapPath(err))
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %v", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // writer sends results to the encoder, through the reorder buffer when
