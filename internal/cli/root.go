@@ -36,6 +36,11 @@ type Env struct {
 	Interrupt <-chan struct{}
 }
 
+// subcommands are the commands that live in their own files (runs, show,
+// diff, report, ...); each file adds its constructor from an init func so
+// that adding a command touches only its own file.
+var subcommands []func(Env) *cobra.Command
+
 // usageError marks errors that exit with ExitUsage.
 type usageError struct{ err error }
 
@@ -99,6 +104,9 @@ Exit status: 0 every result accepted, 1 some result not accepted,
 	root.Flags().SortFlags = false
 	f.register(root.Flags())
 	root.AddCommand(newDemo(env))
+	for _, mk := range subcommands {
+		root.AddCommand(mk(env))
+	}
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
 }
