@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/andybalholm/brotli"
+	"golang.org/x/sync/semaphore"
+
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zlib"
@@ -82,7 +85,24 @@ var (
 type decodeChain struct {
 	pooled [6]any
 	n      int
+	ctx    context.Context // the attempt's: bounds a wait for decoder memory
+	held   int64           // bytes of decoderMemory this body holds
 }
+
+// decoderMemory bounds, for the whole process, the memory that decoders
+// with large windows may claim at once. A brotli stream chooses its window
+// (up to 16 MiB, a 32 MiB ring buffer) and a hostile one that never ends
+// its first block makes the decoder allocate all of it: without a budget,
+// 500 such responses in flight would want 16 GiB. Over the budget, a body
+// waits for memory within its attempt's deadline.
+var decoderMemory = semaphore.NewWeighted(decoderBudget)
+
+const (
+	decoderBudget = 512 << 20
+	// smallWindowBits is the largest brotli window read without the
+	// budget and whose decoder is pooled: 1 MiB, 2 MiB of ring buffer.
+	smallWindowBits = 20
+)
 
 func (d *decodeChain) keep(v any) {
 	if d.n < len(d.pooled) {
@@ -109,6 +129,10 @@ func (d *decodeChain) release() {
 		d.pooled[i] = nil
 	}
 	d.n = 0
+	if d.held > 0 {
+		decoderMemory.Release(d.held)
+		d.held = 0
+	}
 }
 
 // wrap returns a reader that decodes one content-coding read from src, or
@@ -135,10 +159,24 @@ func (d *decodeChain) wrap(coding string, src io.Reader) (r io.Reader, ok bool, 
 		}
 		return flate.NewReader(br), true, nil
 	case "br":
+		br := d.bufio(src)
+		if bits, ok := brotliWindowBits(br); ok && bits > smallWindowBits {
+			// A large window: claim its ring buffer from the budget, and
+			// do not pool a decoder that holds one.
+			cost := int64(2) << bits
+			if d.ctx == nil {
+				d.ctx = context.Background()
+			}
+			if err := decoderMemory.Acquire(d.ctx, cost); err != nil {
+				return nil, true, err
+			}
+			d.held += cost
+			return brotli.NewReader(br), true, nil
+		}
 		b, _ := brotliPool.Get().(*brotli.Reader)
 		if b == nil {
-			b = brotli.NewReader(src)
-		} else if err := b.Reset(src); err != nil {
+			b = brotli.NewReader(br)
+		} else if err := b.Reset(br); err != nil {
 			return nil, true, err
 		}
 		d.keep(b)
@@ -165,6 +203,26 @@ func (d *decodeChain) bufio(src io.Reader) *bufio.Reader {
 	br.Reset(src)
 	d.keep(br)
 	return br
+}
+
+// brotliWindowBits reads the window size a brotli stream declares in its
+// first bits (RFC 7932, section 9.1), without consuming them.
+func brotliWindowBits(br *bufio.Reader) (int, bool) {
+	b, err := br.Peek(1)
+	if err != nil {
+		return 0, false
+	}
+	h := b[0]
+	switch {
+	case h&1 == 0:
+		return 16, true
+	case (h>>1)&7 != 0:
+		return 17 + int((h>>1)&7), true
+	case (h>>4)&7 != 0:
+		return 8 + int((h>>4)&7), true // 0b001 here is the large-window escape: 9 bits, rejected by the decoder
+	default:
+		return 17, true
+	}
 }
 
 // decoder builds the reader for a body sent with the given
@@ -217,9 +275,9 @@ func putPrefix(p *[]byte) {
 // keeping its first keep bytes. A body longer than the cap is cut, not
 // drained. An error that is not the wire's own is a protocol error: the body
 // does not decode.
-func readBody(body io.Reader, encodings []string, maxBody int64, keep int) (info bodyInfo, err error) {
+func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody int64, keep int) (info bodyInfo, err error) {
 	raw := rawReader{r: body, limit: maxBody}
-	var chain decodeChain
+	chain := decodeChain{ctx: ctx}
 	defer chain.release()
 	src, err := chain.decoder(encodings, &raw)
 	if err == nil {

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -111,7 +112,7 @@ func TestReadBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			info, err := readBody(bytes.NewReader(tt.body), tt.enc, tt.max, 0)
+			info, err := readBody(context.Background(), bytes.NewReader(tt.body), tt.enc, tt.max, 0)
 			if got := Classify(err); got != tt.wantKind {
 				t.Fatalf("error %v (kind %q), want kind %q", err, got, tt.wantKind)
 			}

@@ -209,7 +209,7 @@ func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace) error {
 	if maybeHTML(r.ContentType) {
 		keep = int(min(c.o.MaxBody, titleWindow))
 	}
-	info, err := readBody(resp.Body, resp.Header["Content-Encoding"], c.o.MaxBody, keep)
+	info, err := readBody(resp.Request.Context(), resp.Body, resp.Header["Content-Encoding"], c.o.MaxBody, keep)
 	ht.markBodyDone()
 	_ = resp.Body.Close()
 	r.Bytes, r.Truncated, r.BodySHA256 = info.n, info.truncated, info.sha256

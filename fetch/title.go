@@ -84,6 +84,15 @@ func wideEncoding(body []byte, contentType string) bool {
 
 // rawTitle returns the undecoded bytes between <title> and </title>, or nil.
 func rawTitle(body []byte) []byte {
+	if raw, ok := scanTitle(body); ok {
+		return raw
+	}
+	return tokenTitle(body)
+}
+
+// tokenTitle is rawTitle by the HTML tokenizer, for every case scanTitle
+// leaves to it.
+func tokenTitle(body []byte) []byte {
 	z := html.NewTokenizer(&chunkReader{b: body})
 	for {
 		switch z.Next() {
