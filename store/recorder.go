@@ -1,0 +1,308 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// Batching: a batch is handed to the writer once it holds minBatch results
+// or is commitEvery old, but only when the writer is idle, so a slow disk
+// makes batches bigger (cheaper per row) instead of slowing the run. Only a
+// batch of maxBatch results waits for the writer: that bounds memory when
+// the database cannot keep up at all.
+const (
+	minBatch    = 2000
+	maxBatch    = 50000
+	commitEvery = 250 * time.Millisecond
+	rowsPerStmt = 64 // rows per INSERT statement; fewer statements is faster
+)
+
+// RecorderOptions adjust a Recorder.
+type RecorderOptions struct {
+	// BeforeCommit, if set, is called on the writer goroutine before each
+	// commit; the CLI uses it to fsync the output file, so that after a
+	// power loss the file is never shorter than a committed offset.
+	BeforeCommit func() error
+	// Prior is the checkpoint of the run being resumed (nil for a new
+	// run): its targets count as done for the low-water mark.
+	Prior *Progress
+}
+
+// Recorder writes a run's results to the database. Add, Due, Cut and Close
+// belong to one goroutine (the one writing the output); the commits happen
+// on the Recorder's own writer goroutine, which owns a connection.
+//
+// Each commit stores a batch of results together with the run's checkpoint
+// in one transaction: the low-water mark and the output files' offsets at
+// the moment the batch was cut. A caller that writes results to a file and
+// calls Add for exactly the results it has written, then flushes the file
+// and passes its length to Cut, gets a database and file that agree after
+// a crash at any moment: the file past the committed offset holds exactly
+// the results that were not committed.
+type Recorder struct {
+	db    *DB
+	runID int64
+	opts  RecorderOptions
+
+	batch   *batch
+	first   time.Time // when the batch's first result was added
+	track   tracker
+	idle    chan struct{} // a token: the writer waits for work
+	haveTok bool
+	work    chan *batch
+	done    chan struct{}
+	err     error // set by the writer before done is closed, or by Cut after it
+	failed  chan struct{}
+}
+
+type batch struct {
+	rows     []row
+	lowWater uint64
+	offsets  map[string]int64
+}
+
+type row struct {
+	r  fetch.Result
+	ok bool
+}
+
+// Recorder starts recording results for run runID.
+func (db *DB) Recorder(runID int64, opts RecorderOptions) *Recorder {
+	rec := &Recorder{
+		db: db, runID: runID, opts: opts,
+		batch:  &batch{},
+		idle:   make(chan struct{}, 1),
+		work:   make(chan *batch, 1),
+		done:   make(chan struct{}),
+		failed: make(chan struct{}),
+	}
+	rec.track.init(opts.Prior)
+	go rec.writer()
+	return rec
+}
+
+// Add queues r, which the run did (ok) or did not accept, for the next
+// commit.
+func (rec *Recorder) Add(r *fetch.Result, ok bool) {
+	if len(rec.batch.rows) == 0 {
+		rec.first = time.Now()
+	}
+	rec.batch.rows = append(rec.batch.rows, row{r: *r, ok: ok})
+	rec.track.add(r.Seq)
+}
+
+// Due reports whether a batch should be cut now: it is big or old enough
+// and the writer is idle, or it is so big that the caller must wait.
+func (rec *Recorder) Due() bool {
+	n := len(rec.batch.rows)
+	if n == 0 {
+		return false
+	}
+	if n >= maxBatch {
+		return true
+	}
+	if n < minBatch && time.Since(rec.first) < commitEvery {
+		return false
+	}
+	if !rec.haveTok {
+		select {
+		case <-rec.idle:
+			rec.haveTok = true
+		default:
+		}
+	}
+	return rec.haveTok
+}
+
+// Cut hands the queued results to the writer together with the checkpoint:
+// offsets are the output files' lengths now, holding exactly the results
+// added so far. It waits only if the writer is still busy with the previous
+// batch. It returns the writer's error, if a commit failed.
+func (rec *Recorder) Cut(offsets map[string]int64) error {
+	if !rec.haveTok {
+		select {
+		case <-rec.idle:
+		case <-rec.failed:
+			return rec.err
+		}
+	}
+	rec.haveTok = false
+	b := rec.batch
+	b.lowWater = rec.track.low
+	b.offsets = offsets
+	rec.batch = &batch{rows: make([]row, 0, max(minBatch, len(b.rows)/2))}
+	rec.work <- b
+	return nil
+}
+
+// Err returns the error of a failed commit, or nil.
+func (rec *Recorder) Err() error {
+	select {
+	case <-rec.failed:
+		return rec.err
+	default:
+		return nil
+	}
+}
+
+// Close commits what is queued with the given offsets, waits for the
+// writer and returns the first error.
+func (rec *Recorder) Close(offsets map[string]int64) error {
+	err := rec.Cut(offsets)
+	close(rec.work)
+	<-rec.done
+	if err == nil {
+		err = rec.Err()
+	}
+	return err
+}
+
+// LowWater returns the current low-water mark: every target below it has
+// been added (in this or an earlier session of the run).
+func (rec *Recorder) LowWater() uint64 { return rec.track.low }
+
+func (rec *Recorder) writer() {
+	defer close(rec.done)
+	ctx := context.Background()
+	conn, err := rec.db.sql.Conn(ctx)
+	if err == nil {
+		defer conn.Close()
+	}
+	for {
+		if err != nil {
+			rec.fail(err)
+			for range rec.work { // keep Cut from blocking; nothing more is written
+			}
+			return
+		}
+		rec.idle <- struct{}{}
+		b, ok := <-rec.work
+		if !ok {
+			return
+		}
+		err = rec.commit(ctx, conn, b)
+	}
+}
+
+func (rec *Recorder) fail(err error) {
+	rec.err = fmt.Errorf("--db %s: recording run %d: %w", rec.db.path, rec.runID, err)
+	close(rec.failed)
+	// A Cut waiting for the idle token must not wait forever.
+	select {
+	case rec.idle <- struct{}{}:
+	default:
+	}
+}
+
+// commit writes one batch and the checkpoint in one transaction.
+func (rec *Recorder) commit(ctx context.Context, conn *sql.Conn, b *batch) error {
+	if rec.opts.BeforeCommit != nil {
+		if err := rec.opts.BeforeCommit(); err != nil {
+			return err
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var failed int64
+	args := make([]any, 0, rowsPerStmt*insertWidth)
+	var full *sql.Stmt
+	for i := 0; i < len(b.rows); i += rowsPerStmt {
+		chunk := b.rows[i:min(i+rowsPerStmt, len(b.rows))]
+		args = args[:0]
+		for j := range chunk {
+			args = rowArgs(args, rec.runID, &chunk[j].r, chunk[j].ok)
+			if !chunk[j].ok {
+				failed++
+			}
+		}
+		if len(chunk) == rowsPerStmt {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, insertSQL(rowsPerStmt)); err != nil {
+					return err
+				}
+				defer full.Close()
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, insertSQL(len(chunk)), args...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	off, _ := json.Marshal(b.offsets)
+	if b.offsets == nil {
+		off = []byte("{}")
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE runs SET results = results + ?, failed = failed + ?,
+		low_water = ?, offsets = ? WHERE id = ?`, len(b.rows), failed, int64(b.lowWater), string(off), rec.runID)
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func insertSQL(n int) string {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO results(" + insertColumns + ") VALUES ")
+	one := "(?" + strings.Repeat(",?", insertWidth-1) + ")"
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(one)
+	}
+	return sb.String()
+}
+
+// tracker computes the low-water mark from results that arrive out of
+// order: done holds the Seqs added above the mark, prior the ones recorded
+// by an earlier session of the run.
+type tracker struct {
+	low   uint64
+	done  map[uint64]struct{}
+	prior map[uint64]struct{}
+}
+
+func (t *tracker) init(p *Progress) {
+	t.done = map[uint64]struct{}{}
+	t.prior = map[uint64]struct{}{}
+	if p != nil {
+		t.low = p.LowWater
+		for s := range p.Above {
+			t.prior[s] = struct{}{}
+		}
+	}
+	t.advance()
+}
+
+func (t *tracker) add(seq uint64) {
+	if seq != t.low {
+		t.done[seq] = struct{}{}
+		return
+	}
+	t.low++
+	t.advance()
+}
+
+func (t *tracker) advance() {
+	for {
+		if _, ok := t.done[t.low]; ok {
+			delete(t.done, t.low)
+		} else if _, ok := t.prior[t.low]; ok {
+			delete(t.prior, t.low)
+		} else {
+			return
+		}
+		t.low++
+	}
+}

@@ -1,0 +1,190 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// extra holds the result fields that have no column of their own; it is
+// stored as JSON in results.extra with the schema's field names, so
+// json_extract(extra, '$.timing.ttfb') works in the sqlite3 shell.
+type extra struct {
+	Proto         string       `json:"proto"`
+	Method        string       `json:"method"`
+	ContentLength *int64       `json:"content_length"`
+	Truncated     bool         `json:"truncated"`
+	Server        string       `json:"server"`
+	BodySHA256    string       `json:"body_sha256,omitempty"`
+	Redirects     []fetch.Hop  `json:"redirects"`
+	Timing        fetch.Timing `json:"timing"`
+}
+
+const resultColumns = `seq, input, url, final_url, status, ok, error_kind, error, total_ms, bytes,
+  content_type, title, ip, attempts, started_at, extra`
+
+// Record is one stored result and whether the run accepted it (its ok
+// column, computed with the run's --accept rule).
+type Record struct {
+	Result *fetch.Result
+	OK     bool
+}
+
+// Results returns the results of run runID in input (Seq) order. Each
+// *fetch.Result is new and may be kept. The iteration stops at the first
+// error, which it yields with a nil result.
+//
+// This is the read API for reports and re-emitting: Results(id) gives back
+// every field of the documented schema exactly as the run produced it.
+func (db *DB) Results(runID int64) iter.Seq2[*fetch.Result, error] {
+	return func(yield func(*fetch.Result, error) bool) {
+		for rec, err := range db.Records(runID, false) {
+			if !yield(rec.Result, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Records is Results with each result's ok flag; with failedOnly it
+// yields only the results the run did not accept.
+func (db *DB) Records(runID int64, failedOnly bool) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		q := `SELECT ` + resultColumns + ` FROM results WHERE run_id = ?`
+		if failedOnly {
+			q += ` AND ok = 0`
+		}
+		rows, err := db.sql.Query(q+` ORDER BY seq`, runID)
+		if err != nil {
+			yield(Record{}, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			rec, err := scanResult(rows)
+			if err != nil {
+				yield(Record{}, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err))
+				return
+			}
+			if !yield(rec, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Record{}, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err))
+		}
+	}
+}
+
+func scanResult(s scanner) (Record, error) {
+	r := &fetch.Result{}
+	var ok bool
+	var kind, msg sql.NullString
+	var started, ex string
+	err := s.Scan(&r.Seq, &r.Input, &r.URL, &r.FinalURL, &r.Status, &ok, &kind, &msg,
+		&r.Timing.Total, &r.Bytes, &r.ContentType, &r.Title, &r.IP, &r.Attempts, &started, &ex)
+	if err != nil {
+		return Record{}, err
+	}
+	if kind.Valid {
+		r.Error = &fetch.Error{Kind: fetch.ErrorKind(kind.String), Message: msg.String}
+	}
+	if r.StartedAt, err = time.Parse(time.RFC3339Nano, started); err != nil {
+		return Record{}, fmt.Errorf("result %d: started_at: %w", r.Seq, err)
+	}
+	var x extra
+	if err := json.Unmarshal([]byte(ex), &x); err != nil {
+		return Record{}, fmt.Errorf("result %d: extra: %w", r.Seq, err)
+	}
+	r.Proto, r.Method, r.ContentLength, r.Truncated = x.Proto, x.Method, x.ContentLength, x.Truncated
+	r.Server, r.BodySHA256, r.Redirects, r.Timing = x.Server, x.BodySHA256, x.Redirects, x.Timing
+	return Record{Result: r, OK: ok}, nil
+}
+
+// rowArgs appends the insert arguments for one result, in insertColumns
+// order.
+func rowArgs(args []any, runID int64, r *fetch.Result, ok bool) []any {
+	ex, _ := json.Marshal(extra{
+		Proto: r.Proto, Method: r.Method, ContentLength: r.ContentLength, Truncated: r.Truncated,
+		Server: r.Server, BodySHA256: r.BodySHA256, Redirects: r.Redirects, Timing: r.Timing,
+	})
+	var kind, msg any
+	if r.Error != nil {
+		kind, msg = string(r.Error.Kind), r.Error.Message
+	}
+	return append(args, runID, int64(r.Seq), r.Input, r.URL, hostOf(r.URL), r.FinalURL, r.Status, ok,
+		kind, msg, r.Timing.Total, r.Bytes, r.ContentType, r.Title, r.IP, r.Attempts,
+		r.StartedAt.Format(time.RFC3339Nano), string(ex))
+}
+
+const insertColumns = `run_id, seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,
+  bytes, content_type, title, ip, attempts, started_at, extra`
+
+const insertWidth = 18 // the number of insertColumns
+
+// hostOf returns the host[:port] of a URL as fanout normalises it, or ""
+// for a line that was not a URL.
+func hostOf(u string) string {
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return ""
+	}
+	h := u[i+3:]
+	if j := strings.IndexAny(h, "/?#"); j >= 0 {
+		h = h[:j]
+	}
+	if j := strings.LastIndexByte(h, '@'); j >= 0 {
+		h = h[j+1:]
+	}
+	return h
+}
+
+// Progress is what a resumed run needs: which targets already have results
+// and how long each output file was when they were committed.
+type Progress struct {
+	// LowWater: every target with a lower Seq has a result.
+	LowWater uint64
+	// Above holds the Seqs at or past LowWater that have a result; the
+	// engine's window bounds how many there are.
+	Above map[uint64]struct{}
+	// Offsets maps each output file to its committed length.
+	Offsets map[string]int64
+	// Results counts the run's recorded results.
+	Results int64
+}
+
+// Done reports whether the target at seq has a result.
+func (p *Progress) Done(seq uint64) bool {
+	if seq < p.LowWater {
+		return true
+	}
+	_, ok := p.Above[seq]
+	return ok
+}
+
+// Progress reads run runID's checkpoint for a resume.
+func (db *DB) Progress(runID int64) (*Progress, error) {
+	run, err := db.Run(runID)
+	if err != nil {
+		return nil, err
+	}
+	p := &Progress{LowWater: run.LowWater, Above: map[uint64]struct{}{}, Offsets: run.Offsets, Results: run.Results}
+	rows, err := db.sql.Query(`SELECT seq FROM results WHERE run_id = ? AND seq >= ?`, runID, int64(run.LowWater))
+	if err != nil {
+		return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s int64
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
+		}
+		p.Above[uint64(s)] = struct{}{}
+	}
+	return p, rows.Err()
+}

@@ -1,0 +1,268 @@
+// Package store records fanout runs in a SQLite database (modernc.org/sqlite,
+// pure Go, WAL mode) so that a run can be queried afterwards with the sqlite3
+// shell, re-emitted, compared with another run, and resumed after any
+// interruption, a SIGKILL included, with every result recorded exactly once.
+//
+// One database holds many runs. The runs table has one row per run (its
+// command line, configuration, counts, state and resume checkpoint); the
+// results table one row per result, with the fields people filter on as
+// columns and the rest of the documented result schema as JSON. Writes go
+// through a Recorder: one goroutine that owns a connection and commits
+// results in batches, each batch together with the run's checkpoint.
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Run states, as stored in runs.state.
+const (
+	StateRunning     = "running"     // started; a process may still be running it, or it was killed
+	StateInterrupted = "interrupted" // stopped by Ctrl-C, SIGTERM or an error; resumable
+	StateDone        = "done"        // every target has a result
+)
+
+// schema creates the tables and indexes. Results are keyed by (run_id, seq):
+// seq is the target's input position, so a result can exist at most once.
+const schema = `
+CREATE TABLE IF NOT EXISTS runs (
+  id          INTEGER PRIMARY KEY,
+  started_at  TEXT NOT NULL,
+  finished_at TEXT,
+  state       TEXT NOT NULL,
+  command     TEXT NOT NULL,
+  config      TEXT NOT NULL,
+  results     INTEGER NOT NULL DEFAULT 0,
+  failed      INTEGER NOT NULL DEFAULT 0,
+  low_water   INTEGER NOT NULL DEFAULT 0,
+  offsets     TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS results (
+  run_id       INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  seq          INTEGER NOT NULL,
+  input        TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  host         TEXT NOT NULL,
+  final_url    TEXT NOT NULL,
+  status       INTEGER NOT NULL,
+  ok           INTEGER NOT NULL,
+  error_kind   TEXT,
+  error        TEXT,
+  total_ms     REAL NOT NULL,
+  bytes        INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  title        TEXT NOT NULL,
+  ip           TEXT NOT NULL,
+  attempts     INTEGER NOT NULL,
+  started_at   TEXT NOT NULL,
+  extra        TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS results_input  ON results(run_id, input);
+CREATE INDEX IF NOT EXISTS results_status ON results(run_id, status);
+CREATE INDEX IF NOT EXISTS results_error  ON results(run_id, error_kind) WHERE error_kind IS NOT NULL;
+`
+
+// DB is an open fanout database. Its read methods may be used from any
+// goroutine, also while a Recorder writes.
+type DB struct {
+	sql  *sql.DB
+	path string
+}
+
+// Open opens the database at path, creating it and its tables if needed.
+// The database uses WAL journaling with synchronous=NORMAL: a commit
+// survives the death of the process (SIGKILL, OOM kill) at once, and a
+// power loss or reboot may lose only the last commits, never consistency.
+func Open(path string) (*DB, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("--db %s: %w", path, err)
+	}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("--db %s: %w", path, err)
+	}
+	return &DB{sql: db, path: path}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Path returns the file name the database was opened with.
+func (db *DB) Path() string { return db.path }
+
+// Config is what a run was started with, stored as JSON in runs.config. It
+// holds what resume needs to number targets the same way again.
+type Config struct {
+	// Dir is the working directory the run was started in; relative
+	// names in Command are relative to it.
+	Dir string `json:"dir"`
+	// Inputs are the -i files as absolute names ("-" for stdin) and Args
+	// the targets given as arguments, in order.
+	Inputs []string `json:"inputs"`
+	Args   []string `json:"args"`
+	// InputFiles identifies each regular -i file's content at the start,
+	// so a resume can refuse a file that changed.
+	InputFiles []FileStamp `json:"input_files,omitempty"`
+	Dedupe     bool        `json:"dedupe"`
+	// Output is the -o file as an absolute name, "" for stdout.
+	Output  string `json:"output"`
+	Format  string `json:"format"`
+	Ordered bool   `json:"ordered"`
+	// Accept is the --accept rule the results' ok column was computed with.
+	Accept string `json:"accept"`
+	// Flags are every flag set on the command line, for the record.
+	Flags map[string]string `json:"flags,omitempty"`
+}
+
+// FileStamp identifies a file's content cheaply: its size and modification
+// time.
+type FileStamp struct {
+	Name    string    `json:"name"`
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"mtime"`
+}
+
+// Run is one recorded run.
+type Run struct {
+	ID         int64
+	StartedAt  time.Time
+	FinishedAt time.Time // zero while running or when killed
+	State      string    // StateRunning, StateInterrupted or StateDone
+	Command    []string  // the command line, without the program name
+	Config     Config
+	Results    int64 // results recorded
+	Failed     int64 // results not accepted by Config.Accept
+	// LowWater is the resume checkpoint: every target with a lower
+	// sequence number has a result.
+	LowWater uint64
+	// Offsets maps each output file to its size at the last commit: the
+	// bytes that hold exactly the recorded results.
+	Offsets map[string]int64
+}
+
+// CreateRun records the start of a run and returns its id.
+func (db *DB) CreateRun(command []string, cfg Config) (int64, error) {
+	cmd, _ := json.Marshal(command)
+	c, _ := json.Marshal(cfg)
+	res, err := db.sql.Exec(`INSERT INTO runs(started_at, state, command, config) VALUES (?, ?, ?, ?)`,
+		time.Now().UTC().Format(time.RFC3339Nano), StateRunning, string(cmd), string(c))
+	if err != nil {
+		return 0, fmt.Errorf("--db %s: recording the run: %w", db.path, err)
+	}
+	return res.LastInsertId()
+}
+
+// SetState sets a run's state; a finished state (done or interrupted)
+// also sets finished_at. Resuming a run sets it back to running.
+func (db *DB) SetState(id int64, state string) error {
+	var fin any
+	if state != StateRunning {
+		fin = time.Now().UTC().Format(time.RFC3339Nano)
+	}
+	_, err := db.sql.Exec(`UPDATE runs SET state = ?, finished_at = ? WHERE id = ?`, state, fin, id)
+	if err != nil {
+		return fmt.Errorf("--db %s: run %d: %w", db.path, id, err)
+	}
+	return nil
+}
+
+const runColumns = `id, started_at, coalesce(finished_at, ''), state, command, config, results, failed, low_water, offsets`
+
+// ErrNoRun is returned for a run id the database does not hold.
+var ErrNoRun = errors.New("no such run")
+
+// Runs returns every recorded run, oldest first.
+func (db *DB) Runs() ([]Run, error) {
+	rows, err := db.sql.Query(`SELECT ` + runColumns + ` FROM runs ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("--db %s: %w", db.path, err)
+	}
+	defer rows.Close()
+	var runs []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("--db %s: %w", db.path, err)
+		}
+		runs = append(runs, r)
+	}
+	return runs, rows.Err()
+}
+
+// Run returns the run with id, or an error wrapping ErrNoRun.
+func (db *DB) Run(id int64) (Run, error) {
+	r, err := scanRun(db.sql.QueryRow(`SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, fmt.Errorf("--db %s: run %d: %w", db.path, id, ErrNoRun)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("--db %s: run %d: %w", db.path, id, err)
+	}
+	return r, nil
+}
+
+// LastRun returns the most recent run, or an error wrapping ErrNoRun.
+func (db *DB) LastRun() (Run, error) {
+	var id int64
+	err := db.sql.QueryRow(`SELECT coalesce(max(id), 0) FROM runs`).Scan(&id)
+	if err != nil {
+		return Run{}, fmt.Errorf("--db %s: %w", db.path, err)
+	}
+	if id == 0 {
+		return Run{}, fmt.Errorf("--db %s: no runs recorded: %w", db.path, ErrNoRun)
+	}
+	return db.Run(id)
+}
+
+// ParseRunID reads a run reference: a number, or "last" for the most
+// recent run.
+func (db *DB) ParseRunID(s string) (int64, error) {
+	if s == "last" || s == "latest" {
+		r, err := db.LastRun()
+		return r.ID, err
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("run %q: want a run id (see fanout runs) or last", s)
+	}
+	return id, nil
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanRun(s scanner) (Run, error) {
+	var r Run
+	var started, finished, cmd, cfg, offsets string
+	var low int64
+	if err := s.Scan(&r.ID, &started, &finished, &r.State, &cmd, &cfg, &r.Results, &r.Failed, &low, &offsets); err != nil {
+		return r, err
+	}
+	r.StartedAt, _ = time.Parse(time.RFC3339Nano, started)
+	if finished != "" {
+		r.FinishedAt, _ = time.Parse(time.RFC3339Nano, finished)
+	}
+	r.LowWater = uint64(low)
+	if err := json.Unmarshal([]byte(cmd), &r.Command); err != nil {
+		return r, fmt.Errorf("run %d: command: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(cfg), &r.Config); err != nil {
+		return r, fmt.Errorf("run %d: config: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(offsets), &r.Offsets); err != nil {
+		return r, fmt.Errorf("run %d: offsets: %w", r.ID, err)
+	}
+	return r, nil
+}

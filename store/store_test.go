@@ -1,0 +1,173 @@
+package store
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+func openTemp(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// sample returns a result with every field of the schema set.
+func sample(seq uint64) *fetch.Result {
+	n := int64(1024)
+	r := &fetch.Result{
+		Seq: seq, Input: "example.com/a", URL: "https://example.com/a", FinalURL: "https://example.com/b",
+		Status: 200, Proto: "HTTP/2.0", Method: "GET", ContentType: "text/html",
+		ContentLength: &n, Bytes: 1000, Truncated: true, Title: "A \"title\" \u202e", Server: "nginx",
+		IP: "127.0.0.1", BodySHA256: "abc", Redirects: []fetch.Hop{{URL: "https://example.com/a", Status: 301}},
+		Attempts: 2, Timing: fetch.Timing{DNS: 1.5, Connect: 2.25, TLS: 3, TTFB: 4.125, Transfer: 0.1, Total: 11.0625},
+		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC),
+	}
+	if seq%3 == 1 {
+		r.Status, r.ContentLength, r.Redirects, r.BodySHA256 = 0, nil, nil, ""
+		r.Error = &fetch.Error{Kind: fetch.KindTimeout, Message: "took too long"}
+	}
+	return r
+}
+
+func TestResultsRoundTrip(t *testing.T) {
+	db := openTemp(t)
+	id, err := db.CreateRun([]string{"-i", "x"}, Config{Inputs: []string{"/x"}, Dedupe: true, Format: "jsonl", Accept: "200..=399"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := db.Recorder(id, RecorderOptions{})
+	const n = 3000 // more than one batch and statement, with a short last statement
+	perm := rand.Perm(n)
+	for _, i := range perm {
+		r := sample(uint64(i))
+		rec.Add(r, r.Error == nil)
+		if rec.Due() {
+			if err := rec.Cut(map[string]int64{"/out": int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := rec.Close(map[string]int64{"/out": 42}); err != nil {
+		t.Fatal(err)
+	}
+	var seq uint64
+	for r, err := range db.Results(id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := sample(seq); !reflect.DeepEqual(r, want) {
+			t.Fatalf("result %d:\ngot  %+v\nwant %+v", seq, r, want)
+		}
+		seq++
+	}
+	if seq != n {
+		t.Fatalf("got %d results, want %d", seq, n)
+	}
+	run, err := db.Run(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Results != n || run.Failed != n/3 || run.LowWater != n || run.Offsets["/out"] != 42 ||
+		run.State != StateRunning || !run.Config.Dedupe || run.Command[1] != "x" {
+		t.Fatalf("run = %+v", run)
+	}
+	failed := 0
+	for rec, err := range db.Records(id, true) {
+		if err != nil || rec.OK || rec.Result.Error == nil {
+			t.Fatalf("failed-only record %+v, %v", rec, err)
+		}
+		failed++
+	}
+	if failed != n/3 {
+		t.Fatalf("failed-only records: got %d, want %d", failed, n/3)
+	}
+}
+
+func TestProgressLowWater(t *testing.T) {
+	db := openTemp(t)
+	id, _ := db.CreateRun(nil, Config{})
+	rec := db.Recorder(id, RecorderOptions{})
+	for _, s := range []uint64{0, 1, 2, 4, 7, 8} {
+		rec.Add(sample(s), true)
+	}
+	if got := rec.LowWater(); got != 3 {
+		t.Fatalf("low water = %d, want 3", got)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := db.Progress(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LowWater != 3 || len(p.Above) != 3 || !p.Done(4) || p.Done(3) || !p.Done(0) || p.Done(9) {
+		t.Fatalf("progress = %+v", p)
+	}
+	// A second session fills the gaps; the mark passes the earlier ones.
+	rec = db.Recorder(id, RecorderOptions{Prior: p})
+	rec.Add(sample(5), true)
+	rec.Add(sample(3), true)
+	if got := rec.LowWater(); got != 6 {
+		t.Fatalf("low water after 3 and 5 = %d, want 6", got)
+	}
+	rec.Add(sample(6), true)
+	if got := rec.LowWater(); got != 9 {
+		t.Fatalf("low water after 6 = %d, want 9", got)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if run, _ := db.Run(id); run.LowWater != 9 || run.Results != 9 {
+		t.Fatalf("run = %+v", run)
+	}
+}
+
+func TestRecorderReportsFailedCommit(t *testing.T) {
+	db := openTemp(t)
+	id, _ := db.CreateRun(nil, Config{})
+	rec := db.Recorder(id, RecorderOptions{})
+	rec.Add(sample(0), true)
+	rec.Add(sample(0), true) // the same Seq twice violates the primary key
+	if err := rec.Close(nil); err == nil {
+		t.Fatal("Close: no error for a duplicate result")
+	}
+	if run, _ := db.Run(id); run.Results != 0 {
+		t.Fatalf("a failed batch left %d results", run.Results)
+	}
+}
+
+func TestRunsAndParseRunID(t *testing.T) {
+	db := openTemp(t)
+	if _, err := db.ParseRunID("last"); err == nil {
+		t.Fatal("last in an empty database: no error")
+	}
+	a, _ := db.CreateRun([]string{"a"}, Config{})
+	b, _ := db.CreateRun([]string{"b"}, Config{})
+	if err := db.SetState(a, StateDone); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := db.Runs()
+	if err != nil || len(runs) != 2 || runs[0].ID != a || runs[0].State != StateDone || runs[0].FinishedAt.IsZero() {
+		t.Fatalf("runs = %+v, %v", runs, err)
+	}
+	if id, err := db.ParseRunID("last"); err != nil || id != b {
+		t.Fatalf("last = %d, %v; want %d", id, err, b)
+	}
+	for _, bad := range []string{"x", "0", "-1"} {
+		if _, err := db.ParseRunID(bad); err == nil {
+			t.Errorf("ParseRunID(%q): no error", bad)
+		}
+	}
+	if _, err := db.Run(99); err == nil {
+		t.Fatal("Run(99): no error")
+	}
+}
