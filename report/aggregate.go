@@ -1,0 +1,231 @@
+package report
+
+import (
+	"container/heap"
+	"math"
+	"strings"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// Latency histogram range: 1µs to one hour, three significant digits
+// (about 200 KB, whatever the number of results).
+const (
+	histMinMicros = 1
+	histMaxMicros = int64(time.Hour / time.Microsecond)
+	histDigits    = 3
+)
+
+// samplesPerKind is how many distinct error messages are kept per kind.
+const samplesPerKind = 3
+
+// maxText caps the length, in bytes, of any string kept from a result: a
+// hostile title or URL must not make the report large.
+const maxText = 300
+
+// Aggregator accumulates results for a report in bounded memory. It keeps
+// no reference to the results it is given. It is not safe for concurrent
+// use.
+type Aggregator struct {
+	opts Options
+
+	total, accepted, withError, bytes int64
+	first, last                       time.Time
+
+	classes  [7]int64
+	kinds    [numKinds]int64
+	samples  [numKinds][]string
+	statuses map[int]int64
+
+	latency *hdrhistogram.Histogram
+	sumMs   float64
+
+	slow  slowHeap
+	hosts map[string]*hostAgg
+	other hostAgg // hosts beyond opts.MaxHosts
+}
+
+// NewAggregator returns an empty aggregator.
+func NewAggregator(opts Options) *Aggregator {
+	return &Aggregator{
+		opts:     opts.withDefaults(),
+		statuses: make(map[int]int64),
+		latency:  hdrhistogram.New(histMinMicros, histMaxMicros, histDigits),
+		hosts:    make(map[string]*hostAgg),
+	}
+}
+
+// Add counts one result.
+func (a *Aggregator) Add(r *fetch.Result) {
+	a.total++
+	ok := a.opts.Accept.OK(r)
+	if ok {
+		a.accepted++
+	}
+	a.bytes += r.Bytes
+	class := statusClass(r.Status)
+	a.classes[class]++
+	if len(a.statuses) < 1000 || a.statuses[r.Status] > 0 {
+		// Statuses are numbers, but a results file could hold any int;
+		// past 1000 distinct codes new ones are not listed.
+		a.statuses[r.Status]++
+	}
+	kind := -1
+	if r.Error != nil {
+		a.withError++
+		kind = kindIndex(r.Error.Kind)
+		a.kinds[kind]++
+		a.sample(kind, r.Error.Message)
+	}
+	ms := r.Timing.Total
+	if math.IsNaN(ms) || math.IsInf(ms, 0) || ms < 0 {
+		ms = 0
+	}
+	if !r.StartedAt.IsZero() {
+		end := r.StartedAt.Add(time.Duration(ms * float64(time.Millisecond)))
+		if a.first.IsZero() || r.StartedAt.Before(a.first) {
+			a.first = r.StartedAt
+		}
+		if end.After(a.last) {
+			a.last = end
+		}
+	}
+	if ms > 0 {
+		us := min(max(int64(math.Round(ms*1000)), histMinMicros), histMaxMicros)
+		_ = a.latency.RecordValue(us) // in range by the clamp above
+		a.sumMs += ms
+		a.slow.offer(a.opts.TopN, r, ms)
+	}
+	a.host(r).add(ok, class, kind, r.Bytes, ms)
+}
+
+// sample keeps the first few distinct messages of an error kind.
+func (a *Aggregator) sample(kind int, msg string) {
+	s := a.samples[kind]
+	if len(s) >= samplesPerKind {
+		return
+	}
+	msg = clean(msg)
+	for _, m := range s {
+		if m == msg {
+			return
+		}
+	}
+	a.samples[kind] = append(s, msg)
+}
+
+// host returns the counters for r's host, or the "other hosts" counters
+// once MaxHosts distinct hosts are tracked.
+func (a *Aggregator) host(r *fetch.Result) *hostAgg {
+	h := hostOf(r)
+	if ha, ok := a.hosts[h]; ok {
+		return ha
+	}
+	if len(a.hosts) >= a.opts.MaxHosts {
+		return &a.other
+	}
+	ha := &hostAgg{}
+	a.hosts[strings.Clone(h)] = ha
+	return ha
+}
+
+// statusClass maps a status to its counter: 0 for no response, 1..5 for
+// 1xx..5xx, 6 for anything else.
+func statusClass(status int) int {
+	switch {
+	case status == 0:
+		return 0
+	case status >= 100 && status <= 599:
+		return status / 100
+	}
+	return 6
+}
+
+var classLabels = [7]string{"no response", "1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+
+const numKinds = 11
+
+// kindIndex maps a kind to its position in fetch.Kinds; a kind fanout does
+// not know (from a hand-edited file) counts as "other".
+func kindIndex(k fetch.ErrorKind) int {
+	for i, kk := range fetch.Kinds {
+		if kk == k {
+			return i
+		}
+	}
+	return kindIndex(fetch.KindOther)
+}
+
+// hostOf returns the lower-cased host[:port] of a result's URL, without
+// parsing the whole URL: this runs once per result. A result with no URL
+// (an invalid input line) is counted under "(invalid input)".
+func hostOf(r *fetch.Result) string {
+	u := r.URL
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return "(invalid input)"
+	}
+	u = u[i+3:]
+	if j := strings.IndexAny(u, "/?#"); j >= 0 {
+		u = u[:j]
+	}
+	if j := strings.LastIndexByte(u, '@'); j >= 0 {
+		u = u[j+1:]
+	}
+	if u == "" {
+		return "(invalid input)"
+	}
+	if len(u) > maxText {
+		u = u[:maxText]
+	}
+	for k := 0; k < len(u); k++ {
+		if c := u[k]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(u)
+		}
+	}
+	return u
+}
+
+// slowHeap is a min-heap on total time holding the slowest targets seen.
+type slowHeap []Target
+
+func (h slowHeap) Len() int           { return len(h) }
+func (h slowHeap) Less(i, j int) bool { return h[i].Timing.Total < h[j].Timing.Total }
+func (h slowHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *slowHeap) Push(x any)        { *h = append(*h, x.(Target)) }
+func (h *slowHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+// offer keeps r if it is among the n slowest so far. Strings are copied
+// (and cleaned) only for results that are kept.
+func (h *slowHeap) offer(n int, r *fetch.Result, ms float64) {
+	if len(*h) >= n && ms <= (*h)[0].Timing.Total {
+		return
+	}
+	t := Target{
+		URL:      clean(r.URL),
+		FinalURL: clean(r.FinalURL),
+		Host:     clean(hostOf(r)),
+		Status:   r.Status,
+		Title:    clean(r.Title),
+		Attempts: r.Attempts,
+		Timing:   r.Timing,
+	}
+	t.Timing.Total = ms
+	if r.Error != nil {
+		t.Kind = fetch.Kinds[kindIndex(r.Error.Kind)]
+	}
+	if len(*h) < n {
+		heap.Push(h, t)
+		return
+	}
+	(*h)[0] = t
+	heap.Fix(h, 0)
+}

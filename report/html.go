@@ -1,0 +1,145 @@
+package report
+
+import (
+	"bufio"
+	"embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+)
+
+//go:embed templates/report.html.tmpl templates/style.css
+var files embed.FS
+
+var (
+	page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
+		"num":   fmtNum,
+		"pct":   fmtPct,
+		"ms":    fmtMs,
+		"bytes": fmtBytes,
+		"f1":    func(f float64) string { return fmtFloat(f, 1) },
+		"pname": func(p float64) string { return "p" + trimFloat(p) },
+		"time":  func(t time.Time) string { return t.Format("2006-01-02 15:04:05 MST") },
+		"int64": func(i int) int64 { return int64(i) },
+	}).ParseFS(files, "templates/report.html.tmpl"))
+	css = mustRead("templates/style.css")
+)
+
+func mustRead(name string) template.CSS {
+	b, err := files.ReadFile(name)
+	if err != nil {
+		panic(err) // embedded at build time; cannot fail at run time
+	}
+	return template.CSS(b) // our own stylesheet, not data
+}
+
+// view is what the template draws: the report plus the charts and the
+// headline figures computed from it.
+type view struct {
+	*Report
+	CSS       template.CSS
+	Title     string
+	Cards     []card
+	Status    barChart
+	KindBars  barChart
+	LatChart  barChart
+	Waterfall waterfall
+	Args      string
+}
+
+// card is one headline figure.
+type card struct {
+	Label, Value, Sub, Class string
+}
+
+// WriteHTML writes the report as one self-contained HTML page: styles and
+// SVG charts inline, nothing loaded from anywhere (a Content-Security-Policy
+// forbids it), every string from the network escaped by html/template.
+func (r *Report) WriteHTML(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := page.Execute(bw, r.view()); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	return nil
+}
+
+func (r *Report) view() *view {
+	v := &view{
+		Report:    r,
+		CSS:       css,
+		Title:     r.title(),
+		Status:    statusChart(r.Classes),
+		KindBars:  hbarChart(r.Kinds, "No errors."),
+		LatChart:  latencyChart(r.Latency),
+		Waterfall: waterfallChart(r.Slowest),
+	}
+	if len(r.Info.Args) > 0 {
+		args := make([]string, len(r.Info.Args))
+		for i, a := range r.Info.Args {
+			args[i] = clean(a)
+		}
+		v.Args = strings.Join(args, " ")
+	}
+	v.Cards = r.cards()
+	return v
+}
+
+func (r *Report) title() string {
+	switch {
+	case r.Info.Title != "":
+		return r.Info.Title
+	case r.Info.ID != "":
+		return "fanout run " + clean(r.Info.ID)
+	case r.Info.Source != "":
+		return "fanout results: " + clean(r.Info.Source)
+	}
+	return "fanout results"
+}
+
+// pct returns the latency at percentile p, 0 when there is none.
+func (r *Report) pct(p float64) float64 {
+	for _, x := range r.Latency.Percentiles {
+		if x.P == p {
+			return x.Ms
+		}
+	}
+	return 0
+}
+
+func (r *Report) cards() []card {
+	failed := r.Total - r.Accepted
+	acc := card{Label: "Accepted", Value: fmtPct(share(r.Accepted, r.Total)),
+		Sub: fmtNum(r.Accepted) + " with status in " + r.Accept, Class: "good"}
+	if failed > 0 {
+		acc.Class = "warn"
+	}
+	fail := card{Label: "Failed", Value: fmtNum(failed),
+		Sub: fmtNum(r.WithError) + " with an error, " + fmtNum(failed-r.WithError) + " by status"}
+	if failed > 0 {
+		fail.Class = "bad"
+	}
+	hosts := fmtNum(int64(r.HostsSeen))
+	if r.HostsCapped {
+		hosts = "> " + hosts
+	}
+	wall := card{Label: "Wall time", Value: "–", Sub: "run times unknown"}
+	if d := r.End.Sub(r.Start); !r.Start.IsZero() && d > 0 {
+		wall.Value = fmtDuration(d)
+		wall.Sub = fmtRate(float64(r.Total)/d.Seconds()) + " · " + r.Start.Format("2006-01-02 15:04")
+	}
+	return []card{
+		{Label: "Results", Value: fmtNum(r.Total), Sub: fmtBytes(r.Bytes) + " of bodies read"},
+		acc,
+		fail,
+		{Label: "Hosts", Value: hosts, Sub: "distinct host:port"},
+		{Label: "Median (p50)", Value: fmtMs(r.pct(50)), Sub: "mean " + fmtMs(r.Latency.MeanMs)},
+		{Label: "p95", Value: fmtMs(r.pct(95)), Sub: "p90 " + fmtMs(r.pct(90))},
+		{Label: "p99", Value: fmtMs(r.pct(99)), Sub: "max " + fmtMs(r.Latency.MaxMs)},
+		wall,
+	}
+}
