@@ -25,7 +25,11 @@ const statusesShown = 12
 // Report returns the report for what was added so far. The aggregator can
 // go on accepting results afterwards.
 func (a *Aggregator) Report(info RunInfo) *Report {
-	info.Title = clean(info.Title)
+	info.Title, info.ID, info.Source = clean(info.Title), clean(info.ID), clean(info.Source)
+	info.Args = slices.Clone(info.Args)
+	for i, a := range info.Args {
+		info.Args[i] = clean(a)
+	}
 	r := &Report{
 		Info:      info,
 		Generated: time.Now(),

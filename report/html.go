@@ -78,13 +78,7 @@ func (r *Report) view() *view {
 		LatChart:  latencyChart(r.Latency),
 		Waterfall: waterfallChart(r.Slowest),
 	}
-	if len(r.Info.Args) > 0 {
-		args := make([]string, len(r.Info.Args))
-		for i, a := range r.Info.Args {
-			args[i] = clean(a)
-		}
-		v.Args = strings.Join(args, " ")
-	}
+	v.Args = strings.Join(r.Info.Args, " ")
 	v.Cards = r.cards()
 	return v
 }
@@ -94,9 +88,9 @@ func (r *Report) title() string {
 	case r.Info.Title != "":
 		return r.Info.Title
 	case r.Info.ID != "":
-		return "fanout run " + clean(r.Info.ID)
+		return "fanout run " + r.Info.ID
 	case r.Info.Source != "":
-		return "fanout results: " + clean(r.Info.Source)
+		return "fanout results: " + r.Info.Source
 	}
 	return "fanout results"
 }

@@ -1,0 +1,395 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/output"
+)
+
+func seq(rs ...*fetch.Result) iter.Seq2[*fetch.Result, error] {
+	return func(yield func(*fetch.Result, error) bool) {
+		for _, r := range rs {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+func res(url string, status int, ms float64) *fetch.Result {
+	return &fetch.Result{URL: url, Status: status, Timing: fetch.Timing{Total: ms}, Bytes: 10}
+}
+
+func withErr(r *fetch.Result, kind fetch.ErrorKind, msg string) *fetch.Result {
+	r.Error = &fetch.Error{Kind: kind, Message: msg}
+	return r
+}
+
+func build(t *testing.T, opts Options, rs ...*fetch.Result) *Report {
+	t.Helper()
+	rep, err := Build(RunInfo{}, seq(rs...), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestCounts(t *testing.T) {
+	t.Parallel()
+	rep := build(t, Options{},
+		res("https://a.example/1", 200, 10),
+		res("https://a.example/2", 301, 20),
+		res("https://A.example/3", 404, 30),
+		res("https://b.example:8443/x", 503, 40),
+		withErr(res("https://b.example:8443/y", 200, 50), fetch.KindProtocol, "bad gzip"),
+		withErr(res("https://c.example/", 0, 60), fetch.KindDNS, "no such host"),
+		withErr(res("", 0, 0), fetch.KindInvalidURL, "not a URL"),
+		withErr(res("https://d.example/", 0, 1), "made_up_kind", "?"),
+		res("https://e.example/", 700, 5),
+	)
+	if rep.Total != 9 || rep.Accepted != 2 || rep.WithError != 4 || rep.Bytes != 90 {
+		t.Errorf("total, accepted, with error, bytes = %d %d %d %d, want 9 2 4 90", rep.Total, rep.Accepted, rep.WithError, rep.Bytes)
+	}
+	gotClasses := map[string]int64{}
+	for _, c := range rep.Classes {
+		gotClasses[c.Label] = c.N
+	}
+	wantClasses := map[string]int64{"no response": 3, "1xx": 0, "2xx": 2, "3xx": 1, "4xx": 1, "5xx": 1, "other": 1}
+	if fmt.Sprint(gotClasses) != fmt.Sprint(wantClasses) {
+		t.Errorf("classes = %v, want %v", gotClasses, wantClasses)
+	}
+	kinds := map[string]int64{}
+	for _, k := range rep.Kinds {
+		kinds[k.Label] = k.N
+	}
+	if kinds["dns"] != 1 || kinds["protocol"] != 1 || kinds["invalid_url"] != 1 || kinds["other"] != 1 || len(rep.Kinds) != len(fetch.Kinds) {
+		t.Errorf("kinds = %v, want dns, protocol, invalid_url and other (the unknown kind) at 1, every kind listed", kinds)
+	}
+	if rep.Statuses[0].Label != "none" || rep.Statuses[0].N != 3 {
+		t.Errorf("most frequent status = %+v, want none x3", rep.Statuses[0])
+	}
+	if rep.HostsSeen != 6 { // a.example (case folded), b.example:8443, c, d, e, (invalid input)
+		t.Errorf("hosts seen = %d, want 6", rep.HostsSeen)
+	}
+	if h := rep.Hosts[0]; h.Host != "a.example" || h.N != 3 || h.Accepted != 2 || h.Classes[4] != 1 {
+		t.Errorf("busiest host = %+v, want a.example with 3 results, 2 accepted, one 4xx", h)
+	}
+}
+
+func TestAcceptOption(t *testing.T) {
+	t.Parallel()
+	acc, err := output.ParseAccept("200..=299,404")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := build(t, Options{Accept: acc}, res("https://a/", 200, 1), res("https://a/", 301, 1), res("https://a/", 404, 1))
+	if rep.Accepted != 2 || rep.Accept != "200..=299,404" {
+		t.Errorf("accepted %d under %q, want 2 under 200..=299,404", rep.Accepted, rep.Accept)
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	t.Parallel()
+	var rs []*fetch.Result
+	for i := 1; i <= 10_000; i++ {
+		rs = append(rs, res("https://a/", 200, float64(i)/10)) // 0.1ms .. 1000ms
+	}
+	rand.Shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
+	rep := build(t, Options{}, rs...)
+	for _, p := range rep.Latency.Percentiles {
+		want := p.P * 10 // ms at percentile p of a uniform 0..1000ms
+		if math.Abs(p.Ms-want) > want*0.002+0.1 {
+			t.Errorf("p%v = %vms, want %vms within 0.2%%", p.P, p.Ms, want)
+		}
+	}
+	if l := rep.Latency; l.N != 10_000 || math.Abs(l.MeanMs-500.05) > 0.01 || l.MinMs != 0.1 || math.Abs(l.MaxMs-1000) > 1 {
+		t.Errorf("latency n %d mean %v min %v max %v, want 10000 500.05 0.1 1000", l.N, l.MeanMs, l.MinMs, l.MaxMs)
+	}
+	var binned int64
+	for i, b := range rep.Latency.Bins {
+		binned += b.N
+		if i > 0 && math.Abs(b.LoMs-rep.Latency.Bins[i-1].HiMs) > 1e-9 {
+			t.Errorf("bin %d starts at %v, previous ends at %v", i, b.LoMs, rep.Latency.Bins[i-1].HiMs)
+		}
+	}
+	if binned != 10_000 {
+		t.Errorf("histogram bins hold %d results, want 10000", binned)
+	}
+}
+
+func TestSlowestTopN(t *testing.T) {
+	t.Parallel()
+	totals := rand.Perm(1000)
+	var rs []*fetch.Result
+	for _, ms := range totals {
+		rs = append(rs, res(fmt.Sprintf("https://h%d/", ms%7), 200, float64(ms)))
+	}
+	rep := build(t, Options{TopN: 10}, rs...)
+	var got []float64
+	for _, s := range rep.Slowest {
+		got = append(got, s.Timing.Total)
+	}
+	want := []float64{999, 998, 997, 996, 995, 994, 993, 992, 991, 990}
+	if !slices.Equal(got, want) {
+		t.Errorf("slowest = %v, want %v", got, want)
+	}
+	if rep.Slowest[0].URL != "https://h5/" || rep.Slowest[0].Host != "h5" {
+		t.Errorf("slowest target = %+v, want https://h5/ on h5", rep.Slowest[0])
+	}
+}
+
+func TestErrorGroups(t *testing.T) {
+	t.Parallel()
+	var rs []*fetch.Result
+	add := func(n int, host string, kind fetch.ErrorKind, msg string) {
+		for range n {
+			rs = append(rs, withErr(res("https://"+host+"/", 0, 1), kind, msg))
+		}
+	}
+	add(5, "a.example", fetch.KindTimeout, "timeout one")
+	add(3, "b.example", fetch.KindTimeout, "timeout two")
+	add(9, "c.example", fetch.KindRefused, "refused")
+	for i := range 12 {
+		add(1, fmt.Sprintf("t%02d.example", i), fetch.KindTimeout, fmt.Sprintf("timeout %d", i))
+	}
+	rep := build(t, Options{}, rs...)
+	if len(rep.Errors) != 2 || rep.Errors[0].Kind != fetch.KindTimeout || rep.Errors[0].N != 20 || rep.Errors[1].N != 9 {
+		t.Fatalf("groups = %+v, want timeout x20 then refused x9", rep.Errors)
+	}
+	g := rep.Errors[0]
+	if len(g.Hosts) != hostsPerError || g.Hosts[0].Label != "a.example" || g.Hosts[0].N != 5 || g.Hosts[1].Label != "b.example" {
+		t.Errorf("timeout hosts = %+v, want a.example 5, b.example 3, then six more", g.Hosts)
+	}
+	if g.Rest != 20-5-3-6 {
+		t.Errorf("timeout rest = %d, want %d", g.Rest, 20-5-3-6)
+	}
+	if !slices.Equal(g.Samples, []string{"timeout one", "timeout two", "timeout 0"}) {
+		t.Errorf("samples = %q, want the first three distinct messages", g.Samples)
+	}
+}
+
+func TestHostCap(t *testing.T) {
+	t.Parallel()
+	var rs []*fetch.Result
+	for i := range 10 {
+		for range i + 1 {
+			rs = append(rs, withErr(res(fmt.Sprintf("https://h%d.example/", i), 0, 2), fetch.KindReset, "reset"))
+		}
+	}
+	rep := build(t, Options{MaxHosts: 4, TopHosts: 2}, rs...)
+	if rep.HostsSeen != 4 || !rep.HostsCapped {
+		t.Fatalf("hosts seen %d capped %v, want 4 true", rep.HostsSeen, rep.HostsCapped)
+	}
+	if want := int64(5 + 6 + 7 + 8 + 9 + 10); rep.OtherHosts.N != want {
+		t.Errorf("other hosts hold %d results, want %d", rep.OtherHosts.N, want)
+	}
+	if len(rep.Hosts) != 2 || rep.Hosts[0].Host != "h3.example" || rep.Hosts[0].N != 4 {
+		t.Errorf("hosts = %+v, want h3.example (4) first of two", rep.Hosts)
+	}
+	if g := rep.Errors[0]; g.Hosts[0].Label != "(other hosts)" || g.Hosts[0].N != 45 {
+		t.Errorf("reset hosts = %+v, want (other hosts) 45 first", g.Hosts)
+	}
+}
+
+func TestHostOf(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ url, want string }{
+		{"https://Example.COM/a", "example.com"},
+		{"http://user:pw@example.com:8080/x?y#z", "example.com:8080"},
+		{"https://[::1]:443/", "[::1]:443"},
+		{"https://example.com?q", "example.com"},
+		{"", "(invalid input)"},
+		{"https:///path", "(invalid input)"},
+		{"mailto:x@y", "(invalid input)"},
+	} {
+		if got := hostOf(&fetch.Result{URL: c.url}); got != c.want {
+			t.Errorf("hostOf(%q) = %q, want %q", c.url, got, c.want)
+		}
+	}
+}
+
+func TestHostQuantile(t *testing.T) {
+	t.Parallel()
+	var h hostAgg
+	for i := 1; i <= 1000; i++ {
+		h.add(true, 2, -1, 0, float64(i))
+	}
+	s := h.stat("x")
+	if s.P50Ms < 500/1.27 || s.P50Ms > 500*1.27 || s.P95Ms < 950/1.27 || s.P95Ms > 950*1.27 {
+		t.Errorf("p50 %v p95 %v, want 500 and 950 within one 26%% bucket", s.P50Ms, s.P95Ms)
+	}
+	if s.MaxMs != 1000 || math.Abs(s.MeanMs-500.5) > 1e-9 {
+		t.Errorf("max %v mean %v, want 1000 500.5", s.MaxMs, s.MeanMs)
+	}
+}
+
+const hostile = "<script>alert(1)</script>\x1b[31m\x07\u202e"
+
+func TestEscaping(t *testing.T) {
+	t.Parallel()
+	url := "https://evil.example/" + hostile
+	r := withErr(res(url, 0, 5000), fetch.KindProtocol, "bad header "+hostile)
+	r.Title = hostile
+	r.FinalURL = url + "/final"
+	ok := res("https://evil.example/"+hostile, 200, 1)
+	ok.Title = hostile
+	rep, err := Build(RunInfo{Title: "run " + hostile, Source: hostile, Args: []string{"fanout", hostile}}, seq(r, ok), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := rep.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	if strings.Contains(html, "<script") {
+		t.Errorf("output contains a <script element")
+	}
+	if !strings.Contains(html, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("output lacks the escaped title")
+	}
+	for i := 0; i < len(html); i++ {
+		if c := html[i]; c < 0x20 && c != '\n' && c != '\t' || c == 0x7f {
+			t.Fatalf("output has control byte %#x at %d: %q", c, i, html[max(i-40, 0):min(i+40, len(html))])
+		}
+	}
+	if strings.Contains(html, "\u202e") {
+		t.Errorf("output contains a right-to-left override")
+	}
+	if !strings.Contains(html, `\x1b[31m\a\u202e`) {
+		t.Errorf("output lacks the visible escapes of ESC, BEL and RLO")
+	}
+}
+
+// externalRef matches anything that would make a browser load something:
+// an element that loads by attribute, a CSS url() or @import.
+var externalRef = regexp.MustCompile(`(?i)<(script|link|img|iframe|object|embed|audio|video|source)\b|\b(src|href|srcset|action|xlink:href|poster|data)\s*=|url\(|@import`)
+
+func TestSelfContained(t *testing.T) {
+	t.Parallel()
+	rep, err := Build(RunInfo{ID: "r1"}, synth(5000, 50, 2), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := rep.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	if m := externalRef.FindString(html); m != "" {
+		i := strings.Index(html, m)
+		t.Errorf("output refers to something outside the page: %q in %q", m, html[max(i-60, 0):min(i+60, len(html))])
+	}
+	if !strings.Contains(html, `http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;`) &&
+		!strings.Contains(html, `http-equiv="Content-Security-Policy" content="default-src 'none'`) {
+		t.Errorf("output lacks the Content-Security-Policy that forbids loading anything")
+	}
+	for _, id := range []string{"headline", "latency", "slowest", "errors", "hosts"} {
+		if !strings.Contains(html, `id="`+id+`"`) {
+			t.Errorf("output lacks section %q", id)
+		}
+	}
+	if n := strings.Count(html, "<svg"); n != 4 {
+		t.Errorf("output has %d charts, want 4", n)
+	}
+}
+
+func TestEmptyRun(t *testing.T) {
+	t.Parallel()
+	rep := build(t, Options{})
+	var b bytes.Buffer
+	if err := rep.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "No results.") || !strings.Contains(b.String(), "No errors.") {
+		t.Errorf("an empty run should say there are no results and no errors")
+	}
+}
+
+func TestBuildStopsAtSourceError(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("disk on fire")
+	src := func(yield func(*fetch.Result, error) bool) {
+		if yield(res("https://a/", 200, 1), nil) {
+			yield(nil, boom)
+		}
+	}
+	if _, err := Build(RunInfo{}, src, Options{}); !errors.Is(err, boom) {
+		t.Errorf("Build error = %v, want %v", err, boom)
+	}
+}
+
+func TestReadJSONL(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	want := []*fetch.Result{
+		withErr(res("https://a/", 0, 3), fetch.KindDNS, "x"),
+		res("https://b/", 200, 4),
+	}
+	want[1].StartedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, r := range want {
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.WriteString("\n")
+	var got []*fetch.Result
+	for r, err := range ReadJSONL(&b) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	if len(got) != 2 || got[0].Error == nil || got[1].Error != nil || got[1].Status != 200 || !got[1].StartedAt.Equal(want[1].StartedAt) {
+		t.Errorf("read back %+v %+v, want the two results (the second without error)", got[0], got[1])
+	}
+
+	var n int
+	var last error
+	for _, err := range ReadJSONL(strings.NewReader(`{"status":200}` + "\n" + `{"status":"x"}` + "\n" + `{}`)) {
+		n++
+		last = err
+	}
+	if n != 2 || last == nil || !strings.Contains(last.Error(), "object 2") {
+		t.Errorf("bad second line: %d items, last error %v; want one result then an error naming object 2", n, last)
+	}
+}
+
+func TestClean(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 400)
+	got := clean(long)
+	if len(got) > maxText+len("…") || !strings.HasSuffix(got, "…") || !strings.HasPrefix(got, "éé") {
+		t.Errorf("clean(long) has %d bytes, want at most %d ending in an ellipsis", len(got), maxText+3)
+	}
+	if got := clean("a\x1bb\xffc"); got != `a\x1bb\xffc` {
+		t.Errorf("clean = %q, want visible escapes", got)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ got, want string }{
+		{fmtNum(0), "0"}, {fmtNum(999), "999"}, {fmtNum(1000), "1,000"}, {fmtNum(1234567), "1,234,567"}, {fmtNum(-1000), "-1,000"},
+		{fmtMs(0.42), "0.42ms"}, {fmtMs(7.46), "7.5ms"}, {fmtMs(123.4), "123ms"}, {fmtMs(1250), "1.25s"}, {fmtMs(12345), "12.3s"}, {fmtMs(125000), "2m05s"},
+		{fmtPct(0), "0%"}, {fmtPct(0.0004), "<0.1%"}, {fmtPct(0.0123), "1.2%"}, {fmtPct(0.5), "50%"},
+		{fmtBytes(512), "512B"}, {fmtBytes(4500), "4.5KB"}, {fmtBytes(12_000_000), "12MB"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
