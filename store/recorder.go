@@ -163,6 +163,15 @@ func (rec *Recorder) Close(offsets map[string]int64) error {
 	return err
 }
 
+// Abandon drops the results added since the last Cut, waits for the
+// writer and returns its error: for when the output failed and those
+// results may not be whole in it.
+func (rec *Recorder) Abandon() error {
+	close(rec.work)
+	<-rec.done
+	return rec.Err()
+}
+
 // LowWater returns the current low-water mark: every target below it has
 // been added (in this or an earlier session of the run).
 func (rec *Recorder) LowWater() uint64 { return rec.track.low }

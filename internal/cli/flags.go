@@ -53,6 +53,11 @@ type flags struct {
 	accept  string
 
 	cpuProfile string
+
+	db       string // --db FILE: record the run (and resume it) in SQLite
+	newRun   bool   // --new-run: do not continue an unfinished run in --db
+	resumeID int64  // set by `fanout resume RUN`
+	set      *pflag.FlagSet
 }
 
 func (f *flags) register(fs *pflag.FlagSet) {
@@ -92,6 +97,9 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE` (for performance work)")
 	fs.MarkHidden("cpuprofile")
 	fs.StringVar(&f.accept, "accept", "200..=399", "statuses that count as success, e.g. 200..=299,304 (.. excludes the end, ..= includes it)")
+	fs.StringVar(&f.db, "db", "", "record the run in the SQLite database `FILE`; an unfinished run with the same inputs is resumed")
+	fs.BoolVar(&f.newRun, "new-run", false, "with --db, start a new run even if an unfinished one has the same inputs")
+	f.set = fs
 }
 
 // config turns the flags into an engine Config and the accept rule. Every

@@ -34,7 +34,20 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	if warn := fitFileLimit(&cfg); warn != "" {
 		fmt.Fprintf(env.Stderr, "fanout: warning: %s\n", warn)
 	}
-	out, closeOut, err := openOutput(f.output, env.Stdout)
+	var rc *recording // with --db: the run in the database
+	if f.db != "" {
+		if rc, err = startRecording(env, f, args, acc); err != nil {
+			return usageError{err}
+		}
+		defer rc.abandon()
+	}
+	var out io.Writer
+	var closeOut func() error
+	if rc != nil {
+		out, closeOut, err = rc.openOutput(env.Stdout)
+	} else {
+		out, closeOut, err = openOutput(f.output, env.Stdout)
+	}
 	if err != nil {
 		return usageError{err}
 	}
@@ -46,7 +59,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	defer eng.Close()
 	var prog *output.Progress
 	if !f.quiet && isTerminal(env.Stderr) {
-		prog = output.NewProgress(env.Stderr, in.total())
+		prog = output.NewProgress(env.Stderr, rc.remaining(in.total()))
 		defer prog.Stop()
 		if f.output == "" && isTerminal(env.Stdout) {
 			// Results to the same terminal go above the bar, not under it.
@@ -61,6 +74,11 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		return usageError{fmt.Errorf("--format: %w", err)}
 	}
 	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe}, in.srcs...)}
+	var source engine.Source = src
+	if rc != nil {
+		source = rc.skip(src)
+		rc.start()
+	}
 	sum := output.NewSummary(acc)
 
 	if f.cpuProfile != "" {
@@ -73,10 +91,10 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	runCtx, abort := context.WithCancel(ctx)
 	defer abort()
 	start := time.Now()
-	run := eng.Start(runCtx, src)
-	w := &writer{enc: enc}
+	run := eng.Start(runCtx, source)
+	w := &writer{enc: enc, rec: rc}
 	if f.ordered {
-		w.reorder = output.NewReorder(enc.Encode)
+		w.reorder = output.NewReorder(w.emit)
 	}
 	interrupted := consume(run, env.Interrupt, abort, w, func(r *fetch.Result) {
 		sum.Add(r)
@@ -88,6 +106,16 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	if w.err == nil {
 		w.err = enc.Flush()
 	}
+	failed := sum.Failed()
+	if rc != nil {
+		// Before closing the output: the last commit syncs it.
+		complete := !interrupted && ctx.Err() == nil && w.err == nil && run.Err() == nil
+		runFailed, err := rc.finish(complete, w.err == nil)
+		if w.err == nil {
+			w.err = err
+		}
+		failed = runFailed // over every session of a resumed run
+	}
 	if cerr := closeOut(); w.err == nil {
 		w.err = cerr
 	}
@@ -97,6 +125,9 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	sum.SetDuplicates(src.dups.Load())
 	if !f.quiet {
 		sum.Write(env.Stderr, wall)
+		if rc != nil {
+			fmt.Fprintf(env.Stderr, "recorded as run %d in %s\n", rc.runID, f.db)
+		}
 	}
 
 	switch {
@@ -108,7 +139,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		return exitError{ExitIncomplete}
 	case interrupted || ctx.Err() != nil:
 		return exitError{ExitInterrupted}
-	case sum.Failed() > 0:
+	case failed > 0:
 		return exitError{ExitFailures}
 	}
 	return nil
@@ -128,11 +159,32 @@ func startCPUProfile(name string) (func(), error) {
 }
 
 // writer sends results to the encoder, through the reorder buffer when
-// output must follow input order, and remembers the first write error.
+// output must follow input order, and to the database with --db; it
+// remembers the first write error.
 type writer struct {
 	enc     output.Encoder
 	reorder *output.Reorder
+	rec     *recording // nil without --db
 	err     error
+}
+
+// emit writes one result in output order.
+func (w *writer) emit(r *fetch.Result) error {
+	if w.rec != nil {
+		return w.rec.emit(w.enc, r)
+	}
+	return w.enc.Encode(r)
+}
+
+// flush writes buffered results; with --db it also commits a batch when
+// one is due (by age on a slow run).
+func (w *writer) flush() error {
+	if w.rec != nil {
+		if err := w.rec.cutIfDue(w.enc); err != nil {
+			return err
+		}
+	}
+	return w.enc.Flush()
 }
 
 func (w *writer) write(r *fetch.Result) {
@@ -142,7 +194,7 @@ func (w *writer) write(r *fetch.Result) {
 	if w.reorder != nil {
 		w.err = w.reorder.Push(r)
 	} else {
-		w.err = w.enc.Encode(r)
+		w.err = w.emit(r)
 	}
 }
 
@@ -168,7 +220,7 @@ func consume(run *engine.Run, interrupt <-chan struct{}, abort func(), w *writer
 			}
 		case <-tick.C:
 			if w.err == nil {
-				if w.err = w.enc.Flush(); w.err != nil {
+				if w.err = w.flush(); w.err != nil {
 					abort()
 				}
 			}

@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/fanout/fanout/output"
+	"github.com/fanout/fanout/store"
+)
+
+func init() {
+	subcommands = append(subcommands, newRunsCmd, newShowCmd, newResumeCmd, newDiffCmd)
+}
+
+// dbFlag adds --db to a store subcommand.
+func dbFlag(fs *pflag.FlagSet, p *string) {
+	fs.StringVar(p, "db", dbDefault(), "the SQLite database `FILE` runs were recorded in ($FANOUT_DB)")
+}
+
+// openDB opens an existing database for a subcommand; a missing file is a
+// usage error rather than a new empty database.
+func openDB(name string) (*store.DB, error) {
+	if _, err := os.Stat(name); err != nil {
+		return nil, usageError{fmt.Errorf("--db %s: %v", name, unwrapPath(err))}
+	}
+	db, err := store.Open(name)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return db, nil
+}
+
+// runArg reads a RUN argument: an id or "last".
+func runArg(db *store.DB, s string) (store.Run, error) {
+	id, err := db.ParseRunID(s)
+	if err != nil {
+		return store.Run{}, usageError{err}
+	}
+	r, err := db.Run(id)
+	if err != nil {
+		return store.Run{}, usageError{err}
+	}
+	return r, nil
+}
+
+func newRunsCmd(env Env) *cobra.Command {
+	var dbName, format string
+	cmd := &cobra.Command{
+		Use:   "runs [flags]",
+		Short: "List the runs recorded in a database (--db)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "text" && format != "jsonl" {
+				return usageError{fmt.Errorf("--format %q: want text or jsonl", format)}
+			}
+			db, err := openDB(dbName)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			runs, err := db.Runs()
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(env.Stdout)
+			if format == "jsonl" {
+				enc := json.NewEncoder(w)
+				for _, r := range runs {
+					enc.Encode(runJSON(r))
+				}
+				return w.Flush()
+			}
+			fmt.Fprintf(w, "%4s  %-11s  %-19s  %9s  %9s  %8s  %s\n", "RUN", "STATE", "STARTED", "DURATION", "RESULTS", "FAILED", "COMMAND")
+			for _, r := range runs {
+				dur := "-"
+				if !r.FinishedAt.IsZero() {
+					dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Second).String()
+				}
+				fmt.Fprintf(w, "%4d  %-11s  %-19s  %9s  %9d  %8d  %s\n", r.ID, r.State,
+					r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur, r.Results, r.Failed,
+					output.Escape(describeCommand(r)))
+			}
+			return w.Flush()
+		},
+	}
+	dbFlag(cmd.Flags(), &dbName)
+	cmd.Flags().StringVarP(&format, "format", "f", "text", "text or jsonl")
+	return cmd
+}
+
+// describeCommand is a run's command line for people: flags and targets.
+func describeCommand(r store.Run) string {
+	parts := slices.Clone(r.Command)
+	parts = append(parts, r.Config.Args...)
+	return strings.Join(parts, " ")
+}
+
+func runJSON(r store.Run) map[string]any {
+	m := map[string]any{
+		"id": r.ID, "state": r.State, "started_at": r.StartedAt, "finished_at": nil,
+		"command": r.Command, "config": r.Config, "results": r.Results, "failed": r.Failed,
+		"low_water": r.LowWater, "offsets": r.Offsets,
+	}
+	if !r.FinishedAt.IsZero() {
+		m["finished_at"] = r.FinishedAt
+	}
+	return m
+}
+
+func newShowCmd(env Env) *cobra.Command {
+	var dbName, format, outName string
+	var failedOnly bool
+	cmd := &cobra.Command{
+		Use:   "show [flags] RUN",
+		Short: "Write a recorded run's results again, in any output format",
+		Long: `show writes the results of run RUN (an id from fanout runs, or last) in input
+order, in the format asked for, exactly as the run produced them.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openDB(dbName)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			run, err := runArg(db, args[0])
+			if err != nil {
+				return err
+			}
+			acc, err := output.ParseAccept(run.Config.Accept)
+			if err != nil {
+				acc = output.DefaultAccept()
+			}
+			out, closeOut, err := openOutput(outName, env.Stdout)
+			if err != nil {
+				return usageError{err}
+			}
+			enc, err := output.NewEncoder(format, out, output.EncoderOptions{Accept: acc})
+			if err != nil {
+				closeOut()
+				return usageError{fmt.Errorf("--format: %w", err)}
+			}
+			for rec, err := range db.Records(run.ID, failedOnly) {
+				if err == nil {
+					err = enc.Encode(rec.Result)
+				}
+				if err != nil {
+					closeOut()
+					fmt.Fprintf(env.Stderr, "fanout: show: %v\n", err)
+					return exitError{ExitIncomplete}
+				}
+			}
+			err = enc.Flush()
+			if cerr := closeOut(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "fanout: show: %v\n", err)
+				return exitError{ExitIncomplete}
+			}
+			return nil
+		},
+	}
+	dbFlag(cmd.Flags(), &dbName)
+	cmd.Flags().StringVarP(&format, "format", "f", "jsonl", "output format: "+strings.Join(output.Formats, ", "))
+	cmd.Flags().StringVarP(&outName, "output", "o", "", "write to `FILE` instead of stdout")
+	cmd.Flags().BoolVar(&failedOnly, "failed", false, "only the results the run did not accept")
+	return cmd
+}
+
+func newResumeCmd(env Env) *cobra.Command {
+	var dbName string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "resume [flags] RUN",
+		Short: "Continue an interrupted run: fetch only the targets without a result",
+		Long: `resume continues run RUN (an id from fanout runs, or last) recorded with --db,
+after Ctrl-C, a crash, a SIGKILL or a reboot. It reads the same inputs with
+the same flags, skips every target that already has a result, and fetches
+the rest. With -o FILE the file is first cut back to the length recorded
+with the last committed results, so it ends with exactly one line per
+target. Results written to stdout cannot be taken back: a resumed run
+writes only the new ones there.
+
+A run that read stdin can be resumed only by giving it the same lines again
+on stdin; the input files must not have changed since the run started.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openDB(dbName)
+			if err != nil {
+				return err
+			}
+			run, err := runArg(db, args[0])
+			db.Close()
+			if err != nil {
+				return err
+			}
+			if run.State == store.StateDone {
+				fmt.Fprintf(env.Stderr, "fanout: run %d is complete: nothing to resume\n", run.ID)
+				return nil
+			}
+			f := &flags{}
+			fs := pflag.NewFlagSet("resume", pflag.ContinueOnError)
+			f.register(fs)
+			if err := fs.Parse(run.Command); err != nil {
+				return usageError{fmt.Errorf("run %d: its command line: %w", run.ID, err)}
+			}
+			f.inputs, f.output = run.Config.Inputs, run.Config.Output
+			f.db, f.resumeID, f.newRun = dbName, run.ID, false
+			f.quiet = f.quiet || quiet
+			return runMain(cmd.Context(), env, f, run.Config.Args)
+		},
+	}
+	dbFlag(cmd.Flags(), &dbName)
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar and no summary")
+	return cmd
+}

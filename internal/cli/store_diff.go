@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fanout/fanout/output"
+	"github.com/fanout/fanout/store"
+)
+
+func newDiffCmd(env Env) *cobra.Command {
+	var dbName, format string
+	var minSlower time.Duration
+	opt := store.DefaultDiffOptions()
+	pct := opt.SlowerRatio * 100
+	cmd := &cobra.Command{
+		Use:   "diff [flags] RUN_A RUN_B",
+		Short: "Compare two recorded runs; exit 1 when something got worse",
+		Long: `diff compares two runs target by target (matched by input line) and lists:
+  failing    accepted in RUN_A, not accepted in RUN_B            (worse)
+  recovered  not accepted in RUN_A, accepted in RUN_B
+  status     status or error kind changed, acceptance did not  (worse when the
+             class got worse: below 400 < 4xx < 5xx < no response)
+  slower     no error in either, and RUN_B's total time exceeds RUN_A's by more
+             than --slower percent and by more than --min-slower     (worse)
+Targets found in only one run are counted in the summary on stderr.
+
+Exit status: 0 nothing got worse, 1 something got worse, 2 usage error.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "jsonl" {
+				return usageError{fmt.Errorf("--format %q: want text or jsonl", format)}
+			}
+			if pct < 0 || minSlower < 0 {
+				return usageError{fmt.Errorf("--slower and --min-slower must not be negative")}
+			}
+			opt.SlowerRatio, opt.SlowerMinMs = pct/100, float64(minSlower)/float64(time.Millisecond)
+			db, err := openDB(dbName)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			a, err := runArg(db, args[0])
+			if err != nil {
+				return err
+			}
+			b, err := runArg(db, args[1])
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(env.Stdout)
+			write := diffText(w)
+			if format == "jsonl" {
+				enc := json.NewEncoder(w)
+				enc.SetEscapeHTML(false)
+				write = func(c store.Change) error { return enc.Encode(c) }
+			}
+			st, err := db.Diff(a.ID, b.ID, opt, write)
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "fanout: diff: %v\n", err)
+				return exitError{ExitIncomplete}
+			}
+			fmt.Fprintf(env.Stderr, "run %d -> run %d: %d targets compared: %d worse, %d recovered, %d other changes; %d only in run %d, %d only in run %d\n",
+				a.ID, b.ID, st.Compared, st.Worse, st.Better, st.Changed, st.OnlyA, a.ID, st.OnlyB, b.ID)
+			if st.Worse > 0 {
+				return exitError{ExitFailures}
+			}
+			return nil
+		},
+	}
+	dbFlag(cmd.Flags(), &dbName)
+	cmd.Flags().StringVarP(&format, "format", "f", "text", "text or jsonl")
+	cmd.Flags().Float64Var(&pct, "slower", pct, "percent by which a target's time must grow to count as slower")
+	cmd.Flags().DurationVar(&minSlower, "min-slower", 100*time.Millisecond, "and the least absolute growth that counts as slower")
+	return cmd
+}
+
+// diffText writes one line per change: worse/better mark, kind, A -> B,
+// the input (escaped: it may hold anything).
+func diffText(w io.Writer) func(store.Change) error {
+	return func(c store.Change) error {
+		mark := ""
+		switch {
+		case c.Worse:
+			mark = "worse"
+		case c.Kind == store.ChangeRecovered:
+			mark = "better"
+		}
+		detail := sideText(c.A) + " -> " + sideText(c.B)
+		if c.Kind == store.ChangeSlower {
+			detail = msText(c.A.TotalMs) + " -> " + msText(c.B.TotalMs)
+			if c.A.TotalMs > 0 {
+				detail += fmt.Sprintf(" (+%.0f%%)", (c.B.TotalMs/c.A.TotalMs-1)*100)
+			}
+		}
+		_, err := fmt.Fprintf(w, "%-6s  %-9s  %-24s  %s\n", mark, c.Kind, detail, output.Escape(c.Input))
+		return err
+	}
+}
+
+func sideText(s store.Side) string {
+	var parts []string
+	if s.Status > 0 {
+		parts = append(parts, strconv.Itoa(s.Status))
+	}
+	if s.ErrorKind != "" {
+		parts = append(parts, s.ErrorKind)
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+func msText(ms float64) string {
+	return time.Duration(ms * float64(time.Millisecond)).Round(time.Millisecond).String()
+}

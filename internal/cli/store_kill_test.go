@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/store"
+)
+
+// TestKillAndResumeExactlyOnce kills the fanout binary with SIGKILL at ten
+// random moments of a --db run and resumes it each time (alternately with
+// the same command line and with fanout resume); at the end the database
+// and the -o file hold every target exactly once, and no line is torn.
+func TestKillAndResumeExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary a dozen times")
+	}
+	const n = 3000
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// 5-35 ms: with -c 10 the run takes several seconds, so the
+		// kills land in the middle of it.
+		select {
+		case <-time.After(time.Duration(5+rand.IntN(30)) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprintf(w, "<title>%s</title>", r.URL.Path)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	list := filepath.Join(dir, "targets.txt")
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, "%s/t/%d\n", srv.URL, i)
+	}
+	if err := os.WriteFile(list, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
+	runArgs := []string{"-i", list, "-f", "jsonl", "-o", out, "--db", db, "-q", "-c", "10", "--retries", "0"}
+	resumeArgs := []string{"resume", "--db", db, "-q", "last"}
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	killed := 0
+	for i := range 10 {
+		args := runArgs
+		if i%2 == 1 {
+			args = resumeArgs
+		}
+		cmd := exec.Command(binary, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.IntN(700)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() {
+			killed++
+		} else if err != nil {
+			t.Fatalf("session %d (%v): %v\n%s", i, args, err, stderr.String())
+		}
+	}
+	if killed < 5 {
+		t.Fatalf("only %d of 10 sessions were killed before finishing; the test did not test", killed)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	final := exec.CommandContext(ctx, binary, resumeArgs...)
+	if b, err := final.CombinedOutput(); err != nil {
+		t.Fatalf("final resume: %v\n%s", err, b)
+	}
+
+	// The output file: one whole JSON line per target.
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seen := map[string]int{}
+	sc := bufio.NewScanner(f)
+	lines := 0
+	for sc.Scan() {
+		var r fetch.Result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %d of the output is not a whole result: %q: %v", lines+1, sc.Text(), err)
+		}
+		seen[r.Input]++
+		lines++
+	}
+	if lines != n || len(seen) != n {
+		t.Errorf("output has %d lines for %d distinct targets, want %d of each", lines, len(seen), n)
+	}
+	for in, c := range seen {
+		if c != 1 {
+			t.Errorf("output has %d lines for %s", c, in)
+		}
+	}
+
+	// The database: one run, done, each Seq once with its own input.
+	sdb, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	runs, err := sdb.Runs()
+	if err != nil || len(runs) != 1 || runs[0].State != store.StateDone || runs[0].Results != n {
+		t.Fatalf("runs = %+v, %v; want one done run with %d results", runs, err, n)
+	}
+	next := uint64(0)
+	for r, err := range sdb.Results(runs[0].ID) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Seq != next || !strings.HasSuffix(r.Input, "/t/"+strconv.FormatUint(r.Seq, 10)) || r.Status != 200 {
+			t.Fatalf("result %d: seq %d input %s status %d", next, r.Seq, r.Input, r.Status)
+		}
+		next++
+	}
+	if next != n {
+		t.Fatalf("database holds %d results, want %d", next, n)
+	}
+	t.Logf("%d of 10 sessions killed mid-run", killed)
+}

@@ -1,0 +1,368 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/fanout/fanout/engine"
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/output"
+	"github.com/fanout/fanout/store"
+)
+
+// recording is a run recorded with --db: the database, the run, and the
+// output file whose length is checkpointed with each commit.
+type recording struct {
+	db     *store.DB
+	runID  int64
+	cfg    store.Config
+	prior  *store.Progress // the checkpoint being resumed; nil for a new run
+	rec    *store.Recorder
+	acc    output.Accept
+	out    *countingFile // nil when results go to stdout
+	closed bool
+}
+
+// startRecording opens --db and picks the run: the one --resume names, or
+// an unfinished run with the same inputs and output (unless --new-run), or
+// a new one. Errors are usage errors: nothing has been fetched yet.
+func startRecording(env Env, f *flags, args []string, acc output.Accept) (*recording, error) {
+	cfg, err := recordConfig(f, args)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(f.db)
+	if err != nil {
+		return nil, err
+	}
+	rc := &recording{db: db, cfg: cfg, acc: acc}
+	if err := rc.pickRun(env, f); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return rc, nil
+}
+
+func (rc *recording) pickRun(env Env, f *flags) error {
+	var old *store.Run
+	if f.resumeID != 0 {
+		r, err := rc.db.Run(f.resumeID)
+		if err != nil {
+			return err
+		}
+		old = &r
+	} else if !f.newRun {
+		runs, err := rc.db.Runs()
+		if err != nil {
+			return err
+		}
+		for i := len(runs) - 1; i >= 0; i-- {
+			if runs[i].State != store.StateDone && sameTargets(runs[i].Config, rc.cfg) {
+				old = &runs[i]
+				break
+			}
+		}
+	}
+	if old == nil {
+		id, err := rc.db.CreateRun(f.commandLine(), rc.cfg)
+		rc.runID = id
+		return err
+	}
+	if old.State == store.StateDone {
+		return fmt.Errorf("run %d is complete: nothing to resume (fanout show %d shows it)", old.ID, old.ID)
+	}
+	if !sameTargets(old.Config, rc.cfg) {
+		return fmt.Errorf("run %d was recorded with other inputs, --no-dedupe, --output or --format; give the same ones, or --new-run", old.ID)
+	}
+	if err := unchangedInputs(old.Config); err != nil {
+		return fmt.Errorf("run %d cannot be resumed: %w (the targets would be numbered differently); use --new-run", old.ID, err)
+	}
+	p, err := rc.db.Progress(old.ID)
+	if err != nil {
+		return err
+	}
+	rc.runID, rc.prior = old.ID, p
+	if err := rc.db.SetState(old.ID, store.StateRunning); err != nil {
+		return err
+	}
+	if !f.quiet {
+		fmt.Fprintf(env.Stderr, "fanout: resuming run %d in %s: %d targets already have results\n", old.ID, f.db, p.Results)
+	}
+	if slices.Contains(old.Config.Inputs, "-") {
+		fmt.Fprintf(env.Stderr, "fanout: warning: run %d read stdin; it must give the same lines in the same order again, or results will be attributed to the wrong targets\n", old.ID)
+	}
+	return nil
+}
+
+// recordConfig describes the run for the runs table, with absolute file
+// names so that `fanout resume` works from any directory.
+func recordConfig(f *flags, args []string) (store.Config, error) {
+	dir, _ := os.Getwd()
+	cfg := store.Config{
+		Dir: dir, Args: args, Dedupe: !f.noDedupe, Format: f.format, Ordered: f.ordered,
+		Accept: f.accept, Flags: map[string]string{},
+	}
+	if cfg.Args == nil {
+		cfg.Args = []string{}
+	}
+	for _, name := range f.inputs {
+		if name == "-" {
+			cfg.Inputs = append(cfg.Inputs, name)
+			continue
+		}
+		abs, err := filepath.Abs(name)
+		if err != nil {
+			return cfg, fmt.Errorf("--input %s: %v", name, err)
+		}
+		cfg.Inputs = append(cfg.Inputs, abs)
+		if st, err := os.Stat(abs); err == nil && st.Mode().IsRegular() {
+			cfg.InputFiles = append(cfg.InputFiles, store.FileStamp{Name: abs, Size: st.Size(), ModTime: st.ModTime().UTC()})
+		}
+	}
+	if len(f.inputs) == 0 && len(args) == 0 {
+		cfg.Inputs = []string{"-"} // openInputs reads stdin
+	}
+	if f.output != "" && f.output != "-" {
+		abs, err := filepath.Abs(f.output)
+		if err != nil {
+			return cfg, fmt.Errorf("--output %s: %v", f.output, err)
+		}
+		cfg.Output = abs
+	}
+	if f.set != nil {
+		f.set.Visit(func(fl *pflag.Flag) { cfg.Flags[fl.Name] = fl.Value.String() })
+	}
+	return cfg, nil
+}
+
+// sameTargets reports whether two runs number their targets identically
+// and write the same output: the condition for continuing one with the
+// other's inputs.
+func sameTargets(a, b store.Config) bool {
+	return slices.Equal(a.Inputs, b.Inputs) && slices.Equal(a.Args, b.Args) &&
+		a.Dedupe == b.Dedupe && a.Output == b.Output && a.Format == b.Format
+}
+
+// unchangedInputs checks that each input file still has the size and
+// modification time it had when the run started.
+func unchangedInputs(c store.Config) error {
+	for _, s := range c.InputFiles {
+		st, err := os.Stat(s.Name)
+		if err != nil {
+			return fmt.Errorf("--input %s: %v", s.Name, unwrapPath(err))
+		}
+		if st.Size() != s.Size || !st.ModTime().Equal(s.ModTime) {
+			return fmt.Errorf("--input %s changed since the run started", s.Name)
+		}
+	}
+	return nil
+}
+
+// commandLine rebuilds the flags given on the command line, in a form
+// `fanout resume` can parse again (--db and --new-run left out).
+func (f *flags) commandLine() []string {
+	cmd := []string{}
+	if f.set == nil {
+		return cmd
+	}
+	f.set.Visit(func(fl *pflag.Flag) {
+		switch fl.Name {
+		case "db", "new-run":
+			return
+		}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				cmd = append(cmd, "--"+fl.Name+"="+v)
+			}
+			return
+		}
+		cmd = append(cmd, "--"+fl.Name+"="+fl.Value.String())
+	})
+	return cmd
+}
+
+// skip wraps src so that targets that already have results are not
+// fetched again. The reader still reads (and dedupes) every line, so the
+// targets keep their sequence numbers.
+func (rc *recording) skip(src engine.Source) engine.Source {
+	if rc.prior == nil {
+		return src
+	}
+	return &skipSource{src: src, done: rc.prior}
+}
+
+type skipSource struct {
+	src  engine.Source
+	done *store.Progress
+}
+
+func (s *skipSource) Next() (fetch.Target, error) {
+	for {
+		t, err := s.src.Next()
+		if err != nil || !s.done.Done(t.Seq) {
+			return t, err
+		}
+	}
+}
+
+// openOutput opens -o FILE. Resuming, it cuts the file back to the length
+// committed with the last results, so the lines written after that commit
+// (whose results were not recorded and will be fetched again) go away.
+func (rc *recording) openOutput(stdout io.Writer) (io.Writer, func() error, error) {
+	name := rc.cfg.Output
+	if name == "" {
+		return stdout, func() error { return nil }, nil
+	}
+	var off int64
+	flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if rc.prior != nil {
+		off = rc.prior.Offsets[name]
+		flag = os.O_WRONLY | os.O_CREATE
+	}
+	file, err := os.OpenFile(name, flag, 0o666)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--output %s: %v", name, unwrapPath(err))
+	}
+	if rc.prior != nil {
+		st, err := file.Stat()
+		if err == nil && st.Size() < off {
+			err = fmt.Errorf("is %d bytes, shorter than the %d recorded: it was changed, results would be missing", st.Size(), off)
+		}
+		if err == nil {
+			err = file.Truncate(off)
+		}
+		if err == nil {
+			_, err = file.Seek(off, io.SeekStart)
+		}
+		if err != nil {
+			file.Close()
+			return nil, nil, fmt.Errorf("--output %s: %v", name, err)
+		}
+	}
+	rc.out = &countingFile{f: file, n: off}
+	return rc.out, file.Close, nil
+}
+
+// countingFile counts the bytes written to the output file: its length,
+// without a system call per checkpoint.
+type countingFile struct {
+	f *os.File
+	n int64
+}
+
+func (c *countingFile) Write(p []byte) (int, error) {
+	n, err := c.f.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// start begins recording; the output file must be open.
+func (rc *recording) start() {
+	opts := store.RecorderOptions{Prior: rc.prior}
+	if rc.out != nil {
+		// For a reboot, not a SIGKILL: the page cache survives the death
+		// of the process, but only a synced file survives a power loss,
+		// and the committed offset must never point past its end.
+		opts.BeforeCommit = rc.out.f.Sync
+	}
+	rc.rec = rc.db.Recorder(rc.runID, opts)
+}
+
+func (rc *recording) offsets() map[string]int64 {
+	if rc.out == nil {
+		return nil
+	}
+	return map[string]int64{rc.cfg.Output: rc.out.n}
+}
+
+// emit writes one result and queues it for the database. A target
+// canceled by Ctrl-C has no result yet: it is neither written nor
+// recorded, and a resume fetches it.
+func (rc *recording) emit(enc output.Encoder, r *fetch.Result) error {
+	if r.Error != nil && r.Error.Kind == fetch.KindCanceled {
+		return nil
+	}
+	if err := enc.Encode(r); err != nil {
+		return err
+	}
+	rc.rec.Add(r, rc.acc.OK(r))
+	return rc.cutIfDue(enc)
+}
+
+// cutIfDue commits a batch when one is due: the encoder is flushed first,
+// so the file's length at the cut holds exactly the results in the batch
+// and before.
+func (rc *recording) cutIfDue(enc output.Encoder) error {
+	if !rc.rec.Due() {
+		return rc.rec.Err()
+	}
+	if err := enc.Flush(); err != nil {
+		return err
+	}
+	return rc.rec.Cut(rc.offsets())
+}
+
+// finish commits the last results (the encoder must be flushed), sets the
+// run's state and reports the run's failures over all its sessions. When
+// the output failed (commit false), the results queued since the last
+// commit are dropped: their lines may not be whole in the file, and the
+// file is cut back to the last commit on resume.
+func (rc *recording) finish(complete, commit bool) (failed int64, err error) {
+	if rc.closed {
+		return 0, errors.New("recording finished twice")
+	}
+	rc.closed = true
+	defer rc.db.Close()
+	if commit {
+		err = rc.rec.Close(rc.offsets())
+	} else {
+		err = rc.rec.Abandon()
+	}
+	state := store.StateInterrupted
+	if complete && err == nil {
+		state = store.StateDone
+	}
+	if serr := rc.db.SetState(rc.runID, state); err == nil {
+		err = serr
+	}
+	run, rerr := rc.db.Run(rc.runID)
+	if err == nil {
+		err = rerr
+	}
+	return run.Failed, err
+}
+
+// remaining is the progress bar's total: the targets not yet done.
+func (rc *recording) remaining(total int64) int64 {
+	if rc == nil || rc.prior == nil || total < 0 {
+		return total
+	}
+	return max(0, total-rc.prior.Results)
+}
+
+// abandon closes the database of a run that never started fetching.
+func (rc *recording) abandon() {
+	if !rc.closed {
+		rc.closed = true
+		if rc.rec != nil {
+			rc.rec.Abandon()
+		}
+		rc.db.SetState(rc.runID, store.StateInterrupted)
+		rc.db.Close()
+	}
+}
+
+// dbDefault is the database the store subcommands use without --db.
+func dbDefault() string {
+	if v := strings.TrimSpace(os.Getenv("FANOUT_DB")); v != "" {
+		return v
+	}
+	return "fanout.db"
+}
