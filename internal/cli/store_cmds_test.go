@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/store"
+)
+
+// TestDiffExitCodesAndFormats records two runs of the same targets against
+// a server that changed in between, then diffs them both ways.
+func TestDiffExitCodesAndFormats(t *testing.T) {
+	var second atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := second.Load()
+		switch r.URL.Path {
+		case "/breaks":
+			if b {
+				w.WriteHeader(500)
+			}
+		case "/heals":
+			if !b {
+				w.WriteHeader(503)
+			}
+		case "/slows":
+			if b {
+				time.Sleep(300 * time.Millisecond)
+			}
+		case "/worse":
+			if b {
+				w.WriteHeader(502)
+			} else {
+				w.WriteHeader(404)
+			}
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+	db := filepath.Join(t.TempDir(), "runs.db")
+	targets := []string{}
+	for _, p := range []string{"/same", "/breaks", "/heals", "/slows", "/worse"} {
+		targets = append(targets, srv.URL+p)
+	}
+	run := func() {
+		t.Helper()
+		args := append([]string{"-q", "--retries", "0", "-f", "jsonl", "--db", db, "--new-run"}, targets...)
+		if code, _, errOut := runCLI(t, "", args...); code != ExitFailures {
+			t.Fatalf("run: exit %d: %s", code, errOut)
+		}
+	}
+	run()
+	second.Store(true)
+	run()
+
+	code, out, errOut := runCLI(t, "", "diff", "--db", db, "1", "2")
+	if code != ExitFailures {
+		t.Fatalf("diff 1 2: exit %d, want 1: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"worse   failing    200 -> 500", "better  recovered  503 -> 200", "worse   slower",
+		"worse   status     404 -> 502",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff text lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "/same") || !strings.Contains(errOut, "5 targets compared: 3 worse, 1 recovered") {
+		t.Errorf("diff text:\n%s\nstderr: %s", out, errOut)
+	}
+
+	code, out, _ = runCLI(t, "", "diff", "--db", db, "-f", "jsonl", "--min-slower", "1h", "2", "1")
+	if code != ExitFailures {
+		t.Fatalf("diff 2 1: exit %d, want 1 (/heals started failing)", code)
+	}
+	var kinds []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var c store.Change
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("bad JSON line %q: %v", line, err)
+		}
+		kinds = append(kinds, c.Kind)
+	}
+	if got := strings.Join(kinds, ","); got != "recovered,failing,status" {
+		t.Errorf("jsonl change kinds = %s, want recovered,failing,status", got)
+	}
+
+	if code, out, errOut := runCLI(t, "", "diff", "--db", db, "2", "last"); code != ExitOK || out != "" {
+		t.Errorf("a run against itself: exit %d, output %q, stderr %q", code, out, errOut)
+	}
+	for _, args := range [][]string{
+		{"diff", "--db", db, "1"}, {"diff", "--db", db, "1", "9"}, {"diff", "--db", db, "-f", "csv", "1", "2"},
+		{"diff", "--db", filepath.Join(t.TempDir(), "none.db"), "1", "2"},
+	} {
+		if code, _, _ := runCLI(t, "", args...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// TestRunsShowAndResumeAfterInterrupt: Ctrl-C leaves a resumable run whose
+// canceled targets are neither written nor recorded; rerunning the same
+// command continues it; show writes every result again in input order.
+func TestRunsShowAndResumeAfterInterrupt(t *testing.T) {
+	s := newSite(t)
+	dir := t.TempDir()
+	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
+	var targets []string
+	for i := range 40 {
+		targets = append(targets, fmt.Sprintf("%s/slow/%d", s.URL, i))
+	}
+	args := append([]string{"-q", "-c", "4", "-f", "jsonl", "-o", out, "--db", db}, targets...)
+	interrupt := make(chan struct{})
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: new(strings.Builder), Interrupt: interrupt}
+	time.AfterFunc(500*time.Millisecond, func() { close(interrupt) })
+	if code := Main(t.Context(), env, args); code != ExitInterrupted {
+		t.Fatalf("interrupted run: exit %d: %s", code, env.Stderr)
+	}
+	code, listing, _ := runCLI(t, "", "runs", "--db", db)
+	if code != ExitOK || !strings.Contains(listing, "interrupted") {
+		t.Fatalf("runs: exit %d:\n%s", code, listing)
+	}
+	first := decodeFile(t, out)
+	if len(first) == 0 || len(first) >= len(targets) {
+		t.Fatalf("interrupted run wrote %d results, want some but not all of %d", len(first), len(targets))
+	}
+	if code, _, errOut := runCLI(t, "", args...); code != ExitOK {
+		t.Fatalf("rerun: exit %d: %s", code, errOut)
+	}
+	all := decodeFile(t, out)
+	seen := map[string]bool{}
+	for _, r := range all {
+		if r.Error != nil || seen[r.Input] {
+			t.Fatalf("result %+v: an error or a second line", r)
+		}
+		seen[r.Input] = true
+	}
+	if len(all) != len(targets) {
+		t.Fatalf("after resume: %d results, want %d", len(all), len(targets))
+	}
+	code, shown, _ := runCLI(t, "", "show", "--db", db, "last")
+	rs := decodeLines(t, shown)
+	if code != ExitOK || len(rs) != len(targets) || rs[0].Input != targets[0] || rs[39].Input != targets[39] {
+		t.Fatalf("show: exit %d, %d results", code, len(rs))
+	}
+	if code, listing, _ = runCLI(t, "", "runs", "--db", db); !strings.Contains(listing, "done") || strings.Count(listing, "\n") != 2 {
+		t.Fatalf("runs after resume (want one done run):\n%s", listing)
+	}
+	if code, _, errOut := runCLI(t, "", "resume", "--db", db, "1"); code != ExitOK || !strings.Contains(errOut, "nothing to resume") {
+		t.Fatalf("resume of a done run: exit %d: %s", code, errOut)
+	}
+}
+
+func decodeFile(t *testing.T, name string) []fetch.Result {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decodeLines(t, string(b))
+}
