@@ -210,7 +210,7 @@ func waterfallChart(ts []Target) waterfall {
 	plot := float64(w - labelW - noteW - 70)
 	for i, t := range ts {
 		y := float64(top + i*row)
-		r := wfRow{Y: y, Label: shorten(t.URL, 58), Full: t.URL, Note: targetNote(t)}
+		r := wfRow{Y: y, Label: shorten(t.URL, 54), Full: t.URL, Note: targetNote(t)}
 		tm := t.Timing
 		parts := []float64{tm.DNS, tm.Connect, tm.TLS, tm.TTFB, tm.Transfer}
 		var sum float64

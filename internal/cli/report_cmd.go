@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fanout/fanout/output"
+	"github.com/fanout/fanout/report"
+	"github.com/fanout/fanout/store"
+)
+
+func init() { subcommands = append(subcommands, newReportCmd) }
+
+// newReportCmd is `fanout report`: one self-contained HTML page about a run
+// recorded with --db, or about a JSONL results file.
+func newReportCmd(env Env) *cobra.Command {
+	var (
+		out, dbName, from, accept, title string
+		opts                             report.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "report [RUN] -o FILE [flags]",
+		Short: "Write an HTML report about a recorded run (--db) or a results file (--from)",
+		Long: `report writes one self-contained HTML file about a run: headline numbers,
+status classes and error kinds, a latency histogram with percentiles, the
+slowest targets with a timing waterfall (dns, connect, tls, ttfb, transfer),
+errors grouped by kind and host, and per-host statistics.
+
+The page works offline: styles and SVG charts are inline and it loads
+nothing. Results are read once with bounded memory, so a run of millions of
+results gives a page of the same small size.
+
+RUN is a run id from 'fanout runs', or last; with --from FILE the results
+are read from a JSONL file written by 'fanout -f jsonl' instead ("-" reads
+stdin).`,
+		Example: `  fanout report last -o report.html
+  fanout report 3 --db runs.db -o run3.html
+  fanout -i urls.txt -f jsonl -o out.jsonl && fanout report --from out.jsonl -o report.html`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usageError{errors.New("-o: name the HTML file to write (- for stdout)")}
+			}
+			start := time.Now()
+			var (
+				rep *report.Report
+				err error
+			)
+			switch {
+			case from != "" && len(args) > 0:
+				return usageError{fmt.Errorf("--from %s: give a results file or a RUN, not both", from)}
+			case from != "":
+				rep, err = reportFromFile(env, from, accept, opts)
+			default:
+				if cmd.Flags().Changed("accept") {
+					return usageError{errors.New("--accept: a recorded run is judged with the rule it ran with")}
+				}
+				run := "last"
+				if len(args) > 0 {
+					run = args[0]
+				}
+				rep, err = reportFromDB(dbName, run, opts)
+			}
+			if err != nil {
+				return err
+			}
+			if title != "" {
+				rep.Info.Title = title
+			}
+			size, err := writeReport(env, out, rep)
+			if err != nil {
+				return err
+			}
+			if out != "-" {
+				fmt.Fprintf(env.Stderr, "report: %s results -> %s (%d KB) in %s\n",
+					strconv.FormatInt(rep.Total, 10), out, (size+1023)/1024, time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVarP(&out, "output", "o", "", "write the report to `FILE` (- for stdout)")
+	fs.StringVar(&dbName, "db", reportDBDefault(), "read RUN from the SQLite database `FILE` ($FANOUT_DB)")
+	fs.StringVar(&from, "from", "", "read results from a JSONL `FILE` instead of a database (- for stdin)")
+	fs.StringVar(&accept, "accept", "200..=399", "with --from: statuses that count as success, in lychee's syntax")
+	fs.StringVar(&title, "title", "", "heading of the page (default: the run id or the file name)")
+	fs.IntVar(&opts.TopN, "top", report.DefaultTopN, "how many of the slowest targets to list")
+	fs.IntVar(&opts.TopHosts, "hosts", report.DefaultTopHosts, "how many hosts to list")
+	fs.IntVar(&opts.MaxHosts, "max-hosts", report.DefaultMaxHosts, "distinct hosts counted one by one; later hosts are summed as other hosts")
+	return cmd
+}
+
+// reportDBDefault is the database a report reads without --db.
+func reportDBDefault() string {
+	if v := strings.TrimSpace(os.Getenv("FANOUT_DB")); v != "" {
+		return v
+	}
+	return "fanout.db"
+}
+
+func reportFromFile(env Env, name, accept string, opts report.Options) (*report.Report, error) {
+	a, err := output.ParseAccept(accept)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	opts.Accept = a
+	var r io.Reader = env.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--from %s: %v", name, unwrapPath(err))}
+		}
+		defer f.Close()
+		r = f
+	}
+	rep, err := report.Build(report.RunInfo{Source: name}, report.ReadJSONL(r), opts)
+	if err != nil {
+		return nil, fmt.Errorf("--from %s: %w", name, err)
+	}
+	return rep, nil
+}
+
+func reportFromDB(name, run string, opts report.Options) (*report.Report, error) {
+	if _, err := os.Stat(name); err != nil {
+		return nil, usageError{fmt.Errorf("--db %s: %v", name, unwrapPath(err))}
+	}
+	db, err := store.Open(name)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	defer db.Close()
+	id, err := db.ParseRunID(run)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	r, err := db.Run(id)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if r.Config.Accept != "" {
+		a, err := output.ParseAccept(r.Config.Accept)
+		if err != nil {
+			return nil, fmt.Errorf("run %d: stored --accept: %w", id, err)
+		}
+		opts.Accept = a
+	}
+	info := report.RunInfo{
+		ID:      strconv.FormatInt(r.ID, 10),
+		Source:  name,
+		Args:    append([]string{"fanout"}, r.Command...),
+		Started: r.StartedAt, Finished: r.FinishedAt,
+	}
+	if r.State != "" && r.State != store.StateDone {
+		info.Title = fmt.Sprintf("fanout run %d (%s)", r.ID, r.State)
+	}
+	rep, err := report.Build(info, db.Results(id), opts)
+	if err != nil {
+		return nil, fmt.Errorf("--db %s: run %d: %w", name, id, err)
+	}
+	return rep, nil
+}
+
+// writeReport writes the page to a temporary file next to name and renames
+// it into place, so a failed write never leaves half a report behind.
+func writeReport(env Env, name string, rep *report.Report) (int64, error) {
+	if name == "-" {
+		return 0, rep.WriteHTML(env.Stdout)
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), ".fanout-report-*.html")
+	if err != nil {
+		return 0, usageError{fmt.Errorf("-o %s: %v", name, unwrapPath(err))}
+	}
+	defer os.Remove(f.Name()) // after a successful rename there is nothing left to remove
+	if err := rep.WriteHTML(f); err != nil {
+		f.Close()
+		return 0, fmt.Errorf("-o %s: %w", name, err)
+	}
+	st, err := f.Stat()
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("-o %s: %w", name, err)
+	}
+	return st.Size(), nil
+}

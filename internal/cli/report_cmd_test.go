@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/store"
+)
+
+func reportResults() []*fetch.Result {
+	return []*fetch.Result{
+		{Seq: 0, URL: "https://a.example/", Status: 200, Timing: fetch.Timing{TTFB: 8, Total: 10}, Title: "<script>alert(1)</script>"},
+		{Seq: 1, URL: "https://a.example/x", Status: 301, Timing: fetch.Timing{Total: 20}},
+		{Seq: 2, URL: "https://b.example/", Error: &fetch.Error{Kind: fetch.KindDNS, Message: "no such host"}, Timing: fetch.Timing{Total: 3}},
+	}
+}
+
+func runReport(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb}
+	code = Main(context.Background(), env, append([]string{"report"}, args...))
+	return code, out.String(), errb.String()
+}
+
+func TestReportFromJSONL(t *testing.T) {
+	dir := t.TempDir()
+	var jsonl bytes.Buffer
+	for _, r := range reportResults() {
+		if err := json.NewEncoder(&jsonl).Encode(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := filepath.Join(dir, "out.jsonl")
+	if err := os.WriteFile(in, jsonl.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(dir, "report.html")
+	code, _, stderr := runReport(t, "", "--from", in, "-o", page, "--accept", "200..=299")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if !strings.Contains(stderr, "report: 3 results -> "+page) {
+		t.Errorf("stderr %q, want a line naming 3 results and the file", stderr)
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	for _, want := range []string{"<svg", "200..=299", "&lt;script&gt;alert(1)", "b.example", "out.jsonl"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".fanout-report-*")); len(left) > 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+
+	// The same results from stdin, the page to stdout.
+	code, stdout, stderr := runReport(t, jsonl.String(), "--from", "-", "-o", "-")
+	if code != ExitOK || !strings.HasPrefix(stdout, "<!DOCTYPE html>") {
+		t.Errorf("--from - -o -: exit %d, stdout starts %q, stderr %q", code, stdout[:min(len(stdout), 30)], stderr)
+	}
+}
+
+func TestReportUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte("{\"status\":200}\nnot json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no output", []string{"--from", bad}, "-o"},
+		{"file and run", []string{"3", "--from", bad, "-o", "x.html"}, "not both"},
+		{"missing file", []string{"--from", filepath.Join(dir, "nope.jsonl"), "-o", "x.html"}, "nope.jsonl"},
+		{"missing db", []string{"last", "--db", filepath.Join(dir, "nope.db"), "-o", "x.html"}, "nope.db"},
+		{"bad accept", []string{"--from", bad, "--accept", "abc", "-o", "x.html"}, "--accept"},
+		{"bad line", []string{"--from", bad, "-o", filepath.Join(dir, "r.html")}, "object 2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runReport(t, "", c.args...)
+			if code == ExitOK || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want a failure naming %q", code, stderr, c.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "r.html")); err == nil {
+		t.Errorf("a failed report left its output file behind")
+	}
+}
+
+func TestReportFromDB(t *testing.T) {
+	dir := t.TempDir()
+	dbName := filepath.Join(dir, "runs.db")
+	db, err := store.Open(dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := db.CreateRun([]string{"-i", "urls.txt"}, store.Config{Accept: "200..=299"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := db.Recorder(id, store.RecorderOptions{})
+	for _, r := range reportResults() {
+		rec.Add(r, r.Error == nil && r.Status == 200)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetState(id, store.StateDone); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	page := filepath.Join(dir, "run.html")
+	code, _, stderr := runReport(t, "", "last", "--db", dbName, "-o", page)
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	// The run's own --accept judges it: 1 of 3 accepted (the 301 is not).
+	for _, want := range []string{"fanout run 1", "fanout -i urls.txt", "200..=299", ">33%<", "no such host"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if code, _, stderr := runReport(t, "", "last", "--db", dbName, "--accept", "200", "-o", page); code != ExitUsage {
+		t.Errorf("--accept with a recorded run: exit %d (%q), want %d", code, stderr, ExitUsage)
+	}
+}
