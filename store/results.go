@@ -13,16 +13,29 @@ import (
 
 // extra holds the result fields that have no column of their own; it is
 // stored as JSON in results.extra with the schema's field names, so
-// json_extract(extra, '$.timing.ttfb') works in the sqlite3 shell.
+// json_extract(extra, '$.timing.ttfb') works in the sqlite3 shell. Empty
+// values are left out to keep rows small: a missing key reads as the
+// schema's zero value (json_extract gives NULL; use coalesce).
 type extra struct {
-	Proto         string       `json:"proto"`
-	Method        string       `json:"method"`
-	ContentLength *int64       `json:"content_length"`
-	Truncated     bool         `json:"truncated"`
-	Server        string       `json:"server"`
+	Proto         string       `json:"proto,omitempty"`
+	Method        string       `json:"method,omitempty"`
+	ContentLength *int64       `json:"content_length,omitempty"`
+	Truncated     bool         `json:"truncated,omitempty"`
+	Server        string       `json:"server,omitempty"`
 	BodySHA256    string       `json:"body_sha256,omitempty"`
-	Redirects     []fetch.Hop  `json:"redirects"`
-	Timing        fetch.Timing `json:"timing"`
+	Redirects     *[]fetch.Hop `json:"redirects,omitempty"` // a pointer keeps [] apart from null
+	Timing        timing       `json:"timing"`
+}
+
+// timing is fetch.Timing without its zero phases (a reused connection has
+// no dns, connect or tls time).
+type timing struct {
+	DNS      float64 `json:"dns,omitempty"`
+	Connect  float64 `json:"connect,omitempty"`
+	TLS      float64 `json:"tls,omitempty"`
+	TTFB     float64 `json:"ttfb,omitempty"`
+	Transfer float64 `json:"transfer,omitempty"`
+	Total    float64 `json:"total,omitempty"`
 }
 
 const resultColumns = `seq, input, url, final_url, status, ok, error_kind, error, total_ms, bytes,
@@ -102,17 +115,24 @@ func scanResult(s scanner) (Record, error) {
 		return Record{}, fmt.Errorf("result %d: extra: %w", r.Seq, err)
 	}
 	r.Proto, r.Method, r.ContentLength, r.Truncated = x.Proto, x.Method, x.ContentLength, x.Truncated
-	r.Server, r.BodySHA256, r.Redirects, r.Timing = x.Server, x.BodySHA256, x.Redirects, x.Timing
+	r.Server, r.BodySHA256, r.Timing = x.Server, x.BodySHA256, fetch.Timing(x.Timing)
+	if x.Redirects != nil {
+		r.Redirects = *x.Redirects
+	}
 	return Record{Result: r, OK: ok}, nil
 }
 
 // rowArgs appends the insert arguments for one result, in insertColumns
 // order.
 func rowArgs(args []any, runID int64, r *fetch.Result, ok bool) []any {
-	ex, _ := json.Marshal(extra{
+	x := extra{
 		Proto: r.Proto, Method: r.Method, ContentLength: r.ContentLength, Truncated: r.Truncated,
-		Server: r.Server, BodySHA256: r.BodySHA256, Redirects: r.Redirects, Timing: r.Timing,
-	})
+		Server: r.Server, BodySHA256: r.BodySHA256, Timing: timing(r.Timing),
+	}
+	if r.Redirects != nil {
+		x.Redirects = &r.Redirects
+	}
+	ex, _ := json.Marshal(x)
 	var kind, msg any
 	if r.Error != nil {
 		kind, msg = string(r.Error.Kind), r.Error.Message

@@ -67,7 +67,6 @@ CREATE TABLE IF NOT EXISTS results (
   PRIMARY KEY (run_id, seq)
 );
 CREATE INDEX IF NOT EXISTS results_input  ON results(run_id, input);
-CREATE INDEX IF NOT EXISTS results_status ON results(run_id, status);
 CREATE INDEX IF NOT EXISTS results_error  ON results(run_id, error_kind) WHERE error_kind IS NOT NULL;
 `
 

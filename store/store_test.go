@@ -31,6 +31,10 @@ func sample(seq uint64) *fetch.Result {
 		Attempts: 2, Timing: fetch.Timing{DNS: 1.5, Connect: 2.25, TLS: 3, TTFB: 4.125, Transfer: 0.1, Total: 11.0625},
 		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC),
 	}
+	if seq%5 == 2 {
+		r.Redirects, r.Server, r.Truncated = []fetch.Hop{}, "", false
+		r.Timing.DNS, r.Timing.TLS = 0, 0
+	}
 	if seq%3 == 1 {
 		r.Status, r.ContentLength, r.Redirects, r.BodySHA256 = 0, nil, nil, ""
 		r.Error = &fetch.Error{Kind: fetch.KindTimeout, Message: "took too long"}
