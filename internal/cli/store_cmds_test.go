@@ -151,7 +151,7 @@ func TestRunsShowAndResumeAfterInterrupt(t *testing.T) {
 	if code != ExitOK || len(rs) != len(targets) || rs[0].Input != targets[0] || rs[39].Input != targets[39] {
 		t.Fatalf("show: exit %d, %d results", code, len(rs))
 	}
-	if code, listing, _ = runCLI(t, "", "runs", "--db", db); !strings.Contains(listing, "done") || strings.Count(listing, "\n") != 2 {
+	if code, listing, _ = runCLI(t, "", "runs", "--db", db); code != ExitOK || !strings.Contains(listing, "done") || strings.Count(listing, "\n") != 2 {
 		t.Fatalf("runs after resume (want one done run):\n%s", listing)
 	}
 	if code, _, errOut := runCLI(t, "", "resume", "--db", db, "1"); code != ExitOK || !strings.Contains(errOut, "nothing to resume") {
