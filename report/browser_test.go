@@ -91,7 +91,7 @@ func TestBrowserOpensReport(t *testing.T) {
 		t.Fatalf("probe page: want console messages for the script error and the blocked image, got %q", got)
 	}
 
-	rep, err := Build(RunInfo{ID: "demo-2026-03-14", Title: "fanout demo: 20,000 URLs over 400 hosts", Source: "demo.jsonl",
+	rep, err := Build(RunInfo{ID: "demo-2026-03-14", Title: "Example run: 20,000 generated results over 400 hosts", Source: "results.jsonl",
 		Args: []string{"fanout", "-i", "urls.txt", "-c", "200", "--per-host", "4"}}, synth(20_000, 400, 1), Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"math"
 	"math/rand/v2"
@@ -12,7 +13,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/fanout/fanout/fetch"
 	"github.com/fanout/fanout/output"
@@ -363,8 +367,44 @@ func TestReadJSONL(t *testing.T) {
 		n++
 		last = err
 	}
-	if n != 2 || last == nil || !strings.Contains(last.Error(), "object 2") {
-		t.Errorf("bad second line: %d items, last error %v; want one result then an error naming object 2", n, last)
+	if n != 2 || last == nil || !strings.Contains(last.Error(), "line 2") {
+		t.Errorf("bad second line: %d items, last error %v; want one result then an error naming line 2", n, last)
+	}
+}
+
+// TestReadJSONLOrderAndStop checks that lines decoded in parallel come out
+// in file order, that a read error comes after every line before it, and
+// that stopping early leaves no goroutine behind.
+func TestReadJSONLOrderAndStop(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var b strings.Builder
+	const n = 5 * jsonlBatchLines / 2
+	for i := range n {
+		fmt.Fprintf(&b, "{\"status\":%d}\n", i)
+	}
+	boom := errors.New("disk gone")
+	var got int
+	var last error
+	for r, err := range ReadJSONL(io.MultiReader(strings.NewReader(b.String()), iotest.ErrReader(boom))) {
+		if err != nil {
+			last = err
+			break
+		}
+		if r.Status != got {
+			t.Fatalf("result %d has status %d: out of order", got, r.Status)
+		}
+		got++
+	}
+	if got != n || !errors.Is(last, boom) || !strings.Contains(last.Error(), fmt.Sprintf("line %d", n+1)) {
+		t.Errorf("read %d results then %v; want %d then the read error at line %d", got, last, n, n+1)
+	}
+	for range 3 {
+		seen := 0
+		for range ReadJSONL(strings.NewReader(b.String())) {
+			if seen++; seen == 10 {
+				break
+			}
+		}
 	}
 }
 

@@ -2,11 +2,13 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"runtime"
 	"unicode/utf8"
 
 	"github.com/fanout/fanout/fetch"
@@ -30,27 +32,127 @@ func clean(s string) string {
 }
 
 // ReadJSONL returns the results in r, one JSON object per line as written
-// by `fanout -f jsonl`. The sequence yields a decoding error once, naming
-// the line, and then stops.
+// by `fanout -f jsonl`; blank lines are skipped. Lines are decoded on every
+// core (encoding/json is most of the cost of a report from a file) and
+// yielded in file order. The sequence yields a decoding error once, naming
+// the line, and then stops; stopping early releases its goroutines.
 func ReadJSONL(r io.Reader) iter.Seq2[*fetch.Result, error] {
 	return func(yield func(*fetch.Result, error) bool) {
-		dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<16))
-		for line := 1; ; line++ { // counts objects; blank lines are skipped
-			// A fresh Result each time: Decode would otherwise merge into
-			// the fields of the previous one (a null error keeps the old).
-			res := new(fetch.Result)
-			err := dec.Decode(res)
-			if errors.Is(err, io.EOF) {
-				return
+		done := make(chan struct{})
+		batches := decodeJSONL(r, done, max(runtime.GOMAXPROCS(0), 1))
+		defer func() {
+			close(done)
+			for b := range batches { // let the reader and workers finish
+				<-b
 			}
-			if err != nil {
-				yield(nil, fmt.Errorf("results: object %d: %w", line, err))
-				return
+		}()
+		for b := range batches {
+			res := <-b
+			for i := range res.results {
+				if !yield(&res.results[i], nil) {
+					return
+				}
 			}
-			res.Seq = uint64(line - 1)
-			if !yield(res, nil) {
+			if res.err != nil {
+				yield(nil, res.err)
 				return
 			}
 		}
 	}
+}
+
+// jsonlBatch is a run of consecutive lines, decoded.
+type jsonlBatch struct {
+	results []fetch.Result
+	err     error // the first bad line or read error; results stop before it
+}
+
+const jsonlBatchLines = 512
+
+// decodeJSONL reads r in batches of lines and decodes them on n workers.
+// It returns a channel of per-batch channels in file order: the consumer
+// receives each in turn, so results keep their order while batches are
+// decoded in parallel. The channel is closed after the last batch, the
+// first error, or when done is closed.
+func decodeJSONL(r io.Reader, done <-chan struct{}, n int) <-chan chan jsonlBatch {
+	order := make(chan chan jsonlBatch, n*2)
+	type job struct {
+		lines [][]byte
+		first int // line number of lines[0]
+		out   chan jsonlBatch
+	}
+	jobs := make(chan job, n)
+	for range n {
+		go func() {
+			for j := range jobs {
+				j.out <- decodeLines(j.lines, j.first)
+			}
+		}()
+	}
+	// emit queues a batch for decoding (unless its result is already in
+	// out) and its place in the order; false when the consumer has gone.
+	emit := func(j job, decode bool) bool {
+		if decode {
+			select {
+			case jobs <- j:
+			case <-done:
+				return false
+			}
+		}
+		select {
+		case order <- j.out:
+			return true
+		case <-done:
+			return false
+		}
+	}
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		br := bufio.NewReaderSize(r, 1<<16)
+		line := 0
+		for {
+			j := job{first: line + 1, out: make(chan jsonlBatch, 1)}
+			var err error
+			for len(j.lines) < jsonlBatchLines && err == nil {
+				var b []byte
+				b, err = br.ReadBytes('\n')
+				if len(b) > 0 {
+					line++
+					j.lines = append(j.lines, b)
+				}
+			}
+			if len(j.lines) > 0 && !emit(j, true) {
+				return
+			}
+			switch {
+			case errors.Is(err, io.EOF):
+				return
+			case err != nil:
+				e := job{out: make(chan jsonlBatch, 1)}
+				e.out <- jsonlBatch{err: fmt.Errorf("results: reading line %d: %w", line+1, err)}
+				emit(e, false)
+				return
+			}
+		}
+	}()
+	return order
+}
+
+// decodeLines decodes one batch; first is the line number of lines[0].
+func decodeLines(lines [][]byte, first int) jsonlBatch {
+	out := jsonlBatch{results: make([]fetch.Result, 0, len(lines))}
+	for i, l := range lines {
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		var res fetch.Result
+		if err := json.Unmarshal(l, &res); err != nil {
+			out.err = fmt.Errorf("results: line %d: %w", first+i, err)
+			return out
+		}
+		res.Seq = uint64(first + i - 1)
+		out.results = append(out.results, res)
+	}
+	return out
 }

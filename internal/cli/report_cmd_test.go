@@ -86,7 +86,7 @@ func TestReportUsageErrors(t *testing.T) {
 		{"missing file", []string{"--from", filepath.Join(dir, "nope.jsonl"), "-o", "x.html"}, "nope.jsonl"},
 		{"missing db", []string{"last", "--db", filepath.Join(dir, "nope.db"), "-o", "x.html"}, "nope.db"},
 		{"bad accept", []string{"--from", bad, "--accept", "abc", "-o", "x.html"}, "--accept"},
-		{"bad line", []string{"--from", bad, "-o", filepath.Join(dir, "r.html")}, "object 2"},
+		{"bad line", []string{"--from", bad, "-o", filepath.Join(dir, "r.html")}, "line 2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := runReport(t, "", c.args...)
