@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
@@ -53,17 +52,17 @@ func compareWorkloads(quick bool) []workload {
 
 // toolRuns is every run of one tool on one workload.
 type toolRuns struct {
-	tool string
-	n    int    // URLs given to the tool
-	argv string // the command, for the report
-	runs []measure
+	tool  string
+	n     int      // URLs given to the tool
+	argv  string   // the command, for the report
+	argvs []string // the command to run
+	runs  []measure
 }
 
 // compareResult is a workload's outcome.
 type compareResult struct {
 	w     workload
 	tools []*toolRuns
-	notes []string
 }
 
 // tool builds one peer's command for a workload.
@@ -175,13 +174,12 @@ func runCompare(b *bench, w workload) (*compareResult, error) {
 			continue
 		}
 		argv, n := t.build(b, w, f, sw)
-		res.tools = append(res.tools, &toolRuns{tool: t.name, n: n, argv: shellQuote(argv)})
+		res.tools = append(res.tools, &toolRuns{tool: t.name, n: n, argv: shellQuote(argv), argvs: argv})
 	}
 	for r := range b.runs {
 		for i, tr := range res.tools {
-			argv, _ := tools[slices.IndexFunc(tools, func(t tool) bool { return t.name == tr.tool })].build(b, w, f, sw)
 			name := fmt.Sprintf("%s-%s-%d", w.key, tr.tool, r)
-			m := runJob(b, job{name: name, argv: argv, stdout: filepath.Join(b.out, "out-"+w.key+"-"+tr.tool+".txt"),
+			m := runJob(b, job{name: name, argv: tr.argvs, stdout: filepath.Join(b.out, "out-"+w.key+"-"+tr.tool+".txt"),
 				timeout: b.jobTimeout})
 			b.logf("%-15s %-14s run %d: wall %.2fs cpu %.2fs rss %d KiB lines %d/%d %s",
 				w.key, tr.tool, r+1, m.Wall, m.CPU(), m.MaxRSSKB, m.Lines, tr.n, m.Err)

@@ -104,13 +104,18 @@ func engineMain(args []string) int {
 func sampleEngine(f *holdFetcher, rep *engineReport, stop <-chan struct{}, heap string) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for {
+	start := time.Now()
+	for i := 0; ; i++ {
 		select {
 		case <-stop:
 			return
 		case <-tick.C:
 		}
-		if in := f.inflight.Load(); in > rep.PeakInFlight {
+		in := f.inflight.Load()
+		if i%10 == 0 {
+			fmt.Fprintf(os.Stderr, "engine: %5.1fs in flight %d\n", time.Since(start).Seconds(), in)
+		}
+		if in > rep.PeakInFlight {
 			rep.PeakInFlight = in
 			rep.PeakHeap, rep.PeakSys = heapStack()
 			rep.PeakRSS = procStatus("VmRSS")

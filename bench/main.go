@@ -38,6 +38,7 @@ type bench struct {
 	listN          int // lines of the long-list run
 	listEndpoint   string
 	listModes      []bool // dedupe on, off
+	engineHold     time.Duration
 	started        time.Time
 	report         *report
 }
@@ -74,6 +75,7 @@ func run(args []string) int {
 	fs.IntVar(&b.xargsMaxP, "xargs-max-p", 500, "-P for xargs at most (one curl process per slot)")
 	fs.IntVar(&b.listN, "list-lines", 0, "lines of the long list (0: 10,000,000, or 1,000,000 with -quick)")
 	fs.StringVar(&b.listEndpoint, "list-endpoint", "/status/204", "path every long-list URL asks simweb for")
+	fs.DurationVar(&b.engineHold, "engine-hold", 60*time.Second, "how long the in-memory transport holds each engine target (raise it if dispatching them all takes longer)")
 	modes := fs.String("list-modes", "dedupe,no-dedupe", "long-list runs to make: dedupe, no-dedupe or both")
 	write := fs.Bool("write", false, "also replace the generated section of BENCHMARKS.md")
 	if err := fs.Parse(args); err != nil {

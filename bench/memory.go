@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fanout/fanout/internal/simweb"
@@ -138,7 +139,7 @@ func runEngine1M(b *bench) error {
 	if b.quick {
 		n = 200_000
 	}
-	argv := []string{b.self, "__engine", "-n", strconv.Itoa(n), "-hold", "5s"}
+	argv := []string{b.self, "__engine", "-n", strconv.Itoa(n), "-hold", b.engineHold.String()}
 	out := filepath.Join(b.out, "engine1m.json")
 	m := runJob(b, job{name: "engine1m", argv: argv, stdout: out, timeout: b.jobTimeout})
 	if m.Err != "" {
@@ -156,7 +157,7 @@ func runEngine1M(b *bench) error {
 	per := float64(rep.PeakHeap-rep.BaseHeap) / float64(rep.PeakInFlight)
 	perRSS := float64(rep.PeakRSS-rep.BaseRSS) / float64(rep.PeakInFlight)
 	res := &memResult{key: "engine1m", title: fmt.Sprintf("memory: %d targets in flight in the engine (in-memory transport)", n)}
-	res.runs = append(res.runs, memRun{label: "engine", n: n, argv: "go run ./bench -workloads engine1m  (runs: bench __engine -n N -hold 5s)", m: m,
+	res.runs = append(res.runs, memRun{label: "engine", n: n, argv: "go run ./bench -workloads engine1m  (runs: bench __engine " + strings.Join(argv[2:], " ") + ")", m: m,
 		extra: fmt.Sprintf("peak in flight %d of %d, %d results", rep.PeakInFlight, n, rep.Results)})
 	res.lines = append(res.lines,
 		fmt.Sprintf("at the peak sample: HeapInuse+StackInuse %.1f MiB above the start (%.0f B per in-flight target); VmRSS %.1f MiB above the start (%.0f B each); runtime Sys %.1f MiB; VmHWM %.1f MiB",
