@@ -67,8 +67,9 @@ func appendBytes(b []byte, n int64) []byte {
 	return append(b, units[u], 'B')
 }
 
-// formatBytes formats n like appendBytes.
-func formatBytes(n int64) string { return string(appendBytes(nil, n)) }
+// FormatBytes formats a byte count in SI units, as the summary and the
+// text format show it: 512B, 4.5KB, 12MB.
+func FormatBytes(n int64) string { return string(appendBytes(nil, n)) }
 
 // appendPadLeft appends s right-aligned in a field of width bytes.
 func appendPadLeft(b []byte, s []byte, width int) []byte {

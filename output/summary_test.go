@@ -122,8 +122,8 @@ func TestHumanUnits(t *testing.T) {
 		want string
 	}{{0, "0B"}, {999, "999B"}, {1000, "1.0KB"}, {4500, "4.5KB"}, {9949, "9.9KB"}, {9960, "10KB"},
 		{999_499, "999KB"}, {999_600, "1.0MB"}, {2_500_000, "2.5MB"}, {3e9, "3.0GB"}, {math.MaxInt64, "9.2EB"}} {
-		if got := formatBytes(tc.n); got != tc.want {
-			t.Errorf("formatBytes(%d) = %q, want %q", tc.n, got, tc.want)
+		if got := FormatBytes(tc.n); got != tc.want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", tc.n, got, tc.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"github.com/fanout/fanout/output"
 	"math"
 	"strconv"
 	"time"
@@ -73,25 +74,9 @@ func fmtMs(ms float64) string {
 
 func two(n int64) string { return string([]byte{byte('0' + n/10), byte('0' + n%10)}) }
 
-// fmtBytes writes a byte count in SI units: 512B, 4.5KB, 12MB.
-func fmtBytes(n int64) string {
-	if n < 1000 {
-		return strconv.FormatInt(n, 10) + "B"
-	}
-	const units = "KMGTPE"
-	v := float64(n)
-	u := -1
-	for v >= 999.5 && u < len(units)-1 {
-		v /= 1000
-		u++
-	}
-	if v < 9.95 {
-		return fmtFloat(v, 1) + string(units[u]) + "B"
-	}
-	return fmtFloat(v, 0) + string(units[u]) + "B"
-}
+// fmtBytes writes a byte count in SI units, as the summary does.
+func fmtBytes(n int64) string { return output.FormatBytes(n) }
 
-// fmtDuration writes a wall-clock duration like fmtMs.
 func fmtDuration(d time.Duration) string { return fmtMs(float64(d) / float64(time.Millisecond)) }
 
 // fmtRate writes a per-second rate: 950/s, 12.3k/s.

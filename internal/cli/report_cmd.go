@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -89,7 +88,7 @@ stdin).`,
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	fs.StringVarP(&out, "output", "o", "", "write the report to `FILE` (- for stdout)")
-	fs.StringVar(&dbName, "db", reportDBDefault(), "read RUN from the SQLite database `FILE` ($FANOUT_DB)")
+	dbFlag(fs, &dbName)
 	fs.StringVar(&from, "from", "", "read results from a JSONL `FILE` instead of a database (- for stdin)")
 	fs.StringVar(&accept, "accept", "200..=399", "with --from: statuses that count as success, in lychee's syntax")
 	fs.StringVar(&title, "title", "", "heading of the page (default: the run id or the file name)")
@@ -97,14 +96,6 @@ stdin).`,
 	fs.IntVar(&opts.TopHosts, "hosts", report.DefaultTopHosts, "how many hosts to list")
 	fs.IntVar(&opts.MaxHosts, "max-hosts", report.DefaultMaxHosts, "distinct hosts counted one by one; later hosts are summed as other hosts")
 	return cmd
-}
-
-// reportDBDefault is the database a report reads without --db.
-func reportDBDefault() string {
-	if v := strings.TrimSpace(os.Getenv("FANOUT_DB")); v != "" {
-		return v
-	}
-	return "fanout.db"
 }
 
 func reportFromFile(env Env, name, accept string, opts report.Options) (*report.Report, error) {
@@ -130,22 +121,16 @@ func reportFromFile(env Env, name, accept string, opts report.Options) (*report.
 }
 
 func reportFromDB(name, run string, opts report.Options) (*report.Report, error) {
-	if _, err := os.Stat(name); err != nil {
-		return nil, usageError{fmt.Errorf("--db %s: %v", name, unwrapPath(err))}
-	}
-	db, err := store.Open(name)
+	db, err := openDB(name)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	defer db.Close()
-	id, err := db.ParseRunID(run)
+	r, err := runArg(db, run)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
-	r, err := db.Run(id)
-	if err != nil {
-		return nil, usageError{err}
-	}
+	id := r.ID
 	if r.Config.Accept != "" {
 		a, err := output.ParseAccept(r.Config.Accept)
 		if err != nil {
