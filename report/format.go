@@ -1,10 +1,11 @@
 package report
 
 import (
-	"github.com/fanout/fanout/output"
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/fanout/fanout/output"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
