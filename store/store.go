@@ -66,9 +66,12 @@ CREATE TABLE IF NOT EXISTS results (
   extra        TEXT NOT NULL,
   PRIMARY KEY (run_id, seq)
 );
-CREATE INDEX IF NOT EXISTS results_input  ON results(run_id, input);
 CREATE INDEX IF NOT EXISTS results_error  ON results(run_id, error_kind) WHERE error_kind IS NOT NULL;
 `
+
+// inputIndex serves diff, which walks two runs in input order. Diff
+// creates it on first use; recording does not maintain it.
+const inputIndex = `CREATE INDEX IF NOT EXISTS results_input ON results(run_id, input)`
 
 // DB is an open fanout database. Its read methods may be used from any
 // goroutine, also while a Recorder writes.
@@ -78,13 +81,15 @@ type DB struct {
 }
 
 // Open opens the database at path, creating it and its tables if needed.
+// A connection keeps up to 32 MiB of pages so a batch is written at its
+// commit, not spilled midway, and statement journals stay in memory.
 // The database uses WAL journaling with synchronous=NORMAL: a commit
 // survives the death of the process (SIGKILL, OOM kill) at once, and a
 // power loss or reboot may lose only the last commits, never consistency.
 func Open(path string) (*DB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=foreign_keys(ON)&_txlock=immediate"
+		"&_pragma=foreign_keys(ON)&_pragma=cache_size(-32768)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("--db %s: %w", path, err)
