@@ -1,0 +1,183 @@
+package dist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fanout/fanout/fetch"
+)
+
+// CollectOptions configure Collect.
+type CollectOptions struct {
+	// Follow keeps collecting until every submitted target has a result;
+	// without it Collect ends once it has read what the stream holds now.
+	Follow bool
+	// Seen, if set, reports targets already written by an earlier
+	// collect (the SQLite store's rows, on a resumed --db collect).
+	Seen func(seq uint64) bool
+	// FlushEvery bounds how long a written result may sit unflushed.
+	FlushEvery time.Duration
+	// Progress, if set, is called after each flush with the counts.
+	Progress func(CollectStats)
+}
+
+// CollectStats count what a Collect did.
+type CollectStats struct {
+	Written    uint64 // results passed to emit
+	Duplicates uint64 // results for targets already written, skipped
+	Submitted  uint64 // targets submitted so far
+	Complete   bool   // the submit has finished
+}
+
+// Collect reads run's results from the start of its results stream and
+// passes each target's first result to emit, in the order they were
+// stored; flush is called at least every FlushEvery and at the end. The
+// stream keeps every result, so a collect that died can simply be run
+// again. Memory is one bit per submitted target.
+func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
+	emit func(*fetch.Result) error, flush func() error) (CollectStats, error) {
+	var st CollectStats
+	if o.FlushEvery <= 0 {
+		o.FlushEvery = 200 * time.Millisecond
+	}
+	meta, _, err := LoadMeta(ctx, c.JS, run)
+	if err != nil {
+		return st, err
+	}
+	st.Submitted, st.Complete = meta.Submitted, meta.Complete
+	cons, err := c.JS.OrderedConsumer(ctx, resultStream(run), jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{resultSubject(run)}, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return st, fmt.Errorf("run %q: results: %w", run, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return st, fmt.Errorf("run %q: results: %w", run, err)
+	}
+	defer it.Stop()
+	msgs := make(chan jetstream.Msg, 1024)
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				continue // heartbeats missed etc.: the ordered consumer recovers
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() {
+		it.Stop()
+		for range msgs { // let the reader goroutine end
+		}
+	}()
+
+	var seen bitmap
+	var preSeen uint64
+	if o.Seen != nil {
+		for s := uint64(0); s < st.Submitted; s++ {
+			if o.Seen(s) {
+				seen.set(s)
+				preSeen++
+			}
+		}
+	}
+	have := func() uint64 { return st.Written + preSeen }
+	tick := time.NewTicker(o.FlushEvery)
+	defer tick.Stop()
+	idle := 0       // ticks with nothing received, for the non-follow end
+	var pending uint64 // results emitted but not flushed
+	doFlush := func() error {
+		if pending == 0 {
+			return nil
+		}
+		pending = 0
+		if err := flush(); err != nil {
+			return err
+		}
+		if o.Progress != nil {
+			o.Progress(st)
+		}
+		return nil
+	}
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return st, ctx.Err()
+			}
+			idle = 0
+			seq, err := strconv.ParseUint(m.Headers().Get(seqHeader), 10, 64)
+			if err != nil {
+				continue // not a fanout result
+			}
+			if seen.has(seq) {
+				st.Duplicates++
+				continue
+			}
+			var r fetch.Result
+			if err := json.Unmarshal(m.Data(), &r); err != nil {
+				return st, fmt.Errorf("run %q: result %d: %w", run, seq, err)
+			}
+			r.Seq = seq
+			if err := emit(&r); err != nil {
+				return st, err
+			}
+			seen.set(seq)
+			st.Written++
+			pending++
+			if md, err := m.Metadata(); err == nil && md.NumPending == 0 && !o.Follow {
+				// Caught up with the stream: done unless following.
+				return st, flush()
+			}
+		case <-tick.C:
+			if err := doFlush(); err != nil {
+				return st, err
+			}
+			idle++
+			if !st.Complete || have() < st.Submitted {
+				if m, _, err := LoadMeta(ctx, c.JS, run); err == nil {
+					st.Submitted, st.Complete = m.Submitted, m.Complete
+				}
+			}
+			if o.Follow && st.Complete && have() >= st.Submitted {
+				return st, flush()
+			}
+			if !o.Follow && idle*int(o.FlushEvery) >= int(2*time.Second) {
+				return st, flush() // nothing in the stream at all
+			}
+		case <-ctx.Done():
+			flush()
+			return st, ctx.Err()
+		}
+	}
+}
+
+// bitmap is a growable set of sequence numbers: one bit per target.
+type bitmap []uint64
+
+func (b *bitmap) set(i uint64) {
+	w := int(i / 64)
+	for len(*b) <= w {
+		*b = append(*b, 0)
+	}
+	(*b)[w] |= 1 << (i % 64)
+}
+
+func (b bitmap) has(i uint64) bool {
+	w := int(i / 64)
+	return w < len(b) && b[w]&(1<<(i%64)) != 0
+}

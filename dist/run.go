@@ -1,0 +1,232 @@
+package dist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// RunConfig says how a new run's streams are laid out. Submit uses it only
+// when the run does not exist yet; a re-submit keeps the stored layout.
+type RunConfig struct {
+	// Name names the run: letters, digits, '-' and '_' (at most 64).
+	Name string
+	// Partitions is the number of target subjects; a host's targets all go
+	// to one partition, consumed by one worker at a time.
+	Partitions int
+	// Replicas is the JetStream replication factor of the run's streams
+	// and buckets (1 for one server, 3 for a three-server cluster).
+	Replicas int
+	// LeaseTTL is how long a partition lease lives without renewal: a dead
+	// worker's partitions are taken over after at most this long.
+	LeaseTTL time.Duration
+	// AckWait is how long a delivered target may go without an ack or a
+	// progress signal before JetStream delivers it again.
+	AckWait time.Duration
+	// DupWindow is how long the streams remember message ids.
+	DupWindow time.Duration
+}
+
+// DefaultRunConfig returns the layout used when flags do not say otherwise.
+func DefaultRunConfig() RunConfig {
+	return RunConfig{Partitions: 64, Replicas: 1, LeaseTTL: 30 * time.Second,
+		AckWait: 60 * time.Second, DupWindow: 10 * time.Minute}
+}
+
+var runName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Validate reports every problem with c, each naming its flag.
+func (c RunConfig) Validate() error {
+	var errs []error
+	if !runName.MatchString(c.Name) {
+		errs = append(errs, fmt.Errorf("--run %q: want 1 to 64 letters, digits, '-' or '_'", c.Name))
+	}
+	if c.Partitions < 1 || c.Partitions > 4096 {
+		errs = append(errs, fmt.Errorf("--partitions %d: want 1 to 4096", c.Partitions))
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("--replicas %d: want 1 to 5", c.Replicas))
+	}
+	if c.LeaseTTL < time.Second {
+		errs = append(errs, fmt.Errorf("--lease-ttl %v: want at least 1s", c.LeaseTTL))
+	}
+	if c.AckWait < time.Second {
+		errs = append(errs, fmt.Errorf("--ack-wait %v: want at least 1s", c.AckWait))
+	}
+	if c.DupWindow < time.Second {
+		errs = append(errs, fmt.Errorf("--dup-window %v: want at least 1s", c.DupWindow))
+	}
+	return errors.Join(errs...)
+}
+
+// Meta is what the fanout_runs bucket stores for a run. Submit updates
+// Submitted after each batch JetStream has acknowledged, and sets Complete
+// with the final count; Submitted is then the number of targets, whose
+// sequence numbers are 0 to Submitted-1.
+type Meta struct {
+	RunConfig
+	Created   time.Time `json:"created"`
+	Submitted uint64    `json:"submitted"`
+	Complete  bool      `json:"complete"`
+}
+
+const runsBucket = "fanout_runs"
+
+func targetStream(run string) string  { return "FANOUT_T_" + run }
+func resultStream(run string) string  { return "FANOUT_R_" + run }
+func leaseBucket(run string) string   { return "fanout_L_" + run }
+func resultSubject(run string) string { return "fanout." + run + ".r" }
+func targetSubject(run string, p int) string {
+	return "fanout." + run + ".t." + strconv.Itoa(p)
+}
+func partitionKey(p int) string { return "p." + strconv.Itoa(p) }
+func consumerName(p int) string { return "p" + strconv.Itoa(p) }
+
+// msgID is a target's or result's message id: the run and the sequence.
+func msgID(run string, seq uint64) string {
+	return run + "." + strconv.FormatUint(seq, 10)
+}
+
+// Partition returns the partition of a target's host key among n.
+func Partition(hostKey string, n int) int {
+	return int(xxhash.Sum64String(hostKey) % uint64(n))
+}
+
+// seqHeader carries the target's sequence number on targets and results;
+// fetch.Result's JSON form (the documented schema) leaves it out.
+const seqHeader = "Fanout-Seq"
+
+func runsKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, runsBucket)
+	if err == nil {
+		return kv, nil
+	}
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, err
+	}
+	return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: runsBucket, Storage: jetstream.FileStorage, Replicas: replicas,
+		Description: "fanout runs"})
+}
+
+// LoadMeta reads run's Meta and its revision in the fanout_runs bucket.
+func LoadMeta(ctx context.Context, js jetstream.JetStream, run string) (Meta, uint64, error) {
+	kv, err := js.KeyValue(ctx, runsBucket)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return Meta{}, 0, fmt.Errorf("run %q: no such run (nothing was submitted)", run)
+		}
+		return Meta{}, 0, err
+	}
+	e, err := kv.Get(ctx, run)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return Meta{}, 0, fmt.Errorf("run %q: no such run", run)
+		}
+		return Meta{}, 0, fmt.Errorf("run %q: %w", run, err)
+	}
+	var m Meta
+	if err := json.Unmarshal(e.Value(), &m); err != nil {
+		return Meta{}, 0, fmt.Errorf("run %q: bad metadata: %w", run, err)
+	}
+	return m, e.Revision(), nil
+}
+
+// Runs lists the names of the runs in the fanout_runs bucket, oldest
+// first.
+func Runs(ctx context.Context, js jetstream.JetStream) ([]Meta, error) {
+	kv, err := js.KeyValue(ctx, runsBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for k := range lister.Keys() {
+		names = append(names, k)
+	}
+	var ms []Meta
+	for _, n := range names {
+		m, _, err := LoadMeta(ctx, js, n)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		ms = append(ms, m)
+	}
+	sortMetas(ms)
+	return ms, nil
+}
+
+func sortMetas(ms []Meta) {
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && ms[j].Created.Before(ms[j-1].Created); j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+}
+
+// ensureRun creates the run's streams and buckets, or checks they exist.
+func ensureRun(ctx context.Context, js jetstream.JetStream, c RunConfig) error {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        targetStream(c.Name),
+		Description: "fanout targets of run " + c.Name,
+		Subjects:    []string{"fanout." + c.Name + ".t.*"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+		Duplicates:  c.DupWindow,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", targetStream(c.Name), err)
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        resultStream(c.Name),
+		Description: "fanout results of run " + c.Name,
+		Subjects:    []string{resultSubject(c.Name)},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+		Duplicates:  c.DupWindow,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", resultStream(c.Name), err)
+	}
+	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: leaseBucket(c.Name), Storage: jetstream.FileStorage,
+		Replicas: c.Replicas, TTL: c.LeaseTTL, Description: "fanout leases of run " + c.Name})
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", leaseBucket(c.Name), err)
+	}
+	return nil
+}
+
+// DeleteRun removes a run's streams, buckets and metadata.
+func DeleteRun(ctx context.Context, js jetstream.JetStream, run string) error {
+	var errs []error
+	for _, s := range []string{targetStream(run), resultStream(run)} {
+		if err := js.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if err := js.DeleteKeyValue(ctx, leaseBucket(run)); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		errs = append(errs, err)
+	}
+	if kv, err := js.KeyValue(ctx, runsBucket); err == nil {
+		if err := kv.Purge(ctx, run); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

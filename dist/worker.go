@@ -1,0 +1,372 @@
+package dist
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/time/rate"
+
+	"github.com/fanout/fanout/engine"
+	"github.com/fanout/fanout/fetch"
+)
+
+// WorkerConfig configures a Worker.
+type WorkerConfig struct {
+	// Engine is the engine configuration, as the main command builds it
+	// from its flags. Concurrency and Rate apply to the whole worker;
+	// PerHost and HostRate to each host, which only this worker serves
+	// while it holds the host's partition.
+	Engine engine.Config
+	// Run restricts the worker to one run; empty serves every run, oldest
+	// first, one at a time.
+	Run string
+	// ID names the worker in leases and status; empty picks host-pid.
+	ID string
+	// ExitWhenDone returns from Run once no run has work left (or, with
+	// Run set, once that run is done), instead of waiting for more.
+	ExitWhenDone bool
+	// MaxPartitions caps the partitions held at once (0: a fair share,
+	// partitions divided by live workers, rounded up).
+	MaxPartitions int
+	// Log receives one line per notable event (leases taken and given
+	// back, runs started and finished); nil discards them.
+	Log io.Writer
+}
+
+// Worker pulls targets from the partitions it leases, fetches them with
+// one engine, and publishes their results.
+type Worker struct {
+	c      *Conn
+	cfg    WorkerConfig
+	client *fetch.Client
+	slots  chan struct{} // the worker-wide concurrency
+	lim    *rate.Limiter // the worker-wide rate, or nil
+	eng    *engine.Engine
+	window int
+
+	done, redelivered atomic.Int64
+}
+
+var _ engine.Fetcher = (*Worker)(nil)
+
+// NewWorker validates cfg and builds the worker's engine.
+func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
+	ec := cfg.Engine
+	if err := ec.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ID == "" {
+		h, _ := os.Hostname()
+		cfg.ID = fmt.Sprintf("%s-%d", strings.ReplaceAll(h, ".", "_"), os.Getpid())
+	}
+	cfg.ID = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, cfg.ID)
+	// As engine.New does: keep as many idle connections as may be in use.
+	if ec.Request.MaxIdlePerHost == 0 {
+		ec.Request.MaxIdlePerHost = ec.Limits.PerHost
+	}
+	if ec.Request.MaxIdle == 0 {
+		ec.Request.MaxIdle = max(ec.Limits.Concurrency, ec.Limits.PerHost)
+	}
+	client, err := fetch.NewClient(ec.Request)
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{c: c, cfg: cfg, client: client, slots: make(chan struct{}, ec.Limits.Concurrency)}
+	if ec.Limits.Rate > 0 {
+		w.lim = rate.NewLimiter(rate.Limit(ec.Limits.Rate), 1)
+	}
+	// Each partition runs its own engine run, so that giving a partition
+	// back can drain exactly its targets. The worker-wide limits are kept
+	// by Fetch; the per-run window bounds what one partition holds.
+	w.window = ec.Limits.Window
+	if w.window == 0 {
+		w.window = min(engine.DefaultWindow(ec.Limits.Concurrency), 4096)
+	}
+	ec.Limits.Rate = 0
+	ec.Limits.Window = w.window
+	if w.eng, err = engine.NewWithFetcher(ec, w); err != nil {
+		client.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// ID returns the worker's name in leases and status.
+func (w *Worker) ID() string { return w.cfg.ID }
+
+// Done returns the number of results this worker published and had
+// acknowledged.
+func (w *Worker) Done() int64 { return w.done.Load() }
+
+// Close releases idle connections.
+func (w *Worker) Close() { w.client.Close() }
+
+// Fetch makes one attempt at t within the worker-wide concurrency and
+// rate; the engines of all partitions share it.
+func (w *Worker) Fetch(ctx context.Context, t fetch.Target) fetch.Result {
+	select {
+	case w.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
+			Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "canceled before the request started"}}
+	}
+	defer func() { <-w.slots }()
+	if w.lim != nil {
+		if err := w.lim.Wait(ctx); err != nil {
+			return fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
+				Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "canceled before the request started"}}
+		}
+	}
+	return w.client.Fetch(ctx, t)
+}
+
+func (w *Worker) logf(format string, args ...any) {
+	if w.cfg.Log != nil {
+		fmt.Fprintf(w.cfg.Log, "fanout worker %s: "+format+"\n", append([]any{w.cfg.ID}, args...)...)
+	}
+}
+
+// Run serves runs until stop is closed (graceful: in-flight work is
+// finished or handed back, leases are released) or ctx is cancelled
+// (abrupt: nothing is acknowledged or released, as if the process died),
+// or, with ExitWhenDone, until no work is left.
+func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
+	for {
+		meta, ok, err := w.pick(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.logf("looking for runs: %v", err)
+		}
+		if ok {
+			w.logf("serving run %s", meta.Name)
+			err := w.serve(ctx, stop, meta)
+			if err != nil {
+				return err
+			}
+			w.logf("run %s: no work left", meta.Name)
+			if w.cfg.Run != "" && w.cfg.ExitWhenDone {
+				return nil
+			}
+		} else if w.cfg.ExitWhenDone && err == nil {
+			return nil
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		if closed(stop) {
+			return nil
+		}
+	}
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// pick returns the run to serve: the named one, or the oldest with targets
+// left or still being submitted.
+func (w *Worker) pick(ctx context.Context) (Meta, bool, error) {
+	actx, cancel := ctxOr(ctx, 10*time.Second)
+	defer cancel()
+	if w.cfg.Run != "" {
+		m, _, err := LoadMeta(actx, w.c.JS, w.cfg.Run)
+		if err != nil {
+			return m, false, err
+		}
+		left, err := w.unfinished(actx, m)
+		return m, left, err
+	}
+	metas, err := Runs(actx, w.c.JS)
+	if err != nil {
+		return Meta{}, false, err
+	}
+	for _, m := range metas {
+		if left, err := w.unfinished(actx, m); err == nil && left {
+			return m, true, nil
+		}
+	}
+	return Meta{}, false, nil
+}
+
+// unfinished reports whether m is still being submitted or has targets
+// not yet acknowledged.
+func (w *Worker) unfinished(ctx context.Context, m Meta) (bool, error) {
+	if !m.Complete {
+		return true, nil
+	}
+	s, err := w.c.JS.Stream(ctx, targetStream(m.Name))
+	if err != nil {
+		return false, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return false, err
+	}
+	return info.State.Msgs > 0, nil
+}
+
+// workerStat is a worker's heartbeat in the lease bucket.
+type workerStat struct {
+	ID          string    `json:"id"`
+	Done        int64     `json:"done"`
+	Redelivered int64     `json:"redelivered"`
+	Rate        float64   `json:"rate"`
+	Partitions  []int     `json:"partitions"`
+	At          time.Time `json:"at"`
+}
+
+// serve works on one run until it has no targets left, stop is closed or
+// ctx is cancelled.
+func (w *Worker) serve(ctx context.Context, stop <-chan struct{}, meta Meta) error {
+	actx, cancel := ctxOr(ctx, 10*time.Second)
+	kv, err := w.c.JS.KeyValue(actx, leaseBucket(meta.Name))
+	if err == nil {
+		var s jetstream.Stream
+		if s, err = w.c.JS.Stream(actx, targetStream(meta.Name)); err == nil {
+			cancel()
+			return w.serveWith(ctx, stop, meta, kv, s)
+		}
+	}
+	cancel()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	w.logf("run %s: %v", meta.Name, err)
+	return nil
+}
+
+func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta, kv jetstream.KeyValue, s jetstream.Stream) error {
+	parts := map[int]*partition{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// releaseAll gives every partition back: drain (finish what is in
+	// flight, hand back what is queued), then delete the lease.
+	releaseAll := func(drain bool) {
+		for _, p := range parts {
+			wg.Go(func() { p.release(drain, 0) })
+		}
+		wg.Wait()
+		kv.Delete(context.Background(), "w."+w.cfg.ID)
+	}
+	tick := time.NewTicker(max(meta.LeaseTTL/4, 100*time.Millisecond))
+	defer tick.Stop()
+	lastDone, lastAt := w.done.Load(), time.Now()
+	for {
+		now := time.Now()
+		actx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
+		// Heartbeat: live workers decide the fair share.
+		st := workerStat{ID: w.cfg.ID, Done: w.done.Load(), Redelivered: w.redelivered.Load(), At: now.UTC()}
+		if dt := now.Sub(lastAt).Seconds(); dt > 0 {
+			st.Rate = float64(st.Done-lastDone) / dt
+		}
+		lastDone, lastAt = st.Done, now
+		for n := range parts {
+			st.Partitions = append(st.Partitions, n)
+		}
+		b, _ := json.Marshal(st)
+		kv.Put(actx, "w."+w.cfg.ID, b)
+
+		for n, p := range parts {
+			if p.finished() { // its lease was lost
+				delete(parts, n)
+			}
+		}
+		cancel()
+		bctx, cancel := ctxOr(ctx, 10*time.Second)
+		w.balance(bctx, kv, s, meta, parts)
+		cancel()
+
+		select {
+		case <-stop:
+			releaseAll(true)
+			return nil
+		case <-ctx.Done():
+			for _, p := range parts {
+				p.abort()
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+		actx, cancel = ctxOr(ctx, 5*time.Second)
+		m, _, err := LoadMeta(actx, w.c.JS, meta.Name)
+		if err != nil {
+			cancel()
+			continue
+		}
+		if left, err := w.unfinished(actx, m); err == nil && !left {
+			cancel()
+			releaseAll(false)
+			return nil
+		}
+		cancel()
+	}
+}
+
+// balance takes free partitions up to the fair share, or gives one back
+// when holding more than it.
+func (w *Worker) balance(ctx context.Context, kv jetstream.KeyValue, s jetstream.Stream, meta Meta, parts map[int]*partition) {
+	live := 1
+	if l, err := kv.ListKeys(ctx, jetstream.MetaOnly()); err == nil {
+		live = 0
+		for k := range l.Keys() {
+			if strings.HasPrefix(k, "w.") {
+				live++
+			}
+		}
+		live = max(live, 1)
+	}
+	share := (meta.Partitions + live - 1) / live
+	if w.cfg.MaxPartitions > 0 {
+		share = min(share, w.cfg.MaxPartitions)
+	}
+	if len(parts) > share {
+		for n, p := range parts {
+			delete(parts, n)
+			w.logf("run %s: giving back partition %d (fair share %d)", meta.Name, n, share)
+			go p.release(false, meta.LeaseTTL/2)
+			break
+		}
+		return
+	}
+	// Start the search at a place that differs between workers, so that
+	// they do not all race for the same keys.
+	off := Partition(w.cfg.ID, meta.Partitions)
+	for i := 0; i < meta.Partitions && len(parts) < share; i++ {
+		n := (off + i) % meta.Partitions
+		if parts[n] != nil {
+			continue
+		}
+		rev, err := kv.Create(ctx, partitionKey(n), []byte(w.cfg.ID))
+		if err != nil {
+			continue // held by another worker, or NATS is unreachable
+		}
+		p, err := w.startPartition(ctx, s, kv, meta, n, rev)
+		if err != nil {
+			kv.Delete(ctx, partitionKey(n), jetstream.LastRevision(rev))
+			w.logf("run %s: partition %d: %v", meta.Name, n, err)
+			continue
+		}
+		parts[n] = p
+	}
+}
