@@ -98,7 +98,7 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 	have := func() uint64 { return st.Written + preSeen }
 	tick := time.NewTicker(o.FlushEvery)
 	defer tick.Stop()
-	idle := 0       // ticks with nothing received, for the non-follow end
+	idle := 0          // ticks with nothing received, for the non-follow end
 	var pending uint64 // results emitted but not flushed
 	doFlush := func() error {
 		if pending == 0 {

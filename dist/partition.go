@@ -37,7 +37,7 @@ type partition struct {
 	keepStop chan struct{}
 	keepDone chan struct{}
 
-	it   jetstream.MessagesContext
+	it jetstream.MessagesContext
 
 	mu       sync.Mutex
 	inflight map[uint64]jetstream.Msg // given to the engine, no result yet

@@ -1,0 +1,504 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/fanout/fanout/dist"
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/input"
+	"github.com/fanout/fanout/output"
+	"github.com/fanout/fanout/store"
+)
+
+func init() {
+	subcommands = append(subcommands, newSubmitCmd, newWorkerCmd, newCollectCmd, newStatusCmd, newNATSCmd)
+}
+
+// natsFlags are the connection flags every distributed command takes.
+// Secrets come from flags or the environment and are never printed.
+type natsFlags struct{ o dist.Options }
+
+func (n *natsFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&n.o.URL, "nats", envOr("FANOUT_NATS", dist.Embedded), "NATS server `URL`s, comma-separated, or \"embedded\" (use or start a server on "+dist.EmbeddedAddr+")")
+	fs.StringVar(&n.o.Creds, "creds", os.Getenv("FANOUT_NATS_CREDS"), "NATS credentials `FILE` (JWT and nkey seed)")
+	fs.StringVar(&n.o.Token, "token", "", "NATS authentication token (prefer $FANOUT_NATS_TOKEN: arguments are visible in ps)")
+	fs.StringVar(&n.o.TLSCA, "tls-ca", "", "PEM `FILE` of the CA that signed the NATS servers' certificates")
+	fs.StringVar(&n.o.TLSCert, "tls-cert", "", "PEM client certificate `FILE` for NATS")
+	fs.StringVar(&n.o.TLSKey, "tls-key", "", "PEM client key `FILE` for NATS")
+	fs.StringVar(&n.o.StoreDir, "nats-store", "", "with --nats embedded, the JetStream directory (default "+dist.DefaultStoreDir()+")")
+}
+
+func (n *natsFlags) connect(ctx context.Context, name string) (*dist.Conn, error) {
+	o := n.o
+	if o.Token == "" {
+		o.Token = os.Getenv("FANOUT_NATS_TOKEN")
+	}
+	o.Name = name
+	c, err := dist.Connect(ctx, o)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// copyFlags adds to dst the flags of src named in names, so that the
+// distributed commands take exactly the main command's flags for them.
+func copyFlags(dst, src *pflag.FlagSet, names ...string) {
+	for _, n := range names {
+		if f := src.Lookup(n); f != nil {
+			dst.AddFlag(f)
+		}
+	}
+}
+
+// engineFlagNames are the main command's flags that shape the engine.
+var engineFlagNames = []string{
+	"concurrency", "per-host", "rate", "host-rate", "window",
+	"retries", "max-retry-wait", "timeout", "connect-timeout",
+	"method", "header", "data", "user-agent", "proxy", "insecure", "resolve",
+	"http1.1", "max-redirects", "no-follow", "max-body", "no-fallback",
+}
+
+// termSignal is closed on SIGTERM, which a worker treats like a first
+// Ctrl-C: finish or hand back in-flight work, then exit.
+func termSignal(env Env) (<-chan struct{}, func()) {
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+		case <-env.Interrupt:
+		case <-done:
+			return
+		}
+		close(stop)
+	}()
+	return stop, func() { signal.Stop(sig); close(done) }
+}
+
+func newSubmitCmd(env Env) *cobra.Command {
+	var nf natsFlags
+	rc := dist.DefaultRunConfig()
+	var inputs []string
+	var noDedupe, quiet bool
+	cmd := &cobra.Command{
+		Use:   "submit [--nats URL] [--run NAME] [URL...] [-i FILE]",
+		Short: "Queue targets for distributed workers in a NATS JetStream run",
+		Long: `submit reads targets as the main command does (arguments, -i FILE, stdin;
+same normalisation and dedupe) and publishes them to the run's work-queue
+stream, partitioned by host, in acknowledged batches. Each target's message
+id is the run and its input position, so submitting the same input again
+after a crash continues where the last acknowledged batch ended and does not
+queue anything twice. It prints the run name on stdout.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if rc.Name == "" {
+				rc.Name = "run-" + time.Now().UTC().Format("20060102-150405")
+			}
+			if err := rc.Validate(); err != nil {
+				return usageError{err}
+			}
+			in, err := openInputs(env, inputs, args)
+			if err != nil {
+				return usageError{err}
+			}
+			defer in.close()
+			c, err := nf.connect(cmd.Context(), "fanout submit")
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			r := input.NewReader(input.Options{Dedupe: !noDedupe}, in.srcs...)
+			last := time.Now()
+			progress := func(n uint64) {
+				if !quiet && time.Since(last) >= time.Second {
+					last = time.Now()
+					fmt.Fprintf(env.Stderr, "fanout submit: %s: %d targets queued\n", rc.Name, n)
+				}
+			}
+			st, err := dist.Submit(cmd.Context(), c, rc, r, progress)
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "fanout submit: %s: %v (submit the same input again to continue)\n", rc.Name, err)
+				return exitError{ExitIncomplete}
+			}
+			fmt.Fprintln(env.Stdout, rc.Name)
+			if !quiet {
+				how := "new run"
+				if st.Resumed {
+					how = fmt.Sprintf("continued, %d already queued", st.Skipped)
+				}
+				fmt.Fprintf(env.Stderr, "fanout submit: %s: %d targets queued (%s, %d published now, %d duplicates in the input)\n",
+					rc.Name, st.Meta.Submitted, how, st.Published, r.Duplicates())
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	nf.register(fs)
+	fs.StringVar(&rc.Name, "run", "", "run `NAME` (default run-YYYYMMDD-HHMMSS); submitting to an unfinished run continues it")
+	fs.StringArrayVarP(&inputs, "input", "i", nil, "read targets from `FILE`, one per line (repeatable; - for stdin)")
+	fs.BoolVar(&noDedupe, "no-dedupe", false, "queue duplicate targets again instead of skipping them")
+	fs.IntVar(&rc.Partitions, "partitions", rc.Partitions, "host partitions: one worker at a time serves each (new runs only)")
+	fs.IntVar(&rc.Replicas, "replicas", rc.Replicas, "JetStream replicas of the run's streams (3 on a three-server cluster)")
+	fs.DurationVar(&rc.LeaseTTL, "lease-ttl", rc.LeaseTTL, "a dead worker's partitions pass to others after this long; keep it above 2 × --timeout")
+	fs.DurationVar(&rc.AckWait, "ack-wait", rc.AckWait, "a dead worker's targets are delivered again after this long")
+	fs.DurationVar(&rc.DupWindow, "dup-window", rc.DupWindow, "how long JetStream remembers message ids (re-submits, duplicate results)")
+	fs.BoolVarP(&quiet, "quiet", "q", false, "print only the run name")
+	return cmd
+}
+
+func newWorkerCmd(env Env) *cobra.Command {
+	var nf natsFlags
+	f := &flags{}
+	var run, id string
+	var exitWhenDone, quiet bool
+	var maxParts int
+	cmd := &cobra.Command{
+		Use:   "worker [--nats URL] [engine flags]",
+		Short: "Fetch targets queued with submit and publish their results",
+		Long: `worker takes partitions of the oldest run with work left (or of --run), a
+fair share each, and fetches their targets with the main command's engine
+and flags. A partition is served by one worker at a time (a lease in a
+JetStream key-value bucket), so --per-host and --host-rate hold for the
+whole cluster. A target is acknowledged only after its result is stored.
+SIGTERM or Ctrl-C: attempts in flight finish, queued targets go back to the
+stream, leases are released, then the worker exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, _, errs := f.config()
+			if len(errs) > 0 {
+				return usageError{errors.Join(errs...)}
+			}
+			if warn := fitFileLimit(&cfg); warn != "" {
+				fmt.Fprintf(env.Stderr, "fanout: warning: %s\n", warn)
+			}
+			c, err := nf.connect(cmd.Context(), "fanout worker")
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var log io.Writer
+			if !quiet {
+				log = env.Stderr
+			}
+			w, err := dist.NewWorker(c, dist.WorkerConfig{Engine: cfg, Run: run, ID: id,
+				ExitWhenDone: exitWhenDone, MaxPartitions: maxParts, Log: log})
+			if err != nil {
+				return usageError{err}
+			}
+			defer w.Close()
+			if !quiet {
+				where := dist.Redact(nf.o.URL)
+				if c.Embedded() {
+					where = "embedded server on " + dist.EmbeddedAddr
+				}
+				fmt.Fprintf(env.Stderr, "fanout worker %s: connected to %s\n", w.ID(), where)
+			}
+			stop, release := termSignal(env)
+			defer release()
+			if err := w.Run(cmd.Context(), stop); err != nil {
+				if cmd.Context().Err() != nil {
+					return exitError{ExitInterrupted}
+				}
+				fmt.Fprintf(env.Stderr, "fanout worker: %v\n", err)
+				return exitError{ExitIncomplete}
+			}
+			if !quiet {
+				fmt.Fprintf(env.Stderr, "fanout worker %s: %d results published\n", w.ID(), w.Done())
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	nf.register(fs)
+	fs.StringVar(&run, "run", "", "serve only run `NAME` (default: every run, oldest first)")
+	fs.StringVar(&id, "id", "", "worker name in leases and status (default HOST-PID)")
+	fs.BoolVar(&exitWhenDone, "exit-when-done", false, "exit once no run has work left instead of waiting for more")
+	fs.IntVar(&maxParts, "max-partitions", 0, "hold at most this many partitions (0: a fair share)")
+	fs.BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
+	all := pflag.NewFlagSet("engine", pflag.ContinueOnError)
+	f.register(all)
+	copyFlags(fs, all, engineFlagNames...)
+	return cmd
+}
+
+func newCollectCmd(env Env) *cobra.Command {
+	var nf natsFlags
+	f := &flags{}
+	var run string
+	var follow bool
+	cmd := &cobra.Command{
+		Use:   "collect --run NAME [-f FORMAT] [-o FILE | --db FILE] [--follow]",
+		Short: "Write a distributed run's results, each target exactly once",
+		Long: `collect reads the run's results stream from its start and writes each
+target's result once, in any output format or to the SQLite store. It works
+while workers run. Without --follow it ends when it has caught up; with
+--follow it ends when every submitted target has a result. The stream keeps
+the results, so a collect that died can simply be run again; with --db it
+continues the run it recorded, skipping the targets already stored.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCollect(cmd.Context(), env, &nf, f, run, follow)
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	nf.register(fs)
+	fs.StringVar(&run, "run", "", "the run `NAME` that submit printed")
+	fs.BoolVar(&follow, "follow", false, "wait until every submitted target has a result")
+	all := pflag.NewFlagSet("collect", pflag.ContinueOnError)
+	f.register(all)
+	copyFlags(fs, all, "format", "output", "db", "accept", "color", "quiet")
+	cmd.MarkFlagRequired("run")
+	return cmd
+}
+
+func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run string, follow bool) error {
+	_, acc, errs := f.config()
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	if f.db != "" && f.output != "" {
+		return usageError{errors.New("--db and --output: give one (--db records the results; fanout show prints them)")}
+	}
+	c, err := nf.connect(ctx, "fanout collect")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, _, err := dist.LoadMeta(ctx, c.JS, run); err != nil {
+		return usageError{err}
+	}
+	var enc output.Encoder
+	closeOut := func() error { return nil }
+	opts := dist.CollectOptions{Follow: follow}
+	var rec *distRecording
+	if f.db != "" {
+		if rec, err = openDistRecording(f, run, acc); err != nil {
+			return usageError{err}
+		}
+		defer rec.db.Close()
+		opts.Seen = rec.prior.Done
+	} else {
+		out, cl, err := openOutput(f.output, env.Stdout)
+		if err != nil {
+			return usageError{err}
+		}
+		closeOut = cl
+		color := f.color == "always" || f.color == "auto" && f.output == "" &&
+			os.Getenv("NO_COLOR") == "" && isTerminal(env.Stdout)
+		if enc, err = output.NewEncoder(f.format, out, output.EncoderOptions{Color: color, Accept: acc}); err != nil {
+			closeOut()
+			return usageError{fmt.Errorf("--format: %w", err)}
+		}
+	}
+	sum := output.NewSummary(acc)
+	emit := func(r *fetch.Result) error {
+		sum.Add(r)
+		if rec != nil {
+			rec.rec.Add(r, acc.OK(r))
+			return nil
+		}
+		return enc.Encode(r)
+	}
+	flush := func() error {
+		if rec != nil {
+			if rec.rec.Due() {
+				return rec.rec.Cut(nil)
+			}
+			return rec.rec.Err()
+		}
+		return enc.Flush()
+	}
+	start := time.Now()
+	st, err := dist.Collect(ctx, c, run, opts, emit, flush)
+	if rec != nil {
+		if cerr := rec.rec.Close(nil); err == nil {
+			err = cerr
+		}
+		if err == nil && st.Complete && follow {
+			err = rec.db.SetState(rec.runID, store.StateDone)
+		}
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if !f.quiet {
+		sum.Write(env.Stderr, time.Since(start))
+		fmt.Fprintf(env.Stderr, "collected %d results of run %s (%d submitted, %d duplicates skipped)\n",
+			st.Written, run, st.Submitted, st.Duplicates)
+		if rec != nil {
+			fmt.Fprintf(env.Stderr, "recorded as run %d in %s\n", rec.runID, f.db)
+		}
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return exitError{ExitInterrupted}
+	case err != nil:
+		fmt.Fprintf(env.Stderr, "fanout collect: %v\n", err)
+		return exitError{ExitIncomplete}
+	case sum.Failed() > 0:
+		return exitError{ExitFailures}
+	}
+	return nil
+}
+
+// distRecording is a collect into the SQLite store: one store run per
+// distributed run, continued by a later collect.
+type distRecording struct {
+	db    *store.DB
+	runID int64
+	prior *store.Progress
+	rec   *store.Recorder
+}
+
+func openDistRecording(f *flags, run string, acc output.Accept) (*distRecording, error) {
+	db, err := store.Open(f.db)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := db.Runs()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d := &distRecording{db: db}
+	for i := len(runs) - 1; i >= 0; i-- {
+		if runs[i].Config.Flags["nats-run"] == run {
+			d.runID = runs[i].ID
+			break
+		}
+	}
+	if d.runID == 0 {
+		cwd, _ := os.Getwd()
+		cfg := store.Config{Dir: cwd, Format: f.format, Accept: acc.String(),
+			Flags: map[string]string{"nats-run": run}}
+		// The command line names the run, never the connection's secrets.
+		if d.runID, err = db.CreateRun([]string{"collect", "--run", run}, cfg); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	if d.prior, err = db.Progress(d.runID); err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.rec = db.Recorder(d.runID, store.RecorderOptions{Prior: d.prior})
+	return d, nil
+}
+
+func newStatusCmd(env Env) *cobra.Command {
+	var nf natsFlags
+	var run string
+	var del bool
+	cmd := &cobra.Command{
+		Use:   "status --run NAME",
+		Short: "Show a distributed run's progress: submitted, done, pending, workers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := nf.connect(cmd.Context(), "fanout status")
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if run == "" {
+				metas, err := dist.Runs(cmd.Context(), c.JS)
+				if err != nil {
+					return usageError{err}
+				}
+				for _, m := range metas {
+					fmt.Fprintf(env.Stdout, "%s\t%d targets\t%s\n", m.Name, m.Submitted, m.Created.Local().Format(time.DateTime))
+				}
+				return nil
+			}
+			if del {
+				return dist.DeleteRun(cmd.Context(), c.JS, run)
+			}
+			st, err := dist.RunStatus(cmd.Context(), c, run)
+			if err != nil {
+				return usageError{err}
+			}
+			st.Write(env.Stdout)
+			return nil
+		},
+	}
+	nf.register(cmd.Flags())
+	cmd.Flags().StringVar(&run, "run", "", "the run `NAME` (default: list the runs)")
+	cmd.Flags().BoolVar(&del, "delete", false, "delete the run's streams and leases (its results too)")
+	return cmd
+}
+
+func newNATSCmd(env Env) *cobra.Command {
+	var addr, dir string
+	cmd := &cobra.Command{
+		Use:   "nats",
+		Short: "Run a NATS server with JetStream for submit, worker and collect",
+		Long: `nats runs the same embedded NATS server (JetStream, file storage) that
+--nats embedded starts, in the foreground, until Ctrl-C or SIGTERM.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			host, port, err := splitHostPort(addr)
+			if err != nil {
+				return usageError{fmt.Errorf("--listen %q: %v", addr, err)}
+			}
+			if dir == "" {
+				dir = dist.DefaultStoreDir()
+			}
+			srv, err := dist.StartServer(dist.ServerConfig{Host: host, Port: port, StoreDir: dir})
+			if err != nil {
+				return usageError{err}
+			}
+			fmt.Fprintf(env.Stderr, "fanout nats: listening on %s, JetStream in %s\n", srv.ClientURL(), dir)
+			stop, release := termSignal(env)
+			defer release()
+			select {
+			case <-stop:
+			case <-cmd.Context().Done():
+			}
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "listen", dist.EmbeddedAddr, "`HOST:PORT` to listen on")
+	cmd.Flags().StringVar(&dir, "store", "", "JetStream `DIR` (default "+dist.DefaultStoreDir()+")")
+	return cmd
+}
+
+func splitHostPort(s string) (string, int, error) {
+	var host string
+	var port int
+	i := len(s) - 1
+	for i >= 0 && s[i] != ':' {
+		i--
+	}
+	if i < 0 {
+		return "", 0, errors.New("want HOST:PORT")
+	}
+	host = s[:i]
+	if _, err := fmt.Sscanf(s[i+1:], "%d", &port); err != nil || port < 0 || port > 65535 {
+		return "", 0, errors.New("bad port")
+	}
+	return host, port, nil
+}

@@ -1,0 +1,175 @@
+//go:build !race
+
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/dist"
+	"github.com/fanout/fanout/internal/simweb"
+)
+
+// TestDistSIGKILLWorker runs the issue's scenario with real processes:
+// 20,000 targets, three worker processes, one SIGKILLed mid-run and
+// restarted; collect --follow writes each target exactly once. A polite
+// host (429 above K requests at once) sees at most K at once from the
+// three workers together.
+func TestDistSIGKILLWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS server and five fanout processes")
+	}
+	const n, k = 20_000, 2
+	sim, err := simweb.Start(simweb.Config{MaxLifetime: 5 * time.Minute,
+		HostLimits: map[string]simweb.Limit{"polite.sim": {Concurrent: k}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	dir := t.TempDir()
+	var sb strings.Builder
+	for i := range n {
+		host := fmt.Sprintf("h%d.sim", i%500)
+		if i%20 == 0 {
+			host = "polite.sim"
+		}
+		fmt.Fprintln(&sb, sim.URL(host, fmt.Sprintf("/delay/%dms?n=%d", 1+i%5, i)))
+	}
+	list := filepath.Join(dir, "targets.txt")
+	if err := os.WriteFile(list, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	url := startNATSProcess(t, ctx, dir)
+	nats := []string{"--nats", url}
+	run := func(args ...string) {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, binary, append(args, nats...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("fanout %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("submit", "--run", "kill", "-i", list, "-q", "--lease-ttl", "3s", "--ack-wait", "5s", "--partitions", "32")
+
+	workerArgs := append([]string{"worker", "--run", "kill", "--exit-when-done", "-q", "-c", "32", "--per-host", fmt.Sprint(k)}, nats...)
+	for _, r := range sim.ResolveArgs() {
+		workerArgs = append(workerArgs, "--resolve", r)
+	}
+	startWorker := func() *exec.Cmd {
+		cmd := exec.CommandContext(ctx, binary, workerArgs...)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	workers := []*exec.Cmd{startWorker(), startWorker(), startWorker()}
+
+	out := filepath.Join(dir, "out.jsonl")
+	collect := exec.CommandContext(ctx, binary, append([]string{"collect", "--run", "kill", "--follow", "-q", "-f", "jsonl", "-o", out}, nats...)...)
+	collect.Stderr = os.Stderr
+	if err := collect.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	// SIGKILL the first worker once a fifth of the run is done; restart it.
+	c, err := dist.Connect(ctx, dist.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		st, err := dist.RunStatus(ctx, c, "kill")
+		if err == nil && st.Done >= n/5 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("run did not progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.Close()
+	workers[0].Process.Signal(syscall.SIGKILL)
+	workers[0].Wait()
+	workers[0] = startWorker()
+
+	if err := collect.Wait(); err != nil {
+		t.Fatalf("collect --follow: %v", err)
+	}
+	for i, w := range workers {
+		if err := w.Wait(); err != nil {
+			t.Errorf("worker %d: %v", i, err)
+		}
+	}
+
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seen := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r struct {
+			Input  string `json:"input"`
+			Status int    `json:"status"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("torn line %q: %v", sc.Text(), err)
+		}
+		if r.Status != 200 {
+			t.Errorf("%s: status %d, want 200", r.Input, r.Status)
+		}
+		seen[r.Input]++
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct targets in the output, want %d", len(seen), n)
+	}
+	for in, c := range seen {
+		if c != 1 {
+			t.Errorf("%s written %d times", in, c)
+		}
+	}
+	if got := sim.MaxConcurrent("polite.sim"); got > k {
+		t.Errorf("polite.sim saw %d requests at once from three workers, want at most %d", got, k)
+	}
+	if got := sim.TooMany("polite.sim"); got != 0 {
+		t.Errorf("polite.sim refused %d requests (429)", got)
+	}
+}
+
+// startNATSProcess runs `fanout nats` on a free loopback port.
+func startNATSProcess(t *testing.T, ctx context.Context, dir string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.CommandContext(ctx, binary, "nats", "--listen", addr, "--store", filepath.Join(dir, "js"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	for range 200 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return "nats://" + addr
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatal("fanout nats did not listen")
+	return ""
+}
