@@ -148,3 +148,7 @@ func (l tlog) Write(b []byte) (int, error) {
 }
 
 func testLog(t testing.TB) tlog { return tlog{t} }
+
+func inputOf(urls []string) *input.Reader {
+	return input.NewReader(input.Options{Dedupe: true}, input.Args(urls))
+}

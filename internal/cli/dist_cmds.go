@@ -287,8 +287,19 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		return err
 	}
 	defer c.Close()
-	if _, _, err := dist.LoadMeta(ctx, c.JS, run); err != nil {
-		return usageError{err}
+	// With --follow, a collect started before its submit waits for the run.
+	for {
+		_, _, err := dist.LoadMeta(ctx, c.JS, run)
+		if err == nil {
+			break
+		}
+		if !follow || ctx.Err() != nil {
+			return usageError{err}
+		}
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+		}
 	}
 	var enc output.Encoder
 	closeOut := func() error { return nil }
