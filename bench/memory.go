@@ -154,6 +154,7 @@ func runEngine1M(b *bench) error {
 		return fmt.Errorf("engine report %q: %w", data, err)
 	}
 	b.logf("engine: %+v", rep)
+	m.Lines = rep.Results // stdout held the JSON report, not results
 	per := float64(rep.PeakHeap-rep.BaseHeap) / float64(rep.PeakInFlight)
 	perRSS := float64(rep.PeakRSS-rep.BaseRSS) / float64(rep.PeakInFlight)
 	res := &memResult{key: "engine1m", title: fmt.Sprintf("memory: %d targets in flight in the engine (in-memory transport)", n)}
