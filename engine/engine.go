@@ -126,7 +126,7 @@ func (r *Run) Stats() Stats {
 // end with kind canceled, and so do the targets not yet started.
 func (e *Engine) Start(ctx context.Context, src Source) *Run {
 	r := &Run{
-		results: make(chan fetch.Result, e.cfg.Limits.Concurrency),
+		results: make(chan fetch.Result, min(e.cfg.Limits.Concurrency, maxBuffer)),
 		drain:   make(chan struct{}),
 	}
 	s := newScheduler(ctx, e.cfg, e.fetcher, r)

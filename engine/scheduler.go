@@ -21,7 +21,7 @@ type task struct {
 	t        fetch.Target
 	host     *host
 	attempts int
-	last     fetch.Result // the previous attempt, while waiting for a retry
+	last     *fetch.Result // the previous attempt, while waiting for a retry
 	prepaid  bool         // a host-rate token is already reserved for it
 	started  time.Time    // when its latest attempt was dispatched
 }
@@ -50,7 +50,7 @@ const (
 type outcome struct {
 	kind  outcomeKind
 	task  *task
-	res   fetch.Result  // attemptRetry: the attempt's result
+	res   *fetch.Result // attemptRetry: the attempt's result
 	delay time.Duration // attemptRetry: wait before the next attempt
 	pause bool          // attemptRetry: the whole host should wait too
 	slow  bool          // the host answered 429: lower its concurrency
@@ -98,13 +98,18 @@ type scheduler struct {
 	stopped    error // why admission ended early: errDrained or the context's error
 
 	outcomes chan outcome   // workers -> loop
-	work     chan *task     // loop -> workers; never full: running <= its capacity
+	work     chan *task     // loop -> workers; each send is for an idle or a new worker
 	workers  int            // worker goroutines started
 	idle     int            // workers waiting for work
 	wg       sync.WaitGroup // workers and emit goroutines
 }
 
 var errDrained = errors.New("run drained")
+
+// maxBuffer caps the channels sized by the concurrency: at a million
+// targets in flight, channels that deep would cost more per target than
+// the target itself. A full channel only makes its sender wait briefly.
+const maxBuffer = 4096
 
 func newScheduler(ctx context.Context, cfg Config, f Fetcher, r *Run) *scheduler {
 	s := &scheduler{
@@ -114,8 +119,8 @@ func newScheduler(ctx context.Context, cfg Config, f Fetcher, r *Run) *scheduler
 		run:      r,
 		window:   cfg.Limits.window(),
 		hosts:    make(map[string]*host),
-		outcomes: make(chan outcome, cfg.Limits.Concurrency),
-		work:     make(chan *task, cfg.Limits.Concurrency),
+		outcomes: make(chan outcome, min(cfg.Limits.Concurrency, maxBuffer)),
+		work:     make(chan *task, min(cfg.Limits.Concurrency, maxBuffer)),
 	}
 	if cfg.Limits.Rate > 0 {
 		s.glim = rate.NewLimiter(rate.Limit(cfg.Limits.Rate), 1)
@@ -414,7 +419,7 @@ func (s *scheduler) stop(why error) {
 	for _, h := range s.hosts {
 		for h.queue.len() > 0 {
 			tk := h.queue.popFront()
-			s.emit(tk, s.stoppedResult(tk, fetch.Result{}))
+			s.emit(tk, s.stoppedResult(tk, nil))
 		}
 		h.inReady = false
 	}
@@ -431,13 +436,13 @@ func (s *scheduler) stop(why error) {
 // stoppedResult is the result of a target the run stopped before it could
 // finish. After a drain, a target waiting for a retry keeps its last real
 // result, which says what happened; everything else is canceled.
-func (s *scheduler) stoppedResult(tk *task, last fetch.Result) fetch.Result {
-	if tk.attempts > 0 && errors.Is(s.stopped, errDrained) {
-		return last
+func (s *scheduler) stoppedResult(tk *task, last *fetch.Result) fetch.Result {
+	if last != nil && errors.Is(s.stopped, errDrained) {
+		return *last
 	}
-	r := last
-	if tk.attempts == 0 {
-		r = fetch.Result{Seq: tk.t.Seq, Input: tk.t.Input, URL: tk.t.URL, StartedAt: time.Now()}
+	r := fetch.Result{Seq: tk.t.Seq, Input: tk.t.Input, URL: tk.t.URL, StartedAt: time.Now()}
+	if last != nil {
+		r = *last
 	}
 	msg := "run interrupted before this target started"
 	if tk.attempts > 0 {
@@ -453,13 +458,15 @@ func (s *scheduler) emit(tk *task, r fetch.Result) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.deliver(r)
+		s.deliver(&r)
 		s.outcomes <- outcome{kind: emitted, task: tk}
 	}()
 }
 
-func (s *scheduler) deliver(r fetch.Result) {
-	s.run.results <- r
+// deliver sends *r to the consumer. A pointer, so the caller's frame holds
+// no extra copy of a result for the call.
+func (s *scheduler) deliver(r *fetch.Result) {
+	s.run.results <- *r
 	s.run.done.Add(1)
 }
 
@@ -492,11 +499,13 @@ func (s *scheduler) attempt(tk *task) {
 	slow := r.Status == 429 && r.Error == nil
 	if tk.attempts <= s.cfg.Retry.Max && s.ctx.Err() == nil {
 		if d, pause, ok := retryDelay(&r, tk.attempts, s.cfg.Retry); ok {
-			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: r, delay: d, pause: pause, slow: slow}
+			kept := new(fetch.Result) // only a retry keeps its result past this call
+			*kept = r
+			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: kept, delay: d, pause: pause, slow: slow}
 			return
 		}
 	}
-	s.deliver(r)
+	s.deliver(&r)
 	s.outcomes <- outcome{kind: attemptDone, task: tk, slow: slow}
 }
 
