@@ -3,21 +3,23 @@ package input
 import (
 	"math"
 	"math/bits"
+	"runtime"
 )
 
 // Set layout. Ten million URLs must fit in about 100 MB, so each key costs
-// one uint64 slot and tables run full: a table grows when it reaches 90% load,
-// by only 20%, which keeps every table between 75% and 90% full. Growth
-// happens one small shard at a time, so there is never a doubling spike, and
-// shards start at sizes spread over one growth step so they do not all grow
-// at the same moment: the set's overall load stays near its average (about
-// 9.75 bytes per key) instead of swinging with each step.
+// one uint64 slot and tables run full: a table grows when it reaches 92% load,
+// by only 15%, which keeps every table between 80% and 92% full (a miss then
+// probes a few cache lines). Growth happens one small shard at a time, so
+// there is never a doubling spike, and shards start at sizes spread over one
+// growth step so they do not all grow at the same moment: the set's overall
+// load stays near its average (about 9.3 bytes per key) instead of swinging
+// with each step. Large tables live outside the Go heap (slots_unix.go).
 const (
 	setShardBits = 8
 	setShards    = 1 << setShardBits
 	setMinCap    = 32
-	setMaxLoad   = 0.9
-	setGrowth    = 1.2
+	setMaxLoad   = 0.92
+	setGrowth    = 1.15
 )
 
 // HashSet is a set of 64-bit hashes using about 10 bytes per member. It stores
@@ -25,22 +27,40 @@ const (
 // (with 10 million members the chance of any collision is about 3 in a
 // million). It is not safe for concurrent use.
 type HashSet struct {
+	*setTables
+	n int
+}
+
+// setTables holds the shards apart from the HashSet so that a cleanup can
+// unmap their off-heap slots once the set is unreachable.
+type setTables struct {
 	shards [setShards]setShard
-	n      int
+}
+
+func (t *setTables) free() {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		if sh.mapped {
+			freeSlots(sh.slots)
+		}
+		sh.slots, sh.mapped = nil, false
+	}
 }
 
 // setShard is an open-addressing table with linear probing. Slot value 0
 // means empty, so the hash 0 is stored as 1.
 type setShard struct {
-	slots []uint64
-	n     int
-	limit int // grow when n reaches limit
-	cap0  int // capacity of the first allocation
+	slots  []uint64
+	n      int
+	limit  int  // grow when n reaches limit
+	cap0   int  // capacity of the first allocation
+	mapped bool // slots live outside the Go heap (allocSlots)
 }
 
 // NewHashSet returns an empty set. It allocates nothing until the first Add.
 func NewHashSet() *HashSet {
-	s := &HashSet{}
+	s := &HashSet{setTables: &setTables{}}
+	runtime.AddCleanup(s, (*setTables).free, s.setTables)
 	for i := range s.shards {
 		s.shards[i].cap0 = int(setMinCap * math.Pow(setGrowth, float64(i)/setShards))
 	}
@@ -128,13 +148,16 @@ func (sh *setShard) grow() {
 	if len(sh.slots) > 0 {
 		size = len(sh.slots) + int(float64(len(sh.slots))*(setGrowth-1))
 	}
-	old := sh.slots
-	sh.slots = make([]uint64, size)
+	old, oldMapped := sh.slots, sh.mapped
+	sh.slots, sh.mapped = allocSlots(size)
 	sh.limit = int(float64(size) * setMaxLoad)
 	sh.n = 0
 	for _, h := range old {
 		if h != 0 {
 			sh.insert(h)
 		}
+	}
+	if oldMapped {
+		freeSlots(old)
 	}
 }
