@@ -69,6 +69,7 @@ type compareResult struct {
 type tool struct {
 	name  string
 	build func(b *bench, w workload, f files, sw *simwebProc) (argv []string, n int)
+	only  string // run on this workload only ("" for all)
 }
 
 // files are a workload's inputs in each tool's format.
@@ -80,9 +81,35 @@ type files struct {
 }
 
 var tools = []tool{
-	{"fanout", fanoutCmd},
-	{"curl-parallel", curlParallelCmd},
-	{"xargs-curl", xargsCurlCmd},
+	{"fanout", fanoutCmd, ""},
+	{"curl-parallel", curlParallelCmd, ""},
+	{"xargs-curl", xargsCurlCmd, ""},
+	{"go-nethttp", netHTTPCmd, ""},
+	{"fanout-db", fanoutDBCmd, "ok"},
+}
+
+// fanoutDBCmd is fanout recording the run with --db, in a fresh database
+// for each run: the store must keep >= 90% of fanout's throughput.
+func fanoutDBCmd(b *bench, w workload, f files, sw *simwebProc) ([]string, int) {
+	argv, n := fanoutCmd(b, w, f, sw)
+	db := filepath.Join(b.out, w.key+".db")
+	// The wrapper shell removes the database first, so every run starts empty.
+	return append([]string{"sh", "-c", `rm -f "$0" "$0-wal" "$0-shm"; exec "$@"`, db}, append(argv, "--db", db)...), n
+}
+
+// netHTTPCmd runs the bare net/http loop (bench __nethttp): the floor under
+// fanout's CPU per request, measured in the same run.
+func netHTTPCmd(b *bench, w workload, f files, sw *simwebProc) ([]string, int) {
+	argv := []string{b.self, "__nethttp", "-c", strconv.Itoa(w.c), "-i", f.urls}
+	if w.timeout > 0 {
+		argv = append(argv, "-timeout", w.timeout.String())
+	}
+	for _, r := range sw.resolveArgs() {
+		if r != "--resolve" {
+			argv = append(argv, "-resolve", r)
+		}
+	}
+	return argv, f.n
 }
 
 func fanoutCmd(b *bench, w workload, f files, sw *simwebProc) ([]string, int) {
@@ -170,7 +197,7 @@ func runCompare(b *bench, w workload) (*compareResult, error) {
 	}
 	res := &compareResult{w: w}
 	for _, t := range tools {
-		if t.name == "xargs-curl" && b.xargsLimit == 0 {
+		if t.name == "xargs-curl" && b.xargsLimit == 0 || t.only != "" && t.only != w.key {
 			continue
 		}
 		argv, n := t.build(b, w, f, sw)

@@ -59,6 +59,8 @@ func main() {
 			os.Exit(engineMain(os.Args[2:]))
 		case "__fanout":
 			os.Exit(fanoutMain(os.Args[2:]))
+		case "__nethttp":
+			os.Exit(netHTTPMain(os.Args[2:]))
 		}
 	}
 	os.Exit(run(os.Args[1:]))

@@ -200,7 +200,7 @@ func (r *report) addCompare(res *compareResult) {
 	}
 	sb.WriteString("\n")
 	f := all["fanout"]
-	for _, peer := range []string{"curl-parallel", "xargs-curl"} {
+	for _, peer := range []string{"curl-parallel", "xargs-curl", "go-nethttp"} {
 		p, ok := all[peer]
 		if !ok || p.wall == 0 || f.wall == 0 {
 			continue
@@ -236,6 +236,13 @@ func compareChecks(w workload, all map[string]stats) []string {
 		out = append(out,
 			check("req/s ≥ 1.5 × curl --parallel's", f.rps() >= 1.5*curl.rps(), fmt.Sprintf("×%.2f", f.rps()/curl.rps())),
 			check("client CPU ≤ 45 µs per request", f.usPer() <= 45, fmt.Sprintf("%.1f µs", f.usPer())))
+		if g := all["go-nethttp"]; g.n > 0 {
+			out = append(out, fmt.Sprintf("the floor: a bare net/http loop (go-nethttp) needs %.1f µs per request and reaches ×%.2f curl's req/s in this run",
+				g.usPer(), g.rps()/curl.rps()))
+		}
+		if d := all["fanout-db"]; d.n > 0 {
+			out = append(out, check("with --db, ≥ 90% of fanout's req/s", d.rps() >= 0.9*f.rps(), fmt.Sprintf("%.0f%%", 100*d.rps()/f.rps())))
+		}
 	case "delay100":
 		ratio := f.wall / idealWall(f.n, w.c, w.delay)
 		out = append(out, check("wall ÷ ideal ≤ 1.08", ratio <= 1.08, fmt.Sprintf("%.3f", ratio)))

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"runtime"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -104,11 +106,28 @@ func BenchmarkDedupe(b *testing.B) {
 func BenchmarkDedupe10M(b *testing.B) {
 	const n = 10_000_000
 	for b.Loop() {
+		rss0 := vmRSS()
 		s, perKey := fillSet(n, uint64(b.N))
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		b.ReportMetric(perKey, "heapB/key")
+		if rss := vmRSS(); rss > 0 {
+			b.ReportMetric(float64(rss-rss0)/1e6, "rssGrowthMB")
+		}
+		b.ReportMetric(perKey, "B/key")
 		b.ReportMetric(float64(s.SizeBytes())/n, "tableB/key")
 		b.ReportMetric(float64(s.SizeBytes())/(1<<20), "tableMiB")
 	}
+}
+
+// vmRSS is the process's resident set in bytes (Linux; 0 elsewhere).
+func vmRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

@@ -37,6 +37,17 @@ type setTables struct {
 	shards [setShards]setShard
 }
 
+// mappedBytes is the size of the tables that live outside the Go heap.
+func (t *setTables) mappedBytes() int64 {
+	var n int64
+	for i := range t.shards {
+		if t.shards[i].mapped {
+			n += int64(len(t.shards[i].slots)) * 8
+		}
+	}
+	return n
+}
+
 func (t *setTables) free() {
 	for i := range t.shards {
 		sh := &t.shards[i]
