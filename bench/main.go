@@ -48,7 +48,7 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 // allParts are the -workloads names, in the order they run.
-var allParts = []string{"micro", "ok", "delay100", "delay100-c5000", "manyhosts", "mixed", "mem10k", "engine1m", "list10m"}
+var allParts = []string{"micro", "ok", "delay100", "delay100-c5000", "manyhosts", "mixed", "chaos", "mem10k", "engine1m", "list10m"}
 
 func main() {
 	if len(os.Args) > 1 {
@@ -177,6 +177,8 @@ func (b *bench) runPart(p string) {
 	switch p {
 	case "micro":
 		err = runMicro(b)
+	case "chaos":
+		err = runChaos(b)
 	case "mem10k":
 		err = runMem10k(b)
 	case "engine1m":
