@@ -2,12 +2,16 @@ package store
 
 import (
 	"fmt"
+	"os"
 	"testing"
 )
 
 // BenchmarkRecorder measures the cost of recording one result: the
 // recorder's writer goroutine encoding and inserting it, batched as a run
-// does. Compare ns/op with the per-request cost of a fetch.
+// does. Compare ns/op with the per-request cost of a fetch. It also
+// reports the database's size per result (main file plus WAL), e.g.
+//
+//	go test -run '^$' -bench Recorder -benchtime 200000x ./store/
 func BenchmarkRecorder(b *testing.B) {
 	db := openTempB(b)
 	id, err := db.CreateRun([]string{"bench"}, Config{})
@@ -30,6 +34,13 @@ func BenchmarkRecorder(b *testing.B) {
 	if err := rec.Close(nil); err != nil {
 		b.Fatal(err)
 	}
+	var size int64
+	for _, suffix := range []string{"", "-wal"} {
+		if st, err := os.Stat(db.Path() + suffix); err == nil {
+			size += st.Size()
+		}
+	}
+	b.ReportMetric(float64(size)/float64(b.N), "dbB/result")
 }
 
 func openTempB(b *testing.B) *DB {
