@@ -27,7 +27,7 @@ type holdFetcher struct {
 	inflight atomic.Int64
 }
 
-func (f *holdFetcher) Fetch(ctx context.Context, t fetch.Target) fetch.Result {
+func (f *holdFetcher) Fetch(ctx context.Context, t *fetch.Target, r *fetch.Result) {
 	f.inflight.Add(1)
 	timer := time.NewTimer(f.hold)
 	select {
@@ -36,7 +36,7 @@ func (f *holdFetcher) Fetch(ctx context.Context, t fetch.Target) fetch.Result {
 		timer.Stop()
 	}
 	f.inflight.Add(-1)
-	return fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, FinalURL: t.URL, Status: 200, Attempts: 1}
+	r.URL, r.FinalURL, r.Status = t.URL, t.URL, 200
 }
 
 // engineReport is what the __engine subcommand prints as JSON.

@@ -116,21 +116,25 @@ func (w *Worker) Close() { w.client.Close() }
 
 // Fetch makes one attempt at t within the worker-wide concurrency and
 // rate; the engines of all partitions share it.
-func (w *Worker) Fetch(ctx context.Context, t fetch.Target) fetch.Result {
+func (w *Worker) Fetch(ctx context.Context, t *fetch.Target, r *fetch.Result) {
+	canceled := func() {
+		*r = fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
+			Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "canceled before the request started"}}
+	}
 	select {
 	case w.slots <- struct{}{}:
 	case <-ctx.Done():
-		return fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
-			Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "canceled before the request started"}}
+		canceled()
+		return
 	}
 	defer func() { <-w.slots }()
 	if w.lim != nil {
 		if err := w.lim.Wait(ctx); err != nil {
-			return fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
-				Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "canceled before the request started"}}
+			canceled()
+			return
 		}
 	}
-	return w.client.Fetch(ctx, t)
+	*r = w.client.Fetch(ctx, *t)
 }
 
 func (w *Worker) logf(format string, args ...any) {

@@ -52,8 +52,8 @@ func BenchmarkSchedulerOverhead(b *testing.B) {
 
 type instant struct{}
 
-func (instant) Fetch(_ context.Context, t fetch.Target) fetch.Result {
-	return fetch.Result{URL: t.URL, Status: 200}
+func (instant) Fetch(_ context.Context, t *fetch.Target, r *fetch.Result) {
+	r.URL, r.Status = t.URL, 200
 }
 
 // BenchmarkEngineLoopback runs real requests through engine and fetch to

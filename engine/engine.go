@@ -17,10 +17,21 @@ import (
 	"github.com/fanout/fanout/fetch"
 )
 
-// Fetcher makes one attempt at a target. *fetch.Client is the real one;
-// tests and benchmarks plug in their own.
+// Fetcher makes one attempt at a target: Fetch stores what happened to *t
+// in *r, which starts zeroed. New wraps a *fetch.Client in one; tests,
+// benchmarks and other transports plug in their own. Results go through
+// pointers so the frames of a worker parked in an in-memory Fetch stay
+// small: with a million targets in flight, each worker's stack then keeps
+// the goroutine's initial 2 KiB.
 type Fetcher interface {
-	Fetch(ctx context.Context, t fetch.Target) fetch.Result
+	Fetch(ctx context.Context, t *fetch.Target, r *fetch.Result)
+}
+
+// clientFetcher adapts a *fetch.Client to Fetcher.
+type clientFetcher struct{ c *fetch.Client }
+
+func (f clientFetcher) Fetch(ctx context.Context, t *fetch.Target, r *fetch.Result) {
+	*r = f.c.Fetch(ctx, *t)
 }
 
 // Source yields targets one at a time; Next returns io.EOF at the end. The
@@ -56,7 +67,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, fetcher: c, client: c}, nil
+	return &Engine{cfg: cfg, fetcher: clientFetcher{c}, client: c}, nil
 }
 
 // NewWithFetcher validates cfg and returns an Engine that uses f for every

@@ -38,7 +38,11 @@ func newFake(answer func(ctx context.Context, t fetch.Target, n int) fetch.Resul
 	}
 }
 
-func (f *fakeFetcher) Fetch(ctx context.Context, t fetch.Target) fetch.Result {
+func (f *fakeFetcher) Fetch(ctx context.Context, tp *fetch.Target, out *fetch.Result) {
+	*out = f.fetch(ctx, *tp)
+}
+
+func (f *fakeFetcher) fetch(ctx context.Context, t fetch.Target) fetch.Result {
 	f.mu.Lock()
 	f.inflight[t.HostKey]++
 	f.maxHost[t.HostKey] = max(f.maxHost[t.HostKey], f.inflight[t.HostKey])

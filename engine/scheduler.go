@@ -494,18 +494,17 @@ func (s *scheduler) worker() {
 // attempt runs one attempt at tk and reports back.
 func (s *scheduler) attempt(tk *task) {
 	tk.attempts++
-	r := s.fetcher.Fetch(s.ctx, tk.t)
+	r := new(fetch.Result) // on the heap, so this frame stays small (see Fetcher)
+	s.fetcher.Fetch(s.ctx, &tk.t, r)
 	r.Seq, r.Input, r.Attempts = tk.t.Seq, tk.t.Input, tk.attempts
 	slow := r.Status == 429 && r.Error == nil
 	if tk.attempts <= s.cfg.Retry.Max && s.ctx.Err() == nil {
-		if d, pause, ok := retryDelay(&r, tk.attempts, s.cfg.Retry); ok {
-			kept := new(fetch.Result) // only a retry keeps its result past this call
-			*kept = r
-			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: kept, delay: d, pause: pause, slow: slow}
+		if d, pause, ok := retryDelay(r, tk.attempts, s.cfg.Retry); ok {
+			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: r, delay: d, pause: pause, slow: slow}
 			return
 		}
 	}
-	s.deliver(&r)
+	s.deliver(r)
 	s.outcomes <- outcome{kind: attemptDone, task: tk, slow: slow}
 }
 
