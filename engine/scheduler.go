@@ -22,8 +22,8 @@ type task struct {
 	host     *host
 	attempts int
 	last     *fetch.Result // the previous attempt, while waiting for a retry
-	prepaid  bool         // a host-rate token is already reserved for it
-	started  time.Time    // when its latest attempt was dispatched
+	prepaid  bool          // a host-rate token is already reserved for it
+	started  time.Time     // when its latest attempt was dispatched
 }
 
 // host is the scheduling state of one host key.
