@@ -58,13 +58,35 @@ func runMem10k(b *bench) error {
 		res.runs = append(res.runs, mr)
 		peak = append(peak, mr.m)
 	}
+	// The floor: the bare net/http loop (bench __nethttp) with the same
+	// requests in flight, since fanout's HTTP core is net/http.
+	var floor []measure
+	for r := range b.runs {
+		urls := filepath.Join(b.out, fmt.Sprintf("hold-%d.urls", n))
+		argv := []string{b.self, "__nethttp", "-c", strconv.Itoa(n), "-i", urls, "-timeout", "60s"}
+		for _, e := range sw.resolveArgs() {
+			if e != "--resolve" {
+				argv = append(argv, "-resolve", e)
+			}
+		}
+		m := runJob(b, job{name: fmt.Sprintf("hold-nethttp-%d-%d", n, r), argv: argv,
+			stdout: filepath.Join(b.out, "out-hold-nethttp.txt"), timeout: b.jobTimeout})
+		if m.Err != "" {
+			return fmt.Errorf("net/http floor run: %s", m.Err)
+		}
+		res.runs = append(res.runs, memRun{label: "go-nethttp (floor)", n: n, argv: shellQuote(argv), m: m})
+		floor = append(floor, m)
+	}
 	rss := median(peak, func(m measure) float64 { return float64(m.MaxRSSKB) * 1024 })
+	floorRSS := median(floor, func(m measure) float64 { return float64(m.MaxRSSKB) * 1024 })
 	per := rss / float64(n)
 	growth := (rss - float64(base.m.MaxRSSKB)*1024) / float64(n-100)
 	res.lines = append(res.lines,
 		fmt.Sprintf("median peak RSS %.1f MiB for %d in flight: %.1f KB per in-flight request (total ÷ n); %.1f KB above the 100-request baseline",
 			rss/(1<<20), n, per/1000, growth/1000),
-		check("peak RSS ≤ 20 KB per in-flight request (total ÷ n)", per <= 20_000, fmt.Sprintf("%.1f KB", per/1000)))
+		check("peak RSS ≤ 20 KB per in-flight request (total ÷ n)", per <= 20_000, fmt.Sprintf("%.1f KB", per/1000)),
+		fmt.Sprintf("the floor: a bare net/http loop with the same %d requests in flight peaks at %.1f MiB, %.1f KB per request",
+			n, floorRSS/(1<<20), floorRSS/float64(n)/1000))
 	b.report.addMemory(res)
 	return nil
 }
