@@ -70,10 +70,18 @@ func (r *rawReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// scratchSize is the read buffer per body being read. The transport
+// already buffers the socket, so a larger one saves few calls, and with
+// thousands of bodies read at once it is most of the memory they cost.
+const (
+	scratchSize     = 8 << 10
+	pooledPrefixMax = 16 << 10
+)
+
 var (
-	scratchPool = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+	scratchPool = sync.Pool{New: func() any { return new([scratchSize]byte) }}
 	hashPool    = sync.Pool{New: func() any { return sha256.New() }}
-	prefixPool  = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+	prefixPool  = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 	bufioPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
 	gzipPool    sync.Pool // *gzip.Reader
 	brotliPool  sync.Pool // *brotli.Reader
@@ -263,8 +271,12 @@ type bodyInfo struct {
 	prefix    *[]byte // first bytes, kept when asked; give back with putPrefix
 }
 
+// putPrefix gives a title window back. Only small ones are pooled: when
+// thousands of responses complete at once each holds one, so pooled
+// buffers must stay the size most titles need, not the 256 KiB a rare
+// page does.
 func putPrefix(p *[]byte) {
-	if p != nil && cap(*p) <= titleWindow {
+	if p != nil && cap(*p) <= pooledPrefixMax {
 		*p = (*p)[:0]
 		prefixPool.Put(p)
 	}
@@ -305,7 +317,7 @@ func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody i
 // copyBody reads src up to maxBody bytes, then probes one more byte to
 // learn whether the body was cut.
 func copyBody(info *bodyInfo, src io.Reader, maxBody int64, keep int) error {
-	buf := scratchPool.Get().(*[32 << 10]byte)
+	buf := scratchPool.Get().(*[scratchSize]byte)
 	defer scratchPool.Put(buf)
 	h := hashPool.Get().(hash.Hash)
 	defer hashPool.Put(h)
