@@ -73,14 +73,7 @@ func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
 		}
 		return '_'
 	}, cfg.ID)
-	// As engine.New does: keep as many idle connections as may be in use.
-	if ec.Request.MaxIdlePerHost == 0 {
-		ec.Request.MaxIdlePerHost = ec.Limits.PerHost
-	}
-	if ec.Request.MaxIdle == 0 {
-		ec.Request.MaxIdle = max(ec.Limits.Concurrency, ec.Limits.PerHost)
-	}
-	client, err := fetch.NewClient(ec.Request)
+	client, err := engine.NewClient(ec)
 	if err != nil {
 		return nil, err
 	}

@@ -54,20 +54,27 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	// Keep as many idle connections per host as may be in flight to it, so
-	// a busy host reuses connections instead of redialling; overall, as
-	// many as the concurrency unless the caller set a tighter bound.
+	c, err := NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, fetcher: clientFetcher{c}, client: c}, nil
+}
+
+// NewClient builds the fetch.Client an Engine with cfg uses, for callers
+// that wrap their own Fetcher around it: cfg.Request with the keep-alive
+// pool sized from the limits — as many idle connections per host as may be
+// in flight to it, so a busy host reuses connections instead of
+// redialling, and overall as many as the concurrency unless cfg.Request
+// sets a tighter bound.
+func NewClient(cfg Config) (*fetch.Client, error) {
 	if cfg.Request.MaxIdlePerHost == 0 {
 		cfg.Request.MaxIdlePerHost = cfg.Limits.PerHost
 	}
 	if cfg.Request.MaxIdle == 0 {
 		cfg.Request.MaxIdle = max(cfg.Limits.Concurrency, cfg.Limits.PerHost)
 	}
-	c, err := fetch.NewClient(cfg.Request)
-	if err != nil {
-		return nil, err
-	}
-	return &Engine{cfg: cfg, fetcher: clientFetcher{c}, client: c}, nil
+	return fetch.NewClient(cfg.Request)
 }
 
 // NewWithFetcher validates cfg and returns an Engine that uses f for every

@@ -22,6 +22,19 @@ const (
 	histDigits    = 3
 )
 
+// NewLatencyHistogram returns the histogram fanout's summaries and reports
+// keep latencies in: microseconds from 1 µs to one hour, three significant
+// digits (about 140 KB, whatever the number of results).
+func NewLatencyHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(histMinMicros, histMaxMicros, histDigits)
+}
+
+// RecordLatency records ms milliseconds into h, clamped to its range.
+func RecordLatency(h *hdrhistogram.Histogram, ms float64) {
+	us := min(max(int64(math.Round(ms*1000)), histMinMicros), histMaxMicros)
+	_ = h.RecordValue(us) // in range by the clamp
+}
+
 // Summary accumulates results for the end-of-run report. Its memory is
 // fixed: counters and one HdrHistogram, whatever the number of results. It
 // is safe for concurrent use.
@@ -45,7 +58,7 @@ func NewSummary(a Accept) *Summary {
 	return &Summary{
 		accept:  a,
 		kinds:   make(map[fetch.ErrorKind]int64, len(fetch.Kinds)),
-		latency: hdrhistogram.New(histMinMicros, histMaxMicros, histDigits),
+		latency: NewLatencyHistogram(),
 	}
 }
 
@@ -68,9 +81,7 @@ func (s *Summary) Add(r *fetch.Result) {
 	if ms := r.Timing.Total; ms > 0 && !math.IsInf(ms, 0) {
 		s.sumMillis += ms
 		s.maxMillis = max(s.maxMillis, ms)
-		us := int64(math.Round(ms * 1000))
-		us = min(max(us, histMinMicros), histMaxMicros)
-		_ = s.latency.RecordValue(us) // in range by the clamp above
+		RecordLatency(s.latency, ms)
 	}
 }
 

@@ -9,14 +9,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/fanout/fanout/fetch"
-)
-
-// Latency histogram range: 1µs to one hour, three significant digits
-// (about 200 KB, whatever the number of results).
-const (
-	histMinMicros = 1
-	histMaxMicros = int64(time.Hour / time.Microsecond)
-	histDigits    = 3
+	"github.com/fanout/fanout/output"
 )
 
 // samplesPerKind is how many distinct error messages are kept per kind.
@@ -53,7 +46,7 @@ func NewAggregator(opts Options) *Aggregator {
 	return &Aggregator{
 		opts:     opts.withDefaults(),
 		statuses: make(map[int]int64),
-		latency:  hdrhistogram.New(histMinMicros, histMaxMicros, histDigits),
+		latency:  output.NewLatencyHistogram(),
 		hosts:    make(map[string]*hostAgg),
 	}
 }
@@ -94,8 +87,7 @@ func (a *Aggregator) Add(r *fetch.Result) {
 		}
 	}
 	if ms > 0 {
-		us := min(max(int64(math.Round(ms*1000)), histMinMicros), histMaxMicros)
-		_ = a.latency.RecordValue(us) // in range by the clamp above
+		output.RecordLatency(a.latency, ms)
 		a.sumMs += ms
 		a.slow.offer(a.opts.TopN, r, ms)
 	}
