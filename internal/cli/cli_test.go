@@ -470,3 +470,25 @@ func TestUnwritableOutputStopsTheRun(t *testing.T) {
 		}
 	})
 }
+
+// The demo runs offline against its own simulated web and exits 0 although
+// some of its targets fail on purpose.
+func TestDemo(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "demo", "-q", "--n", "120", "--hosts", "6", "-f", "jsonl")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	rs := decodeLines(t, out)
+	if len(rs) != 120 {
+		t.Fatalf("results = %d, want 120", len(rs))
+	}
+	ok := 0
+	for _, r := range rs {
+		if r.Error == nil && r.Status == 200 {
+			ok++
+		}
+	}
+	if ok == 0 || ok == len(rs) {
+		t.Errorf("%d of %d plain 200s: the demo should mix successes and failures", ok, len(rs))
+	}
+}
