@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -43,20 +44,26 @@ wall time to see the speedup over fetching one URL after another.`,
 			if err != nil {
 				return usageError{err}
 			}
-			var list strings.Builder
+			// The list goes to a temporary file rather than stdin so the
+			// progress bar knows the total.
+			list, err := os.CreateTemp("", "fanout-demo-*.txt")
+			if err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
+			defer os.Remove(list.Name())
 			for l := range lines {
-				list.WriteString(l)
-				list.WriteByte('\n')
+				fmt.Fprintln(list, l)
+			}
+			if err := list.Close(); err != nil {
+				return fmt.Errorf("demo: writing the target list: %w", err)
 			}
 			f.resolve = append(f.resolve, srv.ResolveArgs()...)
-			f.inputs = []string{"-"}
-			demoEnv := env
-			demoEnv.Stdin = strings.NewReader(list.String())
+			f.inputs = []string{list.Name()}
 			if !f.quiet {
 				fmt.Fprintf(env.Stderr, "demo: simulated web on %s, %d URLs over %d hosts\n",
 					strings.Join(srv.Addrs(), ", "), n, hosts)
 			}
-			err = runMain(cmd.Context(), demoEnv, f, nil)
+			err = runMain(cmd.Context(), env, f, nil)
 			if ee, ok := err.(exitError); ok && ee.code == ExitFailures {
 				// The simulated web fails on purpose; that is the demo
 				// working, not the command failing.
