@@ -6,12 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,6 +88,10 @@ func (s *site) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.URL.Path == "/evil":
 		fmt.Fprint(w, "<html><head><title>pwn\x1b[2J\x1b]0;owned\x07\rhidden\u202e</title></head></html>")
+		return
+	case r.URL.Path == "/echo":
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "<title>%s %s %s</title>", r.Method, body, r.Header.Get("X-Probe"))
 		return
 	}
 	w.Header().Set("Content-Type", "text/html")
@@ -490,5 +496,91 @@ func TestDemo(t *testing.T) {
 	}
 	if ok == 0 || ok == len(rs) {
 		t.Errorf("%d of %d plain 200s: the demo should mix successes and failures", ok, len(rs))
+	}
+}
+
+// Request flags reach the server: -d @FILE without -X is a POST with the
+// file's bytes, -X overrides the method, -H adds a header.
+func TestRequestFlags(t *testing.T) {
+	s := newSite(t)
+	body := filepath.Join(t.TempDir(), "body.txt")
+	if err := os.WriteFile(body, []byte("from-file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args  []string
+		title string
+	}{
+		{[]string{"-d", "@" + body, "-H", "X-Probe: yes"}, "POST from-file yes"},
+		{[]string{"-d", "inline", "-X", "PUT"}, "PUT inline"},
+		{nil, "GET"},
+	} {
+		code, out, errOut := runCLI(t, "", append(append([]string{"-q", "-f", "jsonl"}, tc.args...), s.URL+"/echo")...)
+		rs := decodeLines(t, out)
+		if code != ExitOK || len(rs) != 1 {
+			t.Fatalf("%v: exit %d, %d results: %s", tc.args, code, len(rs), errOut)
+		}
+		if got := strings.TrimSpace(rs[0].Title); got != tc.title {
+			t.Errorf("%v: server saw %q, want %q", tc.args, got, tc.title)
+		}
+	}
+}
+
+// Duplicates are fetched once and counted in the summary; --no-dedupe
+// fetches every line.
+func TestDedupeFlag(t *testing.T) {
+	s := newSite(t)
+	in := strings.Repeat(s.URL+"/a\n"+strings.ToUpper(s.URL[:4])+s.URL[4:]+"/a\n", 3) + s.URL + "/b\n"
+	code, out, errOut := runCLI(t, in, "-f", "jsonl")
+	if rs := decodeLines(t, out); code != ExitOK || len(rs) != 2 {
+		t.Fatalf("dedupe: exit %d, %d results, want 2", code, len(rs))
+	}
+	if !regexp.MustCompile(`duplicates +5 skipped`).MatchString(errOut) {
+		t.Errorf("summary does not count 5 duplicates: %q", errOut)
+	}
+	code, out, _ = runCLI(t, in, "-q", "-f", "jsonl", "--no-dedupe")
+	if rs := decodeLines(t, out); code != ExitOK || len(rs) != 7 {
+		t.Fatalf("--no-dedupe: exit %d, %d results, want 7", code, len(rs))
+	}
+}
+
+// --ordered writes results in input order even when earlier targets
+// finish last.
+func TestOrderedOutput(t *testing.T) {
+	s := newSite(t)
+	var lines []string
+	for i := range 40 {
+		if i%10 == 0 {
+			lines = append(lines, fmt.Sprintf("%s/slow/%d", s.URL, i))
+		} else {
+			lines = append(lines, fmt.Sprintf("%s/fast/%d", s.URL, i))
+		}
+	}
+	code, out, errOut := runCLI(t, strings.Join(lines, "\n"), "-q", "-f", "jsonl", "--ordered", "-c", "20", "--per-host", "20")
+	rs := decodeLines(t, out)
+	if code != ExitOK || len(rs) != len(lines) {
+		t.Fatalf("exit %d, %d results: %s", code, len(rs), errOut)
+	}
+	for i, r := range rs {
+		if r.Input != lines[i] {
+			t.Fatalf("line %d is %q, want %q: not in input order", i, r.Input, lines[i])
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"4096", 4096, true}, {"64KiB", 64 << 10, true}, {"1MiB", 1 << 20, true}, {"1MB", 1_000_000, true},
+		{"2 GiB", 2 << 30, true}, {"1.5KB", 1500, true}, {"lots", 0, false}, {"10XB", 0, false}, {"0", 0, false},
+	} {
+		got, err := parseSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
 	}
 }
