@@ -167,3 +167,19 @@ func decodeFile(t *testing.T, name string) []fetch.Result {
 	}
 	return decodeLines(t, string(b))
 }
+
+// An output that is not a regular file (/dev/null here; a pipe is the
+// same) cannot be synced or cut back, so it takes no part in checkpoints:
+// recording must not fail on it, before or after a resume.
+func TestRecordToDevNull(t *testing.T) {
+	s := newSite(t)
+	db := filepath.Join(t.TempDir(), "runs.db")
+	args := []string{"-q", "-f", "jsonl", "-o", os.DevNull, "--db", db, s.URL + "/ok/1", s.URL + "/ok/2"}
+	if code, _, errOut := runCLI(t, "", args...); code != ExitOK {
+		t.Fatalf("--db with -o %s: exit %d: %s", os.DevNull, code, errOut)
+	}
+	code, shown, _ := runCLI(t, "", "show", "--db", db, "last")
+	if rs := decodeLines(t, shown); code != ExitOK || len(rs) != 2 {
+		t.Fatalf("show: exit %d, %d results, want 2", code, len(rs))
+	}
+}

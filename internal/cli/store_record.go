@@ -230,12 +230,20 @@ func (rc *recording) openOutput(stdout io.Writer) (io.Writer, func() error, erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("--output %s: %v", name, unwrapPath(err))
 	}
+	st, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, nil, fmt.Errorf("--output %s: %v", name, err)
+	}
+	if !st.Mode().IsRegular() {
+		// /dev/null, a pipe or a terminal: nothing to cut back on resume,
+		// and fsync is refused, so the file takes no part in checkpoints.
+		return file, file.Close, nil
+	}
 	if rc.prior != nil {
-		st, err := file.Stat()
-		if err == nil && st.Size() < off {
+		if st.Size() < off {
 			err = fmt.Errorf("is %d bytes, shorter than the %d recorded: it was changed, results would be missing", st.Size(), off)
-		}
-		if err == nil {
+		} else {
 			err = file.Truncate(off)
 		}
 		if err == nil {
