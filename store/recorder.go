@@ -68,7 +68,7 @@ type batch struct {
 }
 
 type row struct {
-	r  fetch.Result
+	r  *fetch.Result
 	ok bool
 }
 
@@ -88,12 +88,12 @@ func (db *DB) Recorder(runID int64, opts RecorderOptions) *Recorder {
 }
 
 // Add queues r, which the run did (ok) or did not accept, for the next
-// commit.
+// commit. r is kept until then and must not be changed.
 func (rec *Recorder) Add(r *fetch.Result, ok bool) {
 	if len(rec.batch.rows) == 0 {
 		rec.first = time.Now()
 	}
-	rec.batch.rows = append(rec.batch.rows, row{r: *r, ok: ok})
+	rec.batch.rows = append(rec.batch.rows, row{r: r, ok: ok})
 	rec.track.add(r.Seq)
 }
 
@@ -223,16 +223,18 @@ func (rec *Recorder) commit(ctx context.Context, conn *sql.Conn, b *batch) error
 	defer tx.Rollback()
 	var failed int64
 	args := make([]any, 0, rowsPerStmt*insertWidth)
+	var buf []byte
 	var full *sql.Stmt
 	for i := 0; i < len(b.rows); i += rowsPerStmt {
 		chunk := b.rows[i:min(i+rowsPerStmt, len(b.rows))]
-		args = args[:0]
+		args, buf = args[:0], buf[:0]
 		for j := range chunk {
-			args = rowArgs(args, rec.runID, &chunk[j].r, chunk[j].ok)
+			args, buf = rowArgs(args, buf, rec.runID, chunk[j].r, chunk[j].ok)
 			if !chunk[j].ok {
 				failed++
 			}
 		}
+		texts(args, buf)
 		if len(chunk) == rowsPerStmt {
 			if full == nil {
 				if full, err = tx.PrepareContext(ctx, insertSQL(rowsPerStmt)); err != nil {

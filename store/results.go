@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/internal/jsonw"
 )
 
 // extra holds the result fields that have no column of their own; it is
@@ -123,23 +125,104 @@ func scanResult(s scanner) (Record, error) {
 }
 
 // rowArgs appends the insert arguments for one result, in insertColumns
-// order.
-func rowArgs(args []any, runID int64, r *fetch.Result, ok bool) []any {
-	x := extra{
-		Proto: r.Proto, Method: r.Method, ContentLength: r.ContentLength, Truncated: r.Truncated,
-		Server: r.Server, BodySHA256: r.BodySHA256, Timing: timing(r.Timing),
-	}
-	if r.Redirects != nil {
-		x.Redirects = &r.Redirects
-	}
-	ex, _ := json.Marshal(x)
+// order. The text it builds (extra and started_at) is appended to buf, and
+// the arguments refer to buf's bytes: the caller turns buf into one string
+// per statement with texts, and fixes the arguments up with it.
+func rowArgs(args []any, buf []byte, runID int64, r *fetch.Result, ok bool) ([]any, []byte) {
 	var kind, msg any
 	if r.Error != nil {
 		kind, msg = string(r.Error.Kind), r.Error.Message
 	}
+	started := len(buf)
+	buf = r.StartedAt.AppendFormat(buf, time.RFC3339Nano)
+	mid := len(buf)
+	buf = appendExtra(buf, r)
 	return append(args, runID, int64(r.Seq), r.Input, r.URL, hostOf(r.URL), r.FinalURL, r.Status, ok,
 		kind, msg, r.Timing.Total, r.Bytes, r.ContentType, r.Title, r.IP, r.Attempts,
-		r.StartedAt.Format(time.RFC3339Nano), string(ex))
+		span{started, mid}, span{mid, len(buf)}), buf
+}
+
+// span marks a text in the statement's buffer until texts replaces it.
+type span struct{ from, to int }
+
+// texts replaces each span in args with its text from buf, all of them
+// sharing one string (one allocation per statement, not two per row).
+func texts(args []any, buf []byte) {
+	s := string(buf)
+	for i, a := range args {
+		if sp, ok := a.(span); ok {
+			args[i] = s[sp.from:sp.to]
+		}
+	}
+}
+
+// appendExtra appends the JSON of extra for r, exactly as encoding/json
+// marshals the extra struct (TestAppendExtraMatchesEncodingJSON holds it to
+// that), without reflection: it runs once per recorded result.
+func appendExtra(b []byte, r *fetch.Result) []byte {
+	b = append(b, '{')
+	if r.Proto != "" {
+		b = appendKey(b, "proto")
+		b = jsonw.AppendString(b, r.Proto)
+	}
+	if r.Method != "" {
+		b = appendKey(b, "method")
+		b = jsonw.AppendString(b, r.Method)
+	}
+	if r.ContentLength != nil {
+		b = appendKey(b, "content_length")
+		b = strconv.AppendInt(b, *r.ContentLength, 10)
+	}
+	if r.Truncated {
+		b = appendKey(b, "truncated")
+		b = append(b, "true"...)
+	}
+	if r.Server != "" {
+		b = appendKey(b, "server")
+		b = jsonw.AppendString(b, r.Server)
+	}
+	if r.BodySHA256 != "" {
+		b = appendKey(b, "body_sha256")
+		b = jsonw.AppendString(b, r.BodySHA256)
+	}
+	if r.Redirects != nil {
+		b = appendKey(b, "redirects")
+		b = append(b, '[')
+		for i, h := range r.Redirects {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"url":`...)
+			b = jsonw.AppendString(b, h.URL)
+			b = append(b, `,"status":`...)
+			b = strconv.AppendInt(b, int64(h.Status), 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = appendKey(b, "timing")
+	b = append(b, '{')
+	t := &r.Timing
+	for _, p := range [...]struct {
+		name string
+		v    float64
+	}{{"dns", t.DNS}, {"connect", t.Connect}, {"tls", t.TLS}, {"ttfb", t.TTFB}, {"transfer", t.Transfer}, {"total", t.Total}} {
+		if p.v != 0 {
+			b = appendKey(b, p.name)
+			b = jsonw.AppendFloat(b, p.v)
+		}
+	}
+	return append(b, '}', '}')
+}
+
+// appendKey appends an object key, after a comma unless it is the first.
+func appendKey(b []byte, name string) []byte {
+	if b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, '"', ':')
 }
 
 const insertColumns = `run_id, seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -173,5 +175,37 @@ func TestRunsAndParseRunID(t *testing.T) {
 	}
 	if _, err := db.Run(99); err == nil {
 		t.Fatal("Run(99): no error")
+	}
+}
+
+// TestAppendExtraMatchesEncodingJSON holds the hand-written encoder of the
+// extra column to encoding/json's output for the extra struct, which is
+// what scanResult decodes with.
+func TestAppendExtraMatchesEncodingJSON(t *testing.T) {
+	odd := sample(0)
+	odd.Proto, odd.Server, odd.Method = "\xff<&>\u2028", "a\"b\\c\x01", ""
+	odd.Redirects = []fetch.Hop{{URL: "http://x/\n", Status: 302}, {URL: "", Status: 0}}
+	odd.Timing = fetch.Timing{DNS: 1e-7, Connect: 1e21, Total: 0.000123}
+	rs := []*fetch.Result{odd, {}}
+	for i := range 15 {
+		rs = append(rs, sample(uint64(i)))
+	}
+	for i, r := range rs {
+		x := extra{
+			Proto: r.Proto, Method: r.Method, ContentLength: r.ContentLength, Truncated: r.Truncated,
+			Server: r.Server, BodySHA256: r.BodySHA256, Timing: timing(r.Timing),
+		}
+		if r.Redirects != nil {
+			x.Redirects = &r.Redirects
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(x); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendExtra(nil, r)) + "\n"; got != want.String() {
+			t.Errorf("result %d:\ngot:  %s\nwant: %s", i, got, want.String())
+		}
 	}
 }
