@@ -2,10 +2,13 @@ package store
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,5 +210,54 @@ func TestAppendExtraMatchesEncodingJSON(t *testing.T) {
 		if got := string(appendExtra(nil, r)) + "\n"; got != want.String() {
 			t.Errorf("result %d:\ngot:  %s\nwant: %s", i, got, want.String())
 		}
+	}
+}
+
+// TestColumnsForQueries checks what the README promises sqlite3 users:
+// every documented column, stored or computed from extra, reads back as
+// the result's field (with ” and 0 for empty ones, NULL error when none).
+func TestColumnsForQueries(t *testing.T) {
+	db := openTemp(t)
+	id, err := db.CreateRun([]string{"x"}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := db.Recorder(id, RecorderOptions{})
+	full, failed, empty := sample(0), sample(1), &fetch.Result{Seq: 2, Input: "bad line"}
+	for _, r := range []*fetch.Result{full, failed, empty} {
+		rec.Add(r, r.Error == nil)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.sql.Query(`SELECT seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,
+		bytes, content_type, title, ip, attempts, started_at, json_extract(extra, '$.timing.ttfb')
+		FROM results WHERE run_id = ? ORDER BY seq`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var seq, status, bytes, attempts int64
+		var input, url, host, final, ctype, title, ip string
+		var ok bool
+		var kind, msg, started sql.NullString
+		var total float64
+		var ttfb sql.NullFloat64
+		if err := rows.Scan(&seq, &input, &url, &host, &final, &status, &ok, &kind, &msg, &total,
+			&bytes, &ctype, &title, &ip, &attempts, &started, &ttfb); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %q %q %q %q %d %v %v %v %g %d %q %q %q %d %v %v", seq, input, url, host, final,
+			status, ok, kind, msg, total, bytes, ctype, title, ip, attempts, started, ttfb))
+	}
+	want := []string{
+		`0 "example.com/a" "https://example.com/a" "example.com" "https://example.com/b" 200 true { false} { false} 11.0625 1000 "text/html" "A \"title\" \u202e" "127.0.0.1" 2 {2026-01-02T03:04:05.000006789Z true} {4.125 true}`,
+		`1 "example.com/a" "https://example.com/a" "example.com" "https://example.com/b" 0 false {timeout true} {took too long true} 11.0625 1000 "text/html" "A \"title\" \u202e" "127.0.0.1" 2 {2026-01-02T03:04:05.000006789Z true} {4.125 true}`,
+		`2 "bad line" "" "" "" 0 true { false} { false} 0 0 "" "" "" 0 {0001-01-01T00:00:00Z true} {0 false}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("columns:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
