@@ -80,12 +80,14 @@ type files struct {
 	n, xargsN int
 }
 
+// tools run in this order in each round; fanout-db right after fanout, so
+// the pair the --db check compares ran under the same conditions.
 var tools = []tool{
 	{"fanout", fanoutCmd, ""},
+	{"fanout-db", fanoutDBCmd, "ok"},
 	{"curl-parallel", curlParallelCmd, ""},
 	{"xargs-curl", xargsCurlCmd, ""},
 	{"go-nethttp", netHTTPCmd, ""},
-	{"fanout-db", fanoutDBCmd, "ok"},
 }
 
 // fanoutDBCmd is fanout recording the run with --db, in a fresh database
