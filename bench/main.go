@@ -48,7 +48,7 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 // allParts are the -workloads names, in the order they run.
-var allParts = []string{"micro", "ok", "delay100", "delay100-c5000", "manyhosts", "mixed", "chaos", "mem10k", "engine1m", "list10m"}
+var allParts = []string{"micro", "ok", "delay100", "delay100-c5000", "manyhosts", "mixed", "chaos", "mem10k", "engine1m", "list10m", "dist"}
 
 func main() {
 	if len(os.Args) > 1 {
@@ -185,6 +185,8 @@ func (b *bench) runPart(p string) {
 		err = runEngine1M(b)
 	case "list10m":
 		err = runList(b)
+	case "dist":
+		err = runDist(b)
 	default:
 		for _, w := range compareWorkloads(b.quick) {
 			if w.key == p {

@@ -2,25 +2,30 @@ package dist
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Embedded is the --nats value that means: use the NATS server on
-// EmbeddedAddr, starting one in this process when none answers there.
+// Options.Listen, starting one in this process when none answers there.
 const Embedded = "embedded"
 
-// EmbeddedAddr is where the embedded server listens.
+// EmbeddedAddr is where the embedded server listens by default.
 const EmbeddedAddr = "127.0.0.1:4222"
 
 // Options say how to reach NATS. The secrets (Token, the credentials and
@@ -40,6 +45,11 @@ type Options struct {
 	// StoreDir is the embedded server's JetStream directory; empty means
 	// DefaultStoreDir().
 	StoreDir string
+	// Listen is the embedded server's HOST:PORT; empty means EmbeddedAddr.
+	Listen string
+	// Log receives the connection's asynchronous errors (a permission the
+	// server refused, a slow consumer), one line each; nil discards them.
+	Log io.Writer
 }
 
 // Conn is a connection to NATS with JetStream, and the embedded server when
@@ -52,6 +62,10 @@ type Conn struct {
 
 // Embedded reports whether this process runs the NATS server.
 func (c *Conn) Embedded() bool { return c.srv != nil }
+
+// Server returns the URL of the server connected to, without user
+// information, for logs.
+func (c *Conn) Server() string { return Redact(c.NC.ConnectedUrl()) }
 
 // Close closes the connection, and stops the embedded server, if any,
 // after the connection's buffered messages are flushed.
@@ -80,54 +94,171 @@ func DefaultStoreDir() string {
 }
 
 // Connect connects to NATS as o says. With o.URL Embedded, it connects to
-// EmbeddedAddr, starting a server there in this process (JetStream, file
-// storage in o.StoreDir) when nothing answers.
+// o.Listen, starting a server there in this process (JetStream, file
+// storage in o.StoreDir) when nothing answers. When another process is
+// starting a server on the same store, it waits for that one instead.
 func Connect(ctx context.Context, o Options) (*Conn, error) {
 	opts, err := o.natsOptions()
 	if err != nil {
 		return nil, err
 	}
-	if o.URL != Embedded {
-		if o.URL == "" {
-			return nil, errors.New("--nats: give a NATS URL or \"embedded\"")
-		}
-		nc, err := nats.Connect(o.URL, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("--nats %s: %w", Redact(o.URL), err)
-		}
+	if o.URL == Embedded {
+		return connectEmbedded(ctx, o, opts)
+	}
+	if o.URL == "" {
+		return nil, errors.New("--nats: give a NATS URL or \"embedded\"")
+	}
+	nc, err := nats.Connect(o.URL, opts...)
+	if err != nil {
+		return nil, connectError(o.URL, o, err)
+	}
+	return newConn(nc, nil)
+}
+
+// embeddedWait bounds how long a command waits for the embedded server
+// that another process is starting on the same store.
+const embeddedWait = 30 * time.Second
+
+func connectEmbedded(ctx context.Context, o Options, opts []nats.Option) (*Conn, error) {
+	addr := o.Listen
+	if addr == "" {
+		addr = EmbeddedAddr
+	}
+	u := "nats://" + addr
+	nc, err := nats.Connect(u, opts...)
+	if err == nil {
 		return newConn(nc, nil)
 	}
-	u := "nats://" + EmbeddedAddr
-	if nc, err := nats.Connect(u, opts...); err == nil {
-		return newConn(nc, nil)
+	if !errors.Is(err, nats.ErrNoServers) {
+		// A server answered and refused us: starting another cannot help.
+		return nil, connectError(u, o, err)
 	}
 	dir := o.StoreDir
 	if dir == "" {
 		dir = DefaultStoreDir()
 	}
-	host, port, _ := net.SplitHostPort(EmbeddedAddr)
-	srv, err := StartServer(ServerConfig{Host: host, Port: atoi(port), StoreDir: dir})
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		// Another process may have started one meanwhile.
+		return nil, fmt.Errorf("--nats-listen %q: want HOST:PORT", addr)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-listen %q: want HOST:PORT", addr)
+	}
+	srv, err := StartServer(ServerConfig{Host: host, Port: p, StoreDir: dir})
+	if errors.Is(err, ErrStoreInUse) {
+		return waitEmbedded(ctx, u, dir, o, opts)
+	}
+	if err != nil {
+		// Another process may have started one meanwhile on another store.
 		if nc, err2 := nats.Connect(u, opts...); err2 == nil {
 			return newConn(nc, nil)
 		}
 		return nil, fmt.Errorf("--nats embedded: %w", err)
 	}
-	nc, err := nats.Connect(srv.ClientURL(), opts...)
+	nc, err = nats.Connect(srv.ClientURL(), opts...)
 	if err != nil {
 		srv.Shutdown()
-		return nil, fmt.Errorf("--nats embedded: %w", err)
+		srv.WaitForShutdown()
+		return nil, connectError(srv.ClientURL(), o, err)
 	}
 	return newConn(nc, srv)
 }
 
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
+// waitEmbedded connects to the server that the process holding the store
+// dir is starting.
+func waitEmbedded(ctx context.Context, u, dir string, o Options, opts []nats.Option) (*Conn, error) {
+	deadline := time.Now().Add(embeddedWait)
+	for {
+		nc, err := nats.Connect(u, opts...)
+		if err == nil {
+			return newConn(nc, nil)
+		}
+		if !errors.Is(err, nats.ErrNoServers) {
+			return nil, connectError(u, o, err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("--nats embedded: another process uses the store %s but no server answers on %s after %v: "+
+				"give that server's URL with --nats, or another --nats-store", dir, u, embeddedWait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return n
+}
+
+// connectError says what to do about a failed connection: it names the
+// flags that supply what the server refused, and never a secret.
+func connectError(u string, o Options, err error) error {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		opErr     *net.OpError
+		hint      string
+	)
+	switch {
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired),
+		errors.Is(err, nats.ErrAuthRevoked), errors.Is(err, nats.ErrAccountAuthExpired):
+		hint = authHint(u, o)
+	case errors.As(err, &unknownCA):
+		if o.TLSCA == "" {
+			hint = "the server's certificate is signed by a CA this system does not trust: give that CA's certificate with --tls-ca FILE"
+		} else {
+			hint = fmt.Sprintf("the server's certificate is not signed by the CA in --tls-ca %s: give the CA that signed it", o.TLSCA)
+		}
+	case errors.As(err, &hostname):
+		hint = "the server's certificate is not issued for the host in the URL: connect with a name or address it lists"
+	case errors.As(err, &invalid):
+		hint = "the server's certificate is not valid now or not for a server: renew it"
+	case errors.As(err, &opErr) && opErr.Op == "remote error", errors.Is(err, nats.ErrTLS) && closedByPeer(err):
+		// A TLS alert from the server during the handshake, or (TLS 1.3,
+		// where the client's handshake ends first) the server hanging up
+		// right after it: with verify: true, a missing or unknown client
+		// certificate.
+		if o.TLSCert == "" {
+			hint = "the server ended the TLS handshake, it wants a client certificate: give --tls-cert FILE and --tls-key FILE"
+		} else {
+			hint = fmt.Sprintf("the server ended the TLS handshake and refused the client certificate in --tls-cert %s: give one signed by a CA the server trusts", o.TLSCert)
+		}
+	case errors.Is(err, nats.ErrSecureConnWanted):
+		hint = "the server does not offer TLS: drop --tls-ca, --tls-cert and --tls-key, or use its TLS port"
+	case errors.Is(err, nats.ErrNoServers):
+		hint = "nothing answers there: start the server (fanout nats runs one) or correct --nats"
+	}
+	if hint == "" {
+		return fmt.Errorf("--nats %s: %w", Redact(u), err)
+	}
+	return fmt.Errorf("--nats %s: %s (%w)", Redact(u), hint, err)
+}
+
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
+func authHint(u string, o Options) string {
+	switch {
+	case o.Creds != "":
+		return fmt.Sprintf("the server refused the user in the credentials file %s (--creds or $FANOUT_NATS_CREDS): "+
+			"it must belong to an account the server trusts and be neither expired nor revoked", o.Creds)
+	case o.Token != "":
+		return "the server refused the token (--token or $FANOUT_NATS_TOKEN): check it"
+	case hasUserinfo(u):
+		return "the server refused the user and password, or the token, in the URL: check them"
+	}
+	return "the server wants to know who connects: give --creds FILE, a token in $FANOUT_NATS_TOKEN, " +
+		"or user:password@ in the URL"
+}
+
+func hasUserinfo(urls string) bool {
+	for _, p := range strings.Split(urls, ",") {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func newConn(nc *nats.Conn, srv *server.Server) (*Conn, error) {
@@ -152,13 +283,23 @@ func (o Options) natsOptions() ([]nats.Option, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
-		// The library prints nothing by itself; errors surface as returned
-		// errors, so no callback is needed to keep secrets out of logs.
+		// Without a callback the library prints asynchronous errors to
+		// stderr by itself, past the command's own log.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if o.Log == nil {
+				return
+			}
+			if sub != nil {
+				fmt.Fprintf(o.Log, "%s: nats: %v (subscription %s)\n", name, err, sub.Subject)
+				return
+			}
+			fmt.Fprintf(o.Log, "%s: nats: %v\n", name, err)
+		}),
 	}
 	var errs []error
 	if o.Creds != "" {
-		if _, err := os.Stat(o.Creds); err != nil {
-			errs = append(errs, fmt.Errorf("--creds %s: %v", o.Creds, unwrapPath(err)))
+		if err := checkCreds(o.Creds); err != nil {
+			errs = append(errs, err)
 		}
 		opts = append(opts, nats.UserCredentials(o.Creds))
 	}
@@ -177,6 +318,31 @@ func (o Options) natsOptions() ([]nats.Option, error) {
 		opts = append(opts, nats.ClientCert(o.TLSCert, o.TLSKey))
 	}
 	return opts, errors.Join(errs...)
+}
+
+// checkCreds reads a credentials file the way the connection will, so
+// that a wrong file is reported as such and not as a failed handshake.
+// Its errors never quote the file's contents.
+func checkCreds(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--creds %s: %v", path, unwrapPath(err))
+	}
+	defer clear(b)
+	const what = "want the .creds file made for a NATS user (nsc generate creds)"
+	token, err := jwt.ParseDecoratedJWT(b)
+	if err == nil {
+		_, err = jwt.DecodeUserClaims(token)
+	}
+	if err != nil {
+		return fmt.Errorf("--creds %s: no user JWT in it (%v): %s", path, err, what)
+	}
+	kp, err := jwt.ParseDecoratedNKey(b)
+	if err != nil {
+		return fmt.Errorf("--creds %s: no nkey seed in it (%v): %s", path, err, what)
+	}
+	kp.Wipe()
+	return nil
 }
 
 func unwrapPath(err error) error {
@@ -222,11 +388,44 @@ type ServerConfig struct {
 	Routes      []string
 }
 
+// ErrStoreInUse is returned by StartServer when another server, in this
+// process or another, uses the store directory.
+var ErrStoreInUse = errors.New("the JetStream store is in use by another server")
+
 // StartServer starts a NATS server with JetStream in this process and
-// waits until it accepts connections.
+// waits until it accepts connections. It holds a lock on c.StoreDir until
+// the server shuts down: two servers on one store would corrupt it, and
+// JetStream opens the store before the server tries its port.
 func StartServer(c ServerConfig) (*server.Server, error) {
 	if err := os.MkdirAll(c.StoreDir, 0o700); err != nil {
 		return nil, fmt.Errorf("store dir %s: %v", c.StoreDir, unwrapPath(err))
+	}
+	unlock, err := lockStore(c.StoreDir)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := startServer(c)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	go func() {
+		srv.WaitForShutdown()
+		unlock()
+	}()
+	return srv, nil
+}
+
+func startServer(c ServerConfig) (*server.Server, error) {
+	if c.Port > 0 {
+		// The server reports a busy port only in its log, and only after
+		// opening the store, then never becomes ready: find out first.
+		hp := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+		ln, err := net.Listen("tcp", hp)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w (another program has the port: stop it or pick another address)", hp, err)
+		}
+		ln.Close()
 	}
 	opts := &server.Options{
 		ServerName: c.ServerName,
@@ -252,6 +451,7 @@ func StartServer(c ServerConfig) (*server.Server, error) {
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
+		srv.WaitForShutdown()
 		return nil, fmt.Errorf("nats server on %s:%d did not start", c.Host, c.Port)
 	}
 	return srv, nil

@@ -18,7 +18,10 @@ type Status struct {
 	Done uint64
 	// Pending counts targets not yet acknowledged, in flight included.
 	Pending uint64
-	// InFlight counts targets delivered to a worker and not acknowledged.
+	// InFlight counts targets delivered to a worker and not acknowledged:
+	// JetStream keeps counting a target handed back (a negative
+	// acknowledgement, as a worker stopping does) until it is delivered
+	// again, so with no worker running it is not work in progress.
 	InFlight uint64
 	// Redelivered counts targets delivered more than once and not yet
 	// acknowledged, from the consumers' state; WorkerRedelivered sums the
@@ -119,7 +122,7 @@ func (st Status) Write(w io.Writer) {
 	fmt.Fprintf(w, "run          %s (%s, created %s)\n", m.Name, state, m.Created.Local().Format(time.DateTime))
 	fmt.Fprintf(w, "submitted    %d\n", m.Submitted)
 	fmt.Fprintf(w, "done         %d\n", st.Done)
-	fmt.Fprintf(w, "pending      %d (%d in flight)\n", st.Pending, st.InFlight)
+	fmt.Fprintf(w, "pending      %d (%d delivered and not acknowledged: in flight, or handed back)\n", st.Pending, st.InFlight)
 	fmt.Fprintf(w, "redelivered  %d now pending again, %d seen by live workers\n", st.Redelivered, st.WorkerRedelivered)
 	fmt.Fprintf(w, "partitions   %d, %d leased, lease TTL %v, ack wait %v, replicas %d\n",
 		m.Partitions, len(st.Leases), m.LeaseTTL, m.AckWait, m.Replicas)

@@ -29,21 +29,22 @@ func init() {
 type natsFlags struct{ o dist.Options }
 
 func (n *natsFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&n.o.URL, "nats", envOr("FANOUT_NATS", dist.Embedded), "NATS server `URL`s, comma-separated, or \"embedded\" (use or start a server on "+dist.EmbeddedAddr+")")
-	fs.StringVar(&n.o.Creds, "creds", os.Getenv("FANOUT_NATS_CREDS"), "NATS credentials `FILE` (JWT and nkey seed)")
+	fs.StringVar(&n.o.URL, "nats", envOr("FANOUT_NATS", dist.Embedded), "NATS server `URL`s, comma-separated, or \"embedded\" (use the server on --nats-listen, or start one there) ($FANOUT_NATS)")
+	fs.StringVar(&n.o.Creds, "creds", os.Getenv("FANOUT_NATS_CREDS"), "NATS credentials `FILE` (JWT and nkey seed) ($FANOUT_NATS_CREDS)")
 	fs.StringVar(&n.o.Token, "token", "", "NATS authentication token (prefer $FANOUT_NATS_TOKEN: arguments are visible in ps)")
 	fs.StringVar(&n.o.TLSCA, "tls-ca", "", "PEM `FILE` of the CA that signed the NATS servers' certificates")
 	fs.StringVar(&n.o.TLSCert, "tls-cert", "", "PEM client certificate `FILE` for NATS")
 	fs.StringVar(&n.o.TLSKey, "tls-key", "", "PEM client key `FILE` for NATS")
-	fs.StringVar(&n.o.StoreDir, "nats-store", "", "with --nats embedded, the JetStream directory (default "+dist.DefaultStoreDir()+")")
+	fs.StringVar(&n.o.Listen, "nats-listen", envOr("FANOUT_NATS_LISTEN", dist.EmbeddedAddr), "with --nats embedded, the `HOST:PORT` of the server ($FANOUT_NATS_LISTEN)")
+	fs.StringVar(&n.o.StoreDir, "nats-store", envOr("FANOUT_NATS_STORE", dist.DefaultStoreDir()), "with --nats embedded, the JetStream `DIR` of a server started here ($FANOUT_NATS_STORE)")
 }
 
-func (n *natsFlags) connect(ctx context.Context, name string) (*dist.Conn, error) {
+func (n *natsFlags) connect(ctx context.Context, env Env, name string) (*dist.Conn, error) {
 	o := n.o
 	if o.Token == "" {
 		o.Token = os.Getenv("FANOUT_NATS_TOKEN")
 	}
-	o.Name = name
+	o.Name, o.Log = name, env.Stderr
 	c, err := dist.Connect(ctx, o)
 	if err != nil {
 		return nil, usageError{err}
@@ -122,7 +123,7 @@ queue anything twice. It prints the run name on stdout.`,
 				return usageError{err}
 			}
 			defer in.close()
-			c, err := nf.connect(cmd.Context(), "fanout submit")
+			c, err := nf.connect(cmd.Context(), env, "fanout submit")
 			if err != nil {
 				return err
 			}
@@ -192,7 +193,7 @@ stream, leases are released, then the worker exits.`,
 			if warn := fitFileLimit(&cfg); warn != "" {
 				fmt.Fprintf(env.Stderr, "fanout: warning: %s\n", warn)
 			}
-			c, err := nf.connect(cmd.Context(), "fanout worker")
+			c, err := nf.connect(cmd.Context(), env, "fanout worker")
 			if err != nil {
 				return err
 			}
@@ -208,11 +209,11 @@ stream, leases are released, then the worker exits.`,
 			}
 			defer w.Close()
 			if !quiet {
-				where := dist.Redact(nf.o.URL)
+				how := "connected to"
 				if c.Embedded() {
-					where = "embedded server on " + dist.EmbeddedAddr
+					how = "started the embedded NATS server on"
 				}
-				fmt.Fprintf(env.Stderr, "fanout worker %s: connected to %s\n", w.ID(), where)
+				fmt.Fprintf(env.Stderr, "fanout worker %s: %s %s\n", w.ID(), how, c.Server())
 			}
 			stop, release := termSignal(env)
 			defer release()
@@ -282,7 +283,7 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	if f.db != "" && f.output != "" {
 		return usageError{errors.New("--db and --output: give one (--db records the results; fanout show prints them)")}
 	}
-	c, err := nf.connect(ctx, "fanout collect")
+	c, err := nf.connect(ctx, env, "fanout collect")
 	if err != nil {
 		return err
 	}
@@ -428,7 +429,7 @@ func newStatusCmd(env Env) *cobra.Command {
 		Short: "Show a distributed run's progress: submitted, done, pending, workers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := nf.connect(cmd.Context(), "fanout status")
+			c, err := nf.connect(cmd.Context(), env, "fanout status")
 			if err != nil {
 				return err
 			}
@@ -473,9 +474,6 @@ func newNATSCmd(env Env) *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("--listen %q: %v", addr, err)}
 			}
-			if dir == "" {
-				dir = dist.DefaultStoreDir()
-			}
 			srv, err := dist.StartServer(dist.ServerConfig{Host: host, Port: port, StoreDir: dir})
 			if err != nil {
 				return usageError{err}
@@ -492,8 +490,8 @@ func newNATSCmd(env Env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "listen", dist.EmbeddedAddr, "`HOST:PORT` to listen on")
-	cmd.Flags().StringVar(&dir, "store", "", "JetStream `DIR` (default "+dist.DefaultStoreDir()+")")
+	cmd.Flags().StringVar(&addr, "listen", envOr("FANOUT_NATS_LISTEN", dist.EmbeddedAddr), "`HOST:PORT` to listen on ($FANOUT_NATS_LISTEN)")
+	cmd.Flags().StringVar(&dir, "store", envOr("FANOUT_NATS_STORE", dist.DefaultStoreDir()), "JetStream `DIR` ($FANOUT_NATS_STORE)")
 	return cmd
 }
 

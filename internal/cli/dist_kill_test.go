@@ -173,3 +173,153 @@ func startNATSProcess(t *testing.T, ctx context.Context, dir string) string {
 	t.Fatal("fanout nats did not listen")
 	return ""
 }
+
+// TestDistSIGTERMWorker checks what README promises for SIGTERM on a
+// worker: attempts in flight finish (no target is requested twice, none
+// fails), queued targets go straight back to the stream, leases and the
+// heartbeat are deleted, and the worker exits 0 within --timeout plus a
+// margin. A second worker with the same flags then finishes the run long
+// before --ack-wait or --lease-ttl could have expired anything, which it
+// could not if a target or a lease had been left to expire; collect writes
+// each target once.
+func TestDistSIGTERMWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS server and four fanout processes")
+	}
+	const n, hosts, conc, timeout = 240, 24, 8, 5 * time.Second
+	const leaseTTL, ackWait, bound = 90 * time.Second, 120 * time.Second, 60 * time.Second
+	sim, err := simweb.Start(simweb.Config{MaxLifetime: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	dir := t.TempDir()
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintln(&sb, sim.URL(fmt.Sprintf("h%d.sim", i%hosts), fmt.Sprintf("/delay/500ms?n=%d", i)))
+	}
+	list := filepath.Join(dir, "targets.txt")
+	if err := os.WriteFile(list, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	url := startNATSProcess(t, ctx, dir)
+	nats := []string{"--nats", url}
+	if out, err := exec.CommandContext(ctx, binary, append([]string{"submit", "--run", "term", "-i", list, "-q",
+		"--partitions", "16", "--lease-ttl", leaseTTL.String(), "--ack-wait", ackWait.String()}, nats...)...).CombinedOutput(); err != nil {
+		t.Fatalf("submit: %v\n%s", err, out)
+	}
+	// Both workers take the same flags, so the second one's consumers are
+	// the first one's, unchanged: only a negative acknowledgement (or
+	// --ack-wait) makes JetStream deliver a handed-back target again.
+	worker := func(id string, extra ...string) *exec.Cmd {
+		args := append([]string{"worker", "--run", "term", "--id", id, "-c", fmt.Sprint(conc), "--per-host", "1",
+			"--timeout", timeout.String(), "--retries", "0"}, nats...)
+		for _, r := range sim.ResolveArgs() {
+			args = append(args, "--resolve", r)
+		}
+		cmd := exec.CommandContext(ctx, binary, append(args, extra...)...)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	collect := exec.CommandContext(ctx, binary, append([]string{"collect", "--run", "term", "--follow", "-q", "-f", "jsonl", "-o", out}, nats...)...)
+	collect.Stderr = os.Stderr
+	if err := collect.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	a := worker("term-a")
+	c, err := dist.Connect(ctx, dist.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// SIGTERM once some results are in and requests are surely in flight.
+	for {
+		st, err := dist.RunStatus(ctx, c, "term")
+		if err == nil && st.Done >= 2*conc && st.InFlight > 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("run did not progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sent := time.Now()
+	a.Process.Signal(syscall.SIGTERM)
+	if err := a.Wait(); err != nil {
+		t.Errorf("worker after SIGTERM: %v, want exit 0", err)
+	}
+	if d := time.Since(sent); d > timeout+10*time.Second {
+		t.Errorf("worker took %v to exit after SIGTERM, want at most --timeout %v plus 10s", d, timeout)
+	}
+	st, err := dist.RunStatus(ctx, c, "term")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Leases) != 0 || len(st.Workers) != 0 {
+		t.Errorf("after SIGTERM: leases %v, workers %v; want none", st.Leases, st.Workers)
+	}
+	// JetStream counts a negatively acknowledged target as pending an ack
+	// until it is delivered again, so InFlight says nothing here.
+	if st.Done == 0 || st.Done+st.Pending != n {
+		t.Errorf("after SIGTERM: done %d + pending %d, want %d with some done", st.Done, st.Pending, n)
+	}
+	t.Logf("SIGTERM: exited after %v with %d done, %d handed back", time.Since(sent).Round(time.Millisecond), st.Done, st.Pending)
+
+	restart := time.Now()
+	b := worker("term-b", "--exit-when-done")
+	collected := make(chan error, 1)
+	go func() { collected <- collect.Wait() }()
+	select {
+	case err := <-collected:
+		if err != nil {
+			t.Fatalf("collect --follow: %v", err)
+		}
+	case <-time.After(bound):
+		t.Fatalf("the second worker had not finished the run %v after it started (--ack-wait %v, --lease-ttl %v): "+
+			"targets or leases were left to expire", bound, ackWait, leaseTTL)
+	}
+	t.Logf("the second worker finished the run in %v", time.Since(restart).Round(time.Millisecond))
+	// It notices that the run is done on its next tick, a quarter of the TTL.
+	if err := b.Wait(); err != nil {
+		t.Errorf("second worker: %v", err)
+	}
+
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seen := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r struct {
+			Input  string `json:"input"`
+			Status int    `json:"status"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("torn line %q: %v", sc.Text(), err)
+		}
+		if r.Status != 200 {
+			t.Errorf("%s: status %d, want 200 (an attempt cut short by the SIGTERM?)", r.Input, r.Status)
+		}
+		seen[r.Input]++
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct targets in the output, want %d", len(seen), n)
+	}
+	for in, c := range seen {
+		if c != 1 {
+			t.Errorf("%s written %d times", in, c)
+		}
+	}
+	if got := sim.Stats().Requests; got != n {
+		t.Errorf("simweb received %d requests for %d targets: attempts in flight at SIGTERM were not finished", got, n)
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fanout/fanout/internal/distbench"
+	"github.com/fanout/fanout/internal/simweb"
+)
+
+// distLimit is the issue's target: a distributed run (NATS server,
+// submit, workers, collect) costs at most this much CPU per target more
+// than the local run of the same list.
+const distLimit = 1.15
+
+// distWorkers are the worker counts measured beside the local run.
+var distWorkers = []int{1, 2}
+
+// runDist measures the local run and the distributed run with 1 and 2
+// workers on simweb's ok workload over 64 hosts, alternated, b.runs times.
+func runDist(b *bench) error {
+	n, hosts, c := 20000, 64, 64
+	if b.quick {
+		n = 5000
+	}
+	sw, err := startSimweb(b, 4, time.Duration(b.runs*3)*b.jobTimeout+time.Minute)
+	if err != nil {
+		return err
+	}
+	defer sw.stop()
+	seq, err := simweb.Workload(simweb.WorkloadSpec{Name: "ok", N: n, Hosts: hosts, Ports: sw.ports})
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(b.out, "dist-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	s := distbench.Setup{Fanout: b.fanout, Dir: dir, List: filepath.Join(b.out, "dist.urls"),
+		Engine: append([]string{"-c", strconv.Itoa(c)}, sw.resolveArgs()...), Partitions: 64, Timeout: b.jobTimeout}
+	f, err := os.Create(s.List)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for u := range seq {
+		fmt.Fprintln(w, u)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	f.Close()
+
+	names := []string{"local"}
+	for _, k := range distWorkers {
+		names = append(names, fmt.Sprintf("dist, %d worker(s)", k))
+	}
+	runs := make([][]distbench.Measure, len(names))
+	distbench.Local(s) // warm simweb and the page cache
+	for r := range b.runs {
+		for i, name := range names {
+			var m distbench.Measure
+			if i == 0 {
+				m, err = distbench.Local(s)
+			} else {
+				m, err = distbench.Dist(s, fmt.Sprintf("bench%d-%d", r, i), distWorkers[i-1])
+			}
+			if err != nil {
+				return fmt.Errorf("%s, run %d: %w", name, r+1, err)
+			}
+			b.logf("dist %-18s run %d: wall %.2fs cpu %.2fs %s", name, r+1, m.Wall.Seconds(), m.CPU.Seconds(), procList(m))
+			runs[i] = append(runs[i], m)
+		}
+	}
+	b.report.sections = append(b.report.sections, distSection(b, n, hosts, c, names, runs))
+	return nil
+}
+
+func procList(m distbench.Measure) string {
+	var parts []string
+	for _, p := range m.Procs {
+		parts = append(parts, fmt.Sprintf("%s %.2fs", p.Name, p.CPU.Seconds()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func medianOf(ms []distbench.Measure, f func(distbench.Measure) time.Duration) float64 {
+	v := make([]float64, len(ms))
+	for i, m := range ms {
+		v[i] = f(m).Seconds()
+	}
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func distSection(b *bench, n, hosts, c int, names []string, runs [][]distbench.Measure) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "### dist: %d URLs (ok), %d hosts, c=%d per process\n\n", n, hosts, c)
+	fmt.Fprintf(&sb, "Medians of %d alternated runs: the local run, then `fanout nats` + `submit` + workers + "+
+		"`collect --follow` started together (wall until collect has every result; CPU of every process, "+
+		"the NATS server's included).\n\n", b.runs)
+	sb.WriteString("| run | wall s | targets/s | CPU s | CPU µs/target | CPU by process, s |\n|---|---:|---:|---:|---:|---|\n")
+	perTarget := make([]float64, len(names))
+	for i, name := range names {
+		ms := runs[i]
+		wall := medianOf(ms, func(m distbench.Measure) time.Duration { return m.Wall })
+		cpu := medianOf(ms, func(m distbench.Measure) time.Duration { return m.CPU })
+		perTarget[i] = cpu / float64(n) * 1e6
+		var procs []string
+		for _, p := range []string{"fanout", "nats", "submit", "worker", "collect"} {
+			if v := medianOf(ms, func(m distbench.Measure) time.Duration { return m.ByName(p) }); v > 0 {
+				procs = append(procs, fmt.Sprintf("%s %.2f", p, v))
+			}
+		}
+		fmt.Fprintf(&sb, "| %s | %.2f | %.0f | %.2f | %.1f | %s |\n", name, wall, float64(n)/wall, cpu, perTarget[i],
+			strings.Join(procs, ", "))
+	}
+	sb.WriteString("\n")
+	for i := 1; i < len(names); i++ {
+		ratio := perTarget[i] / perTarget[0]
+		sb.WriteString("- " + check(fmt.Sprintf("dist CPU per target ≤ %.2f × local (%s)", distLimit, names[i]),
+			ratio <= distLimit, fmt.Sprintf("%.1f µs vs %.1f µs, ×%.2f", perTarget[i], perTarget[0], ratio)) + "\n")
+	}
+	return sb.String()
+}

@@ -1,0 +1,162 @@
+// Package distbench measures a distributed fanout run (fanout nats,
+// submit, workers and collect --follow, each a process on this machine)
+// against the plain local run of the same list: wall time, and the CPU of
+// every process, the NATS server's included. go run ./bench -workloads
+// dist and go run ./dist/bench both use it.
+package distbench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Setup is what both kinds of run share.
+type Setup struct {
+	Fanout     string   // the fanout binary
+	Dir        string   // scratch directory for the NATS stores
+	List       string   // the targets, one per line
+	Engine     []string // flags of the local run and of each worker (-c, --resolve...)
+	Partitions int      // submit --partitions
+	Timeout    time.Duration
+}
+
+// Proc is one process's CPU time (user + system).
+type Proc struct {
+	Name string
+	CPU  time.Duration
+}
+
+// Measure is one run: wall time until the last result was written, and
+// the CPU of each process and in total.
+type Measure struct {
+	Wall, CPU time.Duration
+	Procs     []Proc
+}
+
+// ByName sums the CPU of the processes named name (the workers).
+func (m Measure) ByName(name string) time.Duration {
+	var d time.Duration
+	for _, p := range m.Procs {
+		if p.Name == name {
+			d += p.CPU
+		}
+	}
+	return d
+}
+
+func cpuOf(p *os.ProcessState) time.Duration { return p.UserTime() + p.SystemTime() }
+
+// okExit accepts exit 1: some target failed, which is data, not a failed run.
+func okExit(err error, p *os.ProcessState) bool { return err == nil || p != nil && p.ExitCode() == 1 }
+
+// Local runs fanout on the list with jsonl output to /dev/null.
+func Local(s Setup) (Measure, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.Fanout, append([]string{"-i", s.List, "-f", "jsonl", "-o", os.DevNull, "-q"}, s.Engine...)...)
+	t0 := time.Now()
+	out, err := cmd.CombinedOutput()
+	if !okExit(err, cmd.ProcessState) {
+		return Measure{}, fmt.Errorf("local run: %v\n%s", err, out)
+	}
+	cpu := cpuOf(cmd.ProcessState)
+	return Measure{Wall: time.Since(t0), CPU: cpu, Procs: []Proc{{"fanout", cpu}}}, nil
+}
+
+func (s Setup) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return 20 * time.Minute
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Dist starts fanout nats with a fresh store, then submit, workers and
+// collect --follow at once, and times them until collect has every
+// result. Workers notice the end on their next lease tick, which costs
+// them no CPU meanwhile, so the wall time ends with collect.
+func Dist(s Setup, name string, workers int) (Measure, error) {
+	var m Measure
+	addr, err := freeAddr()
+	if err != nil {
+		return m, err
+	}
+	store := filepath.Join(s.Dir, "js-"+name)
+	defer os.RemoveAll(store)
+	srv := exec.Command(s.Fanout, "nats", "--listen", addr, "--store", store)
+	if err := srv.Start(); err != nil {
+		return m, err
+	}
+	defer func() {
+		if srv.ProcessState == nil {
+			srv.Process.Kill()
+			srv.Wait()
+		}
+	}()
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if i == 400 {
+			return m, fmt.Errorf("fanout nats did not listen on %s", addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout())
+	defer cancel()
+	nats := []string{"--nats", "nats://" + addr}
+	var procs []*exec.Cmd
+	start := func(args ...string) error {
+		c := exec.CommandContext(ctx, s.Fanout, append(args, nats...)...)
+		c.Stderr = io.Discard
+		procs = append(procs, c)
+		return c.Start()
+	}
+	t0 := time.Now()
+	if err := start("submit", "--run", name, "-i", s.List, "-q", "--partitions", strconv.Itoa(max(s.Partitions, 1))); err != nil {
+		return m, err
+	}
+	for range workers {
+		if err := start(append([]string{"worker", "--run", name, "--exit-when-done", "-q"}, s.Engine...)...); err != nil {
+			return m, err
+		}
+	}
+	if err := start("collect", "--run", name, "--follow", "-q", "-f", "jsonl", "-o", os.DevNull); err != nil {
+		return m, err
+	}
+	for i := len(procs) - 1; i >= 0; i-- {
+		p := procs[i]
+		err := p.Wait()
+		if i == len(procs)-1 {
+			m.Wall = time.Since(t0)
+		}
+		if !okExit(err, p.ProcessState) {
+			return m, fmt.Errorf("fanout %s: %v", p.Args[1], err)
+		}
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	for _, p := range append(procs, srv) {
+		c := cpuOf(p.ProcessState)
+		m.CPU += c
+		m.Procs = append(m.Procs, Proc{p.Args[1], c})
+	}
+	return m, nil
+}
