@@ -76,6 +76,27 @@ var engineFlagNames = []string{
 	"http1.1", "max-redirects", "no-follow", "max-body", "no-fallback",
 }
 
+// profiled adds the main command's hidden --cpuprofile to a distributed
+// command, so that each process of a cluster run can be profiled.
+func profiled(cmd *cobra.Command) *cobra.Command {
+	var name string
+	cmd.Flags().StringVar(&name, "cpuprofile", "", "write a Go CPU profile of this process to `FILE` (for performance work)")
+	cmd.Flags().MarkHidden("cpuprofile")
+	run := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if name == "" {
+			return run(cmd, args)
+		}
+		stop, err := startCPUProfile(name)
+		if err != nil {
+			return usageError{err}
+		}
+		defer stop()
+		return run(cmd, args)
+	}
+	return cmd
+}
+
 // termSignal is closed on SIGTERM, which a worker treats like a first
 // Ctrl-C: finish or hand back in-flight work, then exit.
 func termSignal(env Env) (<-chan struct{}, func()) {
@@ -164,7 +185,7 @@ queue anything twice. It prints the run name on stdout.`,
 	fs.DurationVar(&rc.AckWait, "ack-wait", rc.AckWait, "a dead worker's targets are delivered again after this long")
 	fs.DurationVar(&rc.DupWindow, "dup-window", rc.DupWindow, "how long JetStream remembers message ids (re-submits, duplicate results)")
 	fs.BoolVarP(&quiet, "quiet", "q", false, "print only the run name")
-	return cmd
+	return profiled(cmd)
 }
 
 func newWorkerCmd(env Env) *cobra.Command {
@@ -240,7 +261,7 @@ stream, leases are released, then the worker exits.`,
 	all := pflag.NewFlagSet("engine", pflag.ContinueOnError)
 	f.register(all)
 	copyFlags(fs, all, engineFlagNames...)
-	return cmd
+	return profiled(cmd)
 }
 
 func newCollectCmd(env Env) *cobra.Command {
@@ -271,7 +292,7 @@ continues the run it recorded, skipping the targets already stored.`,
 	f.register(all)
 	copyFlags(fs, all, "format", "output", "db", "accept", "color", "quiet")
 	cmd.MarkFlagRequired("run")
-	return cmd
+	return profiled(cmd)
 }
 
 func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run string, follow bool) error {
@@ -494,7 +515,7 @@ func newNATSCmd(env Env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&addr, "listen", dist.EmbeddedAddr, "`HOST:PORT` to listen on")
 	cmd.Flags().StringVar(&dir, "store", "", "JetStream `DIR` (default "+dist.DefaultStoreDir()+")")
-	return cmd
+	return profiled(cmd)
 }
 
 func splitHostPort(s string) (string, int, error) {
