@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/time/rate"
 
 	"github.com/fanout/fanout/engine"
 	"github.com/fanout/fanout/fetch"
@@ -41,23 +40,21 @@ type WorkerConfig struct {
 	Log io.Writer
 }
 
-// Worker pulls targets from the partitions it leases, fetches them with
-// one engine, and publishes their results.
+// Worker pulls batches of targets from the partitions it leases, fetches
+// them with one engine run per served run, and publishes their results.
 type Worker struct {
 	c      *Conn
 	cfg    WorkerConfig
 	client *fetch.Client
-	slots  chan struct{} // the worker-wide concurrency
-	lim    *rate.Limiter // the worker-wide rate, or nil
-	eng    *engine.Engine
-	window int
 
-	done, redelivered atomic.Int64
+	done        atomic.Int64 // results stored
+	redelivered atomic.Int64 // targets received again
+	// Targets in batches pulled and not yet acknowledged or handed back,
+	// and how many of them were delivered before.
+	holding, holdingRedelivered atomic.Int64
 }
 
-var _ engine.Fetcher = (*Worker)(nil)
-
-// NewWorker validates cfg and builds the worker's engine.
+// NewWorker validates cfg and builds the worker's HTTP client.
 func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
 	ec := cfg.Engine
 	if err := ec.Validate(); err != nil {
@@ -77,24 +74,7 @@ func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{c: c, cfg: cfg, client: client, slots: make(chan struct{}, ec.Limits.Concurrency)}
-	if ec.Limits.Rate > 0 {
-		w.lim = rate.NewLimiter(rate.Limit(ec.Limits.Rate), 1)
-	}
-	// Each partition runs its own engine run, so that giving a partition
-	// back can drain exactly its targets. The worker-wide limits are kept
-	// by Fetch; the per-run window bounds what one partition holds.
-	w.window = ec.Limits.Window
-	if w.window == 0 {
-		w.window = min(engine.DefaultWindow(ec.Limits.Concurrency), 4096)
-	}
-	ec.Limits.Rate = 0
-	ec.Limits.Window = w.window
-	if w.eng, err = engine.NewWithFetcher(ec, w); err != nil {
-		client.Close()
-		return nil, err
-	}
-	return w, nil
+	return &Worker{c: c, cfg: cfg, client: client}, nil
 }
 
 // ID returns the worker's name in leases and status.
@@ -106,29 +86,6 @@ func (w *Worker) Done() int64 { return w.done.Load() }
 
 // Close releases idle connections.
 func (w *Worker) Close() { w.client.Close() }
-
-// Fetch makes one attempt at t within the worker-wide concurrency and
-// rate; the engines of all partitions share it.
-func (w *Worker) Fetch(ctx context.Context, t *fetch.Target, r *fetch.Result) {
-	canceled := func() {
-		*r = fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
-			Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "canceled before the request started"}}
-	}
-	select {
-	case w.slots <- struct{}{}:
-	case <-ctx.Done():
-		canceled()
-		return
-	}
-	defer func() { <-w.slots }()
-	if w.lim != nil {
-		if err := w.lim.Wait(ctx); err != nil {
-			canceled()
-			return
-		}
-	}
-	*r = w.client.Fetch(ctx, *t)
-}
 
 func (w *Worker) logf(format string, args ...any) {
 	if w.cfg.Log != nil {
@@ -223,14 +180,17 @@ func (w *Worker) unfinished(ctx context.Context, m Meta) (bool, error) {
 	return info.State.Msgs > 0, nil
 }
 
-// workerStat is a worker's heartbeat in the lease bucket.
+// workerStat is a worker's heartbeat in the lease bucket. Counts are of
+// targets.
 type workerStat struct {
-	ID          string    `json:"id"`
-	Done        int64     `json:"done"`
-	Redelivered int64     `json:"redelivered"`
-	Rate        float64   `json:"rate"`
-	Partitions  []int     `json:"partitions"`
-	At          time.Time `json:"at"`
+	ID                 string    `json:"id"`
+	Done               int64     `json:"done"`
+	Redelivered        int64     `json:"redelivered"`
+	Holding            int64     `json:"holding"`
+	HoldingRedelivered int64     `json:"holding_redelivered"`
+	Rate               float64   `json:"rate"`
+	Partitions         []int     `json:"partitions"`
+	At                 time.Time `json:"at"`
 }
 
 // serve works on one run until it has no targets left, stop is closed or
@@ -253,17 +213,30 @@ func (w *Worker) serve(ctx context.Context, stop <-chan struct{}, meta Meta) err
 	return nil
 }
 
-func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta, kv jetstream.KeyValue, s jetstream.Stream) error {
+func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta, kv jetstream.KeyValue, ts jetstream.Stream) error {
+	s, err := w.newSession(meta, kv, ts)
+	if err != nil {
+		return err
+	}
 	parts := map[int]*partition{}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	// releaseAll gives every partition back: drain (finish what is in
-	// flight, hand back what is queued), then delete the lease.
+	// releaseAll gives every partition back (drain: finish what is in
+	// flight, hand back what is queued; otherwise finish it all), deletes
+	// the heartbeat and ends the engine run.
 	releaseAll := func(drain bool) {
+		if drain {
+			for _, p := range parts {
+				p.drain()
+			}
+			// Retries that were waiting keep their last result.
+			s.run.Drain()
+		}
+		var wg sync.WaitGroup
 		for _, p := range parts {
 			wg.Go(func() { p.release(drain, 0) })
 		}
 		wg.Wait()
+		s.stopSource()
+		<-s.ended
 		kv.Delete(context.Background(), "w."+w.cfg.ID)
 	}
 	tick := time.NewTicker(max(meta.LeaseTTL/4, 100*time.Millisecond))
@@ -273,7 +246,8 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		now := time.Now()
 		actx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
 		// Heartbeat: live workers decide the fair share.
-		st := workerStat{ID: w.cfg.ID, Done: w.done.Load(), Redelivered: w.redelivered.Load(), At: now.UTC()}
+		st := workerStat{ID: w.cfg.ID, Done: w.done.Load(), Redelivered: w.redelivered.Load(),
+			Holding: w.holding.Load(), HoldingRedelivered: w.holdingRedelivered.Load(), At: now.UTC()}
 		if dt := now.Sub(lastAt).Seconds(); dt > 0 {
 			st.Rate = float64(st.Done-lastDone) / dt
 		}
@@ -285,13 +259,14 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		kv.Put(actx, "w."+w.cfg.ID, b)
 
 		for n, p := range parts {
-			if p.finished() { // its lease was lost
+			if p.finished() { // its lease was lost, or its consumer vanished
 				delete(parts, n)
+				p.release(false, 0)
 			}
 		}
 		cancel()
 		bctx, cancel := ctxOr(ctx, 10*time.Second)
-		w.balance(bctx, kv, s, meta, parts)
+		w.balance(bctx, s, parts)
 		cancel()
 
 		select {
@@ -302,6 +277,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 			for _, p := range parts {
 				p.abort()
 			}
+			s.cancel()
 			return ctx.Err()
 		case <-tick.C:
 		}
@@ -322,7 +298,8 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 
 // balance takes free partitions up to the fair share, or gives one back
 // when holding more than it.
-func (w *Worker) balance(ctx context.Context, kv jetstream.KeyValue, s jetstream.Stream, meta Meta, parts map[int]*partition) {
+func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partition) {
+	kv, meta := s.kv, s.meta
 	live := 1
 	if l, err := kv.ListKeys(ctx, jetstream.MetaOnly()); err == nil {
 		live = 0
@@ -358,7 +335,7 @@ func (w *Worker) balance(ctx context.Context, kv jetstream.KeyValue, s jetstream
 		if err != nil {
 			continue // held by another worker, or NATS is unreachable
 		}
-		p, err := w.startPartition(ctx, s, kv, meta, n, rev)
+		p, err := s.startPartition(ctx, n, rev)
 		if err != nil {
 			kv.Delete(ctx, partitionKey(n), jetstream.LastRevision(rev))
 			w.logf("run %s: partition %d: %v", meta.Name, n, err)

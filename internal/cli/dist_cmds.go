@@ -184,6 +184,7 @@ queue anything twice. It prints the run name on stdout.`,
 	fs.DurationVar(&rc.LeaseTTL, "lease-ttl", rc.LeaseTTL, "a dead worker's partitions pass to others after this long; keep it above 2 × --timeout")
 	fs.DurationVar(&rc.AckWait, "ack-wait", rc.AckWait, "a dead worker's targets are delivered again after this long")
 	fs.DurationVar(&rc.DupWindow, "dup-window", rc.DupWindow, "how long JetStream remembers message ids (re-submits, duplicate results)")
+	fs.IntVar(&rc.Batch, "batch", rc.Batch, "targets per message, all of one partition (new runs only)")
 	fs.BoolVarP(&quiet, "quiet", "q", false, "print only the run name")
 	return profiled(cmd)
 }
@@ -346,6 +347,14 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		}
 	}
 	sum := output.NewSummary(acc)
+	if rw, ok := enc.(output.RecordWriter); ok && rec == nil {
+		// Workers send each result as its JSON Lines record: write it
+		// through, decoding nothing but what the summary counts.
+		opts.Raw = func(r *fetch.Result, line []byte) error {
+			sum.Add(r)
+			return rw.WriteRecord(line)
+		}
+	}
 	emit := func(r *fetch.Result) error {
 		sum.Add(r)
 		if rec != nil {
