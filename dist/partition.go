@@ -29,8 +29,8 @@ const (
 type partition struct {
 	s    *session
 	n    int
+	cfg  jetstream.ConsumerConfig
 	cons jetstream.Consumer
-	it   jetstream.MessagesContext
 
 	ctx    context.Context // its attempts'; cancelled when the lease is lost
 	cancel context.CancelFunc
@@ -43,7 +43,8 @@ type partition struct {
 	keepDone chan struct{}
 
 	mu       sync.Mutex
-	batches  map[*batch]struct{} // pulled and neither acknowledged nor handed back
+	it       jetstream.MessagesContext // replaced when the consumer is created again
+	batches  map[*batch]struct{}       // pulled and neither acknowledged nor handed back
 	pullDone bool
 	rev      uint64 // the lease's revision; keep's own until keepDone
 }
@@ -55,7 +56,7 @@ func (s *session) startPartition(ctx context.Context, n int, rev uint64) (*parti
 	if window == 0 {
 		window = engine.DefaultWindow(w.cfg.Engine.Limits.Concurrency)
 	}
-	cons, err := s.ts.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:       consumerName(n),
 		FilterSubject: partitionFilter(meta.Name, n),
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -63,11 +64,17 @@ func (s *session) startPartition(ctx context.Context, n int, rev uint64) (*parti
 		MaxDeliver:    -1,
 		MaxAckPending: (window+meta.Batch-1)/meta.Batch + pullAhead + 1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+		// Its state need not survive a server restart: the stream holds
+		// exactly the unacknowledged batches (work-queue retention), and a
+		// consumer created again starts from them. Kept in files, the
+		// state of 64 consumers cost the server more CPU than the messages.
+		MemoryStorage: true,
+	}
+	cons, err := s.ts.CreateOrUpdateConsumer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &partition{s: s, n: n, cons: cons, rev: rev,
+	p := &partition{s: s, n: n, cfg: cfg, cons: cons, rev: rev,
 		stop: make(chan struct{}), ended: make(chan struct{}),
 		keepStop: make(chan struct{}), keepDone: make(chan struct{}),
 		batches: map[*batch]struct{}{}}
@@ -90,11 +97,21 @@ func (p *partition) pull() {
 		p.checkEnded()
 		p.mu.Unlock()
 	}()
+	p.mu.Lock()
+	it := p.it
+	p.mu.Unlock()
 	for {
-		m, err := p.it.Next()
+		m, err := it.Next()
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || closed(p.stop) {
+			if closed(p.stop) {
 				return
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				// ensureConsumer stopped it: the consumer was created again.
+				if it = p.newIterator(); it == nil {
+					return
+				}
+				continue
 			}
 			time.Sleep(100 * time.Millisecond) // a missed heartbeat: the iterator retries
 			continue
@@ -191,6 +208,7 @@ func (p *partition) keep() {
 			p.abort()
 			return
 		}
+		p.ensureConsumer(every)
 		if time.Since(lastProgress) >= meta.AckWait/3 {
 			lastProgress = time.Now()
 			p.mu.Lock()
@@ -206,11 +224,55 @@ func (p *partition) keep() {
 	}
 }
 
+// ensureConsumer creates the partition's consumer again if a server
+// restart lost it (its state is kept in memory), and restarts the pull
+// iterator, which would otherwise wait for missed heartbeats before it
+// asks again.
+func (p *partition) ensureConsumer(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if _, err := p.cons.Info(ctx); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return
+	}
+	if _, err := p.s.ts.CreateOrUpdateConsumer(ctx, p.cfg); err != nil {
+		p.s.w.logf("run %s: partition %d: consumer lost, cannot create it again: %v", p.s.meta.Name, p.n, err)
+		return
+	}
+	p.s.w.logf("run %s: partition %d: consumer lost (server restart?), created again", p.s.meta.Name, p.n)
+	p.mu.Lock()
+	it := p.it
+	p.mu.Unlock()
+	it.Stop()
+}
+
+// newIterator replaces a stopped pull iterator, unless the partition is
+// stopping; nil means stop pulling.
+func (p *partition) newIterator() jetstream.MessagesContext {
+	for {
+		p.mu.Lock()
+		if closed(p.stop) {
+			p.mu.Unlock()
+			return nil
+		}
+		it, err := p.cons.Messages(jetstream.PullMaxMessages(pullAhead))
+		if err == nil {
+			p.it = it
+			p.mu.Unlock()
+			return it
+		}
+		p.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // stopSource pulls no more: the iterator's buffered messages go back.
 func (p *partition) stopSource() {
 	p.stopOnce.Do(func() {
+		p.mu.Lock()
 		close(p.stop)
-		p.it.Drain()
+		it := p.it
+		p.mu.Unlock()
+		it.Drain()
 	})
 }
 
