@@ -132,7 +132,11 @@ func streamTargets(t *testing.T, c *Conn, run string) (map[uint64]int, int) {
 			t.Fatal(err)
 		}
 		msgs++
-		ts, err := parseTargets(m.Data())
+		data, err := body(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := parseTargets(data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +233,11 @@ func TestRedeliveredBatchNoDuplicateResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets, err := parseTargets(m.Data())
+	data, err := body(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := parseTargets(data)
 	if err != nil {
 		t.Fatal(err)
 	}

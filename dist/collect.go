@@ -125,7 +125,11 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 				return st, ctx.Err()
 			}
 			idle = 0
-			n, dups, err := collectMsg(m.Data(), o.Raw, &seen, emit)
+			data, err := body(m)
+			if err != nil {
+				return st, fmt.Errorf("run %q: %w", run, err)
+			}
+			n, dups, err := collectMsg(data, o.Raw, &seen, emit)
 			st.Written += n
 			st.Duplicates += dups
 			pending += n

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fanout/fanout/engine"
+	"github.com/fanout/fanout/fetch"
 )
 
 // pullAhead is how many work messages a partition's pull iterator keeps
@@ -116,7 +117,11 @@ func (p *partition) pull() {
 			time.Sleep(100 * time.Millisecond) // a missed heartbeat: the iterator retries
 			continue
 		}
-		ts, err := parseTargets(m.Data())
+		data, err := body(m)
+		var ts []fetch.Target
+		if err == nil {
+			ts, err = parseTargets(data)
+		}
 		if err != nil || len(ts) == 0 {
 			p.s.w.logf("run %s: partition %d: dropping a malformed work message: %v", p.s.meta.Name, p.n, err)
 			m.Term() // redelivering it would not help

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fanout/fanout/engine"
@@ -226,13 +225,13 @@ func (s *session) finish(b *batch) {
 	}
 	opts := []jetstream.PublishOpt{jetstream.WithStallWait(30 * time.Second)}
 	var futs []jetstream.PubAckFuture
-	f, err := js.PublishMsgAsync(&nats.Msg{Subject: resultSubject(s.meta.Name, done), Data: b.out},
+	f, err := js.PublishMsgAsync(bodyMsg(resultSubject(s.meta.Name, done), b.out),
 		append(opts, jetstream.WithMsgID(id))...)
 	if err == nil {
 		futs = append(futs, f)
 		if len(b.back) > 0 {
-			f, err = js.PublishMsgAsync(&nats.Msg{Subject: targetSubject(s.meta.Name, b.p.n, len(b.back)),
-				Data: b.requeue()}, append(opts, jetstream.WithMsgID(b.id+".q"+deliveries(b.msg)))...)
+			f, err = js.PublishMsgAsync(bodyMsg(targetSubject(s.meta.Name, b.p.n, len(b.back)), b.requeue()),
+				append(opts, jetstream.WithMsgID(b.id+".q"+deliveries(b.msg)))...)
 			futs = append(futs, f)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fanout/fanout/engine"
@@ -81,7 +80,7 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 			st.Skipped += uint64(b.n) // queued by an earlier submit
 			return nil
 		}
-		m := &nats.Msg{Subject: targetSubject(rc.Name, p, b.n), Data: b.data}
+		m := bodyMsg(targetSubject(rc.Name, p, b.n), b.data)
 		f, err := c.JS.PublishMsgAsync(m, jetstream.WithMsgID(batchID(rc.Name, p, b.first)),
 			jetstream.WithStallWait(30*time.Second))
 		if err != nil {

@@ -6,9 +6,42 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/klauspost/compress/s2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/fanout/fanout/fetch"
 	"github.com/fanout/fanout/output"
 )
+
+// encHeader names the compression of a message body. Bodies are S2
+// blocks: a batch of JSON Lines results shrinks about sevenfold for 0.3 µs
+// a result, and the server then stores, copies and delivers a seventh of
+// the bytes, which was most of its remaining CPU per target.
+const encHeader = "Fanout-Encoding"
+
+// bodyMsg returns a message carrying data compressed.
+func bodyMsg(subject string, data []byte) *nats.Msg {
+	return &nats.Msg{Subject: subject, Header: nats.Header{encHeader: []string{"s2"}},
+		Data: s2.Encode(nil, data)}
+}
+
+// body returns m's body, uncompressed.
+func body(m jetstream.Msg) ([]byte, error) {
+	switch enc := m.Headers().Get(encHeader); enc {
+	case "":
+		return m.Data(), nil
+	case "s2":
+		b, err := s2.Decode(nil, m.Data())
+		if err != nil {
+			return nil, fmt.Errorf("message %s: %w", m.Headers().Get(jetstream.MsgIDHeader), err)
+		}
+		return b, nil
+	default:
+		return nil, fmt.Errorf("message %s: unknown %s %q (a newer fanout sent it?)",
+			m.Headers().Get(jetstream.MsgIDHeader), encHeader, enc)
+	}
+}
 
 // A work message carries a batch of one partition's targets, one record a
 // line:
