@@ -121,7 +121,7 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Second):
+		case <-time.After(250 * time.Millisecond): // a run submitted now starts at once
 		}
 		if closed(stop) {
 			return nil
@@ -241,6 +241,8 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	}
 	tick := time.NewTicker(max(meta.LeaseTTL/4, 100*time.Millisecond))
 	defer tick.Stop()
+	idle := time.NewTicker(250 * time.Millisecond)
+	defer idle.Stop()
 	lastDone, lastAt := w.done.Load(), time.Now()
 	for {
 		now := time.Now()
@@ -269,31 +271,48 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		w.balance(bctx, s, parts)
 		cancel()
 
-		select {
-		case <-stop:
-			releaseAll(true)
-			return nil
-		case <-ctx.Done():
-			for _, p := range parts {
-				p.abort()
+		for beat := false; !beat; {
+			select {
+			case <-stop:
+				releaseAll(true)
+				return nil
+			case <-ctx.Done():
+				for _, p := range parts {
+					p.abort()
+				}
+				s.cancel()
+				return ctx.Err()
+			case <-tick.C:
+				beat = true
+			case <-idle.C:
+				// Holding nothing, the run may be over: look sooner than
+				// the next heartbeat, so that an idle worker exits (and
+				// stops costing the server its pull requests) soon after
+				// the end.
+				if w.holding.Load() == 0 && w.runOver(ctx, meta) {
+					releaseAll(false)
+					return nil
+				}
 			}
-			s.cancel()
-			return ctx.Err()
-		case <-tick.C:
 		}
-		actx, cancel = ctxOr(ctx, 5*time.Second)
-		m, _, err := LoadMeta(actx, w.c.JS, meta.Name)
-		if err != nil {
-			cancel()
-			continue
-		}
-		if left, err := w.unfinished(actx, m); err == nil && !left {
-			cancel()
+		if w.runOver(ctx, meta) {
 			releaseAll(false)
 			return nil
 		}
-		cancel()
 	}
+}
+
+// runOver reports whether run has been submitted in full and every target
+// acknowledged.
+func (w *Worker) runOver(ctx context.Context, meta Meta) bool {
+	actx, cancel := ctxOr(ctx, 5*time.Second)
+	defer cancel()
+	m, _, err := LoadMeta(actx, w.c.JS, meta.Name)
+	if err != nil {
+		return false
+	}
+	left, err := w.unfinished(actx, m)
+	return err == nil && !left
 }
 
 // balance takes free partitions up to the fair share, or gives one back
