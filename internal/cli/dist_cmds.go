@@ -126,10 +126,11 @@ func newSubmitCmd(env Env) *cobra.Command {
 		Short: "Queue targets for distributed workers in a NATS JetStream run",
 		Long: `submit reads targets as the main command does (arguments, -i FILE, stdin;
 same normalisation and dedupe) and publishes them to the run's work-queue
-stream, partitioned by host, in acknowledged batches. Each target's message
-id is the run and its input position, so submitting the same input again
-after a crash continues where the last acknowledged batch ended and does not
-queue anything twice. It prints the run name on stdout.`,
+stream, partitioned by host, up to --batch targets of one partition per
+message. Batches are cut from the input alone and named after their first
+target's input position, so submitting the same input again after a crash
+continues from the last acknowledged checkpoint and does not queue anything
+twice. It prints the run name on stdout.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if rc.Name == "" {
@@ -202,9 +203,10 @@ func newWorkerCmd(env Env) *cobra.Command {
 fair share each, and fetches their targets with the main command's engine
 and flags. A partition is served by one worker at a time (a lease in a
 JetStream key-value bucket), so --per-host and --host-rate hold for the
-whole cluster. A target is acknowledged only after its result is stored.
-SIGTERM or Ctrl-C: attempts in flight finish, queued targets go back to the
-stream, leases are released, then the worker exits.`,
+whole cluster. One engine run serves all its partitions. A batch of targets
+is acknowledged only after its results are stored. SIGTERM or Ctrl-C:
+attempts in flight finish, queued targets go back to the stream, leases are
+released, then the worker exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, _, errs := f.config()
