@@ -54,6 +54,8 @@ type partition struct {
 	batches  map[*batch]struct{}       // pulled and neither acknowledged nor handed back
 	pullDone bool
 	rev      uint64 // the lease's revision; keep's own until keepDone
+
+	suspect atomic.Bool // the iterator missed heartbeats: is the consumer gone?
 }
 
 func (s *session) startPartition(ctx context.Context, n int, rev uint64) (*partition, error) {
@@ -120,7 +122,10 @@ func (p *partition) pull() {
 				}
 				continue
 			}
-			time.Sleep(100 * time.Millisecond) // a missed heartbeat: the iterator retries
+			// A missed heartbeat: the iterator retries, and keep looks
+			// whether the consumer still exists.
+			p.suspect.Store(true)
+			time.Sleep(100 * time.Millisecond)
 			continue
 		}
 		data, err := body(m)
@@ -200,6 +205,7 @@ func (p *partition) keep() {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	lastOK, lastProgress := time.Now(), time.Now()
+	reconnects := p.s.w.c.NC.Stats().Reconnects
 	for {
 		select {
 		case <-p.keepStop:
@@ -219,7 +225,14 @@ func (p *partition) keep() {
 			p.abort()
 			return
 		}
-		p.ensureConsumer(every)
+		// After a reconnect (a server restart?) or missed heartbeats, make
+		// sure the consumer still exists; asking on every tick would cost
+		// the server a request per partition and tick for nothing.
+		if r := p.s.w.c.NC.Stats().Reconnects; r != reconnects || p.suspect.Swap(false) {
+			if p.ensureConsumer(every) {
+				reconnects = r
+			}
+		}
 		if time.Since(lastProgress) >= meta.AckWait/3 {
 			lastProgress = time.Now()
 			p.mu.Lock()
@@ -239,21 +252,23 @@ func (p *partition) keep() {
 // restart lost it (its state is kept in memory), and restarts the pull
 // iterator, which would otherwise wait for missed heartbeats before it
 // asks again.
-func (p *partition) ensureConsumer(timeout time.Duration) {
+func (p *partition) ensureConsumer(timeout time.Duration) (ok bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if _, err := p.cons.Info(ctx); !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return
+	_, err := p.cons.Info(ctx)
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return err == nil
 	}
 	if _, err := p.s.ts.CreateOrUpdateConsumer(ctx, p.cfg); err != nil {
 		p.s.w.logf("run %s: partition %d: consumer lost, cannot create it again: %v", p.s.meta.Name, p.n, err)
-		return
+		return false
 	}
 	p.s.w.logf("run %s: partition %d: consumer lost (server restart?), created again", p.s.meta.Name, p.n)
 	p.mu.Lock()
 	it := p.it
 	p.mu.Unlock()
 	it.Stop()
+	return true
 }
 
 // newIterator replaces a stopped pull iterator, unless the partition is
