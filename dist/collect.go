@@ -136,6 +136,9 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			if err != nil {
 				return st, fmt.Errorf("run %q: %w", run, err)
 			}
+			if o.Follow && st.Complete && have() >= st.Submitted {
+				return st, flush() // every target has its result: no need to wait for a tick
+			}
 			if md, err := m.Metadata(); err == nil && md.NumPending == 0 && !o.Follow {
 				// Caught up with the stream: done unless following.
 				return st, flush()
