@@ -407,3 +407,43 @@ func TestServerRestartMidRun(t *testing.T) {
 	}
 	col.check(t, n, urls)
 }
+
+// A run submitted by a fanout from before batches is refused everywhere
+// with a message that says what to do, and listed still (to be deleted).
+func TestOldLayoutRunRefused(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	c := connect(t, url)
+	ctx := context.Background()
+	kv, err := runsKV(ctx, c.JS, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := `{"Name":"old","Partitions":16,"Replicas":1,"LeaseTTL":2000000000,"AckWait":3000000000,` +
+		`"DupWindow":600000000000,"created":"2026-11-01T00:00:00Z","submitted":10,"complete":true}`
+	if _, err := kv.Create(ctx, "old", []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Submit(ctx, c, testRun("old"), inputOf([]string{"http://a.example/"}), nil)
+	if !errors.Is(err, ErrOldLayout) {
+		t.Errorf("Submit: %v, want ErrOldLayout", err)
+	}
+	_, err = Collect(ctx, c, "old", CollectOptions{}, func(*fetch.Result) error { return nil }, func() error { return nil })
+	if !errors.Is(err, ErrOldLayout) {
+		t.Errorf("Collect: %v, want ErrOldLayout", err)
+	}
+	if _, err := RunStatus(ctx, c, "old"); !errors.Is(err, ErrOldLayout) {
+		t.Errorf("RunStatus: %v, want ErrOldLayout", err)
+	}
+	w, err := NewWorker(c, WorkerConfig{Engine: engine.DefaultConfig(), Run: "old", ExitWhenDone: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Run(ctx, make(chan struct{})); !errors.Is(err, ErrOldLayout) {
+		t.Errorf("worker: %v, want ErrOldLayout", err)
+	}
+	if metas, err := Runs(ctx, c.JS); err != nil || len(metas) != 1 {
+		t.Errorf("Runs: %d runs, %v; want the old one listed", len(metas), err)
+	}
+}

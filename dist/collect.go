@@ -52,6 +52,9 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		o.FlushEvery = 200 * time.Millisecond
 	}
 	meta, _, err := LoadMeta(ctx, c.JS, run)
+	if err == nil {
+		err = meta.usable()
+	}
 	if err != nil {
 		return st, err
 	}

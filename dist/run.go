@@ -86,6 +86,19 @@ type Meta struct {
 	Complete  bool      `json:"complete"`
 }
 
+// ErrOldLayout is returned for a run submitted by a fanout from before
+// batches (one target per message), whose streams this one does not read.
+var ErrOldLayout = errors.New("submitted by an older fanout (one target per message), which this one cannot serve: " +
+	"submit the input again under a new --run name")
+
+// usable reports whether this fanout can serve, collect or continue the run.
+func (m Meta) usable() error {
+	if m.Batch == 0 {
+		return fmt.Errorf("run %q: %w", m.Name, ErrOldLayout)
+	}
+	return nil
+}
+
 const runsBucket = "fanout_runs"
 
 func targetStream(run string) string { return "FANOUT_T_" + run }
@@ -163,10 +176,6 @@ func LoadMeta(ctx context.Context, js jetstream.JetStream, run string) (Meta, ui
 	var m Meta
 	if err := json.Unmarshal(e.Value(), &m); err != nil {
 		return Meta{}, 0, fmt.Errorf("run %q: bad metadata: %w", run, err)
-	}
-	if m.Batch == 0 {
-		return Meta{}, 0, fmt.Errorf("run %q was submitted by an older fanout (one target per message), "+
-			"which this one cannot serve: submit the input again under a new --run name", run)
 	}
 	return m, e.Revision(), nil
 }

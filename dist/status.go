@@ -50,6 +50,9 @@ type WorkerStatus struct {
 func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 	var st Status
 	meta, _, err := LoadMeta(ctx, c.JS, run)
+	if err == nil {
+		err = meta.usable()
+	}
 	if err != nil {
 		return st, err
 	}

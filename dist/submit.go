@@ -46,6 +46,9 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	meta, rev, err := LoadMeta(ctx, c.JS, rc.Name)
 	switch {
 	case err == nil:
+		if err := meta.usable(); err != nil {
+			return st, err
+		}
 		st.Resumed = true
 		if meta.Complete {
 			st.Meta = meta

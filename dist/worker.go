@@ -3,6 +3,7 @@ package dist
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -100,6 +101,9 @@ func (w *Worker) logf(format string, args ...any) {
 func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 	for {
 		meta, ok, err := w.pick(ctx)
+		if errors.Is(err, ErrOldLayout) {
+			return err
+		}
 		if err != nil && ctx.Err() == nil {
 			w.logf("looking for runs: %v", err)
 		}
@@ -145,6 +149,9 @@ func (w *Worker) pick(ctx context.Context) (Meta, bool, error) {
 	defer cancel()
 	if w.cfg.Run != "" {
 		m, _, err := LoadMeta(actx, w.c.JS, w.cfg.Run)
+		if err == nil {
+			err = m.usable()
+		}
 		if err != nil {
 			return m, false, err
 		}
@@ -156,6 +163,9 @@ func (w *Worker) pick(ctx context.Context) (Meta, bool, error) {
 		return Meta{}, false, err
 	}
 	for _, m := range metas {
+		if m.usable() != nil {
+			continue
+		}
 		if left, err := w.unfinished(actx, m); err == nil && left {
 			return m, true, nil
 		}
