@@ -447,3 +447,44 @@ func TestOldLayoutRunRefused(t *testing.T) {
 		t.Errorf("Runs: %d runs, %v; want the old one listed", len(metas), err)
 	}
 }
+
+// Once a run is submitted in full, workers lease only partitions with
+// targets queued: a run over three hosts costs three consumers and leases,
+// not one per partition.
+func TestWorkersLeaseOnlyBusyPartitions(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	c := connect(t, url)
+	const n = 600
+	urls := manyHosts(sim, n, 3, 5*time.Millisecond)
+	rc := testRun("busy")
+	submit(t, c, rc, urls)
+	want := map[int]bool{}
+	for _, u := range urls[:3] {
+		want[Partition(firstTarget(t, []string{u}).HostKey, rc.Partitions)] = true
+	}
+	w, err := NewWorker(connect(t, url), WorkerConfig{Engine: engineConfig(t, sim, 8, 1), Run: rc.Name,
+		ID: "w", ExitWhenDone: true, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background(), make(chan struct{})) }()
+	for w.Done() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	st, err := RunStatus(context.Background(), c, rc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range st.Leases {
+		if !want[p] {
+			t.Errorf("partition %d leased, but only %v have targets", p, want)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -327,6 +328,30 @@ func (w *Worker) runOver(ctx context.Context, meta Meta) bool {
 
 // balance takes free partitions up to the fair share, or gives one back
 // when holding more than it.
+
+// busyPartitions returns the partitions with targets queued, once the run
+// is submitted in full (nil before: any partition may still get some).
+// Workers then share only those, and a run over three hosts costs three
+// consumers and leases instead of one per partition.
+func (w *Worker) busyPartitions(ctx context.Context, s *session) map[int]bool {
+	m, _, err := LoadMeta(ctx, w.c.JS, s.meta.Name)
+	if err != nil || !m.Complete {
+		return nil
+	}
+	info, err := s.ts.Info(ctx, jetstream.WithSubjectFilter(targetFilter(s.meta.Name)))
+	if err != nil {
+		return nil
+	}
+	busy := map[int]bool{}
+	prefix := "fanout." + s.meta.Name + ".t."
+	for subj := range info.State.Subjects {
+		p, _, _ := strings.Cut(strings.TrimPrefix(subj, prefix), ".")
+		if n, err := strconv.Atoi(p); err == nil {
+			busy[n] = true
+		}
+	}
+	return busy
+}
 func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partition) {
 	kv, meta := s.kv, s.meta
 	live := 1
@@ -339,25 +364,39 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 		}
 		live = max(live, 1)
 	}
-	share := (meta.Partitions + live - 1) / live
+	busy := w.busyPartitions(ctx, s)
+	want := meta.Partitions
+	if busy != nil {
+		want = len(busy)
+	}
+	share := (want + live - 1) / live
 	if w.cfg.MaxPartitions > 0 {
 		share = min(share, w.cfg.MaxPartitions)
 	}
-	if len(parts) > share {
+	// Held partitions without work left do not count against the share.
+	held := 0
+	for n := range parts {
+		if busy == nil || busy[n] {
+			held++
+		}
+	}
+	if held > share {
 		for n, p := range parts {
-			delete(parts, n)
-			w.logf("run %s: giving back partition %d (fair share %d)", meta.Name, n, share)
-			go p.release(false, meta.LeaseTTL/2)
-			break
+			if busy == nil || busy[n] {
+				w.logf("run %s: giving back partition %d (fair share %d)", meta.Name, n, share)
+				go p.release(false, meta.LeaseTTL/2)
+				delete(parts, n)
+				break
+			}
 		}
 		return
 	}
 	// Start the search at a place that differs between workers, so that
 	// they do not all race for the same keys.
 	off := Partition(w.cfg.ID, meta.Partitions)
-	for i := 0; i < meta.Partitions && len(parts) < share; i++ {
+	for i := 0; i < meta.Partitions && held < share; i++ {
 		n := (off + i) % meta.Partitions
-		if parts[n] != nil {
+		if parts[n] != nil || busy != nil && !busy[n] {
 			continue
 		}
 		rev, err := kv.Create(ctx, partitionKey(n), []byte(w.cfg.ID))
@@ -371,5 +410,6 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 			continue
 		}
 		parts[n] = p
+		held++
 	}
 }
