@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,6 +24,12 @@ type CollectOptions struct {
 	FlushEvery time.Duration
 	// Progress, if set, is called after each flush with the counts.
 	Progress func(CollectStats)
+	// Raw, if set, receives each result instead of emit, undecoded: rec is
+	// its JSON Lines record (output.AppendJSONL's bytes, no newline) and
+	// sum holds only Seq, Status, Bytes, Timing.Total and Error.Kind,
+	// enough for a summary. Neither may be kept after Raw returns. It
+	// spares collect -f jsonl decoding and encoding every result.
+	Raw func(sum *fetch.Result, rec []byte) error
 }
 
 // CollectStats count what a Collect did.
@@ -47,12 +52,15 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		o.FlushEvery = 200 * time.Millisecond
 	}
 	meta, _, err := LoadMeta(ctx, c.JS, run)
+	if err == nil {
+		err = meta.usable()
+	}
 	if err != nil {
 		return st, err
 	}
 	st.Submitted, st.Complete = meta.Submitted, meta.Complete
 	cons, err := c.JS.OrderedConsumer(ctx, resultStream(run), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{resultSubject(run)}, DeliverPolicy: jetstream.DeliverAllPolicy})
+		FilterSubjects: []string{resultFilter(run)}, DeliverPolicy: jetstream.DeliverAllPolicy})
 	if err != nil {
 		return st, fmt.Errorf("run %q: results: %w", run, err)
 	}
@@ -120,25 +128,20 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 				return st, ctx.Err()
 			}
 			idle = 0
-			seq, err := strconv.ParseUint(m.Headers().Get(seqHeader), 10, 64)
+			data, err := body(m)
 			if err != nil {
-				continue // not a fanout result
+				return st, fmt.Errorf("run %q: %w", run, err)
 			}
-			if seen.has(seq) {
-				st.Duplicates++
-				continue
+			n, dups, err := collectMsg(data, o.Raw, &seen, emit)
+			st.Written += n
+			st.Duplicates += dups
+			pending += n
+			if err != nil {
+				return st, fmt.Errorf("run %q: %w", run, err)
 			}
-			var r fetch.Result
-			if err := json.Unmarshal(m.Data(), &r); err != nil {
-				return st, fmt.Errorf("run %q: result %d: %w", run, seq, err)
+			if o.Follow && st.Complete && have() >= st.Submitted {
+				return st, flush() // every target has its result: no need to wait for a tick
 			}
-			r.Seq = seq
-			if err := emit(&r); err != nil {
-				return st, err
-			}
-			seen.set(seq)
-			st.Written++
-			pending++
 			if md, err := m.Metadata(); err == nil && md.NumPending == 0 && !o.Follow {
 				// Caught up with the stream: done unless following.
 				return st, flush()
@@ -164,6 +167,38 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			return st, ctx.Err()
 		}
 	}
+}
+
+// collectMsg passes each result of a result message whose target has no
+// result yet to raw, or decoded to emit, and marks it seen.
+func collectMsg(data []byte, raw func(*fetch.Result, []byte) error, seen *bitmap,
+	emit func(*fetch.Result) error) (written, dups uint64, err error) {
+	var l resultLine
+	for len(data) > 0 {
+		if data, err = nextResultLine(data, &l); err != nil {
+			return written, dups, err
+		}
+		if seen.has(l.seq) {
+			dups++
+			continue
+		}
+		if raw != nil {
+			err = raw(&l.summary, l.json)
+		} else {
+			var r fetch.Result
+			if err := json.Unmarshal(l.json, &r); err != nil {
+				return written, dups, fmt.Errorf("result %d: %w", l.seq, err)
+			}
+			r.Seq = l.seq
+			err = emit(&r)
+		}
+		if err != nil {
+			return written, dups, err
+		}
+		seen.set(l.seq)
+		written++
+	}
+	return written, dups, nil
 }
 
 // bitmap is a growable set of sequence numbers: one bit per target.

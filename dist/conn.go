@@ -262,7 +262,11 @@ func hasUserinfo(urls string) bool {
 }
 
 func newConn(nc *nats.Conn, srv *server.Server) (*Conn, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	// Without a timeout, a PubAck lost with a dying server leaves its
+	// future waiting for ever, and with it every batch acknowledged after
+	// it: a batch whose results are not confirmed in time goes back.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncTimeout(30*time.Second))
 	if err != nil {
 		nc.Close()
 		if srv != nil {

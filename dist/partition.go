@@ -2,193 +2,210 @@ package dist
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fanout/fanout/engine"
 	"github.com/fanout/fanout/fetch"
 )
 
-// fetchBatch is how many targets the pull iterator keeps buffered.
-const fetchBatch = 100
+// pullAhead is how many work messages a partition's pull iterator keeps
+// buffered beyond the one waiting for the engine. The iterator asks again
+// when half are left: with 2, the server parsed a pull request for every
+// batch, a quarter of its CPU on the ok benchmark; 4 halves that, 8 gains
+// little more. Buffered messages are not yet tracked, so no in-progress
+// signal keeps them: if the engine stays full for longer than --ack-wait
+// they are delivered again, which costs repeated fetches (their results
+// are dropped by id and by collect), never a lost or doubled result.
+const pullAhead = 4
 
-// partition is one leased partition being worked on: a pull consumer
-// feeding an engine run, whose results are published and whose targets are
-// acknowledged once their results are stored.
+// A partition's state: running, or stopping, when Fetch answers its queued
+// targets as canceled so that they go back.
+const (
+	running int32 = iota
+	draining
+	aborted
+)
+
+// partition is one leased partition: a pull consumer whose batches feed
+// the session's engine run, and the lease and in-progress keeper.
 type partition struct {
-	w    *Worker
-	meta Meta
+	s    *session
 	n    int
-	kv   jetstream.KeyValue
+	cfg  jetstream.ConsumerConfig
 	cons jetstream.Consumer
-	run  *engine.Run
 
-	cancel   context.CancelFunc // aborts the engine run
-	stopSrc  chan struct{}      // closed: Next returns io.EOF
+	ctx    context.Context // its attempts'; cancelled when the lease is lost
+	cancel context.CancelFunc
+	state  atomic.Int32
+
+	stop     chan struct{} // closed: pull no more
 	stopOnce sync.Once
-	ended    chan struct{} // closed when every result is published or handed back
+	ended    chan struct{} // closed once the puller returned and no batch is held
 	keepStop chan struct{}
 	keepDone chan struct{}
 
-	it jetstream.MessagesContext
-
 	mu       sync.Mutex
-	inflight map[uint64]jetstream.Msg // given to the engine, no result yet
-	rev      uint64                   // the lease's revision; keep's own until keepDone
+	it       jetstream.MessagesContext // replaced when the consumer is created again
+	batches  map[*batch]struct{}       // pulled and neither acknowledged nor handed back
+	pullDone bool
+	rev      uint64 // the lease's revision; keep's own until keepDone
+
+	suspect atomic.Bool // the iterator missed heartbeats: is the consumer gone?
 }
 
-var _ engine.Source = (*partition)(nil)
-
-func (w *Worker) startPartition(ctx context.Context, s jetstream.Stream, kv jetstream.KeyValue, meta Meta, n int, rev uint64) (*partition, error) {
-	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+func (s *session) startPartition(ctx context.Context, n int, rev uint64) (*partition, error) {
+	w, meta := s.w, s.meta
+	// A single partition may fill the engine's whole window.
+	window := w.cfg.Engine.Limits.Window
+	if window == 0 {
+		window = engine.DefaultWindow(w.cfg.Engine.Limits.Concurrency)
+	}
+	cfg := jetstream.ConsumerConfig{
 		Durable:       consumerName(n),
-		FilterSubject: targetSubject(meta.Name, n),
+		FilterSubject: partitionFilter(meta.Name, n),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       meta.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: w.window + fetchBatch,
+		MaxAckPending: (window+meta.Batch-1)/meta.Batch + pullAhead + 1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+		// Its state need not survive a server restart: the stream holds
+		// exactly the unacknowledged batches (work-queue retention), and a
+		// consumer created again starts from them. Kept in files, the
+		// state of 64 consumers cost the server more CPU than the messages.
+		MemoryStorage: true,
+	}
+	cons, err := s.ts.CreateOrUpdateConsumer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &partition{
-		w: w, meta: meta, n: n, kv: kv, cons: cons, rev: rev,
-		stopSrc: make(chan struct{}), ended: make(chan struct{}),
+	p := &partition{s: s, n: n, cfg: cfg, cons: cons, rev: rev,
+		stop: make(chan struct{}), ended: make(chan struct{}),
 		keepStop: make(chan struct{}), keepDone: make(chan struct{}),
-		inflight: map[uint64]jetstream.Msg{},
-	}
-	if p.it, err = cons.Messages(jetstream.PullMaxMessages(fetchBatch)); err != nil {
+		batches: map[*batch]struct{}{}}
+	if p.it, err = cons.Messages(jetstream.PullMaxMessages(pullAhead)); err != nil {
 		return nil, err
 	}
-	var rctx context.Context
-	rctx, p.cancel = context.WithCancel(context.Background())
-	p.run = w.eng.Start(rctx, p)
-	go p.results()
+	p.ctx, p.cancel = context.WithCancel(s.ctx)
+	s.parts[n].Store(p)
+	go p.pull()
 	go p.keep()
 	return p, nil
 }
 
-// Next gives the engine the partition's next target. Once the partition
-// is stopping it hands back whatever the iterator had buffered and returns
-// io.EOF.
-func (p *partition) Next() (fetch.Target, error) {
-	for {
-		m, err := p.it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || closed(p.stopSrc) {
-				return fetch.Target{}, io.EOF
-			}
-			time.Sleep(100 * time.Millisecond) // a missed heartbeat: the iterator retries
-			continue
-		}
-		if closed(p.stopSrc) {
-			m.Nak()
-			continue
-		}
-		t, err := decodeTarget(m)
-		if err != nil {
-			m.Term() // malformed: redelivering it would not help
-			continue
-		}
-		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-			p.w.redelivered.Add(1)
-		}
+// pull hands the partition's batches to the session's engine until the
+// partition stops; batches it holds then go back.
+func (p *partition) pull() {
+	defer func() {
 		p.mu.Lock()
-		p.inflight[t.Seq] = m
+		p.pullDone = true
+		p.checkEnded()
 		p.mu.Unlock()
-		return t, nil
-	}
-}
-
-func (p *partition) take(seq uint64) jetstream.Msg {
+	}()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := p.inflight[seq]
-	delete(p.inflight, seq)
-	return m
-}
-
-type pendingAck struct {
-	fut jetstream.PubAckFuture
-	msg jetstream.Msg
-}
-
-// results publishes each result and, through acker, acknowledges its
-// target once JetStream stored the result. A canceled result means the
-// partition is stopping: its target goes back for another worker.
-func (p *partition) results() {
-	defer close(p.ended)
-	acks := make(chan pendingAck, 4096)
-	ackDone := make(chan struct{})
-	go p.acker(acks, ackDone)
-	subj := resultSubject(p.meta.Name)
-	for r := range p.run.Results() {
-		m := p.take(r.Seq)
-		if m == nil {
-			continue
-		}
-		if r.Error != nil && r.Error.Kind == fetch.KindCanceled {
-			m.Nak()
-			continue
-		}
-		data, err := json.Marshal(&r)
+	it := p.it
+	p.mu.Unlock()
+	for {
+		m, err := it.Next()
 		if err != nil {
-			m.Term()
+			if closed(p.stop) {
+				return
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				// ensureConsumer stopped it: the consumer was created again.
+				if it = p.newIterator(); it == nil {
+					return
+				}
+				continue
+			}
+			// A missed heartbeat: the iterator retries, and keep looks
+			// whether the consumer still exists.
+			p.suspect.Store(true)
+			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		msg := &nats.Msg{Subject: subj, Data: data,
-			Header: nats.Header{seqHeader: []string{strconv.FormatUint(r.Seq, 10)}}}
-		fut, err := p.w.c.JS.PublishMsgAsync(msg, jetstream.WithMsgID(msgID(p.meta.Name, r.Seq)),
-			jetstream.WithStallWait(30*time.Second))
-		if err != nil {
-			m.Nak()
+		data, err := body(m)
+		var ts []fetch.Target
+		if err == nil {
+			ts, err = parseTargets(data)
+		}
+		if err != nil || len(ts) == 0 {
+			p.s.w.logf("run %s: partition %d: dropping a malformed work message: %v", p.s.meta.Name, p.n, err)
+			m.Term() // redelivering it would not help
 			continue
 		}
-		acks <- pendingAck{fut, m}
+		b := &batch{p: p, msg: m, id: m.Headers().Get(jetstream.MsgIDHeader), ts: ts, left: len(ts)}
+		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+			b.redelivered = true
+		}
+		p.track(b)
+		if closed(p.stop) {
+			p.handBack(b)
+			continue
+		}
+		select {
+		case p.s.feed <- b:
+		case <-p.stop:
+			p.handBack(b)
+		}
 	}
-	close(acks)
-	<-ackDone
-	// Targets the engine's reader took but never admitted (it stops
-	// mid-handoff when the run is aborted) go back too.
+}
+
+func (p *partition) track(b *batch) {
+	w := p.s.w
+	w.holding.Add(int64(len(b.ts)))
+	if b.redelivered {
+		w.redelivered.Add(int64(len(b.ts)))
+		w.holdingRedelivered.Add(int64(len(b.ts)))
+	}
 	p.mu.Lock()
-	for seq, m := range p.inflight {
-		m.Nak()
-		delete(p.inflight, seq)
-	}
+	p.batches[b] = struct{}{}
 	p.mu.Unlock()
 }
 
-func (p *partition) acker(acks <-chan pendingAck, done chan<- struct{}) {
-	defer close(done)
-	for a := range acks {
-		select {
-		case <-a.fut.Ok():
-			a.msg.Ack()
-			p.w.done.Add(1)
-		case <-a.fut.Err():
-			a.msg.Nak()
-		}
+// untrack forgets b once it is acknowledged or handed back.
+func (p *partition) untrack(b *batch) {
+	w := p.s.w
+	w.holding.Add(-int64(len(b.ts)))
+	if b.redelivered {
+		w.holdingRedelivered.Add(-int64(len(b.ts)))
+	}
+	p.mu.Lock()
+	delete(p.batches, b)
+	p.checkEnded()
+	p.mu.Unlock()
+}
+
+// handBack returns b to the stream for another delivery.
+func (p *partition) handBack(b *batch) {
+	b.msg.Nak()
+	p.untrack(b)
+}
+
+// checkEnded closes ended once nothing of the partition is left; p.mu held.
+func (p *partition) checkEnded() {
+	if p.pullDone && len(p.batches) == 0 && !closed(p.ended) {
+		close(p.ended)
 	}
 }
 
-// keep renews the lease and tells JetStream the partition's targets are
-// still being worked on. If the lease is lost (taken by another worker
-// after an expiry) or cannot be renewed for half its TTL, the partition
-// aborts at once: another worker may soon serve the same hosts.
+// keep renews the lease and tells JetStream the partition's batches are
+// still being worked on, so --ack-wait need not cover a slow host's queue.
+// If the lease is lost (taken by another worker after an expiry) or cannot
+// be renewed for half its TTL, the partition aborts at once: another
+// worker may soon serve the same hosts.
 func (p *partition) keep() {
 	defer close(p.keepDone)
-	every := max(p.meta.LeaseTTL/4, 100*time.Millisecond)
+	meta := p.s.meta
+	every := max(meta.LeaseTTL/4, 100*time.Millisecond)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	lastOK, lastProgress := time.Now(), time.Now()
+	reconnects := p.s.w.c.NC.Stats().Reconnects
 	for {
 		select {
 		case <-p.keepStop:
@@ -196,24 +213,32 @@ func (p *partition) keep() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), every)
-		rev, err := p.kv.Update(ctx, partitionKey(p.n), []byte(p.w.cfg.ID), p.rev)
+		rev, err := p.s.kv.Update(ctx, partitionKey(p.n), []byte(p.s.w.cfg.ID), p.rev)
 		cancel()
 		var apiErr *jetstream.APIError
 		switch {
 		case err == nil:
 			p.rev, lastOK = rev, time.Now()
 		case errors.As(err, &apiErr) || errors.Is(err, jetstream.ErrKeyExists) ||
-			time.Since(lastOK) > p.meta.LeaseTTL/2:
-			p.w.logf("run %s: lost the lease of partition %d: %v", p.meta.Name, p.n, err)
+			time.Since(lastOK) > meta.LeaseTTL/2:
+			p.s.w.logf("run %s: lost the lease of partition %d: %v", meta.Name, p.n, err)
 			p.abort()
 			return
 		}
-		if time.Since(lastProgress) >= p.meta.AckWait/3 {
+		// After a reconnect (a server restart?) or missed heartbeats, make
+		// sure the consumer still exists; asking on every tick would cost
+		// the server a request per partition and tick for nothing.
+		if r := p.s.w.c.NC.Stats().Reconnects; r != reconnects || p.suspect.Swap(false) {
+			if p.ensureConsumer(every) {
+				reconnects = r
+			}
+		}
+		if time.Since(lastProgress) >= meta.AckWait/3 {
 			lastProgress = time.Now()
 			p.mu.Lock()
-			ms := make([]jetstream.Msg, 0, len(p.inflight))
-			for _, m := range p.inflight {
-				ms = append(ms, m)
+			ms := make([]jetstream.Msg, 0, len(p.batches))
+			for b := range p.batches {
+				ms = append(ms, b.msg)
 			}
 			p.mu.Unlock()
 			for _, m := range ms {
@@ -223,24 +248,84 @@ func (p *partition) keep() {
 	}
 }
 
-// stopSource makes Next hand back what is buffered and return io.EOF.
+// ensureConsumer creates the partition's consumer again if a server
+// restart lost it (its state is kept in memory), and restarts the pull
+// iterator, which would otherwise wait for missed heartbeats before it
+// asks again.
+func (p *partition) ensureConsumer(timeout time.Duration) (ok bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_, err := p.cons.Info(ctx)
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return err == nil
+	}
+	if _, err := p.s.ts.CreateOrUpdateConsumer(ctx, p.cfg); err != nil {
+		p.s.w.logf("run %s: partition %d: consumer lost, cannot create it again: %v", p.s.meta.Name, p.n, err)
+		return false
+	}
+	p.s.w.logf("run %s: partition %d: consumer lost (server restart?), created again", p.s.meta.Name, p.n)
+	p.mu.Lock()
+	it := p.it
+	p.mu.Unlock()
+	it.Stop()
+	return true
+}
+
+// newIterator replaces a stopped pull iterator, unless the partition is
+// stopping; nil means stop pulling.
+func (p *partition) newIterator() jetstream.MessagesContext {
+	for {
+		p.mu.Lock()
+		if closed(p.stop) {
+			p.mu.Unlock()
+			return nil
+		}
+		it, err := p.cons.Messages(jetstream.PullMaxMessages(pullAhead))
+		if err == nil {
+			p.it = it
+			p.mu.Unlock()
+			return it
+		}
+		p.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stopSource pulls no more: the iterator's buffered messages go back.
 func (p *partition) stopSource() {
 	p.stopOnce.Do(func() {
-		close(p.stopSrc)
-		p.it.Drain()
+		p.mu.Lock()
+		close(p.stop)
+		it := p.it
+		p.mu.Unlock()
+		it.Drain()
 	})
+}
+
+// drain makes the partition's queued targets go back; attempts in flight
+// finish.
+func (p *partition) drain() {
+	p.stopSource()
+	p.state.CompareAndSwap(running, draining)
 }
 
 // abort stops the partition now: attempts in flight are cancelled and
 // every target without a result goes back. The lease is not deleted.
 func (p *partition) abort() {
 	p.stopSource()
+	p.state.Store(aborted)
 	p.cancel()
 }
 
 func (p *partition) finished() bool { return closed(p.ended) }
 
-// release gives the partition back: no new targets; with drain, queued
+// forget drops an ended partition from the session.
+func (p *partition) forget() {
+	p.s.parts[p.n].CompareAndSwap(p, nil)
+	p.cancel()
+}
+
+// release gives the partition back: no new batches; with drain, queued
 // targets go back at once and attempts in flight finish; without, the
 // engine finishes what it holds, for at most grace (0: no bound) before
 // draining. The lease is kept until the last attempt ended, so the next
@@ -248,22 +333,22 @@ func (p *partition) finished() bool { return closed(p.ended) }
 func (p *partition) release(drain bool, grace time.Duration) {
 	p.stopSource()
 	if drain {
-		p.run.Drain()
+		p.drain()
 	} else if grace > 0 {
 		t := time.NewTimer(grace)
 		select {
 		case <-p.ended:
 		case <-t.C:
-			p.run.Drain()
+			p.drain()
 		}
 		t.Stop()
 	}
 	<-p.ended
 	close(p.keepStop)
 	<-p.keepDone
-	p.cancel()
+	p.forget()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	// After a lost lease the revision no longer matches: nothing happens.
-	p.kv.Delete(ctx, partitionKey(p.n), jetstream.LastRevision(p.rev))
+	p.s.kv.Delete(ctx, partitionKey(p.n), jetstream.LastRevision(p.rev))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -32,12 +33,16 @@ type RunConfig struct {
 	AckWait time.Duration
 	// DupWindow is how long the streams remember message ids.
 	DupWindow time.Duration
+	// Batch is the most targets one work message carries. A partition's
+	// targets are cut into batches by input order alone (see Submit), so
+	// the same input always gives the same messages.
+	Batch int
 }
 
 // DefaultRunConfig returns the layout used when flags do not say otherwise.
 func DefaultRunConfig() RunConfig {
 	return RunConfig{Partitions: 64, Replicas: 1, LeaseTTL: 30 * time.Second,
-		AckWait: 60 * time.Second, DupWindow: 10 * time.Minute}
+		AckWait: 60 * time.Second, DupWindow: 10 * time.Minute, Batch: 100}
 }
 
 var runName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -60,6 +65,9 @@ func (c RunConfig) Validate() error {
 	if c.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("--ack-wait %v: want at least 1s", c.AckWait))
 	}
+	if c.Batch < 1 || c.Batch > 10_000 {
+		errs = append(errs, fmt.Errorf("--batch %d: want 1 to 10000", c.Batch))
+	}
 	if c.DupWindow < time.Second {
 		errs = append(errs, fmt.Errorf("--dup-window %v: want at least 1s", c.DupWindow))
 	}
@@ -67,9 +75,10 @@ func (c RunConfig) Validate() error {
 }
 
 // Meta is what the fanout_runs bucket stores for a run. Submit updates
-// Submitted after each batch JetStream has acknowledged, and sets Complete
-// with the final count; Submitted is then the number of targets, whose
-// sequence numbers are 0 to Submitted-1.
+// Submitted at each checkpoint (every target numbered below it is queued
+// and acknowledged by JetStream), and sets Complete with the final count;
+// Submitted is then the number of targets, whose sequence numbers are 0 to
+// Submitted-1.
 type Meta struct {
 	RunConfig
 	Created   time.Time `json:"created"`
@@ -77,31 +86,63 @@ type Meta struct {
 	Complete  bool      `json:"complete"`
 }
 
+// ErrOldLayout is returned for a run submitted by a fanout from before
+// batches (one target per message), whose streams this one does not read.
+var ErrOldLayout = errors.New("submitted by an older fanout (one target per message), which this one cannot serve: " +
+	"submit the input again under a new --run name")
+
+// usable reports whether this fanout can serve, collect or continue the run.
+func (m Meta) usable() error {
+	if m.Batch == 0 {
+		return fmt.Errorf("run %q: %w", m.Name, ErrOldLayout)
+	}
+	return nil
+}
+
 const runsBucket = "fanout_runs"
 
-func targetStream(run string) string  { return "FANOUT_T_" + run }
-func resultStream(run string) string  { return "FANOUT_R_" + run }
-func leaseBucket(run string) string   { return "fanout_L_" + run }
-func resultSubject(run string) string { return "fanout." + run + ".r" }
-func targetSubject(run string, p int) string {
-	return "fanout." + run + ".t." + strconv.Itoa(p)
+func targetStream(run string) string { return "FANOUT_T_" + run }
+func resultStream(run string) string { return "FANOUT_R_" + run }
+func leaseBucket(run string) string  { return "fanout_L_" + run }
+
+// Subjects end in the number of targets (or results) the message carries,
+// so that a stream's per-subject message counts give counts of targets:
+// status needs no message read.
+
+// targetSubject is the subject of a work message of n targets of
+// partition p.
+func targetSubject(run string, p, n int) string {
+	return "fanout." + run + ".t." + strconv.Itoa(p) + "." + strconv.Itoa(n)
 }
+func partitionFilter(run string, p int) string {
+	return "fanout." + run + ".t." + strconv.Itoa(p) + ".*"
+}
+func targetFilter(run string) string { return "fanout." + run + ".t.*.*" }
+
+// resultSubject is the subject of a result message of n results.
+func resultSubject(run string, n int) string { return "fanout." + run + ".r." + strconv.Itoa(n) }
+func resultFilter(run string) string         { return "fanout." + run + ".r.*" }
+
+// subjectCount is the count a subject ends with.
+func subjectCount(subj string) uint64 {
+	n, _ := strconv.ParseUint(subj[strings.LastIndexByte(subj, '.')+1:], 10, 64)
+	return n
+}
+
 func partitionKey(p int) string { return "p." + strconv.Itoa(p) }
 func consumerName(p int) string { return "p" + strconv.Itoa(p) }
 
-// msgID is a target's or result's message id: the run and the sequence.
-func msgID(run string, seq uint64) string {
-	return run + "." + strconv.FormatUint(seq, 10)
+// batchID is a work message's id: the run, the partition and the sequence
+// number of its first target. Batches are cut deterministically, so a
+// re-submit gives the same ids and the stream drops what it already has.
+func batchID(run string, p int, first uint64) string {
+	return run + "." + strconv.Itoa(p) + "." + strconv.FormatUint(first, 10)
 }
 
 // Partition returns the partition of a target's host key among n.
 func Partition(hostKey string, n int) int {
 	return int(xxhash.Sum64String(hostKey) % uint64(n))
 }
-
-// seqHeader carries the target's sequence number on targets and results;
-// fetch.Result's JSON form (the documented schema) leaves it out.
-const seqHeader = "Fanout-Seq"
 
 func runsKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.KeyValue(ctx, runsBucket)
@@ -182,7 +223,7 @@ func ensureRun(ctx context.Context, js jetstream.JetStream, c RunConfig) error {
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        targetStream(c.Name),
 		Description: "fanout targets of run " + c.Name,
-		Subjects:    []string{"fanout." + c.Name + ".t.*"},
+		Subjects:    []string{targetFilter(c.Name)},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,
@@ -194,7 +235,7 @@ func ensureRun(ctx context.Context, js jetstream.JetStream, c RunConfig) error {
 	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        resultStream(c.Name),
 		Description: "fanout results of run " + c.Name,
-		Subjects:    []string{resultSubject(c.Name)},
+		Subjects:    []string{resultFilter(c.Name)},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,

@@ -8,24 +8,26 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Status is a run's progress as the cluster sees it.
+// Status is a run's progress as the cluster sees it. Every count is of
+// targets, not of messages.
 type Status struct {
 	Meta Meta
 	// Done counts results stored (a result stored twice after its
-	// duplicate window counts twice; collect writes it once).
+	// duplicate window, or by a batch that was interrupted and delivered
+	// again, counts twice; collect writes it once).
 	Done uint64
 	// Pending counts targets not yet acknowledged, in flight included.
 	Pending uint64
-	// InFlight counts targets delivered to a worker and not acknowledged:
-	// JetStream keeps counting a target handed back (a negative
-	// acknowledgement, as a worker stopping does) until it is delivered
-	// again, so with no worker running it is not work in progress.
+	// InFlight counts targets live workers hold: delivered to them and not
+	// yet acknowledged.
 	InFlight uint64
-	// Redelivered counts targets delivered more than once and not yet
-	// acknowledged, from the consumers' state; WorkerRedelivered sums the
-	// live workers' counts since they started.
+	// Redelivered counts targets live workers hold that were delivered
+	// before (to a worker that died or gave them back); WorkerRedelivered
+	// sums the live workers' counts since they started.
 	Redelivered       uint64
 	WorkerRedelivered int64
 	// Leases maps each held partition to its worker.
@@ -48,6 +50,9 @@ type WorkerStatus struct {
 func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 	var st Status
 	meta, _, err := LoadMeta(ctx, c.JS, run)
+	if err == nil {
+		err = meta.usable()
+	}
 	if err != nil {
 		return st, err
 	}
@@ -56,21 +61,15 @@ func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 	if err != nil {
 		return st, fmt.Errorf("run %q: %w", run, err)
 	}
-	info, err := ts.Info(ctx)
-	if err != nil {
+	if st.Pending, err = countTargets(ctx, ts, targetFilter(run)); err != nil {
 		return st, err
-	}
-	st.Pending = info.State.Msgs
-	for ci := range ts.ListConsumers(ctx).Info() {
-		st.InFlight += uint64(ci.NumAckPending)
-		st.Redelivered += uint64(ci.NumRedelivered)
 	}
 	rs, err := c.JS.Stream(ctx, resultStream(run))
 	if err != nil {
 		return st, fmt.Errorf("run %q: %w", run, err)
 	}
-	if ri, err := rs.Info(ctx); err == nil {
-		st.Done = ri.State.Msgs
+	if st.Done, err = countTargets(ctx, rs, resultFilter(run)); err != nil {
+		return st, err
 	}
 	st.Leases = map[int]string{}
 	kv, err := c.JS.KeyValue(ctx, leaseBucket(run))
@@ -102,11 +101,27 @@ func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 				st.Workers = append(st.Workers, WorkerStatus{ID: ws.ID, Done: ws.Done, Rate: ws.Rate,
 					Redelivered: ws.Redelivered, Partitions: ws.Partitions, At: ws.At})
 				st.WorkerRedelivered += ws.Redelivered
+				st.InFlight += uint64(max(ws.Holding, 0))
+				st.Redelivered += uint64(max(ws.HoldingRedelivered, 0))
 			}
 		}
 	}
 	sort.Slice(st.Workers, func(i, j int) bool { return st.Workers[i].ID < st.Workers[j].ID })
 	return st, nil
+}
+
+// countTargets sums the targets (or results) of a stream's messages: each
+// subject ends with the count its messages carry.
+func countTargets(ctx context.Context, s jetstream.Stream, filter string) (uint64, error) {
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for subj, msgs := range info.State.Subjects {
+		n += subjectCount(subj) * msgs
+	}
+	return n, nil
 }
 
 // Write prints st for people.
@@ -122,8 +137,8 @@ func (st Status) Write(w io.Writer) {
 	fmt.Fprintf(w, "run          %s (%s, created %s)\n", m.Name, state, m.Created.Local().Format(time.DateTime))
 	fmt.Fprintf(w, "submitted    %d\n", m.Submitted)
 	fmt.Fprintf(w, "done         %d\n", st.Done)
-	fmt.Fprintf(w, "pending      %d (%d delivered and not acknowledged: in flight, or handed back)\n", st.Pending, st.InFlight)
-	fmt.Fprintf(w, "redelivered  %d now pending again, %d seen by live workers\n", st.Redelivered, st.WorkerRedelivered)
+	fmt.Fprintf(w, "pending      %d (%d in flight)\n", st.Pending, st.InFlight)
+	fmt.Fprintf(w, "redelivered  %d held again now, %d seen by live workers\n", st.Redelivered, st.WorkerRedelivered)
 	fmt.Fprintf(w, "partitions   %d, %d leased, lease TTL %v, ack wait %v, replicas %d\n",
 		m.Partitions, len(st.Leases), m.LeaseTTL, m.AckWait, m.Replicas)
 	fmt.Fprintf(w, "workers      %d\n", len(st.Workers))

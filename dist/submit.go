@@ -6,29 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fanout/fanout/engine"
 	"github.com/fanout/fanout/fetch"
 )
 
-// SubmitBatch is the number of targets published between checkpoints: a
-// re-submit after a crash skips every target before the last checkpoint
-// and relies on message ids only for the batch after it.
-const SubmitBatch = 1000
-
-// wireTarget is a target as it travels to the workers.
-type wireTarget struct {
-	Input   string `json:"i"`
-	URL     string `json:"u,omitempty"`
-	Bare    bool   `json:"b,omitempty"`
-	HostKey string `json:"h,omitempty"`
-	Invalid string `json:"x,omitempty"`
-}
+// CheckpointEvery is the number of targets read between checkpoints: a
+// re-submit after a crash skips every batch before the last checkpoint and
+// relies on message ids only for those after it.
+const CheckpointEvery = 1000
 
 // SubmitStats say what a Submit did.
 type SubmitStats struct {
@@ -39,10 +28,12 @@ type SubmitStats struct {
 }
 
 // Submit publishes src's targets to run c.Name, creating the run when it
-// does not exist. It numbers nothing itself: targets keep the Seq the
-// source gave them (input.Reader numbers them 0, 1, 2, ... after
-// dedupe), so a re-submit of the same input gives the same ids. progress,
-// if set, is called after each acknowledged batch with the count so far.
+// does not exist, in batches of up to rc.Batch targets of one partition per
+// message. It numbers nothing itself: targets keep the Seq the source gave
+// them (input.Reader numbers them 0, 1, 2, ... after dedupe), so a
+// re-submit of the same input forms the same batches with the same ids.
+// progress, if set, is called after each checkpoint with the number of
+// targets queued so far.
 func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progress func(uint64)) (SubmitStats, error) {
 	var st SubmitStats
 	if err := rc.Validate(); err != nil {
@@ -55,6 +46,9 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	meta, rev, err := LoadMeta(ctx, c.JS, rc.Name)
 	switch {
 	case err == nil:
+		if err := meta.usable(); err != nil {
+			return st, err
+		}
 		st.Resumed = true
 		if meta.Complete {
 			st.Meta = meta
@@ -83,10 +77,22 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	checkpoint := meta.Submitted
 	var futs []jetstream.PubAckFuture
 	var n uint64 // targets seen (published or skipped)
-	inBatch := 0
-	hdr := func(seq uint64) nats.Header {
-		return nats.Header{seqHeader: []string{strconv.FormatUint(seq, 10)}}
-	}
+	nextCheckpoint := checkpoint + CheckpointEvery
+	bt := newBatcher(meta.Batch, meta.Partitions, func(p int, b *pending) error {
+		if b.last < checkpoint {
+			st.Skipped += uint64(b.n) // queued by an earlier submit
+			return nil
+		}
+		m := bodyMsg(targetSubject(rc.Name, p, b.n), b.data)
+		f, err := c.JS.PublishMsgAsync(m, jetstream.WithMsgID(batchID(rc.Name, p, b.first)),
+			jetstream.WithStallWait(30*time.Second))
+		if err != nil {
+			return fmt.Errorf("publish targets %d...: %w", b.first, err)
+		}
+		futs = append(futs, f)
+		st.Published += uint64(b.n)
+		return nil
+	})
 	for {
 		t, err := src.Next()
 		if errors.Is(err, io.EOF) {
@@ -96,36 +102,30 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 			return st, err
 		}
 		n = max(n, t.Seq+1)
-		if t.Seq < checkpoint {
-			st.Skipped++
+		if err := bt.add(Partition(t.HostKey, meta.Partitions), &t); err != nil {
+			return st, err
+		}
+		if n < nextCheckpoint {
 			continue
 		}
-		b, _ := json.Marshal(wireTarget{t.Input, t.URL, t.Bare, t.HostKey, t.Invalid})
-		m := &nats.Msg{
-			Subject: targetSubject(rc.Name, Partition(t.HostKey, meta.Partitions)),
-			Header:  hdr(t.Seq), Data: b,
+		nextCheckpoint = n + CheckpointEvery
+		if err := waitAcks(ctx, futs); err != nil {
+			return st, err
 		}
-		f, err := c.JS.PublishMsgAsync(m, jetstream.WithMsgID(msgID(rc.Name, t.Seq)),
-			jetstream.WithStallWait(30*time.Second))
-		if err != nil {
-			return st, fmt.Errorf("publish target %d: %w", t.Seq, err)
-		}
-		futs = append(futs, f)
-		st.Published++
-		if inBatch++; inBatch == SubmitBatch {
-			inBatch = 0
-			if err := waitAcks(ctx, futs); err != nil {
-				return st, err
-			}
-			futs = futs[:0]
-			meta.Submitted = n
+		futs = futs[:0]
+		// Every target below the oldest one still buffered is queued.
+		if cp := min(n, bt.oldest()); cp > meta.Submitted {
+			meta.Submitted = cp
 			if err := save(); err != nil {
 				return st, err
 			}
-			if progress != nil {
-				progress(n)
-			}
 		}
+		if progress != nil {
+			progress(meta.Submitted)
+		}
+	}
+	if err := bt.flushAll(); err != nil {
+		return st, err
 	}
 	if err := waitAcks(ctx, futs); err != nil {
 		return st, err
@@ -161,14 +161,82 @@ func waitAcks(ctx context.Context, futs []jetstream.PubAckFuture) error {
 	return nil
 }
 
-func decodeTarget(m jetstream.Msg) (fetch.Target, error) {
-	seq, err := strconv.ParseUint(m.Headers().Get(seqHeader), 10, 64)
-	if err != nil {
-		return fetch.Target{}, fmt.Errorf("target message without %s header", seqHeader)
+// pending is a partition's batch being filled.
+type pending struct {
+	data        []byte // the records so far
+	n           int
+	first, last uint64 // sequence numbers of the first and last record
+}
+
+// batcher cuts each partition's targets into batches of up to size, as a
+// function of the input alone: a batch is flushed when it holds size
+// targets, when it has waited for maxAge input positions (checked at every
+// multiple of size, so a rare host does not hold the checkpoint back for
+// the whole input), or at the end. A re-submit of the same input thus
+// forms the same batches with the same ids.
+type batcher struct {
+	size   int
+	maxAge uint64
+	parts  []pending
+	check  uint64 // the next sequence number at which ages are checked
+	emit   func(p int, b *pending) error
+}
+
+func newBatcher(size, partitions int, emit func(p int, b *pending) error) *batcher {
+	return &batcher{size: size, maxAge: 4 * uint64(size) * uint64(partitions),
+		parts: make([]pending, partitions), emit: emit}
+}
+
+func (bt *batcher) add(p int, t *fetch.Target) error {
+	if t.Seq >= bt.check {
+		bt.check = (t.Seq/uint64(bt.size) + 1) * uint64(bt.size)
+		for i := range bt.parts {
+			if b := &bt.parts[i]; b.n > 0 && t.Seq-b.first >= bt.maxAge {
+				if err := bt.flush(i); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	var w wireTarget
-	if err := json.Unmarshal(m.Data(), &w); err != nil {
-		return fetch.Target{}, fmt.Errorf("target %d: %w", seq, err)
+	b := &bt.parts[p]
+	if b.n == 0 {
+		b.first = t.Seq
+		b.data = make([]byte, 0, bt.size*128)
 	}
-	return fetch.Target{Seq: seq, Input: w.Input, URL: w.URL, Bare: w.Bare, HostKey: w.HostKey, Invalid: w.Invalid}, nil
+	b.data = appendTarget(b.data, t)
+	b.n++
+	b.last = t.Seq
+	if b.n == bt.size {
+		return bt.flush(p)
+	}
+	return nil
+}
+
+func (bt *batcher) flush(p int) error {
+	err := bt.emit(p, &bt.parts[p])
+	bt.parts[p] = pending{} // the publish keeps the data
+	return err
+}
+
+func (bt *batcher) flushAll() error {
+	for i := range bt.parts {
+		if bt.parts[i].n > 0 {
+			if err := bt.flush(i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// oldest returns the sequence number of the oldest target still buffered,
+// or the maximum when none is.
+func (bt *batcher) oldest() uint64 {
+	o := ^uint64(0)
+	for i := range bt.parts {
+		if bt.parts[i].n > 0 {
+			o = min(o, bt.parts[i].first)
+		}
+	}
+	return o
 }

@@ -3,16 +3,17 @@ package dist
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/time/rate"
 
 	"github.com/fanout/fanout/engine"
 	"github.com/fanout/fanout/fetch"
@@ -41,23 +42,21 @@ type WorkerConfig struct {
 	Log io.Writer
 }
 
-// Worker pulls targets from the partitions it leases, fetches them with
-// one engine, and publishes their results.
+// Worker pulls batches of targets from the partitions it leases, fetches
+// them with one engine run per served run, and publishes their results.
 type Worker struct {
 	c      *Conn
 	cfg    WorkerConfig
 	client *fetch.Client
-	slots  chan struct{} // the worker-wide concurrency
-	lim    *rate.Limiter // the worker-wide rate, or nil
-	eng    *engine.Engine
-	window int
 
-	done, redelivered atomic.Int64
+	done        atomic.Int64 // results stored
+	redelivered atomic.Int64 // targets received again
+	// Targets in batches pulled and not yet acknowledged or handed back,
+	// and how many of them were delivered before.
+	holding, holdingRedelivered atomic.Int64
 }
 
-var _ engine.Fetcher = (*Worker)(nil)
-
-// NewWorker validates cfg and builds the worker's engine.
+// NewWorker validates cfg and builds the worker's HTTP client.
 func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
 	ec := cfg.Engine
 	if err := ec.Validate(); err != nil {
@@ -77,24 +76,7 @@ func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{c: c, cfg: cfg, client: client, slots: make(chan struct{}, ec.Limits.Concurrency)}
-	if ec.Limits.Rate > 0 {
-		w.lim = rate.NewLimiter(rate.Limit(ec.Limits.Rate), 1)
-	}
-	// Each partition runs its own engine run, so that giving a partition
-	// back can drain exactly its targets. The worker-wide limits are kept
-	// by Fetch; the per-run window bounds what one partition holds.
-	w.window = ec.Limits.Window
-	if w.window == 0 {
-		w.window = min(engine.DefaultWindow(ec.Limits.Concurrency), 4096)
-	}
-	ec.Limits.Rate = 0
-	ec.Limits.Window = w.window
-	if w.eng, err = engine.NewWithFetcher(ec, w); err != nil {
-		client.Close()
-		return nil, err
-	}
-	return w, nil
+	return &Worker{c: c, cfg: cfg, client: client}, nil
 }
 
 // ID returns the worker's name in leases and status.
@@ -106,29 +88,6 @@ func (w *Worker) Done() int64 { return w.done.Load() }
 
 // Close releases idle connections.
 func (w *Worker) Close() { w.client.Close() }
-
-// Fetch makes one attempt at t within the worker-wide concurrency and
-// rate; the engines of all partitions share it.
-func (w *Worker) Fetch(ctx context.Context, t *fetch.Target, r *fetch.Result) {
-	canceled := func() {
-		*r = fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
-			Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "canceled before the request started"}}
-	}
-	select {
-	case w.slots <- struct{}{}:
-	case <-ctx.Done():
-		canceled()
-		return
-	}
-	defer func() { <-w.slots }()
-	if w.lim != nil {
-		if err := w.lim.Wait(ctx); err != nil {
-			canceled()
-			return
-		}
-	}
-	*r = w.client.Fetch(ctx, *t)
-}
 
 func (w *Worker) logf(format string, args ...any) {
 	if w.cfg.Log != nil {
@@ -143,6 +102,9 @@ func (w *Worker) logf(format string, args ...any) {
 func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 	for {
 		meta, ok, err := w.pick(ctx)
+		if errors.Is(err, ErrOldLayout) {
+			return err
+		}
 		if err != nil && ctx.Err() == nil {
 			w.logf("looking for runs: %v", err)
 		}
@@ -164,7 +126,7 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Second):
+		case <-time.After(250 * time.Millisecond): // a run submitted now starts at once
 		}
 		if closed(stop) {
 			return nil
@@ -188,6 +150,9 @@ func (w *Worker) pick(ctx context.Context) (Meta, bool, error) {
 	defer cancel()
 	if w.cfg.Run != "" {
 		m, _, err := LoadMeta(actx, w.c.JS, w.cfg.Run)
+		if err == nil {
+			err = m.usable()
+		}
 		if err != nil {
 			return m, false, err
 		}
@@ -199,6 +164,9 @@ func (w *Worker) pick(ctx context.Context) (Meta, bool, error) {
 		return Meta{}, false, err
 	}
 	for _, m := range metas {
+		if m.usable() != nil {
+			continue
+		}
 		if left, err := w.unfinished(actx, m); err == nil && left {
 			return m, true, nil
 		}
@@ -223,14 +191,17 @@ func (w *Worker) unfinished(ctx context.Context, m Meta) (bool, error) {
 	return info.State.Msgs > 0, nil
 }
 
-// workerStat is a worker's heartbeat in the lease bucket.
+// workerStat is a worker's heartbeat in the lease bucket. Counts are of
+// targets.
 type workerStat struct {
-	ID          string    `json:"id"`
-	Done        int64     `json:"done"`
-	Redelivered int64     `json:"redelivered"`
-	Rate        float64   `json:"rate"`
-	Partitions  []int     `json:"partitions"`
-	At          time.Time `json:"at"`
+	ID                 string    `json:"id"`
+	Done               int64     `json:"done"`
+	Redelivered        int64     `json:"redelivered"`
+	Holding            int64     `json:"holding"`
+	HoldingRedelivered int64     `json:"holding_redelivered"`
+	Rate               float64   `json:"rate"`
+	Partitions         []int     `json:"partitions"`
+	At                 time.Time `json:"at"`
 }
 
 // serve works on one run until it has no targets left, stop is closed or
@@ -253,27 +224,43 @@ func (w *Worker) serve(ctx context.Context, stop <-chan struct{}, meta Meta) err
 	return nil
 }
 
-func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta, kv jetstream.KeyValue, s jetstream.Stream) error {
+func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta, kv jetstream.KeyValue, ts jetstream.Stream) error {
+	s, err := w.newSession(meta, kv, ts)
+	if err != nil {
+		return err
+	}
 	parts := map[int]*partition{}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	// releaseAll gives every partition back: drain (finish what is in
-	// flight, hand back what is queued), then delete the lease.
+	// releaseAll gives every partition back (drain: finish what is in
+	// flight, hand back what is queued; otherwise finish it all), deletes
+	// the heartbeat and ends the engine run.
 	releaseAll := func(drain bool) {
+		if drain {
+			for _, p := range parts {
+				p.drain()
+			}
+			// Retries that were waiting keep their last result.
+			s.run.Drain()
+		}
+		var wg sync.WaitGroup
 		for _, p := range parts {
 			wg.Go(func() { p.release(drain, 0) })
 		}
 		wg.Wait()
+		s.stopSource()
+		<-s.ended
 		kv.Delete(context.Background(), "w."+w.cfg.ID)
 	}
 	tick := time.NewTicker(max(meta.LeaseTTL/4, 100*time.Millisecond))
 	defer tick.Stop()
+	idle := time.NewTicker(250 * time.Millisecond)
+	defer idle.Stop()
 	lastDone, lastAt := w.done.Load(), time.Now()
 	for {
 		now := time.Now()
 		actx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
 		// Heartbeat: live workers decide the fair share.
-		st := workerStat{ID: w.cfg.ID, Done: w.done.Load(), Redelivered: w.redelivered.Load(), At: now.UTC()}
+		st := workerStat{ID: w.cfg.ID, Done: w.done.Load(), Redelivered: w.redelivered.Load(),
+			Holding: w.holding.Load(), HoldingRedelivered: w.holdingRedelivered.Load(), At: now.UTC()}
 		if dt := now.Sub(lastAt).Seconds(); dt > 0 {
 			st.Rate = float64(st.Done-lastDone) / dt
 		}
@@ -285,44 +272,88 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		kv.Put(actx, "w."+w.cfg.ID, b)
 
 		for n, p := range parts {
-			if p.finished() { // its lease was lost
+			if p.finished() { // its lease was lost, or its consumer vanished
 				delete(parts, n)
+				p.release(false, 0)
 			}
 		}
 		cancel()
 		bctx, cancel := ctxOr(ctx, 10*time.Second)
-		w.balance(bctx, kv, s, meta, parts)
+		w.balance(bctx, s, parts)
 		cancel()
 
-		select {
-		case <-stop:
-			releaseAll(true)
-			return nil
-		case <-ctx.Done():
-			for _, p := range parts {
-				p.abort()
+		for beat := false; !beat; {
+			select {
+			case <-stop:
+				releaseAll(true)
+				return nil
+			case <-ctx.Done():
+				for _, p := range parts {
+					p.abort()
+				}
+				s.cancel()
+				return ctx.Err()
+			case <-tick.C:
+				beat = true
+			case <-idle.C:
+				// Holding nothing, the run may be over: look sooner than
+				// the next heartbeat, so that an idle worker exits (and
+				// stops costing the server its pull requests) soon after
+				// the end.
+				if w.holding.Load() == 0 && w.runOver(ctx, meta) {
+					releaseAll(false)
+					return nil
+				}
 			}
-			return ctx.Err()
-		case <-tick.C:
 		}
-		actx, cancel = ctxOr(ctx, 5*time.Second)
-		m, _, err := LoadMeta(actx, w.c.JS, meta.Name)
-		if err != nil {
-			cancel()
-			continue
-		}
-		if left, err := w.unfinished(actx, m); err == nil && !left {
-			cancel()
+		if w.runOver(ctx, meta) {
 			releaseAll(false)
 			return nil
 		}
-		cancel()
 	}
+}
+
+// runOver reports whether run has been submitted in full and every target
+// acknowledged.
+func (w *Worker) runOver(ctx context.Context, meta Meta) bool {
+	actx, cancel := ctxOr(ctx, 5*time.Second)
+	defer cancel()
+	m, _, err := LoadMeta(actx, w.c.JS, meta.Name)
+	if err != nil {
+		return false
+	}
+	left, err := w.unfinished(actx, m)
+	return err == nil && !left
 }
 
 // balance takes free partitions up to the fair share, or gives one back
 // when holding more than it.
-func (w *Worker) balance(ctx context.Context, kv jetstream.KeyValue, s jetstream.Stream, meta Meta, parts map[int]*partition) {
+
+// busyPartitions returns the partitions with targets queued, once the run
+// is submitted in full (nil before: any partition may still get some).
+// Workers then share only those, and a run over three hosts costs three
+// consumers and leases instead of one per partition.
+func (w *Worker) busyPartitions(ctx context.Context, s *session) map[int]bool {
+	m, _, err := LoadMeta(ctx, w.c.JS, s.meta.Name)
+	if err != nil || !m.Complete {
+		return nil
+	}
+	info, err := s.ts.Info(ctx, jetstream.WithSubjectFilter(targetFilter(s.meta.Name)))
+	if err != nil {
+		return nil
+	}
+	busy := map[int]bool{}
+	prefix := "fanout." + s.meta.Name + ".t."
+	for subj := range info.State.Subjects {
+		p, _, _ := strings.Cut(strings.TrimPrefix(subj, prefix), ".")
+		if n, err := strconv.Atoi(p); err == nil {
+			busy[n] = true
+		}
+	}
+	return busy
+}
+func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partition) {
+	kv, meta := s.kv, s.meta
 	live := 1
 	if l, err := kv.ListKeys(ctx, jetstream.MetaOnly()); err == nil {
 		live = 0
@@ -333,37 +364,52 @@ func (w *Worker) balance(ctx context.Context, kv jetstream.KeyValue, s jetstream
 		}
 		live = max(live, 1)
 	}
-	share := (meta.Partitions + live - 1) / live
+	busy := w.busyPartitions(ctx, s)
+	want := meta.Partitions
+	if busy != nil {
+		want = len(busy)
+	}
+	share := (want + live - 1) / live
 	if w.cfg.MaxPartitions > 0 {
 		share = min(share, w.cfg.MaxPartitions)
 	}
-	if len(parts) > share {
+	// Held partitions without work left do not count against the share.
+	held := 0
+	for n := range parts {
+		if busy == nil || busy[n] {
+			held++
+		}
+	}
+	if held > share {
 		for n, p := range parts {
-			delete(parts, n)
-			w.logf("run %s: giving back partition %d (fair share %d)", meta.Name, n, share)
-			go p.release(false, meta.LeaseTTL/2)
-			break
+			if busy == nil || busy[n] {
+				w.logf("run %s: giving back partition %d (fair share %d)", meta.Name, n, share)
+				go p.release(false, meta.LeaseTTL/2)
+				delete(parts, n)
+				break
+			}
 		}
 		return
 	}
 	// Start the search at a place that differs between workers, so that
 	// they do not all race for the same keys.
 	off := Partition(w.cfg.ID, meta.Partitions)
-	for i := 0; i < meta.Partitions && len(parts) < share; i++ {
+	for i := 0; i < meta.Partitions && held < share; i++ {
 		n := (off + i) % meta.Partitions
-		if parts[n] != nil {
+		if parts[n] != nil || busy != nil && !busy[n] {
 			continue
 		}
 		rev, err := kv.Create(ctx, partitionKey(n), []byte(w.cfg.ID))
 		if err != nil {
 			continue // held by another worker, or NATS is unreachable
 		}
-		p, err := w.startPartition(ctx, s, kv, meta, n, rev)
+		p, err := s.startPartition(ctx, n, rev)
 		if err != nil {
 			kv.Delete(ctx, partitionKey(n), jetstream.LastRevision(rev))
 			w.logf("run %s: partition %d: %v", meta.Name, n, err)
 			continue
 		}
 		parts[n] = p
+		held++
 	}
 }

@@ -19,6 +19,15 @@ type Encoder interface {
 	Flush() error
 }
 
+// RecordWriter is implemented by the jsonl encoder: WriteRecord writes a
+// record made by AppendJSONL as it is, so a result that arrives encoded
+// (from a distributed worker) is not decoded and encoded again.
+type RecordWriter interface {
+	WriteRecord(rec []byte) error
+}
+
+var _ RecordWriter = (*jsonlEncoder)(nil)
+
 // EncoderOptions adjusts an encoder. Color applies to text only; Accept
 // decides which results the text format shows as failures.
 type EncoderOptions struct {

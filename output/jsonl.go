@@ -27,8 +27,19 @@ func (e *jsonlEncoder) Encode(r *fetch.Result) error {
 	return e.lb.commit()
 }
 
+// WriteRecord writes rec, a record made by AppendJSONL, as one line.
+func (e *jsonlEncoder) WriteRecord(rec []byte) error {
+	e.lb.buf = append(append(e.lb.buf, rec...), '\n')
+	return e.lb.commit()
+}
+
 // Flush writes buffered lines.
 func (e *jsonlEncoder) Flush() error { return e.lb.Flush() }
+
+// AppendJSONL appends r's JSON Lines record without its newline: the bytes
+// the jsonl format writes for r. A distributed worker sends results this
+// way so that collect -f jsonl can write them through unchanged.
+func AppendJSONL(b []byte, r *fetch.Result) []byte { return appendResultJSON(b, r) }
 
 // appendResultJSON appends the JSON object for r, without a newline.
 func appendResultJSON(b []byte, r *fetch.Result) []byte {

@@ -77,6 +77,27 @@ var engineFlagNames = []string{
 	"http1.1", "max-redirects", "no-follow", "max-body", "no-fallback",
 }
 
+// profiled adds the main command's hidden --cpuprofile to a distributed
+// command, so that each process of a cluster run can be profiled.
+func profiled(cmd *cobra.Command) *cobra.Command {
+	var name string
+	cmd.Flags().StringVar(&name, "cpuprofile", "", "write a Go CPU profile of this process to `FILE` (for performance work)")
+	cmd.Flags().MarkHidden("cpuprofile")
+	run := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if name == "" {
+			return run(cmd, args)
+		}
+		stop, err := startCPUProfile(name)
+		if err != nil {
+			return usageError{err}
+		}
+		defer stop()
+		return run(cmd, args)
+	}
+	return cmd
+}
+
 // termSignal is closed on SIGTERM, which a worker treats like a first
 // Ctrl-C: finish or hand back in-flight work, then exit.
 func termSignal(env Env) (<-chan struct{}, func()) {
@@ -106,10 +127,11 @@ func newSubmitCmd(env Env) *cobra.Command {
 		Short: "Queue targets for distributed workers in a NATS JetStream run",
 		Long: `submit reads targets as the main command does (arguments, -i FILE, stdin;
 same normalisation and dedupe) and publishes them to the run's work-queue
-stream, partitioned by host, in acknowledged batches. Each target's message
-id is the run and its input position, so submitting the same input again
-after a crash continues where the last acknowledged batch ended and does not
-queue anything twice. It prints the run name on stdout.`,
+stream, partitioned by host, up to --batch targets of one partition per
+message. Batches are cut from the input alone and named after their first
+target's input position, so submitting the same input again after a crash
+continues from the last acknowledged checkpoint and does not queue anything
+twice. It prints the run name on stdout.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if rc.Name == "" {
@@ -164,8 +186,9 @@ queue anything twice. It prints the run name on stdout.`,
 	fs.DurationVar(&rc.LeaseTTL, "lease-ttl", rc.LeaseTTL, "a dead worker's partitions pass to others after this long; keep it above 2 × --timeout")
 	fs.DurationVar(&rc.AckWait, "ack-wait", rc.AckWait, "a dead worker's targets are delivered again after this long")
 	fs.DurationVar(&rc.DupWindow, "dup-window", rc.DupWindow, "how long JetStream remembers message ids (re-submits, duplicate results)")
+	fs.IntVar(&rc.Batch, "batch", rc.Batch, "targets per message, all of one partition (new runs only)")
 	fs.BoolVarP(&quiet, "quiet", "q", false, "print only the run name")
-	return cmd
+	return profiled(cmd)
 }
 
 func newWorkerCmd(env Env) *cobra.Command {
@@ -181,9 +204,10 @@ func newWorkerCmd(env Env) *cobra.Command {
 fair share each, and fetches their targets with the main command's engine
 and flags. A partition is served by one worker at a time (a lease in a
 JetStream key-value bucket), so --per-host and --host-rate hold for the
-whole cluster. A target is acknowledged only after its result is stored.
-SIGTERM or Ctrl-C: attempts in flight finish, queued targets go back to the
-stream, leases are released, then the worker exits.`,
+whole cluster. One engine run serves all its partitions. A batch of targets
+is acknowledged only after its results are stored. SIGTERM or Ctrl-C:
+attempts in flight finish, queued targets go back to the stream, leases are
+released, then the worker exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, _, errs := f.config()
@@ -241,7 +265,7 @@ stream, leases are released, then the worker exits.`,
 	all := pflag.NewFlagSet("engine", pflag.ContinueOnError)
 	f.register(all)
 	copyFlags(fs, all, engineFlagNames...)
-	return cmd
+	return profiled(cmd)
 }
 
 func newCollectCmd(env Env) *cobra.Command {
@@ -272,7 +296,7 @@ continues the run it recorded, skipping the targets already stored.`,
 	f.register(all)
 	copyFlags(fs, all, "format", "output", "db", "accept", "color", "quiet")
 	cmd.MarkFlagRequired("run")
-	return cmd
+	return profiled(cmd)
 }
 
 func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run string, follow bool) error {
@@ -326,6 +350,14 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		}
 	}
 	sum := output.NewSummary(acc)
+	if rw, ok := enc.(output.RecordWriter); ok && rec == nil {
+		// Workers send each result as its JSON Lines record: write it
+		// through, decoding nothing but what the summary counts.
+		opts.Raw = func(r *fetch.Result, line []byte) error {
+			sum.Add(r)
+			return rw.WriteRecord(line)
+		}
+	}
 	emit := func(r *fetch.Result) error {
 		sum.Add(r)
 		if rec != nil {
@@ -492,7 +524,7 @@ func newNATSCmd(env Env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&addr, "listen", envOr("FANOUT_NATS_LISTEN", dist.EmbeddedAddr), "`HOST:PORT` to listen on ($FANOUT_NATS_LISTEN)")
 	cmd.Flags().StringVar(&dir, "store", envOr("FANOUT_NATS_STORE", dist.DefaultStoreDir()), "JetStream `DIR` ($FANOUT_NATS_STORE)")
-	return cmd
+	return profiled(cmd)
 }
 
 func splitHostPort(s string) (string, int, error) {

@@ -1,0 +1,490 @@
+package dist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fanout/fanout/engine"
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/internal/simweb"
+)
+
+type cut struct {
+	p           int
+	first, last uint64
+	n           int
+	data        string
+}
+
+// cuts runs targets over hosts through a batcher and returns its batches.
+func cuts(t *testing.T, n, hosts, size, partitions int) []cut {
+	t.Helper()
+	var got []cut
+	bt := newBatcher(size, partitions, func(p int, b *pending) error {
+		got = append(got, cut{p, b.first, b.last, b.n, string(b.data)})
+		return nil
+	})
+	for i := range n {
+		h := fmt.Sprintf("h%d.example:443", (i*7919)%hosts)
+		tg := fetch.Target{Seq: uint64(i), Input: h, URL: "https://" + h + "/", HostKey: h}
+		if err := bt.add(Partition(h, partitions), &tg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bt.flushAll(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// Batches are a function of the input alone: the same input gives the same
+// batches; each holds at most size targets of one partition, each target is
+// in exactly one, and a partition's batch never waits past the age limit.
+func TestBatchBoundariesDeterministic(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ n, hosts, size, partitions int }{
+		{5000, 64, 100, 64},
+		{5000, 3, 100, 16},   // few hosts: full batches
+		{20000, 500, 50, 64}, // rare hosts: the age limit cuts
+		{10, 10, 100, 4},     // everything at the end
+	} {
+		t.Run(fmt.Sprint(tc), func(t *testing.T) {
+			a := cuts(t, tc.n, tc.hosts, tc.size, tc.partitions)
+			if b := cuts(t, tc.n, tc.hosts, tc.size, tc.partitions); !reflect.DeepEqual(a, b) {
+				t.Fatal("the same input gave different batches")
+			}
+			seen := make([]int, tc.n)
+			maxAge := uint64(4 * tc.size * tc.partitions)
+			for _, c := range a {
+				ts, err := parseTargets([]byte(c.data))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ts) != c.n || c.n > tc.size || c.n == 0 {
+					t.Fatalf("batch of %d targets (n %d), size %d", len(ts), c.n, tc.size)
+				}
+				for _, tg := range ts {
+					seen[tg.Seq]++
+					if p := Partition(tg.HostKey, tc.partitions); p != c.p {
+						t.Fatalf("target %d of partition %d in a batch of %d", tg.Seq, p, c.p)
+					}
+				}
+				if c.last-c.first > maxAge+uint64(tc.size) {
+					t.Errorf("batch %d..%d waited longer than %d positions", c.first, c.last, maxAge)
+				}
+			}
+			for seq, k := range seen {
+				if k != 1 {
+					t.Fatalf("target %d in %d batches", seq, k)
+				}
+			}
+		})
+	}
+}
+
+// failingSource fails after n targets, as a submit that crashed.
+type failingSource struct {
+	src engine.Source
+	n   int
+}
+
+func (f *failingSource) Next() (fetch.Target, error) {
+	if f.n == 0 {
+		return fetch.Target{}, errors.New("crash")
+	}
+	f.n--
+	return f.src.Next()
+}
+
+// streamTargets reads every target message of run and counts each seq.
+func streamTargets(t *testing.T, c *Conn, run string) (map[uint64]int, int) {
+	t.Helper()
+	ctx := context.Background()
+	// A work-queue stream takes only explicitly acknowledging consumers;
+	// this one acknowledges nothing, and is deleted after.
+	ts, err := c.JS.Stream(ctx, targetStream(run))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := ts.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "reader",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.DeleteConsumer(ctx, "reader")
+	count := map[uint64]int{}
+	msgs := 0
+	for {
+		m, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
+			return count, msgs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs++
+		data, err := body(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := parseTargets(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := subjectCount(m.Subject()), uint64(len(ts)); got != want {
+			t.Errorf("subject %s for %d targets", m.Subject(), want)
+		}
+		for _, tg := range ts {
+			count[tg.Seq]++
+		}
+		if md, _ := m.Metadata(); md != nil && md.NumPending == 0 {
+			return count, msgs
+		}
+	}
+}
+
+// A submit that dies part-way and is run again queues each target once:
+// the second skips the batches before the checkpoint, and the stream drops
+// those it publishes again.
+func TestResubmitAfterPartialSubmit(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	c := connect(t, url)
+	const n = 5000
+	urls := make([]string, n)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("http://h%d.example/%d", i%40, i)
+	}
+	rc := testRun("resubmit")
+	rc.Batch = 10 // batches fill well before the crash, so some are skipped
+	_, err := Submit(context.Background(), c, rc, &failingSource{inputOf(urls), 3500}, nil)
+	if err == nil {
+		t.Fatal("Submit of a failing source: no error")
+	}
+	meta, _, err := LoadMeta(context.Background(), c.JS, rc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Complete || meta.Submitted == 0 || meta.Submitted > 3500 {
+		t.Fatalf("after the crash: checkpoint %d complete %v, want 1..3500 and incomplete", meta.Submitted, meta.Complete)
+	}
+	st := submit(t, c, rc, urls)
+	if !st.Resumed || st.Skipped == 0 || st.Skipped+st.Published != n || st.Meta.Submitted != n || !st.Meta.Complete {
+		t.Fatalf("re-submit: %+v, want resumed, some skipped, %d in all, complete", st, n)
+	}
+	count, msgs := streamTargets(t, c, rc.Name)
+	for i := range n {
+		if count[uint64(i)] != 1 {
+			t.Fatalf("target %d queued %d times (%d messages)", i, count[uint64(i)], msgs)
+		}
+	}
+	if len(count) != n {
+		t.Fatalf("%d targets queued, want %d", len(count), n)
+	}
+	status, err := RunStatus(context.Background(), c, rc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status.Pending != n {
+		t.Errorf("status: %d pending, want %d", status.Pending, n)
+	}
+	t.Logf("checkpoint %d, %d skipped, %d published again, %d messages", meta.Submitted, st.Skipped, st.Published, msgs)
+}
+
+// A worker that published a batch's results and died before its ack: the
+// batch is delivered again, and its second results message is dropped by
+// the results stream (same id), so status counts each target once and
+// collect sees no duplicate.
+func TestRedeliveredBatchNoDuplicateResults(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	c := connect(t, url)
+	const n = 300
+	urls := manyHosts(sim, n, 1, time.Millisecond) // one host: one partition
+	rc := testRun("redeliver")
+	rc.AckWait = time.Second
+	submit(t, c, rc, urls)
+
+	// The dead worker: take the first batch and publish its results, with
+	// a status that marks them, without acknowledging the batch.
+	ctx := context.Background()
+	p := Partition(firstTarget(t, urls).HostKey, rc.Partitions)
+	ts, err := c.JS.Stream(ctx, targetStream(rc.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := ts.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: consumerName(p),
+		FilterSubject: partitionFilter(rc.Name, p), AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: rc.AckWait, MaxDeliver: -1, MemoryStorage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cons.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := body(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := parseTargets(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for _, tg := range targets {
+		out = appendResultLine(out, &fetch.Result{Seq: tg.Seq, Input: tg.Input, URL: tg.URL, Status: 299})
+	}
+	if _, err := c.JS.PublishMsg(ctx, &nats.Msg{Subject: resultSubject(rc.Name, len(targets)), Data: out},
+		jetstream.WithMsgID(m.Headers().Get(jetstream.MsgIDHeader))); err != nil {
+		t.Fatal(err)
+	}
+
+	w, err := NewWorker(connect(t, url), WorkerConfig{Engine: engineConfig(t, sim, 8, 2), Run: rc.Name,
+		ID: "survivor", ExitWhenDone: true, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	if err := w.Run(ctx, make(chan struct{})); err != nil {
+		t.Fatal(err)
+	}
+	if w.redelivered.Load() < int64(len(targets)) {
+		t.Errorf("worker saw %d redelivered targets, want at least %d", w.redelivered.Load(), len(targets))
+	}
+	st, err := RunStatus(ctx, c, rc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Done != n || st.Pending != 0 {
+		t.Errorf("status: done %d pending %d, want %d and 0", st.Done, st.Pending, n)
+	}
+	col := newCollector()
+	cst, err := Collect(ctx, c, rc.Name, CollectOptions{}, col.emit, func() error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	col.check(t, n, urls)
+	if cst.Duplicates != 0 {
+		t.Errorf("collect skipped %d duplicates, want the stream to have dropped them", cst.Duplicates)
+	}
+	for _, tg := range targets {
+		if got := col.results[tg.Seq].Status; got != 299 {
+			t.Fatalf("target %d: status %d, want the first result's 299", tg.Seq, got)
+		}
+	}
+}
+
+// A worker stopped gracefully mid-run hands back what it has not started,
+// partly run batches included; another worker finishes. No canceled
+// result reaches the output and each target is written once.
+func TestGracefulStopHandsBackPartialBatches(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	const n = 2000
+	urls := manyHosts(sim, n, 20, 20*time.Millisecond)
+	rc := testRun("handback")
+	submit(t, connect(t, url), rc, urls)
+	cfg := engineConfig(t, sim, 8, 1)
+
+	first, err := NewWorker(connect(t, url), WorkerConfig{Engine: cfg, Run: rc.Name, ID: "first", Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(first.Close)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := first.Run(context.Background(), stop); err != nil {
+			t.Errorf("first: %v", err)
+		}
+	})
+	for first.Done() < 100 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("first worker stopped after %d results", first.Done())
+	if first.holding.Load() != 0 {
+		t.Errorf("first worker still holds %d targets after stopping", first.holding.Load())
+	}
+
+	second, err := NewWorker(connect(t, url), WorkerConfig{Engine: cfg, Run: rc.Name, ID: "second",
+		ExitWhenDone: true, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Close)
+	if err := second.Run(context.Background(), make(chan struct{})); err != nil {
+		t.Fatal(err)
+	}
+	col := newCollector()
+	if _, err := Collect(context.Background(), connect(t, url), rc.Name, CollectOptions{Follow: true},
+		col.emit, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	col.check(t, n, urls)
+	for seq, r := range col.results {
+		if r.Error != nil || r.Status != 200 {
+			t.Fatalf("seq %d: status %d error %v, want 200", seq, r.Status, r.Error)
+		}
+	}
+	if got := first.Done() + second.Done(); got != n {
+		t.Errorf("workers stored %d results, want %d", got, n)
+	}
+}
+
+// firstTarget is the target the first of urls becomes.
+func firstTarget(t *testing.T, urls []string) fetch.Target {
+	t.Helper()
+	tg, err := inputOf(urls[:1]).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+// The server restarts mid-run (its consumers' state is in memory and is
+// lost): the workers reconnect, their partitions' consumers are created
+// again, and the run still ends with each target collected once.
+func TestServerRestartMidRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv, err := StartServer(ServerConfig{Host: "127.0.0.1", Port: -1, StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := srv.ClientURL()
+	port := srv.Addr().(*net.TCPAddr).Port
+	sim := startSim(t, simweb.Config{})
+	const n = 3000
+	urls := manyHosts(sim, n, 50, 5*time.Millisecond)
+	rc := testRun("restart")
+	submit(t, connect(t, url), rc, urls)
+
+	w, err := NewWorker(connect(t, url), WorkerConfig{Engine: engineConfig(t, sim, 8, 2), Run: rc.Name,
+		ID: "w", ExitWhenDone: true, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background(), make(chan struct{})) }()
+	for w.Done() < 300 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	t.Logf("server stopped after %d results", w.Done())
+	if srv, err = StartServer(ServerConfig{Host: "127.0.0.1", Port: port, StoreDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the worker did not finish the run after the restart")
+	}
+	col := newCollector()
+	if _, err := Collect(context.Background(), connect(t, url), rc.Name, CollectOptions{Follow: true},
+		col.emit, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	col.check(t, n, urls)
+}
+
+// A run submitted by a fanout from before batches is refused everywhere
+// with a message that says what to do, and listed still (to be deleted).
+func TestOldLayoutRunRefused(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	c := connect(t, url)
+	ctx := context.Background()
+	kv, err := runsKV(ctx, c.JS, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := `{"Name":"old","Partitions":16,"Replicas":1,"LeaseTTL":2000000000,"AckWait":3000000000,` +
+		`"DupWindow":600000000000,"created":"2026-11-01T00:00:00Z","submitted":10,"complete":true}`
+	if _, err := kv.Create(ctx, "old", []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Submit(ctx, c, testRun("old"), inputOf([]string{"http://a.example/"}), nil)
+	if !errors.Is(err, ErrOldLayout) {
+		t.Errorf("Submit: %v, want ErrOldLayout", err)
+	}
+	_, err = Collect(ctx, c, "old", CollectOptions{}, func(*fetch.Result) error { return nil }, func() error { return nil })
+	if !errors.Is(err, ErrOldLayout) {
+		t.Errorf("Collect: %v, want ErrOldLayout", err)
+	}
+	if _, err := RunStatus(ctx, c, "old"); !errors.Is(err, ErrOldLayout) {
+		t.Errorf("RunStatus: %v, want ErrOldLayout", err)
+	}
+	w, err := NewWorker(c, WorkerConfig{Engine: engine.DefaultConfig(), Run: "old", ExitWhenDone: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Run(ctx, make(chan struct{})); !errors.Is(err, ErrOldLayout) {
+		t.Errorf("worker: %v, want ErrOldLayout", err)
+	}
+	if metas, err := Runs(ctx, c.JS); err != nil || len(metas) != 1 {
+		t.Errorf("Runs: %d runs, %v; want the old one listed", len(metas), err)
+	}
+}
+
+// Once a run is submitted in full, workers lease only partitions with
+// targets queued: a run over three hosts costs three consumers and leases,
+// not one per partition.
+func TestWorkersLeaseOnlyBusyPartitions(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	c := connect(t, url)
+	const n = 600
+	urls := manyHosts(sim, n, 3, 5*time.Millisecond)
+	rc := testRun("busy")
+	submit(t, c, rc, urls)
+	want := map[int]bool{}
+	for _, u := range urls[:3] {
+		want[Partition(firstTarget(t, []string{u}).HostKey, rc.Partitions)] = true
+	}
+	w, err := NewWorker(connect(t, url), WorkerConfig{Engine: engineConfig(t, sim, 8, 1), Run: rc.Name,
+		ID: "w", ExitWhenDone: true, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background(), make(chan struct{})) }()
+	for w.Done() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	st, err := RunStatus(context.Background(), c, rc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range st.Leases {
+		if !want[p] {
+			t.Errorf("partition %d leased, but only %v have targets", p, want)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,290 @@
+package dist
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fanout/fanout/engine"
+	"github.com/fanout/fanout/fetch"
+)
+
+// session is a worker serving one run: a single engine run, fed with the
+// batches of every partition the worker holds, under the worker's
+// --concurrency and --rate as in a local run. Giving one partition back
+// needs no engine of its own: the session's Fetch answers a stopping
+// partition's queued targets as canceled without a request, and their
+// batches go back to the stream.
+type session struct {
+	w    *Worker
+	meta Meta
+	kv   jetstream.KeyValue
+	ts   jetstream.Stream
+
+	ctx    context.Context // the engine run's; each partition's derives from it
+	cancel context.CancelFunc
+	run    *engine.Run
+	feed   chan *batch // partitions' pullers -> Next
+	parts  []atomic.Pointer[partition]
+
+	srcStop  chan struct{} // closed: Next returns io.EOF
+	stopOnce sync.Once
+	cur      *batch // the batch Next is handing out; Next's own
+
+	mu     sync.Mutex
+	held   map[uint64]*batch   // targets given to the engine, by seq, no result yet
+	extra  map[uint64][]*batch // a seq held by a second batch at once (a redelivery)
+	closed bool                // the engine run ended: batches go back
+
+	acks  chan ackJob
+	ended chan struct{} // closed when every batch is acknowledged or handed back
+}
+
+var (
+	_ engine.Source  = (*session)(nil)
+	_ engine.Fetcher = (*session)(nil)
+)
+
+// batch is one work message: up to Meta.Batch targets of one partition.
+type batch struct {
+	p           *partition
+	msg         jetstream.Msg
+	id          string // the work message's id; its results' id derives from it
+	ts          []fetch.Target
+	redelivered bool
+	next        int // the next target Next hands out
+
+	// Owned by the results goroutine.
+	left int      // targets without a result yet
+	out  []byte   // result lines so far
+	back []uint64 // targets canceled before they started: they go back
+}
+
+func (w *Worker) newSession(meta Meta, kv jetstream.KeyValue, ts jetstream.Stream) (*session, error) {
+	s := &session{w: w, meta: meta, kv: kv, ts: ts,
+		feed: make(chan *batch), parts: make([]atomic.Pointer[partition], meta.Partitions),
+		srcStop: make(chan struct{}), held: map[uint64]*batch{}, extra: map[uint64][]*batch{},
+		acks: make(chan ackJob, 256), ended: make(chan struct{})}
+	eng, err := engine.NewWithFetcher(w.cfg.Engine, s)
+	if err != nil {
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.run = eng.Start(s.ctx, s)
+	ackDone := make(chan struct{})
+	go s.acker(ackDone)
+	go s.results(ackDone)
+	return s, nil
+}
+
+// Next gives the engine the next target of any held partition, in the
+// order their batches arrive.
+func (s *session) Next() (fetch.Target, error) {
+	for {
+		if b := s.cur; b != nil && b.next < len(b.ts) {
+			b.next++
+			return b.ts[b.next-1], nil
+		}
+		s.cur = nil
+		select {
+		case b := <-s.feed:
+			if s.admit(b) {
+				s.cur = b
+			}
+		case <-s.srcStop:
+			return fetch.Target{}, io.EOF
+		}
+	}
+}
+
+// admit records b's targets as held by the engine, or hands b back when
+// the run has ended or b's partition is stopping.
+func (s *session) admit(b *batch) bool {
+	s.mu.Lock()
+	ok := !s.closed && b.p.state.Load() == running
+	if ok {
+		for i := range b.ts {
+			seq := b.ts[i].Seq
+			if s.held[seq] == nil {
+				s.held[seq] = b
+			} else {
+				s.extra[seq] = append(s.extra[seq], b)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		b.p.handBack(b)
+	}
+	return ok
+}
+
+// take returns the batch a result belongs to and forgets the pairing.
+func (s *session) take(seq uint64) *batch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.held[seq]
+	if more := s.extra[seq]; len(more) > 0 {
+		s.held[seq] = more[0]
+		if len(more) == 1 {
+			delete(s.extra, seq)
+		} else {
+			s.extra[seq] = more[1:]
+		}
+	} else {
+		delete(s.held, seq)
+	}
+	return b
+}
+
+// Fetch makes one attempt at t unless t's partition is stopping: then t
+// gets a canceled result at once, without a request, and goes back to the
+// stream for the partition's next holder. An attempt runs under its
+// partition's context, which a lost lease cancels.
+func (s *session) Fetch(ctx context.Context, t *fetch.Target, r *fetch.Result) {
+	p := s.parts[Partition(t.HostKey, s.meta.Partitions)].Load()
+	if p == nil || p.state.Load() != running {
+		*r = fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
+			Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "partition given back before the request started"}}
+		return
+	}
+	*r = s.w.client.Fetch(p.ctx, *t)
+}
+
+// results gathers each batch's results; a batch whose every target has a
+// result is published by finish.
+func (s *session) results(ackDone <-chan struct{}) {
+	defer close(s.ended)
+	for r := range s.run.Results() {
+		if b := s.take(r.Seq); b != nil {
+			s.record(b, &r)
+		}
+	}
+	// Targets the engine never admitted (the run stopped first) go back.
+	s.mu.Lock()
+	s.closed = true
+	held, extra := s.held, s.extra
+	s.held, s.extra = map[uint64]*batch{}, map[uint64][]*batch{}
+	s.mu.Unlock()
+	canceled := fetch.Result{Error: &fetch.Error{Kind: fetch.KindCanceled}}
+	for seq, b := range held {
+		canceled.Seq = seq
+		s.record(b, &canceled)
+		for _, b := range extra[seq] {
+			s.record(b, &canceled)
+		}
+	}
+	close(s.acks)
+	<-ackDone
+}
+
+// record adds r to its batch, and finishes the batch at its last result.
+// A canceled result means the target never ran here: it goes back.
+func (s *session) record(b *batch, r *fetch.Result) {
+	if r.Error != nil && r.Error.Kind == fetch.KindCanceled {
+		b.back = append(b.back, r.Seq)
+	} else {
+		if b.out == nil {
+			b.out = make([]byte, 0, len(b.ts)*700)
+		}
+		b.out = appendResultLine(b.out, r)
+	}
+	if b.left--; b.left == 0 {
+		s.finish(b)
+	}
+}
+
+// ackJob acknowledges a batch once JetStream stored what finish published.
+type ackJob struct {
+	b    *batch
+	futs []jetstream.PubAckFuture
+	done int // results stored
+}
+
+// finish publishes a batch's results as one message, whose id derives from
+// the work message's: a redelivered batch's results are dropped by the
+// results stream's duplicate window (and by collect in any case). A batch
+// that ran only in part publishes the results it has and queues the rest
+// as a new work message, both with ids of this delivery, before the
+// original is acknowledged; one that did not run at all goes back whole.
+func (s *session) finish(b *batch) {
+	js := s.w.c.JS
+	done := len(b.ts) - len(b.back)
+	if done == 0 {
+		b.p.handBack(b)
+		return
+	}
+	id := b.id
+	if len(b.back) > 0 {
+		id += ".d" + deliveries(b.msg)
+	}
+	opts := []jetstream.PublishOpt{jetstream.WithStallWait(30 * time.Second)}
+	var futs []jetstream.PubAckFuture
+	f, err := js.PublishMsgAsync(bodyMsg(resultSubject(s.meta.Name, done), b.out),
+		append(opts, jetstream.WithMsgID(id))...)
+	if err == nil {
+		futs = append(futs, f)
+		if len(b.back) > 0 {
+			f, err = js.PublishMsgAsync(bodyMsg(targetSubject(s.meta.Name, b.p.n, len(b.back)), b.requeue()),
+				append(opts, jetstream.WithMsgID(b.id+".q"+deliveries(b.msg)))...)
+			futs = append(futs, f)
+		}
+	}
+	if err != nil {
+		b.p.handBack(b)
+		return
+	}
+	s.acks <- ackJob{b: b, futs: futs, done: done}
+}
+
+// requeue encodes the targets that go back as a work message.
+func (b *batch) requeue() []byte {
+	back := make(map[uint64]bool, len(b.back))
+	for _, seq := range b.back {
+		back[seq] = true
+	}
+	var data []byte
+	for i := range b.ts {
+		if back[b.ts[i].Seq] {
+			data = appendTarget(data, &b.ts[i])
+		}
+	}
+	return data
+}
+
+func deliveries(m jetstream.Msg) string {
+	if md, err := m.Metadata(); err == nil {
+		return strconv.FormatUint(md.NumDelivered, 10)
+	}
+	return "0"
+}
+
+func (s *session) acker(done chan<- struct{}) {
+	defer close(done)
+	for a := range s.acks {
+		ok := true
+		for _, f := range a.futs {
+			select {
+			case <-f.Ok():
+			case <-f.Err():
+				ok = false
+			}
+		}
+		if !ok {
+			a.b.p.handBack(a.b)
+			continue
+		}
+		a.b.msg.Ack()
+		s.w.done.Add(int64(a.done))
+		a.b.p.untrack(a.b)
+	}
+}
+
+// stopSource ends the engine's input: once what it holds is done, the
+// engine run ends.
+func (s *session) stopSource() { s.stopOnce.Do(func() { close(s.srcStop) }) }

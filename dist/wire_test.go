@@ -1,0 +1,169 @@
+package dist
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/output"
+)
+
+func TestTargetRecordsRoundTrip(t *testing.T) {
+	t.Parallel()
+	ts := []fetch.Target{
+		{Seq: 0, Input: "http://a.example/", URL: "http://a.example/", HostKey: "a.example:80"},
+		{Seq: 7, Input: "b.example", URL: "https://b.example/", Bare: true, HostKey: "b.example:443"},
+		{Seq: 1 << 40, Input: "odd\tline\\with\nall", URL: "", Invalid: "missing host\t(tab)"},
+		{Seq: 9, Input: "", URL: "x", HostKey: `back\slash`},
+	}
+	var data []byte
+	for i := range ts {
+		data = appendTarget(data, &ts[i])
+	}
+	if n := bytes.Count(data, []byte{'\n'}); n != len(ts) {
+		t.Fatalf("%d lines for %d targets: %q", n, len(ts), data)
+	}
+	got, err := parseTargets(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty URL travels as "same as the input".
+	want := append([]fetch.Target(nil), ts...)
+	want[2].URL = want[2].Input
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseTargetsRejects(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, data string }{
+		{"too few fields", "1\t\tin\t\n"},
+		{"bad seq", "x\t\tin\t\th\t\n"},
+		{"bad escape", "1\t\tin\\q\t\th\t\n"},
+		{"trailing backslash", "1\t\tin\\\t\th\t\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, err := parseTargets([]byte(tc.data)); err == nil {
+				t.Errorf("parseTargets(%q) = %+v, want an error", tc.data, got)
+			}
+		})
+	}
+}
+
+func FuzzTargetRecord(f *testing.F) {
+	f.Add(uint64(3), "http://a/", "http://a/", "a:80", "", false)
+	f.Add(uint64(0), "a\tb\\n", "", "", "bad\n", true)
+	f.Fuzz(func(t *testing.T, seq uint64, in, url, host, invalid string, bare bool) {
+		tg := fetch.Target{Seq: seq, Input: in, URL: url, HostKey: host, Invalid: invalid, Bare: bare}
+		got, err := parseTargets(appendTarget(nil, &tg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if url == "" {
+			tg.URL = in
+		}
+		if len(got) != 1 || got[0] != tg {
+			t.Fatalf("got %+v, want %+v", got, tg)
+		}
+		parseTargets([]byte(in)) // arbitrary input must not panic
+	})
+}
+
+// sampleResults covers every field of the schema, odd strings and both
+// error shapes.
+func sampleResults() []fetch.Result {
+	cl := int64(1234)
+	at := time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.UTC)
+	return []fetch.Result{
+		{Seq: 0, Input: "http://a/", URL: "http://a/", FinalURL: "http://a/x", Status: 200, Proto: "HTTP/1.1",
+			Method: "GET", ContentType: "text/html", ContentLength: &cl, Bytes: 1234, Title: "Tab\there \"q\" \u2028 é",
+			Server: "sim", IP: "127.0.0.1", BodySHA256: "ab12", Redirects: []fetch.Hop{{URL: "http://a/", Status: 301}},
+			Attempts: 2, Timing: fetch.Timing{DNS: 0.5, Connect: 1e-7, TLS: 0, TTFB: 3.25, Transfer: 1, Total: 4.75},
+			StartedAt: at},
+		{Seq: 1 << 20, Input: "bad\nline", URL: "", Attempts: 1, StartedAt: at,
+			Error: &fetch.Error{Kind: fetch.KindInvalidURL, Message: "no host"}},
+		{Seq: 5, Input: "h", URL: "https://h/", Status: 0, Attempts: 3, Timing: fetch.Timing{Total: 10000.125},
+			Error: &fetch.Error{Kind: fetch.KindTimeout, Message: "timeout after 10s"}, StartedAt: at},
+	}
+}
+
+// A result line carries the exact jsonl record, a summary that agrees
+// with the result, and decodes back into the same result.
+func TestResultLineRoundTrip(t *testing.T) {
+	t.Parallel()
+	rs := sampleResults()
+	var data []byte
+	for i := range rs {
+		data = appendResultLine(data, &rs[i])
+	}
+	for i := range rs {
+		var l resultLine
+		var err error
+		if data, err = nextResultLine(data, &l); err != nil {
+			t.Fatal(err)
+		}
+		r := &rs[i]
+		if want := output.AppendJSONL(nil, r); !bytes.Equal(l.json, want) {
+			t.Errorf("record %d:\n got %s\nwant %s", i, l.json, want)
+		}
+		s := l.summary
+		if s.Seq != r.Seq || s.Status != r.Status || s.Bytes != r.Bytes || s.Timing.Total != r.Timing.Total ||
+			(s.Error == nil) != (r.Error == nil) || s.Error != nil && s.Error.Kind != r.Error.Kind {
+			t.Errorf("summary %d: got %+v, want the fields of %+v", i, s, r)
+		}
+		var back fetch.Result
+		if err := json.Unmarshal(l.json, &back); err != nil {
+			t.Fatal(err)
+		}
+		back.Seq = r.Seq
+		if !reflect.DeepEqual(back, *r) {
+			t.Errorf("decoded %d:\n got %+v\nwant %+v", i, back, *r)
+		}
+	}
+	if len(data) != 0 {
+		t.Errorf("%d bytes left over", len(data))
+	}
+}
+
+// collect -f jsonl writes the records through; the decoded path encodes
+// the decoded results again. Both give the same bytes.
+func TestJSONLPassThroughEqualsDecoded(t *testing.T) {
+	t.Parallel()
+	rs := sampleResults()
+	var msg []byte
+	for i := range rs {
+		msg = appendResultLine(msg, &rs[i])
+	}
+	msg = appendResultLine(msg, &rs[0]) // a duplicate: written once
+
+	encode := func(raw bool) (string, uint64, uint64) {
+		var buf bytes.Buffer
+		enc, err := output.NewEncoder("jsonl", &buf, output.EncoderOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rawFn func(*fetch.Result, []byte) error
+		if raw {
+			rawFn = func(_ *fetch.Result, rec []byte) error { return enc.(output.RecordWriter).WriteRecord(rec) }
+		}
+		var seen bitmap
+		n, dups, err := collectMsg(msg, rawFn, &seen, enc.Encode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc.Flush()
+		return buf.String(), n, dups
+	}
+	raw, n1, d1 := encode(true)
+	dec, n2, d2 := encode(false)
+	if raw != dec {
+		t.Errorf("pass-through:\n%s\ndecoded:\n%s", raw, dec)
+	}
+	if n1 != 3 || n2 != 3 || d1 != 1 || d2 != 1 {
+		t.Errorf("written %d/%d, duplicates %d/%d; want 3 and 1", n1, n2, d1, d2)
+	}
+}
