@@ -112,9 +112,11 @@ func distSection(b *bench, n, hosts, c int, names []string, runs [][]distbench.M
 	fmt.Fprintf(&sb, "### dist: %d URLs (ok), %d hosts, c=%d per process\n\n", n, hosts, c)
 	fmt.Fprintf(&sb, "Medians of %d alternated runs: the local run, then `fanout nats` + `submit` + workers + "+
 		"`collect --follow` started together (wall until collect has every result; CPU of every process, "+
-		"the NATS server's included).\n\n", b.runs)
-	sb.WriteString("| run | wall s | targets/s | CPU s | CPU µs/target | CPU by process, s |\n|---|---:|---:|---:|---:|---|\n")
-	perTarget := make([]float64, len(names))
+		"the NATS server's included from the submit's start to the last process's exit; the server's own "+
+		"start and stop, which a long-lived NATS service does not pay per run, are in the last column "+
+		"and out of the CPU total).\n\n", b.runs)
+	sb.WriteString("| run | wall s | targets/s | CPU s | CPU µs/target | CPU by process, s | NATS start+stop s |\n|---|---:|---:|---:|---:|---|---:|\n")
+	perTarget, withServer := make([]float64, len(names)), make([]float64, len(names))
 	for i, name := range names {
 		ms := runs[i]
 		wall := medianOf(ms, func(m distbench.Measure) time.Duration { return m.Wall })
@@ -126,14 +128,17 @@ func distSection(b *bench, n, hosts, c int, names []string, runs [][]distbench.M
 				procs = append(procs, fmt.Sprintf("%s %.2f", p, v))
 			}
 		}
-		fmt.Fprintf(&sb, "| %s | %.2f | %.0f | %.2f | %.1f | %s |\n", name, wall, float64(n)/wall, cpu, perTarget[i],
-			strings.Join(procs, ", "))
+		startStop := medianOf(ms, func(m distbench.Measure) time.Duration { return m.ServerStartStop })
+		withServer[i] = (cpu + startStop) / float64(n) * 1e6
+		fmt.Fprintf(&sb, "| %s | %.2f | %.0f | %.2f | %.1f | %s | %.2f |\n", name, wall, float64(n)/wall, cpu, perTarget[i],
+			strings.Join(procs, ", "), startStop)
 	}
 	sb.WriteString("\n")
 	for i := 1; i < len(names); i++ {
 		ratio := perTarget[i] / perTarget[0]
 		sb.WriteString("- " + check(fmt.Sprintf("dist CPU per target ≤ %.2f × local (%s)", distLimit, names[i]),
-			ratio <= distLimit, fmt.Sprintf("%.1f µs vs %.1f µs, ×%.2f", perTarget[i], perTarget[0], ratio)) + "\n")
+			ratio <= distLimit, fmt.Sprintf("%.1f µs vs %.1f µs, ×%.2f; ×%.2f counting the NATS server's start and stop too",
+				perTarget[i], perTarget[0], ratio, withServer[i]/perTarget[0])) + "\n")
 	}
 	return sb.String()
 }

@@ -159,7 +159,33 @@ func TestClusterServerKilled(t *testing.T) {
 			t.Fatalf("Collect: %v", err)
 		}
 	case <-time.After(3 * time.Minute):
-		t.Fatal("collect --follow did not finish after a server died")
+		// Say where the missing targets are: never done, or done and not
+		// collected.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var state []string
+		for _, name := range []string{targetStream(rc.Name), resultStream(rc.Name)} {
+			s, err := c.JS.Stream(ctx, name)
+			if err == nil {
+				var info *jetstream.StreamInfo
+				if info, err = s.Info(ctx); err == nil {
+					state = append(state, fmt.Sprintf("%s: %d messages", name, info.State.Msgs))
+					continue
+				}
+			}
+			state = append(state, fmt.Sprintf("%s: %v", name, err))
+		}
+		col.mu.Lock()
+		got := len(col.count)
+		var missing []uint64
+		for i := range uint64(n) {
+			if col.count[i] == 0 && len(missing) < 20 {
+				missing = append(missing, i)
+			}
+		}
+		col.mu.Unlock()
+		t.Fatalf("collect --follow did not finish after a server died: %d of %d collected (missing %v...), workers done %d+%d; %s",
+			got, n, missing, workers[0].Done(), workers[1].Done(), strings.Join(state, "; "))
 	}
 	wg.Wait()
 	col.check(t, n, urlsT)

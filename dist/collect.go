@@ -59,39 +59,11 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		return st, err
 	}
 	st.Submitted, st.Complete = meta.Submitted, meta.Complete
-	cons, err := c.JS.OrderedConsumer(ctx, resultStream(run), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{resultFilter(run)}, DeliverPolicy: jetstream.DeliverAllPolicy})
+	rd, err := startReader(ctx, c, run, 1)
 	if err != nil {
-		return st, fmt.Errorf("run %q: results: %w", run, err)
+		return st, err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
-	if err != nil {
-		return st, fmt.Errorf("run %q: results: %w", run, err)
-	}
-	defer it.Stop()
-	msgs := make(chan jetstream.Msg, 1024)
-	go func() {
-		defer close(msgs)
-		for {
-			m, err := it.Next()
-			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					return
-				}
-				continue // heartbeats missed etc.: the ordered consumer recovers
-			}
-			select {
-			case msgs <- m:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	defer func() {
-		it.Stop()
-		for range msgs { // let the reader goroutine end
-		}
-	}()
+	defer func() { rd.stop() }()
 
 	var seen bitmap
 	var preSeen uint64
@@ -121,13 +93,18 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		}
 		return nil
 	}
+	lastMsg := time.Now()
 	for {
 		select {
-		case m, ok := <-msgs:
+		case m, ok := <-rd.msgs:
 			if !ok {
 				return st, ctx.Err()
 			}
-			idle = 0
+			idle, lastMsg = 0, time.Now()
+			md, mdErr := m.Metadata()
+			if mdErr == nil {
+				rd.next = md.Sequence.Stream + 1
+			}
 			data, err := body(m)
 			if err != nil {
 				return st, fmt.Errorf("run %q: %w", run, err)
@@ -142,7 +119,7 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			if o.Follow && st.Complete && have() >= st.Submitted {
 				return st, flush() // every target has its result: no need to wait for a tick
 			}
-			if md, err := m.Metadata(); err == nil && md.NumPending == 0 && !o.Follow {
+			if mdErr == nil && md.NumPending == 0 && !o.Follow {
 				// Caught up with the stream: done unless following.
 				return st, flush()
 			}
@@ -162,11 +139,102 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			if !o.Follow && idle*int(o.FlushEvery) >= int(2*time.Second) {
 				return st, flush() // nothing in the stream at all
 			}
+			if time.Since(lastMsg) >= readerStall {
+				lastMsg = time.Now()
+				if rd, err = rd.restartIfStalled(ctx); err != nil {
+					return st, err
+				}
+			}
 		case <-ctx.Done():
 			flush()
 			return st, ctx.Err()
 		}
 	}
+}
+
+// readerStall is how long collect waits for a result before it checks
+// whether its consumer is stuck behind a stream that has more.
+const readerStall = 5 * time.Second
+
+// reader feeds msgs from an ordered consumer of the results stream. The
+// ordered consumer recreates itself after a reconnect or missed
+// heartbeats, but not in every case: when the server holding it dies in a
+// cluster, the recreation can fail during the elections and the iterator
+// then waits forever (nats.go #1370 and the like). So collect keeps the
+// stream position it has reached and, when no result came for
+// readerStall while the stream holds later messages, starts a new
+// consumer there.
+type reader struct {
+	c    *Conn
+	run  string
+	next uint64 // the stream sequence after the last message received
+	it   jetstream.MessagesContext
+	msgs chan jetstream.Msg
+	done chan struct{} // closed when the goroutine feeding msgs ended
+}
+
+func startReader(ctx context.Context, c *Conn, run string, from uint64) (*reader, error) {
+	cons, err := c.JS.OrderedConsumer(ctx, resultStream(run), jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{resultFilter(run)},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy, OptStartSeq: from})
+	if err != nil {
+		return nil, fmt.Errorf("run %q: results: %w", run, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return nil, fmt.Errorf("run %q: results: %w", run, err)
+	}
+	rd := &reader{c: c, run: run, next: from, it: it, msgs: make(chan jetstream.Msg, 1024), done: make(chan struct{})}
+	go func() {
+		defer close(rd.done)
+		defer close(rd.msgs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				continue // heartbeats missed etc.: the ordered consumer recovers, or restartIfStalled does
+			}
+			select {
+			case rd.msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return rd, nil
+}
+
+// stop ends the iterator and waits for the goroutine, dropping what it had
+// buffered (a new reader starts after the last message taken from msgs).
+func (rd *reader) stop() {
+	rd.it.Stop()
+	for range rd.msgs {
+	}
+	<-rd.done
+}
+
+// restartIfStalled replaces rd with a reader starting at rd.next when the
+// stream has messages at or past it, and returns rd itself otherwise or
+// when the stream cannot be asked now (the next stall check tries again).
+func (rd *reader) restartIfStalled(ctx context.Context) (*reader, error) {
+	actx, cancel := ctxOr(ctx, 5*time.Second)
+	defer cancel()
+	s, err := rd.c.JS.Stream(actx, resultStream(rd.run))
+	if err != nil {
+		return rd, nil
+	}
+	info, err := s.Info(actx)
+	if err != nil || info.State.LastSeq < rd.next {
+		return rd, nil
+	}
+	next, err := startReader(ctx, rd.c, rd.run, rd.next)
+	if err != nil {
+		return rd, nil
+	}
+	rd.stop()
+	return next, nil
 }
 
 // collectMsg passes each result of a result message whose target has no

@@ -404,7 +404,14 @@ func StartServer(c ServerConfig) (*server.Server, error) {
 	if err := os.MkdirAll(c.StoreDir, 0o700); err != nil {
 		return nil, fmt.Errorf("store dir %s: %v", c.StoreDir, unwrapPath(err))
 	}
+	// A server of this process that was just shut down gives its lock
+	// back from a goroutine (nats-server has no hook to do it at once),
+	// so a store in use is tried again for a moment before it is refused.
 	unlock, err := lockStore(c.StoreDir)
+	for deadline := time.Now().Add(2 * time.Second); errors.Is(err, ErrStoreInUse) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		unlock, err = lockStore(c.StoreDir)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -98,7 +98,8 @@ func run(n, hosts, conc, partitions int, workerList string) error {
 		for _, p := range m.Procs {
 			parts = append(parts, fmt.Sprintf("%s %.2fs", p.Name, p.CPU.Seconds()))
 		}
-		fmt.Fprintf(os.Stderr, "  CPU by process: %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(os.Stderr, "  CPU by process: %s (nats from submit to the end; its start and stop %.2fs more)\n",
+			strings.Join(parts, ", "), m.ServerStartStop.Seconds())
 	}
 	return nil
 }
