@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,19 +91,9 @@ func procList(m distbench.Measure) string {
 	return strings.Join(parts, ", ")
 }
 
+// medianOf is the median of f over ms, in seconds.
 func medianOf(ms []distbench.Measure, f func(distbench.Measure) time.Duration) float64 {
-	v := make([]float64, len(ms))
-	for i, m := range ms {
-		v[i] = f(m).Seconds()
-	}
-	slices.Sort(v)
-	if len(v) == 0 {
-		return 0
-	}
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	return median(ms, func(m distbench.Measure) float64 { return f(m).Seconds() })
 }
 
 func distSection(b *bench, n, hosts, c int, names []string, runs [][]distbench.Measure) string {

@@ -106,8 +106,8 @@ func firstLine(s string) string {
 	return line
 }
 
-// median of f over ms.
-func median(ms []measure, f func(measure) float64) float64 {
+// median of f over ms (0 for none).
+func median[T any](ms []T, f func(T) float64) float64 {
 	if len(ms) == 0 {
 		return 0
 	}
@@ -247,14 +247,7 @@ func pairedRatio(res *compareResult, a, b string) float64 {
 		}
 		ratios = append(ratios, (float64(ta.n)/ma.Wall)/(float64(tb.n)/mb.Wall))
 	}
-	if len(ratios) == 0 {
-		return 0
-	}
-	slices.Sort(ratios)
-	if len(ratios)%2 == 1 {
-		return ratios[len(ratios)/2]
-	}
-	return (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
+	return median(ratios, func(r float64) float64 { return r })
 }
 
 func idealWall(n, c int, d time.Duration) float64 {

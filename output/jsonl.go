@@ -81,18 +81,7 @@ func appendResultJSON(b []byte, r *fetch.Result) []byte {
 	if r.Redirects == nil {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, '[')
-		for i, h := range r.Redirects {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"url":`...)
-			b = jsonw.AppendString(b, h.URL)
-			b = append(b, `,"status":`...)
-			b = strconv.AppendInt(b, int64(h.Status), 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = jsonw.AppendHops(b, r.Redirects)
 	}
 	b = append(b, `,"attempts":`...)
 	b = strconv.AppendInt(b, int64(r.Attempts), 10)

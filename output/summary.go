@@ -73,7 +73,7 @@ func (s *Summary) Add(r *fetch.Result) {
 	if ok {
 		s.accepted++
 	}
-	s.classes[statusClass(r.Status)]++
+	s.classes[StatusClass(r.Status)]++
 	if r.Error != nil {
 		s.kinds[r.Error.Kind]++
 	}
@@ -85,9 +85,10 @@ func (s *Summary) Add(r *fetch.Result) {
 	}
 }
 
-// statusClass maps a status to its counter: 0 for no response, 1..5 for
-// 1xx..5xx, 6 for anything else.
-func statusClass(status int) int {
+// StatusClass maps a status to its counter: 0 for no response, 1..5 for
+// 1xx..5xx, 6 for anything else. The summary and the HTML report count
+// classes with it.
+func StatusClass(status int) int {
 	switch {
 	case status == 0:
 		return 0

@@ -59,7 +59,7 @@ func (a *Aggregator) Add(r *fetch.Result) {
 		a.accepted++
 	}
 	a.bytes += r.Bytes
-	class := statusClass(r.Status)
+	class := output.StatusClass(r.Status)
 	a.classes[class]++
 	if len(a.statuses) < 1000 || a.statuses[r.Status] > 0 {
 		// Statuses are numbers, but a results file could hold any int;
@@ -122,18 +122,6 @@ func (a *Aggregator) host(r *fetch.Result) *hostAgg {
 	ha := &hostAgg{}
 	a.hosts[strings.Clone(h)] = ha
 	return ha
-}
-
-// statusClass maps a status to its counter: 0 for no response, 1..5 for
-// 1xx..5xx, 6 for anything else.
-func statusClass(status int) int {
-	switch {
-	case status == 0:
-		return 0
-	case status >= 100 && status <= 599:
-		return status / 100
-	}
-	return 6
 }
 
 var classLabels = [7]string{"no response", "1xx", "2xx", "3xx", "4xx", "5xx", "other"}

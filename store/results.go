@@ -187,18 +187,7 @@ func appendExtra(b []byte, r *fetch.Result) []byte {
 	}
 	if r.Redirects != nil {
 		b = appendKey(b, "redirects")
-		b = append(b, '[')
-		for i, h := range r.Redirects {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"url":`...)
-			b = jsonw.AppendString(b, h.URL)
-			b = append(b, `,"status":`...)
-			b = strconv.AppendInt(b, int64(h.Status), 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = jsonw.AppendHops(b, r.Redirects)
 	}
 	b = appendKey(b, "timing")
 	b = append(b, '{')

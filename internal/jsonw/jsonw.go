@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fanout/fanout/fetch"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -104,4 +106,21 @@ func AppendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"')
+}
+
+// AppendHops appends hops as a JSON array of {"url","status"} objects, as
+// encoding/json writes []fetch.Hop ([] for an empty, non-nil slice).
+func AppendHops(b []byte, hops []fetch.Hop) []byte {
+	b = append(b, '[')
+	for i, h := range hops {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"url":`...)
+		b = AppendString(b, h.URL)
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(h.Status), 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }

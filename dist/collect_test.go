@@ -1,0 +1,65 @@
+package dist
+
+import (
+	"testing"
+	"time"
+)
+
+// TestReaderRestartsAtItsPosition checks collect's remedy for a stuck
+// ordered consumer: restartIfStalled starts a new reader at the stream
+// sequence after the last message taken, so nothing is skipped or read
+// twice, and leaves the reader alone when the stream holds nothing newer.
+func TestReaderRestartsAtItsPosition(t *testing.T) {
+	c := connect(t, startNATS(t))
+	ctx := t.Context()
+	rc := testRun("stall")
+	if err := ensureRun(ctx, c.JS, rc); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(n int) {
+		for i := range n {
+			if _, err := c.JS.PublishMsg(ctx, bodyMsg(resultSubject(rc.Name, 1), []byte{byte(i)})); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	take := func(rd *reader) uint64 {
+		t.Helper()
+		select {
+		case m := <-rd.msgs:
+			md, err := m.Metadata()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd.next = md.Sequence.Stream + 1 // as Collect does
+			return md.Sequence.Stream
+		case <-time.After(10 * time.Second):
+			t.Fatal("no message from the reader")
+			return 0
+		}
+	}
+	publish(3)
+	rd, err := startReader(ctx, c, rc.Name, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := take(rd), take(rd); a != 1 || b != 2 {
+		t.Fatalf("first reader gave stream sequences %d, %d; want 1, 2", a, b)
+	}
+	next, err := rd.restartIfStalled(ctx)
+	if err != nil || next == rd {
+		t.Fatalf("restartIfStalled with message 3 unread: same reader %v, err %v; want a new reader", next == rd, err)
+	}
+	rd = next
+	defer func() { rd.stop() }()
+	if got := take(rd); got != 3 {
+		t.Fatalf("the new reader started at stream sequence %d, want 3 (the one after the last taken)", got)
+	}
+	if same, err := rd.restartIfStalled(ctx); err != nil || same != rd {
+		t.Fatalf("restartIfStalled with nothing newer in the stream replaced the reader (err %v)", err)
+	}
+	publish(1)
+	if got := take(rd); got != 4 {
+		t.Fatalf("after a new message: stream sequence %d, want 4", got)
+	}
+}

@@ -1,0 +1,32 @@
+package distbench
+
+import (
+	"os"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestProcCPU holds the /proc reading the NATS server's CPU comes from to
+// the kernel's own account of this process (getrusage), within the
+// 10 ms resolution of /proc's clock ticks.
+func TestProcCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc/PID/stat is Linux's")
+	}
+	for end := time.Now().Add(150 * time.Millisecond); time.Now().Before(end); {
+	} // burn some CPU
+	got, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if got < want-20*time.Millisecond || got > want+20*time.Millisecond || got < 100*time.Millisecond {
+		t.Errorf("procCPU = %v, getrusage says %v", got, want)
+	}
+}
