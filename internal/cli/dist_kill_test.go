@@ -180,7 +180,7 @@ func TestDistSIGTERMWorker(t *testing.T) {
 	url := startNATSProcess(t, ctx, dir)
 	nats := []string{"--nats", url}
 	if out, err := exec.CommandContext(ctx, binary, append([]string{"submit", "--run", "term", "-i", list, "-q",
-		"--partitions", "16", "--lease-ttl", leaseTTL.String(), "--ack-wait", ackWait.String()}, nats...)...).CombinedOutput(); err != nil {
+		"--partitions", "16", "--batch", "5", "--lease-ttl", leaseTTL.String(), "--ack-wait", ackWait.String()}, nats...)...).CombinedOutput(); err != nil {
 		t.Fatalf("submit: %v\n%s", err, out)
 	}
 	// Both workers take the same flags, so the second one's consumers are
@@ -212,14 +212,23 @@ func TestDistSIGTERMWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// SIGTERM once some results are in and requests are surely in flight.
+	// Batches of 5: a batch's results are published once all its targets
+	// are done, and one engine serves every partition at once, so with
+	// batches of ~15 (240 targets over 16 partitions) nothing would be
+	// done until near the end.
+	// SIGTERM once some results are in and more than a slot's worth of
+	// targets has not been requested yet: every slot is then busy with a
+	// 500 ms request, and queued targets are left to hand back. (Status's
+	// in-flight count comes from heartbeats, every quarter of the 90 s
+	// lease TTL: too rare to wait for in a 15 s run.)
 	for {
 		st, err := dist.RunStatus(ctx, c, "term")
-		if err == nil && st.Done >= 2*conc && st.InFlight > 0 {
+		if err == nil && st.Done >= 2*conc && sim.Stats().Requests < n-2*conc {
 			break
 		}
-		if ctx.Err() != nil {
-			t.Fatal("run did not progress")
+		if ctx.Err() != nil || sim.Stats().Requests >= n-2*conc {
+			t.Fatalf("the run did not reach %d results while more than %d targets were unrequested (%d requested)",
+				2*conc, 2*conc, sim.Stats().Requests)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
