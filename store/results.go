@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -125,11 +126,12 @@ func scanResult(s scanner) (Record, error) {
 }
 
 // rowArgs appends the insert arguments for one result, in insertColumns
-// order. The text it builds (extra and started_at) is appended to buf, and
-// the arguments refer to buf's bytes: the caller turns buf into one string
-// per statement with texts, and fixes the arguments up with it.
-func rowArgs(args []any, buf []byte, runID int64, r *fetch.Result, ok bool) ([]any, []byte) {
-	var kind, msg any
+// order and numbered on from the arguments already in args. The text it
+// builds (extra and started_at) is appended to buf, and the arguments refer
+// to buf's bytes: the caller turns buf into one string per statement with
+// texts, and fixes the arguments up with it.
+func rowArgs(args []driver.NamedValue, buf []byte, runID int64, r *fetch.Result, ok bool) ([]driver.NamedValue, []byte) {
+	var kind, msg driver.Value
 	if r.Error != nil {
 		kind, msg = string(r.Error.Kind), r.Error.Message
 	}
@@ -137,9 +139,12 @@ func rowArgs(args []any, buf []byte, runID int64, r *fetch.Result, ok bool) ([]a
 	buf = r.StartedAt.AppendFormat(buf, time.RFC3339Nano)
 	mid := len(buf)
 	buf = appendExtra(buf, r)
-	return append(args, runID, int64(r.Seq), r.Input, r.URL, hostOf(r.URL), r.FinalURL, r.Status, ok,
-		kind, msg, r.Timing.Total, r.Bytes, r.ContentType, r.Title, r.IP, r.Attempts,
-		span{started, mid}, span{mid, len(buf)}), buf
+	for _, v := range [insertWidth]driver.Value{runID, int64(r.Seq), r.Input, r.URL, hostOf(r.URL), r.FinalURL,
+		int64(r.Status), ok, kind, msg, r.Timing.Total, r.Bytes, r.ContentType, r.Title, r.IP, int64(r.Attempts),
+		span{started, mid}, span{mid, len(buf)}} {
+		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+	}
+	return args, buf
 }
 
 // span marks a text in the statement's buffer until texts replaces it.
@@ -147,11 +152,11 @@ type span struct{ from, to int }
 
 // texts replaces each span in args with its text from buf, all of them
 // sharing one string (one allocation per statement, not two per row).
-func texts(args []any, buf []byte) {
+func texts(args []driver.NamedValue, buf []byte) {
 	s := string(buf)
 	for i, a := range args {
-		if sp, ok := a.(span); ok {
-			args[i] = s[sp.from:sp.to]
+		if sp, ok := a.Value.(span); ok {
+			args[i].Value = s[sp.from:sp.to]
 		}
 	}
 }

@@ -86,10 +86,17 @@ type DB struct {
 // The database uses WAL journaling with synchronous=NORMAL: a commit
 // survives the death of the process (SIGKILL, OOM kill) at once, and a
 // power loss or reboot may lose only the last commits, never consistency.
+//
+// A new database gets 16 KiB pages (page_size must come before WAL mode,
+// which _journal_mode applies after the _pragma list): a quarter of the
+// WAL frames, and so of the writes, of 4 KiB pages for the same rows. The
+// WAL is checkpointed every 128 pages (2 MiB), so closing the database at
+// the end of a run, which checkpoints what is left, takes milliseconds.
 func Open(path string) (*DB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=foreign_keys(ON)&_pragma=cache_size(-32768)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+		"?_pragma=page_size(16384)&_journal_mode=WAL&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(ON)&_pragma=cache_size(-32768)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(128)" +
+		"&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("--db %s: %w", path, err)
