@@ -42,7 +42,7 @@ type RunConfig struct {
 // DefaultRunConfig returns the layout used when flags do not say otherwise.
 func DefaultRunConfig() RunConfig {
 	return RunConfig{Partitions: 64, Replicas: 1, LeaseTTL: 30 * time.Second,
-		AckWait: 60 * time.Second, DupWindow: 10 * time.Minute, Batch: 100}
+		AckWait: 60 * time.Second, DupWindow: 10 * time.Minute, Batch: 500}
 }
 
 var runName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
