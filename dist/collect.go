@@ -98,6 +98,7 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		return nil
 	}
 	lastMsg := time.Now()
+	var buf []byte // bodies, one message at a time: collectMsg keeps nothing of them
 	for {
 		select {
 		case m, ok := <-rd.msgs:
@@ -109,7 +110,7 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			if mdErr == nil {
 				rd.next = md.Sequence.Stream + 1
 			}
-			data, err := body(m)
+			data, err := bodyInto(&buf, m)
 			if err != nil {
 				return st, fmt.Errorf("run %q: %w", run, err)
 			}
