@@ -51,7 +51,11 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 	if o.FlushEvery <= 0 {
 		o.FlushEvery = 200 * time.Millisecond
 	}
-	meta, _, err := LoadMeta(ctx, c.JS, run)
+	runs, err := openRuns(ctx, c.JS, run)
+	if err != nil {
+		return st, err
+	}
+	meta, _, err := metaIn(ctx, runs, run)
 	if err == nil {
 		err = meta.usable()
 	}
@@ -94,6 +98,7 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		return nil
 	}
 	lastMsg := time.Now()
+	var buf []byte // bodies, one message at a time: collectMsg keeps nothing of them
 	for {
 		select {
 		case m, ok := <-rd.msgs:
@@ -105,7 +110,7 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			if mdErr == nil {
 				rd.next = md.Sequence.Stream + 1
 			}
-			data, err := body(m)
+			data, err := bodyInto(&buf, m)
 			if err != nil {
 				return st, fmt.Errorf("run %q: %w", run, err)
 			}
@@ -128,8 +133,9 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 				return st, err
 			}
 			idle++
-			if !st.Complete || have() < st.Submitted {
-				if m, _, err := LoadMeta(ctx, c.JS, run); err == nil {
+			// Once the submit is complete, Submitted is final.
+			if !st.Complete {
+				if m, _, err := metaIn(ctx, runs, run); err == nil {
 					st.Submitted, st.Complete = m.Submitted, m.Complete
 				}
 			}

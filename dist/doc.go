@@ -5,7 +5,7 @@
 //   - FANOUT_T_<run>, a work-queue stream of batches of targets on the
 //     subjects fanout.<run>.t.<partition>.<n>, where the partition is a
 //     hash of the targets' host and port and n is the number of targets in
-//     the message (at most the run's Batch, 100 by default); each batch has
+//     the message (at most the run's Batch, 500 by default); each batch has
 //     the message id "<run>.<partition>.<first seq>";
 //   - FANOUT_R_<run>, the results, one message per batch on
 //     fanout.<run>.r.<n>, whose id derives from its batch's;

@@ -13,15 +13,18 @@ import (
 	"github.com/fanout/fanout/fetch"
 )
 
-// pullAhead is how many work messages a partition's pull iterator keeps
-// buffered beyond the one waiting for the engine. The iterator asks again
-// when half are left: with 2, the server parsed a pull request for every
-// batch, a quarter of its CPU on the ok benchmark; 4 halves that, 8 gains
-// little more. Buffered messages are not yet tracked, so no in-progress
-// signal keeps them: if the engine stays full for longer than --ack-wait
-// they are delivered again, which costs repeated fetches (their results
-// are dropped by id and by collect), never a lost or doubled result.
-const pullAhead = 4
+// pullAhead is how many work messages (of up to batch targets each) a
+// partition's pull iterator keeps buffered beyond the one waiting for the
+// engine: 4, or for batches over 100 about 400 targets' worth, at least
+// one message. The iterator asks again when half are left:
+// with 2 batches of 100, the server parsed a pull request for every batch,
+// a quarter of its CPU on the ok benchmark; 4 halves that, 8 gains little
+// more. Buffered messages are not yet tracked, so no in-progress signal
+// keeps them: if the engine stays full for longer than --ack-wait they are
+// delivered again, which costs repeated fetches (their results are dropped
+// by id and by collect), never a lost or doubled result; hence the bound
+// in targets for large batches.
+func pullAhead(batch int) int { return min(4, max(1, 400/batch)) }
 
 // A partition's state: running, or stopping, when Fetch answers its queued
 // targets as canceled so that they go back.
@@ -71,7 +74,7 @@ func (s *session) startPartition(ctx context.Context, n int, rev uint64) (*parti
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       meta.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: (window+meta.Batch-1)/meta.Batch + pullAhead + 1,
+		MaxAckPending: (window+meta.Batch-1)/meta.Batch + pullAhead(meta.Batch) + 1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		// Its state need not survive a server restart: the stream holds
 		// exactly the unacknowledged batches (work-queue retention), and a
@@ -87,7 +90,7 @@ func (s *session) startPartition(ctx context.Context, n int, rev uint64) (*parti
 		stop: make(chan struct{}), ended: make(chan struct{}),
 		keepStop: make(chan struct{}), keepDone: make(chan struct{}),
 		batches: map[*batch]struct{}{}}
-	if p.it, err = cons.Messages(jetstream.PullMaxMessages(pullAhead)); err != nil {
+	if p.it, err = cons.Messages(jetstream.PullMaxMessages(pullAhead(p.s.meta.Batch))); err != nil {
 		return nil, err
 	}
 	p.ctx, p.cancel = context.WithCancel(s.ctx)
@@ -280,7 +283,7 @@ func (p *partition) newIterator() jetstream.MessagesContext {
 			p.mu.Unlock()
 			return nil
 		}
-		it, err := p.cons.Messages(jetstream.PullMaxMessages(pullAhead))
+		it, err := p.cons.Messages(jetstream.PullMaxMessages(pullAhead(p.s.meta.Batch)))
 		if err == nil {
 			p.it = it
 			p.mu.Unlock()

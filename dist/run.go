@@ -42,7 +42,7 @@ type RunConfig struct {
 // DefaultRunConfig returns the layout used when flags do not say otherwise.
 func DefaultRunConfig() RunConfig {
 	return RunConfig{Partitions: 64, Replicas: 1, LeaseTTL: 30 * time.Second,
-		AckWait: 60 * time.Second, DupWindow: 10 * time.Minute, Batch: 100}
+		AckWait: 60 * time.Second, DupWindow: 10 * time.Minute, Batch: 500}
 }
 
 var runName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -159,13 +159,27 @@ func runsKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstrea
 
 // LoadMeta reads run's Meta and its revision in the fanout_runs bucket.
 func LoadMeta(ctx context.Context, js jetstream.JetStream, run string) (Meta, uint64, error) {
-	kv, err := js.KeyValue(ctx, runsBucket)
+	kv, err := openRuns(ctx, js, run)
 	if err != nil {
-		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			return Meta{}, 0, fmt.Errorf("run %q: no such run (nothing was submitted)", run)
-		}
 		return Meta{}, 0, err
 	}
+	return metaIn(ctx, kv, run)
+}
+
+// openRuns returns the fanout_runs bucket, for a caller that reads run's
+// Meta again and again with metaIn: opening the bucket costs the server a
+// stream info request answered in JSON, which collect and idle workers
+// made several times a second for nothing.
+func openRuns(ctx context.Context, js jetstream.JetStream, run string) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, runsBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("run %q: no such run (nothing was submitted)", run)
+	}
+	return kv, err
+}
+
+// metaIn reads run's Meta and its revision in kv, the fanout_runs bucket.
+func metaIn(ctx context.Context, kv jetstream.KeyValue, run string) (Meta, uint64, error) {
 	e, err := kv.Get(ctx, run)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -200,7 +214,7 @@ func Runs(ctx context.Context, js jetstream.JetStream) ([]Meta, error) {
 	}
 	var ms []Meta
 	for _, n := range names {
-		m, _, err := LoadMeta(ctx, js, n)
+		m, _, err := metaIn(ctx, kv, n)
 		if err != nil {
 			continue // deleted meanwhile
 		}

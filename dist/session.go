@@ -23,8 +23,9 @@ import (
 type session struct {
 	w    *Worker
 	meta Meta
-	kv   jetstream.KeyValue
-	ts   jetstream.Stream
+	runs jetstream.KeyValue // the fanout_runs bucket
+	kv   jetstream.KeyValue // the run's leases
+	ts   jetstream.Stream   // the run's targets
 
 	ctx    context.Context // the engine run's; each partition's derives from it
 	cancel context.CancelFunc
@@ -65,8 +66,8 @@ type batch struct {
 	back []uint64 // targets canceled before they started: they go back
 }
 
-func (w *Worker) newSession(meta Meta, kv jetstream.KeyValue, ts jetstream.Stream) (*session, error) {
-	s := &session{w: w, meta: meta, kv: kv, ts: ts,
+func (w *Worker) newSession(meta Meta, runs, kv jetstream.KeyValue, ts jetstream.Stream) (*session, error) {
+	s := &session{w: w, meta: meta, runs: runs, kv: kv, ts: ts,
 		feed: make(chan *batch), parts: make([]atomic.Pointer[partition], meta.Partitions),
 		srcStop: make(chan struct{}), held: map[uint64]*batch{}, extra: map[uint64][]*batch{},
 		acks: make(chan ackJob, 256), ended: make(chan struct{})}

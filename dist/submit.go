@@ -43,7 +43,7 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	if err != nil {
 		return st, fmt.Errorf("runs bucket: %w", err)
 	}
-	meta, rev, err := LoadMeta(ctx, c.JS, rc.Name)
+	meta, rev, err := metaIn(ctx, runs, rc.Name)
 	switch {
 	case err == nil:
 		if err := meta.usable(); err != nil {

@@ -27,14 +27,27 @@ func bodyMsg(subject string, data []byte) *nats.Msg {
 }
 
 // body returns m's body, uncompressed.
-func body(m jetstream.Msg) ([]byte, error) {
+func body(m jetstream.Msg) ([]byte, error) { return bodyInto(nil, m) }
+
+// bodyInto is body, uncompressing into *buf (when buf is not nil), which
+// it keeps for the next call: collect reuses one buffer rather than
+// allocate each message's batch of results (~300 KB at 500 a batch) for
+// the garbage collector.
+func bodyInto(buf *[]byte, m jetstream.Msg) ([]byte, error) {
 	switch enc := m.Headers().Get(encHeader); enc {
 	case "":
 		return m.Data(), nil
 	case "s2":
-		b, err := s2.Decode(nil, m.Data())
+		var dst []byte
+		if buf != nil {
+			dst = (*buf)[:cap(*buf)]
+		}
+		b, err := s2.Decode(dst, m.Data())
 		if err != nil {
 			return nil, fmt.Errorf("message %s: %w", m.Headers().Get(jetstream.MsgIDHeader), err)
+		}
+		if buf != nil {
+			*buf = b
 		}
 		return b, nil
 	default:

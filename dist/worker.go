@@ -184,6 +184,12 @@ func (w *Worker) unfinished(ctx context.Context, m Meta) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return hasTargets(ctx, s)
+}
+
+// hasTargets reports whether the target stream s holds targets not yet
+// acknowledged.
+func hasTargets(ctx context.Context, s jetstream.Stream) (bool, error) {
 	info, err := s.Info(ctx)
 	if err != nil {
 		return false, err
@@ -209,14 +215,18 @@ type workerStat struct {
 func (w *Worker) serve(ctx context.Context, stop <-chan struct{}, meta Meta) error {
 	actx, cancel := ctxOr(ctx, 10*time.Second)
 	kv, err := w.c.JS.KeyValue(actx, leaseBucket(meta.Name))
+	var ts jetstream.Stream
+	var runs jetstream.KeyValue
 	if err == nil {
-		var s jetstream.Stream
-		if s, err = w.c.JS.Stream(actx, targetStream(meta.Name)); err == nil {
-			cancel()
-			return w.serveWith(ctx, stop, meta, kv, s)
-		}
+		ts, err = w.c.JS.Stream(actx, targetStream(meta.Name))
+	}
+	if err == nil {
+		runs, err = openRuns(actx, w.c.JS, meta.Name)
 	}
 	cancel()
+	if err == nil {
+		return w.serveWith(ctx, stop, meta, runs, kv, ts)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -224,8 +234,8 @@ func (w *Worker) serve(ctx context.Context, stop <-chan struct{}, meta Meta) err
 	return nil
 }
 
-func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta, kv jetstream.KeyValue, ts jetstream.Stream) error {
-	s, err := w.newSession(meta, kv, ts)
+func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta, runs, kv jetstream.KeyValue, ts jetstream.Stream) error {
+	s, err := w.newSession(meta, runs, kv, ts)
 	if err != nil {
 		return err
 	}
@@ -300,29 +310,29 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 				// the next heartbeat, so that an idle worker exits (and
 				// stops costing the server its pull requests) soon after
 				// the end.
-				if w.holding.Load() == 0 && w.runOver(ctx, meta) {
+				if w.holding.Load() == 0 && s.runOver(ctx) {
 					releaseAll(false)
 					return nil
 				}
 			}
 		}
-		if w.runOver(ctx, meta) {
+		if s.runOver(ctx) {
 			releaseAll(false)
 			return nil
 		}
 	}
 }
 
-// runOver reports whether run has been submitted in full and every target
-// acknowledged.
-func (w *Worker) runOver(ctx context.Context, meta Meta) bool {
+// runOver reports whether the session's run has been submitted in full and
+// every target acknowledged.
+func (s *session) runOver(ctx context.Context) bool {
 	actx, cancel := ctxOr(ctx, 5*time.Second)
 	defer cancel()
-	m, _, err := LoadMeta(actx, w.c.JS, meta.Name)
-	if err != nil {
+	m, _, err := metaIn(actx, s.runs, s.meta.Name)
+	if err != nil || !m.Complete {
 		return false
 	}
-	left, err := w.unfinished(actx, m)
+	left, err := hasTargets(actx, s.ts)
 	return err == nil && !left
 }
 
@@ -334,7 +344,7 @@ func (w *Worker) runOver(ctx context.Context, meta Meta) bool {
 // Workers then share only those, and a run over three hosts costs three
 // consumers and leases instead of one per partition.
 func (w *Worker) busyPartitions(ctx context.Context, s *session) map[int]bool {
-	m, _, err := LoadMeta(ctx, w.c.JS, s.meta.Name)
+	m, _, err := metaIn(ctx, s.runs, s.meta.Name)
 	if err != nil || !m.Complete {
 		return nil
 	}
