@@ -31,8 +31,8 @@ func fitFileLimit(c *engine.Config) string {
 	avail := int64(lim.Cur) - filesReserved
 	defer func() {
 		// Idle keep-alive sockets count too: give them what the requests
-		// in flight leave, and at most one per request.
-		c.Request.MaxIdle = int(max(2, min(int64(c.Limits.Concurrency), avail-int64(c.Limits.Concurrency))))
+		// in flight leave, and at most engine.IdlePerRequest per request.
+		c.Request.MaxIdle = int(max(2, min(engine.IdlePerRequest*int64(c.Limits.Concurrency), avail-int64(c.Limits.Concurrency))))
 	}()
 	if int64(c.Limits.Concurrency) <= avail {
 		return ""
