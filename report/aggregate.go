@@ -183,12 +183,8 @@ func (h *slowHeap) Pop() any {
 	return t
 }
 
-// offer keeps r if it is among the n slowest so far. Strings are copied
-// (and cleaned) only for results that are kept.
-func (h *slowHeap) offer(n int, r *fetch.Result, ms float64) {
-	if len(*h) >= n && ms <= (*h)[0].Timing.Total {
-		return
-	}
+// target is what the slowest list shows of r, which took ms.
+func target(r *fetch.Result, ms float64) Target {
 	t := Target{
 		URL:      clean(r.URL),
 		FinalURL: clean(r.FinalURL),
@@ -197,11 +193,37 @@ func (h *slowHeap) offer(n int, r *fetch.Result, ms float64) {
 		Title:    clean(r.Title),
 		Attempts: r.Attempts,
 		Timing:   r.Timing,
+		seq:      r.Seq,
 	}
 	t.Timing.Total = ms
 	if r.Error != nil {
 		t.Kind = fetch.Kinds[kindIndex(r.Error.Kind)]
 	}
+	return t
+}
+
+// detail rebuilds each kept target from its full result in full (matched
+// by Seq), keeping the total it was ranked by; a target full lacks keeps
+// what the lean result gave.
+func (h slowHeap) detail(full []*fetch.Result) {
+	bySeq := make(map[uint64]*fetch.Result, len(full))
+	for _, r := range full {
+		bySeq[r.Seq] = r
+	}
+	for i, t := range h {
+		if r := bySeq[t.seq]; r != nil {
+			h[i] = target(r, t.Timing.Total)
+		}
+	}
+}
+
+// offer keeps r if it is among the n slowest so far. Strings are copied
+// (and cleaned) only for results that are kept.
+func (h *slowHeap) offer(n int, r *fetch.Result, ms float64) {
+	if len(*h) >= n && ms <= (*h)[0].Timing.Total {
+		return
+	}
+	t := target(r, ms)
 	if len(*h) < n {
 		heap.Push(h, t)
 		return

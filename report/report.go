@@ -55,6 +55,13 @@ type Options struct {
 	// one "other hosts" row, which keeps memory bounded for runs over
 	// millions of hosts while hosts seen early keep exact figures.
 	MaxHosts int
+	// Detail, when set, returns the full results at the given Seqs. Build
+	// then needs from each result only what it counts (Seq, URL, Status,
+	// Error, Bytes, StartedAt and Timing.Total) and asks Detail for the
+	// rest (final URL, title, attempts, timing phases) of the few slowest
+	// it lists: a reader of a million stored results decodes ten fields
+	// instead of all of them.
+	Detail func(seqs []uint64) ([]*fetch.Result, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -144,6 +151,7 @@ type Target struct {
 	Title    string
 	Attempts int
 	Timing   fetch.Timing
+	seq      uint64
 }
 
 // ErrorGroup is every result with one error kind.
@@ -182,6 +190,17 @@ func Build(info RunInfo, results iter.Seq2[*fetch.Result, error], opts Options) 
 			return nil, err
 		}
 		a.Add(r)
+	}
+	if opts.Detail != nil && len(a.slow) > 0 {
+		seqs := make([]uint64, len(a.slow))
+		for i, t := range a.slow {
+			seqs[i] = t.seq
+		}
+		full, err := opts.Detail(seqs)
+		if err != nil {
+			return nil, err
+		}
+		a.slow.detail(full)
 	}
 	return a.Report(info), nil
 }

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -431,5 +432,56 @@ func TestFormat(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
 		}
+	}
+}
+
+// TestDetail: a report built from lean results (only what is counted) with
+// Options.Detail supplying the slowest targets' full results is the report
+// built from full results.
+func TestDetail(t *testing.T) {
+	t.Parallel()
+	full := map[uint64]*fetch.Result{}
+	var lean []*fetch.Result
+	for r, _ := range synth(20_000, 300, 7) {
+		c := *r
+		full[c.Seq] = &c
+		l := &fetch.Result{Seq: c.Seq, URL: c.URL, Status: c.Status, Error: c.Error, Bytes: c.Bytes, StartedAt: c.StartedAt}
+		l.Timing.Total = c.Timing.Total
+		lean = append(lean, l)
+	}
+	var asked []uint64
+	opts := Options{TopN: 25, Detail: func(seqs []uint64) ([]*fetch.Result, error) {
+		asked = append(asked, seqs...)
+		var out []*fetch.Result
+		for _, s := range seqs {
+			out = append(out, full[s])
+		}
+		return out, nil
+	}}
+	leanSeq := func(yield func(*fetch.Result, error) bool) {
+		for _, r := range lean {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+	got, err := Build(RunInfo{}, leanSeq, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Detail = nil
+	want, err := Build(RunInfo{}, synth(20_000, 300, 7), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 25 {
+		t.Errorf("Detail was asked for %d results, want the 25 listed", len(asked))
+	}
+	got.Generated, want.Generated = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("report from lean results and Detail differs from the one from full results:\n%+v\nwant\n%+v", got.Slowest, want.Slowest)
+	}
+	if got.Slowest[0].Title == "" || got.Slowest[0].Timing.TTFB == 0 {
+		t.Errorf("slowest target lacks the detail: %+v", got.Slowest[0])
 	}
 }

@@ -97,6 +97,78 @@ func (db *DB) Records(runID int64, failedOnly bool) iter.Seq2[Record, error] {
 	}
 }
 
+// Lean returns run runID's results in input order with only the fields a
+// summary counts: Seq, URL, Status, Error, Timing.Total, Bytes and
+// StartedAt. It reads a million results several times faster than
+// Results, which decodes every field. The yielded result is reused: it is
+// valid until the next one.
+func (db *DB) Lean(runID int64) iter.Seq2[*fetch.Result, error] {
+	return func(yield func(*fetch.Result, error) bool) {
+		fail := func(err error) { yield(nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)) }
+		rows, err := db.sql.Query(`SELECT seq, url, status, error_kind, error, total_ms, bytes, started_at
+			FROM results WHERE run_id = ? ORDER BY seq`, runID)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer rows.Close()
+		var r fetch.Result
+		var e fetch.Error
+		var kind, msg sql.NullString
+		var started sql.RawBytes
+		for rows.Next() {
+			r = fetch.Result{}
+			if err := rows.Scan(&r.Seq, &r.URL, &r.Status, &kind, &msg, &r.Timing.Total, &r.Bytes, &started); err != nil {
+				fail(err)
+				return
+			}
+			if kind.Valid {
+				e = fetch.Error{Kind: fetch.ErrorKind(kind.String), Message: msg.String}
+				r.Error = &e
+			}
+			if r.StartedAt, err = time.Parse(time.RFC3339Nano, string(started)); err != nil {
+				fail(fmt.Errorf("result %d: started_at: %w", r.Seq, err))
+				return
+			}
+			if !yield(&r, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			fail(err)
+		}
+	}
+}
+
+// ResultsAt returns the full results of run runID at seqs (those it has),
+// in input order.
+func (db *DB) ResultsAt(runID int64, seqs []uint64) ([]*fetch.Result, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(seqs)+1)
+	args = append(args, runID)
+	for _, s := range seqs {
+		args = append(args, int64(s))
+	}
+	q := `SELECT ` + resultColumns + ` FROM results WHERE run_id = ? AND seq IN (?` +
+		strings.Repeat(",?", len(seqs)-1) + `) ORDER BY seq`
+	rows, err := db.sql.Query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
+	}
+	defer rows.Close()
+	var out []*fetch.Result
+	for rows.Next() {
+		rec, err := scanResult(rows)
+		if err != nil {
+			return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
+		}
+		out = append(out, rec.Result)
+	}
+	return out, rows.Err()
+}
+
 func scanResult(s scanner) (Record, error) {
 	r := &fetch.Result{}
 	var ok bool

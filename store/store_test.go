@@ -261,3 +261,53 @@ func TestColumnsForQueries(t *testing.T) {
 		t.Errorf("columns:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestLeanAndResultsAt: Lean gives each result's counted fields as Results
+// does, in input order, and ResultsAt gives the full results asked for.
+func TestLeanAndResultsAt(t *testing.T) {
+	db := openTemp(t)
+	id, err := db.CreateRun([]string{"x"}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := db.Recorder(id, RecorderOptions{})
+	const n = 700
+	for _, i := range rand.Perm(n) {
+		r := sample(uint64(i))
+		r.URL = fmt.Sprintf("https://h%d.example/%d", i%9, i)
+		rec.Add(r, r.Error == nil)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	var full []*fetch.Result
+	for r, err := range db.Results(id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		full = append(full, r)
+	}
+	i := 0
+	for r, err := range db.Lean(id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := full[i]
+		want := fetch.Result{Seq: f.Seq, URL: f.URL, Status: f.Status, Error: f.Error, Bytes: f.Bytes, StartedAt: f.StartedAt}
+		want.Timing.Total = f.Timing.Total
+		if !reflect.DeepEqual(*r, want) {
+			t.Fatalf("lean result %d = %+v, want %+v", i, *r, want)
+		}
+		i++
+	}
+	if i != n {
+		t.Fatalf("Lean gave %d results, want %d", i, n)
+	}
+	got, err := db.ResultsAt(id, []uint64{650, 3, 42, 9999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || !reflect.DeepEqual(got, []*fetch.Result{full[3], full[42], full[650]}) {
+		t.Errorf("ResultsAt(650, 3, 42, 9999) = %d results, want 3, 42 and 650 in full", len(got))
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fanout/fanout/fetch"
 	"github.com/fanout/fanout/output"
 	"github.com/fanout/fanout/report"
 	"github.com/fanout/fanout/store"
@@ -147,7 +148,8 @@ func reportFromDB(name, run string, opts report.Options) (*report.Report, error)
 	if r.State != "" && r.State != store.StateDone {
 		info.Title = fmt.Sprintf("fanout run %d (%s)", r.ID, r.State)
 	}
-	rep, err := report.Build(info, db.Results(id), opts)
+	opts.Detail = func(seqs []uint64) ([]*fetch.Result, error) { return db.ResultsAt(id, seqs) }
+	rep, err := report.Build(info, db.Lean(id), opts)
 	if err != nil {
 		return nil, fmt.Errorf("--db %s: run %d: %w", name, id, err)
 	}
