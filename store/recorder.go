@@ -180,16 +180,16 @@ func (rec *Recorder) LowWater() uint64 { return rec.track.low }
 func (rec *Recorder) writer() {
 	defer close(rec.done)
 	ctx := context.Background()
+	var w rowWriter
 	conn, err := rec.db.sql.Conn(ctx)
 	if err == nil {
 		defer conn.Close()
+		defer conn.Raw(func(dc any) error { return w.release(ctx, dc) })
 		// The run's row exists before its results, and nothing deletes
 		// runs while one records: checking the foreign key for every
 		// row was 8% of recording.
 		_, err = conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF")
 	}
-	var w rowWriter
-	defer conn.Raw(func(any) error { w.close(); return nil })
 	for {
 		if err != nil {
 			rec.fail(err)
@@ -229,12 +229,21 @@ type rowWriter struct {
 	buf       []byte
 }
 
-func (w *rowWriter) close() {
+// release closes the statements and turns foreign keys back on before the
+// connection dc goes back to the pool, where any query may get it next; if
+// it cannot, the pool drops the connection.
+func (w *rowWriter) release(ctx context.Context, dc any) error {
 	for _, s := range []driver.Stmt{w.full, w.one} {
 		if s != nil {
 			s.Close()
 		}
 	}
+	if c, ok := dc.(driverConn); ok {
+		if _, err := c.ExecContext(ctx, "PRAGMA foreign_keys = ON", nil); err == nil {
+			return nil
+		}
+	}
+	return driver.ErrBadConn
 }
 
 func (rec *Recorder) fail(err error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,12 +141,28 @@ func (db *DB) Lean(runID int64) iter.Seq2[*fetch.Result, error] {
 	}
 }
 
+// seqsPerQuery bounds the Seqs ResultsAt asks for in one query: SQLite
+// takes at most 32766 parameters, and --top may ask for more.
+const seqsPerQuery = 1000
+
 // ResultsAt returns the full results of run runID at seqs (those it has),
 // in input order.
 func (db *DB) ResultsAt(runID int64, seqs []uint64) ([]*fetch.Result, error) {
-	if len(seqs) == 0 {
-		return nil, nil
+	seqs = slices.Clone(seqs)
+	slices.Sort(seqs) // each query gives its results in order; so do the queries, one after another
+	var out []*fetch.Result
+	for chunk := range slices.Chunk(seqs, seqsPerQuery) {
+		var err error
+		if out, err = db.resultsAt(out, runID, chunk); err != nil {
+			return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
+		}
 	}
+	return out, nil
+}
+
+// resultsAt appends to out the full results of run runID at seqs, which
+// are sorted, in input order.
+func (db *DB) resultsAt(out []*fetch.Result, runID int64, seqs []uint64) ([]*fetch.Result, error) {
 	args := make([]any, 0, len(seqs)+1)
 	args = append(args, runID)
 	for _, s := range seqs {
@@ -155,14 +172,13 @@ func (db *DB) ResultsAt(runID int64, seqs []uint64) ([]*fetch.Result, error) {
 		strings.Repeat(",?", len(seqs)-1) + `) ORDER BY seq`
 	rows, err := db.sql.Query(q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
+		return nil, err
 	}
 	defer rows.Close()
-	var out []*fetch.Result
 	for rows.Next() {
 		rec, err := scanResult(rows)
 		if err != nil {
-			return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
+			return nil, err
 		}
 		out = append(out, rec.Result)
 	}

@@ -311,3 +311,82 @@ func TestLeanAndResultsAt(t *testing.T) {
 		t.Errorf("ResultsAt(650, 3, 42, 9999) = %d results, want 3, 42 and 650 in full", len(got))
 	}
 }
+
+// TestRecorderWithoutConnection: a writer that cannot get a connection
+// reports it from Close instead of crashing the process.
+func TestRecorderWithoutConnection(t *testing.T) {
+	db := openTemp(t)
+	id, err := db.CreateRun(nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.sql.Close()
+	rec := db.Recorder(id, RecorderOptions{})
+	rec.Add(sample(0), true)
+	if err := rec.Close(nil); err == nil {
+		t.Error("Close = nil, want the error of getting a connection")
+	}
+}
+
+// TestRecorderLeavesForeignKeysOn: the writer's connection, which records
+// without foreign-key checks, goes back to the pool with them on, so a run
+// deleted later takes its results with it.
+func TestRecorderLeavesForeignKeysOn(t *testing.T) {
+	db := openTemp(t)
+	db.sql.SetMaxOpenConns(1) // every query after the recorder gets its connection
+	id, err := db.CreateRun(nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := db.Recorder(id, RecorderOptions{})
+	for i := range 10 {
+		rec.Add(sample(uint64(i)), true)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.sql.Exec(`DELETE FROM runs WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.sql.QueryRow(`SELECT count(*) FROM results WHERE run_id = ?`, id).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d results left after deleting their run, want 0", n)
+	}
+}
+
+// TestResultsAtManySeqs: ResultsAt takes more Seqs than SQLite takes
+// parameters in one query (report --top 40000), and gives them in order.
+func TestResultsAtManySeqs(t *testing.T) {
+	db := openTemp(t)
+	id, err := db.CreateRun(nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := db.Recorder(id, RecorderOptions{})
+	const n = 3000
+	for i := range n {
+		rec.Add(sample(uint64(i)), true)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	seqs := make([]uint64, 40000)
+	for i := range seqs {
+		seqs[i] = uint64(len(seqs) - 1 - i) // descending, most of them absent
+	}
+	got, err := db.ResultsAt(id, seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("ResultsAt gave %d results, want %d", len(got), n)
+	}
+	for i, r := range got {
+		if r.Seq != uint64(i) {
+			t.Fatalf("result %d has Seq %d, want %d", i, r.Seq, i)
+		}
+	}
+}
