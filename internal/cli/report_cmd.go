@@ -151,7 +151,7 @@ func reportFromDB(name, run string, opts report.Options) (*report.Report, error)
 	opts.Detail = func(seqs []uint64) ([]*fetch.Result, error) { return db.ResultsAt(id, seqs) }
 	rep, err := report.Build(info, db.Lean(id), opts)
 	if err != nil {
-		return nil, fmt.Errorf("--db %s: run %d: %w", name, id, err)
+		return nil, err // the store's errors name the database and the run
 	}
 	return rep, nil
 }
