@@ -250,12 +250,7 @@ func TestRedeliveredBatchNoDuplicateResults(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w, err := NewWorker(connect(t, url), WorkerConfig{Engine: engineConfig(t, sim, 8, 2), Run: rc.Name,
-		ID: "survivor", ExitWhenDone: true, Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
+	w := newWorker(t, url, WorkerConfig{Engine: engineConfig(t, sim, 8, 2), Run: rc.Name, ID: "survivor", ExitWhenDone: true})
 	if err := w.Run(ctx, make(chan struct{})); err != nil {
 		t.Fatal(err)
 	}
@@ -298,11 +293,7 @@ func TestGracefulStopHandsBackPartialBatches(t *testing.T) {
 	submit(t, connect(t, url), rc, urls)
 	cfg := engineConfig(t, sim, 8, 1)
 
-	first, err := NewWorker(connect(t, url), WorkerConfig{Engine: cfg, Run: rc.Name, ID: "first", Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(first.Close)
+	first := newWorker(t, url, WorkerConfig{Engine: cfg, Run: rc.Name, ID: "first"})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -320,12 +311,7 @@ func TestGracefulStopHandsBackPartialBatches(t *testing.T) {
 		t.Errorf("first worker still holds %d targets after stopping", first.holding.Load())
 	}
 
-	second, err := NewWorker(connect(t, url), WorkerConfig{Engine: cfg, Run: rc.Name, ID: "second",
-		ExitWhenDone: true, Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(second.Close)
+	second := newWorker(t, url, WorkerConfig{Engine: cfg, Run: rc.Name, ID: "second", ExitWhenDone: true})
 	if err := second.Run(context.Background(), make(chan struct{})); err != nil {
 		t.Fatal(err)
 	}
@@ -373,12 +359,7 @@ func TestServerRestartMidRun(t *testing.T) {
 	rc := testRun("restart")
 	submit(t, connect(t, url), rc, urls)
 
-	w, err := NewWorker(connect(t, url), WorkerConfig{Engine: engineConfig(t, sim, 8, 2), Run: rc.Name,
-		ID: "w", ExitWhenDone: true, Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
+	w := newWorker(t, url, WorkerConfig{Engine: engineConfig(t, sim, 8, 2), Run: rc.Name, ID: "w", ExitWhenDone: true})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(context.Background(), make(chan struct{})) }()
 	for w.Done() < 300 {
@@ -464,12 +445,7 @@ func TestWorkersLeaseOnlyBusyPartitions(t *testing.T) {
 	for _, u := range urls[:3] {
 		want[Partition(firstTarget(t, []string{u}).HostKey, rc.Partitions)] = true
 	}
-	w, err := NewWorker(connect(t, url), WorkerConfig{Engine: engineConfig(t, sim, 8, 1), Run: rc.Name,
-		ID: "w", ExitWhenDone: true, Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
+	w := newWorker(t, url, WorkerConfig{Engine: engineConfig(t, sim, 8, 1), Run: rc.Name, ID: "w", ExitWhenDone: true})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(context.Background(), make(chan struct{})) }()
 	for w.Done() == 0 {

@@ -130,11 +130,7 @@ func TestClusterServerKilled(t *testing.T) {
 	var wg sync.WaitGroup
 	var workers []*Worker
 	for i := range 2 {
-		w, err := NewWorker(connect(t, url), WorkerConfig{Engine: cfg, Run: rc.Name, ID: fmt.Sprint("w", i), ExitWhenDone: true, Log: testLog(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(w.Close)
+		w := newWorker(t, url, WorkerConfig{Engine: cfg, Run: rc.Name, ID: fmt.Sprint("w", i), ExitWhenDone: true})
 		workers = append(workers, w)
 		wg.Go(func() {
 			if err := w.Run(context.Background(), make(chan struct{})); err != nil {

@@ -149,6 +149,19 @@ func (l tlog) Write(b []byte) (int, error) {
 
 func testLog(t testing.TB) tlog { return tlog{t} }
 
+// newWorker makes a Worker with its own connection to url, logging to the
+// test, and closes it when the test ends.
+func newWorker(t testing.TB, url string, cfg WorkerConfig) *Worker {
+	t.Helper()
+	cfg.Log = testLog(t)
+	w, err := NewWorker(connect(t, url), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
 func inputOf(urls []string) *input.Reader {
 	return input.NewReader(input.Options{Dedupe: true}, input.Args(urls))
 }

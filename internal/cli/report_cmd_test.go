@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fanout/fanout/fetch"
 	"github.com/fanout/fanout/store"
@@ -144,4 +147,91 @@ func TestReportFromDB(t *testing.T) {
 	if code, _, stderr := runReport(t, "", "last", "--db", dbName, "--accept", "200", "-o", page); code != ExitUsage {
 		t.Errorf("--accept with a recorded run: exit %d (%q), want %d", code, stderr, ExitUsage)
 	}
+}
+
+// TestLargeReportFromDB times fanout report on a database holding
+// FANOUT_REPORT_DB_N recorded results (over N/5 hosts, 1% failed), e.g.
+//
+//	FANOUT_REPORT_DB_N=1000000 go test -run TestLargeReportFromDB -v ./internal/cli/
+//
+// Recording them takes about as long again; only the report is timed.
+func TestLargeReportFromDB(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("FANOUT_REPORT_DB_N"))
+	if n <= 0 {
+		t.Skip("set FANOUT_REPORT_DB_N (e.g. 1000000) to time a report of that many stored results")
+	}
+	dir := t.TempDir()
+	dbName := filepath.Join(dir, "runs.db")
+	db, err := store.Open(dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := db.CreateRun([]string{"-i", "urls.txt"}, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := db.Recorder(id, store.RecorderOptions{})
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for i := range n {
+		u := fmt.Sprintf("https://h%d.example/page/%d", i%max(1, n/5), i)
+		ms := float64(20 + i%97*3 + i%1013)
+		r := &fetch.Result{Seq: uint64(i), Input: u, URL: u, FinalURL: u, Status: 200, Proto: "HTTP/1.1", Method: "GET",
+			ContentType: "text/html", Bytes: 1024, Title: fmt.Sprintf("Page %d", i), IP: "127.0.0.1", Attempts: 1,
+			BodySHA256: "e0ae25d169afe826a2003e8422fa3436a39363513d5fcb5f85b4cc26ef0306e5", StartedAt: at.Add(time.Duration(i) * time.Millisecond),
+			Timing: fetch.Timing{Connect: 1, TTFB: ms - 2, Transfer: 1, Total: ms}}
+		if i%100 == 7 {
+			r.Status, r.Title, r.BodySHA256 = 0, "", ""
+			r.Error = &fetch.Error{Kind: fetch.KindTimeout, Message: "no response within 10s"}
+		}
+		rec.Add(r, r.Error == nil)
+		if rec.Due() {
+			if err := rec.Cut(nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetState(id, store.StateDone); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	st, err := os.Stat(dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	page := filepath.Join(dir, "run.html")
+	t0 := time.Now()
+	code, _, stderr := runReport(t, "", "last", "--db", dbName, "-o", page)
+	took := time.Since(t0)
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The slowest targets' titles come from their full rows.
+	if !strings.Contains(string(b), fmt.Sprintf("Page %d", slowestSeq(n))) {
+		t.Errorf("the page does not list the slowest target's title")
+	}
+	t.Logf("%d results, database %d bytes (%.0f B/result): report in %v, page %d KB", n, st.Size(),
+		float64(st.Size())/float64(n), took.Round(time.Millisecond), len(b)/1024)
+}
+
+// slowestSeq is the Seq with the largest total in TestLargeReportFromDB's
+// results (ties go to the first).
+func slowestSeq(n int) int {
+	best, bestMs := 0, -1
+	for i := range n {
+		if i%100 == 7 {
+			continue
+		}
+		if ms := 20 + i%97*3 + i%1013; ms > bestMs {
+			best, bestMs = i, ms
+		}
+	}
+	return best
 }

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fanout/fanout/fetch"
 	"github.com/fanout/fanout/store"
 )
 
@@ -90,30 +89,7 @@ func TestKillAndResumeExactlyOnce(t *testing.T) {
 	}
 
 	// The output file: one whole JSON line per target.
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	seen := map[string]int{}
-	sc := bufio.NewScanner(f)
-	lines := 0
-	for sc.Scan() {
-		var r fetch.Result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("line %d of the output is not a whole result: %q: %v", lines+1, sc.Text(), err)
-		}
-		seen[r.Input]++
-		lines++
-	}
-	if lines != n || len(seen) != n {
-		t.Errorf("output has %d lines for %d distinct targets, want %d of each", lines, len(seen), n)
-	}
-	for in, c := range seen {
-		if c != 1 {
-			t.Errorf("output has %d lines for %s", c, in)
-		}
-	}
+	checkEachOnce200(t, out, n)
 
 	// The database: one run, done, each Seq once with its own input.
 	sdb, err := store.Open(db)
@@ -139,4 +115,41 @@ func TestKillAndResumeExactlyOnce(t *testing.T) {
 		t.Fatalf("database holds %d results, want %d", next, n)
 	}
 	t.Logf("%d of 10 sessions killed mid-run", killed)
+}
+
+// checkEachOnce200 fails unless the JSON Lines file out holds n distinct
+// targets, each exactly once, every line whole and with status 200.
+func checkEachOnce200(t *testing.T, out string, n int) {
+	t.Helper()
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seen := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r struct {
+			Input  string `json:"input"`
+			Status int    `json:"status"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("torn line %q: %v", sc.Text(), err)
+		}
+		if r.Status != 200 {
+			t.Errorf("%s: status %d, want 200 (an attempt cut short by a kill or a SIGTERM?)", r.Input, r.Status)
+		}
+		seen[r.Input]++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct targets in the output, want %d", len(seen), n)
+	}
+	for in, c := range seen {
+		if c != 1 {
+			t.Errorf("%s written %d times", in, c)
+		}
+	}
 }

@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/input"
+)
+
+// TestKeepAlivePoolSpansHosts: on a list that cycles over more hosts than
+// requests in flight, every host's connection stays in the pool until its
+// next turn (IdlePerRequest idle connections per request), so each host is
+// dialled about once. With one idle connection per request the pool held
+// half the hosts and nearly every request dialled again.
+func TestKeepAlivePoolSpansHosts(t *testing.T) {
+	t.Parallel()
+	var dials atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<title>ok</title>"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+
+	const hosts, rounds, concurrency = 32, 8, 16 // hosts = IdlePerRequest × concurrency
+	var urls []string
+	for i := range hosts * rounds {
+		urls = append(urls, fmt.Sprintf("http://h%d.test:%s/%d", i%hosts, port, i))
+	}
+	cfg := DefaultConfig()
+	cfg.Limits.Concurrency, cfg.Limits.PerHost = concurrency, 1
+	p, _ := strconv.Atoi(port)
+	cfg.Request.Resolve = []fetch.Resolve{{Host: "*", Port: p, Addrs: []string{"127.0.0.1"}}}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	n := 0
+	for r := range e.Start(context.Background(), input.NewReader(input.Options{}, input.Args(urls))).Results() {
+		if r.Error != nil || r.Status != 200 {
+			t.Fatalf("%s: status %d, error %v", r.URL, r.Status, r.Error)
+		}
+		n++
+	}
+	if n != len(urls) {
+		t.Fatalf("%d results for %d targets", n, len(urls))
+	}
+	// One dial per host, and some slack for a connection the server or the
+	// pool closed between turns; 1 idle per request dialled ~200 times.
+	if d := dials.Load(); d > 2*hosts {
+		t.Errorf("%d connections dialled for %d requests over %d hosts, want at most %d", d, len(urls), hosts, 2*hosts)
+	}
+}
