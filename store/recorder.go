@@ -1,10 +1,9 @@
 package store
 
 import (
-	"context"
-	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,16 +178,12 @@ func (rec *Recorder) LowWater() uint64 { return rec.track.low }
 
 func (rec *Recorder) writer() {
 	defer close(rec.done)
-	ctx := context.Background()
 	var w rowWriter
-	conn, err := rec.db.sql.Conn(ctx)
+	c, err := openRaw(rec.db.path)
 	if err == nil {
-		defer conn.Close()
-		defer conn.Raw(func(dc any) error { return w.release(ctx, dc) })
-		// The run's row exists before its results, and nothing deletes
-		// runs while one records: checking the foreign key for every
-		// row was 8% of recording.
-		_, err = conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF")
+		defer c.close()
+		defer w.finalize()
+		err = w.prepare(c, rec.runID)
 	}
 	for {
 		if err != nil {
@@ -202,48 +197,41 @@ func (rec *Recorder) writer() {
 		if !ok {
 			return
 		}
-		err = conn.Raw(func(dc any) error {
-			c, ok := dc.(driverConn)
-			if !ok {
-				return fmt.Errorf("sqlite driver connection %T lacks a method the recorder needs", dc)
-			}
-			return rec.commit(ctx, c, &w, b)
-		})
+		err = rec.commit(c, &w, b)
 	}
 }
 
-// driverConn is what the writer uses of modernc's connection. It talks to
-// the driver directly, not through database/sql: converting and checking
-// 18 arguments a row there cost a tenth of recording a result.
-type driverConn interface {
-	driver.ConnBeginTx
-	driver.ConnPrepareContext
-	driver.ExecerContext
-}
-
-// rowWriter is the writer's reusable state: the insert statements it
-// prepared (used only inside conn.Raw) and the argument buffers.
+// rowWriter is the writer's statements, prepared once, and its reusable
+// argument buffer.
 type rowWriter struct {
-	full, one driver.Stmt // rowsPerStmt rows, one row
-	args      []driver.NamedValue
-	buf       []byte
+	begin, commit, rollback *rawStmt
+	full, one               *rawStmt // rowsPerStmt rows, one row
+	update                  *rawStmt // the run's counts and checkpoint
+	rows                    rows
 }
 
-// release closes the statements and turns foreign keys back on before the
-// connection dc goes back to the pool, where any query may get it next; if
-// it cannot, the pool drops the connection.
-func (w *rowWriter) release(ctx context.Context, dc any) error {
-	for _, s := range []driver.Stmt{w.full, w.one} {
-		if s != nil {
-			s.Close()
+func (w *rowWriter) prepare(c *rawConn, runID int64) error {
+	for _, p := range []struct {
+		s   **rawStmt
+		sql string
+	}{
+		{&w.begin, "BEGIN IMMEDIATE"}, {&w.commit, "COMMIT"}, {&w.rollback, "ROLLBACK"},
+		{&w.full, insertSQL(rowsPerStmt, runID)}, {&w.one, insertSQL(1, runID)},
+		{&w.update, `UPDATE runs SET results = results + ?, failed = failed + ?, low_water = ?, offsets = ? WHERE id = ?`},
+	} {
+		s, err := c.prepare(p.sql)
+		if err != nil {
+			return err
 		}
+		*p.s = s
 	}
-	if c, ok := dc.(driverConn); ok {
-		if _, err := c.ExecContext(ctx, "PRAGMA foreign_keys = ON", nil); err == nil {
-			return nil
-		}
+	return nil
+}
+
+func (w *rowWriter) finalize() {
+	for _, s := range []*rawStmt{w.begin, w.commit, w.rollback, w.full, w.one, w.update} {
+		s.finalize()
 	}
-	return driver.ErrBadConn
 }
 
 func (rec *Recorder) fail(err error) {
@@ -257,38 +245,36 @@ func (rec *Recorder) fail(err error) {
 }
 
 // commit writes one batch and the checkpoint in one transaction.
-func (rec *Recorder) commit(ctx context.Context, c driverConn, w *rowWriter, b *batch) (err error) {
+func (rec *Recorder) commit(c *rawConn, w *rowWriter, b *batch) (err error) {
 	if rec.opts.BeforeCommit != nil {
 		if err := rec.opts.BeforeCommit(); err != nil {
 			return err
 		}
 	}
-	tx, err := c.BeginTx(ctx, driver.TxOptions{})
-	if err != nil {
+	if err := w.begin.run(nil, nil); err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			tx.Rollback()
+			w.rollback.run(nil, nil)
 		}
 	}()
 	var failed int64
 	for i := 0; i < len(b.rows); {
 		// Full statements, then one row at a time: the statements are
 		// prepared once, not parsed again for each batch's remainder.
-		n, stmt := rowsPerStmt, &w.full
+		n, stmt := rowsPerStmt, w.full
 		if len(b.rows)-i < rowsPerStmt {
-			n, stmt = 1, &w.one
+			n, stmt = 1, w.one
 		}
-		w.args, w.buf = w.args[:0], w.buf[:0]
+		w.rows.reset()
 		for _, row := range b.rows[i : i+n] {
-			w.args, w.buf = rowArgs(w.args, w.buf, rec.runID, row.r, row.ok)
+			w.rows.add(row.r, row.ok)
 			if !row.ok {
 				failed++
 			}
 		}
-		texts(w.args, w.buf)
-		if err = exec(ctx, c, stmt, n, w.args); err != nil {
+		if err = stmt.run(w.rows.args, w.rows.texts); err != nil {
 			return err
 		}
 		i += n
@@ -297,44 +283,24 @@ func (rec *Recorder) commit(ctx context.Context, c driverConn, w *rowWriter, b *
 	if b.offsets == nil {
 		off = []byte("{}")
 	}
-	_, err = c.ExecContext(ctx, `UPDATE runs SET results = results + ?, failed = failed + ?,
-		low_water = ?, offsets = ? WHERE id = ?`, ordinals(int64(len(b.rows)), failed, int64(b.lowWater), string(off), rec.runID))
-	if err != nil {
+	w.rows.reset()
+	w.rows.int(int64(len(b.rows)))
+	w.rows.int(failed)
+	w.rows.int(int64(b.lowWater))
+	w.rows.text(string(off))
+	w.rows.int(rec.runID)
+	if err = w.update.run(w.rows.args, w.rows.texts); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return w.commit.run(nil, nil)
 }
 
-// exec inserts n rows with args through *stmt, preparing it on first use.
-func exec(ctx context.Context, c driverConn, stmt *driver.Stmt, n int, args []driver.NamedValue) error {
-	if *stmt == nil {
-		s, err := c.PrepareContext(ctx, insertSQL(n))
-		if err != nil {
-			return err
-		}
-		*stmt = s
-	}
-	se, ok := (*stmt).(driver.StmtExecContext)
-	if !ok {
-		return fmt.Errorf("sqlite driver statement %T lacks ExecContext", *stmt)
-	}
-	_, err := se.ExecContext(ctx, args)
-	return err
-}
-
-// ordinals numbers values as positional arguments.
-func ordinals(vs ...driver.Value) []driver.NamedValue {
-	nv := make([]driver.NamedValue, len(vs))
-	for i, v := range vs {
-		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
-	}
-	return nv
-}
-
-func insertSQL(n int) string {
+// insertSQL is the statement inserting n results of run runID. The run's
+// id is written in, not bound: one value fewer to bind per row.
+func insertSQL(n int, runID int64) string {
 	var sb strings.Builder
 	sb.WriteString("INSERT INTO results(" + insertColumns + ") VALUES ")
-	one := "(?" + strings.Repeat(",?", insertWidth-1) + ")"
+	one := "(" + strconv.FormatInt(runID, 10) + strings.Repeat(",?", insertWidth-1) + ")"
 	for i := range n {
 		if i > 0 {
 			sb.WriteByte(',')

@@ -2,7 +2,6 @@ package store
 
 import (
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -213,40 +212,56 @@ func scanResult(s scanner) (Record, error) {
 	return Record{Result: r, OK: ok}, nil
 }
 
-// rowArgs appends the insert arguments for one result, in insertColumns
-// order and numbered on from the arguments already in args. The text it
-// builds (extra and started_at) is appended to buf, and the arguments refer
-// to buf's bytes: the caller turns buf into one string per statement with
-// texts, and fixes the arguments up with it.
-func rowArgs(args []driver.NamedValue, buf []byte, runID int64, r *fetch.Result, ok bool) ([]driver.NamedValue, []byte) {
-	var kind, msg driver.Value
-	if r.Error != nil {
-		kind, msg = string(r.Error.Kind), r.Error.Message
-	}
-	started := len(buf)
-	buf = r.StartedAt.AppendFormat(buf, time.RFC3339Nano)
-	mid := len(buf)
-	buf = appendExtra(buf, r)
-	for _, v := range [insertWidth]driver.Value{runID, int64(r.Seq), r.Input, r.URL, hostOf(r.URL), r.FinalURL,
-		int64(r.Status), ok, kind, msg, r.Timing.Total, r.Bytes, r.ContentType, r.Title, r.IP, int64(r.Attempts),
-		span{started, mid}, span{mid, len(buf)}} {
-		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
-	}
-	return args, buf
+// rows builds the arguments of an insert statement, one row after
+// another in insertColumns order (after run_id, which the statement holds): the values, and the texts they refer to,
+// in one buffer that the statement copies to C memory at once.
+type rows struct {
+	args  []value
+	texts []byte
 }
 
-// span marks a text in the statement's buffer until texts replaces it.
-type span struct{ from, to int }
+func (b *rows) reset() { b.args, b.texts = b.args[:0], b.texts[:0] }
 
-// texts replaces each span in args with its text from buf, all of them
-// sharing one string (one allocation per statement, not two per row).
-func texts(args []driver.NamedValue, buf []byte) {
-	s := string(buf)
-	for i, a := range args {
-		if sp, ok := a.Value.(span); ok {
-			args[i].Value = s[sp.from:sp.to]
-		}
+func (b *rows) int(i int64) { b.args = append(b.args, intValue(i)) }
+
+func (b *rows) text(s string) {
+	b.args = append(b.args, value{kind: valText, off: len(b.texts), n: len(s)})
+	b.texts = append(b.texts, s...)
+}
+
+// since adds the text appended to b.texts since offset off.
+func (b *rows) since(off int) {
+	b.args = append(b.args, value{kind: valText, off: off, n: len(b.texts) - off})
+}
+
+// add appends the arguments of one result, all but its run's id, which
+// the statement holds.
+func (b *rows) add(r *fetch.Result, ok bool) {
+	b.int(int64(r.Seq))
+	b.text(r.Input)
+	b.text(r.URL)
+	b.text(hostOf(r.URL))
+	b.text(r.FinalURL)
+	b.int(int64(r.Status))
+	b.args = append(b.args, boolValue(ok))
+	if r.Error != nil {
+		b.text(string(r.Error.Kind))
+		b.text(r.Error.Message)
+	} else {
+		b.args = append(b.args, value{}, value{}) // NULL, NULL
 	}
+	b.args = append(b.args, realValue(r.Timing.Total))
+	b.int(r.Bytes)
+	b.text(r.ContentType)
+	b.text(r.Title)
+	b.text(r.IP)
+	b.int(int64(r.Attempts))
+	off := len(b.texts)
+	b.texts = r.StartedAt.AppendFormat(b.texts, time.RFC3339Nano)
+	b.since(off)
+	off = len(b.texts)
+	b.texts = appendExtra(b.texts, r)
+	b.since(off)
 }
 
 // appendExtra appends the JSON of extra for r, exactly as encoding/json

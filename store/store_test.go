@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -312,25 +313,29 @@ func TestLeanAndResultsAt(t *testing.T) {
 	}
 }
 
-// TestRecorderWithoutConnection: a writer that cannot get a connection
-// reports it from Close instead of crashing the process.
+// TestRecorderWithoutConnection: a writer that cannot open its connection
+// (here the database file is gone) reports it from Close instead of
+// crashing the process.
 func TestRecorderWithoutConnection(t *testing.T) {
 	db := openTemp(t)
 	id, err := db.CreateRun(nil, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.sql.Close()
+	if err := os.Remove(db.Path()); err != nil {
+		t.Fatal(err)
+	}
 	rec := db.Recorder(id, RecorderOptions{})
 	rec.Add(sample(0), true)
-	if err := rec.Close(nil); err == nil {
-		t.Error("Close = nil, want the error of getting a connection")
+	err = rec.Close(nil)
+	if err == nil || !strings.Contains(err.Error(), "unable to open") {
+		t.Errorf("Close = %v, want the error of opening the database", err)
 	}
 }
 
-// TestRecorderLeavesForeignKeysOn: the writer's connection, which records
-// without foreign-key checks, goes back to the pool with them on, so a run
-// deleted later takes its results with it.
+// TestRecorderLeavesForeignKeysOn: the writer records without foreign-key
+// checks on a connection of its own; the pool's connections keep them, so
+// a run deleted later takes its results with it.
 func TestRecorderLeavesForeignKeysOn(t *testing.T) {
 	db := openTemp(t)
 	db.sql.SetMaxOpenConns(1) // every query after the recorder gets its connection

@@ -1,0 +1,223 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"modernc.org/libc"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// rawConn is the Recorder's own connection to the database: SQLite's C API
+// as modernc translates it to Go, called directly instead of through
+// database/sql and the driver. Recording is the one place where fanout
+// writes at the rate it fetches, and there the driver's generality cost
+// more than SQLite itself: every text value was copied into a C allocation
+// of its own, bound, bound again to NULL and freed; every call took the
+// connection's mutex; every value was boxed on the Go heap. Here a
+// statement's texts are copied into one C buffer the connection keeps and
+// bound in place (SQLITE_STATIC); the connection has no mutex, since only
+// the writer goroutine uses it; and a row allocates nothing.
+//
+// Other connections, database/sql's, use the same file at the same time;
+// SQLite's locking, in the same process as in others, keeps them apart.
+type rawConn struct {
+	tls  *libc.TLS
+	db   uintptr // sqlite3*
+	path string
+	text uintptr // C buffer for the texts of the statement being run
+	cap  int
+}
+
+// openRaw opens an existing database for writing, with the settings Open
+// gives its connections (WAL mode is the file's and needs no setting).
+func openRaw(path string) (*rawConn, error) {
+	c := &rawConn{tls: libc.NewTLS(), path: path}
+	name, err := libc.CString(path)
+	if err != nil {
+		c.tls.Close()
+		return nil, err
+	}
+	pdb := sqlite3.Xsqlite3_malloc64(c.tls, 8)
+	if pdb == 0 {
+		libc.Xfree(c.tls, name)
+		c.tls.Close()
+		return nil, errors.New("out of memory")
+	}
+	rc := sqlite3.Xsqlite3_open_v2(c.tls, name, pdb,
+		sqlite3.SQLITE_OPEN_READWRITE|sqlite3.SQLITE_OPEN_NOMUTEX|sqlite3.SQLITE_OPEN_EXRESCODE, 0)
+	c.db = *(*uintptr)(unsafe.Add(nil, pdb))
+	sqlite3.Xsqlite3_free(c.tls, pdb)
+	libc.Xfree(c.tls, name)
+	if rc != sqlite3.SQLITE_OK {
+		err := c.err(rc)
+		c.close()
+		return nil, err
+	}
+	sqlite3.Xsqlite3_busy_timeout(c.tls, c.db, 10000)
+	// foreign_keys: the run's row exists before its results, and nothing
+	// deletes runs while one records; checking the key for every row was
+	// 8% of recording. (It is off by default; saying so guards against a
+	// build that turns it on.)
+	if err := c.exec(`PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;
+		PRAGMA wal_autocheckpoint = 128; PRAGMA foreign_keys = OFF`); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// close closes the connection; statements must be finalized first.
+func (c *rawConn) close() {
+	if c.db != 0 {
+		sqlite3.Xsqlite3_close_v2(c.tls, c.db)
+		c.db = 0
+	}
+	if c.text != 0 {
+		sqlite3.Xsqlite3_free(c.tls, c.text)
+		c.text = 0
+	}
+	c.tls.Close()
+}
+
+// err returns the connection's error for result code rc.
+func (c *rawConn) err(rc int32) error {
+	msg := ""
+	if c.db != 0 {
+		msg = libc.GoString(sqlite3.Xsqlite3_errmsg(c.tls, c.db))
+	}
+	if msg == "" {
+		msg = libc.GoString(sqlite3.Xsqlite3_errstr(c.tls, rc))
+	}
+	return fmt.Errorf("%s (%d)", msg, rc)
+}
+
+// exec runs sql, which may hold several statements and binds nothing.
+func (c *rawConn) exec(sql string) error {
+	s, err := libc.CString(sql)
+	if err != nil {
+		return err
+	}
+	defer libc.Xfree(c.tls, s)
+	if rc := sqlite3.Xsqlite3_exec(c.tls, c.db, s, 0, 0, 0); rc != sqlite3.SQLITE_OK {
+		return c.err(rc)
+	}
+	return nil
+}
+
+// rawStmt is a statement prepared on a rawConn.
+type rawStmt struct {
+	c *rawConn
+	p uintptr // sqlite3_stmt*
+}
+
+// prepare prepares one statement, to be run many times.
+func (c *rawConn) prepare(sql string) (*rawStmt, error) {
+	s, err := libc.CString(sql)
+	if err != nil {
+		return nil, err
+	}
+	defer libc.Xfree(c.tls, s)
+	pp := sqlite3.Xsqlite3_malloc64(c.tls, 8)
+	if pp == 0 {
+		return nil, errors.New("out of memory")
+	}
+	defer sqlite3.Xsqlite3_free(c.tls, pp)
+	if rc := sqlite3.Xsqlite3_prepare_v3(c.tls, c.db, s, -1, sqlite3.SQLITE_PREPARE_PERSISTENT, pp, 0); rc != sqlite3.SQLITE_OK {
+		return nil, c.err(rc)
+	}
+	return &rawStmt{c: c, p: *(*uintptr)(unsafe.Add(nil, pp))}, nil
+}
+
+// finalize releases the statement.
+func (s *rawStmt) finalize() {
+	if s != nil && s.p != 0 {
+		sqlite3.Xsqlite3_finalize(s.c.tls, s.p)
+		s.p = 0
+	}
+}
+
+// value is one argument of a statement: an integer, a real, NULL, or the
+// text at [off, off+n) of the texts passed with it.
+type value struct {
+	kind   valueKind
+	i      int64
+	f      float64
+	off, n int
+}
+
+type valueKind uint8
+
+const (
+	valNull valueKind = iota
+	valInt
+	valReal
+	valText
+)
+
+func intValue(i int64) value    { return value{kind: valInt, i: i} }
+func realValue(f float64) value { return value{kind: valReal, f: f} }
+func boolValue(b bool) value {
+	if b {
+		return intValue(1)
+	}
+	return intValue(0)
+}
+
+// run binds args, whose texts are in texts, and runs the statement to its
+// end. The texts are copied once into the connection's C buffer and bound
+// there without SQLite copying them again (SQLITE_STATIC): they stay put
+// until the next run, which binds every parameter again.
+func (s *rawStmt) run(args []value, texts []byte) error {
+	c := s.c
+	if err := c.grow(len(texts)); err != nil {
+		return err
+	}
+	if len(texts) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Add(nil, c.text)), len(texts)), texts)
+	}
+	for i, a := range args {
+		var rc int32
+		switch a.kind {
+		case valInt:
+			rc = sqlite3.Xsqlite3_bind_int64(c.tls, s.p, int32(i+1), a.i)
+		case valReal:
+			rc = sqlite3.Xsqlite3_bind_double(c.tls, s.p, int32(i+1), a.f)
+		case valText:
+			rc = sqlite3.Xsqlite3_bind_text(c.tls, s.p, int32(i+1), c.text+uintptr(a.off), int32(a.n), 0)
+		default:
+			rc = sqlite3.Xsqlite3_bind_null(c.tls, s.p, int32(i+1))
+		}
+		if rc != sqlite3.SQLITE_OK {
+			return c.err(rc)
+		}
+	}
+	rc := sqlite3.Xsqlite3_step(c.tls, s.p)
+	for rc == sqlite3.SQLITE_ROW {
+		rc = sqlite3.Xsqlite3_step(c.tls, s.p)
+	}
+	// reset returns the step's error again, with its message set.
+	if rrc := sqlite3.Xsqlite3_reset(c.tls, s.p); rc != sqlite3.SQLITE_DONE {
+		if rrc == sqlite3.SQLITE_OK {
+			rrc = rc
+		}
+		return c.err(rrc)
+	}
+	return nil
+}
+
+// grow makes the text buffer hold at least n bytes (and never 0, so that
+// an empty text is bound as ” and not as NULL).
+func (c *rawConn) grow(n int) error {
+	if n <= c.cap && c.text != 0 {
+		return nil
+	}
+	size := max(n, 2*c.cap, 64<<10)
+	p := sqlite3.Xsqlite3_realloc64(c.tls, c.text, uint64(size))
+	if p == 0 {
+		return fmt.Errorf("out of memory for %d bytes of text", size)
+	}
+	c.text, c.cap = p, size
+	return nil
+}
