@@ -102,6 +102,57 @@ func TestResultsRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRecorderTexts: the writer binds texts in place from one buffer; they
+// come back byte for byte, NUL bytes, invalid UTF-8 and texts larger than
+// the buffer's first size included, empty texts as empty strings and no
+// error as NULL.
+func TestRecorderTexts(t *testing.T) {
+	db := openTemp(t)
+	id, err := db.CreateRun(nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := db.Recorder(id, RecorderOptions{})
+	var want []*fetch.Result
+	for i := range 200 { // several statements of 64 rows, and single rows
+		r := sample(uint64(i))
+		switch i % 4 {
+		case 0:
+			r.Title = strings.Repeat("ü\x00\xff", 40000+i) // 160 KB, past the first buffer
+		case 1:
+			r.Title, r.ContentType, r.IP, r.FinalURL = "", "", "", ""
+		case 2:
+			r.Input = "a\x00b"
+		}
+		want = append(want, r)
+		rec.Add(r, r.Error == nil)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for r, err := range db.Results(id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(r, want[i]) {
+			t.Fatalf("result %d: title %d bytes, want %d; input %q, want %q", i, len(r.Title), len(want[i].Title), r.Input, want[i].Input)
+		}
+		i++
+	}
+	if i != len(want) {
+		t.Fatalf("got %d results, want %d", i, len(want))
+	}
+	var nulls, empties int
+	if err := db.sql.QueryRow(`SELECT count(*) FILTER (WHERE error_kind IS NULL), count(*) FILTER (WHERE title = '')
+		FROM results WHERE run_id = ?`, id).Scan(&nulls, &empties); err != nil {
+		t.Fatal(err)
+	}
+	if wantNulls := len(want) - (len(want)+1)/3; nulls != wantNulls || empties != len(want)/4 {
+		t.Errorf("%d NULL error kinds and %d empty titles, want %d and %d", nulls, empties, wantNulls, len(want)/4)
+	}
+}
+
 func TestProgressLowWater(t *testing.T) {
 	db := openTemp(t)
 	id, _ := db.CreateRun(nil, Config{})
