@@ -52,6 +52,12 @@ type session struct {
 
 	acks  chan ackJob
 	ended chan struct{} // closed when every batch is acknowledged or handed back
+
+	// The results goroutine's own: the compressor of result messages, and
+	// result buffers of finished batches for the next ones, which would
+	// otherwise each allocate (and fault in) ~350 KB.
+	comp compressor
+	free [][]byte
 }
 
 var (
@@ -269,7 +275,7 @@ func (s *session) record(b *batch, r *fetch.Result) {
 		b.back = append(b.back, r.Seq)
 	} else {
 		if b.out == nil {
-			b.out = make([]byte, 0, len(b.ts)*700)
+			b.out = s.resultBuf(len(b.ts))
 		}
 		b.out = appendResultLine(b.out, r)
 	}
@@ -292,6 +298,7 @@ type ackJob struct {
 // as a new work message, both with ids of this delivery, before the
 // original is acknowledged; one that did not run at all goes back whole.
 func (s *session) finish(b *batch) {
+	defer s.recycle(b)
 	js := s.w.c.JS
 	done := len(b.ts) - len(b.back)
 	if done == 0 {
@@ -304,12 +311,12 @@ func (s *session) finish(b *batch) {
 	}
 	opts := []jetstream.PublishOpt{jetstream.WithStallWait(30 * time.Second)}
 	var futs []jetstream.PubAckFuture
-	f, err := js.PublishMsgAsync(bodyMsg(resultSubject(s.meta.Name, done), b.out),
+	f, err := js.PublishMsgAsync(s.comp.msg(resultSubject(s.meta.Name, done), b.out),
 		append(opts, jetstream.WithMsgID(id))...)
 	if err == nil {
 		futs = append(futs, f)
 		if len(b.back) > 0 {
-			f, err = js.PublishMsgAsync(bodyMsg(targetSubject(s.meta.Name, b.p.n, len(b.back)), b.requeue()),
+			f, err = js.PublishMsgAsync(s.comp.msg(targetSubject(s.meta.Name, b.p.n, len(b.back)), b.requeue()),
 				append(opts, jetstream.WithMsgID(b.id+".q"+deliveries(b.msg)))...)
 			futs = append(futs, f)
 		}
@@ -319,6 +326,31 @@ func (s *session) finish(b *batch) {
 		return
 	}
 	s.acks <- ackJob{b: b, futs: futs, done: done}
+}
+
+// maxFreeBufs bounds the result buffers kept for reuse: about as many
+// batches as a worker has open at once with the default window and batch.
+const maxFreeBufs = 64
+
+// resultBuf returns an empty buffer for the result lines of a batch of n
+// targets.
+func (s *session) resultBuf(n int) []byte {
+	if k := len(s.free); k > 0 {
+		buf := s.free[k-1]
+		s.free[k-1] = nil
+		s.free = s.free[:k-1]
+		return buf
+	}
+	return make([]byte, 0, n*700)
+}
+
+// recycle keeps b's result buffer for another batch: what finish published
+// was compressed into a copy.
+func (s *session) recycle(b *batch) {
+	if b.out != nil && len(s.free) < maxFreeBufs {
+		s.free = append(s.free, b.out[:0])
+	}
+	b.out = nil
 }
 
 // requeue encodes the targets that go back as a work message.
