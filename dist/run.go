@@ -50,10 +50,10 @@ type RunConfig struct {
 // deleted and its own pull requests and batches, and with 64 these were
 // about a third of the server's CPU on a 20,000-target run. 16 still
 // gives each of up to 16 workers a partition, and several each to the
-// usual two to four, so that the fair share stays even; a run meant for
-// more workers, or whose hosts are few and heavy, wants --partitions set
-// higher. Fewer partitions also mix more hosts in each batch, so a
-// worker's engine sees the hosts interleaved much as a local run does.
+// usual two to four (the fair share counts partitions, not hosts, so the
+// shares of hosts are uneven with any number); a run meant for more
+// workers, or whose hosts are few and heavy, wants --partitions set
+// higher. Fewer partitions also mix more hosts in each batch.
 func DefaultRunConfig() RunConfig {
 	return RunConfig{Partitions: 16, Replicas: 1, LeaseTTL: 30 * time.Second,
 		AckWait: 60 * time.Second, DupWindow: 10 * time.Minute, Batch: 500}
