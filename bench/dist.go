@@ -43,7 +43,7 @@ func runDist(b *bench) error {
 	}
 	defer os.RemoveAll(dir)
 	s := distbench.Setup{Fanout: b.fanout, Dir: dir, List: filepath.Join(b.out, "dist.urls"),
-		Engine: append([]string{"-c", strconv.Itoa(c)}, sw.resolveArgs()...), Partitions: 64, Timeout: b.jobTimeout}
+		Engine: append([]string{"-c", strconv.Itoa(c)}, sw.resolveArgs()...), Timeout: b.jobTimeout}
 	f, err := os.Create(s.List)
 	if err != nil {
 		return err

@@ -95,6 +95,7 @@ func (s *session) startPartition(ctx context.Context, n int, rev uint64) (*parti
 	}
 	p.ctx, p.cancel = context.WithCancel(s.ctx)
 	s.parts[n].Store(p)
+	s.nparts.Add(1)
 	go p.pull()
 	go p.keep()
 	return p, nil
@@ -324,7 +325,9 @@ func (p *partition) finished() bool { return closed(p.ended) }
 
 // forget drops an ended partition from the session.
 func (p *partition) forget() {
-	p.s.parts[p.n].CompareAndSwap(p, nil)
+	if p.s.parts[p.n].CompareAndSwap(p, nil) {
+		p.s.nparts.Add(-1)
+	}
 	p.cancel()
 }
 

@@ -35,7 +35,15 @@ type session struct {
 
 	srcStop  chan struct{} // closed: Next returns io.EOF
 	stopOnce sync.Once
-	cur      *batch // the batch Next is handing out; Next's own
+	nparts   atomic.Int32 // partitions started and not yet forgotten
+
+	balanced chan struct{} // closed once the worker's first balance took its partitions
+
+	// Next's own: the batches it hands targets out of, one from each in
+	// turn, and the next one's index; began once gather ran.
+	turn  []*batch
+	at    int
+	began bool
 
 	mu     sync.Mutex
 	held   map[uint64]*batch   // targets given to the engine, by seq, no result yet
@@ -44,6 +52,12 @@ type session struct {
 
 	acks  chan ackJob
 	ended chan struct{} // closed when every batch is acknowledged or handed back
+
+	// The results goroutine's own: the compressor of result messages, and
+	// result buffers of finished batches for the next ones, which would
+	// otherwise each allocate (and fault in) ~350 KB.
+	comp compressor
+	free [][]byte
 }
 
 var (
@@ -69,7 +83,7 @@ type batch struct {
 func (w *Worker) newSession(meta Meta, runs, kv jetstream.KeyValue, ts jetstream.Stream) (*session, error) {
 	s := &session{w: w, meta: meta, runs: runs, kv: kv, ts: ts,
 		feed: make(chan *batch), parts: make([]atomic.Pointer[partition], meta.Partitions),
-		srcStop: make(chan struct{}), held: map[uint64]*batch{}, extra: map[uint64][]*batch{},
+		srcStop: make(chan struct{}), balanced: make(chan struct{}), held: map[uint64]*batch{}, extra: map[uint64][]*batch{},
 		acks: make(chan ackJob, 256), ended: make(chan struct{})}
 	eng, err := engine.NewWithFetcher(w.cfg.Engine, s)
 	if err != nil {
@@ -83,24 +97,94 @@ func (w *Worker) newSession(meta Meta, runs, kv jetstream.KeyValue, ts jetstream
 	return s, nil
 }
 
-// Next gives the engine the next target of any held partition, in the
-// order their batches arrive.
+// Next gives the engine the next target of the batches it holds, taking
+// one from each in turn, as many batches as partitions are held: a
+// partition's targets are those of a few hosts, so handing out batch after
+// batch would crowd the engine's window with a few hosts at a time, each
+// at its --per-host limit, and the keep-alive pool would dial about twice
+// as many connections as a local run of the same list, whose input
+// interleaves the hosts.
 func (s *session) Next() (fetch.Target, error) {
-	for {
-		if b := s.cur; b != nil && b.next < len(b.ts) {
-			b.next++
-			return b.ts[b.next-1], nil
-		}
-		s.cur = nil
-		select {
-		case b := <-s.feed:
-			if s.admit(b) {
-				s.cur = b
-			}
-		case <-s.srcStop:
+	if !s.began {
+		s.began = true
+		s.gather()
+	}
+	for len(s.turn) < max(int(s.nparts.Load()), 1) && s.take1(false) {
+	}
+	for len(s.turn) == 0 {
+		if !s.take1(true) {
 			return fetch.Target{}, io.EOF
 		}
 	}
+	if s.at >= len(s.turn) {
+		s.at = 0
+	}
+	b := s.turn[s.at]
+	t := b.ts[b.next]
+	if b.next++; b.next == len(b.ts) {
+		n := copy(s.turn[s.at:], s.turn[s.at+1:])
+		s.turn[s.at+n] = nil
+		s.turn = s.turn[:s.at+n]
+	} else {
+		s.at++
+	}
+	return t, nil
+}
+
+// startGather bounds how long the engine's first target waits for the
+// first batch of every partition the worker took at the start.
+const startGather = 50 * time.Millisecond
+
+// gather holds the engine's first target until the first balance has
+// started the worker's partitions and each has delivered a batch (or for
+// startGather after that): handed out as they arrive, the first batches'
+// few hosts would take every free slot up to their --per-host limit, and
+// the pool would keep those connections open while the other hosts dial
+// their own.
+func (s *session) gather() {
+	select {
+	case <-s.balanced:
+	case <-s.srcStop:
+		return
+	}
+	t := time.NewTimer(startGather)
+	defer t.Stop()
+	for len(s.turn) < int(s.nparts.Load()) {
+		select {
+		case b := <-s.feed:
+			if s.admit(b) {
+				s.turn = append(s.turn, b)
+			}
+		case <-t.C:
+			return
+		case <-s.srcStop:
+			return
+		}
+	}
+}
+
+// take1 receives a batch from the partitions' pullers and adds it to the
+// turn unless admit hands it back. Without wait it returns false when no
+// batch is ready; with wait, only once the source is stopped.
+func (s *session) take1(wait bool) bool {
+	var b *batch
+	if wait {
+		select {
+		case b = <-s.feed:
+		case <-s.srcStop:
+			return false
+		}
+	} else {
+		select {
+		case b = <-s.feed:
+		default:
+			return false
+		}
+	}
+	if s.admit(b) {
+		s.turn = append(s.turn, b)
+	}
+	return true
 }
 
 // admit records b's targets as held by the engine, or hands b back when
@@ -191,7 +275,7 @@ func (s *session) record(b *batch, r *fetch.Result) {
 		b.back = append(b.back, r.Seq)
 	} else {
 		if b.out == nil {
-			b.out = make([]byte, 0, len(b.ts)*700)
+			b.out = s.resultBuf(len(b.ts))
 		}
 		b.out = appendResultLine(b.out, r)
 	}
@@ -214,6 +298,7 @@ type ackJob struct {
 // as a new work message, both with ids of this delivery, before the
 // original is acknowledged; one that did not run at all goes back whole.
 func (s *session) finish(b *batch) {
+	defer s.recycle(b)
 	js := s.w.c.JS
 	done := len(b.ts) - len(b.back)
 	if done == 0 {
@@ -226,12 +311,12 @@ func (s *session) finish(b *batch) {
 	}
 	opts := []jetstream.PublishOpt{jetstream.WithStallWait(30 * time.Second)}
 	var futs []jetstream.PubAckFuture
-	f, err := js.PublishMsgAsync(bodyMsg(resultSubject(s.meta.Name, done), b.out),
+	f, err := js.PublishMsgAsync(s.comp.msg(resultSubject(s.meta.Name, done), b.out),
 		append(opts, jetstream.WithMsgID(id))...)
 	if err == nil {
 		futs = append(futs, f)
 		if len(b.back) > 0 {
-			f, err = js.PublishMsgAsync(bodyMsg(targetSubject(s.meta.Name, b.p.n, len(b.back)), b.requeue()),
+			f, err = js.PublishMsgAsync(s.comp.msg(targetSubject(s.meta.Name, b.p.n, len(b.back)), b.requeue()),
 				append(opts, jetstream.WithMsgID(b.id+".q"+deliveries(b.msg)))...)
 			futs = append(futs, f)
 		}
@@ -241,6 +326,31 @@ func (s *session) finish(b *batch) {
 		return
 	}
 	s.acks <- ackJob{b: b, futs: futs, done: done}
+}
+
+// maxFreeBufs bounds the result buffers kept for reuse: about as many
+// batches as a worker has open at once with the default window and batch.
+const maxFreeBufs = 64
+
+// resultBuf returns an empty buffer for the result lines of a batch of n
+// targets.
+func (s *session) resultBuf(n int) []byte {
+	if k := len(s.free); k > 0 {
+		buf := s.free[k-1]
+		s.free[k-1] = nil
+		s.free = s.free[:k-1]
+		return buf
+	}
+	return make([]byte, 0, n*700)
+}
+
+// recycle keeps b's result buffer for another batch: what finish published
+// was compressed into a copy.
+func (s *session) recycle(b *batch) {
+	if b.out != nil && len(s.free) < maxFreeBufs {
+		s.free = append(s.free, b.out[:0])
+	}
+	b.out = nil
 }
 
 // requeue encodes the targets that go back as a work message.

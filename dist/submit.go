@@ -78,12 +78,13 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	var futs []jetstream.PubAckFuture
 	var n uint64 // targets seen (published or skipped)
 	nextCheckpoint := checkpoint + CheckpointEvery
+	var comp compressor
 	bt := newBatcher(meta.Batch, meta.Partitions, func(p int, b *pending) error {
 		if b.last < checkpoint {
 			st.Skipped += uint64(b.n) // queued by an earlier submit
 			return nil
 		}
-		m := bodyMsg(targetSubject(rc.Name, p, b.n), b.data)
+		m := comp.msg(targetSubject(rc.Name, p, b.n), b.data)
 		f, err := c.JS.PublishMsgAsync(m, jetstream.WithMsgID(batchID(rc.Name, p, b.first)),
 			jetstream.WithStallWait(30*time.Second))
 		if err != nil {

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+	"github.com/nats-io/nats.go"
+
 	"github.com/fanout/fanout/fetch"
 	"github.com/fanout/fanout/output"
 )
@@ -165,5 +168,30 @@ func TestJSONLPassThroughEqualsDecoded(t *testing.T) {
 	}
 	if n1 != 3 || n2 != 3 || d1 != 1 || d2 != 1 {
 		t.Errorf("written %d/%d, duplicates %d/%d; want 3 and 1", n1, n2, d1, d2)
+	}
+}
+
+// A compressor reuses its own buffer, never the body of a message it made:
+// messages wait for JetStream's acknowledgement after the next is made.
+func TestCompressorKeepsEachBody(t *testing.T) {
+	t.Parallel()
+	var c compressor
+	inputs := [][]byte{bytes.Repeat([]byte("a result line\n"), 5000), []byte("short"),
+		bytes.Repeat([]byte("another, longer result line\n"), 9000)}
+	var msgs []*nats.Msg
+	for _, in := range inputs {
+		msgs = append(msgs, c.msg("fanout.r.r.1", in))
+	}
+	for i, m := range msgs {
+		if got := m.Header.Get(encHeader); got != "s2" {
+			t.Errorf("message %d: %s %q, want s2", i, encHeader, got)
+		}
+		got, err := s2.Decode(nil, m.Data)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !bytes.Equal(got, inputs[i]) {
+			t.Errorf("message %d: body decodes to %d bytes unlike its input of %d", i, len(got), len(inputs[i]))
+		}
 	}
 }

@@ -291,6 +291,9 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		bctx, cancel := ctxOr(ctx, 10*time.Second)
 		w.balance(bctx, s, parts)
 		cancel()
+		if !closed(s.balanced) {
+			close(s.balanced)
+		}
 
 		for beat := false; !beat; {
 			select {

@@ -27,7 +27,7 @@ func main() {
 	hosts := flag.Int("hosts", 64, "host names (a partition serves whole hosts, so one host uses one worker)")
 	workers := flag.String("workers", "1,2", "worker counts to measure, comma-separated")
 	conc := flag.Int("c", 64, "--concurrency of the local run and of each worker")
-	partitions := flag.Int("partitions", 64, "submit --partitions")
+	partitions := flag.Int("partitions", 0, "submit --partitions (0: submit's default)")
 	flag.Parse()
 	if err := run(*n, *hosts, *conc, *partitions, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -27,7 +27,7 @@ type Setup struct {
 	Dir        string   // scratch directory for the NATS stores
 	List       string   // the targets, one per line
 	Engine     []string // flags of the local run and of each worker (-c, --resolve...)
-	Partitions int      // submit --partitions
+	Partitions int      // submit --partitions; 0: submit's default
 	Timeout    time.Duration
 }
 
@@ -139,7 +139,11 @@ func Dist(s Setup, name string, workers int) (Measure, error) {
 		return c.Start()
 	}
 	t0 := time.Now()
-	if err := start("submit", "--run", name, "-i", s.List, "-q", "--partitions", strconv.Itoa(max(s.Partitions, 1))); err != nil {
+	submit := []string{"submit", "--run", name, "-i", s.List, "-q"}
+	if s.Partitions > 0 {
+		submit = append(submit, "--partitions", strconv.Itoa(s.Partitions))
+	}
+	if err := start(submit...); err != nil {
 		return m, err
 	}
 	for range workers {
