@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -80,7 +81,8 @@ type files struct {
 	n, xargsN int
 }
 
-// tools run in this order in each round; fanout-db right after fanout, so
+// tools run in this order in each round (fanout and fanout-db swapped in
+// every other round, see roundOrder); fanout-db next to fanout, so
 // the pair the --db check compares ran under the same conditions.
 var tools = []tool{
 	{"fanout", fanoutCmd, ""},
@@ -185,6 +187,25 @@ func writeInputs(b *bench, w workload, sw *simwebProc) (files, error) {
 	return f, nil
 }
 
+// roundOrder is the order in which round r runs tools: as listed, but
+// with fanout and fanout-db swapped in every other round, so that neither
+// of the pair the --db check compares always runs second (after the other
+// has left its connections and the server's garbage behind it).
+func roundOrder(tools []*toolRuns, r int) []int {
+	order := make([]int, len(tools))
+	for i := range order {
+		order[i] = i
+	}
+	if r%2 == 1 {
+		a := slices.IndexFunc(tools, func(t *toolRuns) bool { return t.tool == "fanout" })
+		d := slices.IndexFunc(tools, func(t *toolRuns) bool { return t.tool == "fanout-db" })
+		if a >= 0 && d >= 0 {
+			order[a], order[d] = order[d], order[a]
+		}
+	}
+	return order
+}
+
 // runCompare runs every tool on w, alternating them, b.runs times each.
 func runCompare(b *bench, w workload) (*compareResult, error) {
 	lifetime := time.Duration(b.runs*len(tools))*b.jobTimeout + time.Minute
@@ -206,7 +227,8 @@ func runCompare(b *bench, w workload) (*compareResult, error) {
 		res.tools = append(res.tools, &toolRuns{tool: t.name, n: n, argv: shellQuote(argv), argvs: argv})
 	}
 	for r := range b.runs {
-		for i, tr := range res.tools {
+		for _, i := range roundOrder(res.tools, r) {
+			tr := res.tools[i]
 			name := fmt.Sprintf("%s-%s-%d", w.key, tr.tool, r)
 			m := runJob(b, job{name: name, argv: tr.argvs, stdout: filepath.Join(b.out, "out-"+w.key+"-"+tr.tool+".txt"),
 				timeout: b.jobTimeout})

@@ -224,8 +224,8 @@ func (r *report) addCompare(res *compareResult) {
 }
 
 // pairedRatio is the median over rounds of a's req/s ÷ b's in the same
-// round (each round runs every tool once, a right after b): drift in the
-// machine's load between rounds cancels out of each ratio.
+// round (each round runs every tool once, a and b next to each other):
+// drift in the machine's load between rounds cancels out of each ratio.
 func pairedRatio(res *compareResult, a, b string) float64 {
 	var ta, tb *toolRuns
 	for _, tr := range res.tools {
