@@ -65,7 +65,11 @@ func runDist(b *bench) error {
 	runs := make([][]distbench.Measure, len(names))
 	distbench.Local(s) // warm simweb and the page cache
 	for r := range b.runs {
-		for i, name := range names {
+		// Each round starts with a different one of the runs, so that no
+		// kind always runs first (after the previous round's last) or last.
+		for k := range names {
+			i := (k + r) % len(names)
+			name := names[i]
 			var m distbench.Measure
 			if i == 0 {
 				m, err = distbench.Local(s)
@@ -99,7 +103,7 @@ func medianOf(ms []distbench.Measure, f func(distbench.Measure) time.Duration) f
 func distSection(b *bench, n, hosts, c int, names []string, runs [][]distbench.Measure) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "### dist: %d URLs (ok), %d hosts, c=%d per process\n\n", n, hosts, c)
-	fmt.Fprintf(&sb, "Medians of %d alternated runs: the local run, then `fanout nats` + `submit` + workers + "+
+	fmt.Fprintf(&sb, "Medians of %d alternated rounds (each starting with a different kind of run): the local run, and `fanout nats` + `submit` + workers + "+
 		"`collect --follow` started together (wall until collect has every result; CPU of every process, "+
 		"the NATS server's included from the submit's start to the last process's exit; the server's own "+
 		"start and stop, which a long-lived NATS service does not pay per run, are in the last column "+
