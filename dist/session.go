@@ -298,10 +298,9 @@ type ackJob struct {
 // as a new work message, both with ids of this delivery, before the
 // original is acknowledged; one that did not run at all goes back whole.
 func (s *session) finish(b *batch) {
-	defer s.recycle(b)
 	js := s.w.c.JS
 	done := len(b.ts) - len(b.back)
-	if done == 0 {
+	if done == 0 { // b.out is nil: no result to publish
 		b.p.handBack(b)
 		return
 	}
@@ -321,6 +320,9 @@ func (s *session) finish(b *batch) {
 			futs = append(futs, f)
 		}
 	}
+	// The published bodies are copies: b.out is free again, and goes back
+	// before b leaves this goroutine.
+	s.recycle(b)
 	if err != nil {
 		b.p.handBack(b)
 		return

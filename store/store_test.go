@@ -389,7 +389,7 @@ func TestRecorderWithoutConnection(t *testing.T) {
 // a run deleted later takes its results with it.
 func TestRecorderLeavesForeignKeysOn(t *testing.T) {
 	db := openTemp(t)
-	db.sql.SetMaxOpenConns(1) // every query after the recorder gets its connection
+	db.sql.SetMaxOpenConns(1) // one pool connection: the one the queries below use
 	id, err := db.CreateRun(nil, Config{})
 	if err != nil {
 		t.Fatal(err)
