@@ -129,7 +129,7 @@ func connectEmbedded(ctx context.Context, o Options, opts []nats.Option) (*Conn,
 	if err == nil {
 		return newConn(nc, nil)
 	}
-	if !errors.Is(err, nats.ErrNoServers) {
+	if !noServerYet(err) {
 		// A server answered and refused us: starting another cannot help.
 		return nil, connectError(u, o, err)
 	}
@@ -165,6 +165,16 @@ func connectEmbedded(ctx context.Context, o Options, opts []nats.Option) (*Conn,
 	return newConn(nc, srv)
 }
 
+// noServerYet reports whether err, from connecting to the embedded
+// server's address, means that no server answers there yet: nothing
+// listens, or the connection was reset or closed before the server spoke.
+// The process starting the server checks the port by listening on it for
+// a moment first, and a connection that lands on that check is reset.
+func noServerYet(err error) bool {
+	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF)
+}
+
 // waitEmbedded connects to the server that the process holding the store
 // dir is starting.
 func waitEmbedded(ctx context.Context, u, dir string, o Options, opts []nats.Option) (*Conn, error) {
@@ -174,7 +184,7 @@ func waitEmbedded(ctx context.Context, u, dir string, o Options, opts []nats.Opt
 		if err == nil {
 			return newConn(nc, nil)
 		}
-		if !errors.Is(err, nats.ErrNoServers) {
+		if !noServerYet(err) {
 			return nil, connectError(u, o, err)
 		}
 		if time.Now().After(deadline) {

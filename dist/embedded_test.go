@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,71 @@ func TestEmbeddedStartedOnce(t *testing.T) {
 	}
 	if started != 1 {
 		t.Fatalf("%d of %d commands started a server, want 1", started, n)
+	}
+}
+
+// A command waiting for the embedded server that another process is
+// starting keeps waiting through connections reset on the server's port:
+// the starting process checks the port by listening on it for a moment,
+// and a connection that lands there is reset (a CI run failed so).
+func TestEmbeddedWaitsThroughResets(t *testing.T) {
+	dir, addr := t.TempDir(), freeAddr(t)
+	unlock, err := lockStore(dir) // another process is starting the server
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { // reset every connection, as the port check does
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	type result struct {
+		c   *Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := Connect(context.Background(), Options{URL: Embedded, Listen: addr, StoreDir: dir})
+		done <- result{c, err}
+	}()
+	// Past StartServer's 2 s of retrying a store in use: Connect waits.
+	select {
+	case r := <-done:
+		t.Fatalf("Connect returned while the server was starting: %v", r.err)
+	case <-time.After(2500 * time.Millisecond):
+	}
+	ln.Close()
+	unlock()
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	srv, err := StartServer(ServerConfig{Host: host, Port: p, StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("Connect: %v", r.err)
+		}
+		if r.c.Embedded() {
+			t.Error("Connect started a server of its own")
+		}
+		r.c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("Connect did not connect within 10 s of the server starting")
 	}
 }
 
