@@ -30,8 +30,8 @@ type rawConn struct {
 	cap  int
 }
 
-// openRaw opens an existing database for writing, with the settings Open
-// gives its connections (WAL mode is the file's and needs no setting).
+// openRaw opens an existing database for writing, with the settings of
+// connPragmas (WAL mode is the file's and needs no setting).
 func openRaw(path string) (*rawConn, error) {
 	c := &rawConn{tls: libc.NewTLS(), path: path}
 	name, err := libc.CString(path)
@@ -55,13 +55,15 @@ func openRaw(path string) (*rawConn, error) {
 		c.close()
 		return nil, err
 	}
-	sqlite3.Xsqlite3_busy_timeout(c.tls, c.db, 10000)
 	// foreign_keys: the run's row exists before its results, and nothing
 	// deletes runs while one records; checking the key for every row was
 	// 8% of recording. (It is off by default; saying so guards against a
 	// build that turns it on.)
-	if err := c.exec(`PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;
-		PRAGMA wal_autocheckpoint = 128; PRAGMA foreign_keys = OFF`); err != nil {
+	pragmas := "PRAGMA foreign_keys = OFF;"
+	for _, p := range connPragmas {
+		pragmas += " PRAGMA " + p[0] + " = " + p[1] + ";"
+	}
+	if err := c.exec(pragmas); err != nil {
 		c.close()
 		return nil, err
 	}

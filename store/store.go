@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -80,6 +81,13 @@ type DB struct {
 	path string
 }
 
+// connPragmas are the settings of every connection to a database: the
+// pool's, through the DSN, and the recorder's own (openRaw).
+var connPragmas = [][2]string{
+	{"synchronous", "NORMAL"}, {"busy_timeout", "10000"}, {"cache_size", "-32768"},
+	{"temp_store", "MEMORY"}, {"wal_autocheckpoint", "128"},
+}
+
 // Open opens the database at path, creating it and its tables if needed.
 // A connection keeps up to 32 MiB of pages so a batch is written at its
 // commit, not spilled midway, and statement journals stay in memory.
@@ -93,11 +101,13 @@ type DB struct {
 // WAL is checkpointed every 128 pages (2 MiB), so closing the database at
 // the end of a run, which checkpoints what is left, takes milliseconds.
 func Open(path string) (*DB, error) {
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=page_size(16384)&_journal_mode=WAL&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=foreign_keys(ON)&_pragma=cache_size(-32768)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(128)" +
-		"&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	var dsn strings.Builder
+	dsn.WriteString("file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=page_size(16384)&_journal_mode=WAL")
+	for _, p := range connPragmas {
+		dsn.WriteString("&_pragma=" + p[0] + "(" + p[1] + ")")
+	}
+	dsn.WriteString("&_pragma=foreign_keys(ON)&_txlock=immediate")
+	db, err := sql.Open("sqlite", dsn.String())
 	if err != nil {
 		return nil, fmt.Errorf("--db %s: %w", path, err)
 	}

@@ -102,6 +102,29 @@ func TestResultsRoundTrip(t *testing.T) {
 	}
 }
 
+// TestConnectionSettings: a new database has 16 KiB pages and WAL
+// journaling, and a connection has every setting of connPragmas (the
+// recorder's own connection gets them from the same list).
+func TestConnectionSettings(t *testing.T) {
+	db := openTemp(t)
+	want := map[string]string{"page_size": "16384", "journal_mode": "wal", "synchronous": "1",
+		"busy_timeout": "10000", "cache_size": "-32768", "temp_store": "2", "wal_autocheckpoint": "128", "foreign_keys": "1"}
+	for _, p := range connPragmas {
+		if _, ok := want[p[0]]; !ok {
+			t.Errorf("connPragmas sets %s, which this test does not check", p[0])
+		}
+	}
+	for name, v := range want {
+		var got string
+		if err := db.sql.QueryRow("PRAGMA " + name).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != v {
+			t.Errorf("PRAGMA %s = %s, want %s", name, got, v)
+		}
+	}
+}
+
 // TestRecorderTexts: the writer binds texts in place from one buffer; they
 // come back byte for byte, NUL bytes, invalid UTF-8 and texts larger than
 // the buffer's first size included, empty texts as empty strings and no
