@@ -59,7 +59,7 @@ func openRaw(path string) (*rawConn, error) {
 	// deletes runs while one records; checking the key for every row was
 	// 8% of recording. (It is off by default; saying so guards against a
 	// build that turns it on.)
-	pragmas := "PRAGMA foreign_keys = OFF;"
+	pragmas := "PRAGMA foreign_keys = OFF; PRAGMA temp_store = " + writerTempStore + ";"
 	for _, p := range connPragmas {
 		pragmas += " PRAGMA " + p[0] + " = " + p[1] + ";"
 	}
@@ -222,4 +222,24 @@ func (c *rawConn) grow(n int) error {
 	}
 	c.text, c.cap = p, size
 	return nil
+}
+
+// queryInt runs a statement that binds nothing and returns the integer in
+// its first row's first column; ok is false when that is NULL or there is
+// no row.
+func (s *rawStmt) queryInt() (v int64, ok bool, err error) {
+	c := s.c
+	rc := sqlite3.Xsqlite3_step(c.tls, s.p)
+	if rc == sqlite3.SQLITE_ROW && sqlite3.Xsqlite3_column_type(c.tls, s.p, 0) != sqlite3.SQLITE_NULL {
+		v, ok = sqlite3.Xsqlite3_column_int64(c.tls, s.p, 0), true
+	}
+	if rrc := sqlite3.Xsqlite3_reset(c.tls, s.p); rrc != sqlite3.SQLITE_OK {
+		return 0, false, c.err(rrc)
+	}
+	return v, ok, nil
+}
+
+// lastInsertID returns the id of the row the connection inserted last.
+func (c *rawConn) lastInsertID() int64 {
+	return sqlite3.Xsqlite3_last_insert_rowid(c.tls, c.db)
 }

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -59,17 +61,20 @@ type Recorder struct {
 	done    chan struct{}
 	err     error // set by the writer before done is closed, or by Cut after it
 	failed  chan struct{}
+	addErr  error // a target added twice: no more results are committed
 }
 
 type batch struct {
-	rows     []row
-	lowWater uint64
-	offsets  map[string]int64
+	rows      []row
+	lowWater  uint64
+	aheadFrom int64
+	offsets   map[string]int64
 }
 
 type row struct {
 	r  *fetch.Result
 	ok bool
+	id int64 // results.id
 }
 
 // Recorder starts recording results for run runID.
@@ -82,25 +87,52 @@ func (db *DB) Recorder(runID int64, opts RecorderOptions) *Recorder {
 		done:   make(chan struct{}),
 		failed: make(chan struct{}),
 	}
-	rec.track.init(opts.Prior)
-	go rec.writer()
+	next, err := db.nextResultID(runID)
+	rec.track.init(opts.Prior, next)
+	go rec.writer(err)
 	return rec
+}
+
+// nextResultID returns the id of run runID's next result: one past its
+// last, or the first of its range.
+func (db *DB) nextResultID(runID int64) (int64, error) {
+	lo, hi := runIDs(runID)
+	var last int64
+	err := db.sql.QueryRow(`SELECT id FROM results WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1`, lo, hi).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return lo, nil
+	}
+	return last + 1, err
 }
 
 // Add queues r, which the run did (ok) or did not accept, for the next
 // commit. r is kept until then and must not be changed.
+//
+// A target already recorded (in this session or, for a resumed run, an
+// earlier one) is a caller's bug that would break "one result per target":
+// it is not added, and the next Cut, Close or Err returns the error.
 func (rec *Recorder) Add(r *fetch.Result, ok bool) {
+	if rec.addErr != nil {
+		return
+	}
+	id, err := rec.track.add(r.Seq)
+	if err != nil {
+		rec.addErr = fmt.Errorf("--db %s: recording run %d: %w", rec.db.path, rec.runID, err)
+		return
+	}
 	if len(rec.batch.rows) == 0 {
 		rec.first = time.Now()
 	}
-	rec.batch.rows = append(rec.batch.rows, row{r: r, ok: ok})
-	rec.track.add(r.Seq)
+	rec.batch.rows = append(rec.batch.rows, row{r: r, ok: ok, id: id})
 }
 
 // Due reports whether a batch should be cut now: it is big or old enough
 // and the writer is idle, or it is so big that the caller must wait.
 func (rec *Recorder) Due() bool {
 	n := len(rec.batch.rows)
+	if rec.addErr != nil {
+		return true
+	}
 	if n == 0 {
 		return false
 	}
@@ -125,6 +157,9 @@ func (rec *Recorder) Due() bool {
 // added so far. It waits only if the writer is still busy with the previous
 // batch. It returns the writer's error, if a commit failed.
 func (rec *Recorder) Cut(offsets map[string]int64) error {
+	if rec.addErr != nil {
+		return rec.addErr
+	}
 	if !rec.haveTok {
 		select {
 		case <-rec.idle:
@@ -135,6 +170,7 @@ func (rec *Recorder) Cut(offsets map[string]int64) error {
 	rec.haveTok = false
 	b := rec.batch
 	b.lowWater = rec.track.low
+	b.aheadFrom = rec.track.aheadFrom()
 	b.offsets = offsets
 	rec.batch = &batch{rows: make([]row, 0, max(minBatch, len(b.rows)/2))}
 	rec.work <- b
@@ -143,6 +179,9 @@ func (rec *Recorder) Cut(offsets map[string]int64) error {
 
 // Err returns the error of a failed commit, or nil.
 func (rec *Recorder) Err() error {
+	if rec.addErr != nil {
+		return rec.addErr
+	}
 	select {
 	case <-rec.failed:
 		return rec.err
@@ -176,10 +215,13 @@ func (rec *Recorder) Abandon() error {
 // been added (in this or an earlier session of the run).
 func (rec *Recorder) LowWater() uint64 { return rec.track.low }
 
-func (rec *Recorder) writer() {
+func (rec *Recorder) writer(err error) {
 	defer close(rec.done)
 	var w rowWriter
-	c, err := openRaw(rec.db.path)
+	var c *rawConn
+	if err == nil {
+		c, err = openRaw(rec.db.path)
+	}
 	if err == nil {
 		defer c.close()
 		defer w.finalize()
@@ -206,6 +248,7 @@ func (rec *Recorder) writer() {
 type rowWriter struct {
 	begin, commit, rollback *rawStmt
 	full, one               *rawStmt // rowsPerStmt rows, one row
+	lastID                  *rawStmt // the table's last id
 	update                  *rawStmt // the run's counts and checkpoint
 	rows                    rows
 }
@@ -217,7 +260,8 @@ func (w *rowWriter) prepare(c *rawConn, runID int64) error {
 	}{
 		{&w.begin, "BEGIN IMMEDIATE"}, {&w.commit, "COMMIT"}, {&w.rollback, "ROLLBACK"},
 		{&w.full, insertSQL(rowsPerStmt, runID)}, {&w.one, insertSQL(1, runID)},
-		{&w.update, `UPDATE runs SET results = results + ?, failed = failed + ?, low_water = ?, offsets = ? WHERE id = ?`},
+		{&w.lastID, `SELECT max(id) FROM results`},
+		{&w.update, `UPDATE runs SET results = results + ?, failed = failed + ?, low_water = ?, ahead_from = ?, offsets = ? WHERE id = ?`},
 	} {
 		s, err := c.prepare(p.sql)
 		if err != nil {
@@ -229,7 +273,7 @@ func (w *rowWriter) prepare(c *rawConn, runID int64) error {
 }
 
 func (w *rowWriter) finalize() {
-	for _, s := range []*rawStmt{w.begin, w.commit, w.rollback, w.full, w.one, w.update} {
+	for _, s := range []*rawStmt{w.begin, w.commit, w.rollback, w.full, w.one, w.lastID, w.update} {
 		s.finalize()
 	}
 }
@@ -259,6 +303,19 @@ func (rec *Recorder) commit(c *rawConn, w *rowWriter, b *batch) (err error) {
 			w.rollback.run(nil, nil)
 		}
 	}()
+	// When the table's last row is the one before the batch's first, as
+	// it is while the newest run records alone, the ids are bound NULL:
+	// SQLite numbers the rows itself and appends each without a search.
+	// An id given instead (a resumed older run, two runs recording at
+	// once) costs a search of the table from its root for every row.
+	auto := false
+	if len(b.rows) > 0 {
+		last, ok, err := w.lastID.queryInt()
+		if err != nil {
+			return err
+		}
+		auto = ok && last+1 == b.rows[0].id
+	}
 	var failed int64
 	for i := 0; i < len(b.rows); {
 		// Full statements, then one row at a time: the statements are
@@ -269,7 +326,7 @@ func (rec *Recorder) commit(c *rawConn, w *rowWriter, b *batch) (err error) {
 		}
 		w.rows.reset()
 		for _, row := range b.rows[i : i+n] {
-			w.rows.add(row.r, row.ok)
+			w.rows.add(row.r, row.ok, row.id, !auto)
 			if !row.ok {
 				failed++
 			}
@@ -278,6 +335,9 @@ func (rec *Recorder) commit(c *rawConn, w *rowWriter, b *batch) (err error) {
 			return err
 		}
 		i += n
+		if want := b.rows[i-1].id; auto && c.lastInsertID() != want {
+			return fmt.Errorf("result ids out of step: SQLite gave %#x, want %#x", c.lastInsertID(), want)
+		}
 	}
 	off, _ := json.Marshal(b.offsets)
 	if b.offsets == nil {
@@ -287,6 +347,7 @@ func (rec *Recorder) commit(c *rawConn, w *rowWriter, b *batch) (err error) {
 	w.rows.int(int64(len(b.rows)))
 	w.rows.int(failed)
 	w.rows.int(int64(b.lowWater))
+	w.rows.int(b.aheadFrom)
 	w.rows.text(string(off))
 	w.rows.int(rec.runID)
 	if err = w.update.run(w.rows.args, w.rows.texts); err != nil {
@@ -296,11 +357,13 @@ func (rec *Recorder) commit(c *rawConn, w *rowWriter, b *batch) (err error) {
 }
 
 // insertSQL is the statement inserting n results of run runID. The run's
-// id is written in, not bound: one value fewer to bind per row.
+// id (the second column) is written in, not bound: one value fewer to bind
+// per row. Every column is listed in the table's order, which lets SQLite
+// build each row's record where the VALUES put it instead of copying it.
 func insertSQL(n int, runID int64) string {
 	var sb strings.Builder
 	sb.WriteString("INSERT INTO results(" + insertColumns + ") VALUES ")
-	one := "(" + strconv.FormatInt(runID, 10) + strings.Repeat(",?", insertWidth-1) + ")"
+	one := "(?," + strconv.FormatInt(runID, 10) + strings.Repeat(",?", insertWidth-2) + ")"
 	for i := range n {
 		if i > 0 {
 			sb.WriteByte(',')
@@ -312,32 +375,74 @@ func insertSQL(n int, runID int64) string {
 
 // tracker computes the low-water mark from results that arrive out of
 // order: done holds the Seqs added above the mark, prior the ones recorded
-// by an earlier session of the run.
+// by an earlier session of the run. It numbers the results (results.id)
+// and refuses a Seq it has seen, so a target cannot get two results.
+//
+// It also keeps the ids of the results above the mark, in id order, for
+// the checkpoint's aheadFrom: a resume looks for results above the mark
+// only from there on. ahead holds this session's, priorAhead the earlier
+// sessions'; their fronts may hold results the mark has since passed,
+// which aheadFrom drops.
 type tracker struct {
-	low   uint64
-	done  map[uint64]struct{}
-	prior map[uint64]struct{}
+	low        uint64
+	done       map[uint64]struct{}
+	prior      map[uint64]struct{}
+	ahead      []aheadRow
+	priorAhead []aheadRow
+	next       int64 // the id of the next result
 }
 
-func (t *tracker) init(p *Progress) {
+type aheadRow struct {
+	seq uint64
+	id  int64
+}
+
+func (t *tracker) init(p *Progress, next int64) {
 	t.done = map[uint64]struct{}{}
 	t.prior = map[uint64]struct{}{}
+	t.next = next
 	if p != nil {
 		t.low = p.LowWater
+		t.priorAhead = p.ahead
 		for s := range p.Above {
 			t.prior[s] = struct{}{}
+			if p.ahead == nil { // a Progress made by hand: AheadFrom bounds them all
+				t.priorAhead = append(t.priorAhead, aheadRow{s, p.AheadFrom})
+			}
 		}
 	}
 	t.advance()
 }
 
-func (t *tracker) add(seq uint64) {
+// add counts seq as done and returns its result's id.
+func (t *tracker) add(seq uint64) (int64, error) {
+	if t.has(seq) {
+		return 0, fmt.Errorf("target %d already has a result", seq)
+	}
+	id := t.next
+	t.next++
 	if seq != t.low {
 		t.done[seq] = struct{}{}
-		return
+		t.ahead = append(t.ahead, aheadRow{seq, id})
+		return id, nil
 	}
 	t.low++
 	t.advance()
+	return id, nil
+}
+
+func (t *tracker) has(seq uint64) bool {
+	if seq < t.low {
+		return true
+	}
+	if _, ok := t.done[seq]; ok {
+		return true
+	}
+	if len(t.prior) > 0 {
+		_, ok := t.prior[seq]
+		return ok
+	}
+	return false
 }
 
 func (t *tracker) advance() {
@@ -351,4 +456,21 @@ func (t *tracker) advance() {
 		}
 		t.low++
 	}
+}
+
+// aheadFrom returns an id that every result above the mark has at least.
+func (t *tracker) aheadFrom() int64 {
+	from := t.next
+	for _, a := range []*[]aheadRow{&t.ahead, &t.priorAhead} {
+		rows := *a
+		i := 0
+		for i < len(rows) && rows[i].seq < t.low {
+			i++
+		}
+		*a = rows[i:]
+		if i < len(rows) {
+			from = min(from, rows[i].id)
+		}
+	}
+	return from
 }

@@ -71,11 +71,15 @@ func (db *DB) Results(runID int64) iter.Seq2[*fetch.Result, error] {
 // yields only the results the run did not accept.
 func (db *DB) Records(runID int64, failedOnly bool) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		q := `SELECT ` + resultColumns + ` FROM results WHERE run_id = ?`
+		// Results are stored in the order the run recorded them; SQLite
+		// sorts them into input order, spilling to temporary files (see
+		// poolTempStore) for a large run.
+		q := `SELECT ` + resultColumns + ` FROM results WHERE id BETWEEN ? AND ?`
 		if failedOnly {
 			q += ` AND ok = 0`
 		}
-		rows, err := db.sql.Query(q+` ORDER BY seq`, runID)
+		lo, hi := runIDs(runID)
+		rows, err := db.sql.Query(q+` ORDER BY seq`, lo, hi)
 		if err != nil {
 			yield(Record{}, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err))
 			return
@@ -97,16 +101,17 @@ func (db *DB) Records(runID int64, failedOnly bool) iter.Seq2[Record, error] {
 	}
 }
 
-// Lean returns run runID's results in input order with only the fields a
-// summary counts: Seq, URL, Status, Error, Timing.Total, Bytes and
+// Lean returns run runID's results in the order the run recorded (and
+// wrote) them, with only the fields a summary counts: Seq, URL, Status, Error, Timing.Total, Bytes and
 // StartedAt. It reads a million results several times faster than
 // Results, which decodes every field. The yielded result is reused: it is
 // valid until the next one.
 func (db *DB) Lean(runID int64) iter.Seq2[*fetch.Result, error] {
 	return func(yield func(*fetch.Result, error) bool) {
 		fail := func(err error) { yield(nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)) }
+		lo, hi := runIDs(runID)
 		rows, err := db.sql.Query(`SELECT seq, url, status, error_kind, error, total_ms, bytes, started_at
-			FROM results WHERE run_id = ? ORDER BY seq`, runID)
+			FROM results WHERE id BETWEEN ? AND ? ORDER BY id`, lo, hi)
 		if err != nil {
 			fail(err)
 			return
@@ -162,12 +167,13 @@ func (db *DB) ResultsAt(runID int64, seqs []uint64) ([]*fetch.Result, error) {
 // resultsAt appends to out the full results of run runID at seqs, which
 // are sorted, in input order.
 func (db *DB) resultsAt(out []*fetch.Result, runID int64, seqs []uint64) ([]*fetch.Result, error) {
-	args := make([]any, 0, len(seqs)+1)
-	args = append(args, runID)
+	lo, hi := runIDs(runID)
+	args := make([]any, 0, len(seqs)+2)
+	args = append(args, lo, hi)
 	for _, s := range seqs {
 		args = append(args, int64(s))
 	}
-	q := `SELECT ` + resultColumns + ` FROM results WHERE run_id = ? AND seq IN (?` +
+	q := `SELECT ` + resultColumns + ` FROM results WHERE id BETWEEN ? AND ? AND seq IN (?` +
 		strings.Repeat(",?", len(seqs)-1) + `) ORDER BY seq`
 	rows, err := db.sql.Query(q, args...)
 	if err != nil {
@@ -213,7 +219,7 @@ func scanResult(s scanner) (Record, error) {
 }
 
 // rows builds the arguments of an insert statement, one row after
-// another in insertColumns order (after run_id, which the statement holds): the values, and the texts they refer to,
+// another in insertColumns order (but for run_id, which the statement holds): the values, and the texts they refer to,
 // in one buffer that the statement copies to C memory at once.
 type rows struct {
 	args  []value
@@ -235,8 +241,13 @@ func (b *rows) since(off int) {
 }
 
 // add appends the arguments of one result, all but its run's id, which
-// the statement holds.
-func (b *rows) add(r *fetch.Result, ok bool) {
+// the statement holds; its own id is NULL unless withID.
+func (b *rows) add(r *fetch.Result, ok bool, id int64, withID bool) {
+	if withID {
+		b.int(id)
+	} else {
+		b.args = append(b.args, value{})
+	}
 	b.int(int64(r.Seq))
 	b.text(r.Input)
 	b.text(r.URL)
@@ -322,10 +333,10 @@ func appendKey(b []byte, name string) []byte {
 	return append(b, '"', ':')
 }
 
-const insertColumns = `run_id, seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,
+const insertColumns = `id, run_id, seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,
   bytes, content_type, title, ip, attempts, started_at, extra`
 
-const insertWidth = 18 // the number of insertColumns
+const insertWidth = 19 // the number of insertColumns
 
 // hostOf returns the host[:port] of a URL as fanout normalises it, or ""
 // for a line that was not a URL.
@@ -356,6 +367,9 @@ type Progress struct {
 	Offsets map[string]int64
 	// Results counts the run's recorded results.
 	Results int64
+	// AheadFrom: every result in Above has an id of at least AheadFrom.
+	AheadFrom int64
+	ahead     []aheadRow // the results in Above with their ids, in id order
 }
 
 // Done reports whether the target at seq has a result.
@@ -373,18 +387,22 @@ func (db *DB) Progress(runID int64) (*Progress, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Progress{LowWater: run.LowWater, Above: map[uint64]struct{}{}, Offsets: run.Offsets, Results: run.Results}
-	rows, err := db.sql.Query(`SELECT seq FROM results WHERE run_id = ? AND seq >= ?`, runID, int64(run.LowWater))
+	p := &Progress{LowWater: run.LowWater, Above: map[uint64]struct{}{}, Offsets: run.Offsets,
+		Results: run.Results, AheadFrom: run.AheadFrom}
+	lo, hi := runIDs(runID)
+	rows, err := db.sql.Query(`SELECT seq, id FROM results WHERE id BETWEEN ? AND ? AND seq >= ? ORDER BY id`,
+		max(lo, run.AheadFrom), hi, int64(run.LowWater))
 	if err != nil {
 		return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var s int64
-		if err := rows.Scan(&s); err != nil {
+		var s, id int64
+		if err := rows.Scan(&s, &id); err != nil {
 			return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
 		}
 		p.Above[uint64(s)] = struct{}{}
+		p.ahead = append(p.ahead, aheadRow{uint64(s), id})
 	}
 	return p, rows.Err()
 }

@@ -31,8 +31,21 @@ const (
 	StateDone        = "done"        // every target has a result
 )
 
-// schema creates the tables and indexes. Results are keyed by (run_id, seq):
-// seq is the target's input position, so a result can exist at most once.
+// schema creates the tables and indexes of a new database, layout 2
+// (PRAGMA user_version; see migrate for layout 1).
+//
+// A result's id is its run's id shifted left by idBits, plus the result's
+// place in the order the run recorded (and wrote) its results. So a run's
+// results are one range of ids, read without an index, and a recording
+// run only ever appends to the end of the table: the cheapest insert
+// SQLite has. A key on (run_id, seq) instead, which inputs arrive at out of
+// order, cost a quarter of the recording's time per result. That a target
+// has at most one result is the Recorder's to keep, and it refuses a
+// second one (see tracker); seq is the target's input position.
+//
+// runs.ahead_from is part of the resume checkpoint: every result of the
+// run at or past its low_water has an id of at least ahead_from, so a
+// resume reads only the tail of the run to find them.
 const schema = `
 CREATE TABLE IF NOT EXISTS runs (
   id          INTEGER PRIMARY KEY,
@@ -44,9 +57,16 @@ CREATE TABLE IF NOT EXISTS runs (
   results     INTEGER NOT NULL DEFAULT 0,
   failed      INTEGER NOT NULL DEFAULT 0,
   low_water   INTEGER NOT NULL DEFAULT 0,
-  offsets     TEXT NOT NULL DEFAULT '{}'
+  offsets     TEXT NOT NULL DEFAULT '{}',
+  ahead_from  INTEGER NOT NULL DEFAULT 0
 );
+` + resultsTable + resultsIndexes + `
+PRAGMA user_version = 2;
+`
+
+const resultsTable = `
 CREATE TABLE IF NOT EXISTS results (
+  id           INTEGER PRIMARY KEY,
   run_id       INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   seq          INTEGER NOT NULL,
   input        TEXT NOT NULL,
@@ -64,10 +84,41 @@ CREATE TABLE IF NOT EXISTS results (
   ip           TEXT NOT NULL,
   attempts     INTEGER NOT NULL,
   started_at   TEXT NOT NULL,
-  extra        TEXT NOT NULL,
-  PRIMARY KEY (run_id, seq)
+  extra        TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS results_error  ON results(run_id, error_kind) WHERE error_kind IS NOT NULL;
+`
+
+const resultsIndexes = `
+CREATE INDEX IF NOT EXISTS results_error ON results(run_id, error_kind) WHERE error_kind IS NOT NULL;
+`
+
+// idBits is how many low bits of a result's id number it within its run:
+// a run holds up to 2^40 (about 10^12) results, a database 2^23 runs.
+const idBits = 40
+
+// runIDs returns the range of result ids of run runID, both ends included.
+func runIDs(runID int64) (lo, hi int64) {
+	return runID << idBits, runID<<idBits | (1<<idBits - 1)
+}
+
+// migrate brings a database of layout 1 (before user_version was set),
+// whose results were keyed by (run_id, seq), to layout 2: each run's
+// results get ids in input order, which for a finished run is as good as
+// any, and ahead_from is 0, which makes a resume read the run's whole
+// range. It runs in one transaction; a database without tables is new.
+var migrate = `
+ALTER TABLE runs ADD COLUMN ahead_from INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE results RENAME TO results_v1;
+` + resultsTable + `
+INSERT INTO results(id, run_id, seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,
+  bytes, content_type, title, ip, attempts, started_at, extra)
+SELECT (run_id << ` + strconv.Itoa(idBits) + `) + row_number() OVER (PARTITION BY run_id ORDER BY seq) - 1,
+  run_id, seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,
+  bytes, content_type, title, ip, attempts, started_at, extra
+FROM results_v1 ORDER BY run_id, seq;
+DROP TABLE results_v1;
+` + resultsIndexes + `
+PRAGMA user_version = 2;
 `
 
 // inputIndex serves diff, which walks two runs in input order. Diff
@@ -85,12 +136,20 @@ type DB struct {
 // pool's, through the DSN, and the recorder's own (openRaw).
 var connPragmas = [][2]string{
 	{"synchronous", "NORMAL"}, {"busy_timeout", "10000"}, {"cache_size", "-32768"},
-	{"temp_store", "MEMORY"}, {"wal_autocheckpoint", "128"},
+	{"wal_autocheckpoint", "128"},
 }
+
+// Temporary storage: the recorder's statement journals stay in memory;
+// the pool's sorts (show sorts a run into input order) spill to files
+// beyond cache_size, so that sorting a run of any size takes bounded memory.
+const (
+	writerTempStore = "MEMORY"
+	poolTempStore   = "FILE"
+)
 
 // Open opens the database at path, creating it and its tables if needed.
 // A connection keeps up to 32 MiB of pages so a batch is written at its
-// commit, not spilled midway, and statement journals stay in memory.
+// commit, not spilled midway.
 // The database uses WAL journaling with synchronous=NORMAL: a commit
 // survives the death of the process (SIGKILL, OOM kill) at once, and a
 // power loss or reboot may lose only the last commits, never consistency.
@@ -106,16 +165,61 @@ func Open(path string) (*DB, error) {
 	for _, p := range connPragmas {
 		dsn.WriteString("&_pragma=" + p[0] + "(" + p[1] + ")")
 	}
-	dsn.WriteString("&_pragma=foreign_keys(ON)&_txlock=immediate")
+	dsn.WriteString("&_pragma=temp_store(" + poolTempStore + ")&_pragma=foreign_keys(ON)&_txlock=immediate")
 	db, err := sql.Open("sqlite", dsn.String())
 	if err != nil {
 		return nil, fmt.Errorf("--db %s: %w", path, err)
 	}
-	if _, err := db.Exec(schema); err != nil {
+	if err := setUp(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("--db %s: %w", path, err)
 	}
 	return &DB{sql: db, path: path}, nil
+}
+
+// setUp creates the tables of a new database or brings an older one to
+// the current layout, in one transaction (the DSN makes it immediate, so
+// two processes opening one new file do not both create it).
+func setUp(db *sql.DB) error {
+	var version int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		return err
+	}
+	if version >= 2 {
+		return checkLayout(version) // the common case takes no lock: a run may be recording
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// Again under the write lock: another process may have set it up.
+	if err := tx.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		return err
+	}
+	var tables int
+	if err := tx.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'results'`).Scan(&tables); err != nil {
+		return err
+	}
+	switch {
+	case version >= 2:
+		return checkLayout(version)
+	case tables == 0:
+		_, err = tx.Exec(schema)
+	default:
+		_, err = tx.Exec(migrate)
+	}
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func checkLayout(version int) error {
+	if version > 2 {
+		return fmt.Errorf("database layout %d is newer than this fanout knows (2); use a newer fanout", version)
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -172,6 +276,9 @@ type Run struct {
 	// Offsets maps each output file to its size at the last commit: the
 	// bytes that hold exactly the recorded results.
 	Offsets map[string]int64
+	// AheadFrom completes the checkpoint: every result at or past
+	// LowWater has an id (results.id) of at least AheadFrom.
+	AheadFrom int64
 }
 
 // CreateRun records the start of a run and returns its id.
@@ -200,7 +307,7 @@ func (db *DB) SetState(id int64, state string) error {
 	return nil
 }
 
-const runColumns = `id, started_at, coalesce(finished_at, ''), state, command, config, results, failed, low_water, offsets`
+const runColumns = `id, started_at, coalesce(finished_at, ''), state, command, config, results, failed, low_water, offsets, ahead_from`
 
 // ErrNoRun is returned for a run id the database does not hold.
 var ErrNoRun = errors.New("no such run")
@@ -268,7 +375,7 @@ func scanRun(s scanner) (Run, error) {
 	var r Run
 	var started, finished, cmd, cfg, offsets string
 	var low int64
-	if err := s.Scan(&r.ID, &started, &finished, &r.State, &cmd, &cfg, &r.Results, &r.Failed, &low, &offsets); err != nil {
+	if err := s.Scan(&r.ID, &started, &finished, &r.State, &cmd, &cfg, &r.Results, &r.Failed, &low, &offsets, &r.AheadFrom); err != nil {
 		return r, err
 	}
 	r.StartedAt, _ = time.Parse(time.RFC3339Nano, started)

@@ -2,13 +2,16 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +111,7 @@ func TestResultsRoundTrip(t *testing.T) {
 func TestConnectionSettings(t *testing.T) {
 	db := openTemp(t)
 	want := map[string]string{"page_size": "16384", "journal_mode": "wal", "synchronous": "1",
-		"busy_timeout": "10000", "cache_size": "-32768", "temp_store": "2", "wal_autocheckpoint": "128", "foreign_keys": "1"}
+		"busy_timeout": "10000", "cache_size": "-32768", "temp_store": "1", "wal_autocheckpoint": "128", "foreign_keys": "1"}
 	for _, p := range connPragmas {
 		if _, ok := want[p[0]]; !ok {
 			t.Errorf("connPragmas sets %s, which this test does not check", p[0])
@@ -218,14 +221,187 @@ func TestProgressLowWater(t *testing.T) {
 func TestRecorderReportsFailedCommit(t *testing.T) {
 	db := openTemp(t)
 	id, _ := db.CreateRun(nil, Config{})
-	rec := db.Recorder(id, RecorderOptions{})
+	rec := db.Recorder(id, RecorderOptions{BeforeCommit: func() error { return errors.New("disk full") }})
 	rec.Add(sample(0), true)
-	rec.Add(sample(0), true) // the same Seq twice violates the primary key
-	if err := rec.Close(nil); err == nil {
-		t.Fatal("Close: no error for a duplicate result")
+	if err := rec.Close(nil); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Close: %v, want the commit's error", err)
 	}
 	if run, _ := db.Run(id); run.Results != 0 {
 		t.Fatalf("a failed batch left %d results", run.Results)
+	}
+}
+
+// TestRecorderRefusesSecondResult: the table has no key on (run_id, seq),
+// so the recorder itself refuses a target that already has a result, from
+// this session or an earlier one, and commits nothing more.
+func TestRecorderRefusesSecondResult(t *testing.T) {
+	db := openTemp(t)
+	id, _ := db.CreateRun(nil, Config{})
+	rec := db.Recorder(id, RecorderOptions{})
+	for _, s := range []uint64{0, 1, 2, 5} {
+		rec.Add(sample(s), true)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		prior bool
+		seqs  []uint64
+	}{
+		{"twice in one session", false, []uint64{7, 3, 7}},
+		{"twice below the mark", false, []uint64{0, 1, 0}},
+		{"below an earlier session's mark", true, []uint64{3, 1}},
+		{"above an earlier session's mark", true, []uint64{3, 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := id
+			var opts RecorderOptions
+			if tc.prior {
+				p, err := db.Progress(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.Prior = p
+			} else {
+				run, _ = db.CreateRun(nil, Config{})
+			}
+			before, _ := db.Run(run)
+			rec := db.Recorder(run, opts)
+			for _, s := range tc.seqs {
+				rec.Add(sample(s), true)
+			}
+			if !rec.Due() {
+				t.Error("Due: false after a refused result")
+			}
+			err := rec.Close(nil)
+			if err == nil || !strings.Contains(err.Error(), "already has a result") {
+				t.Fatalf("Close: %v, want the second result refused", err)
+			}
+			if after, _ := db.Run(run); after.Results != before.Results {
+				t.Fatalf("results went from %d to %d after a refused result", before.Results, after.Results)
+			}
+		})
+	}
+}
+
+// TestResultIDs: a run's results get consecutive ids from the start of its
+// range in the order they are added, also when two runs record at once,
+// and a second session continues where the first stopped.
+func TestResultIDs(t *testing.T) {
+	db := openTemp(t)
+	a, _ := db.CreateRun(nil, Config{})
+	b, _ := db.CreateRun(nil, Config{})
+	ra, rb := db.Recorder(a, RecorderOptions{}), db.Recorder(b, RecorderOptions{})
+	for i := range 1500 {
+		ra.Add(sample(uint64(1499-i)), true)
+		rb.Add(sample(uint64(i)), true)
+		for _, rec := range []*Recorder{ra, rb} {
+			if rec.Due() {
+				if err := rec.Cut(nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for _, rec := range []*Recorder{ra, rb} {
+		if err := rec.Close(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := db.Progress(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra = db.Recorder(a, RecorderOptions{Prior: p})
+	ra.Add(sample(1500), true)
+	if err := ra.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	check := func(run int64, n int, seqAt func(i int) int64) {
+		t.Helper()
+		rows, err := db.sql.Query(`SELECT id, seq FROM results WHERE run_id = ? ORDER BY id`, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		i := 0
+		for ; rows.Next(); i++ {
+			var id, seq int64
+			if err := rows.Scan(&id, &seq); err != nil {
+				t.Fatal(err)
+			}
+			if id != run<<idBits+int64(i) || seq != seqAt(i) {
+				t.Fatalf("run %d row %d: id %#x seq %d, want id %#x seq %d", run, i, id, seq, run<<idBits+int64(i), seqAt(i))
+			}
+		}
+		if i != n {
+			t.Fatalf("run %d: %d rows, want %d", run, i, n)
+		}
+	}
+	check(a, 1501, func(i int) int64 {
+		if i == 1500 {
+			return 1500
+		}
+		return int64(1499 - i)
+	})
+	check(b, 1500, func(i int) int64 { return int64(i) })
+}
+
+// TestTrackerAheadFrom: after any sequence of adds, ahead_from is exactly
+// the smallest id of the results at or past the low-water mark, so a
+// resume that reads from it finds each of them and reads little else.
+func TestTrackerAheadFrom(t *testing.T) {
+	for round := range 50 {
+		rng := rand.New(rand.NewPCG(uint64(round), 1))
+		const n = 2000
+		// Targets finish out of order within a window that varies, with
+		// now and then one that takes much longer.
+		seqs := make([]uint64, n)
+		for i := range seqs {
+			seqs[i] = uint64(i)
+		}
+		window := 1 + rng.IntN(100)
+		for i := range seqs {
+			j := min(n-1, i+rng.IntN(window))
+			if rng.IntN(200) == 0 {
+				j = min(n-1, i+rng.IntN(n))
+			}
+			seqs[i], seqs[j] = seqs[j], seqs[i]
+		}
+		// A first session records a prefix; a second one, resumed from
+		// its checkpoint, records the rest.
+		cut := rng.IntN(n)
+		var p *Progress
+		ids := map[uint64]int64{}
+		for session, part := range [][]uint64{seqs[:cut], seqs[cut:]} {
+			var tr tracker
+			tr.init(p, 1000*int64(session)+int64(len(ids)))
+			for _, s := range part {
+				id, err := tr.add(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids[s] = id
+				want := tr.next
+				for s2, id2 := range ids {
+					if s2 >= tr.low {
+						want = min(want, id2)
+					}
+				}
+				if got := tr.aheadFrom(); got != want {
+					t.Fatalf("round %d session %d after %d: aheadFrom %d, want %d", round, session, s, got, want)
+				}
+			}
+			p = &Progress{LowWater: tr.low, Above: map[uint64]struct{}{}, AheadFrom: tr.aheadFrom()}
+			for s, id := range ids {
+				if s >= tr.low {
+					p.Above[s] = struct{}{}
+					p.ahead = append(p.ahead, aheadRow{s, id})
+				}
+			}
+			slices.SortFunc(p.ahead, func(a, b aheadRow) int { return cmp.Compare(a.id, b.id) })
+		}
 	}
 }
 
@@ -338,7 +514,8 @@ func TestColumnsForQueries(t *testing.T) {
 }
 
 // TestLeanAndResultsAt: Lean gives each result's counted fields as Results
-// does, in input order, and ResultsAt gives the full results asked for.
+// does, in the order they were recorded, and ResultsAt gives the full
+// results asked for.
 func TestLeanAndResultsAt(t *testing.T) {
 	db := openTemp(t)
 	id, err := db.CreateRun([]string{"x"}, Config{})
@@ -347,7 +524,8 @@ func TestLeanAndResultsAt(t *testing.T) {
 	}
 	rec := db.Recorder(id, RecorderOptions{})
 	const n = 700
-	for _, i := range rand.Perm(n) {
+	perm := rand.Perm(n)
+	for _, i := range perm {
 		r := sample(uint64(i))
 		r.URL = fmt.Sprintf("https://h%d.example/%d", i%9, i)
 		rec.Add(r, r.Error == nil)
@@ -367,7 +545,7 @@ func TestLeanAndResultsAt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := full[i]
+		f := full[perm[i]]
 		want := fetch.Result{Seq: f.Seq, URL: f.URL, Status: f.Status, Error: f.Error, Bytes: f.Bytes, StartedAt: f.StartedAt}
 		want.Timing.Total = f.Timing.Total
 		if !reflect.DeepEqual(*r, want) {
@@ -467,5 +645,176 @@ func TestResultsAtManySeqs(t *testing.T) {
 		if r.Seq != uint64(i) {
 			t.Fatalf("result %d has Seq %d, want %d", i, r.Seq, i)
 		}
+	}
+}
+
+// layout1 is the schema of databases made before results had ids.
+const layout1 = `
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, state TEXT NOT NULL,
+  command TEXT NOT NULL, config TEXT NOT NULL, results INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0, low_water INTEGER NOT NULL DEFAULT 0, offsets TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE results (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, seq INTEGER NOT NULL,
+  input TEXT NOT NULL, url TEXT NOT NULL, host TEXT NOT NULL, final_url TEXT NOT NULL,
+  status INTEGER NOT NULL, ok INTEGER NOT NULL, error_kind TEXT, error TEXT, total_ms REAL NOT NULL,
+  bytes INTEGER NOT NULL, content_type TEXT NOT NULL, title TEXT NOT NULL, ip TEXT NOT NULL,
+  attempts INTEGER NOT NULL, started_at TEXT NOT NULL, extra TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX results_error ON results(run_id, error_kind) WHERE error_kind IS NOT NULL;
+CREATE INDEX results_input ON results(run_id, input);
+`
+
+// TestMigrateLayout1: opening a database of the first layout gives each
+// run's results ids in input order and keeps every result, and a resumed
+// run of it finds what was recorded past its mark.
+func TestMigrateLayout1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(layout1); err != nil {
+		t.Fatal(err)
+	}
+	// Run 1 was interrupted with results for 0..9 and 12; run 2 is done.
+	old.Exec(`INSERT INTO runs(id, started_at, state, command, config, results, low_water) VALUES
+		(1, '2026-01-01T00:00:00Z', 'interrupted', '[]', '{}', 11, 10),
+		(2, '2026-01-02T00:00:00Z', 'done', '[]', '{}', 5, 5)`)
+	row := `INSERT INTO results VALUES (?, ?, 'in', ?, 'h', ?, 200, 1, NULL, NULL, 1.5, 10, 'text/html', 't', '127.0.0.1', 1, '2026-01-02T03:04:05Z', '{"timing":{"total":1.5}}')`
+	for _, r := range [][2]int{{1, 12}, {1, 3}, {2, 4}, {2, 0}, {1, 0}, {2, 1}, {1, 1}, {1, 2}, {2, 2}, {2, 3}, {1, 4}, {1, 5}, {1, 6}, {1, 7}, {1, 8}, {1, 9}} {
+		u := fmt.Sprintf("https://h/%d/%d", r[0], r[1])
+		if _, err := old.Exec(row, r[0], r[1], u, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var version int
+	db.sql.QueryRow(`PRAGMA user_version`).Scan(&version)
+	if version != 2 {
+		t.Fatalf("user_version = %d after opening, want 2", version)
+	}
+	for run, want := range map[int64][]uint64{1: {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12}, 2: {0, 1, 2, 3, 4}} {
+		var got []uint64
+		for r, err := range db.Results(run) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.URL != fmt.Sprintf("https://h/%d/%d", run, r.Seq) || r.Timing.Total != 1.5 {
+				t.Fatalf("run %d: result %+v", run, r)
+			}
+			got = append(got, r.Seq)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("run %d: seqs %v, want %v", run, got, want)
+		}
+		var bad int
+		db.sql.QueryRow(`SELECT count(*) FROM results WHERE run_id = ? AND id != (run_id << 40) +
+			(SELECT count(*) FROM results r2 WHERE r2.run_id = results.run_id AND r2.seq < results.seq)`, run).Scan(&bad)
+		if bad != 0 {
+			t.Fatalf("run %d: %d results whose id is not their place in input order", run, bad)
+		}
+	}
+	p, err := db.Progress(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LowWater != 10 || len(p.Above) != 1 || !p.Done(12) || p.Done(11) {
+		t.Fatalf("progress of the migrated run = %+v", p)
+	}
+	rec := db.Recorder(1, RecorderOptions{Prior: p})
+	rec.Add(sample(12), true)
+	if err := rec.Close(nil); err == nil {
+		t.Fatal("a migrated run took a second result for a target")
+	}
+	rec = db.Recorder(1, RecorderOptions{Prior: p})
+	for _, s := range []uint64{11, 10} {
+		rec.Add(sample(s), true)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if run, _ := db.Run(1); run.Results != 13 || run.LowWater != 13 {
+		t.Fatalf("resumed migrated run: %d results, low water %d; want 13 and 13", run.Results, run.LowWater)
+	}
+	// The diff index of the old table went with it and comes back on use.
+	if _, err := db.Diff(1, 2, DiffOptions{}, func(Change) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadmeQueries runs the README's example queries on a database of
+// four runs: each must work and read its runs through an index or an id
+// range, never by scanning the whole table.
+func TestReadmeQueries(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "Useful queries (`sqlite3 runs.db`):\n\n```sql\n")
+	if !ok {
+		t.Fatal("README: no Useful queries block")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	var queries []string
+	for q := range strings.SplitSeq(block, ";") {
+		var lines []string
+		for l := range strings.SplitSeq(q, "\n") {
+			if l, _, _ = strings.Cut(l, "--"); strings.TrimSpace(l) != "" {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 0 {
+			queries = append(queries, strings.Join(lines, "\n"))
+		}
+	}
+	if len(queries) < 5 {
+		t.Fatalf("README: %d queries found", len(queries))
+	}
+	db := openTemp(t)
+	for range 4 {
+		id, _ := db.CreateRun(nil, Config{})
+		rec := db.Recorder(id, RecorderOptions{})
+		for s := range 50 {
+			r := sample(uint64(s))
+			rec.Add(r, r.Error == nil)
+		}
+		if err := rec.Close(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range queries {
+		rows, err := db.sql.Query(q)
+		if err != nil {
+			t.Fatalf("%s\n: %v", q, err)
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		rows.Close()
+		plan, err := db.sql.Query("EXPLAIN QUERY PLAN " + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for plan.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := plan.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(detail, "SCAN results") || strings.HasPrefix(detail, "SCAN a") || strings.HasPrefix(detail, "SCAN b") {
+				t.Errorf("%s\nscans the whole table: %s", q, detail)
+			}
+		}
+		plan.Close()
 	}
 }
