@@ -268,7 +268,7 @@ func (b *rows) add(r *fetch.Result, ok bool, id int64, withID bool) {
 	b.text(r.IP)
 	b.int(int64(r.Attempts))
 	off := len(b.texts)
-	b.texts = r.StartedAt.AppendFormat(b.texts, time.RFC3339Nano)
+	b.texts = jsonw.AppendRFC3339Nano(b.texts, r.StartedAt)
 	b.since(off)
 	off = len(b.texts)
 	b.texts = appendExtra(b.texts, r)
@@ -346,8 +346,11 @@ func hostOf(u string) string {
 		return ""
 	}
 	h := u[i+3:]
-	if j := strings.IndexAny(h, "/?#"); j >= 0 {
-		h = h[:j]
+	for j := 0; j < len(h); j++ { // strings.IndexAny builds a set on every call
+		if c := h[j]; c == '/' || c == '?' || c == '#' {
+			h = h[:j]
+			break
+		}
 	}
 	if j := strings.LastIndexByte(h, '@'); j >= 0 {
 		h = h[j+1:]

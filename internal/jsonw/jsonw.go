@@ -144,8 +144,69 @@ func appendMicros(b []byte, f float64) ([]byte, bool) {
 // written anyway rather than failing the run.
 func AppendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = AppendRFC3339Nano(b, t)
 	return append(b, '"')
+}
+
+// AppendRFC3339Nano appends t as t.AppendFormat(b, time.RFC3339Nano) does
+// (TestAppendRFC3339Nano holds it to that), at a third of the cost for a
+// year from 0 to 9999 and an offset of whole minutes: every result has a
+// start time, written to the output and to the database.
+func AppendRFC3339Nano(b []byte, t time.Time) []byte {
+	_, off := t.Zone()
+	secs := t.Unix() + int64(off)
+	days, rem := secs/86400, secs%86400
+	if rem < 0 {
+		days, rem = days-1, rem+86400
+	}
+	// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	if month > 12 {
+		month -= 12
+	}
+	year := yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	if year < 0 || year > 9999 || off%60 != 0 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T')
+	h, m, s := rem/3600, rem/60%60, rem%60
+	b = append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':', byte('0'+s/10), byte('0'+s%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	if off == 0 {
+		return append(b, 'Z')
+	}
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	oh, om := off/3600, off/60%60
+	return append(b, sign, byte('0'+oh/10), byte('0'+oh%10), ':', byte('0'+om/10), byte('0'+om%10))
 }
 
 // AppendHops appends hops as a JSON array of {"url","status"} objects, as

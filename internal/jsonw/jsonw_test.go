@@ -29,3 +29,29 @@ func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendRFC3339Nano: the same bytes as time's formatter for times
+// across and beyond years 0 to 9999, in zones east and west of UTC, with
+// and without fractions of a second.
+func TestAppendRFC3339Nano(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("E", 5*3600+30*60), time.FixedZone("W", -8*3600),
+		time.FixedZone("odd", 7), time.FixedZone("far", -23*3600-59*60)}
+	times := []time.Time{{}, time.Unix(0, 0), time.Now(), time.Date(2026, 2, 28, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2024, 2, 29, 0, 0, 0, 1, time.UTC), time.Date(2000, 3, 1, 0, 0, 0, 100, time.UTC),
+		time.Date(1900, 3, 1, 12, 0, 0, 120000000, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(-1, 12, 31, 23, 0, 0, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 500, time.UTC)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		times = append(times, time.Unix(rng.Int64N(400*365*86400)-100*365*86400, rng.Int64N(1e9)))
+		if rng.IntN(4) == 0 {
+			times = append(times, time.Unix(rng.Int64N(1e12)-5e11, rng.Int64N(1e9)))
+		}
+	}
+	for i, tm := range times {
+		tm = tm.In(zones[i%len(zones)])
+		if got, want := AppendRFC3339Nano(nil, tm), tm.AppendFormat(nil, time.RFC3339Nano); string(got) != string(want) {
+			t.Fatalf("%v: got %s, want %s", tm, got, want)
+		}
+	}
+}
