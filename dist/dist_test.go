@@ -79,3 +79,68 @@ func TestWorkerDiesMidRun(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondWorkerGetsItsShare: a worker that joins a run just after
+// another took every partition gets about half of them within seconds,
+// although heartbeats come only every LeaseTTL/4 (7.5 s here): its first
+// heartbeat makes the other give back what it holds above the fair share
+// at once, and each freed lease is claimed as soon as it is deleted. (Two
+// worker processes started together are this case: the first to register
+// finds itself alone.)
+func TestSecondWorkerGetsItsShare(t *testing.T) {
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	urls := manyHosts(sim, 4000, 64, 50*time.Millisecond)
+	rc := testRun("share")
+	rc.LeaseTTL = 30 * time.Second
+	c := connect(t, url)
+	submit(t, c, rc, urls)
+
+	cfg := engineConfig(t, sim, 16, 2)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	start := func(id string) {
+		w := newWorker(t, url, WorkerConfig{Engine: cfg, Run: rc.Name, ID: id, ExitWhenDone: true})
+		wg.Go(func() {
+			if err := w.Run(context.Background(), stop); err != nil {
+				t.Errorf("worker %s: %v", id, err)
+			}
+		})
+	}
+	// leases polls the run's leases until ok accepts them or 20 s pass.
+	leases := func(ok func(held map[string]int) bool) map[string]int {
+		var held map[string]int
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			st, err := RunStatus(context.Background(), c, rc.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Pending == 0 {
+				t.Fatalf("the run ended first (leases %v)", held)
+			}
+			held = map[string]int{}
+			for _, w := range st.Leases {
+				held[w]++
+			}
+			if ok(held) {
+				break
+			}
+		}
+		return held
+	}
+	// Hosts hash to partitions, so some of the 16 may have no targets;
+	// the fair share is of the others.
+	start("a")
+	if held := leases(func(h map[string]int) bool { return h["a"] >= 12 }); held["a"] < 12 {
+		t.Fatalf("worker a alone holds %v, want (nearly) all 16 partitions", held)
+	}
+	start("b")
+	t0 := time.Now()
+	held := leases(func(h map[string]int) bool { return h["a"] >= 5 && h["b"] >= 5 })
+	if held["a"] < 5 || held["b"] < 5 {
+		t.Fatalf("20 s after worker b joined: leases %v, want at least 5 of 16 each", held)
+	}
+	t.Logf("leases %v %v after b joined", held, time.Since(t0).Round(time.Millisecond))
+}

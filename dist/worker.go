@@ -264,6 +264,19 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	defer tick.Stop()
 	idle := time.NewTicker(250 * time.Millisecond)
 	defer idle.Stop()
+	// Membership changes rebalance at once rather than at the next
+	// heartbeat (LeaseTTL/4, 7.5 s by default): workers started together
+	// would otherwise leave all partitions to the first one for a minute.
+	var changes <-chan jetstream.KeyValueEntry
+	members := &membership{known: map[string]bool{}}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if watch, err := kv.WatchAll(wctx, jetstream.UpdatesOnly()); err == nil {
+		defer watch.Stop()
+		changes = watch.Updates()
+	} else {
+		w.logf("run %s: watching workers and leases: %v (rebalancing at each heartbeat only)", meta.Name, err)
+	}
 	lastDone, lastAt := w.done.Load(), time.Now()
 	for {
 		now := time.Now()
@@ -308,6 +321,14 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 				return ctx.Err()
 			case <-tick.C:
 				beat = true
+			case e, ok := <-changes:
+				if !ok {
+					changes = nil // the watch ended; heartbeats still rebalance
+				} else if members.changed(e) {
+					bctx, cancel := ctxOr(ctx, 10*time.Second)
+					w.balance(bctx, s, parts)
+					cancel()
+				}
 			case <-idle.C:
 				// Holding nothing, the run may be over: look sooner than
 				// the next heartbeat, so that an idle worker exits (and
@@ -339,8 +360,37 @@ func (s *session) runOver(ctx context.Context) bool {
 	return err == nil && !left
 }
 
-// balance takes free partitions up to the fair share, or gives one back
-// when holding more than it.
+// membership tells the changes of a run's lease bucket that move the fair
+// share or free a partition (a worker's first heartbeat, a worker or a
+// lease deleted) from those that do not (heartbeats, lease renewals).
+type membership struct {
+	known map[string]bool // workers seen
+}
+
+func (m *membership) changed(e jetstream.KeyValueEntry) bool {
+	if e == nil {
+		return false
+	}
+	key, put := e.Key(), e.Operation() == jetstream.KeyValuePut
+	switch {
+	case strings.HasPrefix(key, "w."):
+		if put {
+			if m.known[key] {
+				return false
+			}
+			m.known[key] = true
+			return true
+		}
+		delete(m.known, key)
+		return true
+	case strings.HasPrefix(key, "p."):
+		return !put
+	}
+	return false
+}
+
+// balance takes free partitions up to the fair share, or gives back those
+// held above it.
 
 // busyPartitions returns the partitions with targets queued, once the run
 // is submitted in full (nil before: any partition may still get some).
@@ -395,11 +445,14 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 	}
 	if held > share {
 		for n, p := range parts {
-			if busy == nil || busy[n] {
+			if held > share && (busy == nil || busy[n]) {
 				w.logf("run %s: giving back partition %d (fair share %d)", meta.Name, n, share)
-				go p.release(false, meta.LeaseTTL/2)
+				// Attempts in flight finish; queued targets go back at
+				// once, for the worker that claims the partition next:
+				// finishing them here first took up to LeaseTTL/2.
+				go p.release(true, 0)
 				delete(parts, n)
-				break
+				held--
 			}
 		}
 		return
