@@ -12,6 +12,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -32,7 +33,7 @@ const (
 )
 
 // schema creates the tables and indexes of a new database, layout 2
-// (PRAGMA user_version; see migrate for layout 1).
+// (PRAGMA user_version; see setUp and migrateResults for layout 1).
 //
 // A result's id is its run's id shifted left by idBits, plus the result's
 // place in the order the run recorded (and wrote) its results. So a run's
@@ -101,13 +102,15 @@ func runIDs(runID int64) (lo, hi int64) {
 	return runID << idBits, runID<<idBits | (1<<idBits - 1)
 }
 
-// migrate brings a database of layout 1 (before user_version was set),
-// whose results were keyed by (run_id, seq), to layout 2: each run's
+// migrateResults brings the results table of layout 1 (before
+// user_version was set), keyed by (run_id, seq), to layout 2: each run's
 // results get ids in input order, which for a finished run is as good as
-// any, and ahead_from is 0, which makes a resume read the run's whole
-// range. It runs in one transaction; a database without tables is new.
-var migrate = `
-ALTER TABLE runs ADD COLUMN ahead_from INTEGER NOT NULL DEFAULT 0;
+// any; the runs' ahead_from is 0, which makes a resume read the run's whole
+// range. Results whose run is gone (deleted in the sqlite3 shell, where
+// foreign keys are off) are left behind; triggers on the old table go with
+// it, while views that name results name the new table (setUp renames
+// with legacy_alter_table on, so their text is not rewritten).
+var migrateResults = `
 ALTER TABLE results RENAME TO results_v1;
 ` + resultsTable + `
 INSERT INTO results(id, run_id, seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,
@@ -115,10 +118,8 @@ INSERT INTO results(id, run_id, seq, input, url, host, final_url, status, ok, er
 SELECT (run_id << ` + strconv.Itoa(idBits) + `) + row_number() OVER (PARTITION BY run_id ORDER BY seq) - 1,
   run_id, seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,
   bytes, content_type, title, ip, attempts, started_at, extra
-FROM results_v1 ORDER BY run_id, seq;
+FROM results_v1 WHERE run_id IN (SELECT id FROM runs) ORDER BY run_id, seq;
 DROP TABLE results_v1;
-` + resultsIndexes + `
-PRAGMA user_version = 2;
 `
 
 // inputIndex serves diff, which walks two runs in input order. Diff
@@ -179,7 +180,10 @@ func Open(path string) (*DB, error) {
 
 // setUp creates the tables of a new database or brings an older one to
 // the current layout, in one transaction (the DSN makes it immediate, so
-// two processes opening one new file do not both create it).
+// two processes opening one new file do not both create it). The layout
+// is read from the tables' columns, not from user_version alone: a dump
+// loaded into a new file has the current layout and user_version 0, and an
+// older fanout killed while creating a database left runs without results.
 func setUp(db *sql.DB) error {
 	var version int
 	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
@@ -188,7 +192,17 @@ func setUp(db *sql.DB) error {
 	if version >= 2 {
 		return checkLayout(version) // the common case takes no lock: a run may be recording
 	}
-	tx, err := db.Begin()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA legacy_alter_table = ON`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(ctx, `PRAGMA legacy_alter_table = OFF`)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -197,19 +211,32 @@ func setUp(db *sql.DB) error {
 	if err := tx.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
 		return err
 	}
-	var tables int
-	if err := tx.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'results'`).Scan(&tables); err != nil {
-		return err
-	}
-	switch {
-	case version >= 2:
+	if version >= 2 {
 		return checkLayout(version)
-	case tables == 0:
-		_, err = tx.Exec(schema)
-	default:
-		_, err = tx.Exec(migrate)
 	}
-	if err != nil {
+	has := func(table, column string) (tableExists, columnExists bool, err error) {
+		var n, c int
+		err = tx.QueryRow(`SELECT count(*), count(*) FILTER (WHERE name = ?) FROM pragma_table_info(?)`, column, table).Scan(&n, &c)
+		return n > 0, c > 0, err
+	}
+	steps := []struct {
+		table, column, sql string
+	}{
+		{"runs", "ahead_from", `ALTER TABLE runs ADD COLUMN ahead_from INTEGER NOT NULL DEFAULT 0`},
+		{"results", "id", migrateResults},
+	}
+	for _, st := range steps {
+		exists, current, err := has(st.table, st.column)
+		if err != nil {
+			return err
+		}
+		if exists && !current {
+			if _, err := tx.Exec(st.sql); err != nil {
+				return fmt.Errorf("bringing table %s to this fanout's layout: %w", st.table, err)
+			}
+		}
+	}
+	if _, err := tx.Exec(schema); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -35,7 +35,8 @@ func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
 // and without fractions of a second.
 func TestAppendRFC3339Nano(t *testing.T) {
 	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("E", 5*3600+30*60), time.FixedZone("W", -8*3600),
-		time.FixedZone("odd", 7), time.FixedZone("far", -23*3600-59*60)}
+		time.FixedZone("odd", 7), time.FixedZone("far", -23*3600-59*60), time.FixedZone("absurd", 100*3600),
+		time.FixedZone("absurder", -1000*3600-60)}
 	times := []time.Time{{}, time.Unix(0, 0), time.Now(), time.Date(2026, 2, 28, 23, 59, 59, 999999999, time.UTC),
 		time.Date(2024, 2, 29, 0, 0, 0, 1, time.UTC), time.Date(2000, 3, 1, 0, 0, 0, 100, time.UTC),
 		time.Date(1900, 3, 1, 12, 0, 0, 120000000, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
