@@ -268,7 +268,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	// heartbeat (LeaseTTL/4, 7.5 s by default): workers started together
 	// would otherwise leave all partitions to the first one for a minute.
 	var changes <-chan jetstream.KeyValueEntry
-	members := &membership{known: map[string]bool{}}
+	members := &membership{known: map[string]bool{"w." + w.cfg.ID: true}} // its own first heartbeat changes nothing
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if watch, err := kv.WatchAll(wctx, jetstream.UpdatesOnly()); err == nil {
