@@ -267,13 +267,34 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	// Membership changes rebalance at once rather than at the next
 	// heartbeat (LeaseTTL/4, 7.5 s by default): workers started together
 	// would otherwise leave all partitions to the first one for a minute.
-	var changes <-chan jetstream.KeyValueEntry
-	members := &membership{known: map[string]bool{"w." + w.cfg.ID: true}} // its own first heartbeat changes nothing
+	// A goroutine reads the watch, so that it never waits on this loop
+	// (a watcher whose buffer is full cannot be stopped), and wakes the
+	// loop through one slot, so that a burst of changes is one balance.
+	members := newMembership(w.cfg.ID)
+	wake := make(chan struct{}, 1)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if watch, err := kv.WatchAll(wctx, jetstream.UpdatesOnly()); err == nil {
-		defer watch.Stop()
-		changes = watch.Updates()
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			for e := range watch.Updates() {
+				if members.changed(e) {
+					select {
+					case wake <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+		defer func() {
+			watch.Stop()
+			stopWatch()
+			select { // Updates closes on Stop; bounded all the same
+			case <-read:
+			case <-time.After(5 * time.Second):
+			}
+		}()
 	} else {
 		w.logf("run %s: watching workers and leases: %v (rebalancing at each heartbeat only)", meta.Name, err)
 	}
@@ -297,12 +318,13 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		for n, p := range parts {
 			if p.finished() { // its lease was lost, or its consumer vanished
 				delete(parts, n)
+				members.gaveBack(n)
 				p.release(false, 0)
 			}
 		}
 		cancel()
 		bctx, cancel := ctxOr(ctx, 10*time.Second)
-		w.balance(bctx, s, parts)
+		w.balance(bctx, s, parts, members)
 		cancel()
 		if !closed(s.balanced) {
 			close(s.balanced)
@@ -321,14 +343,10 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 				return ctx.Err()
 			case <-tick.C:
 				beat = true
-			case e, ok := <-changes:
-				if !ok {
-					changes = nil // the watch ended; heartbeats still rebalance
-				} else if members.changed(e) {
-					bctx, cancel := ctxOr(ctx, 10*time.Second)
-					w.balance(bctx, s, parts)
-					cancel()
-				}
+			case <-wake:
+				bctx, cancel := ctxOr(ctx, 10*time.Second)
+				w.balance(bctx, s, parts, members)
+				cancel()
 			case <-idle.C:
 				// Holding nothing, the run may be over: look sooner than
 				// the next heartbeat, so that an idle worker exits (and
@@ -361,16 +379,31 @@ func (s *session) runOver(ctx context.Context) bool {
 }
 
 // membership tells the changes of a run's lease bucket that move the fair
-// share or free a partition (a worker's first heartbeat, a worker or a
-// lease deleted) from those that do not (heartbeats, lease renewals).
+// share or free a partition for this worker (another worker's first
+// heartbeat, a worker stopping, another worker's lease deleted) from
+// those that do not (heartbeats, lease renewals, its own leases). It also
+// remembers the partitions this worker gave back, so that it does not
+// take them again before the next heartbeat: the worker they were given
+// back for is to have them. (A worker that dies leaves no deletion behind:
+// its leases expire, and heartbeats notice.)
 type membership struct {
-	known map[string]bool // workers seen
+	mu       sync.Mutex
+	known    map[string]bool      // workers seen
+	gave     map[string]time.Time // leases given back, and when
+	lastLive int                  // live workers at the last balance
+}
+
+func newMembership(self string) *membership {
+	// Its own first heartbeat changes nothing: it balanced just before.
+	return &membership{known: map[string]bool{"w." + self: true}, gave: map[string]time.Time{}}
 }
 
 func (m *membership) changed(e jetstream.KeyValueEntry) bool {
 	if e == nil {
 		return false
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	key, put := e.Key(), e.Operation() == jetstream.KeyValuePut
 	switch {
 	case strings.HasPrefix(key, "w."):
@@ -384,13 +417,40 @@ func (m *membership) changed(e jetstream.KeyValueEntry) bool {
 		delete(m.known, key)
 		return true
 	case strings.HasPrefix(key, "p."):
-		return !put
+		_, own := m.gave[key]
+		return !put && !own
 	}
 	return false
 }
 
-// balance takes free partitions up to the fair share, or gives back those
-// held above it.
+func (m *membership) gaveBack(n int) {
+	m.mu.Lock()
+	m.gave[partitionKey(n)] = time.Now()
+	m.mu.Unlock()
+}
+
+// givenBackSince reports whether this worker gave partition n back less
+// than d ago.
+func (m *membership) givenBackSince(n int, d time.Duration) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.gave[partitionKey(n)]
+	if ok && time.Since(at) >= d {
+		delete(m.gave, partitionKey(n))
+		return false
+	}
+	return ok
+}
+
+// joined records live as the number of workers at this balance and
+// reports whether it grew since the last.
+func (m *membership) joined(live int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	grew := live > m.lastLive
+	m.lastLive = live
+	return grew
+}
 
 // busyPartitions returns the partitions with targets queued, once the run
 // is submitted in full (nil before: any partition may still get some).
@@ -415,18 +475,27 @@ func (w *Worker) busyPartitions(ctx context.Context, s *session) map[int]bool {
 	}
 	return busy
 }
-func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partition) {
+
+// balance takes free partitions up to the fair share, or gives back those
+// held above it: all of them when a worker joined since the last balance,
+// one otherwise (the share also shrinks as partitions run out of work near
+// the end of a run, where handing back queued targets gains little).
+func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partition, members *membership) {
 	kv, meta := s.kv, s.meta
-	live := 1
-	if l, err := kv.ListKeys(ctx, jetstream.MetaOnly()); err == nil {
-		live = 0
-		for k := range l.Keys() {
-			if strings.HasPrefix(k, "w.") {
-				live++
-			}
-		}
-		live = max(live, 1)
+	l, err := kv.ListKeys(ctx, jetstream.MetaOnly())
+	if err != nil {
+		// Counting itself alone, it would take every free partition.
+		w.logf("run %s: listing workers: %v (not rebalancing now)", meta.Name, err)
+		return
 	}
+	live := 0
+	for k := range l.Keys() {
+		if strings.HasPrefix(k, "w.") {
+			live++
+		}
+	}
+	live = max(live, 1)
+	joined := members.joined(live)
 	busy := w.busyPartitions(ctx, s)
 	want := meta.Partitions
 	if busy != nil {
@@ -447,12 +516,17 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 		for n, p := range parts {
 			if held > share && (busy == nil || busy[n]) {
 				w.logf("run %s: giving back partition %d (fair share %d)", meta.Name, n, share)
-				// Attempts in flight finish; queued targets go back at
-				// once, for the worker that claims the partition next:
-				// finishing them here first took up to LeaseTTL/2.
-				go p.release(true, 0)
+				members.gaveBack(n)
 				delete(parts, n)
 				held--
+				if !joined {
+					go p.release(false, meta.LeaseTTL/2)
+					break
+				}
+				// Attempts in flight finish and queued targets go back,
+				// for the worker that joined: finishing them here first
+				// took up to LeaseTTL/2.
+				go p.release(true, 0)
 			}
 		}
 		return
@@ -462,7 +536,7 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 	off := Partition(w.cfg.ID, meta.Partitions)
 	for i := 0; i < meta.Partitions && held < share; i++ {
 		n := (off + i) % meta.Partitions
-		if parts[n] != nil || busy != nil && !busy[n] {
+		if parts[n] != nil || busy != nil && !busy[n] || members.givenBackSince(n, max(meta.LeaseTTL/4, 100*time.Millisecond)) {
 			continue
 		}
 		rev, err := kv.Create(ctx, partitionKey(n), []byte(w.cfg.ID))
