@@ -92,11 +92,11 @@ func TestWorkerDiesMidRun(t *testing.T) {
 func TestSecondWorkerGetsItsShare(t *testing.T) {
 	url := startNATS(t)
 	sim := startSim(t, simweb.Config{})
-	// ~12 s of work for one worker. A partition given back still passes
-	// the targets the engine queued for it (canceled, without a request)
-	// at the engine's pace, and the engine queues up to 10,000: here all,
-	// so the hand-over ends about halfway through the run (6-7 s), and the
-	// test fails if the run ends first.
+	// ~12 s of work for one worker; the test fails if the run ends first.
+	// The giving worker's engine has queued every target of the partitions
+	// it gives back: it drops them at once (DropQueued), or the hand-over
+	// would take about half the run, those targets waiting for slots
+	// behind the live ones only to come back canceled.
 	urls := manyHosts(sim, 4000, 64, 50*time.Millisecond)
 	rc := testRun("share")
 	rc.LeaseTTL, rc.AckWait = 30*time.Second, time.Minute // in-progress signals come every LeaseTTL/4

@@ -307,10 +307,24 @@ func (p *partition) stopSource() {
 }
 
 // drain makes the partition's queued targets go back; attempts in flight
-// finish.
+// finish. Those the engine already queued come back from it at once,
+// rather than each waiting behind the live targets for a slot: a worker
+// that joins the run gets the partitions it is given the sooner.
 func (p *partition) drain() {
 	p.stopSource()
-	p.state.CompareAndSwap(running, draining)
+	if !p.state.CompareAndSwap(running, draining) {
+		return
+	}
+	if run := p.s.run; run != nil {
+		n, parts := p.n, p.s.meta.Partitions
+		run.DropQueued(func(t *fetch.Target) (fetch.Result, bool) {
+			if Partition(t.HostKey, parts) != n {
+				return fetch.Result{}, false
+			}
+			return fetch.Result{URL: t.URL, StartedAt: time.Now(),
+				Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "partition given back before the request started"}}, true
+		})
+	}
 }
 
 // abort stops the partition now: attempts in flight are cancelled and

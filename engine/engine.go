@@ -118,6 +118,8 @@ type Run struct {
 	drain   chan struct{}
 	once    sync.Once
 	err     error // set before results is closed
+	drops   chan dropRequest
+	ended   chan struct{} // closed when the run's loop returns
 
 	read, done, inflight, retries, waiting atomic.Int64
 }
@@ -131,6 +133,28 @@ func (r *Run) Results() <-chan fetch.Result { return r.results }
 // (queued or waiting for a retry) gets a result of kind canceled at once.
 // Cancel the run's context to abort attempts in flight too.
 func (r *Run) Drain() { r.once.Do(func() { close(r.drain) }) }
+
+// DropQueued gives each target queued in the run (read and not started;
+// not one waiting to retry) for which drop reports true the result drop
+// returns, at once, without an attempt and without waiting for a slot. It
+// returns once the run has looked through its queues, or has ended. drop
+// runs on the run's own goroutine: it must be quick and must not call the
+// run. A dist worker uses it when it gives a partition back, whose queued
+// targets would otherwise wait behind live ones for slots, only to come
+// back canceled.
+func (r *Run) DropQueued(drop func(t *fetch.Target) (fetch.Result, bool)) {
+	req := dropRequest{drop: drop, done: make(chan struct{})}
+	select {
+	case r.drops <- req:
+		<-req.done // the loop closes it right after looking
+	case <-r.ended:
+	}
+}
+
+type dropRequest struct {
+	drop func(t *fetch.Target) (fetch.Result, bool)
+	done chan struct{}
+}
 
 // Err returns the error that stopped reading the source early, if any. It
 // is meaningful once Results is closed.
@@ -153,6 +177,8 @@ func (e *Engine) Start(ctx context.Context, src Source) *Run {
 	r := &Run{
 		results: make(chan fetch.Result, min(e.cfg.Limits.Concurrency, maxBuffer)),
 		drain:   make(chan struct{}),
+		drops:   make(chan dropRequest),
+		ended:   make(chan struct{}),
 	}
 	s := newScheduler(ctx, e.cfg, e.fetcher, r)
 	go s.loop(src)

@@ -490,3 +490,50 @@ func TestTooManyRequestsLowersHostConcurrency(t *testing.T) {
 		t.Errorf("results = %d, want %d", n, len(ts))
 	}
 }
+
+// TestDropQueued: targets DropQueued picks get its result at once, while
+// every slot is taken and without an attempt; the others still run, and
+// every target has exactly one result.
+func TestDropQueued(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var fetchedB atomic.Int64
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		if tg.HostKey == "b:80" {
+			fetchedB.Add(1)
+		} else {
+			<-release
+		}
+		return fetch.Result{Seq: tg.Seq, Status: 200}
+	})
+	ts := []fetch.Target{target(0, "a"), target(1, "a")}
+	for i := 2; i < 52; i++ {
+		ts = append(ts, target(i, "b"))
+	}
+	c := testConfig()
+	c.Limits.Concurrency, c.Limits.PerHost = 1, 1 // target 0 holds the only slot
+	r := mustEngine(t, c, f).Start(context.Background(), SliceSource(ts))
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Stats().Read < int64(len(ts)) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	r.DropQueued(func(tg *fetch.Target) (fetch.Result, bool) {
+		return fetch.Result{Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "dropped"}}, tg.HostKey == "b:80"
+	})
+	for i := range 50 {
+		select {
+		case res := <-r.Results():
+			if res.Error == nil || res.Error.Message != "dropped" || res.Attempts != 0 || res.Seq < 2 {
+				t.Fatalf("result %d while target 0 holds the slot: %+v, want a dropped b", i, res)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of 50 dropped results after 10 s", i)
+		}
+	}
+	close(release)
+	got := collect(t, r)
+	if len(got) != 2 || fetchedB.Load() != 0 {
+		t.Fatalf("after the drop: %d more results (want 2, host a's), %d attempts at b (want 0)", len(got), fetchedB.Load())
+	}
+	r.DropQueued(func(*fetch.Target) (fetch.Result, bool) { return fetch.Result{}, true }) // an ended run: returns at once
+}

@@ -197,9 +197,13 @@ func (s *scheduler) loop(src Source) {
 		case <-drain:
 			drain, in = nil, nil
 			s.stop(errDrained)
+		case req := <-s.run.drops:
+			s.dropQueued(req.drop)
+			close(req.done)
 		}
 		timer.Stop()
 	}
+	close(s.run.ended)
 	if s.stopped != nil {
 		close(stop)
 	}
@@ -207,6 +211,24 @@ func (s *scheduler) loop(src Source) {
 	s.wg.Wait()
 	s.run.err = srcErr
 	close(s.run.results)
+}
+
+// dropQueued gives the queued targets drop picks the result it returns,
+// without attempts; the others keep their order.
+func (s *scheduler) dropQueued(drop func(t *fetch.Target) (fetch.Result, bool)) {
+	for _, h := range s.hosts {
+		for range h.queue.len() {
+			tk := h.queue.popFront()
+			r, ok := drop(&tk.t)
+			if !ok {
+				h.queue.pushBack(tk)
+				continue
+			}
+			r.Seq, r.Input, r.Attempts = tk.t.Seq, tk.t.Input, tk.attempts
+			s.emit(tk, r) // its outcome updates the host's count
+		}
+		h.queue.release()
+	}
 }
 
 // admit takes a target into the window: invalid ones get their result at
