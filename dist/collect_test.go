@@ -18,7 +18,7 @@ func TestReaderRestartsAtItsPosition(t *testing.T) {
 	}
 	publish := func(n int) {
 		for i := range n {
-			if _, err := c.JS.PublishMsg(ctx, bodyMsg(resultSubject(rc.Name, 1), []byte{byte(i)})); err != nil {
+			if _, err := c.JS.PublishMsg(ctx, (&compressor{}).msg(resultSubject(rc.Name, 1), []byte{byte(i)})); err != nil {
 				t.Fatal(err)
 			}
 		}

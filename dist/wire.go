@@ -20,12 +20,6 @@ import (
 // the bytes, which was most of its remaining CPU per target.
 const encHeader = "Fanout-Encoding"
 
-// bodyMsg returns a message carrying data compressed.
-func bodyMsg(subject string, data []byte) *nats.Msg {
-	var c compressor
-	return c.msg(subject, data)
-}
-
 // compressor compresses message bodies through one buffer it keeps. s2
 // wants room for its worst case, a little more than the input, and a body
 // made by s2.Encode(nil, data) is a slice of that room, all of which the

@@ -270,7 +270,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	// A goroutine reads the watch, so that it never waits on this loop
 	// (a watcher whose buffer is full cannot be stopped), and wakes the
 	// loop through one slot, so that a burst of changes is one balance.
-	members := newMembership(w.cfg.ID)
+	members := newMembership(w.cfg.ID, max(meta.LeaseTTL/4, 100*time.Millisecond))
 	wake := make(chan struct{}, 1)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -390,12 +390,13 @@ type membership struct {
 	mu       sync.Mutex
 	known    map[string]bool      // workers seen
 	gave     map[string]time.Time // leases given back, and when
+	cooldown time.Duration        // how long a given-back lease stays the others' (a heartbeat)
 	lastLive int                  // live workers at the last balance
 }
 
-func newMembership(self string) *membership {
+func newMembership(self string, cooldown time.Duration) *membership {
 	// Its own first heartbeat changes nothing: it balanced just before.
-	return &membership{known: map[string]bool{"w." + self: true}, gave: map[string]time.Time{}}
+	return &membership{known: map[string]bool{"w." + self: true}, gave: map[string]time.Time{}, cooldown: cooldown}
 }
 
 func (m *membership) changed(e jetstream.KeyValueEntry) bool {
@@ -417,8 +418,7 @@ func (m *membership) changed(e jetstream.KeyValueEntry) bool {
 		delete(m.known, key)
 		return true
 	case strings.HasPrefix(key, "p."):
-		_, own := m.gave[key]
-		return !put && !own
+		return !put && !m.recentlyGiven(key)
 	}
 	return false
 }
@@ -429,14 +429,20 @@ func (m *membership) gaveBack(n int) {
 	m.mu.Unlock()
 }
 
-// givenBackSince reports whether this worker gave partition n back less
-// than d ago.
-func (m *membership) givenBackSince(n int, d time.Duration) bool {
+// givenBack reports whether this worker gave partition n back less than
+// a heartbeat ago.
+func (m *membership) givenBack(n int) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	at, ok := m.gave[partitionKey(n)]
-	if ok && time.Since(at) >= d {
-		delete(m.gave, partitionKey(n))
+	return m.recentlyGiven(partitionKey(n))
+}
+
+// recentlyGiven is givenBack by lease key, with m.mu held; it forgets
+// older give-backs.
+func (m *membership) recentlyGiven(key string) bool {
+	at, ok := m.gave[key]
+	if ok && time.Since(at) >= m.cooldown {
+		delete(m.gave, key)
 		return false
 	}
 	return ok
@@ -536,7 +542,7 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 	off := Partition(w.cfg.ID, meta.Partitions)
 	for i := 0; i < meta.Partitions && held < share; i++ {
 		n := (off + i) % meta.Partitions
-		if parts[n] != nil || busy != nil && !busy[n] || members.givenBackSince(n, max(meta.LeaseTTL/4, 100*time.Millisecond)) {
+		if parts[n] != nil || busy != nil && !busy[n] || members.givenBack(n) {
 			continue
 		}
 		rev, err := kv.Create(ctx, partitionKey(n), []byte(w.cfg.ID))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,9 +101,9 @@ func (db *DB) Records(runID int64, failedOnly bool) iter.Seq2[Record, error] {
 }
 
 // Lean returns run runID's results in the order the run recorded (and
-// wrote) them, with only the fields a summary counts: Seq, URL, Status, Error, Timing.Total, Bytes and
-// StartedAt. It reads a million results several times faster than
-// Results, which decodes every field. The yielded result is reused: it is
+// wrote) them, with only the fields a summary counts: Seq, URL, Status,
+// Error, Timing.Total, Bytes and StartedAt. It reads a million results
+// several times faster than Results, which decodes every field. The yielded result is reused: it is
 // valid until the next one.
 func (db *DB) Lean(runID int64) iter.Seq2[*fetch.Result, error] {
 	return func(yield func(*fetch.Result, error) bool) {
@@ -145,49 +144,34 @@ func (db *DB) Lean(runID int64) iter.Seq2[*fetch.Result, error] {
 	}
 }
 
-// seqsPerQuery bounds the Seqs ResultsAt asks for in one query: SQLite
-// takes at most 32766 parameters, and --top may ask for more.
-const seqsPerQuery = 1000
-
 // ResultsAt returns the full results of run runID at seqs (those it has),
-// in input order.
+// in input order. The Seqs go in as one JSON array, not a parameter each:
+// SQLite takes at most 32766 parameters, and --top may ask for more; and
+// a run's results are read in one pass over its ids, whatever their number.
 func (db *DB) ResultsAt(runID int64, seqs []uint64) ([]*fetch.Result, error) {
-	seqs = slices.Clone(seqs)
-	slices.Sort(seqs) // each query gives its results in order; so do the queries, one after another
-	var out []*fetch.Result
-	for chunk := range slices.Chunk(seqs, seqsPerQuery) {
-		var err error
-		if out, err = db.resultsAt(out, runID, chunk); err != nil {
-			return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
-		}
+	if len(seqs) == 0 {
+		return nil, nil
 	}
-	return out, nil
-}
-
-// resultsAt appends to out the full results of run runID at seqs, which
-// are sorted, in input order.
-func (db *DB) resultsAt(out []*fetch.Result, runID int64, seqs []uint64) ([]*fetch.Result, error) {
+	list, _ := json.Marshal(seqs)
 	lo, hi := runIDs(runID)
-	args := make([]any, 0, len(seqs)+2)
-	args = append(args, lo, hi)
-	for _, s := range seqs {
-		args = append(args, int64(s))
-	}
-	q := `SELECT ` + resultColumns + ` FROM results WHERE id BETWEEN ? AND ? AND seq IN (?` +
-		strings.Repeat(",?", len(seqs)-1) + `) ORDER BY seq`
-	rows, err := db.sql.Query(q, args...)
+	rows, err := db.sql.Query(`SELECT `+resultColumns+` FROM results WHERE id BETWEEN ? AND ?
+		AND seq IN (SELECT value FROM json_each(?)) ORDER BY seq`, lo, hi, string(list))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
 	}
 	defer rows.Close()
+	var out []*fetch.Result
 	for rows.Next() {
 		rec, err := scanResult(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
 		}
 		out = append(out, rec.Result)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("--db %s: run %d: %w", db.path, runID, err)
+	}
+	return out, nil
 }
 
 func scanResult(s scanner) (Record, error) {
@@ -219,8 +203,9 @@ func scanResult(s scanner) (Record, error) {
 }
 
 // rows builds the arguments of an insert statement, one row after
-// another in insertColumns order (but for run_id, which the statement holds): the values, and the texts they refer to,
-// in one buffer that the statement copies to C memory at once.
+// another in insertColumns order (but for run_id, which the statement
+// holds): the values, and the texts they refer to, in one buffer that the
+// statement copies to C memory at once.
 type rows struct {
 	args  []value
 	texts []byte

@@ -47,7 +47,7 @@ const (
 // runs.ahead_from is part of the resume checkpoint: every result of the
 // run at or past its low_water has an id of at least ahead_from, so a
 // resume reads only the tail of the run to find them.
-const schema = `
+var schema = `
 CREATE TABLE IF NOT EXISTS runs (
   id          INTEGER PRIMARY KEY,
   started_at  TEXT NOT NULL,
@@ -62,8 +62,12 @@ CREATE TABLE IF NOT EXISTS runs (
   ahead_from  INTEGER NOT NULL DEFAULT 0
 );
 ` + resultsTable + resultsIndexes + `
-PRAGMA user_version = 2;
+PRAGMA user_version = ` + strconv.Itoa(layout) + `;
 `
+
+// layout is the database layout this fanout makes and reads (PRAGMA
+// user_version).
+const layout = 2
 
 const resultsTable = `
 CREATE TABLE IF NOT EXISTS results (
@@ -113,11 +117,9 @@ func runIDs(runID int64) (lo, hi int64) {
 var migrateResults = `
 ALTER TABLE results RENAME TO results_v1;
 ` + resultsTable + `
-INSERT INTO results(id, run_id, seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,
-  bytes, content_type, title, ip, attempts, started_at, extra)
+INSERT INTO results(` + insertColumns + `)
 SELECT (run_id << ` + strconv.Itoa(idBits) + `) + row_number() OVER (PARTITION BY run_id ORDER BY seq) - 1,
-  run_id, seq, input, url, host, final_url, status, ok, error_kind, error, total_ms,
-  bytes, content_type, title, ip, attempts, started_at, extra
+  ` + strings.TrimPrefix(insertColumns, "id, ") + `
 FROM results_v1 WHERE run_id IN (SELECT id FROM runs) ORDER BY run_id, seq;
 DROP TABLE results_v1;
 `
@@ -189,7 +191,7 @@ func setUp(db *sql.DB) error {
 	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
 		return err
 	}
-	if version >= 2 {
+	if version >= layout {
 		return checkLayout(version) // the common case takes no lock: a run may be recording
 	}
 	ctx := context.Background()
@@ -211,7 +213,7 @@ func setUp(db *sql.DB) error {
 	if err := tx.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
 		return err
 	}
-	if version >= 2 {
+	if version >= layout {
 		return checkLayout(version)
 	}
 	has := func(table, column string) (tableExists, columnExists bool, err error) {
@@ -243,8 +245,8 @@ func setUp(db *sql.DB) error {
 }
 
 func checkLayout(version int) error {
-	if version > 2 {
-		return fmt.Errorf("database layout %d is newer than this fanout knows (2); use a newer fanout", version)
+	if version > layout {
+		return fmt.Errorf("database layout %d is newer than this fanout knows (%d); use a newer fanout", version, layout)
 	}
 	return nil
 }

@@ -29,6 +29,16 @@ func openTemp(t *testing.T) *DB {
 	return db
 }
 
+// newRecording creates a run in db and starts recording it.
+func newRecording(t *testing.T, db *DB) (int64, *Recorder) {
+	t.Helper()
+	id, err := db.CreateRun(nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, db.Recorder(id, RecorderOptions{})
+}
+
 // sample returns a result with every field of the schema set.
 func sample(seq uint64) *fetch.Result {
 	n := int64(1024)
@@ -134,11 +144,7 @@ func TestConnectionSettings(t *testing.T) {
 // error as NULL.
 func TestRecorderTexts(t *testing.T) {
 	db := openTemp(t)
-	id, err := db.CreateRun(nil, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := db.Recorder(id, RecorderOptions{})
+	id, rec := newRecording(t, db)
 	var want []*fetch.Result
 	for i := range 200 { // several statements of 64 rows, and single rows
 		r := sample(uint64(i))
@@ -181,8 +187,7 @@ func TestRecorderTexts(t *testing.T) {
 
 func TestProgressLowWater(t *testing.T) {
 	db := openTemp(t)
-	id, _ := db.CreateRun(nil, Config{})
-	rec := db.Recorder(id, RecorderOptions{})
+	id, rec := newRecording(t, db)
 	for _, s := range []uint64{0, 1, 2, 4, 7, 8} {
 		rec.Add(sample(s), true)
 	}
@@ -236,8 +241,7 @@ func TestRecorderReportsFailedCommit(t *testing.T) {
 // this session or an earlier one, and commits nothing more.
 func TestRecorderRefusesSecondResult(t *testing.T) {
 	db := openTemp(t)
-	id, _ := db.CreateRun(nil, Config{})
-	rec := db.Recorder(id, RecorderOptions{})
+	id, rec := newRecording(t, db)
 	for _, s := range []uint64{0, 1, 2, 5} {
 		rec.Add(sample(s), true)
 	}
@@ -469,11 +473,7 @@ func TestAppendExtraMatchesEncodingJSON(t *testing.T) {
 // the result's field (with ” and 0 for empty ones, NULL error when none).
 func TestColumnsForQueries(t *testing.T) {
 	db := openTemp(t)
-	id, err := db.CreateRun([]string{"x"}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := db.Recorder(id, RecorderOptions{})
+	id, rec := newRecording(t, db)
 	full, failed, empty := sample(0), sample(1), &fetch.Result{Seq: 2, Input: "bad line"}
 	for _, r := range []*fetch.Result{full, failed, empty} {
 		rec.Add(r, r.Error == nil)
@@ -518,11 +518,7 @@ func TestColumnsForQueries(t *testing.T) {
 // results asked for.
 func TestLeanAndResultsAt(t *testing.T) {
 	db := openTemp(t)
-	id, err := db.CreateRun([]string{"x"}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := db.Recorder(id, RecorderOptions{})
+	id, rec := newRecording(t, db)
 	const n = 700
 	perm := rand.Perm(n)
 	for _, i := range perm {
@@ -591,11 +587,7 @@ func TestRecorderWithoutConnection(t *testing.T) {
 func TestRecorderLeavesForeignKeysOn(t *testing.T) {
 	db := openTemp(t)
 	db.sql.SetMaxOpenConns(1) // one pool connection: the one the queries below use
-	id, err := db.CreateRun(nil, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := db.Recorder(id, RecorderOptions{})
+	id, rec := newRecording(t, db)
 	for i := range 10 {
 		rec.Add(sample(uint64(i)), true)
 	}
@@ -618,11 +610,7 @@ func TestRecorderLeavesForeignKeysOn(t *testing.T) {
 // parameters in one query (report --top 40000), and gives them in order.
 func TestResultsAtManySeqs(t *testing.T) {
 	db := openTemp(t)
-	id, err := db.CreateRun(nil, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := db.Recorder(id, RecorderOptions{})
+	id, rec := newRecording(t, db)
 	const n = 3000
 	for i := range n {
 		rec.Add(sample(uint64(i)), true)
@@ -790,8 +778,7 @@ func TestReadmeQueries(t *testing.T) {
 	}
 	db := openTemp(t)
 	for range 4 {
-		id, _ := db.CreateRun(nil, Config{})
-		rec := db.Recorder(id, RecorderOptions{})
+		_, rec := newRecording(t, db)
 		for s := range 50 {
 			r := sample(uint64(s))
 			rec.Add(r, r.Error == nil)

@@ -154,7 +154,8 @@ func TestReportFromDB(t *testing.T) {
 //
 //	FANOUT_REPORT_DB_N=1000000 go test -run TestLargeReportFromDB -v ./internal/cli/
 //
-// Recording them takes about as long again; only the report is timed.
+// Recording them takes about as long again; the report and fanout show
+// (the run again in input order) are timed.
 func TestLargeReportFromDB(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("FANOUT_REPORT_DB_N"))
 	if n <= 0 {
@@ -217,8 +218,23 @@ func TestLargeReportFromDB(t *testing.T) {
 	if !strings.Contains(string(b), fmt.Sprintf("Page %d", slowestSeq(n))) {
 		t.Errorf("the page does not list the slowest target's title")
 	}
-	t.Logf("%d results, database %d bytes (%.0f B/result): report in %v, page %d KB", n, st.Size(),
-		float64(st.Size())/float64(n), took.Round(time.Millisecond), len(b)/1024)
+	// show re-emits the run in input order, which SQLite sorts into.
+	shown := filepath.Join(dir, "show.jsonl")
+	t0 = time.Now()
+	code, _, stderr = runCLI(t, "", "show", "last", "--db", dbName, "-o", shown)
+	showTook := time.Since(t0)
+	if code != ExitOK {
+		t.Fatalf("show: exit %d, stderr %q", code, stderr)
+	}
+	lines, err := os.ReadFile(shown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bytes.Count(lines, []byte("\n")); got != n {
+		t.Fatalf("show wrote %d lines for %d results", got, n)
+	}
+	t.Logf("%d results, database %d bytes (%.0f B/result): report in %v, page %d KB; show in %v", n, st.Size(),
+		float64(st.Size())/float64(n), took.Round(time.Millisecond), len(b)/1024, showTook.Round(time.Millisecond))
 }
 
 // slowestSeq is the Seq with the largest total in TestLargeReportFromDB's

@@ -149,9 +149,10 @@ func AppendTime(b []byte, t time.Time) []byte {
 }
 
 // AppendRFC3339Nano appends t as t.AppendFormat(b, time.RFC3339Nano) does
-// (TestAppendRFC3339Nano holds it to that), at half the cost for a year
-// from 0 to 9999 and an offset of whole minutes under 100 hours: every result has a
-// start time, written to the output and to the database.
+// (TestAppendRFC3339Nano holds it to that), at about half the cost for a
+// year from 0 to 9999 and an offset of whole minutes under 100 hours:
+// every result has a start time, written to the output and to the
+// database.
 func AppendRFC3339Nano(b []byte, t time.Time) []byte {
 	_, off := t.Zone()
 	secs := t.Unix() + int64(off)
