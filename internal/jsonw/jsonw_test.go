@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,4 +56,59 @@ func TestAppendRFC3339Nano(t *testing.T) {
 			t.Fatalf("%v: got %s, want %s", tm, got, want)
 		}
 	}
+}
+
+// encodingJSONString is what encoding/json writes for s with HTML escaping
+// off, the behaviour AppendString promises.
+func encodingJSONString(t testing.TB, s string) string {
+	var sb strings.Builder
+	e := json.NewEncoder(&sb)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(s); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(sb.String(), "\n")
+}
+
+// TestAppendStringMatchesEncodingJSON: every byte that needs escaping, at
+// every place of an eight-byte word (AppendString passes plain ASCII a word
+// at a time) and in strings of every length around a word.
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	specials := []string{"\"", "\\", "\x00", "\x1f", "\n", "\t", "\x7f", " ", "~", "é", "\u2028", "\u2029",
+		"\xff", "\xe2\x80", "日本", "<>&", "\U0001F600"}
+	var cases []string
+	for n := 0; n <= 24; n++ {
+		cases = append(cases, strings.Repeat("a", n))
+		for _, sp := range specials {
+			for at := 0; at <= n; at++ {
+				cases = append(cases, strings.Repeat("a", at)+sp+strings.Repeat("b", n-at))
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+			if r.IntN(4) > 0 {
+				b[i] = byte(0x20 + r.IntN(0x5f)) // mostly printable ASCII
+			}
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		if got, want := string(AppendString(nil, s)), encodingJSONString(t, s); got != want {
+			t.Fatalf("AppendString(%q) = %s, encoding/json writes %s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	f.Add("https://example.com/a?b=c&d=\"e\"")
+	f.Add("\xe2\x80\xa8 title\twith\\ \x01")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(AppendString(nil, s)), encodingJSONString(t, s); got != want {
+			t.Fatalf("AppendString(%q) = %s, encoding/json writes %s", s, got, want)
+		}
+	})
 }
