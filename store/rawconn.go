@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"math"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -112,6 +113,16 @@ func (c *rawConn) exec(sql string) error {
 type rawStmt struct {
 	c *rawConn
 	p uintptr // sqlite3_stmt*
+
+	// What each parameter holds since the last run (SQLite keeps
+	// bindings across runs): its value, its text, and whether SQLite has
+	// its own copy of that text. A parameter given the same value again
+	// is not bound again; in a batch of results most are (the status,
+	// the NULL error, the content type, the IP...), and a bind cost more
+	// than any other part of a row but SQLite's interpreter.
+	bound     []value
+	boundText []byte
+	owned     []bool
 }
 
 // prepare prepares one statement, to be run many times.
@@ -156,6 +167,7 @@ const (
 	valInt
 	valReal
 	valText
+	valUnbound // (rawStmt.bound) not known to be bound to anything
 )
 
 func intValue(i int64) value    { return value{kind: valInt, i: i} }
@@ -169,8 +181,11 @@ func boolValue(b bool) value {
 
 // run binds args, whose texts are in texts, and runs the statement to its
 // end. The texts are copied once into the connection's C buffer and bound
-// there without SQLite copying them again (SQLITE_STATIC): they stay put
-// until the next run, which binds every parameter again.
+// there without SQLite copying them (SQLITE_STATIC); they stay put until
+// the next run. A parameter whose value is the one it held in the last run
+// is not bound again, which for a text needs SQLite's own copy of it: a
+// text repeated for the first time is bound with SQLITE_TRANSIENT (SQLite
+// copies it), and from then on not bound while it stays the same.
 func (s *rawStmt) run(args []value, texts []byte) error {
 	c := s.c
 	if err := c.grow(len(texts)); err != nil {
@@ -179,22 +194,58 @@ func (s *rawStmt) run(args []value, texts []byte) error {
 	if len(texts) > 0 {
 		copy(unsafe.Slice((*byte)(unsafe.Add(nil, c.text)), len(texts)), texts)
 	}
-	for i, a := range args {
+	if len(s.bound) != len(args) {
+		// The first run, or another statement's shape: bind everything.
+		s.bound = make([]value, len(args))
+		s.owned = make([]bool, len(args))
+		for i := range s.bound {
+			s.bound[i].kind = valUnbound
+		}
+	}
+	for i := range args {
+		a, b := &args[i], &s.bound[i]
 		var rc int32
 		switch a.kind {
 		case valInt:
+			if b.kind == valInt && b.i == a.i {
+				continue
+			}
 			rc = sqlite3.Xsqlite3_bind_int64(c.tls, s.p, int32(i+1), a.i)
 		case valReal:
+			// Compared by bits: a NaN is the same NaN, and -0 is not 0.
+			if b.kind == valReal && math.Float64bits(b.f) == math.Float64bits(a.f) {
+				continue
+			}
 			rc = sqlite3.Xsqlite3_bind_double(c.tls, s.p, int32(i+1), a.f)
 		case valText:
-			rc = sqlite3.Xsqlite3_bind_text(c.tls, s.p, int32(i+1), c.text+uintptr(a.off), int32(a.n), 0)
+			same := b.kind == valText && b.n == a.n &&
+				string(s.boundText[b.off:b.off+b.n]) == string(texts[a.off:a.off+a.n])
+			if same && s.owned[i] {
+				continue
+			}
+			// Repeated: worth SQLite's copy. New: bound where it lies.
+			del := uintptr(0)
+			if same {
+				del = sqlite3.SQLITE_TRANSIENT
+			}
+			s.owned[i] = same
+			rc = sqlite3.Xsqlite3_bind_text(c.tls, s.p, int32(i+1), c.text+uintptr(a.off), int32(a.n), del)
 		default:
+			if b.kind == valNull {
+				continue
+			}
 			rc = sqlite3.Xsqlite3_bind_null(c.tls, s.p, int32(i+1))
 		}
 		if rc != sqlite3.SQLITE_OK {
+			// What SQLite holds for the parameters is unknown now.
+			s.bound = s.bound[:0]
 			return c.err(rc)
 		}
 	}
+	// Every parameter now holds its value of args, including those not
+	// bound again: their values (and texts) are equal.
+	copy(s.bound, args)
+	s.boundText = append(s.boundText[:0], texts...)
 	rc := sqlite3.Xsqlite3_step(c.tls, s.p)
 	for rc == sqlite3.SQLITE_ROW {
 		rc = sqlite3.Xsqlite3_step(c.tls, s.p)

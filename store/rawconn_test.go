@@ -1,0 +1,106 @@
+package store
+
+import (
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+// TestRawStmtRebinds: a statement run many times with values that often
+// repeat what the same parameter held in its last run (which run then does
+// not bind again) stores exactly the values given, whatever the kinds
+// before and after, and while another statement's texts overwrite the
+// connection's text buffer between runs.
+func TestRawStmtRebinds(t *testing.T) {
+	db := openTemp(t)
+	if _, err := db.sql.Exec(`CREATE TABLE t(k INTEGER PRIMARY KEY, a, b, c)`); err != nil {
+		t.Fatal(err)
+	}
+	c, err := openRaw(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	ins, err := c.prepare(`INSERT INTO t(k, a, b, c) VALUES (?,?,?,?), (?,?,?,?)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.finalize()
+	other, err := c.prepare(`SELECT ? || ?`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.finalize()
+
+	// A small pool, so that parameters often get the value they had.
+	pool := []any{nil, int64(0), int64(1), int64(-7), 0.5, math.Copysign(0, -1), 0.0, 2.5,
+		"", "x", "text/html", "text/htm", "https://example.com/a", "https://example.com/b", "日本"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var want [][]any
+	var r rows
+	for run := range 3000 {
+		r.reset()
+		for row := range 2 {
+			vals := []any{pool[rng.IntN(len(pool))], pool[rng.IntN(len(pool))], pool[rng.IntN(len(pool))]}
+			if rng.IntN(3) == 0 && len(want) >= 2 { // a run of repeats
+				vals = want[max(0, len(want)-2)][1:]
+			}
+			// A filler text first, so that equal texts move in the buffer.
+			r.texts = append(r.texts, make([]byte, rng.IntN(5))...)
+			r.int(int64(2*run + row))
+			for _, v := range vals {
+				switch v := v.(type) {
+				case nil:
+					r.args = append(r.args, value{})
+				case int64:
+					r.int(v)
+				case float64:
+					r.args = append(r.args, realValue(v))
+				case string:
+					r.text(v)
+				}
+			}
+			want = append(want, append([]any{int64(2*run + row)}, vals...))
+		}
+		if err := ins.run(r.args, r.texts); err != nil {
+			t.Fatal(err)
+		}
+		if rng.IntN(4) == 0 {
+			var o rows
+			o.text("overwrites ")
+			o.text("the buffer")
+			if err := other.run(o.args, o.texts); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	rs, err := db.sql.Query(`SELECT k, a, b, c FROM t ORDER BY k`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	i := 0
+	for ; rs.Next(); i++ {
+		got := make([]any, 4)
+		if err := rs.Scan(&got[0], &got[1], &got[2], &got[3]); err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range want[i] {
+			if f, ok := v.(float64); ok && f == 0 {
+				// SQLite keeps a real 0 (and -0) as 0.0.
+				v = 0.0
+			}
+			if !reflect.DeepEqual(got[j], v) {
+				t.Fatalf("row %d column %d: %#v, want %#v", i, j, got[j], v)
+			}
+		}
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if i != len(want) {
+		t.Fatalf("%d rows, want %d", i, len(want))
+	}
+}
