@@ -374,8 +374,9 @@ func insertSQL(n int, runID int64) string {
 }
 
 // tracker computes the low-water mark from results that arrive out of
-// order: done holds the Seqs added above the mark, prior the ones recorded
-// by an earlier session of the run. It numbers the results (results.id)
+// order: done holds the Seqs added above the mark (a bitmap: a map cost
+// more per result than any other part of the tracker), prior the ones
+// recorded by an earlier session of the run. It numbers the results (results.id)
 // and refuses a Seq it has seen, so a target cannot get two results.
 //
 // It also keeps the ids of the results above the mark, in id order, for
@@ -385,7 +386,7 @@ func insertSQL(n int, runID int64) string {
 // which aheadFrom drops.
 type tracker struct {
 	low        uint64
-	done       map[uint64]struct{}
+	done       seqSet
 	prior      map[uint64]struct{}
 	ahead      []aheadRow
 	priorAhead []aheadRow
@@ -398,7 +399,6 @@ type aheadRow struct {
 }
 
 func (t *tracker) init(p *Progress, next int64) {
-	t.done = map[uint64]struct{}{}
 	t.prior = map[uint64]struct{}{}
 	t.next = next
 	if p != nil {
@@ -411,6 +411,7 @@ func (t *tracker) init(p *Progress, next int64) {
 			}
 		}
 	}
+	t.done.raise(t.low)
 	t.advance()
 }
 
@@ -422,7 +423,7 @@ func (t *tracker) add(seq uint64) (int64, error) {
 	id := t.next
 	t.next++
 	if seq != t.low {
-		t.done[seq] = struct{}{}
+		t.done.add(seq)
 		t.ahead = append(t.ahead, aheadRow{seq, id})
 		return id, nil
 	}
@@ -435,7 +436,7 @@ func (t *tracker) has(seq uint64) bool {
 	if seq < t.low {
 		return true
 	}
-	if _, ok := t.done[seq]; ok {
+	if t.done.has(seq) {
 		return true
 	}
 	if len(t.prior) > 0 {
@@ -447,14 +448,56 @@ func (t *tracker) has(seq uint64) bool {
 
 func (t *tracker) advance() {
 	for {
-		if _, ok := t.done[t.low]; ok {
-			delete(t.done, t.low)
+		if t.done.has(t.low) {
+			// The mark passes it: the set no longer needs it.
 		} else if _, ok := t.prior[t.low]; ok {
 			delete(t.prior, t.low)
 		} else {
-			return
+			break
 		}
 		t.low++
+	}
+	t.done.raise(t.low)
+}
+
+// seqSet is a set of Seqs at or above a floor that only rises: a bitmap
+// from the floor's word on. Results arrive nearly in input order, so it
+// stays a few words long; a target that holds the mark back for long costs
+// one bit per result recorded meanwhile.
+type seqSet struct {
+	base  uint64 // the Seq of words[0]'s lowest bit, a multiple of 64
+	words []uint64
+}
+
+func (s *seqSet) has(seq uint64) bool {
+	if seq < s.base {
+		return false
+	}
+	i := (seq - s.base) / 64
+	return i < uint64(len(s.words)) && s.words[i]&(1<<(seq%64)) != 0
+}
+
+// add adds seq, which is at or above the floor.
+func (s *seqSet) add(seq uint64) {
+	i := (seq - s.base) / 64
+	for uint64(len(s.words)) <= i {
+		s.words = append(s.words, 0)
+	}
+	s.words[i] |= 1 << (seq % 64)
+}
+
+// raise forgets the Seqs below floor (those of whole words only: has
+// answers for the others until the floor passes their word too, which is
+// right, since the tracker asks only about Seqs at or above its mark).
+func (s *seqSet) raise(floor uint64) {
+	n := 0
+	for n < len(s.words) && s.base+64 <= floor {
+		s.base += 64
+		n++
+	}
+	s.words = s.words[n:]
+	if len(s.words) == 0 {
+		s.base = floor &^ 63
 	}
 }
 

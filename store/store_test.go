@@ -352,9 +352,11 @@ func TestResultIDs(t *testing.T) {
 	check(b, 1500, func(i int) int64 { return int64(i) })
 }
 
-// TestTrackerAheadFrom: after any sequence of adds, ahead_from is exactly
-// the smallest id of the results at or past the low-water mark, so a
-// resume that reads from it finds each of them and reads little else.
+// TestTrackerAheadFrom: after any sequence of adds, the low-water mark is
+// the first Seq without a result, a second result for a Seq is refused,
+// and ahead_from is exactly the smallest id of the results at or past the
+// mark, so a resume that reads from it finds each of them and reads little
+// else.
 func TestTrackerAheadFrom(t *testing.T) {
 	for round := range 50 {
 		rng := rand.New(rand.NewPCG(uint64(round), 1))
@@ -378,6 +380,7 @@ func TestTrackerAheadFrom(t *testing.T) {
 		cut := rng.IntN(n)
 		var p *Progress
 		ids := map[uint64]int64{}
+		low := uint64(0) // the mark, from ids
 		for session, part := range [][]uint64{seqs[:cut], seqs[cut:]} {
 			var tr tracker
 			tr.init(p, 1000*int64(session)+int64(len(ids)))
@@ -387,6 +390,19 @@ func TestTrackerAheadFrom(t *testing.T) {
 					t.Fatal(err)
 				}
 				ids[s] = id
+				for _, ok := ids[low]; ok; _, ok = ids[low] {
+					low++
+				}
+				if tr.low != low {
+					t.Fatalf("round %d session %d after %d: low-water mark %d, want %d", round, session, s, tr.low, low)
+				}
+				if _, err := tr.add(s); err == nil {
+					t.Fatalf("round %d: a second result for %d accepted", round, s)
+				}
+				other := uint64(rng.IntN(n))
+				if _, in := ids[other]; tr.has(other) != in {
+					t.Fatalf("round %d: has(%d) = %v, want %v", round, other, tr.has(other), in)
+				}
 				want := tr.next
 				for s2, id2 := range ids {
 					if s2 >= tr.low {
