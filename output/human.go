@@ -7,10 +7,21 @@ import (
 )
 
 // appendMillis appends a duration given in milliseconds in a short human
-// form: "0ms", "123ms", "1.2s", "59.9s", "2m05s", "1h02m".
+// form: "0ms", "0.47ms", "6.7ms", "123ms", "1.2s", "59.9s", "2m05s", "1h02m".
+// Below 10ms it keeps a digit more than whole milliseconds would: on a LAN
+// or loopback the percentiles are fractions of a millisecond, and "p50 0ms"
+// says nothing.
 func appendMillis(b []byte, ms float64) []byte {
 	if math.IsNaN(ms) || ms < 0 {
 		ms = 0
+	}
+	if ms > 0 && ms < 9.95 {
+		digits := 1
+		if ms < 0.995 {
+			digits, ms = 2, max(ms, 0.01)
+		}
+		b = strconv.AppendFloat(b, ms, 'f', digits, 64)
+		return append(b, 'm', 's')
 	}
 	if r := math.Round(ms); r < 1000 {
 		b = strconv.AppendInt(b, int64(r), 10)
