@@ -2,10 +2,12 @@ package dist
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,6 +265,31 @@ func TestRedeliveredBatchNoDuplicateResults(t *testing.T) {
 	}
 	if st.Done != n || st.Pending != 0 {
 		t.Errorf("status: done %d pending %d, want %d and 0", st.Done, st.Pending, n)
+	}
+	// A heartbeat sent before the last results came in: what it held then
+	// is done now, and in flight cannot exceed pending.
+	kv, err := c.JS.KeyValue(ctx, leaseBucket(rc.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, _ := json.Marshal(workerStat{ID: "stale", Holding: 450, HoldingRedelivered: 20, At: time.Now().Add(-5 * time.Second)})
+	if _, err := kv.Put(ctx, "w.stale", stale); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = RunStatus(ctx, c, rc.Name); err != nil {
+		t.Fatal(err)
+	}
+	if st.InFlight != 0 || st.Redelivered != 0 || len(st.Workers) != 1 {
+		t.Errorf("status after a stale heartbeat: %d in flight, %d redelivered held, %d workers; want 0, 0 and 1",
+			st.InFlight, st.Redelivered, len(st.Workers))
+	}
+	var sb strings.Builder
+	st.Write(&sb)
+	if !strings.Contains(sb.String(), "pending      0 (0 in flight)") || !strings.Contains(sb.String(), "reported 5s ago") {
+		t.Errorf("status printed:\n%s", sb.String())
+	}
+	if err := kv.Delete(ctx, "w.stale"); err != nil {
+		t.Fatal(err)
 	}
 	col := newCollector()
 	cst, err := Collect(ctx, c, rc.Name, CollectOptions{}, col.emit, func() error { return nil })

@@ -107,6 +107,11 @@ func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 		}
 	}
 	sort.Slice(st.Workers, func(i, j int) bool { return st.Workers[i].ID < st.Workers[j].ID })
+	// Heartbeats are up to a heartbeat old, the streams' counts are not:
+	// a worker that held 450 targets at its last beat may have finished
+	// them all since, and "0 pending (450 in flight)" would be nonsense.
+	st.InFlight = min(st.InFlight, st.Pending)
+	st.Redelivered = min(st.Redelivered, st.InFlight)
 	return st, nil
 }
 
@@ -143,7 +148,7 @@ func (st Status) Write(w io.Writer) {
 		m.Partitions, len(st.Leases), m.LeaseTTL, m.AckWait, m.Replicas)
 	fmt.Fprintf(w, "workers      %d\n", len(st.Workers))
 	for _, ws := range st.Workers {
-		fmt.Fprintf(w, "  %-28s %8.1f/s  done %-9d redelivered %-6d partitions %d\n",
-			ws.ID, ws.Rate, ws.Done, ws.Redelivered, len(ws.Partitions))
+		fmt.Fprintf(w, "  %-28s %8.1f/s  done %-9d redelivered %-6d partitions %-3d reported %s ago\n",
+			ws.ID, ws.Rate, ws.Done, ws.Redelivered, len(ws.Partitions), max(0, time.Since(ws.At)).Round(time.Second))
 	}
 }
