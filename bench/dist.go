@@ -28,6 +28,11 @@ func runDist(b *bench) error {
 	if b.quick {
 		n = 5000
 	}
+	if b.distN > 0 {
+		// Larger runs show the cost per target apart from each run's
+		// fixed costs: streams, consumers and four processes' start.
+		n = b.distN
+	}
 	sw, err := startSimweb(b, 4, time.Duration(b.runs*3)*b.jobTimeout+time.Minute)
 	if err != nil {
 		return err

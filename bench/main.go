@@ -36,6 +36,7 @@ type bench struct {
 	xargsLimit     int // URLs given to xargs-curl per run
 	xargsMaxP      int // -P for xargs-curl at most
 	listN          int // lines of the long-list run
+	distN          int // targets of the dist workload
 	listEndpoint   string
 	listModes      []bool // dedupe on, off
 	engineHold     time.Duration
@@ -76,6 +77,7 @@ func run(args []string) int {
 	fs.IntVar(&b.xargsLimit, "xargs-limit", 2000, "URLs (a prefix of the same list) given to xargs -P curl, which forks one curl per URL; 0 skips it")
 	fs.IntVar(&b.xargsMaxP, "xargs-max-p", 500, "-P for xargs at most (one curl process per slot)")
 	fs.IntVar(&b.listN, "list-lines", 0, "lines of the long list (0: 10,000,000, or 1,000,000 with -quick)")
+	fs.IntVar(&b.distN, "dist-targets", 0, "targets of the dist workload (0: 20,000, or 5,000 with -quick)")
 	fs.StringVar(&b.listEndpoint, "list-endpoint", "/status/204", "path every long-list URL asks simweb for")
 	fs.DurationVar(&b.engineHold, "engine-hold", 60*time.Second, "how long the in-memory transport holds each engine target (raise it if dispatching them all takes longer)")
 	modes := fs.String("list-modes", "dedupe,no-dedupe", "long-list runs to make: dedupe, no-dedupe or both")
