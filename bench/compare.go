@@ -57,6 +57,7 @@ type toolRuns struct {
 	n     int      // URLs given to the tool
 	argv  string   // the command, for the report
 	argvs []string // the command to run
+	prep  func()   // run before each run of the command, unmeasured; may be nil
 	runs  []measure
 }
 
@@ -71,6 +72,9 @@ type tool struct {
 	name  string
 	build func(b *bench, w workload, f files, sw *simwebProc) (argv []string, n int)
 	only  string // run on this workload only ("" for all)
+	// prep, if set, returns what to do before each run, outside the
+	// measurement.
+	prep func(b *bench, w workload) func()
 }
 
 // files are a workload's inputs in each tool's format.
@@ -85,20 +89,33 @@ type files struct {
 // every other round, see roundOrder); fanout-db next to fanout, so
 // the pair the --db check compares ran under the same conditions.
 var tools = []tool{
-	{"fanout", fanoutCmd, ""},
-	{"fanout-db", fanoutDBCmd, "ok"},
-	{"curl-parallel", curlParallelCmd, ""},
-	{"xargs-curl", xargsCurlCmd, ""},
-	{"go-nethttp", netHTTPCmd, ""},
+	{name: "fanout", build: fanoutCmd},
+	{name: "fanout-db", build: fanoutDBCmd, only: "ok", prep: freshDB},
+	{name: "curl-parallel", build: curlParallelCmd},
+	{name: "xargs-curl", build: xargsCurlCmd},
+	{name: "go-nethttp", build: netHTTPCmd},
 }
 
 // fanoutDBCmd is fanout recording the run with --db, in a fresh database
-// for each run: the store must keep >= 90% of fanout's throughput.
+// for each run (freshDB): the store must keep >= 90% of fanout's
+// throughput.
 func fanoutDBCmd(b *bench, w workload, f files, sw *simwebProc) ([]string, int) {
 	argv, n := fanoutCmd(b, w, f, sw)
-	db := filepath.Join(b.out, w.key+".db")
-	// The wrapper shell removes the database first, so every run starts empty.
-	return append([]string{"sh", "-c", `rm -f "$0" "$0-wal" "$0-shm"; exec "$@"`, db}, append(argv, "--db", db)...), n
+	return append(argv, "--db", benchDB(b, w)), n
+}
+
+func benchDB(b *bench, w workload) string { return filepath.Join(b.out, w.key+".db") }
+
+// freshDB removes the database of the last run, so that every run of
+// fanout-db creates its own, as a first run does. (It used to be a shell
+// around the command, whose start counted against fanout.)
+func freshDB(b *bench, w workload) func() {
+	db := benchDB(b, w)
+	return func() {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(db + suffix)
+		}
+	}
 }
 
 // netHTTPCmd runs the bare net/http loop (bench __nethttp): the floor under
@@ -224,12 +241,19 @@ func runCompare(b *bench, w workload) (*compareResult, error) {
 			continue
 		}
 		argv, n := t.build(b, w, f, sw)
-		res.tools = append(res.tools, &toolRuns{tool: t.name, n: n, argv: shellQuote(argv), argvs: argv})
+		tr := &toolRuns{tool: t.name, n: n, argv: shellQuote(argv), argvs: argv}
+		if t.prep != nil {
+			tr.prep = t.prep(b, w)
+		}
+		res.tools = append(res.tools, tr)
 	}
 	for r := range b.runs {
 		for _, i := range roundOrder(res.tools, r) {
 			tr := res.tools[i]
 			name := fmt.Sprintf("%s-%s-%d", w.key, tr.tool, r)
+			if tr.prep != nil {
+				tr.prep()
+			}
 			m := runJob(b, job{name: name, argv: tr.argvs, stdout: filepath.Join(b.out, "out-"+w.key+"-"+tr.tool+".txt"),
 				timeout: b.jobTimeout})
 			b.logf("%-15s %-14s run %d: wall %.2fs cpu %.2fs rss %d KiB lines %d/%d %s",
