@@ -4,14 +4,17 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
 // TestRawStmtRebinds: a statement run many times with values that often
 // repeat what the same parameter held in its last run (which run then does
 // not bind again) stores exactly the values given, whatever the kinds
-// before and after, and while another statement's texts overwrite the
-// connection's text buffer between runs.
+// before and after, while another statement's texts overwrite the
+// connection's text buffer between runs or make it grow (a new C
+// allocation), and while another connection changes the schema (SQLite
+// prepares the statement again and moves its bindings).
 func TestRawStmtRebinds(t *testing.T) {
 	db := openTemp(t)
 	if _, err := db.sql.Exec(`CREATE TABLE t(k INTEGER PRIMARY KEY, a, b, c)`); err != nil {
@@ -39,7 +42,8 @@ func TestRawStmtRebinds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var want [][]any
 	var r rows
-	for run := range 3000 {
+	grown, indexed := 64<<10, false
+	for run := range 800 {
 		r.reset()
 		for row := range 2 {
 			vals := []any{pool[rng.IntN(len(pool))], pool[rng.IntN(len(pool))], pool[rng.IntN(len(pool))]}
@@ -66,11 +70,36 @@ func TestRawStmtRebinds(t *testing.T) {
 		if err := ins.run(r.args, r.texts); err != nil {
 			t.Fatal(err)
 		}
-		if rng.IntN(4) == 0 {
+		switch rng.IntN(8) {
+		case 0, 1:
 			var o rows
 			o.text("overwrites ")
 			o.text("the buffer")
 			if err := other.run(o.args, o.texts); err != nil {
+				t.Fatal(err)
+			}
+		case 2:
+			// Texts larger than the buffer: it is reallocated, and every
+			// SQLITE_STATIC binding of ins points into freed memory.
+			if grown > 4<<20 {
+				break
+			}
+			grown *= 2
+			var o rows
+			o.text(strings.Repeat("g", grown))
+			o.text("")
+			if err := other.run(o.args, o.texts); err != nil {
+				t.Fatal(err)
+			}
+		case 3:
+			// A schema change by another connection: SQLite prepares ins
+			// again at its next step and moves its bindings over.
+			ddl := `CREATE INDEX t_a ON t(a)`
+			if indexed {
+				ddl = `DROP INDEX t_a`
+			}
+			indexed = !indexed
+			if _, err := db.sql.Exec(ddl); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -461,9 +461,10 @@ func (t *tracker) advance() {
 }
 
 // seqSet is a set of Seqs at or above a floor that only rises: a bitmap
-// from the floor's word on. Results arrive nearly in input order, so it
-// stays a few words long; a target that holds the mark back for long costs
-// one bit per result recorded meanwhile.
+// from the floor's word up to the highest Seq added. Results arrive nearly
+// in input order, so it stays a few words long; a target that holds the
+// mark back for long costs a bit per target between it and the highest
+// Seq recorded meanwhile (ahead costs more then: 16 bytes a result).
 type seqSet struct {
 	base  uint64 // the Seq of words[0]'s lowest bit, a multiple of 64
 	words []uint64
