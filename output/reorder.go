@@ -18,14 +18,35 @@ const maxReorderAhead = 1 << 24
 // Reorder.
 type Reorder struct {
 	emit    func(*fetch.Result) error
-	next    uint64          // Seq of the next result to release
-	ring    []*fetch.Result // len is a power of two; slot Seq & (len-1)
+	skip    func(seq uint64) bool // Seqs that will never be pushed; may be nil
+	next    uint64                // Seq of the next result to release
+	ring    []*fetch.Result       // len is a power of two; slot Seq & (len-1)
 	pending int
 }
 
 // NewReorder returns a Reorder that passes results to emit in order.
 func NewReorder(emit func(*fetch.Result) error) *Reorder {
 	return &Reorder{emit: emit}
+}
+
+// NewReorderSkipping returns a Reorder that passes results to emit in
+// order, passing over the Seqs for which skip is true: they will never be
+// pushed (a resumed run does not fetch the targets it already has results
+// for), and waiting for them would hold every later result back.
+func NewReorderSkipping(emit func(*fetch.Result) error, skip func(seq uint64) bool) *Reorder {
+	o := &Reorder{emit: emit, skip: skip}
+	o.passSkipped()
+	return o
+}
+
+// passSkipped moves next past the Seqs that will never be pushed.
+func (o *Reorder) passSkipped() {
+	if o.skip == nil {
+		return
+	}
+	for o.skip(o.next) {
+		o.next++
+	}
 }
 
 // Push accepts one result and calls emit for every result now in order. It
@@ -37,6 +58,7 @@ func (o *Reorder) Push(r *fetch.Result) error {
 	}
 	if r.Seq == o.next && o.pending == 0 {
 		o.next++ // the common case when results come in order: no storing
+		o.passSkipped()
 		return o.emit(r)
 	}
 	ahead := r.Seq - o.next
@@ -61,6 +83,7 @@ func (o *Reorder) Push(r *fetch.Result) error {
 		*slot = nil
 		o.pending--
 		o.next++
+		o.passSkipped()
 		if err := o.emit(x); err != nil {
 			return err
 		}

@@ -107,3 +107,45 @@ func BenchmarkReorder(b *testing.B) {
 		}
 	}
 }
+
+// TestReorderSkipping: Seqs that will never come (a resume's targets that
+// already have results: a prefix and scattered others) hold nothing back,
+// and the rest come out in order.
+func TestReorderSkipping(t *testing.T) {
+	t.Parallel()
+	const n = 5000
+	rng := rand.New(rand.NewPCG(7, 8))
+	skip := map[uint64]bool{}
+	for i := range uint64(300) {
+		skip[i] = true // the prefix a first session wrote
+	}
+	for range 500 {
+		skip[uint64(rng.IntN(n))] = true
+	}
+	var rs []*fetch.Result
+	for i := range uint64(n) {
+		if !skip[i] {
+			rs = append(rs, &fetch.Result{Seq: i})
+		}
+	}
+	for i := range rs { // out of order within a window
+		j := min(len(rs)-1, i+rng.IntN(50))
+		rs[i], rs[j] = rs[j], rs[i]
+	}
+	var got []uint64
+	o := NewReorderSkipping(func(r *fetch.Result) error { got = append(got, r.Seq); return nil },
+		func(seq uint64) bool { return skip[seq] })
+	for _, r := range rs {
+		if err := o.Push(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.Pending() != 0 || len(got) != len(rs) {
+		t.Fatalf("%d released, %d pending; want %d and 0", len(got), o.Pending(), len(rs))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Fatalf("released %d after %d", got[i], got[i-1])
+		}
+	}
+}

@@ -95,6 +95,10 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	w := &writer{enc: enc, rec: rc}
 	if f.ordered {
 		w.reorder = output.NewReorder(w.emit)
+		if rc != nil && rc.prior != nil {
+			// A resume does not fetch what already has results.
+			w.reorder = output.NewReorderSkipping(w.emit, rc.prior.Done)
+		}
 	}
 	interrupted := consume(run, env.Interrupt, abort, w, func(r *fetch.Result) {
 		sum.Add(r)
@@ -103,6 +107,11 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 	})
 	wall := time.Since(start)
+	if w.reorder != nil && w.reorder.Pending() > 0 && w.err == nil && !interrupted && ctx.Err() == nil && run.Err() == nil {
+		// Every target had a result, yet some wait for an earlier one:
+		// they were never written. Say so rather than call the run done.
+		w.err = fmt.Errorf("--ordered: %d results still wait for result %d, which never came", w.reorder.Pending(), w.reorder.Next())
+	}
 	if w.err == nil {
 		w.err = enc.Flush()
 	}

@@ -109,7 +109,15 @@ func TestDiffExitCodesAndFormats(t *testing.T) {
 // TestRunsShowAndResumeAfterInterrupt: Ctrl-C leaves a resumable run whose
 // canceled targets are neither written nor recorded; rerunning the same
 // command continues it; show writes every result again in input order.
+// With --ordered too: the resumed session must not wait for the results
+// the first one wrote (it once held back every later result, and the run
+// ended "done" with only the first session's lines).
 func TestRunsShowAndResumeAfterInterrupt(t *testing.T) {
+	t.Run("unordered", func(t *testing.T) { testResumeAfterInterrupt(t, false) })
+	t.Run("ordered", func(t *testing.T) { testResumeAfterInterrupt(t, true) })
+}
+
+func testResumeAfterInterrupt(t *testing.T, ordered bool) {
 	s := newSite(t)
 	dir := t.TempDir()
 	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
@@ -117,7 +125,11 @@ func TestRunsShowAndResumeAfterInterrupt(t *testing.T) {
 	for i := range 40 {
 		targets = append(targets, fmt.Sprintf("%s/slow/%d", s.URL, i))
 	}
-	args := append([]string{"-q", "-c", "4", "-f", "jsonl", "-o", out, "--db", db}, targets...)
+	args := []string{"-q", "-c", "4", "-f", "jsonl", "-o", out, "--db", db}
+	if ordered {
+		args = append(args, "--ordered")
+	}
+	args = append(args, targets...)
 	interrupt := make(chan struct{})
 	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: new(strings.Builder), Interrupt: interrupt}
 	time.AfterFunc(500*time.Millisecond, func() { close(interrupt) })
@@ -145,6 +157,11 @@ func TestRunsShowAndResumeAfterInterrupt(t *testing.T) {
 	}
 	if len(all) != len(targets) {
 		t.Fatalf("after resume: %d results, want %d", len(all), len(targets))
+	}
+	for i, r := range all {
+		if ordered && r.Input != targets[i] {
+			t.Fatalf("--ordered: line %d is %s, want %s", i+1, r.Input, targets[i])
+		}
 	}
 	code, shown, _ := runCLI(t, "", "show", "--db", db, "last")
 	rs := decodeLines(t, shown)
