@@ -307,19 +307,37 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	if f.db != "" && f.output != "" {
 		return usageError{errors.New("--db and --output: give one (--db records the results; fanout show prints them)")}
 	}
+	// Collecting has nothing to drain: the first Ctrl-C or SIGTERM stops
+	// it, with what it collected written (or recorded), and a later
+	// collect takes up from there.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-env.Interrupt:
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 	c, err := nf.connect(ctx, env, "fanout collect")
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	// With --follow, a collect started before its submit waits for the run.
-	for {
+	for said := false; ; said = true {
 		_, _, err := dist.LoadMeta(ctx, c.JS, run)
 		if err == nil {
 			break
 		}
-		if !follow || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return exitError{ExitInterrupted}
+		}
+		if !follow {
 			return usageError{err}
+		}
+		if !said && !f.quiet {
+			fmt.Fprintf(env.Stderr, "fanout collect: %v; waiting for it to be submitted (Ctrl-C stops)\n", err)
 		}
 		select {
 		case <-time.After(250 * time.Millisecond):
