@@ -143,6 +143,22 @@ func TestSecondWorkerGetsItsShare(t *testing.T) {
 	if held := leases(func(h map[string]int) bool { return h["a"] >= 12 }); held["a"] < 12 {
 		t.Fatalf("worker a alone holds %v, want (nearly) all 16 partitions", held)
 	}
+	// Its heartbeat lists them at once, not a heartbeat (7.5 s) later.
+	var listed []int
+	for deadline := time.Now().Add(2 * time.Second); len(listed) < 12 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		st, err := RunStatus(context.Background(), c, rc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range st.Workers {
+			if w.ID == "a" {
+				listed = w.Partitions
+			}
+		}
+	}
+	if len(listed) < 12 {
+		t.Errorf("2 s after worker a took its leases, its heartbeat lists partitions %v", listed)
+	}
 	start("b")
 	t0 := time.Now()
 	held := leases(func(h map[string]int) bool { return h["a"] >= 5 && h["b"] >= 5 })

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -298,22 +299,35 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	} else {
 		w.logf("run %s: watching workers and leases: %v (rebalancing at each heartbeat only)", meta.Name, err)
 	}
-	lastDone, lastAt := w.done.Load(), time.Now()
+	// The heartbeat is in this run's bucket and counts this run only: a
+	// worker that served other runs before must not lend them its figures.
+	doneFrom, redeliveredFrom := w.done.Load(), w.redelivered.Load()
+	lastDone, lastAt := int64(0), time.Now()
 	for {
 		now := time.Now()
 		actx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
 		// Heartbeat: live workers decide the fair share.
-		st := workerStat{ID: w.cfg.ID, Done: w.done.Load(), Redelivered: w.redelivered.Load(),
+		st := workerStat{ID: w.cfg.ID, Done: w.done.Load() - doneFrom, Redelivered: w.redelivered.Load() - redeliveredFrom,
 			Holding: w.holding.Load(), HoldingRedelivered: w.holdingRedelivered.Load(), At: now.UTC()}
 		if dt := now.Sub(lastAt).Seconds(); dt > 0 {
 			st.Rate = float64(st.Done-lastDone) / dt
 		}
 		lastDone, lastAt = st.Done, now
-		for n := range parts {
-			st.Partitions = append(st.Partitions, n)
-		}
+		st.Partitions = heldList(parts)
 		b, _ := json.Marshal(st)
 		kv.Put(actx, "w."+w.cfg.ID, b)
+		// After a balance, the partitions the heartbeat lists may be stale
+		// for a whole heartbeat (status showed a fetching worker with none):
+		// say what changed at once.
+		rebeat := func() {
+			if held := heldList(parts); !slices.Equal(held, st.Partitions) {
+				st.Partitions = held
+				b, _ := json.Marshal(st)
+				pctx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
+				kv.Put(pctx, "w."+w.cfg.ID, b)
+				cancel()
+			}
+		}
 
 		for n, p := range parts {
 			if p.finished() { // its lease was lost, or its consumer vanished
@@ -326,6 +340,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		bctx, cancel := ctxOr(ctx, 10*time.Second)
 		w.balance(bctx, s, parts, members)
 		cancel()
+		rebeat()
 		if !closed(s.balanced) {
 			close(s.balanced)
 		}
@@ -347,6 +362,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 				bctx, cancel := ctxOr(ctx, 10*time.Second)
 				w.balance(bctx, s, parts, members)
 				cancel()
+				rebeat()
 			case <-idle.C:
 				// Holding nothing, the run may be over: look sooner than
 				// the next heartbeat, so that an idle worker exits (and
@@ -363,6 +379,16 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 			return nil
 		}
 	}
+}
+
+// heldList returns the numbers of the partitions in parts, in order.
+func heldList(parts map[int]*partition) []int {
+	held := make([]int, 0, len(parts))
+	for n := range parts {
+		held = append(held, n)
+	}
+	slices.Sort(held)
+	return held
 }
 
 // runOver reports whether the session's run has been submitted in full and
