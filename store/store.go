@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"net/url"
 	"strconv"
 	"strings"
@@ -131,8 +132,9 @@ const inputIndex = `CREATE INDEX IF NOT EXISTS results_input ON results(run_id, 
 // DB is an open fanout database. Its read methods may be used from any
 // goroutine, also while a Recorder writes.
 type DB struct {
-	sql  *sql.DB
-	path string
+	sql      *sql.DB
+	path     string
+	lockFile *os.File // LockRun's, once it is called
 }
 
 // connPragmas are the settings of every connection to a database: the
@@ -251,8 +253,14 @@ func checkLayout(version int) error {
 	return nil
 }
 
-// Close closes the database.
-func (db *DB) Close() error { return db.sql.Close() }
+// Close closes the database, and releases the runs LockRun locked.
+func (db *DB) Close() error {
+	if db.lockFile != nil {
+		db.lockFile.Close()
+		db.lockFile = nil
+	}
+	return db.sql.Close()
+}
 
 // Path returns the file name the database was opened with.
 func (db *DB) Path() string { return db.path }

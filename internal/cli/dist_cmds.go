@@ -462,6 +462,13 @@ func openDistRecording(f *flags, run string, acc output.Accept) (*distRecording,
 			return nil, err
 		}
 	}
+	if err := db.LockRun(d.runID); err != nil {
+		db.Close()
+		if errors.Is(err, store.ErrRunInUse) {
+			return nil, fmt.Errorf("run %d of %s (NATS run %s) is being recorded by another collect right now", d.runID, f.db, run)
+		}
+		return nil, err
+	}
 	if d.prior, err = db.Progress(d.runID); err != nil {
 		db.Close()
 		return nil, err

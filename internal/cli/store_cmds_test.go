@@ -200,3 +200,49 @@ func TestRecordToDevNull(t *testing.T) {
 		t.Fatalf("show: exit %d, %d results, want 2", code, len(rs))
 	}
 }
+
+// TestSameRunTwiceAtOnce: the same --db command started again while the
+// first is still recording would resume the live run, cut its output file
+// back and fail on its result ids; it is refused with a one-line message,
+// and the first run ends whole. (A killed run is resumed as before: its
+// lock died with it.)
+func TestSameRunTwiceAtOnce(t *testing.T) {
+	s := newSite(t)
+	dir := t.TempDir()
+	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
+	var targets []string
+	for i := range 24 {
+		targets = append(targets, fmt.Sprintf("%s/slow/%d", s.URL, i))
+	}
+	args := append([]string{"-q", "-c", "4", "-f", "jsonl", "-o", out, "--db", db}, targets...)
+	first := make(chan int, 1)
+	var firstErr strings.Builder
+	go func() {
+		env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &firstErr}
+		first <- Main(t.Context(), env, args)
+	}()
+	// Wait until the first has its run.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, listing, _ := runCLI(t, "", "runs", "--db", db); strings.Contains(listing, "running") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first run did not start")
+		}
+	}
+	code, _, errOut := runCLI(t, "", args...)
+	if code != ExitUsage || !strings.Contains(errOut, "being recorded by another fanout process") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("second at once: exit %d, stderr %q; want exit %d and one line", code, errOut, ExitUsage)
+	}
+	if code := <-first; code != ExitOK {
+		t.Fatalf("first: exit %d: %s", code, firstErr.String())
+	}
+	rs := decodeFile(t, out)
+	seen := map[string]bool{}
+	for _, r := range rs {
+		seen[r.Input] = true
+	}
+	if len(rs) != len(targets) || len(seen) != len(targets) {
+		t.Fatalf("output: %d lines for %d distinct targets, want %d each", len(rs), len(seen), len(targets))
+	}
+}

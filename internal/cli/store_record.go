@@ -72,7 +72,16 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 	}
 	if old == nil {
 		id, err := rc.db.CreateRun(f.commandLine(), rc.cfg)
+		if err == nil {
+			err = rc.db.LockRun(id)
+		}
 		rc.runID = id
+		return err
+	}
+	if err := rc.db.LockRun(old.ID); err != nil {
+		if errors.Is(err, store.ErrRunInUse) {
+			return fmt.Errorf("run %d is being recorded by another fanout process right now: wait for it to end, or start a new run with --new-run", old.ID)
+		}
 		return err
 	}
 	if old.State == store.StateDone {
