@@ -246,3 +246,37 @@ func TestSameRunTwiceAtOnce(t *testing.T) {
 		t.Fatalf("output: %d lines for %d distinct targets, want %d each", len(rs), len(seen), len(targets))
 	}
 }
+
+// TestResumeRefusedAfterOutputRewritten: a run interrupted, then a new run
+// to the same -o: resuming the first would cut the second's file back to
+// the first's length, mid-line. It is refused, and the file is untouched.
+func TestResumeRefusedAfterOutputRewritten(t *testing.T) {
+	s := newSite(t)
+	dir := t.TempDir()
+	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
+	var targets []string
+	for i := range 24 {
+		targets = append(targets, fmt.Sprintf("%s/slow/%d", s.URL, i))
+	}
+	args := append([]string{"-q", "-c", "4", "-f", "jsonl", "-o", out, "--db", db}, targets...)
+	interrupt := make(chan struct{})
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: new(strings.Builder), Interrupt: interrupt}
+	time.AfterFunc(300*time.Millisecond, func() { close(interrupt) })
+	if code := Main(t.Context(), env, args); code != ExitInterrupted {
+		t.Fatalf("interrupted run: exit %d: %s", code, env.Stderr)
+	}
+	if code, _, errOut := runCLI(t, "", append([]string{"--new-run"}, args...)...); code != ExitOK {
+		t.Fatalf("new run: exit %d: %s", code, errOut)
+	}
+	before, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "", "resume", "--db", db, "1")
+	if code != ExitUsage || !strings.Contains(errOut, "run 2 has written --output") {
+		t.Errorf("resume 1: exit %d, stderr %q; want exit %d naming run 2", code, errOut, ExitUsage)
+	}
+	if after, _ := os.ReadFile(out); string(after) != string(before) {
+		t.Errorf("the refused resume changed %s", out)
+	}
+}

@@ -93,6 +93,9 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 	if err := unchangedInputs(old.Config); err != nil {
 		return fmt.Errorf("run %d cannot be resumed: %w (the targets would be numbered differently); use --new-run", old.ID, err)
 	}
+	if err := outputRewritten(rc.db, *old); err != nil {
+		return err
+	}
 	p, err := rc.db.Progress(old.ID)
 	if err != nil {
 		return err
@@ -195,6 +198,26 @@ func (f *flags) commandLine() []string {
 		cmd = append(cmd, "--"+fl.Name+"="+fl.Value.String())
 	})
 	return cmd
+}
+
+// outputRewritten refuses to resume run old when a later run of the
+// database wrote the same output file: resuming would cut that run's
+// lines back to old's length, in the middle of one.
+func outputRewritten(db *store.DB, old store.Run) error {
+	if old.Config.Output == "" {
+		return nil
+	}
+	runs, err := db.Runs()
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.ID > old.ID && r.Config.Output == old.Config.Output {
+			return fmt.Errorf("run %d cannot be resumed: run %d has written --output %s since; resuming would cut its results back (use --new-run, or another -o)",
+				old.ID, r.ID, old.Config.Output)
+		}
+	}
+	return nil
 }
 
 // skip wraps src so that targets that already have results are not
