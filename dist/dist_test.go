@@ -167,3 +167,53 @@ func TestSecondWorkerGetsItsShare(t *testing.T) {
 	}
 	t.Logf("leases %v %v after b joined", held, time.Since(t0).Round(time.Millisecond))
 }
+
+// TestHeartbeatCountsItsRun: a worker's heartbeat sits in one run's lease
+// bucket, and its figures are that run's: a worker that finished another
+// run before must not show that run's results in this one's status (it
+// showed "done 1708" beside a run of 1,000 with none stored).
+func TestHeartbeatCountsItsRun(t *testing.T) {
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	c := connect(t, url)
+	first, second := testRun("beat-a"), testRun("beat-b")
+	submit(t, c, first, manyHosts(sim, 40, 4, 0))
+	w := newWorker(t, url, WorkerConfig{Engine: engineConfig(t, sim, 8, 2), ID: "w"})
+	stop := make(chan struct{})
+	ended := make(chan error, 1)
+	go func() { ended <- w.Run(context.Background(), stop) }()
+	defer func() {
+		close(stop)
+		if err := <-ended; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}()
+	status := func(run string) Status {
+		st, err := RunStatus(context.Background(), c, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	for deadline := time.Now().Add(30 * time.Second); status(first.Name).Pending > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first run did not finish")
+		}
+	}
+	// The second run's targets take 2 s each: none is stored while the
+	// worker's first heartbeat in it is read.
+	submit(t, c, second, manyHosts(sim, 16, 4, 2*time.Second))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st := status(second.Name)
+		if len(st.Workers) == 1 {
+			if hb := st.Workers[0]; hb.Done > int64(st.Done) || hb.Redelivered != 0 {
+				t.Fatalf("heartbeat in the second run: done %d, redelivered %d; the run has %d results stored",
+					hb.Done, hb.Redelivered, st.Done)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never reported in the second run")
+		}
+	}
+}

@@ -32,7 +32,8 @@ func NewReorder(emit func(*fetch.Result) error) *Reorder {
 // NewReorderSkipping returns a Reorder that passes results to emit in
 // order, passing over the Seqs for which skip is true: they will never be
 // pushed (a resumed run does not fetch the targets it already has results
-// for), and waiting for them would hold every later result back.
+// for), and waiting for them would hold every later result back. A nil
+// skip skips nothing.
 func NewReorderSkipping(emit func(*fetch.Result) error, skip func(seq uint64) bool) *Reorder {
 	o := &Reorder{emit: emit, skip: skip}
 	o.passSkipped()

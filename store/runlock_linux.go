@@ -1,21 +1,5 @@
 package store
 
-import (
-	"errors"
-	"os"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// lockByte takes an exclusive lock on byte n of f without waiting. An open
-// file description lock belongs to f, not to the process, so two
-// databases open on one file in one process (tests do this) exclude each
-// other too, and closing another descriptor of the file releases nothing.
-func lockByte(f *os.File, n int64) error {
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: n, Len: 1}
-	err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
-	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
-		return ErrRunInUse
-	}
-	return err
-}
+const setLock = unix.F_OFD_SETLK

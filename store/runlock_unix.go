@@ -1,4 +1,4 @@
-//go:build unix && !linux
+//go:build unix
 
 package store
 
@@ -9,12 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockByte takes an exclusive lock on byte n of f without waiting: a POSIX
-// record lock, which belongs to the process (fanout opens the lock file
-// once per database and keeps it open while it records).
+// lockByte takes an exclusive lock on byte n of f without waiting, with
+// setLock (runlock_linux.go, runlock_posix.go): where the system has them, an
+// open file description lock, which belongs to f rather than to the
+// process, so two databases open on one file in one process (tests do
+// this) exclude each other too, and closing another descriptor of the
+// file releases nothing.
 func lockByte(f *os.File, n int64) error {
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: n, Len: 1}
-	err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk)
+	err := unix.FcntlFlock(f.Fd(), setLock, &lk)
 	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
 		return ErrRunInUse
 	}

@@ -94,11 +94,11 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	run := eng.Start(runCtx, source)
 	w := &writer{enc: enc, rec: rc}
 	if f.ordered {
-		w.reorder = output.NewReorder(w.emit)
+		var done func(uint64) bool
 		if rc != nil && rc.prior != nil {
-			// A resume does not fetch what already has results.
-			w.reorder = output.NewReorderSkipping(w.emit, rc.prior.Done)
+			done = rc.prior.Done // a resume does not fetch what already has results
 		}
+		w.reorder = output.NewReorderSkipping(w.emit, done)
 	}
 	interrupted := consume(run, env.Interrupt, abort, w, func(r *fetch.Result) {
 		sum.Add(r)

@@ -118,24 +118,13 @@ func TestRunsShowAndResumeAfterInterrupt(t *testing.T) {
 }
 
 func testResumeAfterInterrupt(t *testing.T, ordered bool) {
-	s := newSite(t)
-	dir := t.TempDir()
-	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
-	var targets []string
-	for i := range 40 {
-		targets = append(targets, fmt.Sprintf("%s/slow/%d", s.URL, i))
-	}
-	args := []string{"-q", "-c", "4", "-f", "jsonl", "-o", out, "--db", db}
+	var flags []string
 	if ordered {
-		args = append(args, "--ordered")
+		flags = append(flags, "--ordered")
 	}
-	args = append(args, targets...)
-	interrupt := make(chan struct{})
-	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: new(strings.Builder), Interrupt: interrupt}
-	time.AfterFunc(500*time.Millisecond, func() { close(interrupt) })
-	if code := Main(t.Context(), env, args); code != ExitInterrupted {
-		t.Fatalf("interrupted run: exit %d: %s", code, env.Stderr)
-	}
+	rc := newSlowRecording(t, 40, flags...)
+	db, out, targets, args := rc.db, rc.out, rc.targets, rc.args
+	rc.interrupted(t, 500*time.Millisecond)
 	code, listing, _ := runCLI(t, "", "runs", "--db", db)
 	if code != ExitOK || !strings.Contains(listing, "interrupted") {
 		t.Fatalf("runs: exit %d:\n%s", code, listing)
@@ -176,6 +165,37 @@ func testResumeAfterInterrupt(t *testing.T, ordered bool) {
 	}
 }
 
+// slowRecording is a --db run of n of the site's /slow/ targets at -c 4,
+// written to -o out: slow enough to be interrupted or joined midway.
+type slowRecording struct {
+	db, out string
+	targets []string
+	args    []string // the command line, flags then targets
+}
+
+func newSlowRecording(t *testing.T, n int, flags ...string) slowRecording {
+	t.Helper()
+	s := newSite(t)
+	dir := t.TempDir()
+	r := slowRecording{db: filepath.Join(dir, "runs.db"), out: filepath.Join(dir, "out.jsonl")}
+	for i := range n {
+		r.targets = append(r.targets, fmt.Sprintf("%s/slow/%d", s.URL, i))
+	}
+	r.args = append(append([]string{"-q", "-c", "4", "-f", "jsonl", "-o", r.out, "--db", r.db}, flags...), r.targets...)
+	return r
+}
+
+// interrupted runs the recording, with Ctrl-C after d; it must exit 130.
+func (r slowRecording) interrupted(t *testing.T, d time.Duration) {
+	t.Helper()
+	interrupt := make(chan struct{})
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: new(strings.Builder), Interrupt: interrupt}
+	time.AfterFunc(d, func() { close(interrupt) })
+	if code := Main(t.Context(), env, r.args); code != ExitInterrupted {
+		t.Fatalf("interrupted run: exit %d: %s", code, env.Stderr)
+	}
+}
+
 func decodeFile(t *testing.T, name string) []fetch.Result {
 	t.Helper()
 	b, err := os.ReadFile(name)
@@ -207,14 +227,8 @@ func TestRecordToDevNull(t *testing.T) {
 // and the first run ends whole. (A killed run is resumed as before: its
 // lock died with it.)
 func TestSameRunTwiceAtOnce(t *testing.T) {
-	s := newSite(t)
-	dir := t.TempDir()
-	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
-	var targets []string
-	for i := range 24 {
-		targets = append(targets, fmt.Sprintf("%s/slow/%d", s.URL, i))
-	}
-	args := append([]string{"-q", "-c", "4", "-f", "jsonl", "-o", out, "--db", db}, targets...)
+	rc := newSlowRecording(t, 24)
+	db, out, targets, args := rc.db, rc.out, rc.targets, rc.args
 	first := make(chan int, 1)
 	var firstErr strings.Builder
 	go func() {
@@ -251,20 +265,9 @@ func TestSameRunTwiceAtOnce(t *testing.T) {
 // to the same -o: resuming the first would cut the second's file back to
 // the first's length, mid-line. It is refused, and the file is untouched.
 func TestResumeRefusedAfterOutputRewritten(t *testing.T) {
-	s := newSite(t)
-	dir := t.TempDir()
-	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
-	var targets []string
-	for i := range 24 {
-		targets = append(targets, fmt.Sprintf("%s/slow/%d", s.URL, i))
-	}
-	args := append([]string{"-q", "-c", "4", "-f", "jsonl", "-o", out, "--db", db}, targets...)
-	interrupt := make(chan struct{})
-	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: new(strings.Builder), Interrupt: interrupt}
-	time.AfterFunc(300*time.Millisecond, func() { close(interrupt) })
-	if code := Main(t.Context(), env, args); code != ExitInterrupted {
-		t.Fatalf("interrupted run: exit %d: %s", code, env.Stderr)
-	}
+	rc := newSlowRecording(t, 24)
+	db, out, args := rc.db, rc.out, rc.args
+	rc.interrupted(t, 300*time.Millisecond)
 	if code, _, errOut := runCLI(t, "", append([]string{"--new-run"}, args...)...); code != ExitOK {
 		t.Fatalf("new run: exit %d: %s", code, errOut)
 	}
