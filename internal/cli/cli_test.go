@@ -237,6 +237,28 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 	}
 }
 
+// TestUsageErrorNamesItsCommandsHelp: a subcommand's flags are not in
+// fanout --help, so a usage error points at the help that lists them.
+func TestUsageErrorNamesItsCommandsHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		help string
+	}{
+		{[]string{"--frobnicate"}, "Run 'fanout --help' for usage."},
+		{[]string{"show", "--frobnicate", "1"}, "Run 'fanout show --help' for usage."},
+		{[]string{"diff", "1"}, "Run 'fanout diff --help' for usage."},
+		{[]string{"worker", "--frobnicate"}, "Run 'fanout worker --help' for usage."},
+	} {
+		code, _, errOut := runCLI(t, "", tc.args...)
+		if code != ExitUsage {
+			t.Errorf("%q: exit code %d, want %d", tc.args, code, ExitUsage)
+		}
+		if lines := strings.Split(strings.TrimSpace(errOut), "\n"); lines[len(lines)-1] != tc.help {
+			t.Errorf("%q: stderr %q, want it to end with %q", tc.args, errOut, tc.help)
+		}
+	}
+}
+
 func TestTextOutputEscapesControlCharacters(t *testing.T) {
 	s := newSite(t)
 	code, out, _ := runCLI(t, "", "-q", "--color", "always", s.URL+"/evil")

@@ -60,7 +60,7 @@ func Main(ctx context.Context, env Env, args []string) int {
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	var ee exitError
 	switch {
 	case err == nil:
@@ -73,7 +73,12 @@ func Main(ctx context.Context, env Env, args []string) int {
 			fmt.Fprintf(env.Stderr, "fanout: %s\n", line)
 		}
 		if !errors.As(err, new(usageError)) {
-			fmt.Fprintln(env.Stderr, "Run 'fanout --help' for usage.")
+			// The help of the command whose flags or arguments were
+			// wrong: a subcommand's flags are not in fanout --help.
+			if cmd == nil {
+				cmd = root
+			}
+			fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
 		return ExitUsage
 	}
