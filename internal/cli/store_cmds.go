@@ -3,10 +3,12 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -153,8 +155,7 @@ order, in the format asked for, exactly as the run produced them.`,
 				}
 				if err != nil {
 					closeOut()
-					fmt.Fprintf(env.Stderr, "fanout: show: %v\n", err)
-					return exitError{ExitIncomplete}
+					return showFailed(env, outName, err)
 				}
 			}
 			err = enc.Flush()
@@ -162,8 +163,7 @@ order, in the format asked for, exactly as the run produced them.`,
 				err = cerr
 			}
 			if err != nil {
-				fmt.Fprintf(env.Stderr, "fanout: show: %v\n", err)
-				return exitError{ExitIncomplete}
+				return showFailed(env, outName, err)
 			}
 			return nil
 		},
@@ -173,6 +173,19 @@ order, in the format asked for, exactly as the run produced them.`,
 	cmd.Flags().StringVarP(&outName, "output", "o", "", "write to `FILE` instead of stdout")
 	cmd.Flags().BoolVar(&failedOnly, "failed", false, "only the results the run did not accept")
 	return cmd
+}
+
+// showFailed reports why show stopped. A reader that closed stdout (fanout
+// show last | head) has what it asked for: show stops quietly and exits 0,
+// as other Unix readers do, rather than print an error into a pipeline. The
+// run itself fails on a closed stdout instead (see cmd/fanout), because
+// there the results it could not write are lost.
+func showFailed(env Env, outName string, err error) error {
+	if outName == "" && errors.Is(err, syscall.EPIPE) {
+		return nil
+	}
+	fmt.Fprintf(env.Stderr, "fanout: show: %v\n", err)
+	return exitError{ExitIncomplete}
 }
 
 func newResumeCmd(env Env) *cobra.Command {

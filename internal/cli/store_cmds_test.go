@@ -1,14 +1,18 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,4 +286,40 @@ func TestResumeRefusedAfterOutputRewritten(t *testing.T) {
 	if after, _ := os.ReadFile(out); string(after) != string(before) {
 		t.Errorf("the refused resume changed %s", out)
 	}
+}
+
+// epipeWriter is stdout after the reader closed the pipe (head -2): every
+// write fails with EPIPE, as os.Stdout's do with SIGPIPE ignored.
+type epipeWriter struct{}
+
+func (epipeWriter) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+}
+
+// TestShowIntoClosedPipe: fanout show last | head stops quietly with exit
+// 0, while a write error that loses data (a full disk) is still reported.
+func TestShowIntoClosedPipe(t *testing.T) {
+	s := newSite(t)
+	db := filepath.Join(t.TempDir(), "runs.db")
+	if code, _, errOut := runCLI(t, "", "-q", "-o", os.DevNull, "--db", db, s.URL+"/ok/1", s.URL+"/ok/2"); code != ExitOK {
+		t.Fatalf("recording: exit %d: %s", code, errOut)
+	}
+	show := func(stdout io.Writer) (int, string) {
+		var errb bytes.Buffer
+		code := Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: &errb},
+			[]string{"show", "--db", db, "last"})
+		return code, errb.String()
+	}
+	if code, errOut := show(epipeWriter{}); code != ExitOK || errOut != "" {
+		t.Errorf("show into a closed pipe: exit %d, stderr %q; want 0 and nothing", code, errOut)
+	}
+	if code, errOut := show(failWriter{}); code != ExitIncomplete || !strings.Contains(errOut, "no space left") {
+		t.Errorf("show onto a full disk: exit %d, stderr %q; want %d and the error", code, errOut, ExitIncomplete)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
 }
