@@ -181,12 +181,16 @@ order, in the format asked for, exactly as the run produced them.`,
 // run itself fails on a closed stdout instead (see cmd/fanout), because
 // there the results it could not write are lost.
 func showFailed(env Env, outName string, err error) error {
-	if outName == "" && errors.Is(err, syscall.EPIPE) {
+	if outName == "" && closedPipe(err) {
 		return nil
 	}
 	fmt.Fprintf(env.Stderr, "fanout: show: %v\n", err)
 	return exitError{ExitIncomplete}
 }
+
+// closedPipe reports whether err is a write to a pipe whose reader is gone
+// (SIGPIPE is ignored, see cmd/fanout).
+func closedPipe(err error) bool { return errors.Is(err, syscall.EPIPE) }
 
 func newResumeCmd(env Env) *cobra.Command {
 	var dbName string

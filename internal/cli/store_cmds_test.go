@@ -97,6 +97,15 @@ func TestDiffExitCodesAndFormats(t *testing.T) {
 		t.Errorf("jsonl change kinds = %s, want recovered,failing,status", got)
 	}
 
+	// Into a closed pipe (fanout diff 1 2 | head): no error, and the
+	// summary and exit status that CI reads are those of the whole diff.
+	var errb bytes.Buffer
+	code = Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: epipeWriter{}, Stderr: &errb},
+		[]string{"diff", "--db", db, "1", "2"})
+	if code != ExitFailures || errb.String() != "run 1 -> run 2: 5 targets compared: 3 worse, 1 recovered, 0 other changes; 0 only in run 1, 0 only in run 2\n" {
+		t.Errorf("diff into a closed pipe: exit %d, stderr %q; want 1 and the whole diff's summary alone", code, errb.String())
+	}
+
 	if code, out, errOut := runCLI(t, "", "diff", "--db", db, "2", "last"); code != ExitOK || out != "" {
 		t.Errorf("a run against itself: exit %d, output %q, stderr %q", code, out, errOut)
 	}

@@ -62,8 +62,22 @@ Exit status: 0 nothing got worse, 1 something got worse, 2 usage error.`,
 				enc.SetEscapeHTML(false)
 				write = func(c store.Change) error { return enc.Encode(c) }
 			}
-			st, err := db.Diff(a.ID, b.ID, opt, write)
-			if ferr := w.Flush(); err == nil {
+			// A reader that closed stdout (fanout diff 1 2 | head) gets no
+			// more lines, but the diff goes on to its summary and exit
+			// status, which is what CI reads.
+			readerGone := false
+			emit := func(c store.Change) error {
+				if readerGone {
+					return nil
+				}
+				err := write(c)
+				if closedPipe(err) {
+					readerGone, err = true, nil
+				}
+				return err
+			}
+			st, err := db.Diff(a.ID, b.ID, opt, emit)
+			if ferr := w.Flush(); err == nil && !readerGone && !closedPipe(ferr) {
 				err = ferr
 			}
 			if err != nil {
