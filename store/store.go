@@ -23,7 +23,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Run states, as stored in runs.state.
@@ -177,10 +178,46 @@ func Open(path string) (*DB, error) {
 	}
 	if err := setUp(db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("--db %s: %w", path, err)
+		return nil, fmt.Errorf("--db %s: %w", path, plainError(err))
 	}
 	return &DB{sql: db, path: path}, nil
 }
+
+// plainError says what SQLite's commonest failures to open a database mean
+// for the user, in place of its terse text and number ("unable to open
+// database file (14)"); the *sqlite.Error stays wrapped for errors.As.
+func plainError(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	var msg string
+	switch se.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_CANTOPEN:
+		msg = "cannot open or create the file: check that its directory exists and is writable"
+	case sqlite3.SQLITE_NOTADB:
+		msg = "not a SQLite database: give a fanout database, or a new file name"
+	case sqlite3.SQLITE_READONLY:
+		msg = "the database is read-only: fanout needs to write to it (and to the -wal and -shm files beside it)"
+	case sqlite3.SQLITE_CORRUPT:
+		msg = "the database is damaged (sqlite3 FILE .recover can save what is left)"
+	case sqlite3.SQLITE_FULL:
+		msg = "the disk is full"
+	case sqlite3.SQLITE_BUSY:
+		msg = "the database stayed locked by another process for 10 s"
+	default:
+		return err
+	}
+	return plainErr{msg, se}
+}
+
+type plainErr struct {
+	msg string
+	err *sqlite.Error
+}
+
+func (e plainErr) Error() string { return e.msg }
+func (e plainErr) Unwrap() error { return e.err }
 
 // setUp creates the tables of a new database or brings an older one to
 // the current layout, in one transaction (the DSN makes it immediate, so

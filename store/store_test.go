@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"modernc.org/sqlite"
+
 	"github.com/fanout/fanout/fetch"
 )
 
@@ -877,5 +879,34 @@ func TestSetUpReadsColumns(t *testing.T) {
 			t.Errorf("dump: %d runs, %d results; want 1 and 1", len(runs), n)
 		}
 		db.Close()
+	}
+}
+
+// TestOpenErrorsSayWhatToDo: the commonest failures to open a database read
+// as advice, not as SQLite's "unable to open database file (14)".
+func TestOpenErrorsSayWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	notDB := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notDB, bytes.Repeat([]byte("not a database\n"), 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(dir, "missing", "runs.db"), "check that its directory exists and is writable"},
+		{notDB, "not a SQLite database"},
+	} {
+		db, err := Open(tc.path)
+		if err == nil {
+			db.Close()
+			t.Errorf("Open(%s) succeeded", tc.path)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tc.want) || !strings.HasPrefix(msg, "--db "+tc.path+": ") || strings.Contains(msg, "(") {
+			t.Errorf("Open(%s): %q, want \"--db %s: ...%s...\" without SQLite's code", tc.path, msg, tc.path, tc.want)
+		}
+		var se *sqlite.Error
+		if !errors.As(err, &se) {
+			t.Errorf("Open(%s): %v does not wrap the *sqlite.Error", tc.path, err)
+		}
 	}
 }
