@@ -63,6 +63,9 @@ stdin).`,
 				if cmd.Flags().Changed("accept") {
 					return usageError{errors.New("--accept: a recorded run is judged with the rule it ran with")}
 				}
+				if err := checkOutput(out, dbFiles(dbName)...); err != nil {
+					return usageError{err}
+				}
 				run := "last"
 				if len(args) > 0 {
 					run = args[0]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,13 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	cfg, acc, errs := f.config()
 	if len(errs) > 0 {
 		return usageError{errors.Join(errs...)}
+	}
+	kept := dbFiles(f.db)
+	for _, name := range f.inputs {
+		kept = append(kept, keptFile{"-i", name})
+	}
+	if err := checkOutput(f.output, kept...); err != nil {
+		return usageError{err}
 	}
 	in, err := openInputs(env, f.inputs, args)
 	if err != nil {
@@ -342,6 +350,50 @@ func openInputs(env Env, names, args []string) (*inputs, error) {
 
 // openOutput opens -o FILE, or returns stdout. The returned close function
 // reports errors from closing the file (a full disk can surface there).
+// keptFile is a file a command reads or keeps, which its -o must not be.
+type keptFile struct{ flag, name string }
+
+// dbFiles are the database's file and those SQLite and fanout keep beside
+// it.
+func dbFiles(db string) []keptFile {
+	if db == "" {
+		return nil
+	}
+	var fs []keptFile
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal", "-lock"} {
+		fs = append(fs, keptFile{"--db", db + suffix})
+	}
+	return fs
+}
+
+// checkOutput refuses an -o FILE that is one of kept: creating the output
+// truncates it before anything is read, so "-i urls.txt -o urls.txt" would
+// lose the list and fetch nothing, and "-o runs.db" (a slip for --db) every
+// recorded run. Names are compared as absolute paths, and as files when
+// both exist (links, ./ and ../ spellings).
+func checkOutput(out string, kept ...keptFile) error {
+	if out == "" || out == "-" {
+		return nil
+	}
+	outInfo, outErr := os.Stat(out)
+	outAbs, _ := filepath.Abs(out)
+	for _, k := range kept {
+		if k.name == "" || k.name == "-" {
+			continue
+		}
+		same := false
+		if info, err := os.Stat(k.name); err == nil && outErr == nil {
+			same = os.SameFile(outInfo, info)
+		} else if abs, err := filepath.Abs(k.name); err == nil {
+			same = abs == outAbs
+		}
+		if same {
+			return fmt.Errorf("-o %s is the %s file %s: writing there would destroy it; name another output file", out, k.flag, k.name)
+		}
+	}
+	return nil
+}
+
 func openOutput(name string, stdout io.Writer) (io.Writer, func() error, error) {
 	if name == "" || name == "-" {
 		return stdout, func() error { return nil }, nil

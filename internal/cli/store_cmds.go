@@ -140,6 +140,9 @@ order, in the format asked for, exactly as the run produced them.`,
 			if err != nil {
 				acc = output.DefaultAccept()
 			}
+			if err := checkOutput(outName, dbFiles(dbName)...); err != nil {
+				return usageError{err}
+			}
 			out, closeOut, err := openOutput(outName, env.Stdout)
 			if err != nil {
 				return usageError{err}

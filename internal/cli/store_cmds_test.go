@@ -332,3 +332,50 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) {
 	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
 }
+
+// TestOutputThatWouldDestroyItsInput: -o naming the database (a slip for
+// --db) once emptied it, and report replaced it with HTML; -o naming an -i
+// list truncated the list before it was read. Each is refused, and the
+// file is left as it was.
+func TestOutputThatWouldDestroyItsInput(t *testing.T) {
+	s := newSite(t)
+	dir := t.TempDir()
+	db, list := filepath.Join(dir, "runs.db"), filepath.Join(dir, "urls.txt")
+	if err := os.WriteFile(list, []byte(s.URL+"/ok/1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "", "-q", "-o", os.DevNull, "--db", db, "-i", list); code != ExitOK {
+		t.Fatalf("recording: exit %d: %s", code, errOut)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, file string // file must survive
+		args       []string
+	}{
+		{"run -o the db", db, []string{"-q", "--db", db, "-o", db, s.URL + "/ok/2"}},
+		{"show -o the db", db, []string{"show", "--db", db, "last", "-o", db}},
+		{"show -o the db's WAL", db, []string{"show", "--db", db, "last", "-o", db + "-wal"}},
+		{"report -o the db by another path", db, []string{"report", "--db", db, "last", "-o", filepath.Join(sub, "..", "runs.db")}},
+		{"run -o its -i list", list, []string{"-q", "-i", list, "-o", list}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _, errOut := runCLI(t, "", tc.args...)
+			if code != ExitUsage || !strings.Contains(errOut, "would destroy it") {
+				t.Errorf("exit %d, stderr %q; want %d and a refusal", code, errOut, ExitUsage)
+			}
+			if after, err := os.ReadFile(tc.file); err != nil || !bytes.Equal(after, before) {
+				t.Errorf("%s changed (%d bytes -> %d, %v)", tc.file, len(before), len(after), err)
+			}
+		})
+	}
+	if code, _, errOut := runCLI(t, "", "runs", "--db", db); code != ExitOK {
+		t.Errorf("the database after all that: exit %d: %s", code, errOut)
+	}
+}
