@@ -161,13 +161,13 @@ const (
 // power loss or reboot may lose only the last commits, never consistency.
 //
 // A new database gets 16 KiB pages (page_size must come before WAL mode,
-// which _journal_mode applies after the _pragma list): a quarter of the
-// WAL frames, and so of the writes, of 4 KiB pages for the same rows. The
-// WAL is checkpointed every 128 pages (2 MiB), so closing the database at
-// the end of a run, which checkpoints what is left, takes milliseconds.
+// which setUp applies): a quarter of the WAL frames, and so of the writes,
+// of 4 KiB pages for the same rows. The WAL is checkpointed every 128
+// pages (2 MiB), so closing the database at the end of a run, which
+// checkpoints what is left, takes milliseconds.
 func Open(path string) (*DB, error) {
 	var dsn strings.Builder
-	dsn.WriteString("file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=page_size(16384)&_journal_mode=WAL")
+	dsn.WriteString("file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=page_size(16384)")
 	for _, p := range connPragmas {
 		dsn.WriteString("&_pragma=" + p[0] + "(" + p[1] + ")")
 	}
@@ -230,6 +230,25 @@ func setUp(db *sql.DB) error {
 	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
 		return err
 	}
+	if err := ownedByFanout(db); err != nil {
+		return err
+	}
+	// WAL is the file's own setting, made once: here, after the check,
+	// rather than in the DSN, which switched another program's database
+	// before fanout refused it. (A new file takes the DSN's page_size as
+	// long as it has no table yet.)
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return err
+	}
+	if mode != "wal" {
+		if err := db.QueryRow(`PRAGMA journal_mode = WAL`).Scan(&mode); err != nil {
+			return err
+		}
+		if mode != "wal" {
+			return fmt.Errorf("cannot switch the database to WAL journaling (it stays %q)", mode)
+		}
+	}
 	if version >= layout {
 		return checkLayout(version) // the common case takes no lock: a run may be recording
 	}
@@ -281,6 +300,29 @@ func setUp(db *sql.DB) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// ownedByFanout refuses a database that some other program made: fanout
+// would add its tables to it (and switch it to WAL), and a reader such as
+// fanout runs would fail on its own table of the same name. An empty
+// database is a new one; fanout's has a runs table with its columns.
+func ownedByFanout(q interface {
+	QueryRow(string, ...any) *sql.Row
+}) error {
+	var others string
+	var tables, runCols int
+	err := q.QueryRow(`SELECT count(*), coalesce(group_concat(name, ', '), '') FROM
+		(SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 5)`).Scan(&tables, &others)
+	if err != nil || tables == 0 {
+		return err
+	}
+	if err := q.QueryRow(`SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('state', 'command', 'config')`).Scan(&runCols); err != nil {
+		return err
+	}
+	if runCols < 3 {
+		return fmt.Errorf("not a fanout database (its tables: %s): give a fanout database, or a new file name", others)
+	}
+	return nil
 }
 
 func checkLayout(version int) error {

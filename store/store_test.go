@@ -910,3 +910,45 @@ func TestOpenErrorsSayWhatToDo(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenRefusesForeignDatabase: a database another program made is
+// neither given fanout's tables nor switched to WAL, and its own runs table
+// is not mistaken for fanout's.
+func TestOpenRefusesForeignDatabase(t *testing.T) {
+	for _, tc := range []struct{ name, setup, tables string }{
+		{"app", `CREATE TABLE users(name TEXT); CREATE TABLE orders(id INTEGER)`, "orders, users"},
+		{"own runs table", `CREATE TABLE runs(x INTEGER); PRAGMA user_version = 7`, "runs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "other.db")
+			other, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			if _, err := other.Exec(tc.setup); err != nil {
+				t.Fatal(err)
+			}
+			schema := func() (s string) {
+				other.QueryRow(`SELECT group_concat(sql, ';') FROM sqlite_schema`).Scan(&s)
+				return s
+			}
+			before := schema()
+			db, err := Open(path)
+			if err == nil {
+				db.Close()
+				t.Fatal("Open succeeded")
+			}
+			if want := "not a fanout database (its tables: " + tc.tables + ")"; !strings.Contains(err.Error(), want) {
+				t.Errorf("Open: %v, want it to say %q", err, want)
+			}
+			var mode string
+			if err := other.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "delete" {
+				t.Errorf("journal_mode = %q (%v), want it left at delete", mode, err)
+			}
+			if after := schema(); after != before {
+				t.Errorf("schema changed:\n%s\nto\n%s", before, after)
+			}
+		})
+	}
+}
