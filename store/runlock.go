@@ -34,3 +34,27 @@ func (db *DB) LockRun(runID int64) error {
 	}
 	return nil
 }
+
+// Recording reports whether a process holds run runID's lock: a run whose
+// state says running but that nobody records was killed (or its machine
+// went down). known is false where fanout has no record locks or the lock
+// cannot be read; recording is then true, the safe guess.
+func (db *DB) Recording(runID int64) (recording, known bool) {
+	if !lockKnown {
+		return true, false
+	}
+	f := db.lockFile
+	if f == nil {
+		var err error
+		if f, err = os.Open(db.path + "-lock"); err != nil {
+			// No lock file: nothing has recorded here since run locks came.
+			return !errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrNotExist)
+		}
+		defer f.Close()
+	}
+	held, err := byteLocked(f, runID)
+	if err != nil {
+		return true, false
+	}
+	return held, true
+}

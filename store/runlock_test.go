@@ -5,13 +5,24 @@ package store
 import (
 	"errors"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
+
+// needOFD skips a test that opens one database twice in one process as two
+// processes would: only Linux's open file description locks keep those
+// apart (POSIX locks belong to the process).
+func needOFD(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("one process stands for two only with open file description locks (Linux)")
+	}
+}
 
 // TestLockRun: a run locked by one open database is refused to another
 // (the same file opened twice, as two processes would), other runs are
 // not, and closing the first releases its runs.
 func TestLockRun(t *testing.T) {
+	needOFD(t)
 	path := filepath.Join(t.TempDir(), "runs.db")
 	a, err := Open(path)
 	if err != nil {
@@ -38,4 +49,44 @@ func TestLockRun(t *testing.T) {
 	if err := b.LockRun(1); err != nil {
 		t.Fatalf("run 1 after the first database closed: %v", err)
 	}
+}
+
+// TestRecording: a third open database (fanout runs, while runs record)
+// sees which runs another holds, before any lock file exists too.
+func TestRecording(t *testing.T) {
+	needOFD(t)
+	path := filepath.Join(t.TempDir(), "runs.db")
+	open := func() *DB {
+		db, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	reader, a, b := open(), open(), open()
+	check := func(when string, want ...bool) {
+		t.Helper()
+		for i, w := range want {
+			if rec, known := reader.Recording(int64(i + 1)); rec != w || !known {
+				t.Errorf("%s: run %d recording %v (known %v), want %v", when, i+1, rec, known, w)
+			}
+		}
+	}
+	check("no lock file yet", false, false)
+	if err := a.LockRun(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.LockRun(2); err != nil {
+		t.Fatal(err)
+	}
+	check("a records 1, b 2", true, true, false)
+	a.Close()
+	check("a closed", false, true, false)
+	if err := reader.LockRun(3); err != nil {
+		t.Fatal(err)
+	}
+	// Its own lock does not count for the database that holds it: only
+	// another process's would keep a run from being resumed here.
+	check("reader records 3", false, true, false)
 }

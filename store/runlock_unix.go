@@ -23,3 +23,16 @@ func lockByte(f *os.File, n int64) error {
 	}
 	return err
 }
+
+// lockKnown: record locks tell whether a run is being recorded.
+const lockKnown = true
+
+// byteLocked reports whether byte n of f is locked through another open
+// file description (getLock) or, with POSIX locks, by another process.
+func byteLocked(f *os.File, n int64) (bool, error) {
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: n, Len: 1}
+	if err := unix.FcntlFlock(f.Fd(), getLock, &lk); err != nil {
+		return false, err
+	}
+	return lk.Type != unix.F_UNLCK, nil
+}

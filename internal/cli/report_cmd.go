@@ -148,8 +148,8 @@ func reportFromDB(name, run string, opts report.Options) (*report.Report, error)
 		Args:    append([]string{"fanout"}, r.Command...),
 		Started: r.StartedAt, Finished: r.FinishedAt,
 	}
-	if r.State != "" && r.State != store.StateDone {
-		info.Title = fmt.Sprintf("fanout run %d (%s)", r.ID, r.State)
+	if state := shownState(db, r); state != "" && state != store.StateDone {
+		info.Title = fmt.Sprintf("fanout run %d (%s)", r.ID, state)
 	}
 	opts.Detail = func(seqs []uint64) ([]*fetch.Result, error) { return db.ResultsAt(id, seqs) }
 	rep, err := report.Build(info, db.Lean(id), opts)

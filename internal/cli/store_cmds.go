@@ -76,7 +76,7 @@ func newRunsCmd(env Env) *cobra.Command {
 			if format == "jsonl" {
 				enc := json.NewEncoder(w)
 				for _, r := range runs {
-					enc.Encode(runJSON(r))
+					enc.Encode(runJSON(r, shownState(db, r)))
 				}
 				return w.Flush()
 			}
@@ -86,7 +86,7 @@ func newRunsCmd(env Env) *cobra.Command {
 				if !r.FinishedAt.IsZero() {
 					dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Second).String()
 				}
-				fmt.Fprintf(w, "%4d  %-11s  %-19s  %9s  %9d  %8d  %s\n", r.ID, r.State,
+				fmt.Fprintf(w, "%4d  %-11s  %-19s  %9s  %9d  %8d  %s\n", r.ID, shownState(db, r),
 					r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur, r.Results, r.Failed,
 					output.Escape(describeCommand(r)))
 			}
@@ -105,9 +105,20 @@ func describeCommand(r store.Run) string {
 	return strings.Join(parts, " ")
 }
 
-func runJSON(r store.Run) map[string]any {
+// shownState is a run's state for people: a run marked running that no
+// process records (its lock is free) was killed, and resume continues it.
+func shownState(db *store.DB, r store.Run) string {
+	if r.State == store.StateRunning {
+		if recording, known := db.Recording(r.ID); known && !recording {
+			return "killed"
+		}
+	}
+	return r.State
+}
+
+func runJSON(r store.Run, state string) map[string]any {
 	m := map[string]any{
-		"id": r.ID, "state": r.State, "started_at": r.StartedAt, "finished_at": nil,
+		"id": r.ID, "state": state, "started_at": r.StartedAt, "finished_at": nil,
 		"command": r.Command, "config": r.Config, "results": r.Results, "failed": r.Failed,
 		"low_water": r.LowWater, "offsets": r.Offsets,
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -377,5 +378,36 @@ func TestOutputThatWouldDestroyItsInput(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "", "runs", "--db", db); code != ExitOK {
 		t.Errorf("the database after all that: exit %d: %s", code, errOut)
+	}
+}
+
+// TestRunsTellsKilledFromRunning: a run marked running whose lock nobody
+// holds was killed; fanout runs and the report say so.
+func TestRunsTellsKilledFromRunning(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the test holds the lock in this process, which only open file description locks (Linux) tell apart")
+	}
+	path := filepath.Join(t.TempDir(), "runs.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for range 2 {
+		if _, err := db.CreateRun([]string{"-i", "urls.txt"}, store.Config{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.LockRun(2); err != nil { // run 2 is being recorded by "another process"
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "", "runs", "--db", path)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != ExitOK || len(lines) != 3 || !strings.Contains(lines[1], " killed ") || !strings.Contains(lines[2], " running ") {
+		t.Errorf("runs: exit %d, stderr %q, output:\n%s\nwant run 1 killed and run 2 running", code, errOut, out)
+	}
+	code, out, _ = runCLI(t, "", "runs", "--db", path, "-f", "jsonl")
+	if code != ExitOK || !strings.Contains(out, `"state":"killed"`) || !strings.Contains(out, `"state":"running"`) {
+		t.Errorf("runs -f jsonl: exit %d:\n%s", code, out)
 	}
 }
