@@ -237,6 +237,10 @@ on stdin; the input files must not have changed since the run started.`,
 				fmt.Fprintf(env.Stderr, "fanout: run %d is complete: nothing to resume\n", run.ID)
 				return nil
 			}
+			if nr := run.Config.Flags["nats-run"]; nr != "" {
+				return usageError{fmt.Errorf("run %d was recorded by fanout collect from NATS run %s: continue it with fanout collect --run %s --db %s",
+					run.ID, nr, nr, dbName)}
+			}
 			f := &flags{}
 			fs := pflag.NewFlagSet("resume", pflag.ContinueOnError)
 			f.register(fs)

@@ -411,3 +411,22 @@ func TestRunsTellsKilledFromRunning(t *testing.T) {
 		t.Errorf("runs -f jsonl: exit %d:\n%s", code, out)
 	}
 }
+
+// TestResumeOfCollectedRun: a run that collect recorded from NATS is
+// continued by collect; resume said only "unknown flag: --run".
+func TestResumeOfCollectedRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "runs.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.CreateRun([]string{"collect", "--run", "r7"}, store.Config{Flags: map[string]string{"nats-run": "r7"}})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "", "resume", "--db", path, "last")
+	if want := "continue it with fanout collect --run r7 --db " + path; code != ExitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("resume: exit %d, stderr %q; want %d and %q", code, errOut, ExitUsage, want)
+	}
+}
