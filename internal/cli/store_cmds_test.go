@@ -110,7 +110,16 @@ func TestDiffExitCodesAndFormats(t *testing.T) {
 	if code, out, errOut := runCLI(t, "", "diff", "--db", db, "2", "last"); code != ExitOK || out != "" {
 		t.Errorf("a run against itself: exit %d, output %q, stderr %q", code, out, errOut)
 	}
+	// A run of another list (run 3) has nothing in common with run 1: the
+	// wrong run, which must not pass a CI check.
+	if code, _, errOut := runCLI(t, "", "-q", "--db", db, "--new-run", srv.URL+"/other"); code != ExitOK {
+		t.Fatalf("run 3: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "diff", "--db", db, "1", "3"); code != ExitUsage || !strings.Contains(errOut, "no target in common") {
+		t.Errorf("diff of runs without a common target: exit %d, stderr %q", code, errOut)
+	}
 	for _, args := range [][]string{
+		{"diff", "--db", db, "--slower", "NaN", "1", "2"},
 		{"diff", "--db", db, "1"}, {"diff", "--db", db, "1", "9"}, {"diff", "--db", db, "-f", "csv", "1", "2"},
 		{"diff", "--db", filepath.Join(t.TempDir(), "none.db"), "1", "2"},
 	} {

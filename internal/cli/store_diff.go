@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -32,14 +33,15 @@ func newDiffCmd(env Env) *cobra.Command {
              than --slower percent and by more than --min-slower     (worse)
 Targets found in only one run are counted in the summary on stderr.
 
-Exit status: 0 nothing got worse, 1 something got worse, 2 usage error.`,
+Exit status: 0 nothing got worse, 1 something got worse, 2 usage error or
+runs without a target in common (almost surely the wrong run).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "jsonl" {
 				return usageError{fmt.Errorf("--format %q: want text or jsonl", format)}
 			}
-			if pct < 0 || minSlower < 0 {
-				return usageError{fmt.Errorf("--slower and --min-slower must not be negative")}
+			if pct < 0 || minSlower < 0 || math.IsNaN(pct) || math.IsInf(pct, 0) {
+				return usageError{fmt.Errorf("--slower and --min-slower must be numbers, not negative")}
 			}
 			opt.SlowerRatio, opt.SlowerMinMs = pct/100, float64(minSlower)/float64(time.Millisecond)
 			db, err := openDB(dbName)
@@ -86,6 +88,10 @@ Exit status: 0 nothing got worse, 1 something got worse, 2 usage error.`,
 			}
 			fmt.Fprintf(env.Stderr, "run %d -> run %d: %d targets compared: %d worse, %d recovered, %d other changes; %d only in run %d, %d only in run %d\n",
 				a.ID, b.ID, st.Compared, st.Worse, st.Better, st.Changed, st.OnlyA, a.ID, st.OnlyB, b.ID)
+			if st.Compared == 0 && st.OnlyA+st.OnlyB > 0 {
+				// Almost surely the wrong run: a CI check must not pass on it.
+				return usageError{fmt.Errorf("runs %d and %d have no target in common: diff compares two runs of the same list", a.ID, b.ID)}
+			}
 			if st.Worse > 0 {
 				return exitError{ExitFailures}
 			}
