@@ -17,7 +17,7 @@ var CSVHeader = []string{
 	"input", "url", "final_url", "status", "proto", "method", "content_type",
 	"content_length", "bytes", "truncated", "title", "server", "ip", "redirects",
 	"attempts", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms",
-	"total_ms", "error_kind", "error_message", "started_at",
+	"total_ms", "error_kind", "error_message", "started_at", "body_sha256",
 }
 
 // csvEncoder writes a header row, then one row per result. encoding/csv
@@ -79,6 +79,7 @@ func (e *csvEncoder) Encode(r *fetch.Result) error {
 	if !r.StartedAt.IsZero() {
 		row[23] = r.StartedAt.Format(time.RFC3339Nano)
 	}
+	row[24] = r.BodySHA256 // last: columns added later go at the end, for scripts that count
 	return e.record(row)
 }
 

@@ -261,6 +261,12 @@ func TestCSV(t *testing.T) {
 			t.Errorf("row 1 %s = %q, want %q", name, got, want)
 		}
 	}
+	if got := first[col("body_sha256")]; got != "" {
+		t.Errorf("row 1 body_sha256 = %q, want empty (no body)", got)
+	}
+	if got := rows[len(rows)-1][col("body_sha256")]; got != "ab12" {
+		t.Errorf("last row body_sha256 = %q, want ab12", got)
+	}
 	if got := rows[2][col("redirects")]; got != "1" {
 		t.Errorf("redirect count = %q, want 1", got)
 	}
