@@ -241,17 +241,19 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 // fanout --help, so a usage error points at the help that lists them.
 func TestUsageErrorNamesItsCommandsHelp(t *testing.T) {
 	for _, tc := range []struct {
-		args []string
-		help string
+		args       []string
+		says, help string
 	}{
-		{[]string{"--frobnicate"}, "Run 'fanout --help' for usage."},
-		{[]string{"show", "--frobnicate", "1"}, "Run 'fanout show --help' for usage."},
-		{[]string{"diff", "1"}, "Run 'fanout diff --help' for usage."},
-		{[]string{"worker", "--frobnicate"}, "Run 'fanout worker --help' for usage."},
+		{[]string{"--frobnicate"}, "unknown flag: --frobnicate", "Run 'fanout --help' for usage."},
+		{[]string{"show", "--frobnicate", "1"}, "unknown flag: --frobnicate", "Run 'fanout show --help' for usage."},
+		{[]string{"show"}, "fanout: missing RUN (a run id from fanout runs, or last)", "Run 'fanout show --help' for usage."},
+		{[]string{"diff", "1"}, "fanout: missing RUN_B", "Run 'fanout diff --help' for usage."},
+		{[]string{"diff", "1", "2", "3"}, `fanout: unexpected argument "3": want RUN_A RUN_B`, "Run 'fanout diff --help' for usage."},
+		{[]string{"worker", "--frobnicate"}, "unknown flag: --frobnicate", "Run 'fanout worker --help' for usage."},
 	} {
 		code, _, errOut := runCLI(t, "", tc.args...)
-		if code != ExitUsage {
-			t.Errorf("%q: exit code %d, want %d", tc.args, code, ExitUsage)
+		if code != ExitUsage || !strings.Contains(errOut, tc.says) {
+			t.Errorf("%q: exit code %d, stderr %q; want %d and %q", tc.args, code, errOut, ExitUsage, tc.says)
 		}
 		if lines := strings.Split(strings.TrimSpace(errOut), "\n"); lines[len(lines)-1] != tc.help {
 			t.Errorf("%q: stderr %q, want it to end with %q", tc.args, errOut, tc.help)

@@ -133,10 +133,10 @@ func newShowCmd(env Env) *cobra.Command {
 	var failedOnly bool
 	cmd := &cobra.Command{
 		Use:   "show [flags] RUN",
+		Args:  wantArgs("RUN (a run id from fanout runs, or last)"),
 		Short: "Write a recorded run's results again, in any output format",
 		Long: `show writes the results of run RUN (an id from fanout runs, or last) in input
 order, in the format asked for, exactly as the run produced them.`,
-		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := openDB(dbName)
 			if err != nil {
@@ -202,6 +202,21 @@ func showFailed(env Env, outName string, err error) error {
 	return exitError{ExitIncomplete}
 }
 
+// wantArgs accepts exactly one positional argument per name and says which
+// are missing or extra, where cobra's check says only "accepts 2 arg(s),
+// received 1".
+func wantArgs(names ...string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		switch {
+		case len(args) < len(names):
+			return fmt.Errorf("missing %s", strings.Join(names[len(args):], " and "))
+		case len(args) > len(names):
+			return fmt.Errorf("unexpected argument %q: want %s", args[len(names)], strings.Join(names, " "))
+		}
+		return nil
+	}
+}
+
 // closedPipe reports whether err is a write to a pipe whose reader is gone
 // (SIGPIPE is ignored, see cmd/fanout).
 func closedPipe(err error) bool { return errors.Is(err, syscall.EPIPE) }
@@ -211,6 +226,7 @@ func newResumeCmd(env Env) *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "resume [flags] RUN",
+		Args:  wantArgs("RUN (a run id from fanout runs, or last)"),
 		Short: "Continue an interrupted run: fetch only the targets without a result",
 		Long: `resume continues run RUN (an id from fanout runs, or last) recorded with --db,
 after Ctrl-C, a crash, a SIGKILL or a reboot. It reads the same inputs with
@@ -222,7 +238,6 @@ writes only the new ones there.
 
 A run that read stdin can be resumed only by giving it the same lines again
 on stdin; the input files must not have changed since the run started.`,
-		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := openDB(dbName)
 			if err != nil {

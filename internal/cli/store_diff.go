@@ -35,7 +35,7 @@ Targets found in only one run are counted in the summary on stderr.
 
 Exit status: 0 nothing got worse, 1 something got worse, 2 usage error or
 runs without a target in common (almost surely the wrong run).`,
-		Args: cobra.ExactArgs(2),
+		Args: wantArgs("RUN_A", "RUN_B"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "jsonl" {
 				return usageError{fmt.Errorf("--format %q: want text or jsonl", format)}
