@@ -199,6 +199,10 @@ func plainError(err error) error {
 		msg = "not a SQLite database: give a fanout database, or a new file name"
 	case sqlite3.SQLITE_READONLY:
 		msg = "the database is read-only: fanout needs to write to it (and to the -wal and -shm files beside it)"
+		if se.Code() == sqlite3.SQLITE_READONLY_DIRECTORY {
+			msg = "its directory is not writable, and SQLite keeps the -wal and -shm files beside the database, " +
+				"also to read it: copy it somewhere writable"
+		}
 	case sqlite3.SQLITE_CORRUPT:
 		msg = "the database is damaged (sqlite3 FILE .recover can save what is left)"
 	case sqlite3.SQLITE_FULL:
