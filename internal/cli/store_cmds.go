@@ -265,7 +265,12 @@ on stdin; the input files must not have changed since the run started.`,
 			f.inputs, f.output = run.Config.Inputs, run.Config.Output
 			f.db, f.resumeID, f.newRun = dbName, run.ID, false
 			f.quiet = f.quiet || quiet
-			return runMain(cmd.Context(), env, f, run.Config.Args)
+			err = runMain(cmd.Context(), env, f, run.Config.Args)
+			if errors.Is(err, errNewRun) {
+				err = usageError{fmt.Errorf("%w\nto start the run again as a new one: fanout %s --db %s --new-run",
+					err, output.Escape(describeCommand(run)), dbName)}
+			}
+			return err
 		},
 	}
 	dbFlag(cmd.Flags(), &dbName)

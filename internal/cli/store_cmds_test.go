@@ -302,6 +302,11 @@ func TestResumeRefusedAfterOutputRewritten(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errOut, "run 2 has written --output") {
 		t.Errorf("resume 1: exit %d, stderr %q; want exit %d naming run 2", code, errOut, ExitUsage)
 	}
+	// resume has no --new-run: it names the command line that starts one.
+	if want := "fanout: to start the run again as a new one: fanout --quiet=true"; !strings.Contains(errOut, want) ||
+		!strings.HasSuffix(errOut, " --db "+db+" --new-run\n") {
+		t.Errorf("resume 1: stderr %q; want a line %q... ending in --db %s --new-run", errOut, want, db)
+	}
 	if after, _ := os.ReadFile(out); string(after) != string(before) {
 		t.Errorf("the refused resume changed %s", out)
 	}

@@ -17,6 +17,10 @@ import (
 	"github.com/fanout/fanout/store"
 )
 
+// errNewRun ends the refusals to resume whose way out is a new run; fanout
+// resume, which has no --new-run, adds the command line that starts one.
+var errNewRun = errors.New("--new-run")
+
 // recording is a run recorded with --db: the database, the run, and the
 // output file whose length is checkpointed with each commit.
 type recording struct {
@@ -80,7 +84,7 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 	}
 	if err := rc.db.LockRun(old.ID); err != nil {
 		if errors.Is(err, store.ErrRunInUse) {
-			return fmt.Errorf("run %d is being recorded by another fanout process right now: wait for it to end, or start a new run with --new-run", old.ID)
+			return fmt.Errorf("run %d is being recorded by another fanout process right now: wait for it to end, or start a new run with %w", old.ID, errNewRun)
 		}
 		return err
 	}
@@ -88,10 +92,10 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 		return fmt.Errorf("run %d is complete: nothing to resume (fanout show %d shows it)", old.ID, old.ID)
 	}
 	if !sameTargets(old.Config, rc.cfg) {
-		return fmt.Errorf("run %d was recorded with other inputs, --no-dedupe, --output or --format; give the same ones, or --new-run", old.ID)
+		return fmt.Errorf("run %d was recorded with other inputs, --no-dedupe, --output or --format; give the same ones, or %w", old.ID, errNewRun)
 	}
 	if err := unchangedInputs(old.Config); err != nil {
-		return fmt.Errorf("run %d cannot be resumed: %w (the targets would be numbered differently); use --new-run", old.ID, err)
+		return fmt.Errorf("run %d cannot be resumed: %w (the targets would be numbered differently); use %w", old.ID, err, errNewRun)
 	}
 	if err := outputRewritten(rc.db, *old); err != nil {
 		return err
@@ -213,8 +217,8 @@ func outputRewritten(db *store.DB, old store.Run) error {
 	}
 	for _, r := range runs {
 		if r.ID > old.ID && r.Config.Output == old.Config.Output {
-			return fmt.Errorf("run %d cannot be resumed: run %d has written --output %s since; resuming would cut its results back (use --new-run, or another -o)",
-				old.ID, r.ID, old.Config.Output)
+			return fmt.Errorf("run %d cannot be resumed: run %d has written --output %s since; resuming would cut its results back (use %w, or another -o)",
+				old.ID, r.ID, old.Config.Output, errNewRun)
 		}
 	}
 	return nil
