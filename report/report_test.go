@@ -373,6 +373,50 @@ func TestReadJSONL(t *testing.T) {
 	}
 }
 
+// TestReadJSONLCut: the file of a killed run ends mid-line; that line alone
+// is left out and reported, while any other bad line is still an error.
+func TestReadJSONLCut(t *testing.T) {
+	t.Parallel()
+	whole := strings.Repeat(`{"status":200}`+"\n", 600) // past one batch of lines
+	for _, tc := range []struct {
+		name, in string
+		results  int
+		cut      int    // the line passed to cut, 0 for none
+		err      string // in the error, "" for none
+	}{
+		{"cut last line", whole + `{"status":20`, 600, 601, ""},
+		{"whole last line without newline", whole + `{"status":204}`, 601, 0, ""},
+		{"bad last line with its newline", whole + `{"status":20` + "\n", 600, 0, "line 601"},
+		{"bad line before the last", whole + `{"status":"x"}` + "\n" + `{"status":20`, 600, 0, "line 601"},
+	} {
+		n, cut := 0, 0
+		var last error
+		for r, err := range ReadJSONLCut(strings.NewReader(tc.in), func(line int) { cut = line }) {
+			if err != nil {
+				last = err
+				continue
+			}
+			if r.Status != 200 && r.Status != 204 {
+				t.Errorf("%s: result with status %d", tc.name, r.Status)
+			}
+			n++
+		}
+		if n != tc.results || cut != tc.cut || (last == nil) != (tc.err == "") || last != nil && !strings.Contains(last.Error(), tc.err) {
+			t.Errorf("%s: %d results, cut %d, error %v; want %d, %d, %q", tc.name, n, cut, last, tc.results, tc.cut, tc.err)
+		}
+	}
+	for _, err := range ReadJSONL(strings.NewReader(whole + `{"status":20`)) {
+		if err == nil {
+			continue
+		}
+		if !strings.Contains(err.Error(), "line 601") {
+			t.Errorf("ReadJSONL: %v, want an error naming line 601", err)
+		}
+		return
+	}
+	t.Error("ReadJSONL accepted a cut last line")
+}
+
 // TestReadJSONLOrderAndStop checks that lines decoded in parallel come out
 // in file order, that a read error comes after every line before it, and
 // that stopping early leaves no goroutine behind.

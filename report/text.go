@@ -36,10 +36,16 @@ func clean(s string) string {
 // core (encoding/json is most of the cost of a report from a file) and
 // yielded in file order. The sequence yields a decoding error once, naming
 // the line, and then stops; stopping early releases its goroutines.
-func ReadJSONL(r io.Reader) iter.Seq2[*fetch.Result, error] {
+func ReadJSONL(r io.Reader) iter.Seq2[*fetch.Result, error] { return ReadJSONLCut(r, nil) }
+
+// ReadJSONLCut is ReadJSONL, except that a last line cut short (no newline
+// at the end of the input, and not whole JSON), which is how the file of
+// a run killed midway ends, is passed to cut, with its line number,
+// instead of ending the sequence with an error. cut may be nil.
+func ReadJSONLCut(r io.Reader, cut func(line int)) iter.Seq2[*fetch.Result, error] {
 	return func(yield func(*fetch.Result, error) bool) {
 		done := make(chan struct{})
-		batches := decodeJSONL(r, done, max(runtime.GOMAXPROCS(0), 1))
+		batches := decodeJSONL(r, done, max(runtime.GOMAXPROCS(0), 1), cut != nil)
 		defer func() {
 			close(done)
 			for b := range batches { // let the reader and workers finish
@@ -53,6 +59,9 @@ func ReadJSONL(r io.Reader) iter.Seq2[*fetch.Result, error] {
 					return
 				}
 			}
+			if res.cutLine > 0 {
+				cut(res.cutLine)
+			}
 			if res.err != nil {
 				yield(nil, res.err)
 				return
@@ -65,6 +74,7 @@ func ReadJSONL(r io.Reader) iter.Seq2[*fetch.Result, error] {
 type jsonlBatch struct {
 	results []fetch.Result
 	err     error // the first bad line or read error; results stop before it
+	cutLine int   // the input's last line, cut short and left out (ReadJSONLCut)
 }
 
 const jsonlBatchLines = 512
@@ -74,18 +84,21 @@ const jsonlBatchLines = 512
 // receives each in turn, so results keep their order while batches are
 // decoded in parallel. The channel is closed after the last batch, the
 // first error, or when done is closed.
-func decodeJSONL(r io.Reader, done <-chan struct{}, n int) <-chan chan jsonlBatch {
+func decodeJSONL(r io.Reader, done <-chan struct{}, n int, skipCut bool) <-chan chan jsonlBatch {
 	order := make(chan chan jsonlBatch, n*2)
 	type job struct {
 		lines [][]byte
 		first int // line number of lines[0]
-		out   chan jsonlBatch
+		// cut: the last of lines ends the input without a newline, and
+		// may be left out when it does not decode (skipCut).
+		cut bool
+		out chan jsonlBatch
 	}
 	jobs := make(chan job, n)
 	for range n {
 		go func() {
 			for j := range jobs {
-				j.out <- decodeLines(j.lines, j.first)
+				j.out <- decodeLines(j.lines, j.first, j.cut)
 			}
 		}()
 	}
@@ -120,6 +133,7 @@ func decodeJSONL(r io.Reader, done <-chan struct{}, n int) <-chan chan jsonlBatc
 				if len(b) > 0 {
 					line++
 					j.lines = append(j.lines, b)
+					j.cut = skipCut && errors.Is(err, io.EOF)
 				}
 			}
 			if len(j.lines) > 0 && !emit(j, true) {
@@ -140,7 +154,9 @@ func decodeJSONL(r io.Reader, done <-chan struct{}, n int) <-chan chan jsonlBatc
 }
 
 // decodeLines decodes one batch; first is the line number of lines[0].
-func decodeLines(lines [][]byte, first int) jsonlBatch {
+// With cut, the last line ends the input without a newline: one that does
+// not decode is left out (cutLine) rather than an error.
+func decodeLines(lines [][]byte, first int, cut bool) jsonlBatch {
 	out := jsonlBatch{results: make([]fetch.Result, 0, len(lines))}
 	for i, l := range lines {
 		if len(bytes.TrimSpace(l)) == 0 {
@@ -148,6 +164,10 @@ func decodeLines(lines [][]byte, first int) jsonlBatch {
 		}
 		var res fetch.Result
 		if err := json.Unmarshal(l, &res); err != nil {
+			if cut && i == len(lines)-1 {
+				out.cutLine = first + i
+				return out
+			}
 			out.err = fmt.Errorf("results: line %d: %w", first+i, err)
 			return out
 		}

@@ -117,9 +117,13 @@ func reportFromFile(env Env, name, accept string, opts report.Options) (*report.
 		defer f.Close()
 		r = f
 	}
-	rep, err := report.Build(report.RunInfo{Source: name}, report.ReadJSONL(r), opts)
+	cutLine := 0
+	rep, err := report.Build(report.RunInfo{Source: name}, report.ReadJSONLCut(r, func(n int) { cutLine = n }), opts)
 	if err != nil {
 		return nil, fmt.Errorf("--from %s: %w", name, err)
+	}
+	if cutLine > 0 {
+		fmt.Fprintf(env.Stderr, "fanout: warning: --from %s: its last line (%d) is cut short, as when a run is killed midway: left out\n", name, cutLine)
 	}
 	return rep, nil
 }

@@ -71,6 +71,14 @@ func TestReportFromJSONL(t *testing.T) {
 	if code != ExitOK || !strings.HasPrefix(stdout, "<!DOCTYPE html>") {
 		t.Errorf("--from - -o -: exit %d, stdout starts %q, stderr %q", code, stdout[:min(len(stdout), 30)], stderr)
 	}
+
+	// The file of a run killed midway ends mid-line: reported with a
+	// warning, that line left out.
+	whole := jsonl.String()
+	code, _, stderr = runReport(t, whole+whole[:len(whole)/3], "--from", "-", "-o", "-")
+	if want := "its last line (" + strconv.Itoa(strings.Count(whole, "\n")+1) + ") is cut short"; code != ExitOK || !strings.Contains(stderr, want) {
+		t.Errorf("a cut last line: exit %d, stderr %q; want 0 and %q", code, stderr, want)
+	}
 }
 
 func TestReportUsageErrors(t *testing.T) {
