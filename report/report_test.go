@@ -529,3 +529,27 @@ func TestDetail(t *testing.T) {
 		t.Errorf("slowest target lacks the detail: %+v", got.Slowest[0])
 	}
 }
+
+// TestLatencyChartFewResults: with three results the count axis once read
+// 0, 0, 0, 0, 1 and the labels of p90, p95, p99 and p99.9, all at one
+// spot, were drawn over each other.
+func TestLatencyChartFewResults(t *testing.T) {
+	l := Latency{N: 3, MinMs: 1, MaxMs: 5, Bins: []Bin{{LoMs: 1, HiMs: 2, N: 1}, {LoMs: 2, HiMs: 4, N: 0}, {LoMs: 4, HiMs: 5, N: 2}},
+		Percentiles: []Percentile{{50, 4.5}, {75, 5}, {90, 5}, {95, 5}, {99, 5}, {99.9, 5}}}
+	c := latencyChart(l)
+	var axis, pcts []string
+	for _, ln := range c.Lines {
+		switch ln.Class {
+		case "grid":
+			axis = append(axis, ln.Text)
+		case "pct":
+			pcts = append(pcts, ln.Text)
+		}
+	}
+	if got := strings.Join(axis, ","); got != "0,1,2" {
+		t.Errorf("count axis %s, want 0,1,2", got)
+	}
+	if got := strings.Join(pcts, " | "); got != "p50 4.5ms | p90·p95·p99·p99.9 5.0ms" {
+		t.Errorf("percentile labels %q, want p50 and one shared label", got)
+	}
+}

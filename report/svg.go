@@ -122,8 +122,17 @@ func latencyChart(l Latency) barChart {
 		most = max(most, b.N)
 	}
 	yMax := niceCeil(float64(most))
-	for i := 0; i <= 4; i++ {
-		v := yMax * float64(i) / 4
+	// Four grid steps, or as many as keep every label a whole count: with
+	// a handful of results the axis read 0, 0, 0, 0, 1.
+	steps := 4
+	for _, n := range []int{4, 5, 2, 1} {
+		if math.Mod(yMax, float64(n)) == 0 {
+			steps = n
+			break
+		}
+	}
+	for i := 0; i <= steps; i++ {
+		v := yMax * float64(i) / float64(steps)
 		y := top + plotH - plotH*v/yMax
 		c.Lines = append(c.Lines, line{X1: left, Y1: y, X2: w - right, Y2: y, Class: "grid",
 			Text: fmtNum(int64(v)), TX: left - 6, TY: y + 4, Anchor: "end"})
@@ -143,12 +152,25 @@ func latencyChart(l Latency) barChart {
 			Text: fmtMs(t), TX: x, TY: top + plotH + 20, Anchor: "middle"})
 	}
 	c.Lines = append(c.Lines, line{X1: left, Y1: top + plotH, X2: w - right, Y2: top + plotH, Class: "axis"})
-	// Percentile markers; labels that would collide move up a row.
-	lastX := [2]float64{-1e9, -1e9}
+	// Percentile markers; labels that would collide move up a row, and
+	// markers that fall on one spot (few results: p90 = p95 = p99) share
+	// one label.
+	var marks []Percentile
+	var names []string
 	for _, p := range l.Percentiles {
 		if p.P == 75 {
 			continue // keep the markers few enough to read
 		}
+		name := "p" + trimFloat(p.P)
+		if n := len(marks); n > 0 && xOf(max(p.Ms, l.Bins[0].LoMs))-xOf(max(marks[n-1].Ms, l.Bins[0].LoMs)) < 4 {
+			names[n-1] += "·" + name
+			marks[n-1] = p
+			continue
+		}
+		marks, names = append(marks, p), append(names, name)
+	}
+	lastX := [2]float64{-1e9, -1e9}
+	for i, p := range marks {
 		x := xOf(max(p.Ms, l.Bins[0].LoMs))
 		row := 0
 		if x-lastX[0] < 70 {
@@ -167,7 +189,7 @@ func latencyChart(l Latency) barChart {
 			anchor, tx = "start", x-3
 		}
 		c.Lines = append(c.Lines, line{X1: x, Y1: ty + 4, X2: x, Y2: top + plotH, Class: "pct",
-			Text: "p" + trimFloat(p.P) + " " + fmtMs(p.Ms), TX: tx, TY: ty, Anchor: anchor})
+			Text: names[i] + " " + fmtMs(p.Ms), TX: tx, TY: ty, Anchor: anchor})
 	}
 	return c
 }
