@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -442,5 +443,41 @@ func TestResumeOfCollectedRun(t *testing.T) {
 	code, _, errOut := runCLI(t, "", "resume", "--db", path, "last")
 	if want := "continue it with fanout collect --run r7 --db " + path; code != ExitUsage || !strings.Contains(errOut, want) {
 		t.Errorf("resume: exit %d, stderr %q; want %d and %q", code, errOut, ExitUsage, want)
+	}
+}
+
+// TestResumeAfterOutputDeleted: the -o file of an interrupted run is gone.
+// The resume is refused without leaving an empty file behind, and names
+// the show command that writes the recorded results again; after it, the
+// resume ends with every target once.
+func TestResumeAfterOutputDeleted(t *testing.T) {
+	rc := newSlowRecording(t, 24)
+	rc.interrupted(t, 300*time.Millisecond)
+	if err := os.Remove(rc.out); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "", "resume", "--db", rc.db, "last")
+	show := "fanout show --db " + rc.db + " 1 -f jsonl -o " + rc.out
+	if code != ExitUsage || !strings.Contains(errOut, "is gone") || !strings.Contains(errOut, show) {
+		t.Fatalf("resume: exit %d, stderr %q; want %d naming %q", code, errOut, ExitUsage, show)
+	}
+	if _, err := os.Stat(rc.out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused resume left %s behind (%v)", rc.out, err)
+	}
+	if code, _, errOut := runCLI(t, "", strings.Fields(show)[1:]...); code != ExitOK {
+		t.Fatalf("%s: exit %d: %s", show, code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "resume", "--db", rc.db, "last"); code != ExitOK {
+		t.Fatalf("resume after show: exit %d: %s", code, errOut)
+	}
+	seen := map[string]bool{}
+	for _, r := range decodeFile(t, rc.out) {
+		if seen[r.Input] {
+			t.Fatalf("%s twice", r.Input)
+		}
+		seen[r.Input] = true
+	}
+	if len(seen) != len(rc.targets) {
+		t.Errorf("%d targets in %s, want %d", len(seen), rc.out, len(rc.targets))
 	}
 }

@@ -262,6 +262,8 @@ func (rc *recording) openOutput(stdout io.Writer) (io.Writer, func() error, erro
 		off = rc.prior.Offsets[name]
 		flag = os.O_WRONLY | os.O_CREATE
 	}
+	_, statErr := os.Stat(name)
+	existed := statErr == nil
 	file, err := os.OpenFile(name, flag, 0o666)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--output %s: %v", name, unwrapPath(err))
@@ -278,7 +280,14 @@ func (rc *recording) openOutput(stdout io.Writer) (io.Writer, func() error, erro
 	}
 	if rc.prior != nil {
 		if st.Size() < off {
-			err = fmt.Errorf("is %d bytes, shorter than the %d recorded: it was changed, results would be missing", st.Size(), off)
+			what := fmt.Sprintf("is %d bytes, shorter than the %d recorded: it was changed", st.Size(), off)
+			if !existed {
+				what = fmt.Sprintf("is gone (%d bytes were recorded)", off)
+				os.Remove(name) // the empty file OpenFile just made
+			}
+			err = fmt.Errorf("%s, and resuming would leave results out of it; "+
+				"fanout show --db %s %d -f %s -o %s writes the recorded ones again, then resume",
+				what, rc.db.Path(), rc.runID, rc.cfg.Format, name)
 		} else {
 			err = file.Truncate(off)
 		}
