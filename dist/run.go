@@ -105,6 +105,9 @@ type Meta struct {
 var ErrOldLayout = errors.New("submitted by an older fanout (one target per message), which this one cannot serve: " +
 	"submit the input again under a new --run name")
 
+// ErrNoRun is wrapped by the errors about a run that does not exist.
+var ErrNoRun = errors.New("no such run")
+
 // usable reports whether this fanout can serve, collect or continue the run.
 func (m Meta) usable() error {
 	if m.Batch == 0 {
@@ -187,7 +190,7 @@ func LoadMeta(ctx context.Context, js jetstream.JetStream, run string) (Meta, ui
 func openRuns(ctx context.Context, js jetstream.JetStream, run string) (jetstream.KeyValue, error) {
 	kv, err := js.KeyValue(ctx, runsBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("run %q: no such run (nothing was submitted)", run)
+		return nil, fmt.Errorf("run %q: %w (nothing was submitted)", run, ErrNoRun)
 	}
 	return kv, err
 }
@@ -197,7 +200,7 @@ func metaIn(ctx context.Context, kv jetstream.KeyValue, run string) (Meta, uint6
 	e, err := kv.Get(ctx, run)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return Meta{}, 0, fmt.Errorf("run %q: no such run", run)
+			return Meta{}, 0, fmt.Errorf("run %q: %w", run, ErrNoRun)
 		}
 		return Meta{}, 0, fmt.Errorf("run %q: %w", run, err)
 	}
@@ -281,21 +284,37 @@ func ensureRun(ctx context.Context, js jetstream.JetStream, c RunConfig) error {
 	return nil
 }
 
-// DeleteRun removes a run's streams, buckets and metadata.
+// DeleteRun removes a run's streams, buckets and metadata. It returns an
+// error wrapping ErrNoRun when none of them existed, so that a mistyped
+// name is not taken for a deleted run.
 func DeleteRun(ctx context.Context, js jetstream.JetStream, run string) error {
 	var errs []error
+	found := false
 	for _, s := range []string{targetStream(run), resultStream(run)} {
-		if err := js.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		err := js.DeleteStream(ctx, s)
+		found = found || err == nil
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			errs = append(errs, err)
 		}
 	}
-	if err := js.DeleteKeyValue(ctx, leaseBucket(run)); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+	err := js.DeleteKeyValue(ctx, leaseBucket(run))
+	found = found || err == nil
+	if err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
 		errs = append(errs, err)
 	}
 	if kv, err := js.KeyValue(ctx, runsBucket); err == nil {
-		if err := kv.Purge(ctx, run); err != nil {
-			errs = append(errs, err)
+		// Purging a key that is not there succeeds (and leaves a marker):
+		// ask first.
+		_, err := kv.Get(ctx, run)
+		found = found || err == nil
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			if err := kv.Purge(ctx, run); err != nil {
+				errs = append(errs, err)
+			}
 		}
+	}
+	if !found && len(errs) == 0 {
+		return fmt.Errorf("run %q: %w", run, ErrNoRun)
 	}
 	return errors.Join(errs...)
 }

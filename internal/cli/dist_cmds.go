@@ -491,6 +491,10 @@ func newStatusCmd(env Env) *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			if del && run == "" {
+				// Listing the runs instead would look like success.
+				return usageError{errors.New("--delete needs --run NAME (fanout status lists the runs)")}
+			}
 			if run == "" {
 				metas, err := dist.Runs(cmd.Context(), c.JS)
 				if err != nil {
@@ -502,7 +506,11 @@ func newStatusCmd(env Env) *cobra.Command {
 				return nil
 			}
 			if del {
-				return dist.DeleteRun(cmd.Context(), c.JS, run)
+				if err := dist.DeleteRun(cmd.Context(), c.JS, run); err != nil {
+					return usageError{err}
+				}
+				fmt.Fprintf(env.Stderr, "fanout status: deleted run %s (its targets, results and leases)\n", run)
+				return nil
 			}
 			st, err := dist.RunStatus(cmd.Context(), c, run)
 			if err != nil {

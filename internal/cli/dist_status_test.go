@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// TestStatusDelete: status --delete says what it deleted, and refuses with
+// exit 2 what it cannot delete: no --run (it used to list the runs and
+// exit 0) or a run that does not exist (it used to exit 0 in silence).
+func TestStatusDelete(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	// Submitted, never fetched: there is no worker.
+	if code, _, errOut := runCLI(t, "", "submit", "--nats", url, "--run", "gone", "-q", "http://127.0.0.1:9/a"); code != ExitOK {
+		t.Fatalf("submit: exit %d: %s", code, errOut)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"without --run", []string{"--delete"}, ExitUsage, "--delete needs --run NAME"},
+		{"no such run", []string{"--run", "nosuch", "--delete"}, ExitUsage, `run "nosuch": no such run`},
+		{"a run", []string{"--run", "gone", "--delete"}, ExitOK, "deleted run gone (its targets, results and leases)"},
+		{"the run once deleted", []string{"--run", "gone"}, ExitUsage, `run "gone": no such run`},
+		{"deleted twice", []string{"--run", "gone", "--delete"}, ExitUsage, `run "gone": no such run`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "", append([]string{"status", "--nats", url}, tc.args...)...)
+			if code != tc.code || !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("exit %d, stderr %q; want exit %d saying %q", code, errOut, tc.code, tc.stderr)
+			}
+			if out != "" {
+				t.Errorf("stdout %q, want nothing", out)
+			}
+			if lines := strings.Count(strings.TrimSpace(errOut), "\n") + 1; lines != 1 {
+				t.Errorf("stderr has %d lines, want 1: %q", lines, errOut)
+			}
+		})
+	}
+}
