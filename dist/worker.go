@@ -101,13 +101,30 @@ func (w *Worker) logf(format string, args ...any) {
 // (abrupt: nothing is acknowledged or released, as if the process died),
 // or, with ExitWhenDone, until no work is left.
 func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
+	// The last error logged: the same one again, four times a second
+	// while a --run is not submitted yet, tells nothing new.
+	said := ""
 	for {
 		meta, ok, err := w.pick(ctx)
 		if errors.Is(err, ErrOldLayout) {
 			return err
 		}
-		if err != nil && ctx.Err() == nil {
+		if errors.Is(err, ErrNoRun) && w.cfg.ExitWhenDone {
+			// Waiting to exit when a run that is not there is done would
+			// wait forever: the name is most likely mistyped.
+			return fmt.Errorf("run %q: %w: check the name with fanout status", w.cfg.Run, ErrNoRun)
+		}
+		switch {
+		case err == nil || ctx.Err() != nil:
+			said = ""
+		case errors.Is(err, ErrNoRun):
+			if msg := fmt.Sprintf("run %s: %v; waiting for it to be submitted", w.cfg.Run, ErrNoRun); msg != said {
+				w.logf("%s", msg)
+				said = msg
+			}
+		case err.Error() != said:
 			w.logf("looking for runs: %v", err)
+			said = err.Error()
 		}
 		if ok {
 			w.logf("serving run %s", meta.Name)

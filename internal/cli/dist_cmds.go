@@ -246,6 +246,9 @@ released, then the worker exits.`,
 					return exitError{ExitInterrupted}
 				}
 				fmt.Fprintf(env.Stderr, "fanout worker: %v\n", err)
+				if errors.Is(err, dist.ErrNoRun) {
+					return exitError{ExitUsage} // --run names no run
+				}
 				return exitError{ExitIncomplete}
 			}
 			if !quiet {
