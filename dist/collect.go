@@ -135,8 +135,12 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			idle++
 			// Once the submit is complete, Submitted is final.
 			if !st.Complete {
-				if m, _, err := metaIn(ctx, runs, run); err == nil {
+				m, _, err := metaIn(ctx, runs, run)
+				if err == nil {
 					st.Submitted, st.Complete = m.Submitted, m.Complete
+				}
+				if metaGone(meta, m, err) {
+					return st, deletedWhileCollecting(run, flush())
 				}
 			}
 			if o.Follow && st.Complete && have() >= st.Submitted {
@@ -147,6 +151,13 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			}
 			if time.Since(lastMsg) >= readerStall {
 				lastMsg = time.Now()
+				// No result for a while: a deleted run sends none ever
+				// again (its stream is gone), and --follow would wait
+				// forever.
+				m, _, err := metaIn(ctx, runs, run)
+				if deleted(ctx, c, meta, m, err) {
+					return st, deletedWhileCollecting(run, flush())
+				}
 				if rd, err = rd.restartIfStalled(ctx); err != nil {
 					return st, err
 				}
@@ -156,6 +167,36 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			return st, ctx.Err()
 		}
 	}
+}
+
+// deleted reports whether run, whose Meta was meta when Collect started,
+// was deleted since: m and err are what reading its Meta now gave. Its
+// name may have been submitted again since, as another run (another
+// Created), whose results are not this run's.
+func deleted(ctx context.Context, c *Conn, meta, m Meta, err error) bool {
+	switch {
+	case metaGone(meta, m, err):
+		return true
+	case err != nil:
+		return false // cannot tell now: not a reason to stop
+	}
+	actx, cancel := ctxOr(ctx, 5*time.Second)
+	defer cancel()
+	_, err = c.JS.Stream(actx, resultStream(meta.Name))
+	return errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
+// metaGone reports whether reading a run's Meta again gave m and err that
+// say the run whose Meta was meta is gone: no run of its name, or another.
+func metaGone(meta, m Meta, err error) bool {
+	return errors.Is(err, ErrNoRun) || err == nil && !m.Created.Equal(meta.Created)
+}
+
+// deletedWhileCollecting is Collect's error for a run deleted under it,
+// once what it wrote is flushed (flushErr).
+func deletedWhileCollecting(run string, flushErr error) error {
+	err := fmt.Errorf("run %s %w while collecting (the results collected so far are written)", run, ErrRunDeleted)
+	return errors.Join(err, flushErr)
 }
 
 // readerStall is how long collect waits for a result before it checks

@@ -225,7 +225,9 @@ func (p *partition) keep() {
 			p.rev, lastOK = rev, time.Now()
 		case errors.As(err, &apiErr) || errors.Is(err, jetstream.ErrKeyExists) ||
 			time.Since(lastOK) > meta.LeaseTTL/2:
-			p.s.w.logf("run %s: lost the lease of partition %d: %v", meta.Name, p.n, err)
+			if !p.s.deleted.Load() {
+				p.s.w.logf("run %s: lost the lease of partition %d: %v", meta.Name, p.n, err)
+			}
 			p.abort()
 			return
 		}

@@ -108,6 +108,10 @@ var ErrOldLayout = errors.New("submitted by an older fanout (one target per mess
 // ErrNoRun is wrapped by the errors about a run that does not exist.
 var ErrNoRun = errors.New("no such run")
 
+// ErrRunDeleted is wrapped by the errors of a collect whose run was deleted
+// under it.
+var ErrRunDeleted = errors.New("was deleted")
+
 // usable reports whether this fanout can serve, collect or continue the run.
 func (m Meta) usable() error {
 	if m.Batch == 0 {

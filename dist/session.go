@@ -38,6 +38,7 @@ type session struct {
 	nparts   atomic.Int32 // partitions started and not yet forgotten
 
 	balanced chan struct{} // closed once the worker's first balance took its partitions
+	deleted  atomic.Bool   // the run was deleted: its partitions' errors need not be told
 
 	// Next's own: the batches it hands targets out of, one from each in
 	// turn, and the next one's index; began once gather ran.

@@ -129,10 +129,15 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 		if ok {
 			w.logf("serving run %s", meta.Name)
 			err := w.serve(ctx, stop, meta)
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrRunDeleted):
+				// Its work is gone with it: that is the end of the run.
+				w.logf("run %s was deleted: leaving it", meta.Name)
+			case err != nil:
 				return err
+			default:
+				w.logf("run %s: no work left", meta.Name)
 			}
-			w.logf("run %s: no work left", meta.Name)
 			if w.cfg.Run != "" && w.cfg.ExitWhenDone {
 				return nil
 			}
@@ -248,8 +253,18 @@ func (w *Worker) serve(ctx context.Context, stop <-chan struct{}, meta Meta) err
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if gone(err) { // deleted since pick found it
+		return ErrRunDeleted
+	}
 	w.logf("run %s: %v", meta.Name, err)
 	return nil
+}
+
+// gone reports whether err says that a stream, bucket or run is not
+// there (any more): unlike a timeout, asking again will not help.
+func gone(err error) bool {
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) ||
+		errors.Is(err, ErrNoRun)
 }
 
 func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta, runs, kv jetstream.KeyValue, ts jetstream.Stream) error {
@@ -277,6 +292,18 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		s.stopSource()
 		<-s.ended
 		kv.Delete(context.Background(), "w."+w.cfg.ID)
+	}
+	// leave drops a deleted run: no result can be stored any more, so
+	// attempts in flight are cancelled rather than finished, and the rest
+	// is released as at the end of a run (what goes back goes nowhere).
+	leave := func() error {
+		s.deleted.Store(true)
+		for _, p := range parts {
+			p.abort()
+		}
+		s.run.Drain()
+		releaseAll(false)
+		return ErrRunDeleted
 	}
 	tick := time.NewTicker(max(meta.LeaseTTL/4, 100*time.Millisecond))
 	defer tick.Stop()
@@ -321,6 +348,13 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	doneFrom, redeliveredFrom := w.done.Load(), w.redelivered.Load()
 	lastDone, lastAt := int64(0), time.Now()
 	for {
+		switch s.state(ctx) {
+		case runOver:
+			releaseAll(false)
+			return nil
+		case runDeleted:
+			return leave()
+		}
 		now := time.Now()
 		actx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
 		// Heartbeat: live workers decide the fair share.
@@ -377,7 +411,9 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 				beat = true
 			case <-wake:
 				bctx, cancel := ctxOr(ctx, 10*time.Second)
-				w.balance(bctx, s, parts, members)
+				if !w.balance(bctx, s, parts, members) {
+					beat = true // the leases are gone: was the run deleted?
+				}
 				cancel()
 				rebeat()
 			case <-idle.C:
@@ -385,15 +421,16 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 				// the next heartbeat, so that an idle worker exits (and
 				// stops costing the server its pull requests) soon after
 				// the end.
-				if w.holding.Load() == 0 && s.runOver(ctx) {
-					releaseAll(false)
-					return nil
+				if w.holding.Load() == 0 {
+					switch s.state(ctx) {
+					case runOver:
+						releaseAll(false)
+						return nil
+					case runDeleted:
+						return leave()
+					}
 				}
 			}
-		}
-		if s.runOver(ctx) {
-			releaseAll(false)
-			return nil
 		}
 	}
 }
@@ -408,17 +445,37 @@ func heldList(parts map[int]*partition) []int {
 	return held
 }
 
-// runOver reports whether the session's run has been submitted in full and
-// every target acknowledged.
-func (s *session) runOver(ctx context.Context) bool {
+// runState is what a worker finds of the run it serves.
+type runState int
+
+const (
+	runLive    runState = iota // work left, or it cannot tell now
+	runOver                    // submitted in full and every target acknowledged
+	runDeleted                 // fanout status --delete removed it
+)
+
+// state looks whether the session's run is over or was deleted: its
+// metadata is gone, or is another run's of the same name (deleted and
+// submitted again), or its targets stream is gone. DeleteRun removes the
+// streams first, so a run seen complete with no stream was deleted too.
+func (s *session) state(ctx context.Context) runState {
 	actx, cancel := ctxOr(ctx, 5*time.Second)
 	defer cancel()
 	m, _, err := metaIn(actx, s.runs, s.meta.Name)
-	if err != nil || !m.Complete {
-		return false
+	switch {
+	case errors.Is(err, ErrNoRun), err == nil && !m.Created.Equal(s.meta.Created):
+		return runDeleted
+	case err != nil || !m.Complete:
+		return runLive
 	}
 	left, err := hasTargets(actx, s.ts)
-	return err == nil && !left
+	switch {
+	case gone(err):
+		return runDeleted
+	case err == nil && !left:
+		return runOver
+	}
+	return runLive
 }
 
 // membership tells the changes of a run's lease bucket that move the fair
@@ -528,14 +585,18 @@ func (w *Worker) busyPartitions(ctx context.Context, s *session) map[int]bool {
 // balance takes free partitions up to the fair share, or gives back those
 // held above it: all of them when a worker joined since the last balance,
 // one otherwise (the share also shrinks as partitions run out of work near
-// the end of a run, where handing back queued targets gains little).
-func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partition, members *membership) {
+// the end of a run, where handing back queued targets gains little). It
+// returns false when the lease bucket is gone (the run was deleted?).
+func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partition, members *membership) bool {
 	kv, meta := s.kv, s.meta
 	l, err := kv.ListKeys(ctx, jetstream.MetaOnly())
+	if gone(err) {
+		return false // the caller looks whether the run is still there
+	}
 	if err != nil {
 		// Counting itself alone, it would take every free partition.
 		w.logf("run %s: listing workers: %v (not rebalancing now)", meta.Name, err)
-		return
+		return true
 	}
 	live := 0
 	for k := range l.Keys() {
@@ -578,7 +639,7 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 				go p.release(true, 0)
 			}
 		}
-		return
+		return true
 	}
 	// Start the search at a place that differs between workers, so that
 	// they do not all race for the same keys.
@@ -595,10 +656,14 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 		p, err := s.startPartition(ctx, n, rev)
 		if err != nil {
 			kv.Delete(ctx, partitionKey(n), jetstream.LastRevision(rev))
+			if gone(err) {
+				return false
+			}
 			w.logf("run %s: partition %d: %v", meta.Name, n, err)
 			continue
 		}
 		parts[n] = p
 		held++
 	}
+	return true
 }
