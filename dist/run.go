@@ -98,12 +98,24 @@ type Meta struct {
 	Created   time.Time `json:"created"`
 	Submitted uint64    `json:"submitted"`
 	Complete  bool      `json:"complete"`
+	// InputTargets and InputHash fingerprint the input the run was
+	// submitted from: InputHash is the xxhash, in hex, of the records of
+	// its first InputTargets targets, saved with each checkpoint. A
+	// re-submit must read the same there, or it is another input. Runs
+	// submitted before fingerprints (or that died before their first
+	// checkpoint) have none, and any input continues them.
+	InputTargets uint64 `json:"input_targets,omitempty"`
+	InputHash    string `json:"input_hash,omitempty"`
 }
 
 // ErrOldLayout is returned for a run submitted by a fanout from before
 // batches (one target per message), whose streams this one does not read.
 var ErrOldLayout = errors.New("submitted by an older fanout (one target per message), which this one cannot serve: " +
 	"submit the input again under a new --run name")
+
+// ErrOtherInput is wrapped by Submit's error for an input that is not the
+// one the run was submitted from.
+var ErrOtherInput = errors.New("was submitted from a different input")
 
 // ErrNoRun is wrapped by the errors about a run that does not exist.
 var ErrNoRun = errors.New("no such run")

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fanout/fanout/engine"
@@ -22,9 +24,10 @@ const CheckpointEvery = 1000
 // SubmitStats say what a Submit did.
 type SubmitStats struct {
 	Meta      Meta
-	Published uint64 // targets published by this call
-	Skipped   uint64 // targets before the checkpoint of an earlier submit
+	Published uint64 // targets this call queued
+	Skipped   uint64 // targets an earlier submit queued: before its checkpoint, or dropped by the stream as duplicates
 	Resumed   bool   // the run existed already
+	Finished  bool   // it was submitted in full already: nothing was to be queued
 }
 
 // Submit publishes src's targets to run c.Name, creating the run when it
@@ -49,9 +52,11 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 		if err := meta.usable(); err != nil {
 			return st, err
 		}
-		st.Resumed = true
-		if meta.Complete {
-			st.Meta = meta
+		st.Resumed, st.Finished = true, meta.Complete
+		if meta.Complete && meta.InputHash == "" {
+			// Submitted before fingerprints: nothing to compare the
+			// input with, so it is taken for the same, as it was then.
+			st.Meta, st.Skipped = meta, meta.Submitted
 			return st, nil
 		}
 	default:
@@ -75,24 +80,47 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	}
 
 	checkpoint := meta.Submitted
-	var futs []jetstream.PubAckFuture
+	var futs []pubFuture
 	var n uint64 // targets seen (published or skipped)
 	nextCheckpoint := checkpoint + CheckpointEvery
 	var comp compressor
-	bt := newBatcher(meta.Batch, meta.Partitions, func(p int, b *pending) error {
-		if b.last < checkpoint {
-			st.Skipped += uint64(b.n) // queued by an earlier submit
-			return nil
-		}
+	publish := func(p int, b *pending) error {
 		m := comp.msg(targetSubject(rc.Name, p, b.n), b.data)
 		f, err := c.JS.PublishMsgAsync(m, jetstream.WithMsgID(batchID(rc.Name, p, b.first)),
 			jetstream.WithStallWait(30*time.Second))
 		if err != nil {
 			return fmt.Errorf("publish targets %d...: %w", b.first, err)
 		}
-		futs = append(futs, f)
+		futs = append(futs, pubFuture{f, b.n})
 		st.Published += uint64(b.n)
 		return nil
+	}
+	// Batches cut before the input is known to be the run's own wait
+	// here: a different input must not add a target to the run.
+	fp := newFingerprint(meta)
+	var held []heldBatch
+	verify := func() error {
+		if !fp.matches(n) {
+			return fmt.Errorf("run %q %w: submit this one under a new --run name", rc.Name, ErrOtherInput)
+		}
+		for i := range held {
+			if err := publish(held[i].p, &held[i].b); err != nil {
+				return err
+			}
+		}
+		held = nil
+		return nil
+	}
+	bt := newBatcher(meta.Batch, meta.Partitions, func(p int, b *pending) error {
+		switch {
+		case b.last < checkpoint:
+			st.Skipped += uint64(b.n) // queued by an earlier submit
+			return nil
+		case !fp.verified:
+			held = append(held, heldBatch{p, *b})
+			return nil
+		}
+		return publish(p, b)
 	})
 	for {
 		t, err := src.Next()
@@ -102,21 +130,33 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 		if err != nil {
 			return st, err
 		}
+		fp.add(&t)
 		n = max(n, t.Seq+1)
+		if st.Finished && n > meta.Submitted { // more targets than the run has
+			return st, fmt.Errorf("run %q %w: submit this one under a new --run name", rc.Name, ErrOtherInput)
+		}
+		if !fp.verified && n >= fp.targets {
+			if err := verify(); err != nil {
+				return st, err
+			}
+		}
 		if err := bt.add(Partition(t.HostKey, meta.Partitions), &t); err != nil {
 			return st, err
 		}
-		if n < nextCheckpoint {
+		// Before the input is verified, held batches are not queued yet,
+		// and the checkpoint must not pass them.
+		if n < nextCheckpoint || !fp.verified {
 			continue
 		}
 		nextCheckpoint = n + CheckpointEvery
-		if err := waitAcks(ctx, futs); err != nil {
+		if err := waitAcks(ctx, futs, &st); err != nil {
 			return st, err
 		}
 		futs = futs[:0]
 		// Every target below the oldest one still buffered is queued.
 		if cp := min(n, bt.oldest()); cp > meta.Submitted {
 			meta.Submitted = cp
+			meta.InputTargets, meta.InputHash = n, fp.sum()
 			if err := save(); err != nil {
 				return st, err
 			}
@@ -125,14 +165,24 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 			progress(meta.Submitted)
 		}
 	}
+	if !fp.verified { // a shorter input
+		if err := verify(); err != nil {
+			return st, err
+		}
+	}
 	if err := bt.flushAll(); err != nil {
 		return st, err
 	}
-	if err := waitAcks(ctx, futs); err != nil {
+	if err := waitAcks(ctx, futs, &st); err != nil {
 		return st, err
+	}
+	if st.Finished { // the same input again: nothing to save
+		st.Meta = meta
+		return st, nil
 	}
 	meta.Submitted = max(n, checkpoint)
 	meta.Complete = true
+	meta.InputTargets, meta.InputHash = n, fp.sum()
 	if err := save(); err != nil {
 		return st, err
 	}
@@ -143,15 +193,61 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	return st, nil
 }
 
-// waitAcks waits until JetStream acknowledged each publish; a failed one
-// fails the submit (a re-submit continues from the checkpoint).
-func waitAcks(ctx context.Context, futs []jetstream.PubAckFuture) error {
+// pubFuture is a batch's publish, of n targets.
+type pubFuture struct {
+	f jetstream.PubAckFuture
+	n int
+}
+
+// heldBatch is a batch of partition p cut before the input was verified.
+type heldBatch struct {
+	p int
+	b pending
+}
+
+// fingerprint hashes an input's target records as they are read, and
+// compares the hash of its first targets with a run's fingerprint.
+type fingerprint struct {
+	h        *xxhash.Digest
+	rec      []byte
+	targets  uint64 // how many targets the run's fingerprint covers
+	want     string // the run's fingerprint
+	verified bool   // the input matches it, or there is none
+}
+
+func newFingerprint(m Meta) *fingerprint {
+	return &fingerprint{h: xxhash.New(), targets: m.InputTargets, want: m.InputHash, verified: m.InputHash == ""}
+}
+
+func (f *fingerprint) add(t *fetch.Target) {
+	f.rec = appendTarget(f.rec[:0], t)
+	f.h.Write(f.rec)
+}
+
+func (f *fingerprint) sum() string { return strconv.FormatUint(f.h.Sum64(), 16) }
+
+// matches reports whether the n targets read so far are those the run's
+// fingerprint covers, and if so marks the input verified.
+func (f *fingerprint) matches(n uint64) bool {
+	f.verified = n == f.targets && f.sum() == f.want
+	return f.verified
+}
+
+// waitAcks waits until JetStream acknowledged each publish, and counts in
+// st the targets that the stream dropped as duplicates as queued before;
+// a failed publish fails the submit (a re-submit continues from the
+// checkpoint).
+func waitAcks(ctx context.Context, futs []pubFuture, st *SubmitStats) error {
 	timeout := time.NewTimer(2 * time.Minute)
 	defer timeout.Stop()
-	for _, f := range futs {
+	for _, pf := range futs {
 		select {
-		case <-f.Ok():
-		case err := <-f.Err():
+		case ack := <-pf.f.Ok():
+			if ack != nil && ack.Duplicate {
+				st.Published -= uint64(pf.n)
+				st.Skipped += uint64(pf.n)
+			}
+		case err := <-pf.f.Err():
 			return fmt.Errorf("publish: %w", err)
 		case <-ctx.Done():
 			return ctx.Err()

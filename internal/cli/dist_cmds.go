@@ -159,15 +159,24 @@ twice. It prints the run name on stdout.`,
 				}
 			}
 			st, err := dist.Submit(cmd.Context(), c, rc, r, progress)
-			if err != nil {
+			switch {
+			case errors.Is(err, dist.ErrOtherInput) || errors.Is(err, dist.ErrOldLayout):
+				// The run is not this input's: submitting again would not
+				// help, and the error says what would.
+				fmt.Fprintf(env.Stderr, "fanout submit: %v\n", err)
+				return exitError{ExitUsage}
+			case err != nil:
 				fmt.Fprintf(env.Stderr, "fanout submit: %s: %v (submit the same input again to continue)\n", rc.Name, err)
 				return exitError{ExitIncomplete}
 			}
 			fmt.Fprintln(env.Stdout, rc.Name)
 			if !quiet {
 				how := "new run"
-				if st.Resumed {
-					how = fmt.Sprintf("continued, %d already queued", st.Skipped)
+				switch {
+				case st.Finished:
+					how = "submitted in full before"
+				case st.Resumed:
+					how = fmt.Sprintf("continued: %d were queued before", st.Skipped)
 				}
 				fmt.Fprintf(env.Stderr, "fanout submit: %s: %d targets queued (%s, %d published now, %d duplicates in the input)\n",
 					rc.Name, st.Meta.Submitted, how, st.Published, r.Duplicates())

@@ -1,0 +1,131 @@
+package dist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// A re-submit to an existing run is refused (ErrOtherInput, nothing
+// queued) unless its input is the one the run was submitted from, as far
+// as it was submitted: the same input after a crash continues the run,
+// and again after the end queues nothing. A different input used to be
+// taken for the same: its batches' ids were the run's, so it queued
+// nothing, or after a crash a mix of both. A run submitted before
+// fingerprints takes any input, as it did.
+func TestResubmitOtherInputRefused(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	c := connect(t, url)
+	ctx := context.Background()
+	list := func(n int, path string) []string {
+		urls := make([]string, n)
+		for i := range urls {
+			urls[i] = fmt.Sprintf("http://h%d.example/%s/%d", i%40, path, i)
+		}
+		return urls
+	}
+	const n = 5000
+	input := list(n, "a")
+	for i, tc := range []struct {
+		name    string
+		crashAt int  // the first submit dies after this many targets (0: it finishes)
+		old     bool // the run's metadata has no fingerprint, as an older fanout's
+		again   []string
+		refused bool
+	}{
+		{"same input after the end", 0, false, input, false},
+		{"same input after a crash", 3500, false, input, false},
+		{"same input and more after a crash", 3500, false, append(list(n, "a"), list(100, "more")...), false},
+		{"other input after the end", 0, false, list(n, "b"), true},
+		{"other input after a crash", 3500, false, list(n, "b"), true},
+		{"longer input after the end", 0, false, append(list(n, "a"), list(100, "more")...), true},
+		{"shorter input after the end", 0, false, input[:n-1], true},
+		{"shorter input after a crash", 3500, false, input[:1000], true},
+		{"last target other after the end", 0, false, append(list(n-1, "a"), "http://h0.example/b"), true},
+		{"other input after an older fanout's end", 0, true, list(n, "b"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := testRun(fmt.Sprintf("other%d", i))
+			rc.Batch = 10
+			if tc.crashAt > 0 {
+				if _, err := Submit(ctx, c, rc, &failingSource{inputOf(input), tc.crashAt}, nil); err == nil {
+					t.Fatal("Submit of a failing source: no error")
+				}
+				// It returned without waiting for its last publishes.
+				select {
+				case <-c.JS.PublishAsyncComplete():
+				case <-time.After(10 * time.Second):
+					t.Fatal("the crashed submit's publishes still pending after 10s")
+				}
+			} else {
+				submit(t, c, rc, input)
+			}
+			if tc.old {
+				forgetFingerprint(t, c, rc.Name)
+			}
+			before := streamMsgs(t, c, rc.Name)
+			st, err := Submit(ctx, c, rc, inputOf(tc.again), nil)
+			if tc.refused {
+				if !errors.Is(err, ErrOtherInput) {
+					t.Fatalf("re-submit: %+v, %v; want ErrOtherInput", st, err)
+				}
+				if after := streamMsgs(t, c, rc.Name); after != before || st.Published != 0 {
+					t.Errorf("refused re-submit queued %d targets, %d messages", st.Published, after-before)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("re-submit: %v", err)
+			}
+			want := uint64(len(tc.again))
+			if tc.old {
+				want = n // the run is the first input's
+			}
+			if !st.Meta.Complete || st.Meta.Submitted != want || st.Skipped+st.Published != want {
+				t.Errorf("re-submit: %d queued before, %d now, %d in the run, complete %v; want %d in all",
+					st.Skipped, st.Published, st.Meta.Submitted, st.Meta.Complete, want)
+			}
+			if tc.crashAt == 0 && st.Published != 0 {
+				t.Errorf("re-submit of a finished run queued %d targets", st.Published)
+			}
+		})
+	}
+}
+
+// streamMsgs returns the number of work messages in run's targets stream.
+func streamMsgs(t *testing.T, c *Conn, run string) uint64 {
+	t.Helper()
+	s, err := c.JS.Stream(context.Background(), targetStream(run))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// forgetFingerprint makes run's metadata look written by a fanout from
+// before input fingerprints.
+func forgetFingerprint(t *testing.T, c *Conn, run string) {
+	t.Helper()
+	ctx := context.Background()
+	kv, err := runsKV(ctx, c.JS, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := metaIn(ctx, kv, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.InputTargets, m.InputHash = 0, ""
+	b, _ := json.Marshal(m)
+	if _, err := kv.Put(ctx, run, b); err != nil {
+		t.Fatal(err)
+	}
+}
