@@ -63,6 +63,13 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		return st, err
 	}
 	st.Submitted, st.Complete = meta.Submitted, meta.Complete
+	// The results stream's creation time tells this run from a later one
+	// of the same name (deleted tells a deleted run).
+	rs, err := c.JS.Stream(ctx, resultStream(run))
+	if err != nil {
+		return st, fmt.Errorf("run %q: %w", run, err)
+	}
+	created := rs.CachedInfo().Created
 	rd, err := startReader(ctx, c, run, 1)
 	if err != nil {
 		return st, err
@@ -136,11 +143,8 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			// Once the submit is complete, Submitted is final.
 			if !st.Complete {
 				m, _, err := metaIn(ctx, runs, run)
-				if err == nil {
+				if err == nil && m.Created.Equal(meta.Created) {
 					st.Submitted, st.Complete = m.Submitted, m.Complete
-				}
-				if metaGone(meta, m, err) {
-					return st, deletedWhileCollecting(run, flush())
 				}
 			}
 			if o.Follow && st.Complete && have() >= st.Submitted {
@@ -154,8 +158,7 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 				// No result for a while: a deleted run sends none ever
 				// again (its stream is gone), and --follow would wait
 				// forever.
-				m, _, err := metaIn(ctx, runs, run)
-				if deleted(ctx, c, meta, m, err) {
+				if deleted(ctx, c, run, created) {
 					return st, deletedWhileCollecting(run, flush())
 				}
 				if rd, err = rd.restartIfStalled(ctx); err != nil {
@@ -169,27 +172,16 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 	}
 }
 
-// deleted reports whether run, whose Meta was meta when Collect started,
-// was deleted since: m and err are what reading its Meta now gave. Its
-// name may have been submitted again since, as another run (another
-// Created), whose results are not this run's.
-func deleted(ctx context.Context, c *Conn, meta, m Meta, err error) bool {
-	switch {
-	case metaGone(meta, m, err):
-		return true
-	case err != nil:
-		return false // cannot tell now: not a reason to stop
-	}
+// deleted reports whether run's results stream, made at created, is gone,
+// or is another run's of the same name (deleted and submitted again). The
+// stream's leader answers that in a cluster, while the run's metadata is
+// read from any replica of its bucket, which may be behind: a missing key
+// proves nothing. A failed lookup is not a reason to stop.
+func deleted(ctx context.Context, c *Conn, run string, created time.Time) bool {
 	actx, cancel := ctxOr(ctx, 5*time.Second)
 	defer cancel()
-	_, err = c.JS.Stream(actx, resultStream(meta.Name))
-	return errors.Is(err, jetstream.ErrStreamNotFound)
-}
-
-// metaGone reports whether reading a run's Meta again gave m and err that
-// say the run whose Meta was meta is gone: no run of its name, or another.
-func metaGone(meta, m Meta, err error) bool {
-	return errors.Is(err, ErrNoRun) || err == nil && !m.Created.Equal(meta.Created)
+	rs, err := c.JS.Stream(actx, resultStream(run))
+	return errors.Is(err, jetstream.ErrStreamNotFound) || err == nil && !rs.CachedInfo().Created.Equal(created)
 }
 
 // deletedWhileCollecting is Collect's error for a run deleted under it,

@@ -319,11 +319,12 @@ func DeleteRun(ctx context.Context, js jetstream.JetStream, run string) error {
 		errs = append(errs, err)
 	}
 	if kv, err := js.KeyValue(ctx, runsBucket); err == nil {
-		// Purging a key that is not there succeeds (and leaves a marker):
-		// ask first.
+		// Purging a key that is not there succeeds (and leaves a marker),
+		// so a name that has nothing is not purged. The Get alone does
+		// not decide: it may be answered by a replica that is behind.
 		_, err := kv.Get(ctx, run)
 		found = found || err == nil
-		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if found {
 			if err := kv.Purge(ctx, run); err != nil {
 				errs = append(errs, err)
 			}

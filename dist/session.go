@@ -39,6 +39,10 @@ type session struct {
 
 	balanced chan struct{} // closed once the worker's first balance took its partitions
 	deleted  atomic.Bool   // the run was deleted: its partitions' errors need not be told
+	leaving  chan struct{} // closed when the run was deleted: no ack will come
+	// tsCreated is when the targets stream was made: a stream of the same
+	// name made later is another run's (state).
+	tsCreated time.Time
 
 	// Next's own: the batches it hands targets out of, one from each in
 	// turn, and the next one's index; began once gather ran.
@@ -85,7 +89,8 @@ func (w *Worker) newSession(meta Meta, runs, kv jetstream.KeyValue, ts jetstream
 	s := &session{w: w, meta: meta, runs: runs, kv: kv, ts: ts,
 		feed: make(chan *batch), parts: make([]atomic.Pointer[partition], meta.Partitions),
 		srcStop: make(chan struct{}), balanced: make(chan struct{}), held: map[uint64]*batch{}, extra: map[uint64][]*batch{},
-		acks: make(chan ackJob, 256), ended: make(chan struct{})}
+		acks: make(chan ackJob, 256), ended: make(chan struct{}), leaving: make(chan struct{}),
+		tsCreated: ts.CachedInfo().Created}
 	eng, err := engine.NewWithFetcher(w.cfg.Engine, s)
 	if err != nil {
 		return nil, err
@@ -386,6 +391,8 @@ func (s *session) acker(done chan<- struct{}) {
 			select {
 			case <-f.Ok():
 			case <-f.Err():
+				ok = false
+			case <-s.leaving: // the stream is gone: its ack would time out
 				ok = false
 			}
 		}

@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,21 +37,27 @@ func TestResubmitOtherInputRefused(t *testing.T) {
 		old     bool // the run's metadata has no fingerprint, as an older fanout's
 		again   []string
 		refused bool
+		batch   int // 0: 10, so that batches are cut early
 	}{
-		{"same input after the end", 0, false, input, false},
-		{"same input after a crash", 3500, false, input, false},
-		{"same input and more after a crash", 3500, false, append(list(n, "a"), list(100, "more")...), false},
-		{"other input after the end", 0, false, list(n, "b"), true},
-		{"other input after a crash", 3500, false, list(n, "b"), true},
-		{"longer input after the end", 0, false, append(list(n, "a"), list(100, "more")...), true},
-		{"shorter input after the end", 0, false, input[:n-1], true},
-		{"shorter input after a crash", 3500, false, input[:1000], true},
-		{"last target other after the end", 0, false, append(list(n-1, "a"), "http://h0.example/b"), true},
-		{"other input after an older fanout's end", 0, true, list(n, "b"), false},
+		{"same input after the end", 0, false, input, false, 0},
+		{"same input after a crash", 3500, false, input, false, 0},
+		{"same input and more after a crash", 3500, false, append(list(n, "a"), list(100, "more")...), false, 0},
+		{"other input after the end", 0, false, list(n, "b"), true, 0},
+		{"other input after a crash", 3500, false, list(n, "b"), true, 0},
+		{"longer input after the end", 0, false, append(list(n, "a"), list(100, "more")...), true, 0},
+		{"shorter input after the end", 0, false, input[:n-1], true, 0},
+		{"shorter input after a crash", 3500, false, input[:1000], true, 0},
+		{"last target other after the end", 0, false, append(list(n-1, "a"), "http://h0.example/b"), true, 0},
+		{"other input after an older fanout's end", 0, true, list(n, "b"), false, 0},
+		// With the default batch of 500 no partition has sent a batch by
+		// 3500 targets, so the checkpoint mark is still 0: the fingerprint
+		// must be saved all the same.
+		{"other input after an early crash, default batches", 3500, false, list(n, "b"), true, DefaultRunConfig().Batch},
+		{"same input after an early crash, default batches", 3500, false, input, false, DefaultRunConfig().Batch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := testRun(fmt.Sprintf("other%d", i))
-			rc.Batch = 10
+			rc.Batch = cmp.Or(tc.batch, 10)
 			if tc.crashAt > 0 {
 				if _, err := Submit(ctx, c, rc, &failingSource{inputOf(input), tc.crashAt}, nil); err == nil {
 					t.Fatal("Submit of a failing source: no error")

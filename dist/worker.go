@@ -109,7 +109,7 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 		if errors.Is(err, ErrOldLayout) {
 			return err
 		}
-		if errors.Is(err, ErrNoRun) && w.cfg.ExitWhenDone {
+		if errors.Is(err, ErrNoRun) && w.cfg.Run != "" && w.cfg.ExitWhenDone && w.noStream(ctx) {
 			// Waiting to exit when a run that is not there is done would
 			// wait forever: the name is most likely mistyped.
 			return fmt.Errorf("run %q: %w: check the name with fanout status", w.cfg.Run, ErrNoRun)
@@ -260,6 +260,16 @@ func (w *Worker) serve(ctx context.Context, stop <-chan struct{}, meta Meta) err
 	return nil
 }
 
+// noStream confirms that the worker's --run has no targets stream, which
+// the stream's leader answers: the run's metadata, read from any replica
+// of its bucket, may miss a run just submitted.
+func (w *Worker) noStream(ctx context.Context) bool {
+	actx, cancel := ctxOr(ctx, 5*time.Second)
+	defer cancel()
+	_, err := w.c.JS.Stream(actx, targetStream(w.cfg.Run))
+	return errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
 // gone reports whether err says that a stream, bucket or run is not
 // there (any more): unlike a timeout, asking again will not help.
 func gone(err error) bool {
@@ -298,6 +308,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	// is released as at the end of a run (what goes back goes nowhere).
 	leave := func() error {
 		s.deleted.Store(true)
+		close(s.leaving) // the acker waits for no more acks
 		for _, p := range parts {
 			p.abort()
 		}
@@ -454,25 +465,25 @@ const (
 	runDeleted                 // fanout status --delete removed it
 )
 
-// state looks whether the session's run is over or was deleted: its
-// metadata is gone, or is another run's of the same name (deleted and
-// submitted again), or its targets stream is gone. DeleteRun removes the
-// streams first, so a run seen complete with no stream was deleted too.
+// state looks whether the session's run is over or was deleted. Deleted
+// is told by the targets stream alone: it is gone, or it is another one
+// of the same name (deleted and submitted again since). In a cluster the
+// stream's leader answers that, while the run's metadata is read from any
+// replica of its bucket (direct get), which may be behind and miss a run
+// just submitted: a missing key proves nothing. DeleteRun removes the
+// streams first.
 func (s *session) state(ctx context.Context) runState {
 	actx, cancel := ctxOr(ctx, 5*time.Second)
 	defer cancel()
-	m, _, err := metaIn(actx, s.runs, s.meta.Name)
+	info, err := s.ts.Info(actx)
 	switch {
-	case errors.Is(err, ErrNoRun), err == nil && !m.Created.Equal(s.meta.Created):
+	case gone(err), err == nil && !info.Created.Equal(s.tsCreated):
 		return runDeleted
-	case err != nil || !m.Complete:
-		return runLive
+	case err != nil:
+		return runLive // cannot tell now
 	}
-	left, err := hasTargets(actx, s.ts)
-	switch {
-	case gone(err):
-		return runDeleted
-	case err == nil && !left:
+	m, _, err := metaIn(actx, s.runs, s.meta.Name)
+	if err == nil && m.Complete && info.State.Msgs == 0 {
 		return runOver
 	}
 	return runLive

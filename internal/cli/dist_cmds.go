@@ -498,15 +498,15 @@ func newStatusCmd(env Env) *cobra.Command {
 		Short: "Show a distributed run's progress: submitted, done, pending, workers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if del && run == "" {
+				// Listing the runs instead would look like success.
+				return usageError{errors.New("--delete needs --run NAME (fanout status lists the runs)")}
+			}
 			c, err := nf.connect(cmd.Context(), env, "fanout status")
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			if del && run == "" {
-				// Listing the runs instead would look like success.
-				return usageError{errors.New("--delete needs --run NAME (fanout status lists the runs)")}
-			}
 			if run == "" {
 				metas, err := dist.Runs(cmd.Context(), c.JS)
 				if err != nil {
