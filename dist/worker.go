@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,11 @@ type WorkerConfig struct {
 	// ExitWhenDone returns from Run once no run has work left (or, with
 	// Run set, once that run is done), instead of waiting for more.
 	ExitWhenDone bool
+	// RunWait is how long a worker with Run and ExitWhenDone waits for
+	// that run to be submitted (workers are often started with, or just
+	// before, their submit) before it takes the name for a mistake and
+	// fails; 0 means DefaultRunWait.
+	RunWait time.Duration
 	// MaxPartitions caps the partitions held at once (0: a fair share,
 	// partitions divided by live workers, rounded up).
 	MaxPartitions int
@@ -104,15 +110,24 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 	// The last error logged: the same one again, four times a second
 	// while a --run is not submitted yet, tells nothing new.
 	said := ""
+	var missingSince time.Time // when the --run was first found missing
 	for {
 		meta, ok, err := w.pick(ctx)
 		if errors.Is(err, ErrOldLayout) {
 			return err
 		}
-		if errors.Is(err, ErrNoRun) && w.cfg.Run != "" && w.cfg.ExitWhenDone && w.noStream(ctx) {
-			// Waiting to exit when a run that is not there is done would
-			// wait forever: the name is most likely mistyped.
-			return fmt.Errorf("run %q: %w: check the name with fanout status", w.cfg.Run, ErrNoRun)
+		if !errors.Is(err, ErrNoRun) {
+			missingSince = time.Time{}
+		} else if w.cfg.Run != "" && w.cfg.ExitWhenDone {
+			if missingSince.IsZero() {
+				missingSince = time.Now()
+			}
+			// Waiting to exit when a run that never comes is done would
+			// wait forever: after RunWait the name is taken for a typo.
+			if wait := cmp.Or(w.cfg.RunWait, DefaultRunWait); time.Since(missingSince) >= wait && w.noStream(ctx) {
+				return fmt.Errorf("run %q: %w (waited %v for it to be submitted): check the name with fanout status",
+					w.cfg.Run, ErrNoRun, wait)
+			}
 		}
 		switch {
 		case err == nil || ctx.Err() != nil:
@@ -259,6 +274,10 @@ func (w *Worker) serve(ctx context.Context, stop <-chan struct{}, meta Meta) err
 	w.logf("run %s: %v", meta.Name, err)
 	return nil
 }
+
+// DefaultRunWait is how long a worker with --run and --exit-when-done
+// waits for its run to be submitted.
+const DefaultRunWait = 30 * time.Second
 
 // noStream confirms that the worker's --run has no targets stream, which
 // the stream's leader answers: the run's metadata, read from any replica

@@ -205,6 +205,7 @@ func newWorkerCmd(env Env) *cobra.Command {
 	f := &flags{}
 	var run, id string
 	var exitWhenDone, quiet bool
+	var runWait time.Duration
 	var maxParts int
 	cmd := &cobra.Command{
 		Use:   "worker [--nats URL] [engine flags]",
@@ -236,7 +237,7 @@ released, then the worker exits.`,
 				log = env.Stderr
 			}
 			w, err := dist.NewWorker(c, dist.WorkerConfig{Engine: cfg, Run: run, ID: id,
-				ExitWhenDone: exitWhenDone, MaxPartitions: maxParts, Log: log})
+				ExitWhenDone: exitWhenDone, RunWait: runWait, MaxPartitions: maxParts, Log: log})
 			if err != nil {
 				return usageError{err}
 			}
@@ -272,6 +273,7 @@ released, then the worker exits.`,
 	fs.StringVar(&run, "run", "", "serve only run `NAME` (default: every run, oldest first)")
 	fs.StringVar(&id, "id", "", "worker name in leases and status (default HOST-PID)")
 	fs.BoolVar(&exitWhenDone, "exit-when-done", false, "exit once no run has work left instead of waiting for more")
+	fs.DurationVar(&runWait, "run-wait", dist.DefaultRunWait, "with --run and --exit-when-done, how long to wait for the run to be submitted")
 	fs.IntVar(&maxParts, "max-partitions", 0, "hold at most this many partitions (0: a fair share)")
 	fs.BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	all := pflag.NewFlagSet("engine", pflag.ContinueOnError)

@@ -29,9 +29,10 @@ func (s *syncBuffer) String() string {
 }
 
 // TestWorkerRunNotSubmitted: a worker for a --run that does not exist
-// fails at once with --exit-when-done (it used to wait forever, logging
-// "no such run" four times a second), and without it waits for the run,
-// saying so once.
+// fails after --run-wait with --exit-when-done (it used to wait forever,
+// logging "no such run" four times a second), and without it waits for
+// the run, saying so once. TestWorkerStartedBeforeSubmit is the other
+// side: failing at once broke workers started with their submit.
 func TestWorkerRunNotSubmitted(t *testing.T) {
 	url := startSecureNATS(t, func(*server.Options) {})
 	// Another run exists, so the runs bucket does too.
@@ -43,14 +44,15 @@ func TestWorkerRunNotSubmitted(t *testing.T) {
 		exitWhenDone bool
 		code         int // -1: still running after wait
 		stderr       string
+		noSuch       int // lines saying "no such run": the wait's, and the error's
 	}{
-		{"--exit-when-done", true, ExitUsage, `run "nosuch": no such run: check the name with fanout status`},
-		{"waiting", false, -1, "run nosuch: no such run; waiting for it to be submitted"},
+		{"--exit-when-done", true, ExitUsage, `run "nosuch": no such run (waited 1s for it to be submitted): check the name with fanout status`, 2},
+		{"waiting", false, -1, "run nosuch: no such run; waiting for it to be submitted", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"worker", "--nats", url, "--run", "nosuch", "--id", "w1"}
 			if tc.exitWhenDone {
-				args = append(args, "--exit-when-done")
+				args = append(args, "--exit-when-done", "--run-wait", "1s")
 			}
 			interrupt := make(chan struct{})
 			var stderr syncBuffer
@@ -60,7 +62,7 @@ func TestWorkerRunNotSubmitted(t *testing.T) {
 			code := -1
 			select {
 			case code = <-done:
-			case <-time.After(2 * time.Second): // eight looks for the run
+			case <-time.After(3 * time.Second): // twelve looks for the run
 				close(interrupt)
 				select {
 				case <-done:
@@ -69,14 +71,43 @@ func TestWorkerRunNotSubmitted(t *testing.T) {
 				}
 			}
 			if code != tc.code {
-				t.Errorf("exit %d, want %d (-1: still running after 2s): %s", code, tc.code, stderr.String())
+				t.Errorf("exit %d, want %d (-1: still running after 3s): %s", code, tc.code, stderr.String())
 			}
 			if n := strings.Count(stderr.String(), tc.stderr); n != 1 {
 				t.Errorf("stderr says %q %d times, want once:\n%s", tc.stderr, n, stderr.String())
 			}
-			if n := strings.Count(stderr.String(), "no such run"); n != 1 {
-				t.Errorf("stderr says \"no such run\" %d times, want once:\n%s", n, stderr.String())
+			if n := strings.Count(stderr.String(), "no such run"); n != tc.noSuch {
+				t.Errorf("stderr says \"no such run\" %d times, want %d:\n%s", n, tc.noSuch, stderr.String())
 			}
 		})
+	}
+}
+
+// TestWorkerStartedBeforeSubmit: a worker started with --run and
+// --exit-when-done before its submit (as the benchmark and scripts start
+// them, all at once) waits for the run, serves it and exits 0.
+func TestWorkerStartedBeforeSubmit(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	s := newSite(t)
+	var stderr syncBuffer
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: make(chan struct{})}
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(t.Context(), env, []string{"worker", "--nats", url, "--run", "late", "--exit-when-done", "--id", "w1"})
+	}()
+	time.Sleep(1500 * time.Millisecond) // six looks for the run
+	if code, _, errOut := runCLI(t, "", "submit", "--nats", url, "--run", "late", "-q", s.URL+"/ok/1", s.URL+"/ok/2"); code != ExitOK {
+		t.Fatalf("submit: exit %d: %s", code, errOut)
+	}
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("worker: exit %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("worker still running 60s after the submit:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "serving run late") {
+		t.Errorf("the worker did not serve the run:\n%s", stderr.String())
 	}
 }

@@ -154,15 +154,31 @@ func Dist(s Setup, name string, workers int) (Measure, error) {
 	if err := start("collect", "--run", name, "--follow", "-q", "-f", "jsonl", "-o", os.DevNull); err != nil {
 		return m, err
 	}
-	for i := len(procs) - 1; i >= 0; i-- {
-		p := procs[i]
-		err := p.Wait()
-		if i == len(procs)-1 {
+	// Wait for all at once: a process that fails (a worker that exits 2)
+	// ends the measurement at once, where collect --follow would wait for
+	// its results until the job timeout.
+	type exit struct {
+		i   int
+		err error
+	}
+	exits := make(chan exit, len(procs))
+	for i, p := range procs {
+		go func() { exits <- exit{i, p.Wait()} }()
+	}
+	var failed error
+	for range procs {
+		e := <-exits
+		p := procs[e.i]
+		if e.i == len(procs)-1 {
 			m.Wall = time.Since(t0)
 		}
-		if !okExit(err, p.ProcessState) {
-			return m, fmt.Errorf("fanout %s: %v", p.Args[1], err)
+		if !okExit(e.err, p.ProcessState) && failed == nil {
+			failed = fmt.Errorf("fanout %s: %v", p.Args[1], e.err)
+			cancel() // kills the others (exec.CommandContext)
 		}
+	}
+	if failed != nil {
+		return m, failed
 	}
 	srvAfter, errAfter := procCPU(srv.Process.Pid)
 	srv.Process.Signal(syscall.SIGTERM)
