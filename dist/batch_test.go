@@ -259,6 +259,9 @@ func TestRedeliveredBatchNoDuplicateResults(t *testing.T) {
 	if w.redelivered.Load() < int64(len(targets)) {
 		t.Errorf("worker saw %d redelivered targets, want at least %d", w.redelivered.Load(), len(targets))
 	}
+	if w.fetched.Load() != w.done.Load() || w.done.Load() == 0 {
+		t.Errorf("worker fetched %d and stored %d results, want the same, not 0", w.fetched.Load(), w.done.Load())
+	}
 	st, err := RunStatus(ctx, c, rc.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +288,7 @@ func TestRedeliveredBatchNoDuplicateResults(t *testing.T) {
 	}
 	var sb strings.Builder
 	st.Write(&sb)
-	if !strings.Contains(sb.String(), "pending      0 (0 in flight)") || !strings.Contains(sb.String(), "reported 5s ago") {
+	if !strings.Contains(sb.String(), "pending      0 (0 held by workers)") || !strings.Contains(sb.String(), "reported 5s ago") {
 		t.Errorf("status printed:\n%s", sb.String())
 	}
 	if err := kv.Delete(ctx, "w.stale"); err != nil {
@@ -489,5 +492,44 @@ func TestWorkersLeaseOnlyBusyPartitions(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStatusCountsFetchedResults: results are stored a batch at a time, so
+// during a slow batch status showed done 0 and a rate of 0/s; the workers'
+// heartbeats now carry what they fetched, which status shows beside done.
+func TestStatusCountsFetchedResults(t *testing.T) {
+	t.Parallel()
+	c := connect(t, startNATS(t))
+	ctx := context.Background()
+	rc := testRun("fetched")
+	var input []string
+	for i := range 100 {
+		input = append(input, fmt.Sprintf("http://h%d.example/%d", i%8, i))
+	}
+	submit(t, c, rc, input)
+	kv, err := c.JS.KeyValue(ctx, leaseBucket(rc.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	beat, _ := json.Marshal(workerStat{ID: "w1", Holding: 40, Fetched: 30, Rate: 12, At: time.Now()})
+	if _, err := kv.Put(ctx, "w.w1", beat); err != nil {
+		t.Fatal(err)
+	}
+	st, err := RunStatus(ctx, c, rc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Done != 0 || st.InFlight != 40 || st.Unstored != 30 || len(st.Workers) != 1 || st.Workers[0].Fetched != 30 {
+		t.Fatalf("status: done %d, in flight %d, unstored %d, workers %+v; want 0, 40, 30 and w1 with 30 fetched",
+			st.Done, st.InFlight, st.Unstored, st.Workers)
+	}
+	var sb strings.Builder
+	st.Write(&sb)
+	for _, want := range []string{"done         0 (and 30 fetched, stored when their batches complete)",
+		"pending      100 (40 held by workers)", "12.0/s  fetched 30 "} {
+		if !strings.Contains(sb.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, sb.String())
+		}
 	}
 }

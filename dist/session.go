@@ -280,6 +280,7 @@ func (s *session) record(b *batch, r *fetch.Result) {
 	if r.Error != nil && r.Error.Kind == fetch.KindCanceled {
 		b.back = append(b.back, r.Seq)
 	} else {
+		s.w.fetched.Add(1)
 		if b.out == nil {
 			b.out = s.resultBuf(len(b.ts))
 		}

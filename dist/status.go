@@ -25,6 +25,10 @@ type Status struct {
 	// InFlight counts targets live workers hold: delivered to them and not
 	// yet acknowledged.
 	InFlight uint64
+	// Unstored counts the targets of InFlight already fetched, whose
+	// results wait for the rest of their batch: results are stored a batch
+	// at a time, so Done alone stood still during a slow batch.
+	Unstored uint64
 	// Redelivered counts targets live workers hold that were delivered
 	// before (to a worker that died or gave them back); WorkerRedelivered
 	// sums the live workers' counts since they started.
@@ -39,8 +43,9 @@ type Status struct {
 // WorkerStatus is one live worker's heartbeat.
 type WorkerStatus struct {
 	ID          string
-	Done        int64     // results published since the worker started
-	Rate        float64   // results per second over the last heartbeat
+	Done        int64     // results stored since it started on the run
+	Fetched     int64     // targets it finished: Done, and results waiting for their batch
+	Rate        float64   // targets fetched per second over the last heartbeat
 	Redelivered int64     // redelivered targets it received
 	Partitions  []int     // partitions it holds
 	At          time.Time // when it last reported
@@ -98,10 +103,11 @@ func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 			var ws workerStat
 			if json.Unmarshal(e.Value(), &ws) == nil {
 				sort.Ints(ws.Partitions)
-				st.Workers = append(st.Workers, WorkerStatus{ID: ws.ID, Done: ws.Done, Rate: ws.Rate,
+				st.Workers = append(st.Workers, WorkerStatus{ID: ws.ID, Done: ws.Done, Fetched: max(ws.Fetched, ws.Done), Rate: ws.Rate,
 					Redelivered: ws.Redelivered, Partitions: ws.Partitions, At: ws.At})
 				st.WorkerRedelivered += ws.Redelivered
 				st.InFlight += uint64(max(ws.Holding, 0))
+				st.Unstored += uint64(max(ws.Fetched-ws.Done, 0))
 				st.Redelivered += uint64(max(ws.HoldingRedelivered, 0))
 			}
 		}
@@ -111,6 +117,7 @@ func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 	// a worker that held 450 targets at its last beat may have finished
 	// them all since, and "0 pending (450 in flight)" would be nonsense.
 	st.InFlight = min(st.InFlight, st.Pending)
+	st.Unstored = min(st.Unstored, st.InFlight)
 	st.Redelivered = min(st.Redelivered, st.InFlight)
 	return st, nil
 }
@@ -141,14 +148,17 @@ func (st Status) Write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "run          %s (%s, created %s)\n", m.Name, state, m.Created.Local().Format(time.DateTime))
 	fmt.Fprintf(w, "submitted    %d\n", m.Submitted)
-	fmt.Fprintf(w, "done         %d\n", st.Done)
-	fmt.Fprintf(w, "pending      %d (%d in flight)\n", st.Pending, st.InFlight)
+	fmt.Fprintf(w, "done         %d", st.Done)
+	if st.Unstored > 0 {
+		fmt.Fprintf(w, " (and %d fetched, stored when their batches complete)", st.Unstored)
+	}
+	fmt.Fprintf(w, "\npending      %d (%d held by workers)\n", st.Pending, st.InFlight)
 	fmt.Fprintf(w, "redelivered  %d held again now, %d seen by live workers\n", st.Redelivered, st.WorkerRedelivered)
 	fmt.Fprintf(w, "partitions   %d, %d leased, lease TTL %v, ack wait %v, replicas %d\n",
 		m.Partitions, len(st.Leases), m.LeaseTTL, m.AckWait, m.Replicas)
 	fmt.Fprintf(w, "workers      %d\n", len(st.Workers))
 	for _, ws := range st.Workers {
-		fmt.Fprintf(w, "  %-28s %8.1f/s  done %-9d redelivered %-6d partitions %-3d reported %s ago\n",
-			ws.ID, ws.Rate, ws.Done, ws.Redelivered, len(ws.Partitions), max(0, time.Since(ws.At)).Round(time.Second))
+		fmt.Fprintf(w, "  %-28s %8.1f/s  fetched %-9d done %-9d redelivered %-6d partitions %-3d reported %s ago\n",
+			ws.ID, ws.Rate, ws.Fetched, ws.Done, ws.Redelivered, len(ws.Partitions), max(0, time.Since(ws.At)).Round(time.Second))
 	}
 }

@@ -57,6 +57,7 @@ type Worker struct {
 	client *fetch.Client
 
 	done        atomic.Int64 // results stored
+	fetched     atomic.Int64 // targets finished here, their results stored or still in their batch
 	redelivered atomic.Int64 // targets received again
 	// Targets in batches pulled and not yet acknowledged or handed back,
 	// and how many of them were delivered before.
@@ -240,6 +241,7 @@ func hasTargets(ctx context.Context, s jetstream.Stream) (bool, error) {
 type workerStat struct {
 	ID                 string    `json:"id"`
 	Done               int64     `json:"done"`
+	Fetched            int64     `json:"fetched"` // Done and the results waiting for their batch to complete
 	Redelivered        int64     `json:"redelivered"`
 	Holding            int64     `json:"holding"`
 	HoldingRedelivered int64     `json:"holding_redelivered"`
@@ -375,8 +377,8 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	}
 	// The heartbeat is in this run's bucket and counts this run only: a
 	// worker that served other runs before must not lend them its figures.
-	doneFrom, redeliveredFrom := w.done.Load(), w.redelivered.Load()
-	lastDone, lastAt := int64(0), time.Now()
+	doneFrom, fetchedFrom, redeliveredFrom := w.done.Load(), w.fetched.Load(), w.redelivered.Load()
+	lastFetched, lastAt := int64(0), time.Now()
 	for {
 		switch s.state(ctx) {
 		case runOver:
@@ -388,12 +390,15 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		now := time.Now()
 		actx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
 		// Heartbeat: live workers decide the fair share.
-		st := workerStat{ID: w.cfg.ID, Done: w.done.Load() - doneFrom, Redelivered: w.redelivered.Load() - redeliveredFrom,
-			Holding: w.holding.Load(), HoldingRedelivered: w.holdingRedelivered.Load(), At: now.UTC()}
+		st := workerStat{ID: w.cfg.ID, Done: w.done.Load() - doneFrom, Fetched: w.fetched.Load() - fetchedFrom,
+			Redelivered: w.redelivered.Load() - redeliveredFrom,
+			Holding:     w.holding.Load(), HoldingRedelivered: w.holdingRedelivered.Load(), At: now.UTC()}
+		// The rate counts fetches, not stored results: those come a whole
+		// batch at a time, and a slow batch showed 0/s for minutes.
 		if dt := now.Sub(lastAt).Seconds(); dt > 0 {
-			st.Rate = float64(st.Done-lastDone) / dt
+			st.Rate = float64(st.Fetched-lastFetched) / dt
 		}
-		lastDone, lastAt = st.Done, now
+		lastFetched, lastAt = st.Fetched, now
 		st.Partitions = heldList(parts)
 		b, _ := json.Marshal(st)
 		kv.Put(actx, "w."+w.cfg.ID, b)
