@@ -379,13 +379,20 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	// worker that served other runs before must not lend them its figures.
 	doneFrom, fetchedFrom, redeliveredFrom := w.done.Load(), w.fetched.Load(), w.redelivered.Load()
 	lastFetched, lastAt := int64(0), time.Now()
-	for {
+	// ended ends the session when its run is over or was deleted.
+	ended := func() (bool, error) {
 		switch s.state(ctx) {
 		case runOver:
 			releaseAll(false)
-			return nil
+			return true, nil
 		case runDeleted:
-			return leave()
+			return true, leave()
+		}
+		return false, nil
+	}
+	for {
+		if end, err := ended(); end {
+			return err
 		}
 		now := time.Now()
 		actx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
@@ -457,12 +464,8 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 				// stops costing the server its pull requests) soon after
 				// the end.
 				if w.holding.Load() == 0 {
-					switch s.state(ctx) {
-					case runOver:
-						releaseAll(false)
-						return nil
-					case runDeleted:
-						return leave()
+					if end, err := ended(); end {
+						return err
 					}
 				}
 			}
@@ -489,16 +492,22 @@ const (
 	runDeleted                 // fanout status --delete removed it
 )
 
-// state looks whether the session's run is over or was deleted. Deleted
-// is told by the targets stream alone: it is gone, or it is another one
-// of the same name (deleted and submitted again since). In a cluster the
-// stream's leader answers that, while the run's metadata is read from any
+// state looks whether the session's run is over or was deleted. While its
+// metadata shows it still being submitted, that is all it reads: one KV
+// get, as an idle worker asks four times a second. Otherwise the targets
+// stream decides, and it alone tells deleted: it is gone, or it is another
+// one of the same name (deleted and submitted again since). In a cluster
+// the stream's leader answers that, while the metadata is read from any
 // replica of its bucket (direct get), which may be behind and miss a run
 // just submitted: a missing key proves nothing. DeleteRun removes the
 // streams first.
 func (s *session) state(ctx context.Context) runState {
 	actx, cancel := ctxOr(ctx, 5*time.Second)
 	defer cancel()
+	m, _, err := metaIn(actx, s.runs, s.meta.Name)
+	if err == nil && m.Created.Equal(s.meta.Created) && !m.Complete {
+		return runLive
+	}
 	info, err := s.ts.Info(actx)
 	switch {
 	case gone(err), err == nil && !info.Created.Equal(s.tsCreated):
@@ -506,8 +515,7 @@ func (s *session) state(ctx context.Context) runState {
 	case err != nil:
 		return runLive // cannot tell now
 	}
-	m, _, err := metaIn(actx, s.runs, s.meta.Name)
-	if err == nil && m.Complete && info.State.Msgs == 0 {
+	if m.Complete && info.State.Msgs == 0 {
 		return runOver
 	}
 	return runLive
