@@ -38,8 +38,12 @@ func cuts(t *testing.T, n, hosts, size, partitions int) []cut {
 	for i := range n {
 		h := fmt.Sprintf("h%d.example:443", (i*7919)%hosts)
 		tg := fetch.Target{Seq: uint64(i), Input: h, URL: "https://" + h + "/", HostKey: h}
-		if err := bt.add(Partition(h, partitions), &tg); err != nil {
+		rec, err := bt.add(Partition(h, partitions), &tg)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if want := appendTarget(nil, &tg); string(rec) != string(want) {
+			t.Fatalf("add returned record %q, want %q", rec, want)
 		}
 	}
 	if err := bt.flushAll(); err != nil {

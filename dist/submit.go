@@ -130,18 +130,20 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 		if err != nil {
 			return st, err
 		}
-		fp.add(&t)
 		n = max(n, t.Seq+1)
 		if st.Finished && n > meta.Submitted { // more targets than the run has
 			return st, fmt.Errorf("run %q %w: submit this one under a new --run name", rc.Name, ErrOtherInput)
 		}
+		// A batch this target fills is held until the check below.
+		rec, err := bt.add(Partition(t.HostKey, meta.Partitions), &t)
+		if err != nil {
+			return st, err
+		}
+		fp.h.Write(rec)
 		if !fp.verified && n >= fp.targets {
 			if err := verify(); err != nil {
 				return st, err
 			}
-		}
-		if err := bt.add(Partition(t.HostKey, meta.Partitions), &t); err != nil {
-			return st, err
 		}
 		// Before the input is verified, held batches are not queued yet,
 		// and the checkpoint must not pass them.
@@ -213,7 +215,6 @@ type heldBatch struct {
 // compares the hash of its first targets with a run's fingerprint.
 type fingerprint struct {
 	h        *xxhash.Digest
-	rec      []byte
 	targets  uint64 // how many targets the run's fingerprint covers
 	want     string // the run's fingerprint
 	verified bool   // the input matches it, or there is none
@@ -221,11 +222,6 @@ type fingerprint struct {
 
 func newFingerprint(m Meta) *fingerprint {
 	return &fingerprint{h: xxhash.New(), targets: m.InputTargets, want: m.InputHash, verified: m.InputHash == ""}
-}
-
-func (f *fingerprint) add(t *fetch.Target) {
-	f.rec = appendTarget(f.rec[:0], t)
-	f.h.Write(f.rec)
 }
 
 func (f *fingerprint) sum() string { return strconv.FormatUint(f.h.Sum64(), 16) }
@@ -288,13 +284,16 @@ func newBatcher(size, partitions int, emit func(p int, b *pending) error) *batch
 		parts: make([]pending, partitions), emit: emit}
 }
 
-func (bt *batcher) add(p int, t *fetch.Target) error {
+// add appends t's record to partition p's batch, emitting the batch when
+// it is full, and returns the record (which the fingerprint hashes: one
+// encoding of each target, not two).
+func (bt *batcher) add(p int, t *fetch.Target) ([]byte, error) {
 	if t.Seq >= bt.check {
 		bt.check = (t.Seq/uint64(bt.size) + 1) * uint64(bt.size)
 		for i := range bt.parts {
 			if b := &bt.parts[i]; b.n > 0 && t.Seq-b.first >= bt.maxAge {
 				if err := bt.flush(i); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		}
@@ -304,13 +303,15 @@ func (bt *batcher) add(p int, t *fetch.Target) error {
 		b.first = t.Seq
 		b.data = make([]byte, 0, bt.size*128)
 	}
+	start := len(b.data)
 	b.data = appendTarget(b.data, t)
+	rec := b.data[start:len(b.data):len(b.data)]
 	b.n++
 	b.last = t.Seq
 	if b.n == bt.size {
-		return bt.flush(p)
+		return rec, bt.flush(p) // the publish keeps the data, rec with it
 	}
-	return nil
+	return rec, nil
 }
 
 func (bt *batcher) flush(p int) error {
