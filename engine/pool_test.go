@@ -64,3 +64,36 @@ func TestKeepAlivePoolSpansHosts(t *testing.T) {
 		t.Errorf("%d connections dialled for %d requests over %d hosts, want at most %d", d, len(urls), hosts, 2*hosts)
 	}
 }
+
+// Which outcomes are tried again: failures another attempt may not repeat
+// (a local shortage of descriptors or ports included: other connections
+// free them), and the statuses that mean "later"; not the target's own
+// verdicts.
+func TestRetryable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		r    fetch.Result
+		want bool
+	}{
+		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindRefused}}, true},
+		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindConnectTimeout}}, true},
+		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindTimeout}}, true},
+		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindReset}}, true},
+		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindLocal}}, true},
+		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindDNS}}, false},
+		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindTLS}}, false},
+		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindProtocol}}, false},
+		{fetch.Result{Status: 503}, true},
+		{fetch.Result{Status: 429}, true},
+		{fetch.Result{Status: 500}, false},
+		{fetch.Result{Status: 200}, false},
+	} {
+		name := fmt.Sprint(tc.r.Status)
+		if tc.r.Error != nil {
+			name = string(tc.r.Error.Kind)
+		}
+		if got := retryable(&tc.r); got != tc.want {
+			t.Errorf("retryable(%s) = %v, want %v", name, got, tc.want)
+		}
+	}
+}

@@ -531,11 +531,13 @@ func (s *scheduler) attempt(tk *task) {
 }
 
 // retryable reports whether another attempt could turn out differently:
-// connect failures, timeouts, resets, and the statuses that mean "later".
+// connect failures, timeouts, resets, a local shortage of descriptors or
+// ports (others' connections free them), and the statuses that mean
+// "later".
 func retryable(r *fetch.Result) bool {
 	if r.Error != nil {
 		switch r.Error.Kind {
-		case fetch.KindRefused, fetch.KindConnectTimeout, fetch.KindTimeout, fetch.KindReset:
+		case fetch.KindRefused, fetch.KindConnectTimeout, fetch.KindTimeout, fetch.KindReset, fetch.KindLocal:
 			return true
 		}
 		return false

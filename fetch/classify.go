@@ -74,6 +74,9 @@ func Classify(err error) ErrorKind {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return KindRefused
 	}
+	if localShortage(err) {
+		return KindLocal
+	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout() {
 		return KindConnectTimeout
@@ -113,6 +116,20 @@ func Classify(err error) ErrorKind {
 		return KindReset
 	}
 	return KindOther
+}
+
+// localShortage reports whether err says this machine ran out of something
+// a connection needs: file descriptors (the process's or the system's),
+// ephemeral ports, socket buffers or memory. The target is not at fault, and
+// calling it "refused", as any other failed dial, sent users looking at the
+// wrong side.
+func localShortage(err error) bool {
+	for _, e := range [...]syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EADDRNOTAVAIL, syscall.ENOBUFS, syscall.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // isTLSError reports whether err comes from TLS: certificate verification,

@@ -100,6 +100,7 @@ const (
 	KindProtocol         ErrorKind = "protocol"
 	KindTooManyRedirects ErrorKind = "too_many_redirects"
 	KindCanceled         ErrorKind = "canceled"
+	KindLocal            ErrorKind = "local"
 	KindOther            ErrorKind = "other"
 )
 
@@ -107,5 +108,5 @@ const (
 var Kinds = []ErrorKind{
 	KindInvalidURL, KindDNS, KindRefused, KindConnectTimeout, KindTLS,
 	KindTimeout, KindReset, KindProtocol, KindTooManyRedirects, KindCanceled,
-	KindOther,
+	KindLocal, KindOther,
 }

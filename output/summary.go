@@ -167,6 +167,9 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		errs = append(errs, "none"...)
 	}
 	line("errors", "%s", errs)
+	if n := s.kinds[fetch.KindLocal]; n > 0 {
+		line("", "%d failed for want of open files or ports on this machine: lower -c, or raise ulimit -n", n)
+	}
 
 	if s.latency.TotalCount() == 0 {
 		line("latency", "-")

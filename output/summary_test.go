@@ -128,3 +128,22 @@ func TestHumanUnits(t *testing.T) {
 		}
 	}
 }
+
+// Failures for want of local resources get a line saying what to change:
+// they are this machine's doing, not the targets'.
+func TestSummaryLocalHint(t *testing.T) {
+	t.Parallel()
+	s := NewSummary(DefaultAccept())
+	s.Add(&fetch.Result{Status: 200})
+	s.Add(&fetch.Result{Error: &fetch.Error{Kind: fetch.KindLocal, Message: "socket: too many open files"}})
+	s.Add(&fetch.Result{Error: &fetch.Error{Kind: fetch.KindLocal, Message: "connect: cannot assign requested address"}})
+	var b bytes.Buffer
+	if err := s.Write(&b, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := "errors        local 2\n" +
+		"              2 failed for want of open files or ports on this machine: lower -c, or raise ulimit -n\n"
+	if !bytes.Contains(b.Bytes(), []byte(want)) {
+		t.Errorf("summary:\n%s\nwant it to hold:\n%s", b.String(), want)
+	}
+}

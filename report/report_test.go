@@ -553,3 +553,12 @@ func TestLatencyChartFewResults(t *testing.T) {
 		t.Errorf("percentile labels %q, want p50 and one shared label", got)
 	}
 }
+
+// The aggregates count kinds in arrays of numKinds, which must be every
+// kind fetch knows: a kind past the end would panic, one left out would
+// be counted as another.
+func TestNumKinds(t *testing.T) {
+	if numKinds != len(fetch.Kinds) {
+		t.Fatalf("numKinds = %d, fetch.Kinds has %d", numKinds, len(fetch.Kinds))
+	}
+}
