@@ -104,13 +104,16 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		}
 		return nil
 	}
+	// failed ends Collect with err, keeping what was emitted before it:
+	// the output of a collect that fails is cut short, not emptier still.
+	failed := func(err error) error { return errors.Join(err, flush()) }
 	lastMsg := time.Now()
 	var buf []byte // bodies, one message at a time: collectMsg keeps nothing of them
 	for {
 		select {
 		case m, ok := <-rd.msgs:
 			if !ok {
-				return st, ctx.Err()
+				return st, failed(ctx.Err())
 			}
 			idle, lastMsg = 0, time.Now()
 			md, mdErr := m.Metadata()
@@ -119,14 +122,14 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			}
 			data, err := bodyInto(&buf, m)
 			if err != nil {
-				return st, fmt.Errorf("run %q: %w", run, err)
+				return st, failed(fmt.Errorf("run %q: %w", run, err))
 			}
 			n, dups, err := collectMsg(data, o.Raw, &seen, emit)
 			st.Written += n
 			st.Duplicates += dups
 			pending += n
 			if err != nil {
-				return st, fmt.Errorf("run %q: %w", run, err)
+				return st, failed(fmt.Errorf("run %q: %w", run, err))
 			}
 			if o.Follow && st.Complete && have() >= st.Submitted {
 				return st, flush() // every target has its result: no need to wait for a tick
@@ -162,7 +165,7 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 					return st, deletedWhileCollecting(run, flush())
 				}
 				if rd, err = rd.restartIfStalled(ctx); err != nil {
-					return st, err
+					return st, failed(err)
 				}
 			}
 		case <-ctx.Done():

@@ -3,6 +3,8 @@ package dist
 import (
 	"testing"
 	"time"
+
+	"github.com/fanout/fanout/fetch"
 )
 
 // TestReaderRestartsAtItsPosition checks collect's remedy for a stuck
@@ -61,5 +63,33 @@ func TestReaderRestartsAtItsPosition(t *testing.T) {
 	publish(1)
 	if got := take(rd); got != 4 {
 		t.Fatalf("after a new message: stream sequence %d, want 4", got)
+	}
+}
+
+// A collect that fails on a malformed message still writes what it took
+// before it: its output is cut short at the failure, and exit 3 says so.
+func TestCollectFailureKeepsWhatItTook(t *testing.T) {
+	c := connect(t, startNATS(t))
+	ctx := t.Context()
+	rc := testRun("cut")
+	submit(t, c, rc, []string{"http://a.test/1", "http://a.test/2", "http://a.test/3"})
+	var good []byte
+	for seq := range uint64(2) {
+		good = appendResultLine(good, &fetch.Result{Seq: seq, Input: "x", Status: 200})
+	}
+	for _, data := range [][]byte{good, []byte("not a result line\n")} {
+		if _, err := c.JS.PublishMsg(ctx, (&compressor{}).msg(resultSubject(rc.Name, 2), data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var emitted, written []uint64
+	emit := func(r *fetch.Result) error { emitted = append(emitted, r.Seq); return nil }
+	flush := func() error { written = append(written, emitted...); emitted = nil; return nil }
+	_, err := Collect(ctx, c, rc.Name, CollectOptions{FlushEvery: time.Hour}, emit, flush)
+	if err == nil {
+		t.Fatal("Collect of a malformed message: no error")
+	}
+	if len(written) != 2 {
+		t.Errorf("after %v: written %v, want the 2 results before the malformed message", err, written)
 	}
 }
