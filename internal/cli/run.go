@@ -15,6 +15,7 @@ import (
 	"github.com/fanout/fanout/fetch"
 	"github.com/fanout/fanout/input"
 	"github.com/fanout/fanout/output"
+	"github.com/fanout/fanout/store"
 )
 
 // flushEvery bounds how long a finished result may sit in the output
@@ -124,14 +125,18 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		w.err = enc.Flush()
 	}
 	failed := sum.Failed()
+	var whole store.Run // the recorded run, over every session
 	if rc != nil {
 		// Before closing the output: the last commit syncs it.
 		complete := !interrupted && ctx.Err() == nil && w.err == nil && run.Err() == nil
-		runFailed, err := rc.finish(complete, w.err == nil)
+		var err error
+		if whole, err = rc.finish(complete, w.err == nil); err != nil {
+			whole.Results = -1 // not known
+		}
 		if w.err == nil {
 			w.err = err
 		}
-		failed = runFailed // over every session of a resumed run
+		failed = whole.Failed // over every session of a resumed run
 	}
 	if cerr := closeOut(); w.err == nil {
 		w.err = cerr
@@ -142,6 +147,12 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	sum.SetDuplicates(src.dups.Load())
 	if !f.quiet {
 		sum.Write(env.Stderr, wall)
+		if rc.resumed() && whole.Results >= 0 {
+			// The lines above count this session; the exit status, the
+			// whole run.
+			fmt.Fprintf(env.Stderr, "%-13s %d results (this session and earlier ones), %d accepted, %d failed\n",
+				"whole run", whole.Results, whole.Results-whole.Failed, whole.Failed)
+		}
 		if rc != nil {
 			fmt.Fprintf(env.Stderr, "recorded as run %d in %s\n", rc.runID, f.db)
 		}

@@ -481,3 +481,29 @@ func TestResumeAfterOutputDeleted(t *testing.T) {
 		t.Errorf("%d targets in %s, want %d", len(seen), rc.out, len(rc.targets))
 	}
 }
+
+// After a resume the summary counts the session, and a line counts the
+// whole run, which the exit status is about.
+func TestResumeSummaryCountsWholeRun(t *testing.T) {
+	rc := newSlowRecording(t, 40)
+	if rc.args[0] != "-q" {
+		t.Fatalf("args %q: want -q first", rc.args)
+	}
+	rc.args = rc.args[1:] // with the summary
+	rc.interrupted(t, 500*time.Millisecond)
+	first := len(decodeFile(t, rc.out))
+	code, _, errOut := runCLI(t, "", rc.args...)
+	if code != ExitOK {
+		t.Fatalf("rerun: exit %d: %s", code, errOut)
+	}
+	session := fmt.Sprintf("results       %d total, %d accepted, 0 failed\n", 40-first, 40-first)
+	whole := "whole run     40 results (this session and earlier ones), 40 accepted, 0 failed\n"
+	if !strings.Contains(errOut, session) || !strings.Contains(errOut, whole) {
+		t.Errorf("summary after resuming a run with %d results:\n%s\nwant it to hold:\n%s%s", first, errOut, session, whole)
+	}
+	// A run with no earlier session has no such line.
+	if code, _, errOut := runCLI(t, "", "-c", "4", "-f", "jsonl", "-o", filepath.Join(t.TempDir(), "o"),
+		"--db", filepath.Join(t.TempDir(), "new.db"), rc.targets[0]); code != ExitOK || strings.Contains(errOut, "whole run") {
+		t.Errorf("new run: exit %d, summary:\n%s", code, errOut)
+	}
+}

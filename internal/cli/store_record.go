@@ -367,9 +367,9 @@ func (rc *recording) cutIfDue(enc output.Encoder) error {
 // the output failed (commit false), the results queued since the last
 // commit are dropped: their lines may not be whole in the file, and the
 // file is cut back to the last commit on resume.
-func (rc *recording) finish(complete, commit bool) (failed int64, err error) {
+func (rc *recording) finish(complete, commit bool) (run store.Run, err error) {
 	if rc.closed {
-		return 0, errors.New("recording finished twice")
+		return run, errors.New("recording finished twice")
 	}
 	rc.closed = true
 	defer rc.db.Close()
@@ -389,8 +389,11 @@ func (rc *recording) finish(complete, commit bool) (failed int64, err error) {
 	if err == nil {
 		err = rerr
 	}
-	return run.Failed, err
+	return run, err
 }
+
+// resumed reports whether the run had results from earlier sessions.
+func (rc *recording) resumed() bool { return rc != nil && rc.prior != nil && rc.prior.Results > 0 }
 
 // remaining is the progress bar's total: the targets not yet done.
 func (rc *recording) remaining(total int64) int64 {
