@@ -38,12 +38,18 @@ func cuts(t *testing.T, n, hosts, size, partitions int) []cut {
 	for i := range n {
 		h := fmt.Sprintf("h%d.example:443", (i*7919)%hosts)
 		tg := fetch.Target{Seq: uint64(i), Input: h, URL: "https://" + h + "/", HostKey: h}
-		rec, err := bt.add(Partition(h, partitions), &tg)
-		if err != nil {
+		var rec []byte
+		bt.record = func(seq uint64, r []byte) {
+			if seq != tg.Seq || rec != nil {
+				t.Fatalf("record(%d) while adding target %d (a second call: %v)", seq, tg.Seq, rec != nil)
+			}
+			rec = r
+		}
+		if err := bt.add(Partition(h, partitions), &tg); err != nil {
 			t.Fatal(err)
 		}
 		if want := appendTarget(nil, &tg); string(rec) != string(want) {
-			t.Fatalf("add returned record %q, want %q", rec, want)
+			t.Fatalf("record got %q, want %q", rec, want)
 		}
 	}
 	if err := bt.flushAll(); err != nil {

@@ -119,9 +119,19 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 		case !fp.verified:
 			held = append(held, heldBatch{p, *b})
 			return nil
+		case meta.InputTargets == 0:
+			// The run's first batch: its fingerprint goes first, so that
+			// a re-submit after a crash from here on is checked (before
+			// the first checkpoint, another input's batches would mix
+			// with these).
+			meta.InputTargets, meta.InputHash = fp.n, fp.sum()
+			if err := save(); err != nil {
+				return err
+			}
 		}
 		return publish(p, b)
 	})
+	bt.record = fp.add
 	for {
 		t, err := src.Next()
 		if errors.Is(err, io.EOF) {
@@ -135,11 +145,9 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 			return st, fmt.Errorf("run %q %w: submit this one under a new --run name", rc.Name, ErrOtherInput)
 		}
 		// A batch this target fills is held until the check below.
-		rec, err := bt.add(Partition(t.HostKey, meta.Partitions), &t)
-		if err != nil {
+		if err := bt.add(Partition(t.HostKey, meta.Partitions), &t); err != nil {
 			return st, err
 		}
-		fp.h.Write(rec)
 		if !fp.verified && n >= fp.targets {
 			if err := verify(); err != nil {
 				return st, err
@@ -215,6 +223,7 @@ type heldBatch struct {
 // compares the hash of its first targets with a run's fingerprint.
 type fingerprint struct {
 	h        *xxhash.Digest
+	n        uint64 // the targets hashed so far cover sequence numbers below n
 	targets  uint64 // how many targets the run's fingerprint covers
 	want     string // the run's fingerprint
 	verified bool   // the input matches it, or there is none
@@ -222,6 +231,13 @@ type fingerprint struct {
 
 func newFingerprint(m Meta) *fingerprint {
 	return &fingerprint{h: xxhash.New(), targets: m.InputTargets, want: m.InputHash, verified: m.InputHash == ""}
+}
+
+// add hashes the record of target seq: one encoding of each target, the
+// one its batch holds.
+func (f *fingerprint) add(seq uint64, rec []byte) {
+	f.h.Write(rec)
+	f.n = max(f.n, seq+1)
 }
 
 func (f *fingerprint) sum() string { return strconv.FormatUint(f.h.Sum64(), 16) }
@@ -277,6 +293,9 @@ type batcher struct {
 	parts  []pending
 	check  uint64 // the next sequence number at which ages are checked
 	emit   func(p int, b *pending) error
+	// record, if set, is given each target's record as it is appended,
+	// before a batch it fills is emitted (the fingerprint hashes it).
+	record func(seq uint64, rec []byte)
 }
 
 func newBatcher(size, partitions int, emit func(p int, b *pending) error) *batcher {
@@ -285,15 +304,14 @@ func newBatcher(size, partitions int, emit func(p int, b *pending) error) *batch
 }
 
 // add appends t's record to partition p's batch, emitting the batch when
-// it is full, and returns the record (which the fingerprint hashes: one
-// encoding of each target, not two).
-func (bt *batcher) add(p int, t *fetch.Target) ([]byte, error) {
+// it is full.
+func (bt *batcher) add(p int, t *fetch.Target) error {
 	if t.Seq >= bt.check {
 		bt.check = (t.Seq/uint64(bt.size) + 1) * uint64(bt.size)
 		for i := range bt.parts {
 			if b := &bt.parts[i]; b.n > 0 && t.Seq-b.first >= bt.maxAge {
 				if err := bt.flush(i); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
@@ -305,13 +323,15 @@ func (bt *batcher) add(p int, t *fetch.Target) ([]byte, error) {
 	}
 	start := len(b.data)
 	b.data = appendTarget(b.data, t)
-	rec := b.data[start:len(b.data):len(b.data)]
+	if bt.record != nil {
+		bt.record(t.Seq, b.data[start:])
+	}
 	b.n++
 	b.last = t.Seq
 	if b.n == bt.size {
-		return rec, bt.flush(p) // the publish keeps the data, rec with it
+		return bt.flush(p)
 	}
-	return rec, nil
+	return nil
 }
 
 func (bt *batcher) flush(p int) error {

@@ -54,6 +54,10 @@ func TestResubmitOtherInputRefused(t *testing.T) {
 		// must be saved all the same.
 		{"other input after an early crash, default batches", 3500, false, list(n, "b"), true, DefaultRunConfig().Batch},
 		{"same input after an early crash, default batches", 3500, false, input, false, DefaultRunConfig().Batch},
+		// Batches were queued before the first checkpoint: the fingerprint
+		// is saved before the first of them.
+		{"other input after a crash before the first checkpoint", 500, false, list(n, "b"), true, 0},
+		{"same input after a crash before the first checkpoint", 500, false, input, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := testRun(fmt.Sprintf("other%d", i))
