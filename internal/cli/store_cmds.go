@@ -237,7 +237,14 @@ target. Results written to stdout cannot be taken back: a resumed run
 writes only the new ones there.
 
 A run that read stdin can be resumed only by giving it the same lines again
-on stdin; the input files must not have changed since the run started.`,
+on stdin; the input files must not have changed since the run started.
+
+The flags that set only how fast and how patiently targets are fetched
+(-c, --per-host, --rate, --host-rate, --window, --retries, --max-retry-wait,
+--timeout, --connect-timeout) may be given to change them for this session,
+say a lower -c after a run that ran out of memory or file descriptors; the
+run's recorded command line stays as it was. What is fetched, and how the
+results are written, cannot change within a run.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := openDB(dbName)
 			if err != nil {
@@ -262,6 +269,13 @@ on stdin; the input files must not have changed since the run started.`,
 			if err := fs.Parse(run.Command); err != nil {
 				return usageError{fmt.Errorf("run %d: its command line: %w", run.ID, err)}
 			}
+			for _, name := range resumeOverrides {
+				if o := cmd.Flags().Lookup(name); o.Changed {
+					if err := fs.Set(name, o.Value.String()); err != nil {
+						return usageError{fmt.Errorf("--%s: %w", name, err)}
+					}
+				}
+			}
 			f.inputs, f.output = run.Config.Inputs, run.Config.Output
 			f.db, f.resumeID, f.newRun = dbName, run.ID, false
 			f.quiet = f.quiet || quiet
@@ -275,5 +289,24 @@ on stdin; the input files must not have changed since the run started.`,
 	}
 	dbFlag(cmd.Flags(), &dbName)
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar and no summary")
+	over := pflag.NewFlagSet("overrides", pflag.ContinueOnError)
+	(&flags{}).register(over)
+	copyFlags(cmd.Flags(), over, resumeOverrides...)
+	for _, name := range resumeOverrides {
+		// Unset, each is the run's own, not the main command's default.
+		fl := cmd.Flags().Lookup(name)
+		fl.DefValue = map[string]string{"duration": "0s"}[fl.Value.Type()]
+		if fl.DefValue == "" {
+			fl.DefValue = "0"
+		}
+		fl.Usage += " (default: the run's own)"
+	}
 	return cmd
+}
+
+// resumeOverrides are the flags a resume may change: how fast and how
+// patiently targets are fetched, never what is fetched or written.
+var resumeOverrides = []string{
+	"concurrency", "per-host", "rate", "host-rate", "window",
+	"retries", "max-retry-wait", "timeout", "connect-timeout",
 }

@@ -507,3 +507,29 @@ func TestResumeSummaryCountsWholeRun(t *testing.T) {
 		t.Errorf("new run: exit %d, summary:\n%s", code, errOut)
 	}
 }
+
+// resume takes the pacing and patience flags for its session: here a
+// --timeout far below the site's slow replies, so every target this
+// session fetches times out, while the first session's results stand.
+func TestResumeOverridesTimeout(t *testing.T) {
+	rc := newSlowRecording(t, 40)
+	rc.interrupted(t, 500*time.Millisecond)
+	first := decodeFile(t, rc.out)
+	code, _, errOut := runCLI(t, "", "resume", "--db", rc.db, "--timeout", "1ms", "--retries", "0", "last")
+	if code != ExitFailures {
+		t.Fatalf("resume --timeout 1ms: exit %d, want %d: %s", code, ExitFailures, errOut)
+	}
+	all := decodeFile(t, rc.out)
+	if len(all) != len(rc.targets) {
+		t.Fatalf("after resume: %d results, want %d", len(all), len(rc.targets))
+	}
+	for i, r := range all {
+		timedOut := r.Error != nil && r.Error.Kind == fetch.KindTimeout
+		if i < len(first) == timedOut {
+			t.Errorf("line %d (%s): error %v; want a timeout only in the resumed session's lines (after line %d)", i+1, r.Input, r.Error, len(first))
+		}
+	}
+	if code, _, errOut := runCLI(t, "", "resume", "--db", rc.db, "--timeout", "soon", "last"); code != ExitUsage || !strings.Contains(errOut, "--timeout") {
+		t.Errorf("resume --timeout soon: exit %d: %s", code, errOut)
+	}
+}
