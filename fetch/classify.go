@@ -118,9 +118,10 @@ func Classify(err error) ErrorKind {
 	return KindOther
 }
 
-// localShortage reports whether err says this machine ran out of something
-// a connection needs: file descriptors (the process's or the system's),
-// ephemeral ports, socket buffers or memory. The target is not at fault, and
+// localShortage reports whether err says this machine lacks something a
+// connection needs: file descriptors (the process's or the system's),
+// ephemeral ports or a source address (EADDRNOTAVAIL: also an IPv6 target
+// on a host without IPv6), socket buffers or memory. The target is not at fault, and
 // calling it "refused", as any other failed dial, sent users looking at the
 // wrong side.
 func localShortage(err error) bool {

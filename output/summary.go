@@ -168,7 +168,7 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	}
 	line("errors", "%s", errs)
 	if n := s.kinds[fetch.KindLocal]; n > 0 {
-		line("", "%d failed for want of open files or ports on this machine: lower -c, or raise ulimit -n", n)
+		line("", "%d failed for want of this machine's resources (open files, ports, a local address): lower -c, or raise ulimit -n", n)
 	}
 
 	if s.latency.TotalCount() == 0 {

@@ -142,7 +142,7 @@ func TestSummaryLocalHint(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "errors        local 2\n" +
-		"              2 failed for want of open files or ports on this machine: lower -c, or raise ulimit -n\n"
+		"              2 failed for want of this machine's resources (open files, ports, a local address): lower -c, or raise ulimit -n\n"
 	if !bytes.Contains(b.Bytes(), []byte(want)) {
 		t.Errorf("summary:\n%s\nwant it to hold:\n%s", b.String(), want)
 	}
