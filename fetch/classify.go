@@ -61,12 +61,20 @@ func Classify(err error) ErrorKind {
 	if errors.Is(err, context.Canceled) {
 		return KindCanceled
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return KindTimeout
-	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return KindDNS
+	}
+	// Before DeadlineExceeded: a dial that ran out of its time says so with
+	// either of two errors, net's own timeout (which matches
+	// context.DeadlineExceeded) or the poller's (which does not), at random.
+	// (Fetch has told an attempt deadline that cut a dial short already.)
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout() {
+		return KindConnectTimeout
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return KindTimeout
 	}
 	if isTLSError(err) {
 		return KindTLS
@@ -76,10 +84,6 @@ func Classify(err error) ErrorKind {
 	}
 	if localShortage(err) {
 		return KindLocal
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout() {
-		return KindConnectTimeout
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {

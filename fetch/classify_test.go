@@ -29,6 +29,8 @@ func TestClassify(t *testing.T) {
 		{&net.OpError{Op: "dial", Err: &net.DNSError{Name: "x.invalid", IsNotFound: true}}, KindDNS},
 		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, KindRefused},
 		{dialTimeout, KindConnectTimeout},
+		// net's own dial timeout error also matches context.DeadlineExceeded.
+		{&net.OpError{Op: "dial", Net: "tcp", Err: context.DeadlineExceeded}, KindConnectTimeout},
 		{&net.OpError{Op: "dial", Err: os.NewSyscallError("socket", syscall.EMFILE)}, KindLocal},
 		{&net.OpError{Op: "dial", Err: os.NewSyscallError("socket", syscall.ENFILE)}, KindLocal},
 		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}, KindLocal},

@@ -167,11 +167,19 @@ func (c *Client) message(err error, kind ErrorKind, r *Result, start time.Time) 
 		return fmt.Sprintf("timed out after %v %s", time.Since(start).Round(time.Millisecond), phase)
 	}
 	switch {
+	case kind == KindConnectTimeout:
+		return fmt.Sprintf("no connection within %v (--connect-timeout): %s", c.o.ConnectTimeout, trimError(err))
 	case kind == KindReset && errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed before the body was complete"
 	case kind == KindReset && errors.Is(err, io.EOF):
 		return "server closed the connection without responding"
 	}
+	return trimError(err)
+}
+
+// trimError is err's text without the transport's prefixes, valid UTF-8
+// and at most maxMessage bytes.
+func trimError(err error) string {
 	s := err.Error()
 	for _, p := range []string{"net/http: HTTP/1.x transport connection broken: ", "dial tcp: ", "dial tcp "} {
 		s = strings.TrimPrefix(s, p)

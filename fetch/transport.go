@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -114,9 +115,17 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		}
 		// The transport detaches dials from request cancellation; bound
 		// the proxy handshake like a connect.
-		ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+		dctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
 		defer cancel()
-		return cd.DialContext(ctx, network, addr)
+		c, err := cd.DialContext(dctx, network, addr)
+		var ne net.Error
+		if err != nil && ctx.Err() == nil && (dctx.Err() != nil || errors.As(err, &ne) && ne.Timeout()) {
+			// The proxy did not connect us in time (the handshake's read
+			// deadline may fire before the context says so): a connect
+			// timeout, not the attempt's.
+			err = &net.OpError{Op: "dial", Net: network, Err: &timeoutError{"through --proxy " + u.Redacted()}}
+		}
+		return c, err
 	}
 	return tr, nil
 }
