@@ -203,10 +203,16 @@ func splitScheme[T text](line T) (kind int, rest T, reason string) {
 		}
 		return 0, rest, "unsupported scheme " + quoteShort(strings.ToLower(string(scheme)))
 	}
+	web := equalFold(scheme, "http") || equalFold(scheme, "https")
+	if web && hasPrefix(after, "/") {
+		// "http:/host": one slash short, not a host named http with an
+		// empty port.
+		return 0, rest, `missing "//" after scheme`
+	}
 	if portLike(after) || indexByte(scheme, '.') >= 0 {
 		return bareRest(line)
 	}
-	if equalFold(scheme, "http") || equalFold(scheme, "https") {
+	if web {
 		return 0, rest, `missing "//" after scheme`
 	}
 	return 0, rest, "unsupported scheme " + quoteShort(strings.ToLower(string(scheme)))

@@ -90,6 +90,8 @@ func TestParse(t *testing.T) {
 		{"data:text/plain,hi", `unsupported scheme "data"`},
 		{"ws://example.com/", `unsupported scheme "ws"`},
 		{"http:example.com", `missing "//" after scheme`},
+		{"http:/127.0.0.1:8080/ok", `missing "//" after scheme`},
+		{"HTTPS:/example.com", `missing "//" after scheme`},
 		{"http://", "empty host"},
 		{"https:///path", "empty host"},
 		{"http://:80/", "empty host"},
