@@ -87,10 +87,21 @@ func TestRetryable(t *testing.T) {
 		{fetch.Result{Status: 429}, true},
 		{fetch.Result{Status: 500}, false},
 		{fetch.Result{Status: 200}, false},
+		// A POST is sent again only when the first surely did nothing.
+		{fetch.Result{Method: "POST", Error: &fetch.Error{Kind: fetch.KindRefused}}, true},
+		{fetch.Result{Method: "POST", Error: &fetch.Error{Kind: fetch.KindConnectTimeout}}, true},
+		{fetch.Result{Method: "POST", Error: &fetch.Error{Kind: fetch.KindTimeout}}, false},
+		{fetch.Result{Method: "POST", Error: &fetch.Error{Kind: fetch.KindReset}}, false},
+		{fetch.Result{Method: "PATCH", Status: 502}, false},
+		{fetch.Result{Method: "POST", Status: 504}, false},
+		{fetch.Result{Method: "POST", Status: 503}, true},
+		{fetch.Result{Method: "POST", Status: 429}, true},
+		{fetch.Result{Method: "PUT", Error: &fetch.Error{Kind: fetch.KindTimeout}}, true},
+		{fetch.Result{Method: "delete", Status: 502}, true},
 	} {
-		name := fmt.Sprint(tc.r.Status)
+		name := tc.r.Method + " " + fmt.Sprint(tc.r.Status)
 		if tc.r.Error != nil {
-			name = string(tc.r.Error.Kind)
+			name = tc.r.Method + " " + string(tc.r.Error.Kind)
 		}
 		if got := retryable(&tc.r); got != tc.want {
 			t.Errorf("retryable(%s) = %v, want %v", name, got, tc.want)

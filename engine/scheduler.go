@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -533,17 +534,36 @@ func (s *scheduler) attempt(tk *task) {
 // retryable reports whether another attempt could turn out differently:
 // connect failures, timeouts, resets, a local shortage of descriptors or
 // ports (others' connections free them), and the statuses that mean
-// "later".
+// "later". A request that is not idempotent (POST, PATCH...) is sent again
+// only when the first surely did nothing: no connection was made, or the
+// server said 429 or 503; after a timeout, a reset, a 502 or a 504 it may
+// have taken effect, and a second one would repeat it (a webhook fired
+// twice).
 func retryable(r *fetch.Result) bool {
+	safe := idempotent(r.Method)
 	if r.Error != nil {
 		switch r.Error.Kind {
-		case fetch.KindRefused, fetch.KindConnectTimeout, fetch.KindTimeout, fetch.KindReset, fetch.KindLocal:
+		case fetch.KindRefused, fetch.KindConnectTimeout, fetch.KindLocal:
 			return true
+		case fetch.KindTimeout, fetch.KindReset:
+			return safe
 		}
 		return false
 	}
 	switch r.Status {
-	case 429, 502, 503, 504:
+	case 429, 503:
+		return true
+	case 502, 504:
+		return safe
+	}
+	return false
+}
+
+// idempotent reports whether sending a request with method twice has the
+// effect of sending it once (RFC 9110, section 9.2.2).
+func idempotent(method string) bool {
+	switch strings.ToUpper(method) {
+	case "", "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
 		return true
 	}
 	return false

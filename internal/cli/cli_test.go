@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -605,6 +606,45 @@ func TestParseSize(t *testing.T) {
 		got, err := parseSize(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// A POST that timed out may have taken effect: it is not sent again, while
+// a GET to the same place is retried as asked.
+func TestPostNotRetriedAfterTimeout(t *testing.T) {
+	t.Parallel()
+	var posts, gets atomic.Int32
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		} else {
+			gets.Add(1)
+		}
+		select { // longer than --timeout
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	t.Cleanup(ts.Close)
+	t.Cleanup(func() { close(release) })
+	for _, tc := range []struct {
+		args  []string
+		count *atomic.Int32
+		want  int32
+	}{
+		{[]string{"-d", "payload"}, &posts, 1},
+		{nil, &gets, 3},
+	} {
+		args := append([]string{"-q", "-f", "jsonl", "--timeout", "200ms", "--retries", "2"}, tc.args...)
+		code, out, errOut := runCLI(t, "", append(args, ts.URL+"/hook")...)
+		rs := decodeLines(t, out)
+		if code != ExitFailures || len(rs) != 1 || rs[0].Error == nil || rs[0].Error.Kind != "timeout" {
+			t.Fatalf("%v: exit %d, %s %s", tc.args, code, out, errOut)
+		}
+		if n := tc.count.Load(); n != tc.want || rs[0].Attempts != int(tc.want) {
+			t.Errorf("%v: the server got %d requests, the result says %d attempts; want %d", tc.args, n, rs[0].Attempts, tc.want)
 		}
 	}
 }
