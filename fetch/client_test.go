@@ -315,6 +315,32 @@ func TestProxy(t *testing.T) {
 	}
 }
 
+// A proxy that refuses the tunnel for an https target: the connection is
+// refused, and the message names the proxy (without its password), the
+// target and the proxy's status. It was kind other with the bare reason
+// phrase.
+func TestProxyRefusesTunnel(t *testing.T) {
+	t.Parallel()
+	px := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			t.Errorf("proxy got %s %s, want CONNECT", r.Method, r.URL)
+		}
+		w.WriteHeader(http.StatusProxyAuthRequired)
+	})
+	u := strings.Replace(px.URL, "http://", "http://user:secret@", 1)
+	c := newTestClient(t, func(o *Options) { o.Proxy = u })
+	r := get(c, "https://secure.test/")
+	wantKind(t, r, KindRefused)
+	for _, want := range []string{"--proxy http://user:xxxxx@", "secure.test:443", "407 Proxy Authentication Required"} {
+		if !strings.Contains(r.Error.Message, want) {
+			t.Errorf("message %q does not say %q", r.Error.Message, want)
+		}
+	}
+	if strings.Contains(r.Error.Message, "secret") {
+		t.Errorf("message %q shows the proxy's password", r.Error.Message)
+	}
+}
+
 func TestTimingAndReuse(t *testing.T) {
 	t.Parallel()
 	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"golang.org/x/net/proxy"
@@ -94,6 +95,7 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 	}
 	if u.Scheme == "http" || u.Scheme == "https" {
 		tr.Proxy = http.ProxyURL(u)
+		tr.OnProxyConnectResponse = proxyConnectResponse
 		return tr, nil
 	}
 	pd, err := proxy.FromURL(u, d)
@@ -128,4 +130,15 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		return c, err
 	}
 	return tr, nil
+}
+
+// proxyConnectResponse turns a proxy's refusal of an https tunnel into a
+// refused connection that says so: net/http's own error is the bare reason
+// phrase ("Proxy Authentication Required"), of no kind fetch knows.
+func proxyConnectResponse(_ context.Context, proxyURL *url.URL, req *http.Request, res *http.Response) error {
+	if res.StatusCode == http.StatusOK {
+		return nil
+	}
+	return &kindError{kind: KindRefused,
+		msg: fmt.Sprintf("--proxy %s refused a tunnel to %s: %s", proxyURL.Redacted(), req.Host, res.Status)}
 }
