@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -18,6 +19,7 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 	r.Method = method
 	originKey := "" // scheme://host:port of first, computed at the first redirect
 	cur, sameOrigin := first, true
+	visited := []string{method + " " + first} // the requests made, to tell a loop
 	for {
 		ht := newHopTrace()
 		req, err := c.newRequest(httptrace.WithClientTrace(ctx, &ht.ct), method, cur, body, sameOrigin)
@@ -45,6 +47,12 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 			originKey = resp.Request.URL.Scheme + "://" + hostPort(resp.Request.URL)
 		}
 		next, err := resp.Request.URL.Parse(loc)
+		nextMethod, nextBody := redirectMethod(resp.StatusCode, method, body)
+		var nextKey string
+		if err == nil {
+			next.Fragment, next.RawFragment = "", ""
+			nextKey = nextMethod + " " + next.String()
+		}
 		switch {
 		case err != nil:
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to invalid location %q", loc)}
@@ -53,6 +61,11 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 		case len(r.Redirects) > c.o.MaxRedirects:
 			err = &kindError{kind: KindTooManyRedirects,
 				msg: fmt.Sprintf("more than %d redirects (--max-redirects)", c.o.MaxRedirects)}
+		case slices.Contains(visited, nextKey):
+			// The same request again, with no cookie jar to change its
+			// answer: it would go round until --max-redirects.
+			err = &kindError{kind: KindTooManyRedirects,
+				msg: fmt.Sprintf("redirect loop: back to %s after %d redirects", next, len(r.Redirects))}
 		}
 		if err != nil {
 			if rerr := c.readFinal(r, resp, ht); rerr != nil {
@@ -61,8 +74,8 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 			return ht, err
 		}
 		discardBody(resp)
-		method, body = redirectMethod(resp.StatusCode, method, body)
-		next.Fragment, next.RawFragment = "", ""
+		method, body = nextMethod, nextBody
+		visited = append(visited, nextKey)
 		cur = next.String()
 		sameOrigin = next.Scheme+"://"+hostPort(next) == originKey
 	}

@@ -23,6 +23,17 @@ func redirectServer(t *testing.T) (base string) {
 			http.Redirect(w, r, fmt.Sprintf("/chain/%d", n-1), code)
 		case r.URL.Path == "/loop":
 			http.Redirect(w, r, "/loop", http.StatusFound)
+		case r.URL.Path == "/ping":
+			http.Redirect(w, r, "/pong", http.StatusFound)
+		case r.URL.Path == "/pong":
+			http.Redirect(w, r, "/ping#x", http.StatusMovedPermanently)
+		case r.URL.Path == "/post-again":
+			// 303 turns the POST into a GET of the same URL: no loop.
+			if r.Method == http.MethodPost {
+				http.Redirect(w, r, "/post-again", http.StatusSeeOther)
+				return
+			}
+			fmt.Fprint(w, "ok")
 		case r.URL.Path == "/ftp":
 			w.Header().Set("Location", "ftp://example.invalid/file")
 			w.WriteHeader(http.StatusFound)
@@ -49,9 +60,15 @@ func TestRedirects(t *testing.T) {
 	}{
 		{name: "chain", path: "/chain/3", wantStatus: 200, wantFinal: "/chain/0",
 			wantHops: []Hop{{"/chain/3", 307}, {"/chain/2", 303}, {"/chain/1", 302}}},
+		// A loop ends at the first request made again, not at --max-redirects.
 		{name: "loop", path: "/loop", mod: func(o *Options) { o.MaxRedirects = 4 },
 			wantStatus: 302, wantKind: KindTooManyRedirects, wantFinal: "/loop",
-			wantHops: []Hop{{"/loop", 302}, {"/loop", 302}, {"/loop", 302}, {"/loop", 302}, {"/loop", 302}}},
+			wantHops: []Hop{{"/loop", 302}}},
+		{name: "two-hop loop", path: "/ping",
+			wantStatus: 301, wantKind: KindTooManyRedirects, wantFinal: "/pong",
+			wantHops: []Hop{{"/ping", 302}, {"/pong", 301}}},
+		{name: "same URL, other method", path: "/post-again", mod: func(o *Options) { o.Body = []byte("x") },
+			wantStatus: 200, wantFinal: "/post-again", wantHops: []Hop{{"/post-again", 303}}},
 		{name: "max-redirects 0", path: "/chain/1", mod: func(o *Options) { o.MaxRedirects = 0 },
 			wantStatus: 302, wantKind: KindTooManyRedirects, wantFinal: "/chain/1", wantHops: []Hop{{"/chain/1", 302}}},
 		{name: "max-redirects exact", path: "/chain/2", mod: func(o *Options) { o.MaxRedirects = 2 },
@@ -83,6 +100,12 @@ func TestRedirects(t *testing.T) {
 			}
 		})
 	}
+	t.Run("loop message", func(t *testing.T) {
+		r := get(newTestClient(t, nil), base+"/ping")
+		if want := "redirect loop: back to " + base + "/ping after 2 redirects"; r.Error == nil || r.Error.Message != want {
+			t.Errorf("error = %+v, want the message %q", r.Error, want)
+		}
+	})
 	t.Run("ftp message names the scheme", func(t *testing.T) {
 		r := get(newTestClient(t, nil), base+"/ftp")
 		if r.Error == nil || !strings.Contains(r.Error.Message, "ftp") {
