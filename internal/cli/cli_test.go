@@ -525,7 +525,8 @@ func TestDemo(t *testing.T) {
 }
 
 // Request flags reach the server: -d @FILE without -X is a POST with the
-// file's bytes, -X overrides the method, -H adds a header.
+// file's bytes, -X overrides the method, -H adds a header, -d '' is a POST
+// with an empty body.
 func TestRequestFlags(t *testing.T) {
 	s := newSite(t)
 	body := filepath.Join(t.TempDir(), "body.txt")
@@ -538,6 +539,7 @@ func TestRequestFlags(t *testing.T) {
 	}{
 		{[]string{"-d", "@" + body, "-H", "X-Probe: yes"}, "POST from-file yes"},
 		{[]string{"-d", "inline", "-X", "PUT"}, "PUT inline"},
+		{[]string{"-d", ""}, "POST"}, // an empty POST, as in curl
 		{nil, "GET"},
 	} {
 		code, out, errOut := runCLI(t, "", append(append([]string{"-q", "-f", "jsonl"}, tc.args...), s.URL+"/echo")...)

@@ -133,7 +133,9 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 			r.Header.Add(name, strings.TrimSpace(value))
 		}
 	}
-	if f.data != "" {
+	// -d '' is an empty POST, as in curl: whether the flag was given counts,
+	// not its value.
+	if f.data != "" || f.set != nil && f.set.Changed("data") {
 		if name, ok := strings.CutPrefix(f.data, "@"); ok {
 			b, err := os.ReadFile(name)
 			if err != nil {
@@ -144,7 +146,7 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 				r.Body = []byte{}
 			}
 		} else {
-			r.Body = []byte(f.data)
+			r.Body = append([]byte{}, f.data...)
 		}
 	}
 	for _, s := range f.resolve {
