@@ -311,6 +311,48 @@ func TestRetryAfterPausesTheHost(t *testing.T) {
 	}
 }
 
+// A 429 with Retry-After from the host a redirect led to pauses nothing of
+// the target's own host: the target waits for its retry, the others on its
+// host go on. (The redirect's host is not the scheduler's to pause.)
+func TestRetryAfterFromRedirectTargetPausesNotTheOrigin(t *testing.T) {
+	t.Parallel()
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		if tg.Seq == 0 && n == 1 {
+			return fetch.Result{Status: 429, RetryAfter: 300 * time.Millisecond, FinalURL: "http://elsewhere.test/x"}
+		}
+		return fetch.Result{Status: 200, FinalURL: tg.URL}
+	})
+	ts := []fetch.Target{target(0, "a"), target(1, "a")}
+	c := testConfig()
+	c.Limits.PerHost = 1
+	got := collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource(ts)))
+	if d := f.starts[1][0].Sub(f.starts[0][0]); d > 250*time.Millisecond {
+		t.Errorf("second target on host a started %v after a 429 from another host, want at once", d)
+	}
+	if r := got[0]; r.Status != 200 || r.Attempts != 2 || f.starts[0][1].Sub(f.starts[0][0]) < 300*time.Millisecond {
+		t.Errorf("the redirected target: status %d after %d attempts; want its retry after the Retry-After", r.Status, r.Attempts)
+	}
+}
+
+func TestAnsweredBy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		final, key string
+		want       bool
+	}{
+		{"http://a.test/x", "a.test:80", true},
+		{"http://A.Test:8080/x", "a.test:8080", true},
+		{"http://a.test/", "a.test:443", true}, // a bare host's http fallback
+		{"http://[::1]:81/", "[::1]:81", true},
+		{"http://b.test/x", "a.test:80", false},
+		{"", "a.test:80", true},
+	} {
+		if got := answeredBy(tc.final, tc.key); got != tc.want {
+			t.Errorf("answeredBy(%q, %q) = %v, want %v", tc.final, tc.key, got, tc.want)
+		}
+	}
+}
+
 func TestRates(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

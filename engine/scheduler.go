@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -521,9 +522,14 @@ func (s *scheduler) attempt(tk *task) {
 	s.fetcher.Fetch(s.ctx, &tk.t, r)
 	r.Seq, r.Input, r.Attempts = tk.t.Seq, tk.t.Input, tk.attempts
 	slow := r.Status == 429 && r.Error == nil
+	own := !slow && r.RetryAfter == 0 || answeredBy(r.FinalURL, tk.t.HostKey)
+	slow = slow && own
 	if tk.attempts <= s.cfg.Retry.Max && s.ctx.Err() == nil {
 		if d, pause, ok := retryDelay(r, tk.attempts, s.cfg.Retry); ok {
-			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: r, delay: d, pause: pause, slow: slow}
+			// A 429 or Retry-After from a host a redirect led to says
+			// nothing of this target's host: this target waits, its host
+			// is neither paused nor slowed.
+			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: r, delay: d, pause: pause && own, slow: slow}
 			return
 		}
 	}
@@ -567,6 +573,25 @@ func idempotent(method string) bool {
 		return true
 	}
 	return false
+}
+
+// answeredBy reports whether the final response of a target with hostKey
+// ("host:port") came from that host (any port: a bare host's http fallback
+// is the same site). Only a 429 or a Retry-After asks this, so the parse is
+// rare.
+func answeredBy(finalURL, hostKey string) bool {
+	if finalURL == "" {
+		return true
+	}
+	u, err := url.Parse(finalURL)
+	if err != nil {
+		return true
+	}
+	host := hostKey
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.EqualFold(strings.Trim(host, "[]"), u.Hostname())
 }
 
 // retryDelay says whether attempt n's result r should be retried, after how
