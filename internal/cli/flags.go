@@ -152,7 +152,7 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	for _, s := range f.resolve {
 		e, err := fetch.ParseResolve(s)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("--resolve: %w", err))
+			errs = append(errs, err) // it names --resolve and the value
 			continue
 		}
 		r.Resolve = append(r.Resolve, e)
