@@ -225,6 +225,8 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 		{"bad header", []string{"-H", "NoColon", ok}, ExitUsage, "--header"},
 		{"bad format", []string{"-f", "xml", ok}, ExitUsage, "xml"},
 		{"bad max-body", []string{"--max-body", "lots", ok}, ExitUsage, "--max-body"},
+		{"body from stdin", []string{"-d", "@-", ok}, ExitUsage, "cannot come from stdin"},
+		{"bad resolve named once", []string{"--resolve", "nonsense", ok}, ExitUsage, "fanout: --resolve \"nonsense\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := runCLI(t, "", append([]string{"-q"}, tc.args...)...)

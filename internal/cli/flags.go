@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -137,7 +138,14 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	// not its value.
 	if f.data != "" || f.set != nil && f.set.Changed("data") {
 		if name, ok := strings.CutPrefix(f.data, "@"); ok {
-			b, err := os.ReadFile(name)
+			var b []byte
+			var err error
+			if name == "-" {
+				// stdin is where targets come from when no other input is given
+				err = errors.New("the body cannot come from stdin; write it to a file and give -d @FILE")
+			} else {
+				b, err = os.ReadFile(name)
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("--data @%s: %v", name, unwrapPath(err)))
 			}
