@@ -226,6 +226,7 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 		{"bad format", []string{"-f", "xml", ok}, ExitUsage, "xml"},
 		{"bad max-body", []string{"--max-body", "lots", ok}, ExitUsage, "--max-body"},
 		{"body from stdin", []string{"-d", "@-", ok}, ExitUsage, "cannot come from stdin"},
+		{"duration without unit", []string{"--timeout", "5", ok}, ExitUsage, "(give a unit: 5s, 500ms, 2m)"},
 		{"bad resolve named once", []string{"--resolve", "nonsense", ok}, ExitUsage, "fanout: --resolve \"nonsense\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,7 +69,12 @@ func Main(ctx context.Context, env Env, args []string) int {
 		return ee.code
 	default:
 		// cobra's own flag errors and ours: one line naming the problem.
-		for _, line := range strings.Split(err.Error(), "\n") {
+		msg := err.Error()
+		if strings.Contains(msg, "missing unit in duration") {
+			// pflag's words for --timeout 5: say what it wants.
+			msg += " (give a unit: 5s, 500ms, 2m)"
+		}
+		for _, line := range strings.Split(msg, "\n") {
 			fmt.Fprintf(env.Stderr, "fanout: %s\n", line)
 		}
 		if !errors.As(err, new(usageError)) {
