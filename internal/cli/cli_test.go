@@ -368,6 +368,9 @@ func TestInterruptDrainsThenExits130(t *testing.T) {
 	if !strings.Contains(errb.String(), "wall") {
 		t.Errorf("no summary on stderr: %q", errb.String())
 	}
+	if !strings.Contains(errb.String(), "fanout: interrupted: finishing the requests in flight") {
+		t.Errorf("the first Ctrl-C was not acknowledged on stderr: %q", errb.String())
+	}
 }
 
 // A second SIGINT aborts requests in flight at once.

@@ -109,7 +109,14 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 		w.reorder = output.NewReorderSkipping(w.emit, done)
 	}
-	interrupted := consume(run, env.Interrupt, abort, w, func(r *fetch.Result) {
+	var notice io.Writer // where the first Ctrl-C is acknowledged; nil with -q
+	if !f.quiet {
+		notice = env.Stderr
+		if prog != nil {
+			notice = prog.Bypass(env.Stderr)
+		}
+	}
+	interrupted := consume(run, env.Interrupt, notice, abort, w, func(r *fetch.Result) {
 		sum.Add(r)
 		if prog != nil {
 			prog.Add(r)
@@ -227,9 +234,10 @@ func (w *writer) write(r *fetch.Result) {
 }
 
 // consume reads every result of run, writing each and passing it to seen.
+// The first interrupt drains the run, and says so on notice unless nil.
 // The first interrupt drains the run; a write error aborts it, since
 // nothing more can be recorded. It reports whether an interrupt came.
-func consume(run *engine.Run, interrupt <-chan struct{}, abort func(), w *writer, seen func(*fetch.Result)) bool {
+func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort func(), w *writer, seen func(*fetch.Result)) bool {
 	interrupted := false
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
@@ -256,6 +264,10 @@ func consume(run *engine.Run, interrupt <-chan struct{}, abort func(), w *writer
 			interrupt = nil
 			interrupted = true
 			run.Drain()
+			if notice != nil {
+				// Else the run seems to carry on regardless.
+				fmt.Fprintln(notice, "fanout: interrupted: finishing the requests in flight, the rest canceled (Ctrl-C again to stop at once)")
+			}
 		}
 	}
 }
