@@ -89,3 +89,19 @@ func TestSilentProxyIsConnectTimeout(t *testing.T) {
 		t.Fatalf("kind %q (%v), want connect_timeout naming --proxy", k, r.Error)
 	}
 }
+
+// With --timeout below --connect-timeout, a silent connect ends at the
+// attempt's deadline: a timeout, every time, although the dial's error is
+// one Classify alone calls connect_timeout (the attempt's deadline
+// outranks it in Fetch).
+func TestSilentConnectPastAttemptDeadlineIsTimeout(t *testing.T) {
+	t.Parallel()
+	port := silentPort(t)
+	c := newTestClient(t, func(o *Options) { o.Timeout, o.ConnectTimeout = 100*time.Millisecond, time.Second })
+	u := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
+	for i := range 20 {
+		if r := get(c, u); kindOf(r) != KindTimeout {
+			t.Fatalf("attempt %d: kind %q (%v), want timeout", i+1, kindOf(r), r.Error)
+		}
+	}
+}
