@@ -81,6 +81,8 @@ func TestRetryable(t *testing.T) {
 		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindReset}}, true},
 		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindLocal}}, true},
 		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindDNS}}, false},
+		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindDNS, Transient: true}}, true},
+		{fetch.Result{Method: "POST", Error: &fetch.Error{Kind: fetch.KindDNS, Transient: true}}, true},
 		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindTLS}}, false},
 		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindProtocol}}, false},
 		{fetch.Result{Status: 503}, true},
@@ -98,6 +100,10 @@ func TestRetryable(t *testing.T) {
 		{fetch.Result{Method: "POST", Status: 429}, true},
 		{fetch.Result{Method: "PUT", Error: &fetch.Error{Kind: fetch.KindTimeout}}, true},
 		{fetch.Result{Method: "delete", Status: 502}, true},
+		// After a redirect, the first request went through.
+		{fetch.Result{Method: "POST", Status: 503, Redirects: []fetch.Hop{{URL: "http://a/", Status: 303}}}, false},
+		{fetch.Result{Method: "POST", Redirects: []fetch.Hop{{URL: "http://a/", Status: 307}}, Error: &fetch.Error{Kind: fetch.KindRefused}}, false},
+		{fetch.Result{Method: "GET", Status: 503, Redirects: []fetch.Hop{{URL: "http://a/", Status: 302}}}, true},
 	} {
 		name := tc.r.Method + " " + fmt.Sprint(tc.r.Status)
 		if tc.r.Error != nil {

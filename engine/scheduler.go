@@ -538,21 +538,29 @@ func (s *scheduler) attempt(tk *task) {
 }
 
 // retryable reports whether another attempt could turn out differently:
-// connect failures, timeouts, resets, a local shortage of descriptors or
-// ports (others' connections free them), and the statuses that mean
+// connect failures, timeouts (a DNS lookup's too), resets, a local
+// shortage of descriptors or ports (others' connections free them), and
+// the statuses that mean
 // "later". A request that is not idempotent (POST, PATCH...) is sent again
 // only when the first surely did nothing: no connection was made, or the
-// server said 429 or 503; after a timeout, a reset, a 502 or a 504 it may
-// have taken effect, and a second one would repeat it (a webhook fired
-// twice).
+// server said 429 or 503, and no redirect was followed; after a timeout, a
+// reset, a 502 or a 504 it may have taken effect, and a second one would
+// repeat it (a webhook fired twice).
 func retryable(r *fetch.Result) bool {
+	// After a redirect the errors and statuses are a later hop's: the
+	// first request went through, whatever they say.
 	safe := idempotent(r.Method)
+	if !safe && len(r.Redirects) > 0 {
+		return false
+	}
 	if r.Error != nil {
 		switch r.Error.Kind {
 		case fetch.KindRefused, fetch.KindConnectTimeout, fetch.KindLocal:
 			return true
 		case fetch.KindTimeout, fetch.KindReset:
 			return safe
+		case fetch.KindDNS:
+			return r.Error.Transient // a lookup that timed out
 		}
 		return false
 	}

@@ -16,9 +16,10 @@ import (
 // kindError is an error whose kind Fetch decided itself (a redirect to
 // another scheme, a body that does not decode, ...).
 type kindError struct {
-	kind ErrorKind
-	msg  string
-	err  error // optional cause
+	kind       ErrorKind
+	msg        string
+	err        error // optional cause
+	noFallback bool  // not a reason for a bare host's http fallback
 }
 
 func (e *kindError) Error() string { return e.msg }
@@ -82,7 +83,7 @@ func Classify(err error) ErrorKind {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return KindRefused
 	}
-	if localShortage(err) {
+	if localShortage(err) && errors.As(err, &opErr) && opErr.Op == "dial" {
 		return KindLocal
 	}
 	var netErr net.Error
@@ -123,7 +124,8 @@ func Classify(err error) ErrorKind {
 }
 
 // localShortage reports whether err says this machine lacks something a
-// connection needs: file descriptors (the process's or the system's),
+// connection needs (Classify asks it of dials only: the same errors on a
+// connection made say nothing of whether the request went out): file descriptors (the process's or the system's),
 // ephemeral ports or a source address (EADDRNOTAVAIL: also an IPv6 target
 // on a host without IPv6), socket buffers or memory. The target is not at fault, and
 // calling it "refused", as any other failed dial, sent users looking at the
@@ -157,6 +159,9 @@ func isTLSError(err error) bool {
 // peer does not speak TLS. A certificate problem is not fallbackable: it
 // must be reported, not hidden.
 func fallbackable(err error, kind ErrorKind) bool {
+	if ke := (*kindError)(nil); errors.As(err, &ke) && ke.noFallback {
+		return false
+	}
 	if kind == KindRefused || kind == KindConnectTimeout {
 		return true
 	}

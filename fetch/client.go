@@ -92,7 +92,7 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 	}
 	if err != nil {
 		kind := c.kind(ctx, actx, err, ht)
-		r.Error = &Error{Kind: kind, Message: c.message(err, kind, &r, start)}
+		r.Error = &Error{Kind: kind, Message: c.message(err, kind, &r, start), Transient: kind == KindDNS && dnsTimedOut(err)}
 	}
 	return r
 }
@@ -244,4 +244,10 @@ func maybeHTML(ct string) bool {
 // isSniffedHTML reports whether a body without Content-Type looks like HTML.
 func isSniffedHTML(b []byte) bool {
 	return strings.HasPrefix(http.DetectContentType(b), "text/html")
+}
+
+// dnsTimedOut reports whether err is a lookup that got no answer in time.
+func dnsTimedOut(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsTimeout
 }

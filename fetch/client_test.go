@@ -331,13 +331,19 @@ func TestProxyRefusesTunnel(t *testing.T) {
 	c := newTestClient(t, func(o *Options) { o.Proxy = u })
 	r := get(c, "https://secure.test/")
 	wantKind(t, r, KindRefused)
-	for _, want := range []string{"--proxy http://user:xxxxx@", "secure.test:443", "407 Proxy Authentication Required"} {
+	for _, want := range []string{"proxy http://user:xxxxx@", "secure.test:443", "407 Proxy Authentication Required"} {
 		if !strings.Contains(r.Error.Message, want) {
 			t.Errorf("message %q does not say %q", r.Error.Message, want)
 		}
 	}
 	if strings.Contains(r.Error.Message, "secret") {
 		t.Errorf("message %q shows the proxy's password", r.Error.Message)
+	}
+	// A bare host does not fall back to http through the proxy that
+	// refused its https: that would hide the refusal behind plain text.
+	b := c.Fetch(context.Background(), Target{Input: "secure.test", URL: "https://secure.test/", HostKey: "secure.test:443", Bare: true})
+	if kindOf(b) != KindRefused || b.FinalURL != "https://secure.test/" {
+		t.Errorf("bare host: kind %q, final_url %q; want refused at https://secure.test/", kindOf(b), b.FinalURL)
 	}
 }
 

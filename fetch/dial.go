@@ -116,7 +116,10 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		if err == nil {
 			return c, nil
 		}
-		if firstErr == nil {
+		// The first address's error, unless that one says only that this
+		// machine could not try (an IPv6 address on a host without IPv6):
+		// then what another address said of the target is more use.
+		if firstErr == nil || localShortage(firstErr) && !localShortage(err) {
 			firstErr = err
 		}
 		if ctx.Err() != nil {

@@ -239,3 +239,23 @@ func TestSOCKS5Proxy(t *testing.T) {
 		t.Errorf("proxy asked for %v, want %v (names resolved by the proxy, --resolve applied first)", got, want)
 	}
 }
+
+// A lookup that timed out is a dns failure marked transient, which the
+// engine retries; a name that does not exist is final.
+func TestDNSTimeoutIsTransient(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  *net.DNSError
+		want bool
+	}{
+		{&net.DNSError{Err: "i/o timeout", Name: "slow.test", IsTimeout: true}, true},
+		{&net.DNSError{Err: "no such host", Name: "gone.test", IsNotFound: true}, false},
+	} {
+		c := newTestClient(t, nil)
+		c.dial.lookupIP = func(context.Context, string) ([]net.IPAddr, error) { return nil, tc.err }
+		r := get(c, "http://"+tc.err.Name+"/")
+		if kindOf(r) != KindDNS || r.Error.Transient != tc.want {
+			t.Errorf("%s: kind %q, transient %v; want dns, %v", tc.err.Err, kindOf(r), r.Error != nil && r.Error.Transient, tc.want)
+		}
+	}
+}

@@ -65,7 +65,7 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 			// The same request again, with no cookie jar to change its
 			// answer: it would go round until --max-redirects.
 			err = &kindError{kind: KindTooManyRedirects,
-				msg: fmt.Sprintf("redirect loop: back to %s after %d redirects", next, len(r.Redirects))}
+				msg: fmt.Sprintf("redirect loop: back to %s after %d redirect%s", next, len(r.Redirects), plural(len(r.Redirects)))}
 		}
 		if err != nil {
 			if rerr := c.readFinal(r, resp, ht); rerr != nil {
@@ -159,4 +159,11 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []b
 		}
 	}
 	return req, nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

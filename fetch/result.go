@@ -82,6 +82,10 @@ type Timing struct {
 type Error struct {
 	Kind    ErrorKind `json:"kind"`
 	Message string    `json:"message"`
+	// Transient marks a failure of a kind not retried as a rule that may
+	// yet not happen again: a DNS lookup that timed out (a name that does
+	// not exist is final). It is not part of the output.
+	Transient bool `json:"-"`
 }
 
 // ErrorKind classifies a failure so users can act on it. The set is fixed

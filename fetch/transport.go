@@ -86,6 +86,7 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 	if o.HTTP1 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
+	tr.OnProxyConnectResponse = proxyConnectResponse // --proxy's or the environment's
 	if o.Proxy == "" {
 		return tr, nil
 	}
@@ -95,7 +96,6 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 	}
 	if u.Scheme == "http" || u.Scheme == "https" {
 		tr.Proxy = http.ProxyURL(u)
-		tr.OnProxyConnectResponse = proxyConnectResponse
 		return tr, nil
 	}
 	pd, err := proxy.FromURL(u, d)
@@ -134,11 +134,13 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 
 // proxyConnectResponse turns a proxy's refusal of an https tunnel into a
 // refused connection that says so: net/http's own error is the bare reason
-// phrase ("Proxy Authentication Required"), of no kind fetch knows.
+// phrase ("Proxy Authentication Required"), of no kind fetch knows. It is
+// no reason for a bare host's http fallback, which would go through the
+// same proxy in plain text.
 func proxyConnectResponse(_ context.Context, proxyURL *url.URL, req *http.Request, res *http.Response) error {
 	if res.StatusCode == http.StatusOK {
 		return nil
 	}
-	return &kindError{kind: KindRefused,
-		msg: fmt.Sprintf("--proxy %s refused a tunnel to %s: %s", proxyURL.Redacted(), req.Host, res.Status)}
+	return &kindError{kind: KindRefused, noFallback: true,
+		msg: fmt.Sprintf("proxy %s refused a tunnel to %s: %s", proxyURL.Redacted(), req.Host, res.Status)}
 }
