@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,8 +105,9 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		}
 		return nil
 	}
-	// failed ends Collect with err, keeping what was emitted before it:
-	// the output of a collect that fails is cut short, not emptier still.
+	// failed ends Collect with err, keeping what was emitted before it: the
+	// output of a collect that fails (a malformed message) is cut short,
+	// not emptier still.
 	failed := func(err error) error { return errors.Join(err, flush()) }
 	lastMsg := time.Now()
 	var buf []byte // bodies, one message at a time: collectMsg keeps nothing of them
@@ -113,7 +115,9 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		select {
 		case m, ok := <-rd.msgs:
 			if !ok {
-				return st, failed(ctx.Err())
+				// Closed under a live context, the reader stopped for good
+				// (its connection closed): the output is cut short.
+				return st, failed(cmp.Or(ctx.Err(), fmt.Errorf("run %q: the results reader stopped", run)))
 			}
 			idle, lastMsg = 0, time.Now()
 			md, mdErr := m.Metadata()

@@ -164,11 +164,11 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 		}
 		futs = futs[:0]
 		// Every target below the oldest one still buffered is queued. The
-		// fingerprint is saved at the first checkpoint too, although the
-		// oldest batch may hold the mark at 0 for the first ~8,000 to
-		// 32,000 targets (one batch of each partition): a re-submit after
-		// a crash there must already be checked.
-		if cp := min(n, bt.oldest()); cp > meta.Submitted || meta.InputTargets == 0 {
+		// fingerprint grows at each checkpoint, also while the oldest
+		// batch holds the mark at 0 (for the first ~8,000 to 32,000
+		// targets, one batch of each partition): a re-submit after a crash
+		// there is checked against all it read, not only the first batch.
+		if cp := min(n, bt.oldest()); cp > meta.Submitted || meta.InputTargets < n {
 			meta.Submitted = max(meta.Submitted, cp)
 			meta.InputTargets, meta.InputHash = n, fp.sum()
 			if err := save(); err != nil {

@@ -632,7 +632,7 @@ func TestPostNotRetriedAfterTimeout(t *testing.T) {
 		}
 		select { // longer than --timeout
 		case <-release:
-		case <-time.After(5 * time.Second):
+		case <-time.After(10 * time.Second):
 		}
 	}))
 	t.Cleanup(ts.Close)
@@ -645,7 +645,7 @@ func TestPostNotRetriedAfterTimeout(t *testing.T) {
 		{[]string{"-d", "payload"}, &posts, 1},
 		{nil, &gets, 3},
 	} {
-		args := append([]string{"-q", "-f", "jsonl", "--timeout", "200ms", "--retries", "2"}, tc.args...)
+		args := append([]string{"-q", "-f", "jsonl", "--timeout", "1s", "--retries", "2"}, tc.args...)
 		code, out, errOut := runCLI(t, "", append(args, ts.URL+"/hook")...)
 		rs := decodeLines(t, out)
 		if code != ExitFailures || len(rs) != 1 || rs[0].Error == nil || rs[0].Error.Kind != "timeout" {

@@ -234,9 +234,9 @@ func (w *writer) write(r *fetch.Result) {
 }
 
 // consume reads every result of run, writing each and passing it to seen.
-// The first interrupt drains the run, and says so on notice unless nil.
-// The first interrupt drains the run; a write error aborts it, since
-// nothing more can be recorded. It reports whether an interrupt came.
+// The first interrupt drains the run (and says so on notice, unless nil);
+// a write error aborts it, since nothing more can be recorded. It reports
+// whether an interrupt came.
 func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort func(), w *writer, seen func(*fetch.Result)) bool {
 	interrupted := false
 	tick := time.NewTicker(flushEvery)
