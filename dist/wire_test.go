@@ -85,6 +85,7 @@ func sampleResults() []fetch.Result {
 		{Seq: 0, Input: "http://a/", URL: "http://a/", FinalURL: "http://a/x", Status: 200, Proto: "HTTP/1.1",
 			Method: "GET", ContentType: "text/html", ContentLength: &cl, Bytes: 1234, Title: "Tab\there \"q\" \u2028 é",
 			Server: "sim", IP: "127.0.0.1", BodySHA256: "ab12", Redirects: []fetch.Hop{{URL: "http://a/", Status: 301}},
+			Location: "http://a/next",
 			Attempts: 2, Timing: fetch.Timing{DNS: 0.5, Connect: 1e-7, TLS: 0, TTFB: 3.25, Transfer: 1, Total: 4.75},
 			StartedAt: at},
 		{Seq: 1 << 20, Input: "bad\nline", URL: "", Attempts: 1, StartedAt: at,

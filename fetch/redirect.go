@@ -40,13 +40,19 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 		// --no-follow, a redirect loop or a bad Location, the last entry
 		// is also the final response.
 		r.Redirects = append(r.Redirects, Hop{URL: cur, Status: resp.StatusCode})
+		next, err := resp.Request.URL.Parse(loc)
+		// Where it points, in case the chain ends here; a followed hop
+		// clears it.
+		r.Location = loc
+		if err == nil {
+			r.Location = next.String()
+		}
 		if !c.o.Follow {
 			return ht, c.readFinal(r, resp, ht)
 		}
 		if originKey == "" {
 			originKey = resp.Request.URL.Scheme + "://" + hostPort(resp.Request.URL)
 		}
-		next, err := resp.Request.URL.Parse(loc)
 		nextMethod, nextBody := redirectMethod(resp.StatusCode, method, body)
 		var nextKey string
 		if err == nil {
@@ -74,6 +80,7 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 			return ht, err
 		}
 		discardBody(resp)
+		r.Location = ""
 		method, body = nextMethod, nextBody
 		visited = append(visited, nextKey)
 		cur = next.String()

@@ -57,25 +57,27 @@ func TestRedirects(t *testing.T) {
 		wantKind   ErrorKind
 		wantHops   []Hop
 		wantFinal  string
+		wantLoc    string // Location, after the base URL unless it has a scheme
 	}{
 		{name: "chain", path: "/chain/3", wantStatus: 200, wantFinal: "/chain/0",
 			wantHops: []Hop{{"/chain/3", 307}, {"/chain/2", 303}, {"/chain/1", 302}}},
 		// A loop ends at the first request made again, not at --max-redirects.
 		{name: "loop", path: "/loop", mod: func(o *Options) { o.MaxRedirects = 4 },
 			wantStatus: 302, wantKind: KindTooManyRedirects, wantFinal: "/loop",
-			wantHops: []Hop{{"/loop", 302}}},
+			wantHops: []Hop{{"/loop", 302}}, wantLoc: "/loop"},
 		{name: "two-hop loop", path: "/ping",
 			wantStatus: 301, wantKind: KindTooManyRedirects, wantFinal: "/pong",
-			wantHops: []Hop{{"/ping", 302}, {"/pong", 301}}},
+			wantHops: []Hop{{"/ping", 302}, {"/pong", 301}}, wantLoc: "/ping#x"},
 		{name: "same URL, other method", path: "/post-again", mod: func(o *Options) { o.Body = []byte("x") },
 			wantStatus: 200, wantFinal: "/post-again", wantHops: []Hop{{"/post-again", 303}}},
 		{name: "max-redirects 0", path: "/chain/1", mod: func(o *Options) { o.MaxRedirects = 0 },
-			wantStatus: 302, wantKind: KindTooManyRedirects, wantFinal: "/chain/1", wantHops: []Hop{{"/chain/1", 302}}},
+			wantStatus: 302, wantKind: KindTooManyRedirects, wantFinal: "/chain/1", wantHops: []Hop{{"/chain/1", 302}}, wantLoc: "/chain/0"},
 		{name: "max-redirects exact", path: "/chain/2", mod: func(o *Options) { o.MaxRedirects = 2 },
 			wantStatus: 200, wantFinal: "/chain/0", wantHops: []Hop{{"/chain/2", 303}, {"/chain/1", 302}}},
 		{name: "no follow", path: "/chain/2", mod: func(o *Options) { o.Follow = false },
-			wantStatus: 303, wantFinal: "/chain/2", wantHops: []Hop{{"/chain/2", 303}}},
-		{name: "ftp", path: "/ftp", wantStatus: 302, wantKind: KindInvalidURL, wantFinal: "/ftp", wantHops: []Hop{{"/ftp", 302}}},
+			wantStatus: 303, wantFinal: "/chain/2", wantHops: []Hop{{"/chain/2", 303}}, wantLoc: "/chain/1"},
+		{name: "ftp", path: "/ftp", wantStatus: 302, wantKind: KindInvalidURL, wantFinal: "/ftp", wantHops: []Hop{{"/ftp", 302}},
+			wantLoc: "ftp://example.invalid/file"},
 		{name: "3xx without location", path: "/nolocation", wantStatus: 301, wantFinal: "/nolocation"},
 	}
 	for _, tt := range tests {
@@ -89,6 +91,13 @@ func TestRedirects(t *testing.T) {
 			}
 			if r.FinalURL != base+tt.wantFinal {
 				t.Errorf("final_url = %q, want %q", r.FinalURL, base+tt.wantFinal)
+			}
+			wantLoc := tt.wantLoc
+			if strings.HasPrefix(wantLoc, "/") {
+				wantLoc = base + wantLoc
+			}
+			if r.Location != wantLoc {
+				t.Errorf("location = %q, want %q", r.Location, wantLoc)
 			}
 			if len(r.Redirects) != len(tt.wantHops) {
 				t.Fatalf("redirects = %v, want %v", r.Redirects, tt.wantHops)

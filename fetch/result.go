@@ -32,26 +32,30 @@ type Target struct {
 // Result is what happened to one target. Its JSON form is fanout's stable,
 // documented result schema (see README.md).
 type Result struct {
-	Seq           uint64    `json:"-"`
-	Input         string    `json:"input"`
-	URL           string    `json:"url"`
-	FinalURL      string    `json:"final_url"`
-	Status        int       `json:"status"`
-	Proto         string    `json:"proto"`
-	Method        string    `json:"method"`
-	ContentType   string    `json:"content_type"`
-	ContentLength *int64    `json:"content_length"`
-	Bytes         int64     `json:"bytes"`
-	Truncated     bool      `json:"truncated"`
-	Title         string    `json:"title"`
-	Server        string    `json:"server"`
-	IP            string    `json:"ip"`
-	BodySHA256    string    `json:"body_sha256,omitempty"`
-	Redirects     []Hop     `json:"redirects"`
-	Attempts      int       `json:"attempts"`
-	Timing        Timing    `json:"timing"`
-	Error         *Error    `json:"error"`
-	StartedAt     time.Time `json:"started_at"`
+	Seq           uint64 `json:"-"`
+	Input         string `json:"input"`
+	URL           string `json:"url"`
+	FinalURL      string `json:"final_url"`
+	Status        int    `json:"status"`
+	Proto         string `json:"proto"`
+	Method        string `json:"method"`
+	ContentType   string `json:"content_type"`
+	ContentLength *int64 `json:"content_length"`
+	Bytes         int64  `json:"bytes"`
+	Truncated     bool   `json:"truncated"`
+	Title         string `json:"title"`
+	Server        string `json:"server"`
+	IP            string `json:"ip"`
+	BodySHA256    string `json:"body_sha256,omitempty"`
+	Redirects     []Hop  `json:"redirects"`
+	// Location is where the final response points when it is a redirect
+	// that was not followed (--no-follow, --max-redirects, a loop, another
+	// scheme), resolved against its URL; "" otherwise.
+	Location  string    `json:"location,omitempty"`
+	Attempts  int       `json:"attempts"`
+	Timing    Timing    `json:"timing"`
+	Error     *Error    `json:"error"`
+	StartedAt time.Time `json:"started_at"`
 
 	// RetryAfter is the delay the server asked for with a Retry-After header
 	// on a 429 or 503 reply (0 when absent or unparseable). The engine reads

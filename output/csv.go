@@ -18,6 +18,7 @@ var CSVHeader = []string{
 	"content_length", "bytes", "truncated", "title", "server", "ip", "redirects",
 	"attempts", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms",
 	"total_ms", "error_kind", "error_message", "started_at", "body_sha256",
+	"location",
 }
 
 // csvEncoder writes a header row, then one row per result. encoding/csv
@@ -79,7 +80,8 @@ func (e *csvEncoder) Encode(r *fetch.Result) error {
 	if !r.StartedAt.IsZero() {
 		row[23] = r.StartedAt.Format(time.RFC3339Nano)
 	}
-	row[24] = r.BodySHA256 // last: columns added later go at the end, for scripts that count
+	row[24] = r.BodySHA256 // columns added later go at the end, for scripts that count
+	row[25] = cell(r.Location)
 	return e.record(row)
 }
 

@@ -83,6 +83,10 @@ func appendResultJSON(b []byte, r *fetch.Result) []byte {
 	} else {
 		b = jsonw.AppendHops(b, r.Redirects)
 	}
+	if r.Location != "" {
+		b = append(b, `,"location":`...)
+		b = jsonw.AppendString(b, r.Location)
+	}
 	b = append(b, `,"attempts":`...)
 	b = strconv.AppendInt(b, int64(r.Attempts), 10)
 	t := &r.Timing

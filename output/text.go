@@ -109,6 +109,10 @@ func (e *textEncoder) Encode(r *fetch.Result) error {
 		b = append(b, " → "...)
 		b = AppendEscape(b, r.FinalURL)
 	}
+	if r.Location != "" { // a redirect not followed: where it points
+		b = append(b, " ⇢ "...)
+		b = AppendEscape(b, r.Location)
+	}
 
 	switch {
 	case r.Error != nil:

@@ -26,6 +26,7 @@ type extra struct {
 	Server        string       `json:"server,omitempty"`
 	BodySHA256    string       `json:"body_sha256,omitempty"`
 	Redirects     *[]fetch.Hop `json:"redirects,omitempty"` // a pointer keeps [] apart from null
+	Location      string       `json:"location,omitempty"`
 	Timing        timing       `json:"timing"`
 }
 
@@ -195,7 +196,7 @@ func scanResult(s scanner) (Record, error) {
 		return Record{}, fmt.Errorf("result %d: extra: %w", r.Seq, err)
 	}
 	r.Proto, r.Method, r.ContentLength, r.Truncated = x.Proto, x.Method, x.ContentLength, x.Truncated
-	r.Server, r.BodySHA256, r.Timing = x.Server, x.BodySHA256, fetch.Timing(x.Timing)
+	r.Server, r.BodySHA256, r.Location, r.Timing = x.Server, x.BodySHA256, x.Location, fetch.Timing(x.Timing)
 	if x.Redirects != nil {
 		r.Redirects = *x.Redirects
 	}
@@ -292,6 +293,10 @@ func appendExtra(b []byte, r *fetch.Result) []byte {
 	if r.Redirects != nil {
 		b = appendKey(b, "redirects")
 		b = jsonw.AppendHops(b, r.Redirects)
+	}
+	if r.Location != "" {
+		b = appendKey(b, "location")
+		b = jsonw.AppendString(b, r.Location)
 	}
 	b = appendKey(b, "timing")
 	b = append(b, '{')

@@ -52,6 +52,9 @@ func sample(seq uint64) *fetch.Result {
 		Attempts: 2, Timing: fetch.Timing{DNS: 1.5, Connect: 2.25, TLS: 3, TTFB: 4.125, Transfer: 0.1, Total: 11.0625},
 		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC),
 	}
+	if seq%4 == 3 { // a redirect not followed
+		r.Location = "https://example.com/c?q=\"x\""
+	}
 	if seq%5 == 2 {
 		r.Redirects, r.Server, r.Truncated = []fetch.Hop{}, "", false
 		r.Timing.DNS, r.Timing.TLS = 0, 0
@@ -469,7 +472,7 @@ func TestAppendExtraMatchesEncodingJSON(t *testing.T) {
 	for i, r := range rs {
 		x := extra{
 			Proto: r.Proto, Method: r.Method, ContentLength: r.ContentLength, Truncated: r.Truncated,
-			Server: r.Server, BodySHA256: r.BodySHA256, Timing: timing(r.Timing),
+			Server: r.Server, BodySHA256: r.BodySHA256, Location: r.Location, Timing: timing(r.Timing),
 		}
 		if r.Redirects != nil {
 			x.Redirects = &r.Redirects
