@@ -52,17 +52,22 @@ type Recorder struct {
 	runID int64
 	opts  RecorderOptions
 
-	batch   *batch
-	first   time.Time // when the batch's first result was added
-	track   tracker
-	idle    chan struct{} // a token: the writer waits for work
-	haveTok bool
-	work    chan *batch
-	done    chan struct{}
-	err     error // set by the writer before done is closed, or by Cut after it
-	failed  chan struct{}
-	addErr  error // a target added twice: no more results are committed
+	batch    *batch
+	first    time.Time // when the batch's first result was added
+	track    tracker
+	idle     chan struct{} // a token: the writer waits for work
+	haveTok  bool
+	work     chan *batch
+	done     chan struct{}
+	err      error // set by the writer before done is closed, or by Cut after it
+	failed   chan struct{}
+	addErr   error // a target added twice: no more results are committed
+	closed   bool  // by Close or Abandon; closeErr is what they returned
+	closeErr error
 }
+
+// errRecorderClosed is what Cut says after Close or Abandon.
+var errRecorderClosed = errors.New("recorder already closed")
 
 type batch struct {
 	rows      []row
@@ -88,6 +93,10 @@ func (db *DB) Recorder(runID int64, opts RecorderOptions) *Recorder {
 		failed: make(chan struct{}),
 	}
 	next, err := db.nextResultID(runID)
+	if err == nil {
+		// Results of a run with no row would be orphans no command shows.
+		_, err = db.Run(runID)
+	}
 	rec.track.init(opts.Prior, next)
 	go rec.writer(err)
 	return rec
@@ -157,6 +166,9 @@ func (rec *Recorder) Due() bool {
 // added so far. It waits only if the writer is still busy with the previous
 // batch. It returns the writer's error, if a commit failed.
 func (rec *Recorder) Cut(offsets map[string]int64) error {
+	if rec.closed {
+		return errRecorderClosed
+	}
 	if rec.addErr != nil {
 		return rec.addErr
 	}
@@ -192,13 +204,20 @@ func (rec *Recorder) Err() error {
 
 // Close commits what is queued with the given offsets, waits for the
 // writer and returns the first error.
+// A second Close (or one after Abandon) returns the first's error and does
+// nothing else, so that a deferred Close may follow an explicit one.
 func (rec *Recorder) Close(offsets map[string]int64) error {
+	if rec.closed {
+		return rec.closeErr
+	}
 	err := rec.Cut(offsets)
+	rec.closed = true
 	close(rec.work)
 	<-rec.done
 	if err == nil {
 		err = rec.Err()
 	}
+	rec.closeErr = err
 	return err
 }
 
@@ -206,9 +225,14 @@ func (rec *Recorder) Close(offsets map[string]int64) error {
 // writer and returns its error: for when the output failed and those
 // results may not be whole in it.
 func (rec *Recorder) Abandon() error {
+	if rec.closed {
+		return rec.closeErr
+	}
+	rec.closed = true
 	close(rec.work)
 	<-rec.done
-	return rec.Err()
+	rec.closeErr = rec.Err()
+	return rec.closeErr
 }
 
 // LowWater returns the current low-water mark: every target below it has

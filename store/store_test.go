@@ -955,3 +955,40 @@ func TestOpenRefusesForeignDatabase(t *testing.T) {
 		})
 	}
 }
+
+// Close twice, Abandon after Close and Cut after either are the caller's
+// slips, not panics: a deferred Close may follow an explicit one.
+func TestRecorderClosedTwice(t *testing.T) {
+	db := openTemp(t)
+	_, rec := newRecording(t, db)
+	rec.Add(sample(0), true)
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Errorf("second Close: %v, want the first's (nil)", err)
+	}
+	if err := rec.Abandon(); err != nil {
+		t.Errorf("Abandon after Close: %v", err)
+	}
+	if err := rec.Cut(nil); !errors.Is(err, errRecorderClosed) {
+		t.Errorf("Cut after Close: %v, want errRecorderClosed", err)
+	}
+}
+
+// A recorder for a run that does not exist records nothing and says so.
+func TestRecorderForMissingRun(t *testing.T) {
+	db := openTemp(t)
+	rec := db.Recorder(42, RecorderOptions{})
+	rec.Add(sample(0), true)
+	if err := rec.Close(nil); !errors.Is(err, ErrNoRun) {
+		t.Errorf("Close: %v, want ErrNoRun", err)
+	}
+	n := 0
+	for range db.Results(42) {
+		n++
+	}
+	if n != 0 {
+		t.Errorf("%d results stored for a run that does not exist", n)
+	}
+}
