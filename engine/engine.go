@@ -172,7 +172,16 @@ func (r *Run) Stats() Stats {
 }
 
 // Start begins a run over src. Cancelling ctx aborts it: attempts in flight
-// end with kind canceled, and so do the targets not yet started.
+// end with kind canceled (timeout when ctx's deadline passed), and the
+// targets taken from src but not yet started with canceled. Read Results
+// until it is closed, also after cancelling: the run's goroutines wait to
+// hand over their results until then.
+//
+// The engine reads up to the look-ahead window ahead of the finished
+// targets. A Source blocked in Next when the run ends is abandoned: Next
+// may still return later, and that target gets no result. Give each
+// target its own Seq (the reorder buffer and the store key on it); an
+// empty HostKey is taken from the URL, as input.Parse would give it.
 func (e *Engine) Start(ctx context.Context, src Source) *Run {
 	r := &Run{
 		results: make(chan fetch.Result, min(e.cfg.Limits.Concurrency, maxBuffer)),

@@ -579,3 +579,34 @@ func TestDropQueued(t *testing.T) {
 	}
 	r.DropQueued(func(*fetch.Target) (fetch.Result, bool) { return fetch.Result{}, true }) // an ended run: returns at once
 }
+
+// A target built by hand without a HostKey gets the one input.Parse would
+// give it, so that --per-host is per host, not one limit for them all.
+func TestHostKeyFromURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ url, want string }{
+		{"http://A.Example/x", "a.example:80"},
+		{"https://a.example/", "a.example:443"},
+		{"https://a.example:8443/", "a.example:8443"},
+		{"http://[::1]:81/", "[::1]:81"},
+		{"http://[::1]/", "[::1]:80"},
+	} {
+		if got := hostKeyOf(tc.url); got != tc.want {
+			t.Errorf("hostKeyOf(%q) = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		return sleep(ctx, tg, 50*time.Millisecond, 200)
+	})
+	var ts []fetch.Target
+	for i := range 10 {
+		u := fmt.Sprintf("http://h%d.test/%d", i%5, i)
+		ts = append(ts, fetch.Target{Seq: uint64(i), Input: u, URL: u})
+	}
+	c := testConfig()
+	c.Limits.PerHost = 1
+	collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource(ts)))
+	if f.maxTotal < 3 {
+		t.Errorf("5 hosts at --per-host 1 ran at most %d at once: the hosts shared one queue", f.maxTotal)
+	}
+}

@@ -245,6 +245,11 @@ func (s *scheduler) admit(t fetch.Target) {
 		})
 		return
 	}
+	if t.HostKey == "" {
+		// A target built by hand: without its own key every host would
+		// share one queue, and --per-host would be a global limit.
+		t.HostKey = hostKeyOf(t.URL)
+	}
 	h := s.hosts[t.HostKey]
 	if h == nil {
 		h = &host{key: t.HostKey, limit: s.cfg.Limits.PerHost}
@@ -581,6 +586,27 @@ func idempotent(method string) bool {
 		return true
 	}
 	return false
+}
+
+// hostKeyOf is the host key input.Parse gives url: its lower-cased host and
+// port, the scheme's default made explicit ("" when url does not parse).
+func hostKeyOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if strings.EqualFold(u.Scheme, "https") {
+			port = "443"
+		}
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + port
 }
 
 // answeredBy reports whether the final response of a target with hostKey
