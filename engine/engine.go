@@ -183,6 +183,9 @@ func (r *Run) Stats() Stats {
 // target its own Seq (the reorder buffer and the store key on it); an
 // empty HostKey is taken from the URL, as input.Parse would give it.
 func (e *Engine) Start(ctx context.Context, src Source) *Run {
+	if src == nil {
+		panic("engine: Start with a nil Source") // here, not in the run's goroutine
+	}
 	r := &Run{
 		results: make(chan fetch.Result, min(e.cfg.Limits.Concurrency, maxBuffer)),
 		drain:   make(chan struct{}),

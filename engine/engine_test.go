@@ -610,3 +610,16 @@ func TestHostKeyFromURL(t *testing.T) {
 		t.Errorf("5 hosts at --per-host 1 ran at most %d at once: the hosts shared one queue", f.maxTotal)
 	}
 }
+
+// A nil Source is the caller's slip: Start panics in the caller's
+// goroutine, where it can be recovered, not in the run's.
+func TestStartNilSourcePanics(t *testing.T) {
+	t.Parallel()
+	e := mustEngine(t, testConfig(), newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result { return fetch.Result{} }))
+	defer func() {
+		if recover() == nil {
+			t.Error("Start(ctx, nil) did not panic")
+		}
+	}()
+	e.Start(context.Background(), nil)
+}

@@ -56,3 +56,18 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorIsAnError(t *testing.T) {
+	t.Parallel()
+	var err error = &Error{Kind: KindDNS, Message: "lookup x: no such host"}
+	if got := err.Error(); got != "dns: lookup x: no such host" {
+		t.Errorf("Error() = %q", got)
+	}
+	if got := (&Error{Kind: KindCanceled}).Error(); got != "canceled" {
+		t.Errorf("Error() without a message = %q", got)
+	}
+	var fe *Error
+	if !errors.As(fmt.Errorf("wrapped: %w", err), &fe) || fe.Kind != KindDNS {
+		t.Errorf("errors.As did not find the *Error")
+	}
+}

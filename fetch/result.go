@@ -92,6 +92,15 @@ type Error struct {
 	Transient bool `json:"-"`
 }
 
+// Error returns "kind: message", so that a result's error prints as one
+// and may be returned where an error is wanted.
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return string(e.Kind)
+	}
+	return string(e.Kind) + ": " + e.Message
+}
+
 // ErrorKind classifies a failure so users can act on it. The set is fixed
 // and documented; "other" is used only when no other kind fits.
 type ErrorKind string
