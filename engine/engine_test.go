@@ -623,3 +623,65 @@ func TestStartNilSourcePanics(t *testing.T) {
 	}()
 	e.Start(context.Background(), nil)
 }
+
+// Every target the engine takes from its Source gets its result, also the
+// one the reader holds when the run is cancelled or drained (it waited for
+// room in a full window, and was dropped).
+func TestStopKeepsTheTargetInHand(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"cancel", "drain"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+				return sleep(ctx, tg, 300*time.Millisecond, 200)
+			})
+			c := testConfig()
+			c.Limits.Concurrency, c.Limits.Window = 1, 2
+			var handed atomic.Int64
+			src := FuncSource(func() (fetch.Target, error) {
+				i := int(handed.Add(1) - 1)
+				return target(i, "a"), nil // endless
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			run := mustEngine(t, c, f).Start(ctx, src)
+			time.AfterFunc(100*time.Millisecond, func() {
+				if how == "cancel" {
+					cancel()
+				} else {
+					run.Drain()
+				}
+			})
+			got := collect(t, run)
+			if n := handed.Load(); int64(len(got)) != n {
+				t.Errorf("the source handed over %d targets, %d results came back", n, len(got))
+			}
+			for seq := range uint64(handed.Load()) {
+				if _, ok := got[seq]; !ok {
+					t.Errorf("target %d has no result", seq)
+				}
+			}
+		})
+	}
+}
+
+// A cancel after a drain (the CLI's second Ctrl-C) ends the run too.
+func TestCancelAfterDrain(t *testing.T) {
+	t.Parallel()
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		return sleep(ctx, tg, time.Minute, 200)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	run := mustEngine(t, testConfig(), f).Start(ctx, SliceSource([]fetch.Target{target(0, "a"), target(1, "b")}))
+	time.AfterFunc(50*time.Millisecond, func() {
+		run.Drain()
+		time.AfterFunc(50*time.Millisecond, cancel)
+	})
+	got := collect(t, run)
+	for seq := range uint64(2) {
+		if r := got[seq]; r.Error == nil || r.Error.Kind != fetch.KindCanceled {
+			t.Errorf("target %d: %+v, want canceled", seq, r.Error)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -131,12 +132,27 @@ func newScheduler(ctx context.Context, cfg Config, f Fetcher, r *Run) *scheduler
 }
 
 // reader feeds targets from src into in until src ends or stop is closed.
-// A Source blocked in Next when the run stops is abandoned, not waited for:
-// it exits once Next returns.
-func reader(src Source, in chan<- fetch.Target, errc chan<- error, stop <-chan struct{}) {
+// After stop it takes no more targets, but still hands over the one it
+// holds, which the loop gives a stopped result. A Source blocked in Next
+// when the run ends is abandoned, not waited for: it exits once Next
+// returns (ended is closed), and that target gets no result.
+//
+// inNext says whether the reader is in Next (or about to call it): the
+// loop waits for a reader that holds a target, not for one in Next. It is
+// set before stop is looked at, and the loop closes stop before it reads
+// inNext, so a reader the loop does not wait for takes nothing more.
+func reader(src Source, in chan<- fetch.Target, errc chan<- error, stop, ended <-chan struct{}, inNext *atomic.Bool) {
 	defer close(in)
 	for {
+		inNext.Store(true)
+		select {
+		case <-stop:
+			inNext.Store(false)
+			return
+		default:
+		}
 		t, err := src.Next()
+		inNext.Store(false)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				errc <- err
@@ -144,8 +160,8 @@ func reader(src Source, in chan<- fetch.Target, errc chan<- error, stop <-chan s
 			return
 		}
 		select {
-		case in <- t:
-		case <-stop:
+		case in <- t: // after stop too: the loop waits for it
+		case <-ended: // the loop took it for in Next: abandoned
 			return
 		}
 	}
@@ -155,7 +171,8 @@ func (s *scheduler) loop(src Source) {
 	in := make(chan fetch.Target)
 	errc := make(chan error, 1)
 	stop := make(chan struct{})
-	go reader(src, in, errc, stop)
+	var inNext atomic.Bool
+	go reader(src, in, errc, stop, s.run.ended, &inNext)
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -163,15 +180,22 @@ func (s *scheduler) loop(src Source) {
 	ctxDone, drain := s.ctx.Done(), s.run.drain
 	var srcErr error
 
+	stopReader := func() { // after a drain, a cancel stops the run again
+		select {
+		case <-stop:
+		default:
+			close(stop) // no more targets; the one the reader holds still comes
+		}
+	}
 	for {
 		now := time.Now()
 		s.fire(now)
 		s.dispatch(now)
-		if in == nil && s.admitted == 0 {
-			break
+		if s.admitted == 0 && (in == nil || s.stopped != nil && inNext.Load()) {
+			break // (a reader in Next is abandoned; one holding a target is waited for)
 		}
 		var recv <-chan fetch.Target
-		if in != nil && s.admitted < s.window {
+		if in != nil && (s.admitted < s.window || s.stopped != nil) {
 			recv = in
 		}
 		var timerC <-chan time.Time
@@ -189,16 +213,28 @@ func (s *scheduler) loop(src Source) {
 				}
 				continue
 			}
+			if s.stopped != nil && t.Invalid == "" {
+				// Taken from the source as the run stopped: it still
+				// gets its one result. (An invalid one gets its own,
+				// from admit, with no attempt.)
+				s.admitted++
+				s.run.read.Add(1)
+				tk := &task{t: t}
+				s.emit(tk, s.stoppedResult(tk, nil))
+				continue
+			}
 			s.admit(t)
 		case o := <-s.outcomes:
 			s.handle(o)
 		case <-timerC:
 		case <-ctxDone:
-			ctxDone, drain, in = nil, nil, nil
+			ctxDone, drain = nil, nil
 			s.stop(s.ctx.Err())
+			stopReader()
 		case <-drain:
-			drain, in = nil, nil
+			drain = nil
 			s.stop(errDrained)
+			stopReader()
 		case req := <-s.run.drops:
 			s.dropQueued(req.drop)
 			close(req.done)
@@ -206,9 +242,6 @@ func (s *scheduler) loop(src Source) {
 		timer.Stop()
 	}
 	close(s.run.ended)
-	if s.stopped != nil {
-		close(stop)
-	}
 	close(s.work)
 	s.wg.Wait()
 	s.run.err = srcErr
