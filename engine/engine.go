@@ -179,11 +179,13 @@ func (r *Run) Stats() Stats {
 //
 // The engine reads up to the look-ahead window ahead of the finished
 // targets. A Source blocked in Next when the run ends is abandoned: Next
-// may still return later, and that target gets no result. Give each
+// may still return later, and that target gets no result (nor does one
+// Next returns at the very moment the run stops). An error the Source
+// returns after a stop is not the run's. Give each
 // target its own Seq (the reorder buffer and the store key on it); an
 // empty HostKey is taken from the URL, as input.Parse would give it.
 func (e *Engine) Start(ctx context.Context, src Source) *Run {
-	if src == nil {
+	if fs, ok := src.(FuncSource); src == nil || ok && fs == nil {
 		panic("engine: Start with a nil Source") // here, not in the run's goroutine
 	}
 	r := &Run{

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -616,12 +617,46 @@ func TestHostKeyFromURL(t *testing.T) {
 func TestStartNilSourcePanics(t *testing.T) {
 	t.Parallel()
 	e := mustEngine(t, testConfig(), newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result { return fetch.Result{} }))
-	defer func() {
-		if recover() == nil {
-			t.Error("Start(ctx, nil) did not panic")
+	for _, src := range []Source{nil, FuncSource(nil)} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Start(ctx, %#v) did not panic", src)
+				}
+			}()
+			e.Start(context.Background(), src)
+		}()
+	}
+}
+
+// A source that fails while a drained run finishes its attempts in flight
+// is not the run's error: the run stopped reading it (as before the reader
+// handed over the target it held after a stop, when it depended on timing).
+func TestSourceErrorAfterDrainIsNotTheRunsError(t *testing.T) {
+	t.Parallel()
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		return sleep(ctx, tg, 200*time.Millisecond, 200)
+	})
+	c := testConfig()
+	c.Limits.Concurrency, c.Limits.Window = 1, 1
+	release := make(chan struct{})
+	var calls atomic.Int32
+	src := FuncSource(func() (fetch.Target, error) {
+		if calls.Add(1) == 1 {
+			return target(0, "a"), nil
 		}
-	}()
-	e.Start(context.Background(), nil)
+		<-release // in Next when the drain comes; fails after it
+		return fetch.Target{}, errors.New("feed broke")
+	})
+	run := mustEngine(t, c, f).Start(context.Background(), src)
+	time.AfterFunc(50*time.Millisecond, func() {
+		run.Drain()
+		time.AfterFunc(20*time.Millisecond, func() { close(release) })
+	})
+	collect(t, run)
+	if err := run.Err(); err != nil {
+		t.Errorf("Err after a drain = %v, want nil (the source failed after the run stopped reading it)", err)
+	}
 }
 
 // Every target the engine takes from its Source gets its result, also the

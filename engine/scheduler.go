@@ -207,9 +207,11 @@ func (s *scheduler) loop(src Source) {
 		case t, ok := <-recv:
 			if !ok {
 				in = nil
-				select {
-				case srcErr = <-errc:
-				default:
+				if s.stopped == nil { // after a stop the source's end is not the run's concern
+					select {
+					case srcErr = <-errc:
+					default:
+					}
 				}
 				continue
 			}
