@@ -373,6 +373,29 @@ func TestReadJSONL(t *testing.T) {
 	}
 }
 
+// A read error in the middle of a line is reported as the read error, after
+// the lines before it, not as the JSON the cut line breaks.
+func TestReadJSONLReadErrorMidLine(t *testing.T) {
+	t.Parallel()
+	data := `{"status":200}` + "\n" + `{"status":201}` + "\n" + `{"status":20`
+	for _, read := range []func(io.Reader) iter.Seq2[*fetch.Result, error]{
+		ReadJSONL,
+		func(r io.Reader) iter.Seq2[*fetch.Result, error] {
+			return ReadJSONLCut(r, func(int) { t.Error("a line cut by a read error was taken for a killed run's") })
+		},
+	} {
+		var n int
+		var last error
+		for _, err := range read(io.MultiReader(strings.NewReader(data), iotest.ErrReader(errors.New("io boom")))) {
+			n++
+			last = err
+		}
+		if n != 3 || last == nil || !strings.Contains(last.Error(), "io boom") || !strings.Contains(last.Error(), "line 3") {
+			t.Errorf("%d items, last error %v; want two results, then the read error at line 3", n, last)
+		}
+	}
+}
+
 // TestReadJSONLCut: the file of a killed run ends mid-line; that line alone
 // is left out and reported, while any other bad line is still an error.
 func TestReadJSONLCut(t *testing.T) {

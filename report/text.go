@@ -130,7 +130,9 @@ func decodeJSONL(r io.Reader, done <-chan struct{}, n int, skipCut bool) <-chan 
 			for len(j.lines) < jsonlBatchLines && err == nil {
 				var b []byte
 				b, err = br.ReadBytes('\n')
-				if len(b) > 0 {
+				// A line a read error cut short is not decoded: the error
+				// says what happened, not the JSON it broke.
+				if len(b) > 0 && (err == nil || errors.Is(err, io.EOF)) {
 					line++
 					j.lines = append(j.lines, b)
 					j.cut = skipCut && errors.Is(err, io.EOF)
