@@ -71,6 +71,10 @@ func (db *DB) Results(runID int64) iter.Seq2[*fetch.Result, error] {
 // yields only the results the run did not accept.
 func (db *DB) Records(runID int64, failedOnly bool) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
+		if _, err := db.Run(runID); err != nil {
+			yield(Record{}, err) // a run that does not exist is not an empty one
+			return
+		}
 		// Results are stored in the order the run recorded them; SQLite
 		// sorts them into input order, spilling to temporary files (see
 		// poolTempStore) for a large run.

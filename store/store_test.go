@@ -985,10 +985,13 @@ func TestRecorderForMissingRun(t *testing.T) {
 		t.Errorf("Close: %v, want ErrNoRun", err)
 	}
 	n := 0
-	for range db.Results(42) {
+	for r, err := range db.Results(42) {
+		if r != nil || !errors.Is(err, ErrNoRun) {
+			t.Errorf("Results of a run that does not exist: %v, %v; want only ErrNoRun", r, err)
+		}
 		n++
 	}
-	if n != 0 {
-		t.Errorf("%d results stored for a run that does not exist", n)
+	if n != 1 {
+		t.Errorf("Results of a run that does not exist yielded %d items, want 1 (ErrNoRun)", n)
 	}
 }
