@@ -720,3 +720,38 @@ func TestCancelAfterDrain(t *testing.T) {
 		}
 	}
 }
+
+// A Fetcher or Source a user plugs in may panic: the target fails (kind
+// other) or the run ends with the source's error, and the program goes on.
+func TestPanicsInUserCode(t *testing.T) {
+	t.Parallel()
+	t.Run("fetcher", func(t *testing.T) {
+		f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+			if tg.Seq == 1 {
+				panic("boom")
+			}
+			return fetch.Result{Status: 200}
+		})
+		c := testConfig()
+		c.Retry.Max = 0
+		got := collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource([]fetch.Target{target(0, "a"), target(1, "a"), target(2, "b")})))
+		if len(got) != 3 || got[1].Error == nil || got[1].Error.Kind != fetch.KindOther || !strings.Contains(got[1].Error.Message, "boom") || got[0].Status != 200 {
+			t.Errorf("results %+v; want target 1 failed with the panic, the others fetched", got)
+		}
+	})
+	t.Run("source", func(t *testing.T) {
+		f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result { return fetch.Result{Status: 200} })
+		var i int
+		src := FuncSource(func() (fetch.Target, error) {
+			if i++; i == 3 {
+				panic("source boom")
+			}
+			return target(i, "a"), nil
+		})
+		run := mustEngine(t, testConfig(), f).Start(context.Background(), src)
+		got := collect(t, run)
+		if len(got) != 2 || run.Err() == nil || !strings.Contains(run.Err().Error(), "source boom") {
+			t.Errorf("%d results, Err %v; want 2 and the panic as the source's error", len(got), run.Err())
+		}
+	})
+}

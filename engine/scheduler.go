@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/url"
@@ -131,6 +132,18 @@ func newScheduler(ctx context.Context, cfg Config, f Fetcher, r *Run) *scheduler
 	return s
 }
 
+// next is src.Next, with a panic (in a Source a user wrote) turned into
+// the source's error: it is on the reader's goroutine, where the caller
+// could not recover it.
+func next(src Source) (t fetch.Target, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("engine: the source panicked: %v", p)
+		}
+	}()
+	return src.Next()
+}
+
 // reader feeds targets from src into in until src ends or stop is closed.
 // After stop it takes no more targets, but still hands over the one it
 // holds, which the loop gives a stopped result. A Source blocked in Next
@@ -151,7 +164,7 @@ func reader(src Source, in chan<- fetch.Target, errc chan<- error, stop, ended <
 			return
 		default:
 		}
-		t, err := src.Next()
+		t, err := next(src)
 		inNext.Store(false)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -555,11 +568,24 @@ func (s *scheduler) worker() {
 	}
 }
 
+// fetch runs the Fetcher, turning a panic of one a user plugged in into the
+// target's failure (kind other) instead of the end of the program: the
+// panic would be on a goroutine the caller cannot recover.
+func (s *scheduler) fetch(t *fetch.Target, r *fetch.Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			*r = fetch.Result{URL: t.URL, StartedAt: time.Now(),
+				Error: &fetch.Error{Kind: fetch.KindOther, Message: fmt.Sprintf("internal error: the fetcher panicked: %v", p)}}
+		}
+	}()
+	s.fetcher.Fetch(s.ctx, t, r)
+}
+
 // attempt runs one attempt at tk and reports back.
 func (s *scheduler) attempt(tk *task) {
 	tk.attempts++
 	r := new(fetch.Result) // on the heap, so this frame stays small (see Fetcher)
-	s.fetcher.Fetch(s.ctx, &tk.t, r)
+	s.fetch(&tk.t, r)
 	r.Seq, r.Input, r.Attempts = tk.t.Seq, tk.t.Input, tk.attempts
 	slow := r.Status == 429 && r.Error == nil
 	own := !slow && r.RetryAfter == 0 || answeredBy(r.FinalURL, tk.t.HostKey)
