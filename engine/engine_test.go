@@ -346,6 +346,9 @@ func TestAnsweredBy(t *testing.T) {
 		{"http://a.test/", "a.test:443", true}, // a bare host's http fallback
 		{"http://[::1]:81/", "[::1]:81", true},
 		{"http://b.test/x", "a.test:80", false},
+		{"http://[0:0::1]/", "[::1]:80", true},
+		{"http://bücher.example/", "xn--bcher-kva.example:80", true},
+		{"http://[::ffff:127.0.0.1]/", "127.0.0.1:80", true},
 		{"", "a.test:80", true},
 	} {
 		if got := answeredBy(tc.final, tc.key); got != tc.want {

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/time/rate"
 
 	"github.com/fanout/fanout/fetch"
@@ -686,7 +688,22 @@ func answeredBy(finalURL, hostKey string) bool {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}
-	return strings.EqualFold(strings.Trim(host, "[]"), u.Hostname())
+	return canonHost(host) == canonHost(u.Hostname())
+}
+
+// canonHost writes a host one way: an IP address in its canonical form, a
+// name in lower-case ASCII (punycode), as input.Parse writes host keys; a
+// redirect's Location may spell the same host otherwise ([0:0::1],
+// bücher.example).
+func canonHost(h string) string {
+	h = strings.Trim(h, "[]")
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Unmap().String()
+	}
+	if a, err := idna.Lookup.ToASCII(h); err == nil {
+		return a // lower-cased by the Lookup profile
+	}
+	return strings.ToLower(h)
 }
 
 // retryDelay says whether attempt n's result r should be retried, after how
