@@ -531,7 +531,7 @@ func TestDemo(t *testing.T) {
 }
 
 // Request flags reach the server: -d @FILE without -X is a POST with the
-// file's bytes, -X overrides the method, -H adds a header, -d '' is a POST
+// file's bytes, -X overrides the method, -H adds a header, an empty -d is a POST
 // with an empty body.
 func TestRequestFlags(t *testing.T) {
 	s := newSite(t)
