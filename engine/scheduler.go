@@ -658,18 +658,7 @@ func hostKeyOf(rawURL string) string {
 	if err != nil {
 		return ""
 	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if strings.EqualFold(u.Scheme, "https") {
-			port = "443"
-		}
-	}
-	host := strings.ToLower(u.Hostname())
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	return host + ":" + port
+	return fetch.HostPort(u)
 }
 
 // answeredBy reports whether the final response of a target with hostKey

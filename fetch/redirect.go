@@ -51,7 +51,7 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 			return ht, c.readFinal(r, resp, ht)
 		}
 		if originKey == "" {
-			originKey = resp.Request.URL.Scheme + "://" + hostPort(resp.Request.URL)
+			originKey = resp.Request.URL.Scheme + "://" + HostPort(resp.Request.URL)
 		}
 		nextMethod, nextBody := redirectMethod(resp.StatusCode, method, body)
 		var nextKey string
@@ -84,12 +84,13 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 		method, body = nextMethod, nextBody
 		visited = append(visited, nextKey)
 		cur = next.String()
-		sameOrigin = next.Scheme+"://"+hostPort(next) == originKey
+		sameOrigin = next.Scheme+"://"+HostPort(next) == originKey
 	}
 }
 
-// hostPort returns u's lower-cased host with its port made explicit.
-func hostPort(u *url.URL) string {
+// HostPort returns u's lower-cased host with its port made explicit, the
+// form of a Target's HostKey.
+func HostPort(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
 		port = "80"
