@@ -120,6 +120,7 @@ type Run struct {
 	err     error // set before results is closed
 	drops   chan dropRequest
 	ended   chan struct{} // closed when the run's loop returns
+	cancel  context.CancelFunc
 
 	read, done, inflight, retries, waiting atomic.Int64
 }
@@ -133,6 +134,20 @@ func (r *Run) Results() <-chan fetch.Result { return r.results }
 // (queued or waiting for a retry) gets a result of kind canceled at once.
 // Cancel the run's context to abort attempts in flight too.
 func (r *Run) Drain() { r.once.Do(func() { close(r.drain) }) }
+
+// Stop is for a caller that no longer wants the run's results: it cancels
+// the run (attempts in flight end, nothing new starts) and discards every
+// result not yet read, so the run's goroutines end although nobody reads
+// Results. It returns when they have ended (a Source blocked in Next is
+// abandoned, as always); Results is closed by then, and Err is set. Stop
+// may be called from any goroutine, more than once, and while another
+// goroutine still reads Results (which then sees some of the results, or
+// none).
+func (r *Run) Stop() {
+	r.cancel()
+	for range r.results {
+	}
+}
 
 // DropQueued gives each target queued in the run (read and not started;
 // not one waiting to retry) for which drop reports true the result drop
@@ -175,7 +190,7 @@ func (r *Run) Stats() Stats {
 // end with kind canceled (timeout when ctx's deadline passed), and the
 // targets taken from src but not yet started with canceled. Read Results
 // until it is closed, also after cancelling: the run's goroutines wait to
-// hand over their results until then.
+// hand over their results until then; Stop cancels and discards them.
 //
 // The engine reads up to the look-ahead window ahead of the finished
 // targets. A Source blocked in Next when the run ends is abandoned: Next
@@ -188,11 +203,15 @@ func (e *Engine) Start(ctx context.Context, src Source) *Run {
 	if fs, ok := src.(FuncSource); src == nil || ok && fs == nil {
 		panic("engine: Start with a nil Source") // here, not in the run's goroutine
 	}
+	// The run's own context, for Stop; the loop cancels it when the run
+	// ends, which releases it from ctx.
+	ctx, cancel := context.WithCancel(ctx)
 	r := &Run{
 		results: make(chan fetch.Result, min(e.cfg.Limits.Concurrency, maxBuffer)),
 		drain:   make(chan struct{}),
 		drops:   make(chan dropRequest),
 		ended:   make(chan struct{}),
+		cancel:  cancel,
 	}
 	s := newScheduler(ctx, e.cfg, e.fetcher, r)
 	go s.loop(src)

@@ -758,3 +758,39 @@ func TestPanicsInUserCode(t *testing.T) {
 		}
 	})
 }
+
+// TestStopDiscardsTheResults: a caller that stops reading, as a library
+// user who found what they wanted would, calls Stop; the run's goroutines
+// end without anyone reading the results, and the attempts in flight are
+// cancelled rather than left to run out their time.
+func TestStopDiscardsTheResults(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		if tg.Seq == 0 {
+			return fetch.Result{Status: 200}
+		}
+		return sleep(ctx, tg, time.Minute, 200)
+	})
+	var ts []fetch.Target
+	for i := range 500 {
+		ts = append(ts, target(i, fmt.Sprintf("h%d", i%20)))
+	}
+	cfg := testConfig()
+	cfg.Limits.Concurrency = 50
+	r := mustEngine(t, cfg, f).Start(context.Background(), SliceSource(ts))
+	if res := <-r.Results(); res.Status != 200 {
+		t.Fatalf("first result %+v, want the quick one", res)
+	}
+	start := time.Now()
+	r.Stop()
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("Stop took %v", el)
+	}
+	if _, open := <-r.Results(); open {
+		t.Error("Results still open after Stop")
+	}
+	if err := r.Err(); err != nil {
+		t.Errorf("Err after Stop: %v", err)
+	}
+	r.Stop() // a second Stop is harmless
+}

@@ -261,6 +261,7 @@ func (s *scheduler) loop(src Source) {
 	close(s.run.ended)
 	close(s.work)
 	s.wg.Wait()
+	s.run.cancel()
 	s.run.err = srcErr
 	close(s.run.results)
 }
