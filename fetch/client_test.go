@@ -1,8 +1,10 @@
 package fetch
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -403,5 +405,62 @@ func TestAbortedResponse(t *testing.T) {
 		if r.Status != 200 {
 			t.Errorf("http1=%v: status %d, want 200 kept", http1, r.Status)
 		}
+	}
+}
+
+// TestSwitchingProtocols: a 101 makes the response body the raw connection,
+// which the attempt's deadline does not close; a server that answers 101 and
+// then holds the connection open must not hold the attempt past --timeout.
+func TestSwitchingProtocols(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil || l == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+				select { // hold the connection, silent, until the test ends
+				case <-done:
+				case <-time.After(10 * time.Second):
+				}
+			}()
+		}
+	}()
+	u := "http://" + ln.Addr().String() + "/"
+	for _, tc := range []struct {
+		name string
+		hdr  map[string][]string
+		want ErrorKind
+	}{
+		{"unasked", nil, KindProtocol},
+		{"asked with -H Upgrade", map[string][]string{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTestClient(t, func(o *Options) { o.Timeout = time.Second; o.Header = tc.hdr })
+			start := time.Now()
+			r := get(c, u)
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("fetch took %v with a 1s timeout", d)
+			}
+			wantKind(t, r, tc.want)
+			if r.Status != 101 {
+				t.Errorf("status %d, want 101", r.Status)
+			}
+		})
 	}
 }

@@ -32,6 +32,18 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 			return ht, err
 		}
 		c.record(r, resp)
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			// What follows a 101 is not HTTP: its Body is the raw
+			// connection, which the transport no longer closes when the
+			// attempt's context ends, so reading it could wait as long as
+			// the server likes. Close it unread.
+			_ = resp.Body.Close()
+			if req.Header.Get("Upgrade") != "" {
+				return ht, nil // asked for with -H Upgrade: the 101 is the answer
+			}
+			return ht, &kindError{kind: KindProtocol,
+				msg: "server switched protocols (101) without being asked to"}
+		}
 		loc := resp.Header.Get("Location")
 		if loc == "" || !isRedirect(resp.StatusCode) {
 			return ht, c.readFinal(r, resp, ht)
