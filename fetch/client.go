@@ -118,7 +118,8 @@ func httpForm(s string) (string, bool) {
 // the error it caused (a dial cut short by the attempt deadline is a
 // timeout, not a connect timeout); a failed TLS handshake is tls (or
 // connect_timeout when it timed out); an unrecognised error after the
-// connection was made is the server breaking the protocol.
+// connection was made (to the server, or to a proxy that then answered its
+// CONNECT with something that is not HTTP) is the peer breaking the protocol.
 func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorKind {
 	var ke *kindError
 	if errors.As(err, &ke) && (ke.kind == KindInvalidURL || ke.kind == KindTooManyRedirects) {
@@ -137,7 +138,7 @@ func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorK
 	if ht == nil {
 		return kind
 	}
-	wrote, gotConn, tlsErr := ht.snapshot()
+	wrote, gotConn, connected, tlsErr := ht.snapshot()
 	if tlsErr != nil && kind != KindInvalidURL && kind != KindProtocol && kind != KindTooManyRedirects {
 		var ne net.Error
 		if errors.As(tlsErr, &ne) && ne.Timeout() {
@@ -145,7 +146,7 @@ func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorK
 		}
 		return KindTLS
 	}
-	if kind == KindOther && (wrote || gotConn) {
+	if kind == KindOther && (wrote || gotConn || connected) {
 		return KindProtocol
 	}
 	return kind

@@ -464,3 +464,42 @@ func TestSwitchingProtocols(t *testing.T) {
 		})
 	}
 }
+
+// A proxy that answers an https target's CONNECT with something that is not
+// HTTP broke the protocol: it was kind other ("please report it"), while the
+// same proxy answering a plain http request was protocol.
+func TestProxyMalformedConnectReply(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(5 * time.Second))
+				br := bufio.NewReader(conn)
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil || l == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(conn, "SSH-2.0-OpenSSH_9.0\r\n\r\n")
+			}()
+		}
+	}()
+	c := newTestClient(t, func(o *Options) { o.Proxy = "http://" + ln.Addr().String() })
+	for _, u := range []string{"https://secure.test/", "http://plain.test/"} {
+		r := get(c, u)
+		if kindOf(r) != KindProtocol {
+			t.Errorf("%s through a proxy answering garbage: kind %q (%+v), want protocol", u, kindOf(r), r.Error)
+		}
+	}
+}

@@ -21,6 +21,7 @@ type hopTrace struct {
 	bodyDone            time.Time
 	reused              bool
 	wrote               bool
+	connected           bool // a TCP connection was made (to the server or a proxy)
 	tlsErr              error
 	remote              net.Addr
 	ct                  httptrace.ClientTrace
@@ -45,7 +46,14 @@ func newHopTrace() *hopTrace {
 			}
 			h.mu.Unlock()
 		},
-		ConnectDone:       func(string, string, error) { h.set(&h.connDone) },
+		ConnectDone: func(_, _ string, err error) {
+			h.mu.Lock()
+			h.connDone = time.Now()
+			if err == nil {
+				h.connected = true
+			}
+			h.mu.Unlock()
+		},
 		TLSHandshakeStart: func() { h.set(&h.tlsStart) },
 		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
 			h.mu.Lock()
@@ -103,11 +111,14 @@ func (h *hopTrace) timing() Timing {
 	return t
 }
 
-// snapshot returns, under the lock, what error classification needs.
-func (h *hopTrace) snapshot() (wrote, gotConn bool, tlsErr error) {
+// snapshot returns, under the lock, what error classification needs:
+// whether the request was written, whether the transport handed it a
+// connection, whether a TCP connection was made at all (a proxy's CONNECT
+// happens after that but before GotConn), and the TLS handshake's error.
+func (h *hopTrace) snapshot() (wrote, gotConn, connected bool, tlsErr error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.wrote, !h.gotConn.IsZero(), h.tlsErr
+	return h.wrote, !h.gotConn.IsZero(), h.connected, h.tlsErr
 }
 
 // remoteIP returns the IP of the connection the hop used, without port.
