@@ -370,8 +370,13 @@ func copyBody(info *bodyInfo, src io.Reader, maxBody int64, keep int) error {
 const drainLimit = 4 << 10
 
 // discardBody reads up to drainLimit bytes of an intermediate response's
-// body and closes it.
-func discardBody(resp *http.Response) {
-	_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+// body and closes it. It returns the read's error, if any but the end of
+// the body.
+func discardBody(resp *http.Response) error {
+	_, err := io.CopyN(io.Discard, resp.Body, drainLimit)
 	_ = resp.Body.Close()
+	if err == io.EOF {
+		err = nil
+	}
+	return err
 }

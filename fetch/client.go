@@ -92,7 +92,7 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 	}
 	if err != nil {
 		kind := c.kind(ctx, actx, err, ht)
-		r.Error = &Error{Kind: kind, Message: c.message(err, kind, &r, start), Transient: kind == KindDNS && dnsTimedOut(err)}
+		r.Error = &Error{Kind: kind, Message: c.message(err, kind, ht, start), Transient: kind == KindDNS && dnsTimedOut(err)}
 	}
 	return r
 }
@@ -156,13 +156,16 @@ func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorK
 const maxMessage = 512
 
 // message is the short human text for a failed attempt.
-func (c *Client) message(err error, kind ErrorKind, r *Result, start time.Time) string {
+func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Time) string {
 	switch kind {
 	case KindCanceled:
 		return "canceled"
 	case KindTimeout:
+		// The last hop's, not the result's status: after a redirect the
+		// status is the redirect's while the next hop may have had no
+		// answer at all.
 		phase := "waiting for a response"
-		if r.Status != 0 {
+		if ht != nil && ht.gotResponse() {
 			phase = "reading the body"
 		}
 		return fmt.Sprintf("timed out after %v %s", time.Since(start).Round(time.Millisecond), phase)

@@ -32,6 +32,7 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 			return ht, err
 		}
 		c.record(r, resp)
+		ht.markResponse()
 		if resp.StatusCode == http.StatusSwitchingProtocols {
 			// What follows a 101 is not HTTP: its Body is the raw
 			// connection, which the transport no longer closes when the
@@ -91,7 +92,11 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 			}
 			return ht, err
 		}
-		discardBody(resp)
+		if derr := discardBody(resp); derr != nil && ctx.Err() != nil {
+			// The redirect's own body ran out the attempt's time: that is
+			// where it ended, not at a next hop that was never asked.
+			return ht, derr
+		}
 		r.Location = ""
 		method, body = nextMethod, nextBody
 		visited = append(visited, nextKey)

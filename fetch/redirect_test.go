@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func redirectServer(t *testing.T) (base string) {
@@ -202,5 +204,60 @@ func TestRedirectCredentials(t *testing.T) {
 	}
 	if s := got["other"]; s.auth != "" || s.cookie != "" {
 		t.Errorf("other port saw %+v, want credentials dropped", s)
+	}
+}
+
+// A timeout after a redirect says where it happened: at a next hop that
+// never answered ("waiting for a response", though the status is the
+// redirect's), or in the redirect's own body (final_url the redirect, not a
+// next hop that was never asked).
+func TestTimeoutAfterRedirectSaysWhere(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	silent := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	})
+	var trickle *httptest.Server
+	trickle = serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/next" {
+			io.WriteString(w, "next")
+			return
+		}
+		w.Header().Set("Location", "/next")
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusFound)
+		for range 100 {
+			if _, err := w.Write([]byte("r")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			case <-stop:
+				return
+			}
+		}
+	})
+	toSilent := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, silent.URL+"/", http.StatusFound)
+	})
+	c := newTestClient(t, func(o *Options) { o.Timeout = 500 * time.Millisecond })
+
+	r := get(c, toSilent.URL+"/")
+	wantKind(t, r, KindTimeout)
+	if r.FinalURL != silent.URL+"/" || !strings.Contains(r.Error.Message, "waiting for a response") {
+		t.Errorf("redirect to a silent server: final_url %q message %q; want %s/ and waiting for a response", r.FinalURL, r.Error.Message, silent.URL)
+	}
+
+	r = get(c, trickle.URL+"/")
+	wantKind(t, r, KindTimeout)
+	if r.FinalURL != trickle.URL+"/" || r.Status != 302 || !strings.Contains(r.Error.Message, "reading the body") {
+		t.Errorf("redirect with a trickling body: final_url %q status %d message %q; want %s/, 302 and reading the body", r.FinalURL, r.Status, r.Error.Message, trickle.URL)
 	}
 }

@@ -21,6 +21,7 @@ type hopTrace struct {
 	bodyDone            time.Time
 	reused              bool
 	wrote               bool
+	response            bool // the hop's final response (status and headers) arrived
 	connected           bool // a TCP connection was made (to the server or a proxy)
 	tlsErr              error
 	remote              net.Addr
@@ -76,6 +77,12 @@ func (h *hopTrace) set(t *time.Time) {
 	*t = time.Now()
 	h.mu.Unlock()
 }
+
+// markResponse records that the hop's final response arrived.
+func (h *hopTrace) markResponse() { h.mu.Lock(); h.response = true; h.mu.Unlock() }
+
+// gotResponse reports whether the hop's final response arrived.
+func (h *hopTrace) gotResponse() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.response }
 
 // markBodyDone records the end of the body read.
 func (h *hopTrace) markBodyDone() { h.set(&h.bodyDone) }
