@@ -503,3 +503,41 @@ func TestProxyMalformedConnectReply(t *testing.T) {
 		}
 	}
 }
+
+// A status line with code 000 (or any below 100) is not HTTP: net/http
+// accepts it, and status 0 without an error read as "no response" with
+// nothing wrong, shown as ERR with no kind.
+func TestStatusBelow100(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{"000", "099"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer conn.Close()
+					conn.SetDeadline(time.Now().Add(5 * time.Second))
+					br := bufio.NewReader(conn)
+					for {
+						l, err := br.ReadString('\n')
+						if err != nil || l == "\r\n" {
+							break
+						}
+					}
+					io.WriteString(conn, "HTTP/1.1 "+code+" Zero\r\nContent-Length: 0\r\n\r\n")
+				}()
+			}
+		}()
+		r := get(newTestClient(t, nil), "http://"+ln.Addr().String()+"/")
+		if kindOf(r) != KindProtocol {
+			t.Errorf("status %s: kind %q (status %d), want protocol", code, kindOf(r), r.Status)
+		}
+	}
+}

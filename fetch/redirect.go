@@ -33,6 +33,14 @@ func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace
 		}
 		c.record(r, resp)
 		ht.markResponse()
+		if resp.StatusCode < 100 {
+			// net/http takes any three digits; a status below 100 is not
+			// HTTP, and as 0 it would pass for "no response" without an
+			// error.
+			_ = resp.Body.Close()
+			return ht, &kindError{kind: KindProtocol,
+				msg: fmt.Sprintf("invalid status code %03d", resp.StatusCode)}
+		}
 		if resp.StatusCode == http.StatusSwitchingProtocols {
 			// What follows a 101 is not HTTP: its Body is the raw
 			// connection, which the transport no longer closes when the
