@@ -233,6 +233,9 @@ func brotliWindowBits(br *bufio.Reader) (int, bool) {
 	}
 }
 
+// maxCodings is the most content codings a body may be sent with.
+const maxCodings = 5
+
 // decoder builds the reader for a body sent with the given
 // Content-Encoding header values. Codings are undone in reverse order of
 // application; with any unknown coding the body is passed through as is.
@@ -247,6 +250,19 @@ func (d *decodeChain) decoder(values []string, raw io.Reader) (io.Reader, error)
 		for _, v := range values {
 			codings = append(codings, strings.Split(v, ",")...)
 		}
+	}
+	n := 0
+	for _, c := range codings {
+		if c := strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+			n++
+		}
+	}
+	if n > maxCodings {
+		// Each layer costs a decoder (a gzip one is about 40 KiB), before
+		// a byte is decoded: a header of thousands of codings over a body
+		// compressed as many times would take gigabytes. curl draws the
+		// same line (CVE-2022-32206).
+		return nil, fmt.Errorf("%d content codings, at most %d are undone", n, maxCodings)
 	}
 	r := io.Reader(raw)
 	for i := len(codings) - 1; i >= 0; i-- {
