@@ -24,7 +24,6 @@ var bom = []byte("\xef\xbb\xbf")
 // Reader yields.
 type lineSplitter struct {
 	br     *bufio.Reader
-	first  bool // no line read yet: a BOM may follow
 	eof    bool
 	lineNo int // physical lines read, for error messages
 	prefix [truncLen + len("…")]byte
@@ -36,7 +35,7 @@ func (s *lineSplitter) reset(r io.Reader) {
 	} else {
 		s.br.Reset(r)
 	}
-	s.first, s.eof, s.lineNo = true, false, 0
+	s.eof, s.lineNo = false, 0
 }
 
 // next returns the next target line, trimmed, or, for a line longer than
@@ -119,12 +118,12 @@ func (s *lineSplitter) keep(b []byte) []byte {
 	return append(s.prefix[:n], "…"...)
 }
 
+// stripBOM drops a byte order mark at the start of a line: the file's
+// first, and also any other, since files joined with cat keep each one's
+// mark at the start of its first line. U+FEFF is never part of a URL, and
+// left in place it made "\ufeffhttp://h/" a bare host named http.
 func (s *lineSplitter) stripBOM(b []byte) []byte {
-	if s.first {
-		s.first = false
-		return bytes.TrimPrefix(b, bom)
-	}
-	return b
+	return bytes.TrimPrefix(b, bom)
 }
 
 func trimEOL(b []byte) []byte {

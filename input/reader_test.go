@@ -48,10 +48,11 @@ func TestReaderSourcesAndSeq(t *testing.T) {
 		Args([]string{"a.example", "  https://b.example/  ", "# not a comment? yes, skipped"}),
 		src("file1", "\ufeffc.example\r\n\r\n   \r\n# comment\r\n  #indented comment\nftp://d.example\n"),
 		src("empty", ""),
-		src("file2", "\ufeffe.example\n\ufefff.example"), // a BOM only counts at the start
+		// Files joined with cat: a BOM starts a line in the middle too.
+		src("file2", "\ufeffe.example\n\ufeffhttp://f.example/"),
 	)
 	got := readAll(t, r)
-	want := []string{"a.example", "https://b.example/", "c.example", "!ftp://d.example", "e.example", "\ufefff.example"}
+	want := []string{"a.example", "https://b.example/", "c.example", "!ftp://d.example", "e.example", "http://f.example/"}
 	if fmt.Sprint(inputs(got)) != fmt.Sprint(want) {
 		t.Fatalf("inputs\n got  %q\n want %q", inputs(got), want)
 	}
