@@ -29,6 +29,8 @@ const (
 	reasonBadEscape   = "invalid percent escape in path"
 	reasonBadUserinfo = "invalid user info"
 	reasonBadIDN      = "invalid international host name"
+
+	reasonMistypedScheme = `mistyped scheme before "//"`
 )
 
 // schemes of a parsed line; bare means the line had none and is fetched as
@@ -105,6 +107,12 @@ func appendTarget[T text](dst []byte, line T) ([]byte, parsed) {
 	host, portText, v6, reason := splitHostPort(auth, p.bare)
 	if reason != "" {
 		p.invalid = reason
+		return dst, p
+	}
+	if p.bare && hasPrefix(tail, "//") && !v6 && indexByte(host, '.') < 0 {
+		// "http//host", "-http://host": a scheme mistyped, which would be
+		// a host named http with the real host in its path.
+		p.invalid = reasonMistypedScheme
 		return dst, p
 	}
 	port, reason := parsePort(portText)

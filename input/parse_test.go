@@ -70,6 +70,7 @@ func TestParse(t *testing.T) {
 		{"[::1]", "https://[::1]/", "[::1]:443", true},
 		{"::1", "https://[::1]/", "[::1]:443", true},
 		{"//example.com/x", "https://example.com/x", "example.com:443", true},
+		{"example.com//x", "https://example.com//x", "example.com:443", true}, // a path with "//" on a dotted name stays
 		{"bücher.example", "https://xn--bcher-kva.example/", "xn--bcher-kva.example:443", true},
 	}
 	for _, tc := range valid {
@@ -92,6 +93,9 @@ func TestParse(t *testing.T) {
 		{"http:example.com", `missing "//" after scheme`},
 		{"http:/127.0.0.1:8080/ok", `missing "//" after scheme`},
 		{"HTTPS:/example.com", `missing "//" after scheme`},
+		{"http//example.com/", `mistyped scheme before "//"`},
+		{"-http://example.com/", `mistyped scheme before "//"`},
+		{"https;//example.com/", `mistyped scheme before "//"`},
 		{"http://", "empty host"},
 		{"https:///path", "empty host"},
 		{"http://:80/", "empty host"},
