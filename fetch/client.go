@@ -63,6 +63,9 @@ func (c *Client) Close() { c.tr.CloseIdleConnections() }
 // On the wire, one attempt may carry a request twice: net/http's transport
 // silently resends an idempotent request once when a reused keep-alive
 // connection turns out to be closed before any response byte arrives.
+// (Its HTTP/2 side would go on resending while the server refuses or
+// resets the stream, for the whole timeout; the attempt ends as reset
+// before a third send.)
 func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 	start := time.Now()
 	r = Result{Seq: t.Seq, Input: t.Input, URL: t.URL, Attempts: 1, StartedAt: start}
@@ -79,11 +82,11 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 	actx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
 
-	ht, err := c.follow(actx, &r, t.URL)
+	ht, err := c.follow(actx, cancel, &r, t.URL)
 	if err != nil && t.Bare && !c.o.NoFallback && r.Status == 0 && actx.Err() == nil {
 		if plain, ok := httpForm(t.URL); ok && fallbackable(err, c.kind(ctx, actx, err, ht)) {
 			r = Result{Seq: t.Seq, Input: t.Input, URL: plain, Attempts: 1, StartedAt: start}
-			ht, err = c.follow(actx, &r, plain)
+			ht, err = c.follow(actx, cancel, &r, plain)
 		}
 	}
 	if ht != nil {
@@ -131,6 +134,9 @@ func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorK
 		}
 		return KindTimeout
 	}
+	if ht != nil && ht.gaveUp() {
+		return KindReset // the trace aborted the attempt: the server kept refusing the stream
+	}
 	if actx.Err() != nil {
 		return KindTimeout
 	}
@@ -171,6 +177,8 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 		return fmt.Sprintf("timed out after %v %s", time.Since(start).Round(time.Millisecond), phase)
 	}
 	switch {
+	case kind == KindReset && ht != nil && ht.gaveUp():
+		return fmt.Sprintf("the server turned the request away %d times without an answer (its HTTP/2 stream refused or reset before it was processed)", maxSends)
 	case kind == KindConnectTimeout:
 		return fmt.Sprintf("no connection within %v (--connect-timeout): %s", c.o.ConnectTimeout, trimError(err))
 	case kind == KindReset && errors.Is(err, io.ErrUnexpectedEOF):

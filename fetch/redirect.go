@@ -13,15 +13,15 @@ import (
 )
 
 // follow runs the redirect chain from first, filling r, and returns the
-// trace of the last hop.
-func (c *Client) follow(ctx context.Context, r *Result, first string) (*hopTrace, error) {
+// trace of the last hop. abort cancels ctx, the attempt's.
+func (c *Client) follow(ctx context.Context, abort func(), r *Result, first string) (*hopTrace, error) {
 	method, body := c.method, c.o.Body
 	r.Method = method
 	originKey := "" // scheme://host:port of first, computed at the first redirect
 	cur, sameOrigin := first, true
 	visited := []string{method + " " + first} // the requests made, to tell a loop
 	for {
-		ht := newHopTrace()
+		ht := newHopTrace(abort)
 		req, err := c.newRequest(httptrace.WithClientTrace(ctx, &ht.ct), method, cur, body, sameOrigin)
 		if err != nil {
 			return ht, err

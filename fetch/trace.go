@@ -26,11 +26,28 @@ type hopTrace struct {
 	tlsErr              error
 	remote              net.Addr
 	ct                  httptrace.ClientTrace
+
+	// h2Sends counts the times the request went out on an HTTP/2
+	// connection. net/http's HTTP/2 transport sends a request again, up to
+	// seven times and with backoff of up to 32 s, when the server refuses
+	// or resets its stream before working on it, all inside one attempt:
+	// a server refusing every stream held the attempt to its timeout, and
+	// it ended as a timeout. A third send aborts the attempt instead
+	// (abort cancels its context), before it goes out, and sets turnedAway.
+	h2Sends    int
+	turnedAway bool
+	abort      func()
 }
 
-// newHopTrace returns a trace whose hooks record into it.
-func newHopTrace() *hopTrace {
-	h := &hopTrace{}
+// maxSends is how many times one hop may send its request: the transport's
+// one silent resend after a connection that turned out to be dead, as
+// HTTP/1 does (Fetch's doc).
+const maxSends = 2
+
+// newHopTrace returns a trace whose hooks record into it; abort ends the
+// attempt (see h2Sends).
+func newHopTrace(abort func()) *hopTrace {
+	h := &hopTrace{abort: abort}
 	h.ct = httptrace.ClientTrace{
 		DNSStart: func(httptrace.DNSStartInfo) {
 			h.mu.Lock()
@@ -62,9 +79,23 @@ func newHopTrace() *hopTrace {
 			h.mu.Unlock()
 		},
 		GotConn: func(info httptrace.GotConnInfo) {
+			// (HTTP/2 reports each send here; HTTP/1 only its connection.)
+			h2 := false
+			if tc, ok := info.Conn.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
+				h2 = true
+			}
 			h.mu.Lock()
 			h.gotConn, h.reused, h.remote = time.Now(), info.Reused, info.Conn.RemoteAddr()
+			abort := false
+			if h2 {
+				h.h2Sends++
+				abort = h.h2Sends > maxSends && !h.turnedAway
+				h.turnedAway = h.turnedAway || abort
+			}
 			h.mu.Unlock()
+			if abort && h.abort != nil {
+				h.abort()
+			}
 		},
 		WroteRequest:         func(httptrace.WroteRequestInfo) { h.mu.Lock(); h.wrote = true; h.mu.Unlock() },
 		GotFirstResponseByte: func() { h.set(&h.firstByte) },
@@ -116,6 +147,14 @@ func (h *hopTrace) timing() Timing {
 		t.TLS = span(h.tlsStart, h.tlsDone)
 	}
 	return t
+}
+
+// gaveUp reports whether the hop aborted the attempt because the server
+// kept turning the request away (see h2Sends).
+func (h *hopTrace) gaveUp() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.turnedAway
 }
 
 // snapshot returns, under the lock, what error classification needs:

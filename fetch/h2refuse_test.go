@@ -1,0 +1,118 @@
+package fetch
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// refusingH2 starts a TLS listener speaking just enough HTTP/2 to answer
+// every request with RST_STREAM(code), and counts the requests (HEADERS
+// frames) it turned away.
+func refusingH2(t *testing.T, code http2.ErrCode) (url string, requests *atomic.Int64) {
+	t.Helper()
+	cert := httptest.NewUnstartedServer(http.NotFoundHandler())
+	cert.StartTLS() // for its certificate
+	certs := cert.TLS.Certificates
+	cert.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: certs, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests = new(atomic.Int64)
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	t.Cleanup(func() { // the connections too, for the leak check
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
+					return
+				}
+				fr := http2.NewFramer(c, c)
+				fr.WriteSettings()
+				for {
+					f, err := fr.ReadFrame()
+					if err != nil {
+						return
+					}
+					switch f := f.(type) {
+					case *http2.SettingsFrame:
+						if !f.IsAck() {
+							fr.WriteSettingsAck()
+						}
+					case *http2.HeadersFrame:
+						requests.Add(1)
+						fr.WriteRSTStream(f.StreamID, code)
+					}
+				}
+			}()
+		}
+	}()
+	return "https://" + ln.Addr().String() + "/", requests
+}
+
+// TestH2StreamsTurnedAway: net/http's HTTP/2 transport sends a request
+// again, up to seven times with growing backoff, when the server refuses its
+// stream; a server refusing every stream held the attempt to its timeout, as
+// a timeout. One attempt now sends it at most twice and ends as reset.
+func TestH2StreamsTurnedAway(t *testing.T) {
+	t.Parallel()
+	for _, code := range []http2.ErrCode{http2.ErrCodeRefusedStream, http2.ErrCodeProtocol} {
+		t.Run(code.String(), func(t *testing.T) {
+			t.Parallel()
+			url, requests := refusingH2(t, code)
+			c := newTestClient(t, func(o *Options) { o.Insecure = true; o.Timeout = 20 * time.Second })
+			start := time.Now()
+			r := get(c, url)
+			el := time.Since(start)
+			if code == http2.ErrCodeRefusedStream {
+				wantKind(t, r, KindReset)
+				if !strings.Contains(r.Error.Message, "turned the request away") {
+					t.Errorf("message %q", r.Error.Message)
+				}
+			} else if r.Error == nil {
+				t.Fatalf("no error: %+v", r)
+			}
+			if n := requests.Load(); n > maxSends {
+				t.Errorf("the request went out %d times in one attempt, want at most %d", n, maxSends)
+			}
+			if el > 10*time.Second {
+				t.Errorf("the attempt took %v (timeout 20s)", el)
+			}
+		})
+	}
+}
