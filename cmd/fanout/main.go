@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"log"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,6 +26,12 @@ func run() int {
 	// A closed stdout (fanout ... | head -1) then fails the write with EPIPE,
 	// which fanout reports and exits on, instead of dying silently.
 	signal.Ignore(syscall.SIGPIPE)
+	// net/http logs some server misbehaviour through the standard logger
+	// ("Unsolicited response received on idle HTTP channel", after a
+	// server sent bytes nobody asked for): a line on stderr, also with -q
+	// and across the progress bar, about nothing the user can act on.
+	// fanout itself never writes through it.
+	log.SetOutput(io.Discard)
 	go func() {
 		// First signal: drain. Second: abort everything now.
 		<-sigs
