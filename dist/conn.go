@@ -238,6 +238,13 @@ func connectError(u string, o Options, err error) error {
 	case errors.Is(err, nats.ErrNoServers):
 		hint = "nothing answers there: start the server (fanout nats runs one) or correct --nats"
 	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		// The URL parser's error quotes the URL, user information and
+		// all (and an escape error the characters after the %).
+		return fmt.Errorf("--nats %s: a URL does not parse (%s): write it as nats://[USER:PASSWORD@]HOST:PORT, "+
+			"with any %% or other special character in the user or password percent-encoded", Redact(u), urlProblem(urlErr.Err))
+	}
 	if hint == "" {
 		return fmt.Errorf("--nats %s: %w", Redact(u), err)
 	}
@@ -262,9 +269,33 @@ func authHint(u string, o Options) string {
 		"or user:password@ in the URL"
 }
 
+// urlProblem says what is wrong with a URL without quoting any of it.
+func urlProblem(err error) string {
+	var esc url.EscapeError
+	if errors.As(err, &esc) {
+		return "invalid % escape"
+	}
+	var host url.InvalidHostError
+	if errors.As(err, &host) {
+		return "invalid character in the host"
+	}
+	return "invalid URL"
+}
+
+// parseURL parses one URL of a --nats list as the NATS client does: one
+// without a scheme is taken for nats://, so "user:password@host:4222" is
+// user information, not a scheme "user".
+func parseURL(s string) (*url.URL, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "://") {
+		s = "nats://" + s
+	}
+	return url.Parse(s)
+}
+
 func hasUserinfo(urls string) bool {
 	for _, p := range strings.Split(urls, ",") {
-		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+		if u, err := parseURL(p); err == nil && u.User != nil {
 			return true
 		}
 	}
@@ -372,11 +403,14 @@ func unwrapPath(err error) error {
 func Redact(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, p := range parts {
-		u, err := url.Parse(strings.TrimSpace(p))
-		if err != nil || u.User == nil {
-			if err != nil && strings.Contains(p, "@") {
+		u, err := parseURL(p)
+		if err != nil {
+			if strings.Contains(p, "@") {
 				parts[i] = "(unparsable URL)"
 			}
+			continue
+		}
+		if u.User == nil {
 			continue
 		}
 		u.User = url.User("redacted")
