@@ -39,6 +39,9 @@ type CollectStats struct {
 	Duplicates uint64 // results for targets already written, skipped
 	Submitted  uint64 // targets submitted so far
 	Complete   bool   // the submit has finished
+	// All: the submit has finished and every target has its result,
+	// written now or seen before (CollectOptions.Seen).
+	All bool
 }
 
 // Collect reads run's results from the start of its results stream and
@@ -47,8 +50,7 @@ type CollectStats struct {
 // stream keeps every result, so a collect that died can simply be run
 // again. Memory is one bit per submitted target.
 func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
-	emit func(*fetch.Result) error, flush func() error) (CollectStats, error) {
-	var st CollectStats
+	emit func(*fetch.Result) error, flush func() error) (st CollectStats, err error) {
 	if o.FlushEvery <= 0 {
 		o.FlushEvery = 200 * time.Millisecond
 	}
@@ -88,6 +90,7 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 		}
 	}
 	have := func() uint64 { return st.Written + preSeen }
+	defer func() { st.All = st.Complete && have() >= st.Submitted }()
 	tick := time.NewTicker(o.FlushEvery)
 	defer tick.Stop()
 	idle := 0          // ticks with nothing received, for the non-follow end

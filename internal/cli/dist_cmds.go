@@ -416,7 +416,9 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		if cerr := rec.rec.Close(nil); err == nil {
 			err = cerr
 		}
-		if err == nil && st.Complete && follow {
+		// Without --follow too: a collect that caught up with a run whose
+		// every target has its result recorded the run in full.
+		if err == nil && st.All {
 			err = rec.db.SetState(rec.runID, store.StateDone)
 		}
 	}

@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +60,59 @@ func TestCollectFollowStopsOnFirstInterrupt(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tc.stderr) {
 				t.Errorf("stderr %q, want it to say %q", stderr.String(), tc.stderr)
+			}
+		})
+	}
+}
+
+// TestCollectDBWithoutFollowRecordsDone: a collect --db without --follow
+// that finds every target of a fully submitted run with its result records
+// the store run as done, as --follow does; it used to leave it running
+// (shown as killed by fanout runs once the collect had exited). One that
+// finds results missing leaves it unfinished, for a later collect.
+func TestCollectDBWithoutFollowRecordsDone(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<title>ok</title>")
+	}))
+	defer web.Close()
+	dir := t.TempDir()
+	state := func(db string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, "", "runs", "--db", db, "-f", "jsonl")
+		if code != ExitOK {
+			t.Fatalf("runs: exit %d: %s", code, errOut)
+		}
+		var r struct{ State string }
+		if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &r); err != nil {
+			t.Fatalf("runs: %v: %q", err, out)
+		}
+		return r.State
+	}
+	for _, tc := range []struct {
+		name   string
+		worker bool
+		want   string
+	}{
+		{"every result", true, "done"},
+		{"results missing", false, "killed"}, // no process records it any more
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := strings.ReplaceAll(tc.name, " ", "-")
+			if code, _, errOut := runCLI(t, "", "submit", "--nats", url, "--run", run, "-q", web.URL+"/a", web.URL+"/b"); code != ExitOK {
+				t.Fatalf("submit: exit %d: %s", code, errOut)
+			}
+			if tc.worker {
+				if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", run, "--exit-when-done", "-q"); code != ExitOK {
+					t.Fatalf("worker: exit %d: %s", code, errOut)
+				}
+			}
+			db := filepath.Join(dir, run+".db")
+			if code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", run, "--db", db); code != ExitOK {
+				t.Fatalf("collect: exit %d: %s", code, errOut)
+			}
+			if got := state(db); got != tc.want {
+				t.Errorf("state %q after collect --db without --follow, want %q", got, tc.want)
 			}
 		})
 	}
