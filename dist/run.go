@@ -117,6 +117,14 @@ var ErrOldLayout = errors.New("submitted by an older fanout (one target per mess
 // one the run was submitted from.
 var ErrOtherInput = errors.New("was submitted from a different input")
 
+// ErrConcurrentSubmit is wrapped by Submit's error when another submit to
+// the same run created it or saved its checkpoint first: the run's
+// metadata is saved by one submit at a time. What this one queued is
+// queued once (batch ids); submitting again after the other finished
+// checks the input and continues or says it is all queued.
+var ErrConcurrentSubmit = errors.New("another submit to this run is running (it saved the run's metadata first): " +
+	"wait for it to finish, then submit the same input again to check that everything is queued")
+
 // ErrNoRun is wrapped by the errors about a run that does not exist.
 var ErrNoRun = errors.New("no such run")
 

@@ -66,12 +66,19 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 		}
 		b, _ := json.Marshal(meta)
 		if rev, err = runs.Create(ctx, rc.Name, b); err != nil {
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				return st, fmt.Errorf("run %q: %w", rc.Name, ErrConcurrentSubmit)
+			}
 			return st, fmt.Errorf("run %q: %w", rc.Name, err)
 		}
 	}
 	save := func() error {
 		b, _ := json.Marshal(meta)
 		r, err := runs.Update(ctx, rc.Name, b, rev)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// The revision moved under us: another submit saved first.
+			return fmt.Errorf("run %q: checkpoint: %w", rc.Name, ErrConcurrentSubmit)
+		}
 		if err != nil {
 			return fmt.Errorf("run %q: checkpoint: %w", rc.Name, err)
 		}

@@ -140,3 +140,57 @@ func forgetFingerprint(t *testing.T, c *Conn, run string) {
 		t.Fatal(err)
 	}
 }
+
+// Submits of the same input to the same run, started at once (a script on
+// several machines, or a retry while the first still runs): the run's
+// metadata is saved by one at a time, so the others fail with
+// ErrConcurrentSubmit, which says to submit again once the other is done,
+// and nothing is queued twice. They used to fail with the key-value
+// store's raw "wrong last sequence: key exists" or "key revision mismatch".
+func TestConcurrentSubmitsOfOneRun(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	ctx := context.Background()
+	urls := make([]string, 20000)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("http://h%d.example/%d", i%30, i)
+	}
+	for round := range 3 {
+		rc := testRun(fmt.Sprintf("together%d", round))
+		rc.Batch = 10 // checkpoints early and often
+		const n = 6
+		errs := make(chan error, n)
+		for range n {
+			c := connect(t, url)
+			go func() {
+				_, err := Submit(ctx, c, rc, inputOf(urls), nil)
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range n {
+			switch err := <-errs; {
+			case err == nil:
+				ok++
+			case !errors.Is(err, ErrConcurrentSubmit):
+				t.Errorf("round %d: Submit: %v, want nil or ErrConcurrentSubmit", round, err)
+			}
+		}
+		if ok == 0 {
+			t.Errorf("round %d: no submit succeeded", round)
+		}
+		c := connect(t, url)
+		// Once they are done, the same input again is all queued.
+		if st := submit(t, c, rc, urls); !st.Finished || st.Published != 0 {
+			t.Errorf("round %d: submit again: %+v, want finished before and nothing published", round, st)
+		}
+		st, err := RunStatus(ctx, c, rc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Pending != uint64(len(urls)) || st.Meta.Submitted != uint64(len(urls)) || !st.Meta.Complete {
+			t.Errorf("round %d: %d targets queued, %d submitted (complete %v), want %d", round,
+				st.Pending, st.Meta.Submitted, st.Meta.Complete, len(urls))
+		}
+	}
+}

@@ -168,6 +168,10 @@ twice. It prints the run name on stdout.`,
 				// help, and the error says what would.
 				fmt.Fprintf(env.Stderr, "fanout submit: %v\n", err)
 				return exitError{ExitUsage}
+			case errors.Is(err, dist.ErrConcurrentSubmit):
+				// The error says when to submit again.
+				fmt.Fprintf(env.Stderr, "fanout submit: %v\n", err)
+				return exitError{ExitIncomplete}
 			case err != nil:
 				fmt.Fprintf(env.Stderr, "fanout submit: %s: %v (submit the same input again to continue)\n", rc.Name, err)
 				return exitError{ExitIncomplete}
