@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -333,7 +334,8 @@ func TestGracefulStopHandsBackPartialBatches(t *testing.T) {
 	submit(t, connect(t, url), rc, urls)
 	cfg := engineConfig(t, sim, 8, 1)
 
-	first := newWorker(t, url, WorkerConfig{Engine: cfg, Run: rc.Name, ID: "first"})
+	var firstLog syncBuffer
+	first := newWorker(t, url, WorkerConfig{Engine: cfg, Run: rc.Name, ID: "first", Log: &firstLog})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -347,6 +349,11 @@ func TestGracefulStopHandsBackPartialBatches(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	t.Logf("first worker stopped after %d results", first.Done())
+	// The run is far from done: its log must not say there is no work
+	// left, as it did on every stop.
+	if log := firstLog.String(); strings.Contains(log, "no work left") || !strings.Contains(log, "run handback: stopped") {
+		t.Errorf("first worker's log after a stop mid-run, want it to say it stopped, not that no work is left:\n%s", log)
+	}
 	if first.holding.Load() != 0 {
 		t.Errorf("first worker still holds %d targets after stopping", first.holding.Load())
 	}
@@ -542,4 +549,23 @@ func TestStatusCountsFetchedResults(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, sb.String())
 		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a worker's log written from its
+// goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

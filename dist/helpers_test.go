@@ -153,7 +153,9 @@ func testLog(t testing.TB) tlog { return tlog{t} }
 // test, and closes it when the test ends.
 func newWorker(t testing.TB, url string, cfg WorkerConfig) *Worker {
 	t.Helper()
-	cfg.Log = testLog(t)
+	if cfg.Log == nil {
+		cfg.Log = testLog(t)
+	}
 	w, err := NewWorker(connect(t, url), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -151,6 +151,9 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 				w.logf("run %s was deleted: leaving it", meta.Name)
 			case err != nil:
 				return err
+			case closed(stop):
+				// Stopped, not finished: the run may well have work left.
+				w.logf("run %s: stopped; its targets not done here go back to the stream", meta.Name)
 			default:
 				w.logf("run %s: no work left", meta.Name)
 			}
