@@ -111,6 +111,9 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 	// The last error logged: the same one again, four times a second
 	// while a --run is not submitted yet, tells nothing new.
 	said := ""
+	// The run whose serving failed before it started, and the error said
+	// about it: tried again every 250 ms, said once.
+	retrying, retrySaid := "", ""
 	var missingSince time.Time // when the --run was first found missing
 	for {
 		meta, ok, err := w.pick(ctx)
@@ -143,9 +146,20 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 			said = err.Error()
 		}
 		if ok {
-			w.logf("serving run %s", meta.Name)
+			if retrying != meta.Name {
+				w.logf("serving run %s", meta.Name)
+			}
 			err := w.serve(ctx, stop, meta)
+			var notOpened openError
 			switch {
+			case errors.As(err, &notOpened):
+				// Not served at all (a server failing over, say): not the
+				// end of the run, try again, saying so once.
+				if msg := notOpened.Error(); msg != retrySaid {
+					w.logf("run %s: %s (trying again)", meta.Name, msg)
+					retrySaid = msg
+				}
+				retrying = meta.Name
 			case errors.Is(err, ErrRunDeleted):
 				// Its work is gone with it: that is the end of the run.
 				w.logf("run %s was deleted: leaving it", meta.Name)
@@ -157,8 +171,11 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 			default:
 				w.logf("run %s: no work left", meta.Name)
 			}
-			if w.cfg.Run != "" && w.cfg.ExitWhenDone {
-				return nil
+			if notOpened.err == nil {
+				retrying, retrySaid = "", ""
+				if w.cfg.Run != "" && w.cfg.ExitWhenDone {
+					return nil
+				}
 			}
 		} else if w.cfg.ExitWhenDone && err == nil {
 			return nil
@@ -276,9 +293,16 @@ func (w *Worker) serve(ctx context.Context, stop <-chan struct{}, meta Meta) err
 	if gone(err) { // deleted since pick found it
 		return ErrRunDeleted
 	}
-	w.logf("run %s: %v", meta.Name, err)
-	return nil
+	return openError{err}
 }
+
+// openError is serve's error when it could not open the run's streams and
+// buckets for a reason that may pass (a timeout while a server fails
+// over): the run was not served, let alone finished.
+type openError struct{ err error }
+
+func (e openError) Error() string { return e.err.Error() }
+func (e openError) Unwrap() error { return e.err }
 
 // DefaultRunWait is how long a worker with --run and --exit-when-done
 // waits for its run to be submitted.

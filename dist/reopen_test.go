@@ -1,0 +1,69 @@
+package dist
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/internal/simweb"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A worker that cannot open its run's lease bucket, for a reason that may
+// pass (here a bucket that is not one, in a cluster a timeout while a
+// server fails over), tries again, saying so once, and serves the run once
+// it can. It used to log "no work left" and, with --run and
+// --exit-when-done, exit with nothing done.
+func TestWorkerRetriesRunItCannotOpen(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	const n = 200
+	urls := manyHosts(sim, n, 10, 0)
+	rc := testRun("reopen")
+	c := connect(t, url)
+	submit(t, c, rc, urls)
+	ctx := context.Background()
+	// The lease bucket becomes a stream that is no bucket: KeyValue says
+	// ErrBadBucket, which is not a deleted run.
+	if err := c.JS.DeleteKeyValue(ctx, leaseBucket(rc.Name)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "KV_" + leaseBucket(rc.Name),
+		Subjects: []string{"$KV." + leaseBucket(rc.Name) + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	w := newWorker(t, url, WorkerConfig{Engine: engineConfig(t, sim, 8, 2), Run: rc.Name, ID: "patient",
+		ExitWhenDone: true, Log: &log})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, make(chan struct{})) }()
+	select {
+	case err := <-done:
+		t.Fatalf("worker returned (%v) while its run could not be opened, with %d of %d done:\n%s", err, w.Done(), n, log.String())
+	case <-time.After(1500 * time.Millisecond):
+	}
+	if err := c.JS.DeleteStream(ctx, "KV_"+leaseBucket(rc.Name)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureRun(ctx, c.JS, rc); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker did not finish the run within 30s of its bucket's repair")
+	}
+	if w.Done() != n {
+		t.Errorf("worker stored %d results, want %d", w.Done(), n)
+	}
+	out := log.String()
+	if strings.Count(out, "trying again") != 1 || strings.Count(out, "serving run") != 1 {
+		t.Errorf("log, want the failure said once and the run served once:\n%s", out)
+	}
+	t.Logf("%s", out)
+}
