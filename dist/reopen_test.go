@@ -67,3 +67,32 @@ func TestWorkerRetriesRunItCannotOpen(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+// Status says the workers are unknown when it cannot read the lease
+// bucket (here a bucket that is not one; in a cluster, a timeout while its
+// server fails over) instead of "0 leased" and "workers 0", which read as
+// no worker serving the run.
+func TestStatusSaysLeasesUnknown(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	rc := testRun("unknownleases")
+	c := connect(t, url)
+	submit(t, c, rc, []string{"http://a.example/", "http://b.example/"})
+	ctx := context.Background()
+	if err := c.JS.DeleteKeyValue(ctx, leaseBucket(rc.Name)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "KV_" + leaseBucket(rc.Name),
+		Subjects: []string{"$KV." + leaseBucket(rc.Name) + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := RunStatus(ctx, c, rc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	st.Write(&b)
+	if out := b.String(); st.LeasesErr == nil || !strings.Contains(out, "workers      unknown") || strings.Contains(out, "workers      0") {
+		t.Errorf("status with an unreadable lease bucket, want the workers unknown:\n%s", out)
+	}
+}

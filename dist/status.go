@@ -38,6 +38,10 @@ type Status struct {
 	Leases map[int]string
 	// Workers are the live workers, by ID.
 	Workers []WorkerStatus
+	// LeasesErr says why the leases and workers could not be read (the
+	// bucket's server failing over, say): Leases and Workers are then
+	// unknown, not empty.
+	LeasesErr error
 }
 
 // WorkerStatus is one live worker's heartbeat.
@@ -79,10 +83,12 @@ func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 	st.Leases = map[int]string{}
 	kv, err := c.JS.KeyValue(ctx, leaseBucket(run))
 	if err != nil {
+		st.LeasesErr = err
 		return st, nil
 	}
 	lister, err := kv.ListKeys(ctx)
 	if err != nil {
+		st.LeasesErr = err
 		return st, nil
 	}
 	var keys []string
@@ -154,6 +160,13 @@ func (st Status) Write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\npending      %d (%d held by workers)\n", st.Pending, st.InFlight)
 	fmt.Fprintf(w, "redelivered  %d held again now, %d seen by live workers\n", st.Redelivered, st.WorkerRedelivered)
+	if st.LeasesErr != nil {
+		// "0 leased, workers 0" would say that no worker serves the run.
+		fmt.Fprintf(w, "partitions   %d, leases unknown, lease TTL %v, ack wait %v, replicas %d\n",
+			m.Partitions, m.LeaseTTL, m.AckWait, m.Replicas)
+		fmt.Fprintf(w, "workers      unknown: the lease bucket cannot be read (%v)\n", st.LeasesErr)
+		return
+	}
 	fmt.Fprintf(w, "partitions   %d, %d leased, lease TTL %v, ack wait %v, replicas %d\n",
 		m.Partitions, len(st.Leases), m.LeaseTTL, m.AckWait, m.Replicas)
 	fmt.Fprintf(w, "workers      %d\n", len(st.Workers))
