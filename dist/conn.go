@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 )
 
 // Embedded is the --nats value that means: use the NATS server on
@@ -343,10 +345,22 @@ func (o Options) natsOptions() ([]nats.Option, error) {
 	}
 	var errs []error
 	if o.Creds != "" {
-		if err := checkCreds(o.Creds); err != nil {
+		seedOnly, err := checkCreds(o.Creds)
+		switch {
+		case err != nil:
 			errs = append(errs, err)
+		case seedOnly:
+			// A user nkey seed alone: for servers that list users by
+			// their public nkey (authorization { users: [{nkey: U...}] }).
+			opt, err := nats.NkeyOptionFromSeed(o.Creds)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--creds %s: %v", o.Creds, err))
+			} else {
+				opts = append(opts, opt)
+			}
+		default:
+			opts = append(opts, nats.UserCredentials(o.Creds))
 		}
-		opts = append(opts, nats.UserCredentials(o.Creds))
 	}
 	if o.Token != "" {
 		opts = append(opts, nats.Token(o.Token))
@@ -367,27 +381,36 @@ func (o Options) natsOptions() ([]nats.Option, error) {
 
 // checkCreds reads a credentials file the way the connection will, so
 // that a wrong file is reported as such and not as a failed handshake.
-// Its errors never quote the file's contents.
-func checkCreds(path string) error {
+// seedOnly reports a file that holds a user's nkey seed and no JWT (as
+// written by nk -gen user). Its errors never quote the file's contents.
+func checkCreds(path string) (seedOnly bool, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("--creds %s: %v", path, unwrapPath(err))
+		return false, fmt.Errorf("--creds %s: %v", path, unwrapPath(err))
 	}
 	defer clear(b)
-	const what = "want the .creds file made for a NATS user (nsc generate creds)"
-	token, err := jwt.ParseDecoratedJWT(b)
-	if err == nil {
-		_, err = jwt.DecodeUserClaims(token)
-	}
-	if err != nil {
-		return fmt.Errorf("--creds %s: no user JWT in it (%v): %s", path, err, what)
+	const what = "want the .creds file made for a NATS user (nsc generate creds), or a file with a user's nkey seed (SU...)"
+	token, jwtErr := jwt.ParseDecoratedJWT(b)
+	if jwtErr == nil {
+		_, jwtErr = jwt.DecodeUserClaims(token)
 	}
 	kp, err := jwt.ParseDecoratedNKey(b)
 	if err != nil {
-		return fmt.Errorf("--creds %s: no nkey seed in it (%v): %s", path, err, what)
+		if jwtErr != nil {
+			return false, fmt.Errorf("--creds %s: no user JWT in it (%v): %s", path, jwtErr, what)
+		}
+		return false, fmt.Errorf("--creds %s: no nkey seed in it (%v): %s", path, err, what)
 	}
-	kp.Wipe()
-	return nil
+	defer kp.Wipe()
+	if jwtErr == nil {
+		return false, nil
+	}
+	if pub, err := kp.PublicKey(); err != nil || !nkeys.IsValidPublicUserKey(pub) || bytes.Contains(b, []byte("NATS USER JWT")) {
+		// An account's or operator's seed, or a .creds file whose JWT
+		// is broken.
+		return false, fmt.Errorf("--creds %s: no user JWT in it (%v) and no user nkey seed: %s", path, jwtErr, what)
+	}
+	return true, nil
 }
 
 func unwrapPath(err error) error {

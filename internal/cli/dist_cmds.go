@@ -33,7 +33,7 @@ func (n *natsFlags) register(fs *pflag.FlagSet) {
 	// --help shows the default, which $FANOUT_NATS sets: never with the
 	// user and password or token its URLs may carry.
 	fs.Lookup("nats").DefValue = dist.Redact(n.o.URL)
-	fs.StringVar(&n.o.Creds, "creds", os.Getenv("FANOUT_NATS_CREDS"), "NATS credentials `FILE` (JWT and nkey seed) ($FANOUT_NATS_CREDS)")
+	fs.StringVar(&n.o.Creds, "creds", os.Getenv("FANOUT_NATS_CREDS"), "NATS credentials `FILE` (JWT and nkey seed, or a user nkey seed alone) ($FANOUT_NATS_CREDS)")
 	fs.StringVar(&n.o.Token, "token", "", "NATS authentication token (prefer $FANOUT_NATS_TOKEN: arguments are visible in ps)")
 	fs.StringVar(&n.o.TLSCA, "tls-ca", "", "PEM `FILE` of the CA that signed the NATS servers' certificates")
 	fs.StringVar(&n.o.TLSCert, "tls-cert", "", "PEM client certificate `FILE` for NATS")

@@ -67,6 +67,28 @@ func TestDistConnectionSecurity(t *testing.T) {
 	}
 	badCreds, badCredsSecrets := op.creds("mallory", stranger)
 	seed, _ := op.account.Seed()
+	// A plain nkey user, as a server's authorization { users: [{nkey: U...}] }
+	// lists it, with its seed alone in a file (nk -gen user).
+	nkUser, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nkPub, _ := nkUser.PublicKey()
+	nkSeed, _ := nkUser.Seed()
+	nkFile := filepath.Join(t.TempDir(), "user.nk")
+	if err := os.WriteFile(nkFile, append(nkSeed, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	otherUser, _ := nkeys.CreateUser()
+	otherSeed, _ := otherUser.Seed()
+	otherFile := filepath.Join(t.TempDir(), "other.nk")
+	if err := os.WriteFile(otherFile, append(otherSeed, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	accountSeedFile := filepath.Join(t.TempDir(), "account.nk")
+	if err := os.WriteFile(accountSeedFile, append(seed, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	const garbage = "SUAGARBAGESEEDTHATMUSTNOTBEPRINTED"
 	malformed := filepath.Join(t.TempDir(), "malformed.creds")
 	if err := os.WriteFile(malformed, []byte("-----BEGIN NATS USER JWT-----\n"+garbage+"\n------END NATS USER JWT------\n"), 0o600); err != nil {
@@ -157,6 +179,17 @@ func TestDistConnectionSecurity(t *testing.T) {
 				{"token instead", natsAccess{args: []string{"--token", token}}, "--token"},
 			},
 			secrets: append(append([]string{string(seed), token, garbage}, credsSecrets...), badCredsSecrets...),
+		},
+		{
+			name:   "nkey seed in --creds",
+			server: func(o *server.Options) { o.Nkeys = []*server.NkeyUser{{Nkey: nkPub}} },
+			good:   natsAccess{args: []string{"--creds", nkFile}},
+			bad: []refused{
+				{"none", natsAccess{}, "--creds"},
+				{"another user's seed", natsAccess{args: []string{"--creds", otherFile}}, "--creds"},
+				{"an account's seed", natsAccess{args: []string{"--creds", accountSeedFile}}, "--creds"},
+			},
+			secrets: []string{string(nkSeed), string(otherSeed), string(seed)},
 		},
 		{
 			name:    "creds from the environment",
