@@ -25,15 +25,7 @@ func TestWorkerRetriesRunItCannotOpen(t *testing.T) {
 	c := connect(t, url)
 	submit(t, c, rc, urls)
 	ctx := context.Background()
-	// The lease bucket becomes a stream that is no bucket: KeyValue says
-	// ErrBadBucket, which is not a deleted run.
-	if err := c.JS.DeleteKeyValue(ctx, leaseBucket(rc.Name)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "KV_" + leaseBucket(rc.Name),
-		Subjects: []string{"$KV." + leaseBucket(rc.Name) + ".>"}}); err != nil {
-		t.Fatal(err)
-	}
+	breakLeaseBucket(t, c, rc)
 	var log syncBuffer
 	w := newWorker(t, url, WorkerConfig{Engine: engineConfig(t, sim, 8, 2), Run: rc.Name, ID: "patient",
 		ExitWhenDone: true, Log: &log})
@@ -79,13 +71,7 @@ func TestStatusSaysLeasesUnknown(t *testing.T) {
 	c := connect(t, url)
 	submit(t, c, rc, []string{"http://a.example/", "http://b.example/"})
 	ctx := context.Background()
-	if err := c.JS.DeleteKeyValue(ctx, leaseBucket(rc.Name)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "KV_" + leaseBucket(rc.Name),
-		Subjects: []string{"$KV." + leaseBucket(rc.Name) + ".>"}}); err != nil {
-		t.Fatal(err)
-	}
+	breakLeaseBucket(t, c, rc)
 	st, err := RunStatus(ctx, c, rc.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -94,5 +80,45 @@ func TestStatusSaysLeasesUnknown(t *testing.T) {
 	st.Write(&b)
 	if out := b.String(); st.LeasesErr == nil || !strings.Contains(out, "workers      unknown") || strings.Contains(out, "workers      0") {
 		t.Errorf("status with an unreadable lease bucket, want the workers unknown:\n%s", out)
+	}
+}
+
+// A worker with --run and --exit-when-done does not try again for ever:
+// after RunWait of failing to open its run, it fails with the reason.
+func TestWorkerGivesUpOnRunItNeverOpens(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	rc := testRun("neveropen")
+	c := connect(t, url)
+	submit(t, c, rc, manyHosts(sim, 20, 2, 0))
+	ctx := context.Background()
+	breakLeaseBucket(t, c, rc)
+	var log syncBuffer
+	w := newWorker(t, url, WorkerConfig{Engine: engineConfig(t, sim, 8, 2), Run: rc.Name, ID: "bounded",
+		ExitWhenDone: true, RunWait: time.Second, Log: &log})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, make(chan struct{})) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "could not open its streams") {
+			t.Fatalf("worker returned %v, want the open failure:\n%s", err, log.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker still trying 20s after a RunWait of 1s")
+	}
+}
+
+// breakLeaseBucket makes rc's lease bucket a stream that is no bucket:
+// KeyValue says ErrBadBucket, which is not a deleted run.
+func breakLeaseBucket(t *testing.T, c *Conn, rc RunConfig) {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.JS.DeleteKeyValue(ctx, leaseBucket(rc.Name)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "KV_" + leaseBucket(rc.Name),
+		Subjects: []string{"$KV." + leaseBucket(rc.Name) + ".>"}}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -39,7 +39,8 @@ type WorkerConfig struct {
 	// RunWait is how long a worker with Run and ExitWhenDone waits for
 	// that run to be submitted (workers are often started with, or just
 	// before, their submit) before it takes the name for a mistake and
-	// fails; 0 means DefaultRunWait.
+	// fails; 0 means DefaultRunWait. It also bounds how long such a
+	// worker tries again to open a run whose streams it cannot open.
 	RunWait time.Duration
 	// MaxPartitions caps the partitions held at once (0: a fair share,
 	// partitions divided by live workers, rounded up).
@@ -114,6 +115,7 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 	// The run whose serving failed before it started, and the error said
 	// about it: tried again every 250 ms, said once.
 	retrying, retrySaid := "", ""
+	var openFailedSince time.Time
 	var missingSince time.Time // when the --run was first found missing
 	for {
 		meta, ok, err := w.pick(ctx)
@@ -159,7 +161,17 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 					w.logf("run %s: %s (trying again)", meta.Name, msg)
 					retrySaid = msg
 				}
+				if retrying != meta.Name {
+					openFailedSince = time.Now()
+				}
 				retrying = meta.Name
+				// A worker meant to exit when its run is done does not
+				// wait forever for a failure that does not pass (a
+				// permission it lacks): it fails, and says why.
+				if wait := cmp.Or(w.cfg.RunWait, DefaultRunWait); w.cfg.Run != "" && w.cfg.ExitWhenDone &&
+					time.Since(openFailedSince) >= wait {
+					return fmt.Errorf("run %s: could not open its streams for %v: %w", meta.Name, wait, notOpened.err)
+				}
 			case errors.Is(err, ErrRunDeleted):
 				// Its work is gone with it: that is the end of the run.
 				w.logf("run %s was deleted: leaving it", meta.Name)
