@@ -49,3 +49,20 @@ func TestNextInterleavesBatches(t *testing.T) {
 		t.Errorf("Next after the source stopped: got %v, want io.EOF", err)
 	}
 }
+
+// TestStatusDoneAboveSubmitted: after a worker died, its redelivered
+// targets may have two stored results; status says so rather than show
+// more done than submitted without a word.
+func TestStatusDoneAboveSubmitted(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	Status{Meta: Meta{RunConfig: RunConfig{Name: "r"}, Submitted: 5000, Complete: true}, Done: 5750}.Write(&b)
+	if out := b.String(); !strings.Contains(out, "done         5750 results (at least 750 of them second results") {
+		t.Errorf("status:\n%s", out)
+	}
+	b.Reset()
+	Status{Meta: Meta{RunConfig: RunConfig{Name: "r"}, Submitted: 5000, Complete: true}, Done: 4000}.Write(&b)
+	if out := b.String(); !strings.Contains(out, "done         4000\n") {
+		t.Errorf("status:\n%s", out)
+	}
+}

@@ -155,6 +155,11 @@ func (st Status) Write(w io.Writer) {
 	fmt.Fprintf(w, "run          %s (%s, created %s)\n", m.Name, state, m.Created.Local().Format(time.DateTime))
 	fmt.Fprintf(w, "submitted    %d\n", m.Submitted)
 	fmt.Fprintf(w, "done         %d", st.Done)
+	if st.Done > m.Submitted {
+		// Results are counted as stored: a target redelivered after its
+		// worker died may have two, of which collect keeps one.
+		fmt.Fprintf(w, " results (at least %d of them second results of redelivered targets, which collect skips)", st.Done-m.Submitted)
+	}
 	if st.Unstored > 0 {
 		fmt.Fprintf(w, " (and %d fetched, stored when their batches complete)", st.Unstored)
 	}
