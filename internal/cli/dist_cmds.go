@@ -55,6 +55,23 @@ func (n *natsFlags) connect(ctx context.Context, env Env, name string) (*dist.Co
 	return c, nil
 }
 
+// errNoRuns is what status without --run says when the server has none.
+var errNoRuns = errors.New("no runs")
+
+// lookedOn adds to a run that was not found the server it was looked for
+// on: with neither --nats nor $FANOUT_NATS, that is the embedded server,
+// which a user who forgot to export $FANOUT_NATS did not mean.
+func lookedOn(c *dist.Conn, err error) error {
+	if !errors.Is(err, dist.ErrNoRun) && !errors.Is(err, errNoRuns) {
+		return err
+	}
+	if c.Embedded() {
+		return fmt.Errorf("%w, on the embedded NATS server this command started (%s): "+
+			"name the server with --nats or $FANOUT_NATS", err, c.Server())
+	}
+	return fmt.Errorf("%w, on %s", err, c.Server())
+}
+
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -355,10 +372,10 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 			return exitError{ExitInterrupted}
 		}
 		if !follow {
-			return usageError{err}
+			return usageError{lookedOn(c, err)}
 		}
 		if !said && !f.quiet {
-			fmt.Fprintf(env.Stderr, "fanout collect: %v; waiting for it to be submitted (Ctrl-C stops)\n", err)
+			fmt.Fprintf(env.Stderr, "fanout collect: %v; waiting for it to be submitted (Ctrl-C stops)\n", lookedOn(c, err))
 		}
 		select {
 		case <-time.After(250 * time.Millisecond):
@@ -526,6 +543,9 @@ func newStatusCmd(env Env) *cobra.Command {
 				for _, m := range metas {
 					fmt.Fprintf(env.Stdout, "%s\t%d targets\t%s\n", m.Name, m.Submitted, m.Created.Local().Format(time.DateTime))
 				}
+				if len(metas) == 0 {
+					fmt.Fprintf(env.Stderr, "fanout status: %v\n", lookedOn(c, errNoRuns))
+				}
 				return nil
 			}
 			if del {
@@ -537,7 +557,7 @@ func newStatusCmd(env Env) *cobra.Command {
 			}
 			st, err := dist.RunStatus(cmd.Context(), c, run)
 			if err != nil {
-				return usageError{err}
+				return usageError{lookedOn(c, err)}
 			}
 			st.Write(env.Stdout)
 			return nil

@@ -55,12 +55,7 @@ func TestDistEmbeddedServer(t *testing.T) {
 	}
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	defer web.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := "127.0.0.1:" + closedPort(t)
 	store := filepath.Join(t.TempDir(), "js")
 	home := t.TempDir()
 	env := embeddedEnv(t, home, addr, store)

@@ -123,12 +123,7 @@ func TestDistSIGKILLWorker(t *testing.T) {
 // startNATSProcess runs `fanout nats` on a free loopback port.
 func startNATSProcess(t *testing.T, ctx context.Context, dir string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := "127.0.0.1:" + closedPort(t)
 	cmd := exec.CommandContext(ctx, binary, "nats", "--listen", addr, "--store", filepath.Join(dir, "js"))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,6 +28,9 @@ func TestStatusDelete(t *testing.T) {
 		{"a run", []string{"--run", "gone", "--delete"}, ExitOK, "deleted run gone (its targets, results and leases)"},
 		{"the run once deleted", []string{"--run", "gone"}, ExitUsage, `run "gone": no such run`},
 		{"deleted twice", []string{"--run", "gone", "--delete"}, ExitUsage, `run "gone": no such run`},
+		// Where it looked: a user who forgot $FANOUT_NATS sees which server.
+		{"not found names the server", []string{"--run", "gone"}, ExitUsage, `run "gone": no such run, on nats://127.0.0.1:`},
+		{"no runs", nil, ExitOK, "fanout status: no runs, on nats://127.0.0.1:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, "", append([]string{"status", "--nats", url}, tc.args...)...)
@@ -40,5 +44,21 @@ func TestStatusDelete(t *testing.T) {
 				t.Errorf("stderr has %d lines, want 1: %q", lines, errOut)
 			}
 		})
+	}
+}
+
+// TestStatusOnEmbeddedServerSaysSo: without --nats, status and collect start
+// an embedded server of their own, where the user's run is not: the error
+// says so and how to name the server.
+func TestStatusOnEmbeddedServerSaysSo(t *testing.T) {
+	addr := "127.0.0.1:" + closedPort(t)
+	store := filepath.Join(t.TempDir(), "js")
+	for _, args := range [][]string{{"status", "--run", "big"}, {"collect", "--run", "big"}} {
+		args = append(args, "--nats", "embedded", "--nats-listen", addr, "--nats-store", store)
+		code, _, errOut := runCLI(t, "", args...)
+		if code != ExitUsage || !strings.Contains(errOut, `run "big": no such run`) ||
+			!strings.Contains(errOut, "on the embedded NATS server this command started (nats://"+addr+"): name the server with --nats or $FANOUT_NATS") {
+			t.Errorf("%s: exit %d, stderr %q", args[0], code, errOut)
+		}
 	}
 }
