@@ -29,10 +29,14 @@ type RecordWriter interface {
 var _ RecordWriter = (*jsonlEncoder)(nil)
 
 // EncoderOptions adjusts an encoder. Color applies to text only; Accept
-// decides which results the text format shows as failures.
+// decides which results the text format shows as failures. Appending is
+// set when the encoder continues a file that already begins with the
+// format's preamble (a resumed run's -o FILE): csv then writes no second
+// header row.
 type EncoderOptions struct {
-	Color  bool
-	Accept Accept
+	Color     bool
+	Accept    Accept
+	Appending bool
 }
 
 // Formats lists the format names NewEncoder accepts, default first.
@@ -49,7 +53,9 @@ func NewEncoder(format string, w io.Writer, o EncoderOptions) (Encoder, error) {
 	case "jsonl":
 		return newJSONLEncoder(w), nil
 	case "csv":
-		return newCSVEncoder(w), nil
+		e := newCSVEncoder(w)
+		e.header = o.Appending
+		return e, nil
 	}
 	return nil, fmt.Errorf("unknown output format %q (choose %s)", format, strings.Join(Formats, ", "))
 }

@@ -77,7 +77,10 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	}
 	color := f.color == "always" || f.color == "auto" && f.output == "" &&
 		os.Getenv("NO_COLOR") == "" && isTerminal(env.Stdout)
-	enc, err := output.NewEncoder(f.format, out, output.EncoderOptions{Color: color, Accept: acc})
+	// A resumed run continues its -o file after the lines already
+	// committed, which begin with the csv header.
+	appending := rc != nil && rc.out != nil && rc.out.n > 0
+	enc, err := output.NewEncoder(f.format, out, output.EncoderOptions{Color: color, Accept: acc, Appending: appending})
 	if err != nil {
 		closeOut()
 		return usageError{fmt.Errorf("--format: %w", err)}

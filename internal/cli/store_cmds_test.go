@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/output"
 	"github.com/fanout/fanout/store"
 )
 
@@ -531,5 +532,51 @@ func TestResumeOverridesTimeout(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "", "resume", "--db", rc.db, "--timeout", "soon", "last"); code != ExitUsage || !strings.Contains(errOut, "--timeout") {
 		t.Errorf("resume --timeout soon: exit %d: %s", code, errOut)
+	}
+}
+
+// TestResumeCSVHasOneHeader: a resumed run appends to its -o file after
+// the committed lines, which begin with the csv header row; the resumed
+// session must not write the header again in the middle of the table.
+// A run cut off before its first commit (offset 0) starts the file anew,
+// header included.
+func TestResumeCSVHasOneHeader(t *testing.T) {
+	rc := newSlowRecording(t, 40)
+	rc.out = strings.TrimSuffix(rc.out, ".jsonl") + ".csv"
+	for i, a := range rc.args {
+		switch a {
+		case "jsonl":
+			rc.args[i] = "csv"
+		case strings.TrimSuffix(rc.out, ".csv") + ".jsonl":
+			rc.args[i] = rc.out
+		}
+	}
+	rc.interrupted(t, 500*time.Millisecond)
+	b, err := os.ReadFile(rc.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := strings.Count(string(b), "\n") - 1
+	if first <= 0 || first >= len(rc.targets) {
+		t.Fatalf("interrupted run wrote %d rows, want some but not all of %d", first, len(rc.targets))
+	}
+	if code, _, errOut := runCLI(t, "", rc.args...); code != ExitOK {
+		t.Fatalf("rerun: exit %d: %s", code, errOut)
+	}
+	if b, err = os.ReadFile(rc.out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	header := strings.Join(output.CSVHeader, ",")
+	if lines[0] != header {
+		t.Fatalf("first line %q, want the header", lines[0])
+	}
+	for i, l := range lines[1:] {
+		if l == header {
+			t.Fatalf("line %d is a second header row (after %d rows from the first session)", i+2, first)
+		}
+	}
+	if len(lines) != len(rc.targets)+1 {
+		t.Fatalf("after resume: %d lines, want a header and %d rows", len(lines), len(rc.targets))
 	}
 }
