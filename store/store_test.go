@@ -816,6 +816,23 @@ func TestReadmeQueries(t *testing.T) {
 		n := 0
 		for rows.Next() {
 			n++
+			if strings.Contains(q, "'xx'") {
+				// The status-class query: its labels must be classes
+				// ("2xx"); || binds tighter than / in SQLite.
+				cols, _ := rows.Columns()
+				vals := make([]any, len(cols))
+				var label string
+				vals[0] = &label
+				for i := 1; i < len(vals); i++ {
+					vals[i] = new(any)
+				}
+				if err := rows.Scan(vals...); err != nil {
+					t.Fatal(err)
+				}
+				if len(label) != 3 || label[0] < '0' || label[0] > '9' || label[1:] != "xx" {
+					t.Errorf("%s\n: label %q, want a status class such as 2xx", q, label)
+				}
+			}
 		}
 		rows.Close()
 		plan, err := db.sql.Query("EXPLAIN QUERY PLAN " + q)
