@@ -2,7 +2,11 @@ package store
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Kinds of change Diff reports.
@@ -165,7 +169,10 @@ func (db *DB) sideRows(run int64) (*sideRows, error) {
 	// The index on input is built the first time a diff needs it rather
 	// than kept up to date while a run records: maintaining it cost a
 	// fifth of the recorder's time per result.
-	if _, err := db.sql.Exec(inputIndex); err != nil {
+	// A database this process may not write (a copy kept read-only, a CI
+	// artifact, another user's file) is diffed without it: SQLite then
+	// sorts each run, which is slower but gives the same answer.
+	if _, err := db.sql.Exec(inputIndex); err != nil && !readOnly(err) {
 		return nil, fmt.Errorf("--db %s: indexing inputs: %w", db.path, err)
 	}
 	rows, err := db.sql.Query(`SELECT input, status, ok, coalesce(error_kind, ''), total_ms
@@ -195,3 +202,10 @@ func (s *sideRows) next() {
 }
 
 func (s *sideRows) close() { s.rows.Close() }
+
+// readOnly reports whether err is SQLite refusing a write to a database it
+// opened read-only.
+func readOnly(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY
+}

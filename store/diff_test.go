@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"testing"
 	"time"
 
@@ -98,5 +99,40 @@ func TestDiffMatchesByInput(t *testing.T) {
 	}
 	if _, err := db.Diff(a, 99, DefaultDiffOptions(), func(Change) error { return nil }); err == nil {
 		t.Error("diff with a missing run: no error")
+	}
+}
+
+// TestDiffReadOnly: diff creates its index on input the first time; a
+// database it may not write (read-only file, query_only here, as tests may
+// run as root) is compared all the same, without the index.
+func TestDiffReadOnly(t *testing.T) {
+	db := openTemp(t)
+	res := func(in string, status int) fetch.Result { return fetch.Result{Input: in, Status: status} }
+	a := record(t, db, []fetch.Result{res("x", 200), res("y", 200)})
+	b := record(t, db, []fetch.Result{res("y", 500), res("x", 200)})
+	// Diff reads both runs at once: two connections, both query_only.
+	db.sql.SetMaxOpenConns(2)
+	db.sql.SetMaxIdleConns(2)
+	var conns []*sql.Conn
+	for range 2 {
+		c, err := db.sql.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ExecContext(t.Context(), `PRAGMA query_only = ON`); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	var got []Change
+	st, err := db.Diff(a, b, DefaultDiffOptions(), func(c Change) error { got = append(got, c); return nil })
+	if err != nil {
+		t.Fatalf("diff of a read-only database: %v", err)
+	}
+	if st.Compared != 2 || st.Worse != 1 || len(got) != 1 || got[0].Input != "y" || got[0].Kind != ChangeFailing {
+		t.Errorf("stats %+v, changes %+v; want y failing", st, got)
 	}
 }
