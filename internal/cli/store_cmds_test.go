@@ -273,6 +273,22 @@ func TestSameRunTwiceAtOnce(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errOut, "being recorded by another fanout process") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Errorf("second at once: exit %d, stderr %q; want exit %d and one line", code, errOut, ExitUsage)
 	}
+	// What that message offers, --new-run, must not write the live run's
+	// -o file too: two processes appending at their own offsets tear lines.
+	code, _, errOut = runCLI(t, "", append([]string{"--new-run"}, args...)...)
+	if code != ExitUsage || !strings.Contains(errOut, "is being written by run 1") {
+		t.Errorf("--new-run to the live run's -o: exit %d, stderr %q; want exit %d, refused", code, errOut, ExitUsage)
+	}
+	// To another file it is a new run of its own.
+	other := append([]string{"--new-run"}, args...)
+	for i, a := range other {
+		if a == out {
+			other[i] = out + ".2"
+		}
+	}
+	if code, _, errOut := runCLI(t, "", other...); code != ExitOK {
+		t.Errorf("--new-run -o another file: exit %d: %s", code, errOut)
+	}
 	if code := <-first; code != ExitOK {
 		t.Fatalf("first: exit %d: %s", code, firstErr.String())
 	}

@@ -75,6 +75,9 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 		}
 	}
 	if old == nil {
+		if err := outputInUse(rc.db, rc.cfg.Output); err != nil {
+			return err
+		}
 		id, err := rc.db.CreateRun(f.commandLine(), rc.cfg)
 		if err == nil {
 			err = rc.db.LockRun(id)
@@ -84,7 +87,11 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 	}
 	if err := rc.db.LockRun(old.ID); err != nil {
 		if errors.Is(err, store.ErrRunInUse) {
-			return fmt.Errorf("run %d is being recorded by another fanout process right now: wait for it to end, or start a new run with %w", old.ID, errNewRun)
+			also := ""
+			if old.Config.Output != "" {
+				also = " and another -o" // the live run writes this one
+			}
+			return fmt.Errorf("run %d is being recorded by another fanout process right now: wait for it to end, or start a new run with %w%s", old.ID, errNewRun, also)
 		}
 		return err
 	}
@@ -202,6 +209,27 @@ func (f *flags) commandLine() []string {
 		cmd = append(cmd, "--"+fl.Name+"="+fl.Value.String())
 	})
 	return cmd
+}
+
+// outputInUse refuses a new run whose -o FILE a run of the database is
+// writing right now (--new-run beside a live run of the same command): two
+// processes writing one file at their own offsets would tear its lines.
+func outputInUse(db *store.DB, output string) error {
+	if output == "" {
+		return nil
+	}
+	runs, err := db.Runs()
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.State == store.StateRunning && r.Config.Output == output {
+			if recording, _ := db.Recording(r.ID); recording {
+				return fmt.Errorf("--output %s is being written by run %d, which another fanout process records right now: give another -o, or wait for it to end", output, r.ID)
+			}
+		}
+	}
+	return nil
 }
 
 // outputRewritten refuses to resume run old when a later run of the
