@@ -33,6 +33,8 @@ func fmtNum(n int64) string {
 }
 
 // fmtPct writes a share (0..1) as a percentage with sensible precision.
+// Only all and nothing are written 100% and 0%: 3 failures in 10,000 are
+// "accepted >99.9%", never "100%".
 func fmtPct(f float64) string {
 	p := f * 100
 	switch {
@@ -42,6 +44,10 @@ func fmtPct(f float64) string {
 		return "<0.1%"
 	case p < 10:
 		return fmtFloat(p, 1) + "%"
+	case p > 99.9 && p < 100:
+		return ">99.9%"
+	case p >= 99.5 && p < 100: // would round to 100
+		return fmtFloat(math.Floor(p*10)/10, 1) + "%"
 	}
 	return fmtFloat(p, 0) + "%"
 }
