@@ -70,27 +70,38 @@ func newRunsCmd(env Env) *cobra.Command {
 			defer db.Close()
 			runs, err := db.Runs()
 			if err != nil {
-				return err
+				fmt.Fprintf(env.Stderr, "fanout: runs: %v\n", err)
+				return exitError{ExitIncomplete}
 			}
 			w := bufio.NewWriter(env.Stdout)
 			if format == "jsonl" {
 				enc := json.NewEncoder(w)
 				for _, r := range runs {
-					enc.Encode(runJSON(r, shownState(db, r)))
+					enc.Encode(runJSON(r, shownState(db, r))) // w keeps the first error
 				}
-				return w.Flush()
-			}
-			fmt.Fprintf(w, "%4s  %-11s  %-19s  %9s  %9s  %8s  %s\n", "RUN", "STATE", "STARTED", "DURATION", "RESULTS", "FAILED", "COMMAND")
-			for _, r := range runs {
-				dur := "-"
-				if !r.FinishedAt.IsZero() {
-					dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Second).String()
+			} else {
+				fmt.Fprintf(w, "%4s  %-11s  %-19s  %9s  %9s  %8s  %s\n", "RUN", "STATE", "STARTED", "DURATION", "RESULTS", "FAILED", "COMMAND")
+				for _, r := range runs {
+					dur := "-"
+					if !r.FinishedAt.IsZero() {
+						dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Second).String()
+					}
+					fmt.Fprintf(w, "%4d  %-11s  %-19s  %9s  %9d  %8d  %s\n", r.ID, shownState(db, r),
+						r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur, r.Results, r.Failed,
+						output.Escape(describeCommand(r)))
 				}
-				fmt.Fprintf(w, "%4d  %-11s  %-19s  %9s  %9d  %8d  %s\n", r.ID, shownState(db, r),
-					r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur, r.Results, r.Failed,
-					output.Escape(describeCommand(r)))
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				// As show: a reader that closed the pipe (fanout runs |
+				// head) has what it wanted; any other failure to write
+				// is not a usage error.
+				if closedPipe(err) {
+					return nil
+				}
+				fmt.Fprintf(env.Stderr, "fanout: runs: %v\n", err)
+				return exitError{ExitIncomplete}
+			}
+			return nil
 		},
 	}
 	dbFlag(cmd.Flags(), &dbName)

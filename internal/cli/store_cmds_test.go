@@ -358,6 +358,21 @@ func TestShowIntoClosedPipe(t *testing.T) {
 	if code, errOut := show(failWriter{}); code != ExitIncomplete || !strings.Contains(errOut, "no space left") {
 		t.Errorf("show onto a full disk: exit %d, stderr %q; want %d and the error", code, errOut, ExitIncomplete)
 	}
+	// runs as well, in both formats: not a usage error with a usage hint.
+	for _, format := range []string{"text", "jsonl"} {
+		runs := func(stdout io.Writer) (int, string) {
+			var errb bytes.Buffer
+			code := Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: &errb},
+				[]string{"runs", "--db", db, "-f", format})
+			return code, errb.String()
+		}
+		if code, errOut := runs(epipeWriter{}); code != ExitOK || errOut != "" {
+			t.Errorf("runs -f %s into a closed pipe: exit %d, stderr %q; want 0 and nothing", format, code, errOut)
+		}
+		if code, errOut := runs(failWriter{}); code != ExitIncomplete || !strings.Contains(errOut, "no space left") || strings.Contains(errOut, "--help") {
+			t.Errorf("runs -f %s onto a full disk: exit %d, stderr %q; want %d and the error alone", format, code, errOut, ExitIncomplete)
+		}
+	}
 }
 
 type failWriter struct{}
