@@ -80,7 +80,13 @@ stdin).`,
 			}
 			size, err := writeReport(env, out, rep)
 			if err != nil {
-				return err
+				if errors.As(err, new(usageError)) {
+					return err
+				}
+				// The page could not be written (a full disk): not a
+				// usage error.
+				fmt.Fprintf(env.Stderr, "fanout: report: %v\n", err)
+				return exitError{ExitIncomplete}
 			}
 			if out != "-" {
 				fmt.Fprintf(env.Stderr, "report: %s results -> %s (%d KB) in %s\n",
@@ -164,10 +170,33 @@ func reportFromDB(name, run string, opts report.Options) (*report.Report, error)
 }
 
 // writeReport writes the page to a temporary file next to name and renames
-// it into place, so a failed write never leaves half a report behind.
+// it into place, so a failed write never leaves half a report behind. A
+// name that is not a regular file (/dev/stdout, /dev/null, a pipe) is
+// written in place: a rename would replace the device or the link itself
+// with the page (as root, -o /dev/null would leave an HTML file there).
+// A symbolic link to a file is followed: the rename replaces the file it
+// points to, not the link.
 func writeReport(env Env, name string, rep *report.Report) (int64, error) {
 	if name == "-" {
 		return 0, rep.WriteHTML(env.Stdout)
+	}
+	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() {
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		if err != nil {
+			return 0, usageError{fmt.Errorf("-o %s: %v", name, unwrapPath(err))}
+		}
+		cw := &countingWriter{w: f}
+		err = rep.WriteHTML(cw)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return 0, fmt.Errorf("-o %s: %w", name, err)
+		}
+		return cw.n, nil
+	}
+	if target, err := filepath.EvalSymlinks(name); err == nil {
+		name = target
 	}
 	f, err := os.CreateTemp(filepath.Dir(name), ".fanout-report-*.html")
 	if err != nil {
@@ -192,4 +221,16 @@ func writeReport(env Env, name string, rep *report.Report) (int64, error) {
 		return 0, fmt.Errorf("-o %s: %w", name, err)
 	}
 	return st.Size(), nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
