@@ -109,6 +109,34 @@ func TestDiffExitCodesAndFormats(t *testing.T) {
 		t.Errorf("diff into a closed pipe: exit %d, stderr %q; want 1 and the whole diff's summary alone", code, errb.String())
 	}
 
+	// A run cut short says so: what it did not fetch is not compared.
+	cut := filepath.Join(t.TempDir(), "cut.db")
+	for i, state := range []string{store.StateDone, store.StateInterrupted} {
+		sdb, err := store.Open(cut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := sdb.CreateRun(nil, store.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := sdb.Recorder(id, store.RecorderOptions{})
+		for j := range 2 - i {
+			rec.Add(&fetch.Result{Seq: uint64(j), Input: targets[j], Status: 200, StartedAt: time.Unix(0, 0)}, true)
+		}
+		if err := rec.Close(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := sdb.SetState(id, state); err != nil {
+			t.Fatal(err)
+		}
+		sdb.Close()
+	}
+	if code, _, errOut := runCLI(t, "", "diff", "--db", cut, "1", "2"); code != ExitOK ||
+		!strings.Contains(errOut, "run 2 is interrupted, not done") || strings.Contains(errOut, "run 1 is") {
+		t.Errorf("diff with an interrupted run: exit %d, stderr %q; want 0 and a note on run 2", code, errOut)
+	}
+
 	if code, out, errOut := runCLI(t, "", "diff", "--db", db, "2", "last"); code != ExitOK || out != "" {
 		t.Errorf("a run against itself: exit %d, output %q, stderr %q", code, out, errOut)
 	}

@@ -88,6 +88,13 @@ runs without a target in common (almost surely the wrong run).`,
 			}
 			fmt.Fprintf(env.Stderr, "run %d -> run %d: %d targets compared: %d worse, %d recovered, %d other changes; %d only in run %d, %d only in run %d\n",
 				a.ID, b.ID, st.Compared, st.Worse, st.Better, st.Changed, st.OnlyA, a.ID, st.OnlyB, b.ID)
+			for _, r := range []store.Run{a, b} {
+				// A run cut short compares only what it fetched: the rest
+				// is "only in" the other run, and nothing there is worse.
+				if state := shownState(db, r); state != store.StateDone {
+					fmt.Fprintf(env.Stderr, "fanout: diff: run %d is %s, not done: targets it has not fetched count only as in the other run, never as worse\n", r.ID, state)
+				}
+			}
 			if st.Compared == 0 && st.OnlyA+st.OnlyB > 0 {
 				// Almost surely the wrong run: a CI check must not pass on it.
 				return usageError{fmt.Errorf("runs %d and %d have no target in common: diff compares two runs of the same list", a.ID, b.ID)}
