@@ -88,7 +88,11 @@ runs without a target in common (almost surely the wrong run).`,
 			}
 			fmt.Fprintf(env.Stderr, "run %d -> run %d: %d targets compared: %d worse, %d recovered, %d other changes; %d only in run %d, %d only in run %d\n",
 				a.ID, b.ID, st.Compared, st.Worse, st.Better, st.Changed, st.OnlyA, a.ID, st.OnlyB, b.ID)
-			for _, r := range []store.Run{a, b} {
+			cmp := []store.Run{a, b}
+			if a.ID == b.ID {
+				cmp = cmp[:1]
+			}
+			for _, r := range cmp {
 				// A run cut short compares only what it fetched: the rest
 				// is "only in" the other run, and nothing there is worse.
 				if state := shownState(db, r); state != store.StateDone {
