@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -166,6 +167,9 @@ const (
 // pages (2 MiB), so closing the database at the end of a run, which
 // checkpoints what is left, takes milliseconds.
 func Open(path string) (*DB, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("--db %s: is a directory: give the database's file name, such as %s", path, filepath.Join(path, "fanout.db"))
+	}
 	var dsn strings.Builder
 	dsn.WriteString("file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=page_size(16384)")
 	for _, p := range connPragmas {

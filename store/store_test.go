@@ -929,6 +929,13 @@ func TestOpenErrorsSayWhatToDo(t *testing.T) {
 			t.Errorf("Open(%s): %v does not wrap the *sqlite.Error", tc.path, err)
 		}
 	}
+	// A directory is not "a directory that does not exist or is not writable".
+	if db, err := Open(dir); err == nil {
+		db.Close()
+		t.Errorf("Open(%s), a directory, succeeded", dir)
+	} else if !strings.HasPrefix(err.Error(), "--db "+dir+": is a directory") {
+		t.Errorf("Open(%s), a directory: %q, want it to say it is a directory", dir, err)
+	}
 }
 
 // TestOpenRefusesForeignDatabase: a database another program made is
