@@ -119,7 +119,17 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 			notice = prog.Bypass(env.Stderr)
 		}
 	}
+	var unfetched int64 // with --db: canceled targets, neither written nor recorded
 	interrupted := consume(run, env.Interrupt, notice, abort, w, func(r *fetch.Result) {
+		if rc != nil && r.Error != nil && r.Error.Kind == fetch.KindCanceled {
+			// Not a result (see recording.emit): the summary counts what
+			// the output holds, and says below what a resume fetches.
+			unfetched++
+			if prog != nil {
+				prog.Add(r)
+			}
+			return
+		}
 		sum.Add(r)
 		if prog != nil {
 			prog.Add(r)
@@ -162,6 +172,10 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 			// whole run.
 			fmt.Fprintf(env.Stderr, "%-13s %d results (this session and earlier ones), %d accepted, %d failed\n",
 				"whole run", whole.Results, whole.Results-whole.Failed, whole.Failed)
+		}
+		if unfetched > 0 {
+			fmt.Fprintf(env.Stderr, "%-13s %d targets (interrupted): fanout resume --db %s %d fetches them\n",
+				"not fetched", unfetched, f.db, rc.runID)
 		}
 		if rc != nil {
 			fmt.Fprintf(env.Stderr, "recorded as run %d in %s\n", rc.runID, f.db)

@@ -218,6 +218,37 @@ func testResumeAfterInterrupt(t *testing.T, ordered bool) {
 	}
 }
 
+// TestInterruptedRecordingSummary: with --db, the targets Ctrl-C canceled
+// are neither written nor recorded (a resume fetches them); the summary
+// counted them as failed results all the same ("40 total, 38 failed")
+// beside an output of two lines. It counts what the output holds and says
+// what is left.
+func TestInterruptedRecordingSummary(t *testing.T) {
+	rc := newSlowRecording(t, 40)
+	args := rc.args[1:] // without -q
+	if rc.args[0] != "-q" {
+		t.Fatalf("args %q", rc.args)
+	}
+	interrupt := make(chan struct{})
+	var stderr strings.Builder
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+	time.AfterFunc(500*time.Millisecond, func() { close(interrupt) })
+	if code := Main(t.Context(), env, args); code != ExitInterrupted {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	written := len(decodeFile(t, rc.out))
+	if written == 0 || written == 40 {
+		t.Fatalf("%d results written, want some of 40", written)
+	}
+	out := stderr.String()
+	if want := fmt.Sprintf("results       %d total, %d accepted, 0 failed", written, written); !strings.Contains(out, want) {
+		t.Errorf("summary, want %q:\n%s", want, out)
+	}
+	if want := fmt.Sprintf("not fetched   %d targets (interrupted): fanout resume --db %s 1 fetches them", 40-written, rc.db); !strings.Contains(out, want) {
+		t.Errorf("summary, want %q:\n%s", want, out)
+	}
+}
+
 // slowRecording is a --db run of n of the site's /slow/ targets at -c 4,
 // written to -o out: slow enough to be interrupted or joined midway.
 type slowRecording struct {
