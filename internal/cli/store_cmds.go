@@ -300,6 +300,16 @@ results are written, cannot change within a run.`,
 	}
 	dbFlag(cmd.Flags(), &dbName)
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar and no summary")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		// -o, -f, a header or a target: the main command's, which a
+		// resume takes from the run.
+		if strings.HasPrefix(err.Error(), "unknown ") {
+			return fmt.Errorf("%w: resume takes --db, -q and the pacing flags (%s); what is fetched and how "+
+				"the results are written are the run's own (fanout runs shows its command line), and a new run "+
+				"(--new-run) changes them", err, "--"+strings.Join(resumeOverrides, ", --"))
+		}
+		return err
+	})
 	over := pflag.NewFlagSet("overrides", pflag.ContinueOnError)
 	(&flags{}).register(over)
 	copyFlags(cmd.Flags(), over, resumeOverrides...)

@@ -670,3 +670,16 @@ func TestResumeCSVHasOneHeader(t *testing.T) {
 		t.Fatalf("after resume: %d lines, want a header and %d rows", len(lines), len(rc.targets))
 	}
 }
+
+// TestResumeRefusesTheRunsOwnFlags: -o, -f and the other flags that say
+// what is fetched and how it is written belong to the run; resume said only
+// "unknown shorthand flag: 'o' in -o".
+func TestResumeRefusesTheRunsOwnFlags(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "runs.db")
+	for _, args := range [][]string{{"-o", "x.jsonl"}, {"--format", "csv"}, {"-H", "X-A: 1"}} {
+		code, _, errOut := runCLI(t, "", append(append([]string{"resume", "--db", db}, args...), "1")...)
+		if code != ExitUsage || !strings.Contains(errOut, "are the run's own") || !strings.Contains(errOut, "--concurrency, --per-host") {
+			t.Errorf("resume %q: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
