@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,8 +220,7 @@ func TestTimeoutAfterRedirectSaysWhere(t *testing.T) {
 		case <-stop:
 		}
 	})
-	var trickle *httptest.Server
-	trickle = serve(t, func(w http.ResponseWriter, r *http.Request) {
+	trickle := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/next" {
 			io.WriteString(w, "next")
 			return
