@@ -83,6 +83,25 @@ func startCluster(t *testing.T) ([]string, []*exec.Cmd) {
 	return urls, cmds
 }
 
+// waitClusterReady waits for the cluster to elect its JetStream meta
+// leader.
+func waitClusterReady(t *testing.T, c *Conn) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := c.JS.AccountInfo(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ready: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // TestClusterServerKilled runs a replicated run on a three-server cluster
 // and SIGKILLs one server mid-run: no target and no result is lost, and
 // each target is collected once.
@@ -90,20 +109,8 @@ func TestClusterServerKilled(t *testing.T) {
 	urls, servers := startCluster(t)
 	url := strings.Join(urls, ",")
 	c := connect(t, url)
-	// Wait for the cluster to elect its JetStream meta leader.
+	waitClusterReady(t, c)
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := c.JS.AccountInfo(ctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ready: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 
 	sim := startSim(t, simweb.Config{})
 	const n = 2000

@@ -193,9 +193,16 @@ func runsKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstrea
 	if !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, err
 	}
-	return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	// Created once, by the first submit to this server; one made at the
+	// same moment by another submit (with other replicas) is used as it is
+	// (see createOrUpdateStream for why never an update).
+	kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: runsBucket, Storage: jetstream.FileStorage, Replicas: replicas,
 		Description: "fanout runs"})
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.KeyValue(ctx, runsBucket)
+	}
+	return kv, err
 }
 
 // LoadMeta reads run's Meta and its revision in the fanout_runs bucket.
@@ -275,7 +282,7 @@ func sortMetas(ms []Meta) {
 
 // ensureRun creates the run's streams and buckets, or checks they exist.
 func ensureRun(ctx context.Context, js jetstream.JetStream, c RunConfig) error {
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err := createOrUpdateStream(ctx, js, jetstream.StreamConfig{
 		Name:        targetStream(c.Name),
 		Description: "fanout targets of run " + c.Name,
 		Subjects:    []string{targetFilter(c.Name)},
@@ -287,7 +294,7 @@ func ensureRun(ctx context.Context, js jetstream.JetStream, c RunConfig) error {
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", targetStream(c.Name), err)
 	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err = createOrUpdateStream(ctx, js, jetstream.StreamConfig{
 		Name:        resultStream(c.Name),
 		Description: "fanout results of run " + c.Name,
 		Subjects:    []string{resultFilter(c.Name)},
@@ -299,13 +306,30 @@ func ensureRun(ctx context.Context, js jetstream.JetStream, c RunConfig) error {
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", resultStream(c.Name), err)
 	}
-	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kvc := jetstream.KeyValueConfig{
 		Bucket: leaseBucket(c.Name), Storage: jetstream.FileStorage,
-		Replicas: c.Replicas, TTL: c.LeaseTTL, Description: "fanout leases of run " + c.Name})
+		Replicas: c.Replicas, TTL: c.LeaseTTL, Description: "fanout leases of run " + c.Name}
+	if _, err = js.CreateKeyValue(ctx, kvc); errors.Is(err, jetstream.ErrBucketExists) {
+		_, err = js.UpdateKeyValue(ctx, kvc)
+	}
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", leaseBucket(c.Name), err)
 	}
 	return nil
+}
+
+// createOrUpdateStream creates the stream, or updates it when it exists
+// with another configuration. A create of a stream that exists as
+// configured succeeds, so the update is rare: two concurrent updates of one
+// replicated stream (jetstream's CreateOrUpdateStream starts with an
+// update) never answer on Debian's nats-server 2.9, and two submits of one
+// new run both failed after their timeout, leaving streams behind.
+func createOrUpdateStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	_, err := js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		_, err = js.UpdateStream(ctx, cfg)
+	}
+	return err
 }
 
 // DeleteRun removes a run's streams, buckets and metadata. It returns an
