@@ -7,9 +7,9 @@ const hexDigits = "0123456789abcdef"
 // Escape returns s safe to print on a terminal. Control characters (C0,
 // including ESC, BEL, CR, LF, TAB and BS; DEL; C1 U+0080–U+009F) become
 // visible escapes such as \x1b, \r or \u009b; bidirectional overrides,
-// isolates and marks (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C)
-// and the line and paragraph separators U+2028 and U+2029 are escaped the
-// same way; each byte of invalid UTF-8 becomes \xNN. A string that needs no
+// isolates and marks (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C),
+// the line and paragraph separators U+2028 and U+2029 and the invisible
+// U+200B, U+2060 and U+FEFF are escaped the same way; each byte of invalid UTF-8 becomes \xNN. A string that needs no
 // escaping is returned as is, without allocating.
 //
 // Backslashes are left alone: the result is for reading, not for parsing
@@ -68,6 +68,11 @@ func unsafeRune(r rune, size int) bool {
 		return true
 	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069,
 		r == 0x200e, r == 0x200f, r == 0x061c, r == 0x2028, r == 0x2029:
+		return true
+	case r == 0x200b, r == 0x2060, r == 0xfeff:
+		// Zero width space, word joiner and BOM: invisible, so that two
+		// inputs or hosts that differ only by one print the same. (ZWJ
+		// and ZWNJ are kept: emoji and several scripts need them.)
 		return true
 	}
 	return false

@@ -26,6 +26,8 @@ func TestEscape(t *testing.T) {
 		{"bidi override", "abc\u202Egnp.exe", `abc\u202egnp.exe`},
 		{"bidi isolates and marks", "\u2066\u2069\u200e\u200f\u061c", `\u2066\u2069\u200e\u200f\u061c`},
 		{"line separators", "a\u2028b\u2029", `a\u2028b\u2029`},
+		{"invisible", "a\u200bb\u2060c\ufeffd", `a\u200bb\u2060c\ufeffd`},
+		{"joiners kept", "👩\u200d💻 \u200c", "👩\u200d💻 \u200c"},
 		{"invalid utf8", "a\xffb\xc3", `a\xffb\xc3`},
 		{"overlong", "\xc0\xaf", `\xc0\xaf`},
 		{"surrogate", "\xed\xa0\x80", `\xed\xa0\x80`},
