@@ -57,8 +57,8 @@ type outcome struct {
 	kind  outcomeKind
 	task  *task
 	res   *fetch.Result // attemptRetry: the attempt's result
-	delay time.Duration // attemptRetry: wait before the next attempt
-	pause bool          // attemptRetry: the whole host should wait too
+	delay time.Duration // attemptRetry: wait before the next attempt; with pause, also how long the host waits
+	pause bool          // the whole host should wait delay too
 	slow  bool          // the host answered 429: lower its concurrency
 }
 
@@ -432,6 +432,9 @@ func (s *scheduler) handle(o outcome) {
 		s.emit(tk, s.stoppedResult(tk, o.res))
 	default:
 		s.admitted--
+		if h != nil && o.pause {
+			s.pause(h, now.Add(o.delay)) // before forget, which keeps a paused host
+		}
 		if h != nil {
 			h.pending--
 			if h.pending == 0 {
@@ -602,8 +605,15 @@ func (s *scheduler) attempt(tk *task) {
 			return
 		}
 	}
+	// The target is done (out of retries, or not retried), but a
+	// Retry-After its host sent within --max-retry-wait still holds for
+	// the host's other targets: they wait it out as a retry would have.
+	var pause time.Duration
+	if own && r.RetryAfter > 0 && r.RetryAfter <= s.cfg.Retry.MaxWait {
+		pause = r.RetryAfter
+	}
 	s.deliver(r)
-	s.outcomes <- outcome{kind: attemptDone, task: tk, slow: slow}
+	s.outcomes <- outcome{kind: attemptDone, task: tk, slow: slow, delay: pause, pause: pause > 0}
 }
 
 // retryable reports whether another attempt could turn out differently:
