@@ -97,6 +97,13 @@ func (pr *Progress) sync() {
 	}
 }
 
+// Skip counts n input lines that get no result of their own (duplicates
+// of earlier lines): they are in the total, so they count as done, or the
+// bar would stop short of it with an ETA that never comes.
+func (pr *Progress) Skip(n int64) {
+	pr.done.Add(n)
+}
+
 // Add counts one finished result; results with an error count as errors.
 func (pr *Progress) Add(r *fetch.Result) {
 	pr.done.Add(1)

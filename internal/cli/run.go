@@ -85,7 +85,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		closeOut()
 		return usageError{fmt.Errorf("--format: %w", err)}
 	}
-	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe}, in.srcs...)}
+	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe}, in.srcs...), prog: prog}
 	var source engine.Source = src
 	if rc != nil {
 		source = rc.skip(src)
@@ -294,11 +294,17 @@ func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort
 type countingSource struct {
 	r    *input.Reader
 	dups atomic.Uint64
+	prog *output.Progress // nil without a progress bar
 }
 
 func (s *countingSource) Next() (fetch.Target, error) {
 	t, err := s.r.Next()
-	s.dups.Store(s.r.Duplicates())
+	d := s.r.Duplicates()
+	if old := s.dups.Swap(d); d > old && s.prog != nil {
+		// The bar's total counts every line: the duplicates, which get
+		// no result, are done as they are skipped.
+		s.prog.Skip(int64(d - old))
+	}
 	return t, err
 }
 

@@ -1,0 +1,87 @@
+//go:build linux
+
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openPTY opens a pseudo-terminal pair with a 100x24 window, or skips the
+// test when the system has none.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	fd := int(m.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		t.Skipf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		t.Skipf("ptsname: %v", err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		t.Skipf("open pts: %v", err)
+	}
+	if err := unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 100}); err != nil {
+		t.Logf("set window size: %v", err)
+	}
+	return m, s
+}
+
+// The progress bar's total counts every input line, duplicates too: the
+// skipped duplicates must count as done, or the bar stops at 4/8 with an
+// ETA that never comes although the run is over.
+func TestProgressCountsDuplicatesAsDone(t *testing.T) {
+	s := newSite(t)
+	master, slave := openPTY(t)
+	defer master.Close()
+	out := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(master) // ends with EIO once the slave is closed
+		out <- string(b)
+	}()
+	list := t.TempDir() + "/urls.txt"
+	var lines strings.Builder
+	for range 2 {
+		for i := range 4 {
+			fmt.Fprintf(&lines, "%s/slow?n=%d\n", s.URL, i)
+		}
+	}
+	if err := os.WriteFile(list, []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code := Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: slave},
+		[]string{"-i", list, "-c", "2", "--per-host", "2", "-o", t.TempDir() + "/out.txt"})
+	slave.Close()
+	var got string
+	select {
+	case got = <-out:
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading the terminal did not end")
+	}
+	if code != ExitOK {
+		t.Fatalf("exit %d, want 0:\n%q", code, got)
+	}
+	if !strings.Contains(got, "8/8") {
+		t.Errorf("the bar never reached 8/8 (4 targets, 4 duplicates):\n%q", got)
+	}
+	if !strings.Contains(got, "duplicates    4 skipped") {
+		t.Errorf("summary lacks the 4 duplicates:\n%q", got)
+	}
+}
