@@ -175,6 +175,15 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		line("latency", "-")
 	} else {
 		pct := s.latency.ValueAtPercentilesSlice([]float64{50, 90, 99})
+		// The histogram gives the top of a value's bucket (within its three
+		// digits), which can lie above the slowest request: a percentile
+		// is never more than the max printed beside it.
+		top := math.Round(s.maxMillis * 1000)
+		for i, us := range pct {
+			if float64(us) > top {
+				pct[i] = int64(top)
+			}
+		}
 		line("latency", "p50 %s  p90 %s  p99 %s  max %s",
 			micros(pct[0]), micros(pct[1]), micros(pct[2]),
 			appendMillis(nil, s.maxMillis))

@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,6 +103,22 @@ func TestSummaryPercentiles(t *testing.T) {
 	}
 	if got := s.Percentile(100); got < 59*time.Minute || got > 61*time.Minute {
 		t.Errorf("p100 = %v, want the one-hour clamp", got)
+	}
+}
+
+// The histogram rounds a value up to the top of its bucket: one request of
+// 302.4 ms gave "p50 303ms  p90 303ms  p99 303ms  max 302ms". No
+// percentile may exceed the max.
+func TestSummaryPercentilesNotAboveMax(t *testing.T) {
+	t.Parallel()
+	s := NewSummary(DefaultAccept())
+	s.Add(&fetch.Result{Status: 200, Timing: fetch.Timing{Total: 302.4}})
+	var b bytes.Buffer
+	if err := s.Write(&b, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if want := "p50 302ms  p90 302ms  p99 302ms  max 302ms"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary latency line: want %q in\n%s", want, b.String())
 	}
 }
 
