@@ -36,9 +36,10 @@ func TestWorkerRetriesRunItCannotOpen(t *testing.T) {
 		t.Fatalf("worker returned (%v) while its run could not be opened, with %d of %d done:\n%s", err, w.Done(), n, log.String())
 	case <-time.After(1500 * time.Millisecond):
 	}
-	if err := c.JS.DeleteStream(ctx, "KV_"+leaseBucket(rc.Name)); err != nil {
-		t.Fatal(err)
-	}
+	// Repaired in place (ensureRun updates the stream to the bucket's
+	// configuration): deleted first, the bucket would be missing for a
+	// moment, and a worker looking then would rightly take the run for
+	// deleted and leave it.
 	if err := ensureRun(ctx, c.JS, rc); err != nil {
 		t.Fatal(err)
 	}
