@@ -109,9 +109,10 @@ func appendTarget[T text](dst []byte, line T) ([]byte, parsed) {
 		p.invalid = reason
 		return dst, p
 	}
-	if p.bare && hasPrefix(tail, "//") && !v6 && indexByte(host, '.') < 0 {
+	if p.bare && hasPrefix(tail, "//") && !v6 && len(portText) == 0 && indexByte(host, '.') < 0 {
 		// "http//host", "-http://host": a scheme mistyped, which would be
-		// a host named http with the real host in its path.
+		// a host named http with the real host in its path. A port
+		// written ("localhost:8080//api") says the name is a host.
 		p.invalid = reasonMistypedScheme
 		return dst, p
 	}
