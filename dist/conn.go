@@ -427,13 +427,15 @@ func Redact(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, p := range parts {
 		u, err := parseURL(p)
-		if err != nil {
+		if err != nil || u.User == nil {
+			// An '@' the parser did not take for the end of user
+			// information is one after a '/', '?' or '#' in the password
+			// ("nats://u:2024/pw@host" parses as host u, port 2024 and a
+			// path): the URL is not what its writer meant, and quoting it
+			// would print the password.
 			if strings.Contains(p, "@") {
 				parts[i] = "(unparsable URL)"
 			}
-			continue
-		}
-		if u.User == nil {
 			continue
 		}
 		u.User = url.User("redacted")
