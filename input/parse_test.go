@@ -70,7 +70,7 @@ func TestParse(t *testing.T) {
 		{"[::1]", "https://[::1]/", "[::1]:443", true},
 		{"::1", "https://[::1]/", "[::1]:443", true},
 		{"//example.com/x", "https://example.com/x", "example.com:443", true},
-		{"example.com//x", "https://example.com//x", "example.com:443", true}, // a path with "//" on a dotted name stays
+		{"example.com//x", "https://example.com//x", "example.com:443", true},          // a path with "//" on a dotted name stays
 		{"localhost:8080//api", "https://localhost:8080//api", "localhost:8080", true}, // a port says it is a host
 		{"intranet:81//a/b", "https://intranet:81//a/b", "intranet:81", true},
 		{"bücher.example", "https://xn--bcher-kva.example/", "xn--bcher-kva.example:443", true},
