@@ -75,7 +75,7 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	save := func() error {
 		b, _ := json.Marshal(meta)
 		r, err := runs.Update(ctx, rc.Name, b, rev)
-		if errors.Is(err, jetstream.ErrKeyExists) {
+		if revisionMoved(err) {
 			// The revision moved under us: another submit saved first.
 			return fmt.Errorf("run %q: checkpoint: %w", rc.Name, ErrConcurrentSubmit)
 		}
@@ -368,4 +368,13 @@ func (bt *batcher) oldest() uint64 {
 		}
 	}
 	return o
+}
+
+// revisionMoved reports whether err is an Update refused because the key's
+// revision is no longer the one given. jetstream says so with
+// ErrKeyRevisionMismatch: ErrKeyExists matches only the code a stream of
+// one replica answers (10071), not a replicated one's (10164), so a
+// replicated runs bucket's conflict passed for another error.
+func revisionMoved(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists)
 }
