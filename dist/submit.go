@@ -59,7 +59,7 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 			st.Meta, st.Skipped = meta, meta.Submitted
 			return st, nil
 		}
-	default:
+	case errors.Is(err, ErrNoRun):
 		meta = Meta{RunConfig: rc, Created: time.Now().UTC()}
 		if err := ensureRun(ctx, c.JS, rc); err != nil {
 			return st, err
@@ -71,6 +71,11 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 			}
 			return st, fmt.Errorf("run %q: %w", rc.Name, err)
 		}
+	default:
+		// Not known to be missing (a timeout during a failover, metadata
+		// that does not parse): taking it for a new run would reconfigure
+		// an existing run's streams to this submit's settings.
+		return st, err
 	}
 	save := func() error {
 		b, _ := json.Marshal(meta)

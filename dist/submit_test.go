@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // A re-submit to an existing run is refused (ErrOtherInput, nothing
@@ -192,5 +195,30 @@ func TestConcurrentSubmitsOfOneRun(t *testing.T) {
 			t.Errorf("round %d: %d targets queued, %d submitted (complete %v), want %d", round,
 				st.Pending, st.Meta.Submitted, st.Meta.Complete, len(urls))
 		}
+	}
+}
+
+// TestSubmitBadMetadataIsAnError: a run whose metadata cannot be read (it
+// does not parse here; a timeout in a failover is the same) is not taken
+// for a new run: that reconfigured the run's streams to this submit's
+// settings and then blamed another submit.
+func TestSubmitBadMetadataIsAnError(t *testing.T) {
+	t.Parallel()
+	c := connect(t, startNATS(t))
+	ctx := context.Background()
+	rc := testRun("badmeta")
+	runs, err := runsKV(ctx, c.JS, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runs.Create(ctx, rc.Name, []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Submit(ctx, c, rc, inputOf([]string{"http://127.0.0.1:9/a"}), nil)
+	if err == nil || !strings.Contains(err.Error(), "bad metadata") || errors.Is(err, ErrConcurrentSubmit) {
+		t.Fatalf("Submit over bad metadata: %v", err)
+	}
+	if _, err := c.JS.Stream(ctx, targetStream(rc.Name)); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("the run's target stream was made (%v)", err)
 	}
 }
