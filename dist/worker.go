@@ -122,6 +122,11 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 		if errors.Is(err, ErrOldLayout) {
 			return err
 		}
+		if err != nil {
+			// The server cannot even be asked for runs (an outage): the
+			// clock for opening a run starts again once it answers.
+			retrying = ""
+		}
 		if !errors.Is(err, ErrNoRun) {
 			missingSince = time.Time{}
 		} else if w.cfg.Run != "" && w.cfg.ExitWhenDone {
