@@ -225,22 +225,15 @@ func testResumeAfterInterrupt(t *testing.T, ordered bool) {
 // what is left.
 func TestInterruptedRecordingSummary(t *testing.T) {
 	rc := newSlowRecording(t, 40)
-	args := rc.args[1:] // without -q
 	if rc.args[0] != "-q" {
 		t.Fatalf("args %q", rc.args)
 	}
-	interrupt := make(chan struct{})
-	var stderr strings.Builder
-	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
-	time.AfterFunc(500*time.Millisecond, func() { close(interrupt) })
-	if code := Main(t.Context(), env, args); code != ExitInterrupted {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
+	rc.args = rc.args[1:] // without -q
+	out := rc.interruptedStderr(t, 500*time.Millisecond)
 	written := len(decodeFile(t, rc.out))
 	if written == 0 || written == 40 {
 		t.Fatalf("%d results written, want some of 40", written)
 	}
-	out := stderr.String()
 	if want := fmt.Sprintf("results       %d total, %d accepted, 0 failed", written, written); !strings.Contains(out, want) {
 		t.Errorf("summary, want %q:\n%s", want, out)
 	}
@@ -269,15 +262,33 @@ func newSlowRecording(t *testing.T, n int, flags ...string) slowRecording {
 	return r
 }
 
-// interrupted runs the recording, with Ctrl-C after d; it must exit 130.
+// interrupted runs the recording, with Ctrl-C after d and once its output
+// file holds a line (on a loaded machine the first results may come later
+// than d); it must exit 130.
 func (r slowRecording) interrupted(t *testing.T, d time.Duration) {
 	t.Helper()
+	r.interruptedStderr(t, d)
+}
+
+// interruptedStderr is interrupted, returning what the run wrote on stderr.
+func (r slowRecording) interruptedStderr(t *testing.T, d time.Duration) string {
+	t.Helper()
 	interrupt := make(chan struct{})
-	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: new(strings.Builder), Interrupt: interrupt}
-	time.AfterFunc(d, func() { close(interrupt) })
+	var stderr strings.Builder
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+	go func() {
+		time.Sleep(d)
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if b, err := os.ReadFile(r.out); err == nil && bytes.IndexByte(b, '\n') >= 0 {
+				break
+			}
+		}
+		close(interrupt)
+	}()
 	if code := Main(t.Context(), env, r.args); code != ExitInterrupted {
-		t.Fatalf("interrupted run: exit %d: %s", code, env.Stderr)
+		t.Fatalf("interrupted run: exit %d: %s", code, stderr.String())
 	}
+	return stderr.String()
 }
 
 func decodeFile(t *testing.T, name string) []fetch.Result {
