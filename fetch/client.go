@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -179,6 +180,8 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 	switch {
 	case kind == KindReset && ht != nil && ht.gaveUp():
 		return fmt.Sprintf("the server turned the request away %d times without an answer (its HTTP/2 stream refused or reset before it was processed)", maxSends)
+	case kind == KindTLS && unknownAuthority(err):
+		return trimError(err) + " (--cacert FILE trusts a private CA; -k skips verification)"
 	case kind == KindConnectTimeout:
 		return fmt.Sprintf("no connection within %v (--connect-timeout): %s", c.o.ConnectTimeout, trimError(err))
 	case kind == KindReset && errors.Is(err, io.ErrUnexpectedEOF):
@@ -262,4 +265,11 @@ func isSniffedHTML(b []byte) bool {
 func dnsTimedOut(err error) bool {
 	var de *net.DNSError
 	return errors.As(err, &de) && de.IsTimeout
+}
+
+// unknownAuthority reports whether err is a certificate signed by an
+// authority not trusted here: a private CA, or a self-signed certificate.
+func unknownAuthority(err error) bool {
+	var ua x509.UnknownAuthorityError
+	return errors.As(err, &ua)
 }

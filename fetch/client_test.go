@@ -3,6 +3,7 @@ package fetch
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -242,6 +243,17 @@ func TestTLS(t *testing.T) {
 
 	r := get(newTestClient(t, nil), ts.URL)
 	wantKind(t, r, KindTLS)
+	if !strings.Contains(r.Error.Message, "--cacert FILE trusts a private CA; -k skips verification") {
+		t.Errorf("unknown authority: message %q, want the way out", r.Error.Message)
+	}
+	// --cacert: the server's own (self-signed) certificate as the CA.
+	pool := x509.NewCertPool()
+	pool.AddCert(ts.Certificate())
+	r = get(newTestClient(t, func(o *Options) { o.RootCAs = pool }), ts.URL)
+	wantKind(t, r, "")
+	if r.Status != 200 {
+		t.Errorf("with its CA trusted: status %d", r.Status)
+	}
 
 	r = get(newTestClient(t, func(o *Options) { o.Insecure = true }), ts.URL)
 	wantKind(t, r, "")

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -36,6 +37,9 @@ type Options struct {
 	Proxy string
 	// Insecure skips TLS certificate verification (-k).
 	Insecure bool
+	// RootCAs, if set, are the certificate authorities trusted instead of
+	// the system's (--cacert: a private CA).
+	RootCAs *x509.CertPool
 	// Resolve pins host:port pairs to addresses (--resolve).
 	Resolve []Resolve
 	// HTTP1 disables HTTP/2 (--http1.1).

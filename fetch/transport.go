@@ -72,6 +72,7 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		DialContext: d.DialContext,
 		TLSClientConfig: &tls.Config{
 			InsecureSkipVerify: o.Insecure, //nolint:gosec // -k asks for it
+			RootCAs:            o.RootCAs,
 			ClientSessionCache: tls.NewLRUClientSessionCache(1024),
 		},
 		TLSHandshakeTimeout:    o.ConnectTimeout,

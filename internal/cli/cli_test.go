@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -653,6 +655,40 @@ func TestPostNotRetriedAfterTimeout(t *testing.T) {
 		}
 		if n := tc.count.Load(); n != tc.want || rs[0].Attempts != int(tc.want) {
 			t.Errorf("%v: the server got %d requests, the result says %d attempts; want %d", tc.args, n, rs[0].Attempts, tc.want)
+		}
+	}
+}
+
+// TestCACert: --cacert trusts a private CA (here the test server's own
+// certificate); a file that is missing or holds no PEM certificate is a
+// one-line usage error naming the flag.
+func TestCACert(t *testing.T) {
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, "", "-q", "-f", "jsonl", ts.URL); code != ExitFailures || !strings.Contains(out, "--cacert FILE") {
+		t.Errorf("without --cacert: exit %d, %s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "", "-q", "-f", "jsonl", "--cacert", ca, ts.URL); code != ExitOK || !strings.Contains(out, `"status":200`) {
+		t.Errorf("--cacert: exit %d, %s%s", code, out, errOut)
+	}
+	notPEM := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{notPEM, "--cacert " + notPEM + ": no PEM certificate in it"},
+		{filepath.Join(dir, "missing.pem"), "--cacert " + filepath.Join(dir, "missing.pem") + ": no such file or directory"},
+	} {
+		code, _, errOut := runCLI(t, "", "-q", "--cacert", tc.file, ts.URL)
+		if code != ExitUsage || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
+			t.Errorf("--cacert %s: exit %d, stderr %q; want exit %d saying %q", tc.file, code, errOut, ExitUsage, tc.want)
 		}
 	}
 }

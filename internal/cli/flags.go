@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -39,6 +40,7 @@ type flags struct {
 	userAgent    string
 	proxy        string
 	insecure     bool
+	caCert       string
 	resolve      []string
 	http11       bool
 	maxRedirects int
@@ -83,6 +85,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.userAgent, "user-agent", "A", "", "User-Agent header (default \"fanout/"+fetch.Version+"\")")
 	fs.StringVarP(&f.proxy, "proxy", "x", "", "proxy URL: http://, https:// or socks5:// (default: the *_PROXY variables)")
 	fs.BoolVarP(&f.insecure, "insecure", "k", false, "do not verify TLS certificates")
+	fs.StringVar(&f.caCert, "cacert", "", "trust the certificate authorities in the PEM `FILE` instead of the system's (a private CA)")
 	fs.StringArrayVar(&f.resolve, "resolve", nil, "resolve `HOST:PORT:ADDR[,ADDR]` without DNS (repeatable; * as HOST for any)")
 	fs.BoolVar(&f.http11, "http1.1", false, "use HTTP/1.1 only (no HTTP/2)")
 	fs.IntVar(&f.maxRedirects, "max-redirects", d.Request.MaxRedirects, "redirects to follow at most")
@@ -155,6 +158,14 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 			}
 		} else {
 			r.Body = append([]byte{}, f.data...)
+		}
+	}
+	if f.caCert != "" {
+		pem, err := os.ReadFile(f.caCert)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--cacert %s: %v", f.caCert, unwrapPath(err)))
+		} else if r.RootCAs = x509.NewCertPool(); !r.RootCAs.AppendCertsFromPEM(pem) {
+			errs = append(errs, fmt.Errorf("--cacert %s: no PEM certificate in it (want -----BEGIN CERTIFICATE-----)", f.caCert))
 		}
 	}
 	for _, s := range f.resolve {
