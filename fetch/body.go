@@ -272,7 +272,11 @@ func (d *decodeChain) decoder(values []string, raw io.Reader) (io.Reader, error)
 			return raw, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", strings.TrimSpace(codings[i]), err)
+			if c := strings.TrimSpace(codings[i]); !strings.HasPrefix(err.Error(), strings.ToLower(c)+":") {
+				// ("gzip: invalid header" names its coding already.)
+				return nil, fmt.Errorf("%s: %w", c, err)
+			}
+			return nil, err
 		}
 		r = next
 	}

@@ -141,6 +141,9 @@ func TestCorruptBodyKeepsStatus(t *testing.T) {
 	if r.Status != 201 {
 		t.Errorf("status = %d, want 201 kept", r.Status)
 	}
+	if strings.Contains(r.Error.Message, "gzip: gzip:") || !strings.Contains(r.Error.Message, "gzip: invalid header") {
+		t.Errorf("message %q: want the coding named once", r.Error.Message)
+	}
 }
 
 var (

@@ -87,7 +87,7 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to unsupported scheme %q", next.Scheme)}
 		case len(r.Redirects) > c.o.MaxRedirects:
 			err = &kindError{kind: KindTooManyRedirects,
-				msg: fmt.Sprintf("more than %d redirects (--max-redirects)", c.o.MaxRedirects)}
+				msg: fmt.Sprintf("more than %d redirect%s (--max-redirects)", c.o.MaxRedirects, plural(c.o.MaxRedirects))}
 		case slices.Contains(visited, nextKey):
 			// The same request again, with no cookie jar to change its
 			// answer: it would go round until --max-redirects.

@@ -112,6 +112,25 @@ func TestTextGolden(t *testing.T) {
 	}
 }
 
+// TestTextKindNotRepeated: a message that begins with its kind (Go's
+// "tls: ..." errors, a bare "canceled") is not written twice.
+func TestTextKindNotRepeated(t *testing.T) {
+	for _, tc := range []struct {
+		kind      fetch.ErrorKind
+		msg, want string
+	}{
+		{fetch.KindTLS, "tls: failed to verify certificate", "  tls: failed to verify certificate\n"},
+		{fetch.KindCanceled, "canceled", "  canceled\n"},
+		{fetch.KindReset, "reset by peer", "  reset: reset by peer\n"},
+		{fetch.KindTimeout, "timed out after 1s", "  timeout: timed out after 1s\n"},
+	} {
+		got := encodeAll(t, "text", EncoderOptions{}, []*fetch.Result{{URL: "https://a.example/", Error: &fetch.Error{Kind: tc.kind, Message: tc.msg}}})
+		if !strings.HasSuffix(got, tc.want) {
+			t.Errorf("%s %q: got %q, want it to end %q", tc.kind, tc.msg, got, tc.want)
+		}
+	}
+}
+
 func TestTextAcceptRule(t *testing.T) {
 	t.Parallel()
 	r := &fetch.Result{URL: "https://a/", Status: 404, Title: "Not Found"}

@@ -120,9 +120,15 @@ func (e *textEncoder) Encode(r *fetch.Result) error {
 		b = append(b, p.on...)
 		b = AppendEscape(b, string(r.Error.Kind))
 		b = append(b, p.off...)
-		if r.Error.Message != "" {
+		// A message that starts with its kind (Go's "tls: ..." errors, a
+		// bare "canceled") does not repeat it after the kind.
+		msg := r.Error.Message
+		if rest, ok := strings.CutPrefix(msg, string(r.Error.Kind)); ok && (rest == "" || strings.HasPrefix(rest, ": ")) {
+			msg = strings.TrimPrefix(rest, ": ")
+		}
+		if msg != "" {
 			b = append(b, ':', ' ')
-			b = AppendEscape(b, r.Error.Message)
+			b = AppendEscape(b, msg)
 		}
 	case !e.accept.Status(r.Status):
 		// A status outside --accept is a failure without an error kind:
