@@ -66,7 +66,7 @@ func parseAcceptRange(p string) (lo, hi int, err error) {
 		if why != "" {
 			return 0, 0, fmt.Errorf("--accept: bad range %q: %s", p, why)
 		}
-		return 0, 0, fmt.Errorf("--accept: bad range %q", p)
+		return 0, 0, fmt.Errorf("--accept: bad range %q: want a status 100-999 (200), a range (200..300 ends before 300, 200..=299 includes it), comma-separated", p)
 	}
 	left, right, isRange := strings.Cut(p, "..")
 	if !isRange {

@@ -28,6 +28,7 @@ func TestParseAccept(t *testing.T) {
 		{spec: "200.. =204", yes: []int{204}, no: []int{205}, canon: "200..=204"},
 		{spec: "200..=200", yes: []int{200}, no: []int{201}, canon: "200..=200"},
 		{spec: "2x0", errSub: `--accept: bad range "2x0"`},
+		{spec: "2xx", errSub: `bad range "2xx": want a status 100-999 (200), a range (200..300 ends before 300, 200..=299 includes it), comma-separated`},
 		{spec: "", errSub: "--accept: empty"},
 		{spec: "   ", errSub: "--accept: empty"},
 		{spec: "200,,300", errSub: `bad range ""`},

@@ -692,3 +692,21 @@ func TestCACert(t *testing.T) {
 		}
 	}
 }
+
+// TestNumberFlagErrors: pflag's strconv errors say what the flag wants.
+func TestNumberFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-c", "abc"}, `invalid argument "abc" for "-c, --concurrency" flag: want a whole number`},
+		{[]string{"--rate", "x"}, `invalid argument "x" for "--rate" flag: want a number`},
+		{[]string{"-c", "99999999999999999999"}, `flag: want a whole number in range`},
+		{[]string{"worker", "-c", "abc"}, `invalid argument "abc" for "-c, --concurrency" flag: want a whole number`},
+	} {
+		code, _, errOut := runCLI(t, "", append(tc.args, "http://127.0.0.1:9/")...)
+		if code != ExitUsage || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "strconv") {
+			t.Errorf("%q: exit %d, stderr %q; want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}

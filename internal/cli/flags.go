@@ -69,7 +69,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noDedupe, "no-dedupe", false, "fetch duplicate targets again instead of skipping them")
 
 	fs.IntVarP(&f.concurrency, "concurrency", "c", d.Limits.Concurrency, "requests in flight in total")
-	fs.IntVar(&f.perHost, "per-host", d.Limits.PerHost, "requests in flight per host:port")
+	fs.IntVar(&f.perHost, "per-host", d.Limits.PerHost, "requests in flight per host:port (halved for the host each time it answers 429)")
 	fs.Float64Var(&f.rate, "rate", 0, "requests per second overall (0 = unlimited)")
 	fs.Float64Var(&f.hostRate, "host-rate", 0, "requests per second per host:port (0 = unlimited)")
 	fs.IntVar(&f.window, "window", 0, "targets read ahead of those finished (0 = max(10000, 16 × concurrency))")
@@ -77,10 +77,10 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.retries, "retries", d.Retry.Max, "retries on connect errors, timeouts, resets, 429, 502, 503, 504 (POST and other non-idempotent methods: connect errors, 429, 503, and no redirect followed)")
 	fs.DurationVar(&f.maxRetryWait, "max-retry-wait", d.Retry.MaxWait, "longest Retry-After to honour; a longer one is not retried")
 	fs.DurationVar(&f.timeout, "timeout", d.Request.Timeout, "per attempt, the whole exchange including redirects and body")
-	fs.DurationVar(&f.connTimeout, "connect-timeout", d.Request.ConnectTimeout, "per connection, TCP connect plus TLS handshake")
+	fs.DurationVar(&f.connTimeout, "connect-timeout", d.Request.ConnectTimeout, "per connection: name lookup plus TCP connect, and the TLS handshake")
 
 	fs.StringVarP(&f.method, "method", "X", "", "HTTP method (default GET, or POST with -d)")
-	fs.StringArrayVarP(&f.headers, "header", "H", nil, "extra request header `\"Name: value\"` (repeatable)")
+	fs.StringArrayVarP(&f.headers, "header", "H", nil, "extra request header `\"Name: value\"` (repeatable; \"Name:\" with no value removes a default one)")
 	fs.StringVarP(&f.data, "data", "d", "", "request body; @FILE reads it from a file")
 	fs.StringVarP(&f.userAgent, "user-agent", "A", "", "User-Agent header (default \"fanout/"+fetch.Version+"\")")
 	fs.StringVarP(&f.proxy, "proxy", "x", "", "proxy URL: http://, https:// or socks5:// (default: the *_PROXY variables)")

@@ -118,7 +118,30 @@ Exit status: 0 every result accepted, 1 some result not accepted,
 		root.AddCommand(mk(env))
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
+	root.SetFlagErrorFunc(flagError)
 	return root
+}
+
+// flagError words pflag's number errors for people: "invalid argument
+// "abc" for "-c, --concurrency" flag: strconv.ParseInt: parsing "abc":
+// invalid syntax" becomes "...: want a whole number". Subcommands inherit it.
+func flagError(_ *cobra.Command, err error) error {
+	msg := err.Error()
+	i := strings.Index(msg, "strconv.Parse")
+	if i < 0 {
+		return err
+	}
+	want := "a whole number"
+	switch {
+	case strings.HasPrefix(msg[i:], "strconv.ParseFloat"):
+		want = "a number"
+	case strings.HasPrefix(msg[i:], "strconv.ParseBool"):
+		want = "true or false"
+	}
+	if strings.HasSuffix(msg, "value out of range") {
+		want += " in range"
+	}
+	return errors.New(msg[:i] + "want " + want)
 }
 
 // isTerminal reports whether v is an *os.File open on a terminal.
