@@ -47,6 +47,11 @@ func NewProgress(w io.Writer, total int64) *Progress {
 	return newProgress(w, total, isTerminal(w))
 }
 
+// plainWriter hides that a writer is a terminal (an *os.File) from mpb.
+type plainWriter struct{ w io.Writer }
+
+func (p plainWriter) Write(b []byte) (int, error) { return p.w.Write(b) }
+
 // isTerminal reports whether w is a terminal. Only an *os.File counts:
 // mpb recognises nothing else as a terminal, and a Progress that believed
 // otherwise would hand Bypass writes to an mpb that never prints them.
@@ -65,7 +70,15 @@ func newProgress(w io.Writer, total int64, draw bool) *Progress {
 	if !draw {
 		return pr
 	}
-	pr.p = mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(150*time.Millisecond))
+	copts := []mpb.ContainerOption{mpb.WithOutput(w), mpb.WithRefreshRate(150 * time.Millisecond)}
+	if f, ok := w.(*os.File); ok && termWidth(f) == 0 {
+		// A terminal of no size (docker -t, some CI runners): mpb would
+		// draw a bar 0 columns wide, i.e. only its cursor moves. Drawn as
+		// for a pipe, at 80 columns, the bar shows.
+		copts = []mpb.ContainerOption{mpb.WithOutput(plainWriter{w}), mpb.WithAutoRefresh(),
+			mpb.WithWidth(80), mpb.WithRefreshRate(150 * time.Millisecond)}
+	}
+	pr.p = mpb.New(copts...)
 	opts := []mpb.BarOption{
 		mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return pr.counts() })),

@@ -17,6 +17,13 @@ import (
 // test when the system has none.
 func openPTY(t *testing.T) (master, slave *os.File) {
 	t.Helper()
+	return openPTYSized(t, 100, 24)
+}
+
+// openPTYSized is openPTY with a window of cols x rows; 0 x 0 leaves the
+// window unset, as docker -t and some CI runners do.
+func openPTYSized(t *testing.T, cols, rows uint16) (master, slave *os.File) {
+	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
@@ -36,7 +43,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 		m.Close()
 		t.Skipf("open pts: %v", err)
 	}
-	if err := unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 100}); err != nil {
+	if err := unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
 		t.Logf("set window size: %v", err)
 	}
 	return m, s
@@ -45,7 +52,14 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // TestProgressOnTerminal draws on a real pseudo-terminal: the bar must show
 // the counts and errors, and Stop must return with mpb finished.
 func TestProgressOnTerminal(t *testing.T) {
-	master, slave := openPTY(t)
+	t.Run("100x24", func(t *testing.T) { testProgressOnTerminal(t, 100, 24) })
+	// A terminal of no size: mpb drew a bar 0 columns wide, only cursor
+	// moves; it is drawn 80 wide instead.
+	t.Run("0x0", func(t *testing.T) { testProgressOnTerminal(t, 0, 0) })
+}
+
+func testProgressOnTerminal(t *testing.T, cols, rows uint16) {
+	master, slave := openPTYSized(t, cols, rows)
 	defer master.Close()
 	out := make(chan string, 1)
 	go func() {
@@ -83,7 +97,12 @@ func TestProgressOnTerminal(t *testing.T) {
 // TestProgressBypassOnTerminal writes lines through Bypass while the bar is
 // drawn and right up to Stop: every line must reach the terminal whole.
 func TestProgressBypassOnTerminal(t *testing.T) {
-	master, slave := openPTY(t)
+	t.Run("100x24", func(t *testing.T) { testProgressBypassOnTerminal(t, 100, 24) })
+	t.Run("0x0", func(t *testing.T) { testProgressBypassOnTerminal(t, 0, 0) })
+}
+
+func testProgressBypassOnTerminal(t *testing.T, cols, rows uint16) {
+	master, slave := openPTYSized(t, cols, rows)
 	defer master.Close()
 	out := make(chan string, 1)
 	go func() {
