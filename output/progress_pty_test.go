@@ -13,15 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openPTY opens a pseudo-terminal pair with a 100x24 window, or skips the
-// test when the system has none.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	return openPTYSized(t, 100, 24)
-}
-
-// openPTYSized is openPTY with a window of cols x rows; 0 x 0 leaves the
-// window unset, as docker -t and some CI runners do.
+// openPTYSized opens a pseudo-terminal pair with a window of cols x rows
+// (0 x 0: a terminal of no size, as docker -t and some CI runners give), or
+// skips the test when the system has none.
 func openPTYSized(t *testing.T, cols, rows uint16) (master, slave *os.File) {
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
