@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ type Client struct {
 	// origin or not (no Authorization, no Cookie) and with a body or not.
 	headers [2][2]http.Header
 	host    string // a Host given with -H, for same-origin hops
+	// mayTunnel: https targets may go through an http proxy's CONNECT
+	// (--proxy, or $HTTPS_PROXY), which tunnelHooks bound.
+	mayTunnel bool
 }
 
 // NewClient validates o and builds a client from it.
@@ -43,6 +47,11 @@ func NewClient(o Options) (*Client, error) {
 		}
 	}
 	c.buildHeaders()
+	if o.Proxy != "" {
+		c.mayTunnel = strings.HasPrefix(o.Proxy, "http://") || strings.HasPrefix(o.Proxy, "https://")
+	} else {
+		c.mayTunnel = os.Getenv("HTTPS_PROXY") != "" || os.Getenv("https_proxy") != ""
+	}
 	c.dial = newDialer(o)
 	tr, err := newTransport(o, c.dial)
 	if err != nil {
@@ -85,7 +94,9 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 
 	ht, err := c.follow(actx, cancel, &r, t.URL)
 	if err != nil && t.Bare && !c.o.NoFallback && r.Status == 0 && actx.Err() == nil {
-		if plain, ok := httpForm(t.URL); ok && fallbackable(err, c.kind(ctx, actx, err, ht)) {
+		// (Not through a proxy that did not answer: plain text through it
+		// would hide that, as after a refused tunnel.)
+		if plain, ok := httpForm(t.URL); ok && fallbackable(err, c.kind(ctx, actx, err, ht)) && (ht == nil || !ht.tunnelTimedOut()) {
 			r = Result{Seq: t.Seq, Input: t.Input, URL: plain, Attempts: 1, StartedAt: start}
 			ht, err = c.follow(actx, cancel, &r, plain)
 		}
@@ -138,6 +149,11 @@ func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorK
 	if ht != nil && ht.gaveUp() {
 		return KindReset // the trace aborted the attempt: the server kept refusing the stream
 	}
+	if ht != nil && ht.tunnelTimedOut() && actx.Err() == nil {
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			return KindConnectTimeout // an http proxy did not answer CONNECT in time
+		}
+	}
 	if actx.Err() != nil {
 		return KindTimeout
 	}
@@ -182,6 +198,8 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 		return fmt.Sprintf("the server turned the request away %d times without an answer (its HTTP/2 stream refused or reset before it was processed)", maxSends)
 	case kind == KindTLS && unknownAuthority(err):
 		return trimError(err) + " (--cacert FILE trusts a private CA; -k skips verification)"
+	case kind == KindConnectTimeout && ht != nil && ht.tunnelTimedOut():
+		return fmt.Sprintf("no tunnel within %v (--connect-timeout): the proxy did not answer CONNECT", c.o.ConnectTimeout)
 	case kind == KindConnectTimeout:
 		return fmt.Sprintf("no connection within %v (--connect-timeout): %s", c.o.ConnectTimeout, trimError(err))
 	case kind == KindReset && errors.Is(err, io.ErrUnexpectedEOF):

@@ -240,8 +240,18 @@ func TestTLS(t *testing.T) {
 	ts.EnableHTTP2 = true
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
+	// Handshakes under -race on a loaded machine can take a second: a
+	// handshake timeout here would be the machine, not the certificate.
+	client := func(mod func(*Options)) *Client {
+		return newTestClient(t, func(o *Options) {
+			o.ConnectTimeout, o.Timeout = 10*time.Second, 20*time.Second
+			if mod != nil {
+				mod(o)
+			}
+		})
+	}
 
-	r := get(newTestClient(t, nil), ts.URL)
+	r := get(client(nil), ts.URL)
 	wantKind(t, r, KindTLS)
 	if !strings.Contains(r.Error.Message, "--cacert FILE trusts a private CA; -k skips verification") {
 		t.Errorf("unknown authority: message %q, want the way out", r.Error.Message)
@@ -249,24 +259,24 @@ func TestTLS(t *testing.T) {
 	// --cacert: the server's own (self-signed) certificate as the CA.
 	pool := x509.NewCertPool()
 	pool.AddCert(ts.Certificate())
-	r = get(newTestClient(t, func(o *Options) { o.RootCAs = pool }), ts.URL)
+	r = get(client(func(o *Options) { o.RootCAs = pool }), ts.URL)
 	wantKind(t, r, "")
 	if r.Status != 200 {
 		t.Errorf("with its CA trusted: status %d", r.Status)
 	}
 
-	r = get(newTestClient(t, func(o *Options) { o.Insecure = true }), ts.URL)
+	r = get(client(func(o *Options) { o.Insecure = true }), ts.URL)
 	wantKind(t, r, "")
 	if r.Status != 200 || r.Proto != "HTTP/2.0" || r.Title != "secure" || r.Timing.TLS <= 0 {
 		t.Errorf("insecure: status %d proto %q title %q tls %vms", r.Status, r.Proto, r.Title, r.Timing.TLS)
 	}
-	r = get(newTestClient(t, func(o *Options) { o.Insecure = true; o.HTTP1 = true }), ts.URL)
+	r = get(client(func(o *Options) { o.Insecure = true; o.HTTP1 = true }), ts.URL)
 	if r.Status != 200 || r.Proto != "HTTP/1.1" {
 		t.Errorf("--http1.1: status %d proto %q, want 200 HTTP/1.1", r.Status, r.Proto)
 	}
 	// A bare host with a bad certificate reports tls; no fallback hides it.
 	bare := Target{URL: ts.URL, Bare: true}
-	r = newTestClient(t, nil).Fetch(context.Background(), bare)
+	r = client(nil).Fetch(context.Background(), bare)
 	wantKind(t, r, KindTLS)
 	if r.URL != ts.URL {
 		t.Errorf("url = %q, want the https form %q", r.URL, ts.URL)

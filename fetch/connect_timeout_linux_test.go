@@ -4,7 +4,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,34 +66,10 @@ func TestSilentConnectIsConnectTimeout(t *testing.T) {
 // not the attempt's timeout.
 func TestSilentProxyIsConnectTimeout(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var held []net.Conn // open, never answered
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
+	addr := holdingListener(t)
 	c := newTestClient(t, func(o *Options) {
 		o.ConnectTimeout = 100 * time.Millisecond
-		o.Proxy = "socks5://" + ln.Addr().String()
+		o.Proxy = "socks5://" + addr
 	})
 	r := get(c, "http://target.test/")
 	if k := kindOf(r); k != KindConnectTimeout || !strings.Contains(r.Error.Message, "--proxy") {

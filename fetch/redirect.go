@@ -22,7 +22,11 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 	visited := []string{method + " " + first} // the requests made, to tell a loop
 	for {
 		ht := newHopTrace(abort)
-		req, err := c.newRequest(httptrace.WithClientTrace(ctx, &ht.ct), method, cur, body, sameOrigin)
+		hctx := httptrace.WithClientTrace(ctx, &ht.ct)
+		if c.mayTunnel && strings.HasPrefix(cur, "https:") {
+			hctx = context.WithValue(hctx, hopKey{}, ht)
+		}
+		req, err := c.newRequest(hctx, method, cur, body, sameOrigin)
 		if err != nil {
 			return ht, err
 		}

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http/httptrace"
@@ -37,6 +38,13 @@ type hopTrace struct {
 	h2Sends    int
 	turnedAway bool
 	abort      func()
+
+	// The connection dialled for this hop, and the state of an http
+	// proxy's CONNECT over it (see tunnelHooks): armed when the CONNECT is
+	// about to be sent with a --connect-timeout deadline, answered once the
+	// proxy replied.
+	dialed                 net.Conn
+	tunnelArmed, tunnelled bool
 }
 
 // maxSends is how many times one hop may send its request: the transport's
@@ -183,4 +191,22 @@ func (h *hopTrace) remoteIP() string {
 		return ""
 	}
 	return host
+}
+
+// hopKey is the context key under which a proxied request carries its hop's
+// trace, for the transport's dial and proxy hooks (the dial's context keeps
+// the request's values).
+type hopKey struct{}
+
+func hopOf(ctx context.Context) *hopTrace {
+	h, _ := ctx.Value(hopKey{}).(*hopTrace)
+	return h
+}
+
+// tunnelTimedOut reports whether the hop ended waiting for an http proxy's
+// answer to its CONNECT.
+func (h *hopTrace) tunnelTimedOut() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.tunnelArmed && !h.tunnelled
 }

@@ -88,6 +88,7 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	tr.OnProxyConnectResponse = proxyConnectResponse // --proxy's or the environment's
+	tunnelHooks(tr, o.ConnectTimeout)
 	if o.Proxy == "" {
 		return tr, nil
 	}
@@ -131,6 +132,49 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		return c, err
 	}
 	return tr, nil
+}
+
+// tunnelHooks bounds an http proxy's answer to CONNECT by the connect
+// timeout, as the SOCKS handshake is: net/http waits for it as long as the
+// attempt's context allows (a minute without one), so a silent proxy gave a
+// timeout after --timeout, and a bare host never fell back. The dial
+// records its connection in the hop's trace (the request carries the trace
+// when a proxy may be used); just before the CONNECT the connection gets a
+// deadline, which the proxy's answer clears.
+func tunnelHooks(tr *http.Transport, timeout time.Duration) {
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if h := hopOf(ctx); h != nil && err == nil {
+			h.mu.Lock()
+			h.dialed = c
+			h.mu.Unlock()
+		}
+		return c, err
+	}
+	tr.GetProxyConnectHeader = func(ctx context.Context, _ *url.URL, _ string) (http.Header, error) {
+		if h := hopOf(ctx); h != nil {
+			h.mu.Lock()
+			if h.dialed != nil && timeout > 0 {
+				h.dialed.SetDeadline(time.Now().Add(timeout))
+				h.tunnelArmed = true
+			}
+			h.mu.Unlock()
+		}
+		return nil, nil
+	}
+	answered := tr.OnProxyConnectResponse
+	tr.OnProxyConnectResponse = func(ctx context.Context, proxyURL *url.URL, req *http.Request, res *http.Response) error {
+		if h := hopOf(ctx); h != nil {
+			h.mu.Lock()
+			if h.tunnelArmed {
+				h.dialed.SetDeadline(time.Time{})
+				h.tunnelled = true
+			}
+			h.mu.Unlock()
+		}
+		return answered(ctx, proxyURL, req, res)
+	}
 }
 
 // proxyConnectResponse turns a proxy's refusal of an https tunnel into a
