@@ -710,3 +710,18 @@ func TestNumberFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// The demo's --help shows the --timeout it uses (3s), not the main
+// command's 10s.
+func TestDemoHelpTimeout(t *testing.T) {
+	_, out, _ := runCLI(t, "", "demo", "--help")
+	var line string
+	for l := range strings.Lines(out) {
+		if strings.Contains(l, "--timeout ") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "(default 3s)") {
+		t.Errorf("demo --help: %q, want --timeout (default 3s)", line)
+	}
+}

@@ -11,6 +11,10 @@ import (
 	"github.com/fanout/fanout/internal/simweb"
 )
 
+// demoTimeout is the demo's default --timeout: some of its servers never
+// answer.
+const demoTimeout = 3 * time.Second
+
 // newDemo is `fanout demo`: the main job against a simulated web started
 // in-process, so a new user can see fanout work on any machine, offline.
 func newDemo(env Env) *cobra.Command {
@@ -31,9 +35,6 @@ wall time to see the speedup over fetching one URL after another.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(f.inputs) > 0 {
 				return usageError{fmt.Errorf("--input: demo makes its own targets; run fanout without demo for yours")}
-			}
-			if !cmd.Flags().Changed("timeout") {
-				f.timeout = 3 * time.Second // the hostile servers would hold 10s
 			}
 			srv, err := simweb.Start(simweb.Config{Ports: 2, Seed: seed, MaxLifetime: time.Hour})
 			if err != nil {
@@ -77,5 +78,9 @@ wall time to see the speedup over fetching one URL after another.`,
 	cmd.Flags().IntVar(&hosts, "hosts", 50, "number of simulated host names")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed that makes the workload and the servers' behaviour reproducible")
 	f.register(cmd.Flags())
+	// The hostile servers would hold the main command's 10s; the default
+	// is set on the flag so that --help shows the one the demo uses.
+	f.timeout = demoTimeout
+	cmd.Flags().Lookup("timeout").DefValue = demoTimeout.String()
 	return cmd
 }
