@@ -125,6 +125,26 @@ var ErrOtherInput = errors.New("was submitted from a different input")
 var ErrConcurrentSubmit = errors.New("another submit to this run is running (it saved the run's metadata first): " +
 	"wait for it to finish, then submit the same input again to check that everything is queued")
 
+// ErrReplicas is wrapped by Submit's error when the server cannot keep the
+// --replicas asked for: a server outside a cluster keeps one copy only.
+// Submitting again would fail the same way.
+var ErrReplicas = errors.New("the NATS server is not part of a cluster, so it keeps one copy of each stream: " +
+	"submit with --replicas 1, or to a cluster of at least that many servers")
+
+// replicasErr wraps ErrReplicas around err when the server refused a
+// stream or bucket because it is not clustered (JetStream's error 10074).
+func replicasErr(replicas int, err error) error {
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) && ae.ErrorCode == jsErrReplicasNotSupported {
+		return fmt.Errorf("--replicas %d: %w", replicas, ErrReplicas)
+	}
+	return err
+}
+
+// jsErrReplicasNotSupported is JetStream's "replicas > 1 not supported in
+// non-clustered mode".
+const jsErrReplicasNotSupported jetstream.ErrorCode = 10074
+
 // ErrNoRun is wrapped by the errors about a run that does not exist.
 var ErrNoRun = errors.New("no such run")
 

@@ -44,6 +44,9 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	}
 	runs, err := runsKV(ctx, c.JS, rc.Replicas)
 	if err != nil {
+		if rerr := replicasErr(rc.Replicas, err); errors.Is(rerr, ErrReplicas) {
+			return st, rerr
+		}
 		return st, fmt.Errorf("runs bucket: %w", err)
 	}
 	meta, rev, err := metaIn(ctx, runs, rc.Name)
@@ -62,7 +65,7 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	case errors.Is(err, ErrNoRun):
 		meta = Meta{RunConfig: rc, Created: time.Now().UTC()}
 		if err := ensureRun(ctx, c.JS, rc); err != nil {
-			return st, err
+			return st, replicasErr(rc.Replicas, err)
 		}
 		b, _ := json.Marshal(meta)
 		if rev, err = runs.Create(ctx, rc.Name, b); err != nil {

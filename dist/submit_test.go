@@ -222,3 +222,24 @@ func TestSubmitBadMetadataIsAnError(t *testing.T) {
 		t.Errorf("the run's target stream was made (%v)", err)
 	}
 }
+
+// --replicas above 1 on a server outside a cluster is refused with
+// ErrReplicas, which says what to do, whether the runs bucket exists yet or
+// not; it used to be JetStream's error 10074 with "submit the same input
+// again to continue", which fails the same way.
+func TestSubmitReplicasWithoutCluster(t *testing.T) {
+	t.Parallel()
+	c := connect(t, startNATS(t))
+	urls := []string{"http://h1.example/a", "http://h2.example/b"}
+	for _, name := range []string{"first", "second"} { // second: the runs bucket exists
+		rc := testRun("r3-" + name)
+		rc.Replicas = 3
+		_, err := Submit(context.Background(), c, rc, inputOf(urls), nil)
+		if !errors.Is(err, ErrReplicas) {
+			t.Fatalf("%s: Submit with --replicas 3 on one server: %v, want ErrReplicas", name, err)
+		}
+		if name == "first" {
+			submit(t, c, testRun("r1"), urls)
+		}
+	}
+}

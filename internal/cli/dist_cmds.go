@@ -180,7 +180,7 @@ twice. It prints the run name on stdout.`,
 			}
 			st, err := dist.Submit(cmd.Context(), c, rc, r, progress)
 			switch {
-			case errors.Is(err, dist.ErrOtherInput) || errors.Is(err, dist.ErrOldLayout):
+			case errors.Is(err, dist.ErrOtherInput) || errors.Is(err, dist.ErrOldLayout) || errors.Is(err, dist.ErrReplicas):
 				// The run is not this input's: submitting again would not
 				// help, and the error says what would.
 				fmt.Fprintf(env.Stderr, "fanout submit: %v\n", err)
