@@ -30,7 +30,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	}
 	kept := dbFiles(f.db)
 	for _, name := range f.inputs {
-		kept = append(kept, keptFile{"-i", name})
+		kept = append(kept, keptFile{"the -i file " + name, name})
 	}
 	if err := checkOutput(f.output, kept...); err != nil {
 		return usageError{err}
@@ -396,8 +396,9 @@ func openInputs(env Env, names, args []string) (*inputs, error) {
 
 // openOutput opens -o FILE, or returns stdout. The returned close function
 // reports errors from closing the file (a full disk can surface there).
-// keptFile is a file a command reads or keeps, which its -o must not be.
-type keptFile struct{ flag, name string }
+// keptFile is a file a command reads or keeps, which its -o must not be:
+// what is what the refusal calls it.
+type keptFile struct{ what, name string }
 
 // dbFiles are the database's file and those SQLite and fanout keep beside
 // it.
@@ -407,7 +408,11 @@ func dbFiles(db string) []keptFile {
 	}
 	var fs []keptFile
 	for _, suffix := range []string{"", "-wal", "-shm", "-journal", "-lock"} {
-		fs = append(fs, keptFile{"--db", db + suffix})
+		what := "the --db file " + db
+		if suffix != "" {
+			what = db + suffix + ", which SQLite and fanout keep beside the --db file " + db
+		}
+		fs = append(fs, keptFile{what, db + suffix})
 	}
 	return fs
 }
@@ -434,7 +439,7 @@ func checkOutput(out string, kept ...keptFile) error {
 			same = abs == outAbs
 		}
 		if same {
-			return fmt.Errorf("-o %s is the %s file %s: writing there would destroy it; name another output file", out, k.flag, k.name)
+			return fmt.Errorf("-o %s is %s: writing there would destroy it; name another output file", out, k.what)
 		}
 	}
 	return nil

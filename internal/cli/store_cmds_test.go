@@ -472,12 +472,13 @@ func TestOutputThatWouldDestroyItsInput(t *testing.T) {
 	for _, tc := range []struct {
 		name, file string // file must survive
 		args       []string
+		says       string // the refusal names the file so
 	}{
-		{"run -o the db", db, []string{"-q", "--db", db, "-o", db, s.URL + "/ok/2"}},
-		{"show -o the db", db, []string{"show", "--db", db, "last", "-o", db}},
-		{"show -o the db's WAL", db, []string{"show", "--db", db, "last", "-o", db + "-wal"}},
-		{"report -o the db by another path", db, []string{"report", "--db", db, "last", "-o", filepath.Join(sub, "..", "runs.db")}},
-		{"run -o its -i list", list, []string{"-q", "-i", list, "-o", list}},
+		{"run -o the db", db, []string{"-q", "--db", db, "-o", db, s.URL + "/ok/2"}, "the --db file " + db},
+		{"show -o the db", db, []string{"show", "--db", db, "last", "-o", db}, "the --db file " + db},
+		{"show -o the db's WAL", db, []string{"show", "--db", db, "last", "-o", db + "-wal"}, "beside the --db file " + db},
+		{"report -o the db by another path", db, []string{"report", "--db", db, "last", "-o", filepath.Join(sub, "..", "runs.db")}, "the --db file " + db},
+		{"run -o its -i list", list, []string{"-q", "-i", list, "-o", list}, "the -i file " + list},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, err := os.ReadFile(tc.file)
@@ -485,7 +486,7 @@ func TestOutputThatWouldDestroyItsInput(t *testing.T) {
 				t.Fatal(err)
 			}
 			code, _, errOut := runCLI(t, "", tc.args...)
-			if code != ExitUsage || !strings.Contains(errOut, "would destroy it") {
+			if code != ExitUsage || !strings.Contains(errOut, "would destroy it") || !strings.Contains(errOut, tc.says) {
 				t.Errorf("exit %d, stderr %q; want %d and a refusal", code, errOut, ExitUsage)
 			}
 			if after, err := os.ReadFile(tc.file); err != nil || !bytes.Equal(after, before) {
