@@ -74,7 +74,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.hostRate, "host-rate", 0, "requests per second per host:port (0 = unlimited)")
 	fs.IntVar(&f.window, "window", 0, "targets read ahead of those finished (0 = max(10000, 16 × concurrency))")
 
-	fs.IntVar(&f.retries, "retries", d.Retry.Max, "retries on connect errors, timeouts, resets, 429, 502, 503, 504 (POST and other non-idempotent methods: connect errors, 429, 503, and no redirect followed)")
+	fs.IntVar(&f.retries, "retries", d.Retry.Max, "retries on connect errors, timeouts, resets, a lack of local resources (local), DNS lookups that timed out, 429, 502, 503, 504 (POST and other non-idempotent methods: connect errors, 429, 503, and no redirect followed)")
 	fs.DurationVar(&f.maxRetryWait, "max-retry-wait", d.Retry.MaxWait, "longest Retry-After to honour; a longer one is not retried")
 	fs.DurationVar(&f.timeout, "timeout", d.Request.Timeout, "per attempt, the whole exchange including redirects and body")
 	fs.DurationVar(&f.connTimeout, "connect-timeout", d.Request.ConnectTimeout, "per connection: name lookup plus TCP connect, and the TLS handshake")
