@@ -522,9 +522,14 @@ func newStatusCmd(env Env) *cobra.Command {
 	var run string
 	var del bool
 	cmd := &cobra.Command{
-		Use:   "status --run NAME",
+		Use:   "status [--run NAME [--delete]]",
 		Short: "Show a distributed run's progress: submitted, done, pending, workers",
-		Args:  cobra.NoArgs,
+		Long: `status shows run NAME's progress on the NATS server: targets submitted, results
+stored (and fetched, waiting for their batch), pending and held by workers,
+redelivered, partitions and their leases, and each live worker's rate.
+Without --run it lists the runs. --delete removes a run's streams, results
+and leases.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if del && run == "" {
 				// Listing the runs instead would look like success.
