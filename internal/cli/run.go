@@ -103,7 +103,6 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	runCtx, abort := context.WithCancel(ctx)
 	defer abort()
 	start := time.Now()
-	run := eng.Start(runCtx, source)
 	w := &writer{enc: enc, rec: rc}
 	if f.ordered {
 		var done func(uint64) bool
@@ -111,7 +110,11 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 			done = rc.prior.Done // a resume does not fetch what already has results
 		}
 		w.reorder = output.NewReorderSkipping(w.emit, done)
+		w.gate = newOrderGate(source, cfg.Limits, runCtx.Done())
+		w.gate.advance(w.reorder.Next())
+		source = w.gate
 	}
+	run := eng.Start(runCtx, source)
 	var notice io.Writer // where the first Ctrl-C is acknowledged; nil with -q
 	if !f.quiet {
 		notice = env.Stderr
@@ -217,6 +220,7 @@ type writer struct {
 	enc     output.Encoder
 	reorder *output.Reorder
 	rec     *recording // nil without --db
+	gate    *orderGate // with reorder: holds the reading back
 	err     error
 }
 
@@ -245,6 +249,7 @@ func (w *writer) write(r *fetch.Result) {
 	}
 	if w.reorder != nil {
 		w.err = w.reorder.Push(r)
+		w.gate.advance(w.reorder.Next())
 	} else {
 		w.err = w.emit(r)
 	}
@@ -454,4 +459,57 @@ func openOutput(name string, stdout io.Writer) (io.Writer, func() error, error) 
 		return nil, nil, fmt.Errorf("--output %s: %v", name, unwrapPath(err))
 	}
 	return f, f.Close, nil
+}
+
+// orderGate keeps the reorder buffer of --ordered within the look-ahead
+// window. The engine's window counts the targets read and not finished; a
+// finished result that waits in the reorder buffer for an earlier one no
+// longer counts there, so behind one slow target (a host that trickles for
+// its whole --timeout, and its retries) the engine would read on and
+// finish the rest of the list into the buffer: memory growing with the
+// list. The gate lets the engine take target Seq only once the writer has
+// released every result up to Seq-window, so at most window results ever
+// wait. It never waits for a target it has not given the engine: every Seq
+// below the one it holds was read before, and gets its result.
+type orderGate struct {
+	src      engine.Source
+	window   uint64
+	released atomic.Uint64   // the reorder buffer's Next: every Seq below it is written
+	wake     chan struct{}   // a nudge after released moved
+	done     <-chan struct{} // the run ended: stop waiting
+}
+
+func newOrderGate(src engine.Source, l engine.Limits, done <-chan struct{}) *orderGate {
+	window := l.Window
+	if window <= 0 {
+		window = engine.DefaultWindow(l.Concurrency)
+	}
+	return &orderGate{src: src, window: uint64(window), wake: make(chan struct{}, 1), done: done}
+}
+
+func (g *orderGate) Next() (fetch.Target, error) {
+	t, err := g.src.Next()
+	if err != nil {
+		return t, err
+	}
+	for t.Seq >= g.released.Load()+g.window {
+		select {
+		case <-g.wake:
+		case <-g.done:
+			return t, nil // the run is over: the engine abandons or cancels it
+		}
+	}
+	return t, nil
+}
+
+// advance publishes the reorder buffer's next Seq; the writer calls it.
+func (g *orderGate) advance(next uint64) {
+	if next <= g.released.Load() {
+		return
+	}
+	g.released.Store(next)
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
 }
