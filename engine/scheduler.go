@@ -497,30 +497,62 @@ func maxTime(a, b time.Time) time.Time {
 // stop ends admission: queued targets and those waiting for a retry get
 // their results now; attempts in flight finish (drain) or are being
 // cancelled by the context (abort).
+//
+// Their results go out through one goroutine, in turn: a goroutine each
+// (emit) would cost a stack per target at once, up to the whole window
+// (with --window 200000, half a gigabyte at the Ctrl-C) while the consumer
+// takes them.
 func (s *scheduler) stop(why error) {
 	s.stopped = why
+	var stopped []stoppedTask
 	for _, h := range s.hosts {
 		for h.queue.len() > 0 {
-			tk := h.queue.popFront()
-			s.emit(tk, s.stoppedResult(tk, nil))
+			stopped = append(stopped, stoppedTask{tk: h.queue.popFront()})
 		}
+		h.queue.release()
 		h.inReady = false
 	}
 	s.ready = ring[*host]{}
 	for _, e := range s.events {
 		if e.task != nil {
 			s.run.waiting.Add(-1)
-			s.emit(e.task, s.stoppedResult(e.task, e.task.last))
+			stopped = append(stopped, stoppedTask{tk: e.task, last: e.task.last})
 		}
 	}
 	s.events = nil
+	if len(stopped) == 0 {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for i := range stopped {
+			st := &stopped[i]
+			r := stoppedResult(why, st.tk, st.last)
+			s.deliver(&r)
+			s.outcomes <- outcome{kind: emitted, task: st.tk}
+			*st = stoppedTask{}
+		}
+	}()
+}
+
+// stoppedTask is a target stop gives its result, with its last attempt's
+// result when it was waiting for a retry.
+type stoppedTask struct {
+	tk   *task
+	last *fetch.Result
 }
 
 // stoppedResult is the result of a target the run stopped before it could
 // finish. After a drain, a target waiting for a retry keeps its last real
 // result, which says what happened; everything else is canceled.
 func (s *scheduler) stoppedResult(tk *task, last *fetch.Result) fetch.Result {
-	if last != nil && errors.Is(s.stopped, errDrained) {
+	return stoppedResult(s.stopped, tk, last)
+}
+
+// stoppedResult is the result of tk after the run stopped for why.
+func stoppedResult(why error, tk *task, last *fetch.Result) fetch.Result {
+	if last != nil && errors.Is(why, errDrained) {
 		return *last
 	}
 	r := fetch.Result{Seq: tk.t.Seq, Input: tk.t.Input, URL: tk.t.URL, StartedAt: time.Now()}
