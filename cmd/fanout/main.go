@@ -4,16 +4,22 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/fanout/fanout/internal/cli"
 )
 
 func main() { os.Exit(run()) }
+
+// abortGrace is how long the process may take to end after the second
+// signal before it exits regardless.
+const abortGrace = 5 * time.Second
 
 // run exists so that deferred cleanups happen before os.Exit.
 func run() int {
@@ -40,7 +46,19 @@ func run() int {
 		case <-sigs:
 			abort()
 		case <-ctx.Done():
+			return
 		}
+		// The abort ends the run at once, unless a write to the output
+		// is blocked: a consumer that stopped reading (a stalled pipe, a
+		// paused pager) holds the write, and the process with it, however
+		// long it likes, and no abort reaches a blocked write(2). "Now"
+		// then has to mean now.
+		select {
+		case <-time.After(abortGrace):
+		case <-sigs: // a third signal: do not wait the grace out
+		}
+		fmt.Fprintln(os.Stderr, "fanout: aborted: the output is not being read; exiting without the summary")
+		os.Exit(130)
 	}()
 	return cli.Main(ctx, cli.Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interrupt: interrupt,
