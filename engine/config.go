@@ -86,11 +86,11 @@ func (c Config) Validate() error {
 	if c.Limits.PerHost < 1 {
 		bad("--per-host must be at least 1, got %d", c.Limits.PerHost)
 	}
-	if c.Limits.Rate < 0 {
-		bad("--rate must not be negative, got %g", c.Limits.Rate)
+	if !(c.Limits.Rate >= 0) { // NaN too
+		bad("--rate must be a number not below 0 (0 is unlimited), got %g", c.Limits.Rate)
 	}
-	if c.Limits.HostRate < 0 {
-		bad("--host-rate must not be negative, got %g", c.Limits.HostRate)
+	if !(c.Limits.HostRate >= 0) { // NaN too
+		bad("--host-rate must be a number not below 0 (0 is unlimited), got %g", c.Limits.HostRate)
 	}
 	if c.Limits.Window < 0 {
 		bad("--window must not be negative, got %d", c.Limits.Window)
