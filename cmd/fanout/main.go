@@ -57,7 +57,17 @@ func run() int {
 		case <-time.After(abortGrace):
 		case <-sigs: // a third signal: do not wait the grace out
 		}
-		fmt.Fprintln(os.Stderr, "fanout: aborted: the output is not being read; exiting without the summary")
+		// stderr may be the same stalled pipe (fanout ... 2>&1 | less,
+		// paused): the message must not hold the exit in its turn.
+		said := make(chan struct{})
+		go func() {
+			fmt.Fprintln(os.Stderr, "fanout: aborted: the output is not being read; exiting without the summary")
+			close(said)
+		}()
+		select {
+		case <-said:
+		case <-time.After(time.Second):
+		}
 		os.Exit(130)
 	}()
 	return cli.Main(ctx, cli.Env{

@@ -70,3 +70,49 @@ func TestSecondSignalEndsARunWhoseOutputStalled(t *testing.T) {
 		<-done
 	}
 }
+
+// TestSecondSignalEndsARunWhoseOutputAndStderrStalled: the same with
+// stderr on the same unread pipe (fanout ... 2>&1 | less, paused): the
+// message said before exiting must not hold the exit, since its write
+// blocks as the results' did.
+func TestSecondSignalEndsARunWhoseOutputAndStderrStalled(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ts.Close()
+	var list strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&list, "%s/%d\n", ts.URL, i)
+	}
+	in := filepath.Join(t.TempDir(), "urls")
+	if err := os.WriteFile(in, []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := os.Pipe() // never read until the end
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	cmd := exec.Command(os.Args[0], "-i", in, "-c", "20", "--per-host", "20")
+	cmd.Env = append(os.Environ(), "FANOUT_MAIN_TEST=1")
+	cmd.Stdout = pw
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(2 * time.Second) // the pipe is full long before
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		if code := cmd.ProcessState.ExitCode(); code != 130 {
+			t.Fatalf("exit %d (%v), want 130", code, err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("still running %v after the second Ctrl-C with stdout and stderr stalled", 15*time.Second)
+		pr.Close() // the writes fail, and the process ends
+		<-done
+	}
+}
