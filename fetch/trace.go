@@ -39,12 +39,21 @@ type hopTrace struct {
 	turnedAway bool
 	abort      func()
 
-	// The connection dialled for this hop, and the state of an http
-	// proxy's CONNECT over it (see tunnelHooks): armed when the CONNECT is
-	// about to be sent with a --connect-timeout deadline, answered once the
-	// proxy replied.
-	dialed                 net.Conn
-	tunnelArmed, tunnelled bool
+	// The connections dialled for this hop, by the context of their dial,
+	// with the state of an http proxy's CONNECT over each (see
+	// tunnelHooks). One hop can dial more than once, and at once (the
+	// transport's resend after a dead keep-alive connection, while the dial
+	// it started first still connects): each dial's deadline, and its
+	// clearing, must reach its own connection.
+	tunnels map[context.Context]*tunnel
+}
+
+// tunnel is one dial of a hop: armed when the CONNECT is about to be sent
+// with a --connect-timeout deadline. The proxy's answer clears the
+// deadline and forgets the dial.
+type tunnel struct {
+	conn  net.Conn
+	armed bool
 }
 
 // maxSends is how many times one hop may send its request: the transport's
@@ -208,5 +217,10 @@ func hopOf(ctx context.Context) *hopTrace {
 func (h *hopTrace) tunnelTimedOut() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.tunnelArmed && !h.tunnelled
+	for _, tn := range h.tunnels {
+		if tn.armed {
+			return true
+		}
+	}
+	return false
 }

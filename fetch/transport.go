@@ -145,9 +145,15 @@ func tunnelHooks(tr *http.Transport, timeout time.Duration) {
 	dial := tr.DialContext
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
+		// net/http passes the same context to the dial, to
+		// GetProxyConnectHeader and to OnProxyConnectResponse, and a new
+		// one to each dial: it tells a hop's dials apart.
 		if h := hopOf(ctx); h != nil && err == nil {
 			h.mu.Lock()
-			h.dialed = c
+			if h.tunnels == nil {
+				h.tunnels = make(map[context.Context]*tunnel, 1)
+			}
+			h.tunnels[ctx] = &tunnel{conn: c}
 			h.mu.Unlock()
 		}
 		return c, err
@@ -155,9 +161,9 @@ func tunnelHooks(tr *http.Transport, timeout time.Duration) {
 	tr.GetProxyConnectHeader = func(ctx context.Context, _ *url.URL, _ string) (http.Header, error) {
 		if h := hopOf(ctx); h != nil {
 			h.mu.Lock()
-			if h.dialed != nil && timeout > 0 {
-				h.dialed.SetDeadline(time.Now().Add(timeout))
-				h.tunnelArmed = true
+			if tn := h.tunnels[ctx]; tn != nil && timeout > 0 {
+				tn.conn.SetDeadline(time.Now().Add(timeout))
+				tn.armed = true
 			}
 			h.mu.Unlock()
 		}
@@ -167,9 +173,11 @@ func tunnelHooks(tr *http.Transport, timeout time.Duration) {
 	tr.OnProxyConnectResponse = func(ctx context.Context, proxyURL *url.URL, req *http.Request, res *http.Response) error {
 		if h := hopOf(ctx); h != nil {
 			h.mu.Lock()
-			if h.tunnelArmed {
-				h.dialed.SetDeadline(time.Time{})
-				h.tunnelled = true
+			if tn := h.tunnels[ctx]; tn != nil {
+				if tn.armed {
+					tn.conn.SetDeadline(time.Time{})
+				}
+				delete(h.tunnels, ctx)
 			}
 			h.mu.Unlock()
 		}
