@@ -48,7 +48,11 @@ func NewClient(o Options) (*Client, error) {
 	}
 	c.buildHeaders()
 	if o.Proxy != "" {
-		c.mayTunnel = strings.HasPrefix(o.Proxy, "http://") || strings.HasPrefix(o.Proxy, "https://")
+		// By the parsed scheme, which url.Parse lowercases: "HTTP://" is
+		// an http proxy too.
+		if u, err := parseProxy(o.Proxy); err == nil {
+			c.mayTunnel = u.Scheme == "http" || u.Scheme == "https"
+		}
 	} else {
 		c.mayTunnel = os.Getenv("HTTPS_PROXY") != "" || os.Getenv("https_proxy") != ""
 	}

@@ -137,3 +137,18 @@ func TestHTTPProxyTunnelOutlivesConnectTimeout(t *testing.T) {
 		t.Errorf("status %d title %q, want 200 through the tunnel", r.Status, r.Title)
 	}
 }
+
+// --proxy HTTP://HOST is an http proxy (the scheme is case-insensitive, and
+// parseProxy takes it): its CONNECT is bounded as well.
+func TestSilentHTTPProxyUpperCaseScheme(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t, func(o *Options) {
+		o.Proxy = "HTTP://" + holdingListener(t)
+		o.ConnectTimeout = 150 * time.Millisecond
+		o.Timeout = 3 * time.Second
+	})
+	r := get(c, "https://secure.test/")
+	if k := kindOf(r); k != KindConnectTimeout {
+		t.Fatalf("kind %q (%v), want connect_timeout", k, r.Error)
+	}
+}
