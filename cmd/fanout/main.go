@@ -61,7 +61,7 @@ func run() int {
 		// paused): the message must not hold the exit in its turn.
 		said := make(chan struct{})
 		go func() {
-			fmt.Fprintln(os.Stderr, "fanout: aborted: the output is not being read; exiting without the summary")
+			fmt.Fprintln(os.Stderr, "fanout: aborted: still running 5s after the second signal (is the output being read?); exiting without the summary")
 			close(said)
 		}()
 		select {

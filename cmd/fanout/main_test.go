@@ -61,7 +61,7 @@ func TestSecondSignalEndsARunWhoseOutputStalled(t *testing.T) {
 		if code := cmd.ProcessState.ExitCode(); code != 130 {
 			t.Fatalf("exit %d (%v), want 130: %s", code, err, stderr.String())
 		}
-		if !strings.Contains(stderr.String(), "output is not being read") {
+		if !strings.Contains(stderr.String(), "still running 5s after the second signal (is the output being read?)") {
 			t.Errorf("stderr does not say why: %s", stderr.String())
 		}
 	case <-time.After(15 * time.Second):
