@@ -267,7 +267,13 @@ results are written, cannot change within a run.`,
 				return err
 			}
 			if run.State == store.StateDone {
-				fmt.Fprintf(env.Stderr, "fanout: run %d is complete: nothing to resume\n", run.ID)
+				// The exit status is the whole run's, as after a resume
+				// that finished it: a script that resumes until done
+				// must not read a failed run as a success.
+				fmt.Fprintf(env.Stderr, "fanout: run %d is complete: nothing to resume (%d results, %d failed)\n", run.ID, run.Results, run.Failed)
+				if run.Failed > 0 {
+					return exitError{ExitFailures}
+				}
 				return nil
 			}
 			if nr := run.Config.Flags["nats-run"]; nr != "" {

@@ -632,6 +632,11 @@ func TestResumeOverridesTimeout(t *testing.T) {
 			t.Errorf("line %d (%s): error %v; want a timeout only in the resumed session's lines (after line %d)", i+1, r.Input, r.Error, len(first))
 		}
 	}
+	// The run is done now, with failures: resuming it again has nothing to
+	// fetch, and its exit status is still the whole run's.
+	if code, _, errOut := runCLI(t, "", "resume", "--db", rc.db, "last"); code != ExitFailures || !strings.Contains(errOut, "nothing to resume (40 results, ") {
+		t.Errorf("resume of the done run with failures: exit %d, want %d: %s", code, ExitFailures, errOut)
+	}
 	if code, _, errOut := runCLI(t, "", "resume", "--db", rc.db, "--timeout", "soon", "last"); code != ExitUsage || !strings.Contains(errOut, "--timeout") {
 		t.Errorf("resume --timeout soon: exit %d: %s", code, errOut)
 	}
