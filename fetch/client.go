@@ -124,7 +124,10 @@ func httpForm(s string) (string, bool) {
 		return "", false
 	}
 	u.Scheme = "http"
-	if u.Port() == "443" {
+	// Port 443 was https's (the bare host's own default), port 80 is
+	// http's: either way the http form leaves the port out, as input
+	// normalisation does for a default port.
+	if p := u.Port(); p == "443" || p == "80" {
 		u.Host = u.Hostname()
 		if strings.Contains(u.Host, ":") {
 			u.Host = "[" + u.Host + "]"

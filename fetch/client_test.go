@@ -563,3 +563,24 @@ func TestStatusBelow100(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPForm: the http form of a bare host's https URL, with the default
+// port left out as input normalisation leaves it out ("127.0.0.1:80" came
+// back as http://127.0.0.1:80/).
+func TestHTTPForm(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"https://h.test/x?y", "http://h.test/x?y"},
+		{"https://h.test:443/", "http://h.test/"},
+		{"https://127.0.0.1:80/", "http://127.0.0.1/"},
+		{"https://[::1]:80/a", "http://[::1]/a"},
+		{"https://h.test:8443/", "http://h.test:8443/"},
+	} {
+		if got, ok := httpForm(tc.in); !ok || got != tc.want {
+			t.Errorf("httpForm(%q) = %q, %v; want %q", tc.in, got, ok, tc.want)
+		}
+	}
+	if _, ok := httpForm("http://h.test/"); ok {
+		t.Error("httpForm of an http URL: ok")
+	}
+}
