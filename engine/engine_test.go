@@ -291,53 +291,40 @@ func TestRetryAfterBeyondMaxWaitIsNotRetried(t *testing.T) {
 	}
 }
 
+// TestRetryAfterPausesTheHost: a Retry-After holds the target's whole host,
+// not only the target, whether the target is retried or it was its last
+// attempt (--retries 0: the target ends, but its host still asked to be
+// left alone); other hosts go on.
 func TestRetryAfterPausesTheHost(t *testing.T) {
 	t.Parallel()
-	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
-		if tg.Seq == 0 && n == 1 {
-			return fetch.Result{Status: 429, RetryAfter: 300 * time.Millisecond}
-		}
-		return fetch.Result{Status: 200}
-	})
-	ts := []fetch.Target{target(0, "a"), target(1, "a"), target(2, "b")}
-	c := testConfig()
-	c.Limits.PerHost = 1
-	collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource(ts)))
-	// Target 1 shares host a: it must wait out the Retry-After as well.
-	if d := f.starts[1][0].Sub(f.starts[0][0]); d < 300*time.Millisecond {
-		t.Errorf("second target on the paused host started %v after the 429, want >= 300ms", d)
-	}
-	if d := f.starts[2][0].Sub(f.starts[0][0]); d > 250*time.Millisecond {
-		t.Errorf("target on another host waited %v; other hosts must not pause", d)
-	}
-}
-
-// A Retry-After on a target's last attempt (here --retries 0) ends that
-// target, but its host still asked to be left alone: the host's other
-// targets wait it out, as they would have had the target been retried.
-func TestRetryAfterOnLastAttemptPausesTheHost(t *testing.T) {
-	t.Parallel()
-	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
-		if tg.Seq == 0 {
-			return fetch.Result{Status: 429, RetryAfter: 300 * time.Millisecond}
-		}
-		return fetch.Result{Status: 200}
-	})
-	ts := []fetch.Target{target(0, "a"), target(1, "a"), target(2, "b")}
-	c := testConfig()
-	c.Limits.PerHost = 1
-	c.Retry.Max = 0
-	got := collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource(ts)))
-	for _, r := range got {
-		if r.Seq == 0 && (r.Status != 429 || r.Attempts != 1) {
-			t.Errorf("target 0: status %d after %d attempts, want 429 after 1 (no retries)", r.Status, r.Attempts)
-		}
-	}
-	if d := f.starts[1][0].Sub(f.starts[0][0]); d < 300*time.Millisecond {
-		t.Errorf("second target on host a started %v after its Retry-After: 300ms, want >= 300ms", d)
-	}
-	if d := f.starts[2][0].Sub(f.starts[0][0]); d > 250*time.Millisecond {
-		t.Errorf("target on another host waited %v; other hosts must not pause", d)
+	for _, tc := range []struct {
+		name    string
+		retries int
+	}{{"retried", 2}, {"last attempt", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+				if tg.Seq == 0 && n == 1 {
+					return fetch.Result{Status: 429, RetryAfter: 300 * time.Millisecond}
+				}
+				return fetch.Result{Status: 200}
+			})
+			ts := []fetch.Target{target(0, "a"), target(1, "a"), target(2, "b")}
+			c := testConfig()
+			c.Limits.PerHost = 1
+			c.Retry.Max = tc.retries
+			got := collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource(ts)))
+			if tc.retries == 0 && (got[0].Status != 429 || got[0].Attempts != 1) {
+				t.Errorf("target 0: status %d after %d attempts, want 429 after 1 (no retries)", got[0].Status, got[0].Attempts)
+			}
+			// Target 1 shares host a: it must wait out the Retry-After as well.
+			if d := f.starts[1][0].Sub(f.starts[0][0]); d < 300*time.Millisecond {
+				t.Errorf("second target on the paused host started %v after the 429, want >= 300ms", d)
+			}
+			if d := f.starts[2][0].Sub(f.starts[0][0]); d > 250*time.Millisecond {
+				t.Errorf("target on another host waited %v; other hosts must not pause", d)
+			}
+		})
 	}
 }
 

@@ -1,11 +1,9 @@
 package fetch
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -434,36 +432,8 @@ func TestAbortedResponse(t *testing.T) {
 // which the attempt's deadline does not close; a server that answers 101 and
 // then holds the connection open must not hold the attempt past --timeout.
 func TestSwitchingProtocols(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done); ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil || l == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-				select { // hold the connection, silent, until the test ends
-				case <-done:
-				case <-time.After(10 * time.Second):
-				}
-			}()
-		}
-	}()
-	u := "http://" + ln.Addr().String() + "/"
+	// The connection is held, silent, after the 101 until the test ends.
+	u := "http://" + rawReplyServer(t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", true) + "/"
 	for _, tc := range []struct {
 		name string
 		hdr  map[string][]string
@@ -492,32 +462,8 @@ func TestSwitchingProtocols(t *testing.T) {
 // same proxy answering a plain http request was protocol.
 func TestProxyMalformedConnectReply(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				conn.SetDeadline(time.Now().Add(5 * time.Second))
-				br := bufio.NewReader(conn)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil || l == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(conn, "SSH-2.0-OpenSSH_9.0\r\n\r\n")
-			}()
-		}
-	}()
-	c := newTestClient(t, func(o *Options) { o.Proxy = "http://" + ln.Addr().String() })
+	addr := rawReplyServer(t, "SSH-2.0-OpenSSH_9.0\r\n\r\n", false)
+	c := newTestClient(t, func(o *Options) { o.Proxy = "http://" + addr })
 	for _, u := range []string{"https://secure.test/", "http://plain.test/"} {
 		r := get(c, u)
 		if kindOf(r) != KindProtocol {
@@ -532,32 +478,8 @@ func TestProxyMalformedConnectReply(t *testing.T) {
 func TestStatusBelow100(t *testing.T) {
 	t.Parallel()
 	for _, code := range []string{"000", "099"} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				conn, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer conn.Close()
-					conn.SetDeadline(time.Now().Add(5 * time.Second))
-					br := bufio.NewReader(conn)
-					for {
-						l, err := br.ReadString('\n')
-						if err != nil || l == "\r\n" {
-							break
-						}
-					}
-					io.WriteString(conn, "HTTP/1.1 "+code+" Zero\r\nContent-Length: 0\r\n\r\n")
-				}()
-			}
-		}()
-		r := get(newTestClient(t, nil), "http://"+ln.Addr().String()+"/")
+		addr := rawReplyServer(t, "HTTP/1.1 "+code+" Zero\r\nContent-Length: 0\r\n\r\n", false)
+		r := get(newTestClient(t, nil), "http://"+addr+"/")
 		if kindOf(r) != KindProtocol {
 			t.Errorf("status %s: kind %q (status %d), want protocol", code, kindOf(r), r.Status)
 		}

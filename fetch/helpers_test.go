@@ -1,7 +1,9 @@
 package fetch
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -83,4 +85,44 @@ func portOf(t *testing.T, u string) string {
 		t.Fatal(err)
 	}
 	return port
+}
+
+// rawReplyServer starts a loopback listener that reads each request's
+// header and writes reply as is, then closes the connection, or with hold
+// keeps it open and silent until the test ends. It returns its address.
+func rawReplyServer(t *testing.T, reply string, hold bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(conn)
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil || l == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(conn, reply)
+				if hold {
+					select {
+					case <-done:
+					case <-time.After(10 * time.Second):
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }

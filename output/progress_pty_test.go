@@ -4,44 +4,13 @@ package output
 
 import (
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/fanout/fanout/internal/ptytest"
 )
-
-// openPTYSized opens a pseudo-terminal pair with a window of cols x rows
-// (0 x 0: a terminal of no size, as docker -t and some CI runners give), or
-// skips the test when the system has none.
-func openPTYSized(t *testing.T, cols, rows uint16) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	fd := int(m.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		m.Close()
-		t.Skipf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		m.Close()
-		t.Skipf("ptsname: %v", err)
-	}
-	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		m.Close()
-		t.Skipf("open pts: %v", err)
-	}
-	if err := unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
-		t.Logf("set window size: %v", err)
-	}
-	return m, s
-}
 
 // TestProgressOnTerminal draws on a real pseudo-terminal: the bar must show
 // the counts and errors, and Stop must return with mpb finished.
@@ -53,7 +22,7 @@ func TestProgressOnTerminal(t *testing.T) {
 }
 
 func testProgressOnTerminal(t *testing.T, cols, rows uint16) {
-	master, slave := openPTYSized(t, cols, rows)
+	master, slave := ptytest.Open(t, cols, rows)
 	defer master.Close()
 	out := make(chan string, 1)
 	go func() {
@@ -96,7 +65,7 @@ func TestProgressBypassOnTerminal(t *testing.T) {
 }
 
 func testProgressBypassOnTerminal(t *testing.T, cols, rows uint16) {
-	master, slave := openPTYSized(t, cols, rows)
+	master, slave := ptytest.Open(t, cols, rows)
 	defer master.Close()
 	out := make(chan string, 1)
 	go func() {

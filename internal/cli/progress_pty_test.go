@@ -7,49 +7,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/fanout/fanout/internal/ptytest"
 )
-
-// openPTY opens a pseudo-terminal pair with a 100x24 window, or skips the
-// test when the system has none.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	fd := int(m.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		m.Close()
-		t.Skipf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		m.Close()
-		t.Skipf("ptsname: %v", err)
-	}
-	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		m.Close()
-		t.Skipf("open pts: %v", err)
-	}
-	if err := unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 100}); err != nil {
-		t.Logf("set window size: %v", err)
-	}
-	return m, s
-}
 
 // The progress bar's total counts every input line, duplicates too: the
 // skipped duplicates must count as done, or the bar stops at 4/8 with an
 // ETA that never comes although the run is over.
 func TestProgressCountsDuplicatesAsDone(t *testing.T) {
 	s := newSite(t)
-	master, slave := openPTY(t)
+	master, slave := ptytest.Open(t, 100, 24)
 	defer master.Close()
 	out := make(chan string, 1)
 	go func() {
