@@ -124,7 +124,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	}
 	var unfetched int64 // with --db: canceled targets, neither written nor recorded
 	interrupted := consume(run, env.Interrupt, notice, abort, w, func(r *fetch.Result) {
-		if rc != nil && r.Error != nil && r.Error.Kind == fetch.KindCanceled {
+		if rc != nil && leftForResume(r) {
 			// Not a result (see recording.emit): the summary counts what
 			// the output holds, and says below what a resume fetches.
 			unfetched++

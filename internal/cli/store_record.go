@@ -363,11 +363,17 @@ func (rc *recording) offsets() map[string]int64 {
 	return map[string]int64{rc.cfg.Output: rc.out.n}
 }
 
+// leftForResume reports whether r is a target a recorded run leaves for its
+// resume (Ctrl-C canceled it): not written, not recorded, not summed.
+func leftForResume(r *fetch.Result) bool {
+	return r.Error != nil && r.Error.Kind == fetch.KindCanceled
+}
+
 // emit writes one result and queues it for the database. A target
 // canceled by Ctrl-C has no result yet: it is neither written nor
 // recorded, and a resume fetches it.
 func (rc *recording) emit(enc output.Encoder, r *fetch.Result) error {
-	if r.Error != nil && r.Error.Kind == fetch.KindCanceled {
+	if leftForResume(r) {
 		return nil
 	}
 	if err := enc.Encode(r); err != nil {
