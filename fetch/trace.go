@@ -28,14 +28,17 @@ type hopTrace struct {
 	remote              net.Addr
 	ct                  httptrace.ClientTrace
 
-	// h2Sends counts the times the request went out on an HTTP/2
-	// connection. net/http's HTTP/2 transport sends a request again, up to
-	// seven times and with backoff of up to 32 s, when the server refuses
-	// or resets its stream before working on it, all inside one attempt:
-	// a server refusing every stream held the attempt to its timeout, and
-	// it ended as a timeout. A third send aborts the attempt instead
-	// (abort cancels its context), before it goes out, and sets turnedAway.
-	h2Sends    int
+	// sends counts the times the hop got a connection for its request:
+	// once per send on HTTP/2, once per connection on HTTP/1. net/http's
+	// HTTP/2 transport sends a request again, up to seven times and with
+	// backoff of up to 32 s, when the server refuses or resets its stream
+	// before working on it, all inside one attempt: a server refusing every
+	// stream held the attempt to its timeout, and it ended as a timeout. A
+	// third send on an HTTP/2 connection aborts the attempt instead (abort
+	// cancels its context), before it goes out, and sets turnedAway. Only
+	// then is the connection's protocol asked (ConnectionState copies the
+	// TLS state: not for every request).
+	sends      int
 	turnedAway bool
 	abort      func()
 
@@ -62,7 +65,7 @@ type tunnel struct {
 const maxSends = 2
 
 // newHopTrace returns a trace whose hooks record into it; abort ends the
-// attempt (see h2Sends).
+// attempt (see sends).
 func newHopTrace(abort func()) *hopTrace {
 	h := &hopTrace{abort: abort}
 	h.ct = httptrace.ClientTrace{
@@ -96,19 +99,11 @@ func newHopTrace(abort func()) *hopTrace {
 			h.mu.Unlock()
 		},
 		GotConn: func(info httptrace.GotConnInfo) {
-			// (HTTP/2 reports each send here; HTTP/1 only its connection.)
-			h2 := false
-			if tc, ok := info.Conn.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
-				h2 = true
-			}
 			h.mu.Lock()
 			h.gotConn, h.reused, h.remote = time.Now(), info.Reused, info.Conn.RemoteAddr()
-			abort := false
-			if h2 {
-				h.h2Sends++
-				abort = h.h2Sends > maxSends && !h.turnedAway
-				h.turnedAway = h.turnedAway || abort
-			}
+			h.sends++
+			abort := h.sends > maxSends && !h.turnedAway && isH2(info.Conn)
+			h.turnedAway = h.turnedAway || abort
 			h.mu.Unlock()
 			if abort && h.abort != nil {
 				h.abort()
@@ -167,7 +162,7 @@ func (h *hopTrace) timing() Timing {
 }
 
 // gaveUp reports whether the hop aborted the attempt because the server
-// kept turning the request away (see h2Sends).
+// kept turning the request away (see sends).
 func (h *hopTrace) gaveUp() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -223,4 +218,10 @@ func (h *hopTrace) tunnelTimedOut() bool {
 		}
 	}
 	return false
+}
+
+// isH2 reports whether c carries HTTP/2 (TLS with ALPN h2).
+func isH2(c net.Conn) bool {
+	tc, ok := c.(*tls.Conn)
+	return ok && tc.ConnectionState().NegotiatedProtocol == "h2"
 }
