@@ -56,7 +56,7 @@ func wrapMain(args []string) int {
 	}
 	u.User = tvSeconds(ru.Utime)
 	u.Sys = tvSeconds(ru.Stime)
-	u.MaxRSSKB = ru.Maxrss
+	u.MaxRSSKB = int64(ru.Maxrss) // int32 on 386
 	data, _ := json.Marshal(u)
 	if err := os.WriteFile(args[0], data, 0o644); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
