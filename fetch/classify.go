@@ -149,9 +149,16 @@ func isTLSError(err error) bool {
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var ech *tls.ECHRejectionError
+	// Over TCP, crypto/tls reports an alert from the peer as a net.OpError
+	// with Op "remote error" around its own unexported alert type
+	// (tls.AlertError is QUIC's): over TLS 1.3 a server refuses a client
+	// certificate (certificate required, bad certificate) after the
+	// client's side of the handshake, so the alert comes with the response.
+	var opErr *net.OpError
 	return errors.As(err, &cve) || errors.As(err, &rhe) || errors.As(err, &alert) ||
 		errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalid) ||
-		errors.As(err, &ech) || errors.Is(err, http.ErrSchemeMismatch)
+		errors.As(err, &ech) || errors.Is(err, http.ErrSchemeMismatch) ||
+		errors.As(err, &opErr) && opErr.Op == "remote error"
 }
 
 // fallbackable reports whether a failed https attempt for a bare host may

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -69,5 +72,25 @@ func TestErrorIsAnError(t *testing.T) {
 	var fe *Error
 	if !errors.As(fmt.Errorf("wrapped: %w", err), &fe) || fe.Kind != KindDNS {
 		t.Errorf("errors.As did not find the *Error")
+	}
+}
+
+// TestServerAlertAfterHandshakeIsTLS: a server that requires a client
+// certificate refuses it, over TLS 1.3, after the client's side of the
+// handshake is done, with an alert the client reads with the response
+// (crypto/tls reports it as a net.OpError whose Op is "remote error"). It
+// was kind reset, retried, and grouped with dropped connections.
+func TestServerAlertAfterHandshakeIsTLS(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	ts.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert, MinVersion: tls.VersionTLS13}
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	c := newTestClient(t, func(o *Options) { o.Insecure = true; o.HTTP1 = true })
+	r := get(c, ts.URL+"/")
+	wantKind(t, r, KindTLS)
+	if !strings.Contains(r.Error.Message, "certificate required") {
+		t.Errorf("message %q does not say what the server refused", r.Error.Message)
 	}
 }
