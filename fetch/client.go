@@ -195,8 +195,8 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 		// status is the redirect's while the next hop may have had no
 		// answer at all.
 		phase := "waiting for a response"
-		if ht != nil && ht.gotResponse() {
-			phase = "reading the body"
+		if ht != nil {
+			phase = ht.waitPhase()
 		}
 		return fmt.Sprintf("timed out after %v %s", time.Since(start).Round(time.Millisecond), phase)
 	}

@@ -87,8 +87,27 @@ func TestSilentConnectPastAttemptDeadlineIsTimeout(t *testing.T) {
 	c := newTestClient(t, func(o *Options) { o.Timeout, o.ConnectTimeout = 100*time.Millisecond, time.Second })
 	u := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
 	for i := range 20 {
-		if r := get(c, u); kindOf(r) != KindTimeout {
+		r := get(c, u)
+		if kindOf(r) != KindTimeout {
 			t.Fatalf("attempt %d: kind %q (%v), want timeout", i+1, kindOf(r), r.Error)
 		}
+		// No connection was made: the message says so, not that a
+		// server was slow to answer.
+		if !strings.HasSuffix(r.Error.Message, " connecting") {
+			t.Fatalf("attempt %d: message %q, want it to say the attempt ran out connecting", i+1, r.Error.Message)
+		}
+	}
+}
+
+// The same for a server that accepts the connection and never answers the
+// TLS handshake: the attempt ran out in the handshake, and said it was
+// waiting for a response.
+func TestSilentHandshakePastAttemptDeadlineSaysHandshake(t *testing.T) {
+	t.Parallel()
+	addr := holdingListener(t)
+	c := newTestClient(t, func(o *Options) { o.Timeout, o.ConnectTimeout = 100*time.Millisecond, time.Second })
+	r := get(c, "https://"+addr+"/")
+	if kindOf(r) != KindTimeout || !strings.HasSuffix(r.Error.Message, " in the TLS handshake") {
+		t.Fatalf("kind %q message %v, want timeout in the TLS handshake", kindOf(r), r.Error)
 	}
 }

@@ -124,8 +124,27 @@ func (h *hopTrace) set(t *time.Time) {
 // markResponse records that the hop's final response arrived.
 func (h *hopTrace) markResponse() { h.mu.Lock(); h.response = true; h.mu.Unlock() }
 
-// gotResponse reports whether the hop's final response arrived.
-func (h *hopTrace) gotResponse() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.response }
+// waitPhase says what the hop was waiting for when its attempt ran out of
+// time: a connection (none was made, nor handed over from the pool), the
+// TLS handshake, the response, or the rest of the body. --timeout can be
+// shorter than --connect-timeout, and a timeout message that said
+// "waiting for a response" sent users looking at a server that had never
+// accepted the connection.
+func (h *hopTrace) waitPhase() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.response:
+		return "reading the body"
+	case !h.gotConn.IsZero():
+		return "waiting for a response"
+	case !h.tlsStart.IsZero() && h.tlsDone.IsZero():
+		return "in the TLS handshake"
+	case !h.connected:
+		return "connecting"
+	}
+	return "waiting for a response"
+}
 
 // markBodyDone records the end of the body read.
 func (h *hopTrace) markBodyDone() { h.set(&h.bodyDone) }
