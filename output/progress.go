@@ -117,10 +117,12 @@ func (pr *Progress) Skip(n int64) {
 	pr.done.Add(n)
 }
 
-// Add counts one finished result; results with an error count as errors.
+// Add counts one finished result; results with an error count as errors,
+// except the canceled ones Ctrl-C leaves behind, which the bar would
+// otherwise show as a burst of errors in its last frames.
 func (pr *Progress) Add(r *fetch.Result) {
 	pr.done.Add(1)
-	if r.Error != nil {
+	if r.Error != nil && r.Error.Kind != fetch.KindCanceled {
 		pr.errs.Add(1)
 	}
 }

@@ -130,3 +130,21 @@ func TestProgressStats(t *testing.T) {
 		t.Errorf("counts with unknown total = %q, want 3", got)
 	}
 }
+
+// TestProgressCanceledAreNotErrors: the targets Ctrl-C cancels finish as
+// results, and count as done, but the bar must not show them as a burst of
+// errors in its last frames.
+func TestProgressCanceledAreNotErrors(t *testing.T) {
+	pr := NewProgress(io.Discard, 4)
+	defer pr.Stop()
+	for _, kind := range []fetch.ErrorKind{"", fetch.KindTimeout, fetch.KindCanceled, fetch.KindCanceled} {
+		r := &fetch.Result{}
+		if kind != "" {
+			r.Error = &fetch.Error{Kind: kind}
+		}
+		pr.Add(r)
+	}
+	if pr.done.Load() != 4 || pr.errs.Load() != 1 {
+		t.Errorf("counted %d done, %d errors; want 4, 1", pr.done.Load(), pr.errs.Load())
+	}
+}

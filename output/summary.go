@@ -131,7 +131,8 @@ func (s *Summary) Percentile(p float64) time.Duration {
 // Write prints the summary: results accepted and failed, counts per status
 // class and per error kind, latency percentiles, bytes, wall time, the sum
 // of request times and the speedup concurrency gave, duplicates skipped and
-// the request rate. wall is the run's elapsed time.
+// the rate of the requests made (results with a latency). wall is the
+// run's elapsed time.
 func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -194,7 +195,10 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	sum := time.Duration(s.sumMillis * float64(time.Millisecond))
 	if wall > 0 {
 		line("request time", "%s summed, %.1fx speedup", formatDuration(sum), float64(sum)/float64(wall))
-		line("rate", "%s requests/s", formatRate(float64(s.total)/wall.Seconds()))
+		// Requests, not results: targets never requested (invalid, or
+		// canceled by Ctrl-C before their turn) have no latency and would
+		// inflate the rate of an interrupted run many times over.
+		line("rate", "%s requests/s", formatRate(float64(s.latency.TotalCount())/wall.Seconds()))
 	} else {
 		line("request time", "%s summed", formatDuration(sum))
 		line("rate", "-")
