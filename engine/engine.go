@@ -43,6 +43,8 @@ type Source interface {
 
 // Engine runs targets through a Fetcher under a Config. One Engine may run
 // several times, one run after another or at once; limits apply per run.
+// Make it with New or NewWithFetcher: the zero Engine has no fetcher and no
+// limits, and Start panics on it.
 type Engine struct {
 	cfg     Config
 	fetcher Fetcher
@@ -200,6 +202,11 @@ func (r *Run) Stats() Stats {
 // target its own Seq (the reorder buffer and the store key on it); an
 // empty HostKey is taken from the URL, as input.Parse would give it.
 func (e *Engine) Start(ctx context.Context, src Source) *Run {
+	if e == nil || e.fetcher == nil {
+		// A zero Engine would admit targets and never start one: its
+		// Results would never close.
+		panic("engine: Start on an Engine not made by engine.New or engine.NewWithFetcher")
+	}
 	if fs, ok := src.(FuncSource); src == nil || ok && fs == nil {
 		panic("engine: Start with a nil Source") // here, not in the run's goroutine
 	}

@@ -648,6 +648,27 @@ func TestStartNilSourcePanics(t *testing.T) {
 	}
 }
 
+// An Engine not made by New or NewWithFetcher (its zero value, or a nil
+// pointer) has no fetcher and no limits: a run on it would admit targets and
+// never start one, and its Results would never close. Start says so at once.
+func TestStartOnUnbuiltEnginePanics(t *testing.T) {
+	t.Parallel()
+	src := SliceSource([]fetch.Target{target(0, "a")})
+	for name, e := range map[string]*Engine{"zero": {}, "new": new(Engine), "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			var p any
+			func() {
+				defer func() { p = recover() }()
+				e.Start(context.Background(), src)
+			}()
+			msg, _ := p.(string)
+			if !strings.Contains(msg, "engine.New") {
+				t.Errorf("Start on an unbuilt Engine: recovered %v, want a panic naming engine.New", p)
+			}
+		})
+	}
+}
+
 // A source that fails while a drained run finishes its attempts in flight
 // is not the run's error: the run stopped reading it (as before the reader
 // handed over the target it held after a stop, when it depended on timing).
