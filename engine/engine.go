@@ -119,7 +119,7 @@ type Run struct {
 	results chan fetch.Result
 	drain   chan struct{}
 	once    sync.Once
-	err     error // set before results is closed
+	err     atomic.Pointer[error] // set before results is closed; Err may ask earlier
 	drops   chan dropRequest
 	ended   chan struct{} // closed when the run's loop returns
 	cancel  context.CancelFunc
@@ -174,8 +174,14 @@ type dropRequest struct {
 }
 
 // Err returns the error that stopped reading the source early, if any. It
-// is meaningful once Results is closed.
-func (r *Run) Err() error { return r.err }
+// is meaningful once Results is closed; before that it returns nil. It is
+// safe to call from any goroutine at any time.
+func (r *Run) Err() error {
+	if p := r.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // Stats returns the run's counters now.
 func (r *Run) Stats() Stats {

@@ -498,6 +498,50 @@ func TestSourceErrorIsReported(t *testing.T) {
 	}
 }
 
+// Err may be asked while the run goes on (a progress display, or the
+// function Stream returns, called early): it answers nil until the run has
+// ended, and the source's error after, without a data race on the field the
+// run's goroutine sets at its end (go test -race reports one otherwise).
+func TestErrWhileRunning(t *testing.T) {
+	t.Parallel()
+	n := 0
+	src := FuncSource(func() (fetch.Target, error) {
+		if n == 20 {
+			return fetch.Target{}, fmt.Errorf("input.txt: disk on fire")
+		}
+		n++
+		time.Sleep(time.Millisecond)
+		return target(n-1, "a"), nil
+	})
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result { return fetch.Result{Status: 200} })
+	results, errf := mustEngine(t, testConfig(), f).Stream(context.Background(), src)
+	stop, polled := make(chan struct{}), make(chan struct{})
+	go func() { // not synchronised with the run in any way
+		defer close(polled)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = errf()
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	got := 0
+	for range results {
+		got++
+	}
+	close(stop)
+	<-polled
+	if got != 20 {
+		t.Errorf("results = %d, want 20", got)
+	}
+	if err := errf(); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Errorf("Err() after the end = %v, want the source's error", err)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	c := DefaultConfig()

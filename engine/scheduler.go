@@ -262,7 +262,9 @@ func (s *scheduler) loop(src Source) {
 	close(s.work)
 	s.wg.Wait()
 	s.run.cancel()
-	s.run.err = srcErr
+	if srcErr != nil {
+		s.run.err.Store(&srcErr)
+	}
 	close(s.run.results)
 }
 
