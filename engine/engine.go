@@ -120,7 +120,7 @@ type Run struct {
 	drain   chan struct{}
 	once    sync.Once
 	err     atomic.Pointer[error] // set before results is closed; Err may ask earlier
-	drops   chan dropRequest
+	drops   chan *dropRequest
 	ended   chan struct{} // closed when the run's loop returns
 	cancel  context.CancelFunc
 
@@ -158,19 +158,28 @@ func (r *Run) Stop() {
 // runs on the run's own goroutine: it must be quick and must not call the
 // run. A dist worker uses it when it gives a partition back, whose queued
 // targets would otherwise wait behind live ones for slots, only to come
-// back canceled.
+// back canceled. A nil drop drops nothing. If drop panics, the targets not
+// yet looked at stay queued, in order, and DropQueued panics with the same
+// value in the caller's goroutine.
 func (r *Run) DropQueued(drop func(t *fetch.Target) (fetch.Result, bool)) {
-	req := dropRequest{drop: drop, done: make(chan struct{})}
+	if drop == nil {
+		return
+	}
+	req := &dropRequest{drop: drop, done: make(chan struct{})}
 	select {
 	case r.drops <- req:
 		<-req.done // the loop closes it right after looking
+		if req.panicked != nil {
+			panic(req.panicked)
+		}
 	case <-r.ended:
 	}
 }
 
 type dropRequest struct {
-	drop func(t *fetch.Target) (fetch.Result, bool)
-	done chan struct{}
+	drop     func(t *fetch.Target) (fetch.Result, bool)
+	done     chan struct{}
+	panicked any // what drop panicked with; set before done is closed
 }
 
 // Err returns the error that stopped reading the source early, if any. It
@@ -222,7 +231,7 @@ func (e *Engine) Start(ctx context.Context, src Source) *Run {
 	r := &Run{
 		results: make(chan fetch.Result, min(e.cfg.Limits.Concurrency, maxBuffer)),
 		drain:   make(chan struct{}),
-		drops:   make(chan dropRequest),
+		drops:   make(chan *dropRequest),
 		ended:   make(chan struct{}),
 		cancel:  cancel,
 	}

@@ -838,6 +838,65 @@ func TestPanicsInUserCode(t *testing.T) {
 			t.Errorf("%d results, Err %v; want 2 and the panic as the source's error", len(got), run.Err())
 		}
 	})
+	// DropQueued's func runs on the run's goroutine, where a panic (or a
+	// nil func) killed the program. A nil func drops nothing; a panic comes
+	// back to the caller of DropQueued, and the run goes on with every
+	// target still queued, in order.
+	t.Run("drop", func(t *testing.T) {
+		release := make(chan struct{})
+		var mu sync.Mutex
+		var order []uint64
+		f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+			if tg.Seq == 0 {
+				<-release
+			}
+			mu.Lock()
+			order = append(order, tg.Seq)
+			mu.Unlock()
+			return fetch.Result{Status: 200}
+		})
+		ts := []fetch.Target{target(0, "a")}
+		for i := 1; i < 6; i++ {
+			ts = append(ts, target(i, "b"))
+		}
+		c := testConfig()
+		c.Limits.Concurrency, c.Limits.PerHost = 1, 1 // target 0 holds the only slot
+		r := mustEngine(t, c, f).Start(context.Background(), SliceSource(ts))
+		deadline := time.Now().Add(10 * time.Second)
+		for r.Stats().Read < int64(len(ts)) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		r.DropQueued(nil)
+		var asked int
+		p := func() (p any) {
+			defer func() { p = recover() }()
+			r.DropQueued(func(tg *fetch.Target) (fetch.Result, bool) {
+				if asked++; asked == 2 {
+					panic("drop boom")
+				}
+				return fetch.Result{}, false
+			})
+			return nil
+		}()
+		if s, _ := p.(string); !strings.Contains(s, "drop boom") {
+			t.Errorf("DropQueued with a panicking func: recovered %v, want its panic", p)
+		}
+		close(release)
+		got := collect(t, r)
+		if len(got) != len(ts) {
+			t.Fatalf("%d results, want %d", len(got), len(ts))
+		}
+		for seq, res := range got {
+			if res.Status != 200 || res.Error != nil {
+				t.Errorf("target %d: %+v, want it fetched", seq, res)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if fmt.Sprint(order) != "[0 1 2 3 4 5]" {
+			t.Errorf("fetched in the order %v, want the queue's [0 1 2 3 4 5]", order)
+		}
+	})
 }
 
 // TestStopDiscardsTheResults: a caller that stops reading, as a library

@@ -253,7 +253,7 @@ func (s *scheduler) loop(src Source) {
 			s.stop(errDrained)
 			stopReader()
 		case req := <-s.run.drops:
-			s.dropQueued(req.drop)
+			req.panicked = s.dropQueued(req.drop)
 			close(req.done)
 		}
 		timer.Stop()
@@ -269,12 +269,27 @@ func (s *scheduler) loop(src Source) {
 }
 
 // dropQueued gives the queued targets drop picks the result it returns,
-// without attempts; the others keep their order.
-func (s *scheduler) dropQueued(drop func(t *fetch.Target) (fetch.Result, bool)) {
+// without attempts; the others keep their order. A panic in drop (code the
+// caller wrote, on the run's goroutine, where it could not be recovered)
+// ends the look: it is returned for DropQueued to raise in its caller's
+// goroutine, and every target not yet looked at stays queued.
+func (s *scheduler) dropQueued(drop func(t *fetch.Target) (fetch.Result, bool)) (panicked any) {
+	call := func(t *fetch.Target) (r fetch.Result, ok bool) {
+		defer func() {
+			if p := recover(); p != nil {
+				panicked, ok = p, false
+			}
+		}()
+		return drop(t)
+	}
 	for _, h := range s.hosts {
 		for range h.queue.len() {
 			tk := h.queue.popFront()
-			r, ok := drop(&tk.t)
+			var r fetch.Result
+			ok := false
+			if panicked == nil {
+				r, ok = call(&tk.t)
+			}
 			if !ok {
 				h.queue.pushBack(tk)
 				continue
@@ -284,6 +299,7 @@ func (s *scheduler) dropQueued(drop func(t *fetch.Target) (fetch.Result, bool)) 
 		}
 		h.queue.release()
 	}
+	return panicked
 }
 
 // admit takes a target into the window: invalid ones get their result at
