@@ -136,7 +136,7 @@ func (a Accept) Status(code int) bool {
 
 // OK reports whether a result counts as success: it carries no error and its
 // status is accepted. A result with an error is never accepted, whatever its
-// status (DECISIONS.md).
+// status (README.md, the result schema's error field).
 func (a Accept) OK(r *fetch.Result) bool {
 	return r.Error == nil && a.Status(r.Status)
 }
