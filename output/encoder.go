@@ -45,8 +45,11 @@ var Formats = []string{"text", "jsonl", "csv"}
 // NewEncoder returns the encoder for format "text", "jsonl" or "csv" writing
 // to w. The encoder buffers internally and hands w only whole records, each
 // in a single Write, so several encoders sharing one stream never interleave
-// inside a line.
+// inside a line. A nil w is an error, not a panic at the first Flush.
 func NewEncoder(format string, w io.Writer, o EncoderOptions) (Encoder, error) {
+	if w == nil {
+		return nil, fmt.Errorf("output: %s encoder with a nil writer", format)
+	}
 	switch format {
 	case "text":
 		return newTextEncoder(w, o), nil

@@ -460,3 +460,14 @@ func BenchmarkEncodeCSV(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// A nil writer was accepted and panicked at the first Flush, far from the
+// mistake (an unset io.Writer field); NewEncoder refuses it.
+func TestNewEncoderNilWriter(t *testing.T) {
+	for _, f := range Formats {
+		enc, err := NewEncoder(f, nil, EncoderOptions{})
+		if err == nil || enc != nil {
+			t.Errorf("NewEncoder(%q, nil) = %v, %v; want an error", f, enc, err)
+		}
+	}
+}
