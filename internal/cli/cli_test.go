@@ -92,6 +92,9 @@ func (s *site) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/evil":
 		fmt.Fprint(w, "<html><head><title>pwn\x1b[2J\x1b]0;owned\x07\rhidden\u202e</title></head></html>")
 		return
+	case r.URL.Path == "/ua":
+		fmt.Fprintf(w, "<title>%q</title>", r.Header.Values("User-Agent"))
+		return
 	case r.URL.Path == "/echo":
 		body, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "<title>%s %s %s</title>", r.Method, body, r.Header.Get("X-Probe"))
@@ -561,6 +564,30 @@ func TestRequestFlags(t *testing.T) {
 	}
 }
 
+// TestUserAgentFlag: -A sets the User-Agent, and an empty -A sends none, as in
+// curl (it used to keep the default).
+func TestUserAgentFlag(t *testing.T) {
+	s := newSite(t)
+	for _, tc := range []struct {
+		args  []string
+		title string
+	}{
+		{nil, `["fanout/` + fetch.Version + `"]`},
+		{[]string{"-A", "probe/1"}, `["probe/1"]`},
+		{[]string{"-A", ""}, `[]`},
+		{[]string{"--user-agent="}, `[]`},
+	} {
+		code, out, errOut := runCLI(t, "", append(append([]string{"-q", "-f", "jsonl"}, tc.args...), s.URL+"/ua")...)
+		rs := decodeLines(t, out)
+		if code != ExitOK || len(rs) != 1 {
+			t.Fatalf("%q: exit %d, %d results: %s", tc.args, code, len(rs), errOut)
+		}
+		if got := rs[0].Title; got != tc.title {
+			t.Errorf("%q: server saw User-Agent %s, want %s", tc.args, got, tc.title)
+		}
+	}
+}
+
 // Duplicates are fetched once and counted in the summary; --no-dedupe
 // fetches every line.
 func TestDedupeFlag(t *testing.T) {
@@ -677,6 +704,13 @@ func TestCACert(t *testing.T) {
 	}
 	if code, out, errOut := runCLI(t, "", "-q", "-f", "jsonl", "--cacert", ca, ts.URL); code != ExitOK || !strings.Contains(out, `"status":200`) {
 		t.Errorf("--cacert: exit %d, %s%s", code, out, errOut)
+	}
+	// Given a CA that did not sign the server's certificate, the hint must
+	// not send the user to --cacert again.
+	otherCA := newTestCA(t, "other").File
+	if code, out, errOut := runCLI(t, "", "-q", "-f", "jsonl", "--cacert", otherCA, ts.URL); code != ExitFailures ||
+		strings.Contains(out, "--cacert FILE") || !strings.Contains(out, "not one --cacert trusts") {
+		t.Errorf("another CA in --cacert: exit %d, %s%s", code, out, errOut)
 	}
 	notPEM := filepath.Join(dir, "notes.txt")
 	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {

@@ -82,7 +82,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.method, "method", "X", "", "HTTP method (default GET, or POST with -d)")
 	fs.StringArrayVarP(&f.headers, "header", "H", nil, "extra request header `\"Name: value\"` (repeatable; \"Name:\" with no value removes a default one)")
 	fs.StringVarP(&f.data, "data", "d", "", "request body; @FILE reads it from a file")
-	fs.StringVarP(&f.userAgent, "user-agent", "A", "", "User-Agent header (default \"fanout/"+fetch.Version+"\")")
+	fs.StringVarP(&f.userAgent, "user-agent", "A", "", "User-Agent header (default \"fanout/"+fetch.Version+"\"; -A '' sends none)")
 	fs.StringVarP(&f.proxy, "proxy", "x", "", "proxy URL: http://, https:// or socks5:// (default: the *_PROXY variables)")
 	fs.BoolVarP(&f.insecure, "insecure", "k", false, "do not verify TLS certificates")
 	fs.StringVar(&f.caCert, "cacert", "", "trust the certificate authorities in the PEM `FILE` instead of the system's (a private CA)")
@@ -122,8 +122,8 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	r.Method = strings.ToUpper(f.method)
 	r.Proxy, r.Insecure, r.HTTP1 = f.proxy, f.insecure, f.http11
 	r.MaxRedirects, r.Follow, r.NoFallback = f.maxRedirects, !f.noFollow, f.noFallback
-	if f.userAgent != "" {
-		r.UserAgent = f.userAgent
+	if f.userAgent != "" || f.set != nil && f.set.Changed("user-agent") {
+		r.UserAgent = f.userAgent // -A '' sends none, as in curl
 	}
 	if len(f.headers) > 0 {
 		r.Header = http.Header{}
