@@ -588,6 +588,29 @@ func TestUserAgentFlag(t *testing.T) {
 	}
 }
 
+// TestEmptyInputWarns: a list with no targets at all (blank lines and
+// comments only) still exits 0, but says so, also under -q; a list whose
+// lines are all invalid has targets, with results, and no warning.
+func TestEmptyInputWarns(t *testing.T) {
+	s := newSite(t)
+	const warning = "no targets in the input"
+	for _, tc := range []struct {
+		stdin string
+		code  int
+		warn  bool
+	}{
+		{"", ExitOK, true},
+		{"# only a comment\n\n   \n", ExitOK, true},
+		{"not a url\n", ExitFailures, false},
+		{s.URL + "/\n", ExitOK, false},
+	} {
+		code, _, errOut := runCLI(t, tc.stdin, "-q", "-i", "-")
+		if code != tc.code || strings.Contains(errOut, warning) != tc.warn {
+			t.Errorf("stdin %q: exit %d, stderr %q; want exit %d, warning %v", tc.stdin, code, errOut, tc.code, tc.warn)
+		}
+	}
+}
+
 // Duplicates are fetched once and counted in the summary; --no-dedupe
 // fetches every line.
 func TestDedupeFlag(t *testing.T) {

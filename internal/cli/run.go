@@ -168,6 +168,12 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		prog.Stop()
 	}
 	sum.SetDuplicates(src.dups.Load())
+	if src.read.Load() == 0 && w.err == nil && run.Err() == nil && !interrupted && ctx.Err() == nil {
+		// Also under -q: a CI step whose list came out empty (a generator
+		// that failed, a wrong path in a glob) would otherwise pass as a
+		// clean run of nothing.
+		fmt.Fprintf(env.Stderr, "fanout: warning: no targets in the input: every line was blank or a comment\n")
+	}
 	if !f.quiet {
 		sum.Write(env.Stderr, wall)
 		if rc.resumed() && whole.Results >= 0 {
@@ -299,11 +305,15 @@ func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort
 type countingSource struct {
 	r    *input.Reader
 	dups atomic.Uint64
+	read atomic.Uint64    // targets read, duplicates apart
 	prog *output.Progress // nil without a progress bar
 }
 
 func (s *countingSource) Next() (fetch.Target, error) {
 	t, err := s.r.Next()
+	if err == nil {
+		s.read.Add(1)
+	}
 	d := s.r.Duplicates()
 	if old := s.dups.Swap(d); d > old && s.prog != nil {
 		// The bar's total counts every line: the duplicates, which get
