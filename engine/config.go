@@ -101,7 +101,8 @@ func (c Config) Validate() error {
 	if c.Retry.MaxWait < 0 {
 		bad("--max-retry-wait must not be negative, got %s", c.Retry.MaxWait)
 	}
-	if c.Retry.Base <= 0 || c.Retry.Cap < c.Retry.Base {
+	// Without retries the backoff is never used: Retry{} says "none".
+	if c.Retry.Max > 0 && (c.Retry.Base <= 0 || c.Retry.Cap < c.Retry.Base) {
 		bad("retry backoff needs 0 < base <= cap, got base %s cap %s", c.Retry.Base, c.Retry.Cap)
 	}
 	if err := c.Request.Validate(); err != nil {

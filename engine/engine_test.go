@@ -557,6 +557,21 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateNoRetries: Retry{} (no retries) needs no backoff, and a
+// backoff is still checked when there are retries to shape.
+func TestValidateNoRetries(t *testing.T) {
+	t.Parallel()
+	c := DefaultConfig()
+	c.Retry = Retry{}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate() with Retry{} = %v, want nil", err)
+	}
+	c.Retry.Max = 1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "backoff") {
+		t.Errorf("Validate() with retries and no backoff = %v, want a backoff error", err)
+	}
+}
+
 // A host that answers 429 above 2 requests at once gets fewer: after the
 // first 429s the engine halves that host's concurrency, and every target
 // ends accepted within its retries.
