@@ -1,6 +1,7 @@
 package input
 
 import (
+	"bytes"
 	"net/netip"
 	"unicode/utf8"
 )
@@ -96,12 +97,37 @@ func appendName[T text](dst []byte, host T) ([]byte, string) {
 		}
 		return dst, ""
 	}
+	if hexIPv4(name) {
+		return dst, reasonBadIPv4
+	}
 	if puny {
 		if _, err := idnaToASCII(string(name)); err != nil {
 			return dst, reasonBadIDN
 		}
 	}
 	return dst, ""
+}
+
+// hexIPv4 reports whether name is an IPv4 address with a part in hex, such
+// as "0x7f.0.0.1" or "0x7f000001": browsers and curl (inet_aton) read it as
+// an address, Go's resolver as a name to look up in DNS. Like the octal and
+// short forms that validIPv4 refuses, it is invalid rather than guessed.
+func hexIPv4(name []byte) bool {
+	anyHex := false
+	for label := range bytes.SplitSeq(name, []byte{'.'}) {
+		digits, hex := label, false
+		if len(label) >= 2 && label[0] == '0' && label[1] == 'x' {
+			digits, hex, anyHex = label[2:], true, true
+		} else if len(label) == 0 {
+			return false
+		}
+		for _, c := range digits {
+			if !isHex(c) || !hex && c > '9' {
+				return false
+			}
+		}
+	}
+	return anyHex
 }
 
 // validIPv4 accepts only the dotted-quad form with no leading zeros, which

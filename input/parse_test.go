@@ -28,6 +28,10 @@ func TestParse(t *testing.T) {
 		{"https://example.com:/", "https://example.com/", "example.com:443", false},
 		{"https://example.com/a#frag", "https://example.com/a", "example.com:443", false},
 		{"https://example.com#frag", "https://example.com/", "example.com:443", false},
+		// Names that only look like hex addresses stay names.
+		{"http://0xdead.example/", "http://0xdead.example/", "0xdead.example:80", false},
+		{"http://0x7f.0.0.1a/", "http://0x7f.0.0.1a/", "0x7f.0.0.1a:80", false},
+		{"http://0xg/", "http://0xg/", "0xg:80", false},
 		{"https://example.com?q=1#f", "https://example.com/?q=1", "example.com:443", false},
 		{"https://example.com/?", "https://example.com/?", "example.com:443", false},
 		{"https://example.com/a?b=c&d=%zz", "https://example.com/a?b=c&d=%zz", "example.com:443", false},
@@ -130,6 +134,13 @@ func TestParse(t *testing.T) {
 		{"http://010.0.0.1/", "invalid ipv4 address"},
 		{"http://1.2.3/", "invalid ipv4 address"},
 		{"http://1.2.3.4./", "invalid ipv4 address"},
+		// Hex parts: an address to browsers and curl, a name to look up in
+		// DNS to Go's resolver.
+		{"http://0x7f.0.0.1:8080/", "invalid ipv4 address"},
+		{"http://0X7F000001/", "invalid ipv4 address"},
+		{"http://127.0x0.0.1/", "invalid ipv4 address"},
+		{"http://0x/", "invalid ipv4 address"},
+		{"0x7f.1", "invalid ipv4 address"},
 		{"http://[::1/", "invalid ipv6 address"},
 		{"http://[1.2.3.4]/", "invalid ipv6 address"},
 		{"http://[zz::1]/", "invalid ipv6 address"},
