@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -40,6 +41,9 @@ type Options struct {
 	// RootCAs, if set, are the certificate authorities trusted instead of
 	// the system's (--cacert: a private CA).
 	RootCAs *x509.CertPool
+	// ClientCert, if set, is presented to servers that ask for a client
+	// certificate (--cert, --key: mutual TLS).
+	ClientCert *tls.Certificate
 	// Resolve pins host:port pairs to addresses (--resolve).
 	Resolve []Resolve
 	// HTTP1 disables HTTP/2 (--http1.1).

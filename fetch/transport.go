@@ -84,6 +84,9 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 1 << 20,
 	}
+	if o.ClientCert != nil {
+		tr.TLSClientConfig.Certificates = []tls.Certificate{*o.ClientCert}
+	}
 	if o.HTTP1 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}

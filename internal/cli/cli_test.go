@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -746,6 +748,57 @@ func TestCACert(t *testing.T) {
 		code, _, errOut := runCLI(t, "", "-q", "--cacert", tc.file, ts.URL)
 		if code != ExitUsage || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
 			t.Errorf("--cacert %s: exit %d, stderr %q; want exit %d saying %q", tc.file, code, errOut, ExitUsage, tc.want)
+		}
+	}
+}
+
+// TestClientCert: --cert and --key present a client certificate to a server
+// that requires one (mutual TLS); without them the failure says what to
+// give; bad files are usage errors naming the flag and the file.
+func TestClientCert(t *testing.T) {
+	ca := newTestCA(t, "clients")
+	certFile, keyFile, keyPEM := ca.issue("probe", x509.ExtKeyUsageClientAuth)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "<title>%s</title>", r.TLS.PeerCertificates[0].Subject.CommonName)
+	}))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	ts.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+
+	code, out, errOut := runCLI(t, "", "-q", "-f", "jsonl", "-k", "--retries", "0", ts.URL)
+	if rs := decodeLines(t, out); code != ExitFailures || len(rs) != 1 || rs[0].Error == nil ||
+		rs[0].Error.Kind != fetch.KindTLS || !strings.Contains(rs[0].Error.Message, "--cert FILE --key FILE") {
+		t.Errorf("without --cert: exit %d, %s%s; want a tls error naming --cert", code, out, errOut)
+	}
+	both := filepath.Join(t.TempDir(), "both.pem")
+	cert, _ := os.ReadFile(certFile)
+	if err := os.WriteFile(both, append(cert, keyPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--cert", certFile, "--key", keyFile}, {"-E", both}} {
+		code, out, errOut := runCLI(t, "", append([]string{"-q", "-f", "jsonl", "-k", ts.URL}, args...)...)
+		if rs := decodeLines(t, out); code != ExitOK || len(rs) != 1 || rs[0].Title != "probe" {
+			t.Errorf("%q: exit %d, %s%s; want the server to see client probe", args, code, out, errOut)
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--key", keyFile}, "--key " + keyFile + ": give the certificate too"},
+		{[]string{"--cert", certFile}, "--cert " + certFile + ": no private key in it"},
+		{[]string{"--cert", missing}, "--cert " + missing + ": no such file"},
+		{[]string{"--cert", certFile, "--key", missing}, "--key " + missing + ": no such file"},
+		{[]string{"--cert", keyFile, "--key", keyFile}, "--cert " + keyFile + ": no PEM certificate"},
+		{[]string{"--cert", certFile, "--key", certFile}, "--key " + certFile + ": no PEM private key"},
+	} {
+		code, _, errOut := runCLI(t, "", append([]string{"-q", ts.URL}, tc.args...)...)
+		if code != ExitUsage || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d saying %q", tc.args, code, errOut, ExitUsage, tc.want)
 		}
 	}
 }

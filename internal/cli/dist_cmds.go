@@ -93,7 +93,7 @@ func copyFlags(dst, src *pflag.FlagSet, names ...string) {
 var engineFlagNames = []string{
 	"concurrency", "per-host", "rate", "host-rate", "window",
 	"retries", "max-retry-wait", "timeout", "connect-timeout",
-	"method", "header", "data", "user-agent", "proxy", "insecure", "cacert", "resolve",
+	"method", "header", "data", "user-agent", "proxy", "insecure", "cacert", "cert", "key", "resolve",
 	"http1.1", "max-redirects", "no-follow", "max-body", "no-fallback",
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -41,6 +42,7 @@ type flags struct {
 	proxy        string
 	insecure     bool
 	caCert       string
+	cert, key    string
 	resolve      []string
 	http11       bool
 	maxRedirects int
@@ -86,6 +88,8 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.proxy, "proxy", "x", "", "proxy URL: http://, https:// or socks5:// (default: the *_PROXY variables)")
 	fs.BoolVarP(&f.insecure, "insecure", "k", false, "do not verify TLS certificates")
 	fs.StringVar(&f.caCert, "cacert", "", "trust the certificate authorities in the PEM `FILE` instead of the system's (a private CA)")
+	fs.StringVarP(&f.cert, "cert", "E", "", "present the client certificate in the PEM `FILE` to servers that ask for one (mutual TLS)")
+	fs.StringVar(&f.key, "key", "", "the private key of --cert, a PEM `FILE` (default: in the --cert file)")
 	fs.StringArrayVar(&f.resolve, "resolve", nil, "resolve `HOST:PORT:ADDR[,ADDR]` without DNS (repeatable; * as HOST for any)")
 	fs.BoolVar(&f.http11, "http1.1", false, "use HTTP/1.1 only (no HTTP/2)")
 	fs.IntVar(&f.maxRedirects, "max-redirects", d.Request.MaxRedirects, "redirects to follow at most")
@@ -168,6 +172,16 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 			errs = append(errs, fmt.Errorf("--cacert %s: no PEM certificate in it (want -----BEGIN CERTIFICATE-----)", f.caCert))
 		}
 	}
+	switch {
+	case f.key != "" && f.cert == "":
+		errs = append(errs, fmt.Errorf("--key %s: give the certificate too, with --cert FILE", f.key))
+	case f.cert != "":
+		if cert, err := loadClientCert(f.cert, f.key); err != nil {
+			errs = append(errs, err)
+		} else {
+			r.ClientCert = &cert
+		}
+	}
 	for _, s := range f.resolve {
 		e, err := fetch.ParseResolve(s)
 		if err != nil {
@@ -236,4 +250,35 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// loadClientCert reads --cert and --key (the key may be in the certificate's
+// file, as curl allows) and says which file is wrong.
+func loadClientCert(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("--cert %s: %v", certFile, unwrapPath(err))
+	}
+	keyPEM, keyFlag := certPEM, "--cert "+certFile
+	if keyFile != "" {
+		if keyPEM, err = os.ReadFile(keyFile); err != nil {
+			return tls.Certificate{}, fmt.Errorf("--key %s: %v", keyFile, unwrapPath(err))
+		}
+		keyFlag = "--key " + keyFile
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		what := strings.TrimPrefix(err.Error(), "tls: ")
+		noKey := strings.Contains(what, "key input") || strings.Contains(what, "rather than a key")
+		switch {
+		case strings.Contains(what, "certificate input"):
+			return cert, fmt.Errorf("--cert %s: no PEM certificate in it (want -----BEGIN CERTIFICATE-----)", certFile)
+		case noKey && keyFile == "":
+			return cert, fmt.Errorf("--cert %s: no private key in it: give it with --key FILE", certFile)
+		case noKey:
+			return cert, fmt.Errorf("%s: no PEM private key in it (want -----BEGIN ... PRIVATE KEY-----; encrypted keys are not supported)", keyFlag)
+		}
+		return cert, fmt.Errorf("--cert %s, %s: %s", certFile, keyFlag, what)
+	}
+	return cert, nil
 }
