@@ -569,3 +569,51 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// Two workers given the same --id share one heartbeat key: one of them
+// must say so, while a worker alone never does (its own heartbeats are
+// its own).
+func TestSameWorkerIDWarns(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	const n = 600
+	urls := manyHosts(sim, n, 20, 20*time.Millisecond)
+	rc := testRun("twins")
+	submit(t, connect(t, url), rc, urls)
+	cfg := engineConfig(t, sim, 4, 1)
+	const warning = "another worker is running with --id twin"
+
+	var logA, logB syncBuffer
+	a := newWorker(t, url, WorkerConfig{Engine: cfg, Run: rc.Name, ID: "twin", ExitWhenDone: true, Log: &logA})
+	b := newWorker(t, url, WorkerConfig{Engine: cfg, Run: rc.Name, ID: "twin", ExitWhenDone: true, Log: &logB})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := a.Run(context.Background(), make(chan struct{})); err != nil {
+			t.Errorf("a: %v", err)
+		}
+	})
+	// Alone past its first heartbeats (every LeaseTTL/4), a must not warn.
+	start := time.Now()
+	for a.Done() < 100 || time.Since(start) < rc.LeaseTTL {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("worker a stored %d results in 10s", a.Done())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if strings.Contains(logA.String(), warning) {
+		t.Fatalf("a worker alone warned of another with its id:\n%s", logA.String())
+	}
+	wg.Go(func() {
+		if err := b.Run(context.Background(), make(chan struct{})); err != nil {
+			t.Errorf("b: %v", err)
+		}
+	})
+	wg.Wait()
+	if !strings.Contains(logA.String()+logB.String(), warning) {
+		t.Errorf("two workers with --id twin, neither warned:\n%s\n%s", logA.String(), logB.String())
+	}
+	if got := a.Done() + b.Done(); got != n {
+		t.Errorf("workers stored %d results, want %d", got, n)
+	}
+}

@@ -3,6 +3,7 @@ package dist
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,6 +64,9 @@ type Worker struct {
 	// Targets in batches pulled and not yet acknowledged or handed back,
 	// and how many of them were delivered before.
 	holding, holdingRedelivered atomic.Int64
+
+	instance string    // random: its heartbeats' Instance
+	sameID   sync.Once // warned that another worker has its ID
 }
 
 // NewWorker validates cfg and builds the worker's HTTP client.
@@ -85,7 +89,7 @@ func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{c: c, cfg: cfg, client: client}, nil
+	return &Worker{c: c, cfg: cfg, client: client, instance: rand.Text()}, nil
 }
 
 // ID returns the worker's name in leases and status.
@@ -277,6 +281,7 @@ func hasTargets(ctx context.Context, s jetstream.Stream) (bool, error) {
 // targets.
 type workerStat struct {
 	ID                 string    `json:"id"`
+	Instance           string    `json:"instance,omitempty"` // this process's, to tell two workers given one --id apart
 	Done               int64     `json:"done"`
 	Fetched            int64     `json:"fetched"` // Done and the results waiting for their batch to complete
 	Redelivered        int64     `json:"redelivered"`
@@ -400,6 +405,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		go func() {
 			defer close(read)
 			for e := range watch.Updates() {
+				w.checkSameID(e)
 				if members.changed(e) {
 					select {
 					case wake <- struct{}{}:
@@ -441,7 +447,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		now := time.Now()
 		actx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
 		// Heartbeat: live workers decide the fair share.
-		st := workerStat{ID: w.cfg.ID, Done: w.done.Load() - doneFrom, Fetched: w.fetched.Load() - fetchedFrom,
+		st := workerStat{ID: w.cfg.ID, Instance: w.instance, Done: w.done.Load() - doneFrom, Fetched: w.fetched.Load() - fetchedFrom,
 			Redelivered: w.redelivered.Load() - redeliveredFrom,
 			Holding:     w.holding.Load(), HoldingRedelivered: w.holdingRedelivered.Load(), At: now.UTC()}
 		// The rate counts fetches, not stored results: those come a whole
@@ -584,6 +590,23 @@ type membership struct {
 func newMembership(self string, cooldown time.Duration) *membership {
 	// Its own first heartbeat changes nothing: it balanced just before.
 	return &membership{known: map[string]bool{"w." + self: true}, gave: map[string]time.Time{}, cooldown: cooldown}
+}
+
+// checkSameID warns, once, when the heartbeat under this worker's key was
+// written by another process: two workers given the same --id share one
+// heartbeat, so status shows them as one and the fair share counts one
+// worker where there are two. (Leases stay exclusive: politeness holds.)
+func (w *Worker) checkSameID(e jetstream.KeyValueEntry) {
+	if e == nil || e.Operation() != jetstream.KeyValuePut || e.Key() != "w."+w.cfg.ID {
+		return
+	}
+	var st workerStat
+	if json.Unmarshal(e.Value(), &st) != nil || st.Instance == "" || st.Instance == w.instance {
+		return
+	}
+	w.sameID.Do(func() {
+		w.logf("another worker is running with --id %s: give each worker its own --id (status shows the two as one, and the partitions are not shared fairly)", w.cfg.ID)
+	})
 }
 
 func (m *membership) changed(e jetstream.KeyValueEntry) bool {

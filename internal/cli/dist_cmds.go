@@ -295,7 +295,7 @@ released, then the worker exits.`,
 	fs.SortFlags = false
 	nf.register(fs)
 	fs.StringVar(&run, "run", "", "serve only run `NAME` (default: every run, oldest first)")
-	fs.StringVar(&id, "id", "", "worker name in leases and status (default HOST-PID)")
+	fs.StringVar(&id, "id", "", "worker name in leases and status, its own to each worker (default HOST-PID)")
 	fs.BoolVar(&exitWhenDone, "exit-when-done", false, "exit once no run has work left instead of waiting for more")
 	fs.DurationVar(&runWait, "run-wait", dist.DefaultRunWait, "with --run and --exit-when-done, how long to wait for the run to be submitted, or for its streams to open")
 	fs.IntVar(&maxParts, "max-partitions", 0, "hold at most this many partitions (0: a fair share)")
