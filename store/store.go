@@ -246,11 +246,12 @@ func setUp(db *sql.DB) error {
 	// before fanout refused it. (A new file takes the DSN's page_size as
 	// long as it has no table yet.)
 	var mode string
-	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+	err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+	if err != nil {
 		return err
 	}
 	if mode != "wal" {
-		if err := db.QueryRow(`PRAGMA journal_mode = WAL`).Scan(&mode); err != nil {
+		if mode, err = switchToWAL(db); err != nil {
 			return err
 		}
 		if mode != "wal" {
@@ -308,6 +309,25 @@ func setUp(db *sql.DB) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// switchToWAL switches a new database to WAL journaling. The switch needs
+// the file to itself, and SQLite does not wait for it (busy_timeout does
+// not apply: the statement already holds a read lock, and waiting with one
+// could deadlock), so the second of two processes opening a new file at
+// the same moment got SQLITE_BUSY at once. It tries again, as long as
+// busy_timeout would have waited; the other process may have switched it.
+func switchToWAL(db *sql.DB) (string, error) {
+	deadline := time.Now().Add(10 * time.Second) // busy_timeout, connPragmas
+	for {
+		var mode string
+		err := db.QueryRow(`PRAGMA journal_mode = WAL`).Scan(&mode)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return mode, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // ownedByFanout refuses a database that some other program made: fanout

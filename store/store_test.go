@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -1017,5 +1018,36 @@ func TestRecorderForMissingRun(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("Results of a run that does not exist yielded %d items, want 1 (ErrNoRun)", n)
+	}
+}
+
+// TestOpenNewFileConcurrently opens one new file from several handles at
+// once, as two fanout processes started together with the same --db do.
+// The switch to WAL does not wait for the file (SQLite calls no busy
+// handler there), so all but one failed at once with "the database stayed
+// locked by another process for 10 s".
+func TestOpenNewFileConcurrently(t *testing.T) {
+	for i := range 60 {
+		path := filepath.Join(t.TempDir(), "runs.db")
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for k := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db, err := Open(path)
+				if err == nil {
+					_, err = db.Runs()
+					db.Close()
+				}
+				errs[k] = err
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("try %d: %v", i, err)
+			}
+		}
 	}
 }
