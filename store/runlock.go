@@ -19,12 +19,8 @@ var ErrRunInUse = errors.New("another fanout process is recording it")
 // The lock is a byte of a file beside the database (DB-lock), one per run,
 // so that different runs of one database record at once.
 func (db *DB) LockRun(runID int64) error {
-	if db.lockFile == nil {
-		f, err := os.OpenFile(db.path+"-lock", os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil {
-			return fmt.Errorf("--db %s: lock file: %v", db.path, err)
-		}
-		db.lockFile = f
+	if err := db.openLockFile(); err != nil {
+		return err
 	}
 	if err := lockByte(db.lockFile, runID); err != nil {
 		if errors.Is(err, ErrRunInUse) {
@@ -57,4 +53,38 @@ func (db *DB) Recording(runID int64) (recording, known bool) {
 		return true, false
 	}
 	return held, true
+}
+
+func (db *DB) openLockFile() error {
+	if db.lockFile == nil {
+		f, err := os.OpenFile(db.path+"-lock", os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("--db %s: lock file: %v", db.path, err)
+		}
+		db.lockFile = f
+	}
+	return nil
+}
+
+// pickByte is the byte of DB-lock that LockPicking takes; runs' ids, whose
+// bytes LockRun takes, start at 1.
+const pickByte = 0
+
+// LockPicking waits until no other process is choosing a run of this
+// database to record, and keeps the others waiting until unlock is called
+// (or the database is closed). Choosing (looking for an unfinished run with
+// the same inputs, or checking that no live run writes the same -o, then
+// creating a run and locking it) must be done under it: two processes
+// started together with the same command both found no run, created one
+// each and wrote one -o file at once; or one took over the run the other
+// had just created and not locked yet.
+func (db *DB) LockPicking() (unlock func(), err error) {
+	if err := db.openLockFile(); err != nil {
+		return nil, err
+	}
+	f := db.lockFile
+	if err := waitByte(f, pickByte); err != nil {
+		return nil, fmt.Errorf("--db %s: lock file: %v", db.path, err)
+	}
+	return func() { unlockByte(f, pickByte) }, nil
 }

@@ -36,3 +36,20 @@ func byteLocked(f *os.File, n int64) (bool, error) {
 	}
 	return lk.Type != unix.F_UNLCK, nil
 }
+
+// waitByte takes an exclusive lock on byte n of f, waiting for it.
+func waitByte(f *os.File, n int64) error {
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: n, Len: 1}
+	for {
+		err := unix.FcntlFlock(f.Fd(), setLockWait, &lk)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// unlockByte releases waitByte's lock on byte n of f.
+func unlockByte(f *os.File, n int64) {
+	lk := unix.Flock_t{Type: unix.F_UNLCK, Whence: 0, Start: n, Len: 1}
+	unix.FcntlFlock(f.Fd(), setLock, &lk)
+}

@@ -174,3 +174,71 @@ func hasRun(t *testing.T, db string) bool {
 	}
 	return len(runs) > 0
 }
+
+// TestSameCommandStartedTogether starts one --db command four times at
+// once on a new database, as a scheduler firing twice or a user's double
+// Enter would: one process records the run, the others are refused. Each
+// used to find no run to resume, create its own and write the same -o at
+// once (the file had lines torn, lost and doubled), or to take over the
+// run another had just created.
+func TestSameCommandStartedTogether(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary sixty times")
+	}
+	const n = 100
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Duration(rand.IntN(5)) * time.Millisecond)
+		fmt.Fprintf(w, "<title>%s</title>", r.URL.Path)
+	}))
+	defer srv.Close()
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, "%s/t/%d\n", srv.URL, i)
+	}
+	for try := range 15 {
+		dir := t.TempDir()
+		list := filepath.Join(dir, "targets.txt")
+		if err := os.WriteFile(list, []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
+		cmds := make([]*exec.Cmd, 4)
+		stderrs := make([]bytes.Buffer, len(cmds))
+		for i := range cmds {
+			cmds[i] = exec.Command(binary, "-i", list, "-f", "jsonl", "-o", out, "--db", db, "-q", "-c", "20")
+			cmds[i].Stderr = &stderrs[i]
+			if err := cmds[i].Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ran := 0
+		for i, cmd := range cmds {
+			err := cmd.Wait()
+			switch {
+			case err == nil:
+				ran++
+			case cmd.ProcessState.ExitCode() == 2 && strings.Contains(stderrs[i].String(), "is being recorded by another fanout process"):
+			default:
+				t.Fatalf("try %d: process %d: %v\n%s", try, i, err, stderrs[i].String())
+			}
+		}
+		sdb, err := store.Open(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs, err := sdb.Runs()
+		sdb.Close()
+		if err != nil || len(runs) != 1 || runs[0].State != store.StateDone || runs[0].Results != n {
+			t.Fatalf("try %d: %d runs (%v); want one done run with %d results", try, len(runs), err, n)
+		}
+		if ran != 1 {
+			// A second process that started once the first had finished
+			// starts a new run: not this test's case.
+			t.Fatalf("try %d: %d processes ran", try, ran)
+		}
+		checkEachOnce200(t, out, n)
+		if t.Failed() {
+			t.Fatalf("try %d", try)
+		}
+	}
+}

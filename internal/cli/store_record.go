@@ -55,6 +55,13 @@ func startRecording(env Env, f *flags, args []string, acc output.Accept) (*recor
 }
 
 func (rc *recording) pickRun(env Env, f *flags) error {
+	// Until the run picked is locked: another process started at the
+	// same moment must see it, and must not take it over.
+	unlock, err := rc.db.LockPicking()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var old *store.Run
 	if f.resumeID != 0 {
 		r, err := rc.db.Run(f.resumeID)
