@@ -148,10 +148,19 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		w.err = enc.Flush()
 	}
 	failed := sum.Failed()
-	var whole store.Run // the recorded run, over every session
+	var whole store.Run  // the recorded run, over every session
+	var shortInput error // a resume's input ended before targets the run has results for
 	if rc != nil {
 		// Before closing the output: the last commit syncs it.
 		complete := !interrupted && ctx.Err() == nil && w.err == nil && run.Err() == nil
+		if reach := rc.priorReach(); complete && src.read.Load() < reach {
+			// Not the input the run read (stdin, given again shorter or
+			// not at all): the targets past its end are not done.
+			shortInput = fmt.Errorf("the input gave %d targets this time, but run %d has a result for its target number %d: "+
+				"it is not the input the run read (stdin must give the same lines again); the run stays unfinished",
+				src.read.Load(), rc.runID, reach)
+			complete = false
+		}
 		var err error
 		if whole, err = rc.finish(complete, w.err == nil); err != nil {
 			whole.Results = -1 // not known
@@ -197,6 +206,9 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		return exitError{ExitIncomplete}
 	case run.Err() != nil:
 		fmt.Fprintf(env.Stderr, "fanout: reading targets: %v\n", run.Err())
+		return exitError{ExitIncomplete}
+	case shortInput != nil:
+		fmt.Fprintf(env.Stderr, "fanout: %v\n", shortInput)
 		return exitError{ExitIncomplete}
 	case interrupted || ctx.Err() != nil:
 		return exitError{ExitInterrupted}

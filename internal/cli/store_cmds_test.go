@@ -700,3 +700,78 @@ func TestResumeRefusesTheRunsOwnFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeShorterStdinStaysUnfinished: a run that read stdin, resumed
+// with stdin empty (or shorter), used to be marked done with exit 0,
+// missing every target past what the new input gave, and could not be
+// resumed again. It stays unfinished, exit 3, and a resume given the same
+// lines again completes it.
+func TestResumeShorterStdinStaysUnfinished(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/slow/") {
+			arrived <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		fmt.Fprint(w, "<title>ok</title>")
+	}))
+	defer srv.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	var sb strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&sb, "%s/fast/%d\n", srv.URL, i)
+	}
+	for i := range 10 {
+		fmt.Fprintf(&sb, "%s/slow/%d\n", srv.URL, i)
+	}
+	lines := sb.String()
+	dir := t.TempDir()
+	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
+
+	// The first session: the fast targets, then Ctrl-C while the first
+	// slow one is in flight (-c 1: one at a time, in order).
+	interrupt := make(chan struct{})
+	var stderr strings.Builder
+	done := make(chan int)
+	go func() {
+		env := Env{Stdin: strings.NewReader(lines), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+		done <- Main(context.Background(), env, []string{"-i", "-", "-f", "jsonl", "-o", out, "--db", db, "-q", "-c", "1", "--retries", "0"})
+	}()
+	<-arrived
+	close(interrupt)
+	close(release)
+	if code := <-done; code != ExitInterrupted {
+		t.Fatalf("first session: exit %d, want %d\n%s", code, ExitInterrupted, stderr.String())
+	}
+
+	code, _, errOut := runCLI(t, "", "resume", "--db", db, "-q", "last")
+	if code != ExitIncomplete || !strings.Contains(errOut, "not the input the run read") {
+		t.Errorf("resume with stdin empty: exit %d, want %d\n%s", code, ExitIncomplete, errOut)
+	}
+	sdb, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sdb.LastRun()
+	sdb.Close()
+	if err != nil || r.State == store.StateDone {
+		t.Fatalf("after a resume with stdin empty: run %+v, %v; want it unfinished", r.State, err)
+	}
+
+	if code, _, errOut := runCLI(t, lines, "resume", "--db", db, "-q", "last"); code != 0 {
+		t.Fatalf("resume with the same lines: exit %d\n%s", code, errOut)
+	}
+	if b, err := os.ReadFile(out); err != nil || strings.Count(string(b), "\n") != 20 {
+		t.Fatalf("output: %d lines, %v; want 20", strings.Count(string(b), "\n"), err)
+	}
+}

@@ -436,6 +436,19 @@ func (rc *recording) finish(complete, commit bool) (run store.Run, err error) {
 // resumed reports whether the run had results from earlier sessions.
 func (rc *recording) resumed() bool { return rc != nil && rc.prior != nil && rc.prior.Results > 0 }
 
+// priorReach is one past the highest target the run's earlier sessions
+// have a result for: a resumed input must give at least that many targets.
+func (rc *recording) priorReach() uint64 {
+	if rc == nil || rc.prior == nil {
+		return 0
+	}
+	n := rc.prior.LowWater
+	for s := range rc.prior.Above {
+		n = max(n, s+1)
+	}
+	return n
+}
+
 // remaining is the progress bar's total: the targets not yet done.
 func (rc *recording) remaining(total int64) int64 {
 	if rc == nil || rc.prior == nil || total < 0 {
