@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 )
 
 // ErrRunInUse is returned by LockRun for a run that another process is
@@ -66,6 +67,11 @@ func (db *DB) openLockFile() error {
 	return nil
 }
 
+// pickWait bounds LockPicking's wait. Choosing takes milliseconds, or up
+// to busy_timeout (10 s) when SQLite waits for the file; longer means the
+// holder is stuck.
+var pickWait = 30 * time.Second
+
 // pickByte is the byte of DB-lock that LockPicking takes; runs' ids, whose
 // bytes LockRun takes, start at 1.
 const pickByte = 0
@@ -83,7 +89,10 @@ func (db *DB) LockPicking() (unlock func(), err error) {
 		return nil, err
 	}
 	f := db.lockFile
-	if err := waitByte(f, pickByte); err != nil {
+	if err := waitByte(f, pickByte, time.Now().Add(pickWait)); err != nil {
+		if errors.Is(err, ErrRunInUse) {
+			return nil, fmt.Errorf("--db %s: another fanout process has been choosing its run for %v (is it stopped, with Ctrl-Z?)", db.path, pickWait)
+		}
 		return nil, fmt.Errorf("--db %s: lock file: %v", db.path, err)
 	}
 	return func() { unlockByte(f, pickByte) }, nil

@@ -3,7 +3,6 @@ package store
 import "golang.org/x/sys/unix"
 
 const (
-	setLock     = unix.F_OFD_SETLK
-	setLockWait = unix.F_OFD_SETLKW
-	getLock     = unix.F_OFD_GETLK
+	setLock = unix.F_OFD_SETLK
+	getLock = unix.F_OFD_GETLK
 )

@@ -2,7 +2,10 @@
 
 package store
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // lockByte does nothing where fanout has no record locks: two processes
 // must not record one run at once there (README).
@@ -13,6 +16,6 @@ const lockKnown = false
 
 func byteLocked(*os.File, int64) (bool, error) { return true, nil }
 
-func waitByte(*os.File, int64) error { return nil }
+func waitByte(*os.File, int64, time.Time) error { return nil }
 
 func unlockByte(*os.File, int64) {}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 )
 
 // needOFD skips a test that opens one database twice in one process as two
@@ -89,4 +91,48 @@ func TestRecording(t *testing.T) {
 	// Its own lock does not count for the database that holds it: only
 	// another process's would keep a run from being resumed here.
 	check("reader records 3", false, true, false)
+}
+
+// TestLockPickingWaitsBounded: LockPicking waits for another open database
+// choosing its run, takes its turn when that one is done, and gives up with
+// a message (not for ever) when the holder never lets go, as one stopped
+// with Ctrl-Z would.
+func TestLockPickingWaitsBounded(t *testing.T) {
+	needOFD(t)
+	defer func(d time.Duration) { pickWait = d }(pickWait)
+	pickWait = 200 * time.Millisecond
+	path := filepath.Join(t.TempDir(), "runs.db")
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	unlock, err := a.LockPicking()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := b.LockPicking(); err == nil || !strings.Contains(err.Error(), "choosing its run") {
+		t.Errorf("second LockPicking while the first holds it: %v, want a refusal after the wait", err)
+	}
+	if d := time.Since(start); d < pickWait || d > pickWait+2*time.Second {
+		t.Errorf("the refusal came after %v, want about %v", d, pickWait)
+	}
+	unlocked := make(chan struct{})
+	go func() {
+		defer close(unlocked)
+		time.Sleep(50 * time.Millisecond)
+		unlock()
+	}()
+	unlockB, err := b.LockPicking()
+	<-unlocked // before a is closed
+	if err != nil {
+		t.Fatalf("LockPicking after the holder let go: %v", err)
+	}
+	unlockB()
 }

@@ -5,6 +5,7 @@ package store
 import (
 	"errors"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,14 +38,17 @@ func byteLocked(f *os.File, n int64) (bool, error) {
 	return lk.Type != unix.F_UNLCK, nil
 }
 
-// waitByte takes an exclusive lock on byte n of f, waiting for it.
-func waitByte(f *os.File, n int64) error {
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: n, Len: 1}
+// waitByte takes an exclusive lock on byte n of f, waiting for it at most
+// until deadline (then ErrRunInUse). It polls rather than block in the
+// kernel (F_SETLKW), which no deadline could interrupt: a holder stopped
+// with Ctrl-Z would keep every other process waiting for ever.
+func waitByte(f *os.File, n int64, deadline time.Time) error {
 	for {
-		err := unix.FcntlFlock(f.Fd(), setLockWait, &lk)
-		if !errors.Is(err, unix.EINTR) {
+		err := lockByte(f, n)
+		if !errors.Is(err, ErrRunInUse) || time.Now().After(deadline) {
 			return err
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
