@@ -28,7 +28,6 @@ type task struct {
 	host     *host
 	attempts int
 	last     *fetch.Result // the previous attempt, while waiting for a retry
-	prepaid  bool          // a host-rate token is already reserved for it
 	started  time.Time     // when its latest attempt was dispatched
 }
 
@@ -353,16 +352,28 @@ func (s *scheduler) dispatch(now time.Time) {
 			continue // stale entry: the host changed since it was listed
 		}
 		tk := h.queue.front()
-		if h.lim != nil && !tk.prepaid {
-			// Reserve the host's next token now and park the host until
-			// it is due, so the wait costs no worker.
-			if d := h.lim.ReserveN(now, 1).DelayFrom(now); d > 0 {
-				tk.prepaid = true
+		// A host-rate token is taken only by an attempt that starts now.
+		// Without one the host is parked until it comes, so the wait
+		// costs no worker; nothing else draws on the host's limiter, so
+		// it is there then, for whichever target is at the front by then.
+		// (A token reserved ahead for the target at the front broke the
+		// rate twice: a retry falling due during the wait went first and
+		// reserved a second token, and both started at once; and a start
+		// the global --rate held back came late on its reserved token,
+		// with the next one still due at the reserved time's pace.)
+		var hostTok *rate.Reservation
+		if h.lim != nil {
+			hostTok = h.lim.ReserveN(now, 1)
+			if d := hostTok.DelayFrom(now); d > 0 {
+				hostTok.CancelAt(now)
 				s.pause(h, now.Add(d))
 				continue
 			}
 		}
 		if s.glim != nil && !s.glim.AllowN(now, 1) {
+			if hostTok != nil {
+				hostTok.CancelAt(now) // it waits with the host for the global one
+			}
 			r := s.glim.ReserveN(now, 1)
 			s.globalWake = now.Add(r.DelayFrom(now))
 			r.CancelAt(now)
@@ -372,7 +383,6 @@ func (s *scheduler) dispatch(now time.Time) {
 		}
 		h.queue.popFront()
 		h.queue.release()
-		tk.prepaid = false
 		h.inflight++
 		s.running++
 		s.run.inflight.Add(1)
