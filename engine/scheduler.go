@@ -50,13 +50,14 @@ const (
 	attemptDone  outcomeKind = iota // an attempt ended and delivered its result
 	attemptRetry                    // an attempt ended and wants another
 	emitted                         // a result delivered without an attempt
+	hostNotice                      // an attempt about to deliver asks its host to slow down or wait
 )
 
 type outcome struct {
 	kind  outcomeKind
 	task  *task
 	res   *fetch.Result // attemptRetry: the attempt's result
-	delay time.Duration // attemptRetry: wait before the next attempt; with pause, also how long the host waits
+	delay time.Duration // attemptRetry: wait before the next attempt; with pause, also how long the host waits (hostNotice: only that)
 	pause bool          // the whole host should wait delay too
 	slow  bool          // the host answered 429: lower its concurrency
 }
@@ -437,6 +438,16 @@ func (s *scheduler) nextWake(now time.Time) time.Time {
 // handle applies an outcome sent by an attempt or emit goroutine.
 func (s *scheduler) handle(o outcome) {
 	tk, h := o.task, o.task.host
+	if o.kind == hostNotice {
+		now := time.Now()
+		if o.slow {
+			s.slowDown(h, tk.started, now)
+		}
+		if o.pause {
+			s.pause(h, now.Add(o.delay))
+		}
+		return
+	}
 	if o.kind != emitted {
 		h.inflight--
 		s.running--
@@ -460,10 +471,7 @@ func (s *scheduler) handle(o outcome) {
 		s.emit(tk, s.stoppedResult(tk, o.res))
 	default:
 		s.admitted--
-		if h != nil && o.pause {
-			s.pause(h, now.Add(o.delay)) // before forget, which keeps a paused host
-		}
-		if h != nil {
+		if h != nil { // a pause came before, in a hostNotice: forget keeps the host
 			h.pending--
 			if h.pending == 0 {
 				s.forget(h, now)
@@ -672,8 +680,15 @@ func (s *scheduler) attempt(tk *task) {
 	if own && r.RetryAfter > 0 && r.RetryAfter <= s.cfg.Retry.MaxWait {
 		pause = r.RetryAfter
 	}
+	if slow || pause > 0 {
+		// Now, not after deliver: a slow consumer may hold the result a
+		// long time, while attempts that finished before this one take
+		// theirs, free their slots, and the loop would start more at the
+		// host that asked for fewer or none.
+		s.outcomes <- outcome{kind: hostNotice, task: tk, slow: slow, delay: pause, pause: pause > 0}
+	}
 	s.deliver(r)
-	s.outcomes <- outcome{kind: attemptDone, task: tk, slow: slow, delay: pause, pause: pause > 0}
+	s.outcomes <- outcome{kind: attemptDone, task: tk}
 }
 
 // retryable reports whether another attempt could turn out differently:
