@@ -132,8 +132,9 @@ type Run struct {
 func (r *Run) Results() <-chan fetch.Result { return r.results }
 
 // Drain asks the run to start nothing new: reading stops, attempts in
-// flight finish within their timeouts, and every target not yet started
-// (queued or waiting for a retry) gets a result of kind canceled at once.
+// flight finish within their timeouts, every queued target gets a result
+// of kind canceled at once, and a target waiting for a retry gets its last
+// attempt's result (a real answer, not a cancellation).
 // Cancel the run's context to abort attempts in flight too.
 func (r *Run) Drain() { r.once.Do(func() { close(r.drain) }) }
 

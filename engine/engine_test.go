@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -948,4 +949,44 @@ func TestStopDiscardsTheResults(t *testing.T) {
 		t.Errorf("Err after Stop: %v", err)
 	}
 	r.Stop() // a second Stop is harmless
+}
+
+// A host whose --host-rate is so small that its next token is centuries
+// away keeps its limiter while idle: the wait overflowed time.Duration,
+// came out negative, and the idle host was forgotten at once, so a later
+// target to it started on a fresh limiter, at once.
+func TestTinyHostRateOutlivesIdleHost(t *testing.T) {
+	t.Parallel()
+	var started atomic.Int64
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		started.Add(1)
+		return fetch.Result{Status: 200}
+	})
+	c := testConfig()
+	c.Limits.HostRate = 1e-12
+	next := make(chan struct{})
+	i := 0
+	src := FuncSource(func() (fetch.Target, error) {
+		if i == 1 {
+			<-next // the second target comes once the host is idle
+		}
+		if i == 2 {
+			return fetch.Target{}, io.EOF
+		}
+		i++
+		return target(i-1, "a"), nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	run := mustEngine(t, c, f).Start(ctx, src)
+	<-run.Results()
+	time.Sleep(50 * time.Millisecond) // the host goes idle
+	close(next)
+	time.Sleep(300 * time.Millisecond)
+	if n := started.Load(); n != 1 {
+		t.Errorf("%d attempts at a host with --host-rate 1e-12, want 1", n)
+	}
+	cancel()
+	for range run.Results() {
+	}
 }

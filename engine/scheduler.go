@@ -497,7 +497,11 @@ func (s *scheduler) forget(h *host, now time.Time) {
 	}
 	if h.lim != nil {
 		if missing := 1 - h.lim.TokensAt(now); missing > 0 {
-			at = maxTime(at, now.Add(time.Duration(missing/float64(h.lim.Limit())*float64(time.Second))+time.Millisecond))
+			// Capped: at a rate of a token a century the float overflows
+			// time.Duration, the wait came out negative, and the host was
+			// forgotten at once, its next target started on a fresh limiter.
+			wait := min(missing/float64(h.lim.Limit())*float64(time.Second), float64(maxWait))
+			at = maxTime(at, now.Add(time.Duration(wait)+time.Millisecond))
 		}
 	}
 	if at.After(now) {
@@ -506,6 +510,9 @@ func (s *scheduler) forget(h *host, now time.Time) {
 	}
 	delete(s.hosts, h.key)
 }
+
+// maxWait bounds a computed wait that could overflow time.Duration.
+const maxWait = 100 * 365 * 24 * time.Hour
 
 // slowMemory is how long a host that answered 429 keeps its lowered
 // concurrency after it goes idle.
