@@ -664,11 +664,17 @@ func TestParseSize(t *testing.T) {
 	}{
 		{"4096", 4096, true}, {"64KiB", 64 << 10, true}, {"1MiB", 1 << 20, true}, {"1MB", 1_000_000, true},
 		{"2 GiB", 2 << 30, true}, {"1.5KB", 1500, true}, {"lots", 0, false}, {"10XB", 0, false}, {"0", 0, false},
+		{"1TiB", 1 << 40, true}, {"0.5TB", 5e11, true},
 	} {
 		got, err := parseSize(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
+	}
+	// Past the limit, the error names the limit, not the unit it is
+	// written in.
+	if _, err := parseSize("2TiB"); err == nil || !strings.Contains(err.Error(), "1 TiB") {
+		t.Errorf("parseSize(2TiB) = %v, want the 1 TiB limit", err)
 	}
 }
 

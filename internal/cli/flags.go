@@ -232,9 +232,10 @@ func parseSize(s string) (int64, error) {
 		"K": 1 << 10, "KB": 1e3, "KIB": 1 << 10,
 		"M": 1 << 20, "MB": 1e6, "MIB": 1 << 20,
 		"G": 1 << 30, "GB": 1e9, "GIB": 1 << 30,
+		"T": 1 << 40, "TB": 1e12, "TIB": 1 << 40, // the limit says "1 TiB": the unit must be known
 	}[strings.ToUpper(unit)]
 	if mult == 0 {
-		return 0, fmt.Errorf("unknown unit %q; use B, KB, KiB, MB, MiB, GB or GiB", unit)
+		return 0, fmt.Errorf("unknown unit %q; use B, KB, KiB, MB, MiB, GB, GiB, TB or TiB", unit)
 	}
 	n := v * mult
 	if n < 1 || n > 1<<40 {
