@@ -480,9 +480,33 @@ func openDistRecording(f *flags, run string, acc output.Accept) (*distRecording,
 	if err != nil {
 		return nil, err
 	}
-	runs, err := db.Runs()
+	// Until the run chosen is locked, as a fanout run's pickRun: two
+	// collects of one NATS run started together each created a run of
+	// their own and recorded the same results twice.
+	unlock, err := db.LockPicking()
 	if err != nil {
 		db.Close()
+		return nil, err
+	}
+	d, err := chooseDistRun(db, f, run, acc)
+	unlock()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if d.prior, err = db.Progress(d.runID); err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.rec = db.Recorder(d.runID, store.RecorderOptions{Prior: d.prior})
+	return d, nil
+}
+
+// chooseDistRun finds or creates the run of --db that records NATS run
+// run, and locks it; the caller holds LockPicking.
+func chooseDistRun(db *store.DB, f *flags, run string, acc output.Accept) (*distRecording, error) {
+	runs, err := db.Runs()
+	if err != nil {
 		return nil, err
 	}
 	d := &distRecording{db: db}
@@ -498,22 +522,15 @@ func openDistRecording(f *flags, run string, acc output.Accept) (*distRecording,
 			Flags: map[string]string{"nats-run": run}}
 		// The command line names the run, never the connection's secrets.
 		if d.runID, err = db.CreateRun([]string{"collect", "--run", run}, cfg); err != nil {
-			db.Close()
 			return nil, err
 		}
 	}
 	if err := db.LockRun(d.runID); err != nil {
-		db.Close()
 		if errors.Is(err, store.ErrRunInUse) {
 			return nil, fmt.Errorf("run %d of %s (NATS run %s) is being recorded by another collect right now", d.runID, f.db, run)
 		}
 		return nil, err
 	}
-	if d.prior, err = db.Progress(d.runID); err != nil {
-		db.Close()
-		return nil, err
-	}
-	d.rec = db.Recorder(d.runID, store.RecorderOptions{Prior: d.prior})
 	return d, nil
 }
 
