@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -278,8 +279,27 @@ func loadClientCert(certFile, keyFile string) (tls.Certificate, error) {
 			return cert, fmt.Errorf("--cert %s: no private key in it: give it with --key FILE", certFile)
 		case noKey:
 			return cert, fmt.Errorf("%s: no PEM private key in it (want -----BEGIN ... PRIVATE KEY-----; encrypted keys are not supported)", keyFlag)
+		case encryptedKey(keyPEM):
+			return cert, fmt.Errorf("%s: the private key is encrypted, which is not supported (openssl pkey -in FILE -out PLAIN writes it decrypted)", keyFlag)
+		case keyFile == "":
+			return cert, fmt.Errorf("--cert %s: %s", certFile, what) // cert and key both from it
 		}
 		return cert, fmt.Errorf("--cert %s, %s: %s", certFile, keyFlag, what)
 	}
 	return cert, nil
+}
+
+// encryptedKey reports whether the first private key in keyPEM is
+// encrypted (PKCS #8 "ENCRYPTED PRIVATE KEY", or a legacy PEM block with
+// "Proc-Type: 4,ENCRYPTED"), which tls.X509KeyPair only calls unparsable.
+func encryptedKey(keyPEM []byte) bool {
+	for {
+		var b *pem.Block
+		if b, keyPEM = pem.Decode(keyPEM); b == nil {
+			return false
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			return b.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED")
+		}
+	}
 }
