@@ -31,8 +31,17 @@ func NewLatencyHistogram() *hdrhistogram.Histogram {
 
 // RecordLatency records ms milliseconds into h, clamped to its range.
 func RecordLatency(h *hdrhistogram.Histogram, ms float64) {
-	us := min(max(int64(math.Round(ms*1000)), histMinMicros), histMaxMicros)
-	_ = h.RecordValue(us) // in range by the clamp
+	// Clamp before converting: a float past int64's range (an absurd
+	// total from a hand-edited file) converts to the smallest int64 and
+	// would be recorded as the fastest time there is.
+	us := ms * 1000
+	switch {
+	case !(us >= histMinMicros): // and NaN
+		us = histMinMicros
+	case us > float64(histMaxMicros):
+		us = float64(histMaxMicros)
+	}
+	_ = h.RecordValue(int64(math.Round(us))) // in range by the clamp
 }
 
 // Summary accumulates results for the end-of-run report. Its memory is

@@ -72,6 +72,12 @@ func fmtMs(ms float64) string {
 	case ms < 59950:
 		return fmtFloat(ms/1000, 1) + "s"
 	}
+	if math.IsInf(ms, 1) {
+		return "∞"
+	}
+	if ms >= 1e18 { // past 2^63 seconds int64 overflows; no fetch takes 30 million years
+		return strconv.FormatFloat(ms/3.6e6, 'g', 3, 64) + "h"
+	}
 	sec := int64(math.Round(ms / 1000))
 	if sec < 3600 {
 		return strconv.FormatInt(sec/60, 10) + "m" + two(sec%60) + "s"

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -584,5 +585,52 @@ func TestLatencyChartFewResults(t *testing.T) {
 func TestNumKinds(t *testing.T) {
 	if numKinds != len(fetch.Kinds) {
 		t.Fatalf("numKinds = %d, fetch.Kinds has %d", numKinds, len(fetch.Kinds))
+	}
+}
+
+// TestAbsurdTimings: timings no fetch measures (a hand-edited database or
+// results file: a total near the largest float, phases longer than the
+// total) still draw a chart whose every coordinate is a finite number
+// inside it, and print as durations, not as overflowed integers.
+func TestAbsurdTimings(t *testing.T) {
+	t.Parallel()
+	huge := res("https://a.example/huge", 200, 1e308)
+	huge.Timing.DNS, huge.Timing.TTFB = 1e308, 1e300
+	long := res("https://a.example/phases", 200, 3)
+	long.Timing.DNS, long.Timing.Connect = 5000, 9000
+	rep := build(t, Options{}, huge, long, res("https://a.example/ok", 200, 10))
+	if rep.Latency.MinMs < 3 {
+		t.Errorf("latency min = %vms, want 3ms: the huge total was recorded as the fastest", rep.Latency.MinMs)
+	}
+	var b bytes.Buffer
+	if err := rep.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	for _, m := range regexp.MustCompile(` (x|y|width|height|x1|x2|y1|y2)="([^"]*)"`).FindAllStringSubmatch(html, -1) {
+		f, err := strconv.ParseFloat(m[2], 64)
+		if err != nil || math.IsInf(f, 0) || f < 0 || f > chartWidth {
+			t.Errorf("SVG attribute %s", m[0])
+		}
+	}
+	// Segments of a row end before the notes column.
+	wf := waterfallChart(build(t, Options{}, long, res("https://a.example/ok", 200, 10)).Slowest)
+	for _, r := range wf.Rows {
+		for _, s := range r.Segments {
+			if s.X+s.W > chartWidth-150 {
+				t.Errorf("row %q: segment %s ends at %v, past the plot", r.Full, s.Class, s.X+s.W)
+			}
+		}
+	}
+	if s := fmtMs(1e13); s != "2777777h46m" {
+		t.Errorf("fmtMs(1e13) = %q", s)
+	}
+	for _, ms := range []float64{1e308, 1e22, math.Inf(1)} {
+		if s := fmtMs(ms); strings.ContainsAny(s, "-(") || !strings.HasSuffix(s, "h") && s != "∞" {
+			t.Errorf("fmtMs(%v) = %q", ms, s)
+		}
+	}
+	if strings.Contains(html, "m0(s") || strings.Contains(html, "Inf") {
+		t.Errorf("output has an overflowed duration or an infinite number")
 	}
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -234,21 +235,28 @@ func waterfallChart(ts []Target) waterfall {
 		y := float64(top + i*row)
 		r := wfRow{Y: y, Label: shorten(t.URL, 54), Full: t.URL, Note: targetNote(t)}
 		tm := t.Timing
+		// Phases are of the final hop and so fit in the total; ones that do
+		// not (a hand-edited file) are cut to it, so that no row runs past
+		// the plot into the notes or off the chart.
 		parts := []float64{tm.DNS, tm.Connect, tm.TLS, tm.TTFB, tm.Transfer}
-		var sum float64
-		for k := range parts {
-			parts[k] = max(parts[k], 0)
-			sum += parts[k]
+		given := slices.Clone(parts) // for the tooltips
+		left := tm.Total
+		for k, ms := range parts {
+			if !(ms > 0) { // and NaN
+				ms = 0
+			}
+			parts[k] = min(ms, left)
+			left -= parts[k]
 		}
-		parts = append(parts, max(tm.Total-sum, 0))
+		parts, given = append(parts, left), append(given, left)
 		x := float64(labelW)
 		for k, ms := range parts {
-			if ms <= 0 || most <= 0 {
+			if !(ms > 0) || most <= 0 {
 				continue
 			}
-			sw := plot * ms / most
+			sw := plot * (ms / most) // plot*ms overflows for ms near the largest float
 			r.Segments = append(r.Segments, bar{X: x, Y: y + 4, W: max(sw, 0.5), H: row - 8, Class: phases[k].class,
-				Tip: phases[k].name + " " + fmtMs(ms)})
+				Tip: phases[k].name + " " + fmtMs(given[k])})
 			x += sw
 		}
 		r.Total, r.TotalX = fmtMs(tm.Total), x+6
