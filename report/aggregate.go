@@ -58,7 +58,10 @@ func (a *Aggregator) Add(r *fetch.Result) {
 	if ok {
 		a.accepted++
 	}
-	a.bytes += r.Bytes
+	// Bytes read are never negative, and their sum stops at the largest
+	// int64 rather than wrapping: a hand-edited file can hold anything.
+	nb := max(r.Bytes, 0)
+	a.bytes = addSat(a.bytes, nb)
 	class := output.StatusClass(r.Status)
 	a.classes[class]++
 	if len(a.statuses) < 1000 || a.statuses[r.Status] > 0 {
@@ -91,7 +94,15 @@ func (a *Aggregator) Add(r *fetch.Result) {
 		a.sumMs += ms
 		a.slow.offer(a.opts.TopN, r, ms)
 	}
-	a.host(r).add(ok, class, kind, r.Bytes, ms)
+	a.host(r).add(ok, class, kind, nb, ms)
+}
+
+// addSat returns a+b for b >= 0, or the largest int64 if that overflows.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // sample keeps the first few distinct messages of an error kind.

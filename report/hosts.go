@@ -23,7 +23,7 @@ func (h *hostAgg) add(ok bool, class, kind int, bytes int64, ms float64) {
 	if ok {
 		h.accepted++
 	}
-	h.bytes += bytes
+	h.bytes = addSat(h.bytes, bytes)
 	h.classes[class]++
 	if kind >= 0 {
 		h.withError++

@@ -634,3 +634,19 @@ func TestAbsurdTimings(t *testing.T) {
 		t.Errorf("output has an overflowed duration or an infinite number")
 	}
 }
+
+// TestAbsurdBytes: byte counts no fetch reads (negative, or summing past
+// int64) do not make the page say a negative size.
+func TestAbsurdBytes(t *testing.T) {
+	t.Parallel()
+	a, b, c := res("https://a.example/1", 200, 1), res("https://a.example/2", 200, 1), res("https://a.example/3", 200, 1)
+	a.Bytes, b.Bytes, c.Bytes = math.MaxInt64, math.MaxInt64, -5
+	rep := build(t, Options{}, a, b, c)
+	if rep.Bytes != math.MaxInt64 || rep.Hosts[0].Bytes != math.MaxInt64 {
+		t.Errorf("bytes = %d, host bytes = %d, want the largest int64", rep.Bytes, rep.Hosts[0].Bytes)
+	}
+	rep = build(t, Options{}, c)
+	if rep.Bytes != 0 || rep.Hosts[0].Bytes != 0 {
+		t.Errorf("negative bytes counted: %d, host %d", rep.Bytes, rep.Hosts[0].Bytes)
+	}
+}
