@@ -69,6 +69,18 @@ func (r *Report) WriteHTML(w io.Writer) error {
 }
 
 func (r *Report) view() *view {
+	// Build cleans RunInfo's strings, but callers set them afterwards too
+	// (fanout report --title): clean what is shown of them again (clean
+	// leaves a clean string as it is).
+	info := r.Info
+	info.Title, info.ID, info.Source = clean(info.Title), clean(info.ID), clean(info.Source)
+	info.Args = make([]string, len(r.Info.Args))
+	for i, a := range r.Info.Args {
+		info.Args[i] = clean(a)
+	}
+	shown := *r
+	shown.Info = info
+	r = &shown
 	v := &view{
 		Report:    r,
 		CSS:       css,

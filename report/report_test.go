@@ -17,6 +17,7 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -648,5 +649,34 @@ func TestAbsurdBytes(t *testing.T) {
 	rep = build(t, Options{}, c)
 	if rep.Bytes != 0 || rep.Hosts[0].Bytes != 0 {
 		t.Errorf("negative bytes counted: %d, host %d", rep.Bytes, rep.Hosts[0].Bytes)
+	}
+}
+
+// TestInfoSetAfterBuild: RunInfo's strings set after Build (fanout report
+// --title does) are cleaned like the rest: no control bytes, bidi overrides
+// or invalid UTF-8 reach the page.
+func TestInfoSetAfterBuild(t *testing.T) {
+	t.Parallel()
+	rep := build(t, Options{}, res("https://a.example/", 200, 1))
+	bad := hostile + "\x01\xff" + strings.Repeat("x", 400)
+	rep.Info.Title, rep.Info.Source, rep.Info.Args = bad, bad, []string{"fanout", bad}
+	var b bytes.Buffer
+	if err := rep.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	if !utf8.ValidString(html) {
+		t.Errorf("output is not valid UTF-8")
+	}
+	for i := 0; i < len(html); i++ {
+		if c := html[i]; c < 0x20 && c != '\n' && c != '\t' || c == 0x7f {
+			t.Fatalf("output has control byte %#x at %d: %q", c, i, html[max(i-40, 0):min(i+40, len(html))])
+		}
+	}
+	if strings.Contains(html, "\u202e") || strings.Contains(html, strings.Repeat("x", 400)) {
+		t.Errorf("output has a right-to-left override or an uncut string")
+	}
+	if rep.Info.Title != bad {
+		t.Errorf("WriteHTML changed the report")
 	}
 }
