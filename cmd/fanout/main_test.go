@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -126,7 +127,10 @@ func TestNetHTTPLogSilenced(t *testing.T) {
 	cmd := exec.Command(os.Args[0], append([]string{"-q", "-c", "1", "-o", os.DevNull}, args...)...)
 	cmd.Env = append(os.Environ(), "FANOUT_MAIN_TEST=1")
 	out, err := cmd.CombinedOutput()
-	if err != nil {
+	// Exit 1 is fine: a request may take the connection before net/http
+	// has seen the garbage, and read it as its (malformed) response.
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
 		t.Fatalf("fanout: %v\n%s", err, out)
 	}
 	if len(out) != 0 {
