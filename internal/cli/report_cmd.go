@@ -71,6 +71,12 @@ stdin).`,
 					run = args[0]
 				}
 				rep, err = reportFromDB(dbName, run, opts)
+				if err != nil && !errors.As(err, new(usageError)) {
+					// A run that cannot be read (a row edited by hand): the
+					// report could not be made, as fanout show could not.
+					fmt.Fprintf(env.Stderr, "fanout: report: %v\n", err)
+					return exitError{ExitIncomplete}
+				}
 			}
 			if err != nil {
 				return err

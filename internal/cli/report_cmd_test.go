@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -321,5 +322,46 @@ func TestReportToSpecialFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(page); !strings.Contains(string(b), "<html") {
 		t.Errorf("-o symlink: the file it points to holds %.20q, want the page", b)
+	}
+}
+
+// TestReportCorruptRow: a stored row fanout cannot read (edited by hand in
+// the sqlite3 shell) is a run that cannot be reported, exit 3 with the
+// store's message, as fanout show does; not a usage error with a hint to
+// read --help.
+func TestReportCorruptRow(t *testing.T) {
+	dir := t.TempDir()
+	dbName := filepath.Join(dir, "runs.db")
+	db, err := store.Open(dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := db.CreateRun([]string{"-i", "urls.txt"}, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := db.Recorder(id, store.RecorderOptions{})
+	for _, r := range reportResults() {
+		rec.Add(r, r.Error == nil)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE results SET extra = '{not json' WHERE id = (SELECT min(id) FROM results)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	for _, args := range [][]string{{"report", "--db", dbName, "-o", filepath.Join(dir, "r.html")}, {"show", "--db", dbName, "last", "-o", filepath.Join(dir, "r.jsonl")}} {
+		code, _, stderr := runCLI(t, "", args...)
+		if code != ExitIncomplete || strings.Contains(stderr, "--help") {
+			t.Errorf("%s of a run with a corrupt row: exit %d, stderr %q; want %d without a usage hint", args[0], code, stderr, ExitIncomplete)
+		}
 	}
 }
