@@ -115,16 +115,7 @@ func TestReportUsageErrors(t *testing.T) {
 }
 
 func TestReportFromDB(t *testing.T) {
-	dir := t.TempDir()
-	dbName := filepath.Join(dir, "runs.db")
-	db, err := store.Open(dbName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := db.CreateRun([]string{"-i", "urls.txt"}, store.Config{Accept: "200..=299"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, dbName, db, id := newRecordedRun(t, store.Config{Accept: "200..=299"})
 	rec := db.Recorder(id, store.RecorderOptions{})
 	for _, r := range reportResults() {
 		rec.Add(r, r.Error == nil && r.Status == 200)
@@ -172,16 +163,7 @@ func TestLargeReportFromDB(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set FANOUT_REPORT_DB_N (e.g. 1000000) to time a report of that many stored results")
 	}
-	dir := t.TempDir()
-	dbName := filepath.Join(dir, "runs.db")
-	db, err := store.Open(dbName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := db.CreateRun([]string{"-i", "urls.txt"}, store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, dbName, db, id := newRecordedRun(t, store.Config{})
 	rec := db.Recorder(id, store.RecorderOptions{})
 	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	for i := range n {
@@ -330,16 +312,7 @@ func TestReportToSpecialFiles(t *testing.T) {
 // store's message, as fanout show does; not a usage error with a hint to
 // read --help.
 func TestReportCorruptRow(t *testing.T) {
-	dir := t.TempDir()
-	dbName := filepath.Join(dir, "runs.db")
-	db, err := store.Open(dbName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := db.CreateRun([]string{"-i", "urls.txt"}, store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, dbName, db, id := newRecordedRun(t, store.Config{})
 	rec := db.Recorder(id, store.RecorderOptions{})
 	for _, r := range reportResults() {
 		rec.Add(r, r.Error == nil)
@@ -364,4 +337,20 @@ func TestReportCorruptRow(t *testing.T) {
 			t.Errorf("%s of a run with a corrupt row: exit %d, stderr %q; want %d without a usage hint", args[0], code, stderr, ExitIncomplete)
 		}
 	}
+}
+
+// newRecordedRun opens a new database in a temporary directory and creates
+// run "fanout -i urls.txt" with cfg in it, for a test to record into.
+func newRecordedRun(t *testing.T, cfg store.Config) (dir, dbName string, db *store.DB, id int64) {
+	t.Helper()
+	dir = t.TempDir()
+	dbName = filepath.Join(dir, "runs.db")
+	db, err := store.Open(dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err = db.CreateRun([]string{"-i", "urls.txt"}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return dir, dbName, db, id
 }
