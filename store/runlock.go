@@ -67,6 +67,10 @@ func (db *DB) openLockFile() error {
 	return nil
 }
 
+// ErrStopped is LockPicking's error when its stop channel closed while it
+// waited.
+var ErrStopped = errors.New("stopped while another fanout process was choosing its run")
+
 // pickWait bounds LockPicking's wait. Choosing takes milliseconds, or up
 // to busy_timeout (10 s) when SQLite waits for the file; longer means the
 // holder is stuck.
@@ -84,12 +88,17 @@ const pickByte = 0
 // started together with the same command both found no run, created one
 // each and wrote one -o file at once; or one took over the run the other
 // had just created and not locked yet.
-func (db *DB) LockPicking() (unlock func(), err error) {
+//
+// Closing stop (a Ctrl-C) ends the wait with ErrStopped.
+func (db *DB) LockPicking(stop <-chan struct{}) (unlock func(), err error) {
 	if err := db.openLockFile(); err != nil {
 		return nil, err
 	}
 	f := db.lockFile
-	if err := waitByte(f, pickByte, time.Now().Add(pickWait)); err != nil {
+	if err := waitByte(f, pickByte, time.Now().Add(pickWait), stop); err != nil {
+		if errors.Is(err, ErrStopped) {
+			return nil, fmt.Errorf("--db %s: %w", db.path, err)
+		}
 		if errors.Is(err, ErrRunInUse) {
 			return nil, fmt.Errorf("--db %s: another fanout process has been choosing its run for %v (is it stopped, with Ctrl-Z?)", db.path, pickWait)
 		}

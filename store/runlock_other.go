@@ -16,6 +16,6 @@ const lockKnown = false
 
 func byteLocked(*os.File, int64) (bool, error) { return true, nil }
 
-func waitByte(*os.File, int64, time.Time) error { return nil }
+func waitByte(*os.File, int64, time.Time, <-chan struct{}) error { return nil }
 
 func unlockByte(*os.File, int64) {}

@@ -112,16 +112,23 @@ func TestLockPickingWaitsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	unlock, err := a.LockPicking()
+	unlock, err := a.LockPicking(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := b.LockPicking(); err == nil || !strings.Contains(err.Error(), "choosing its run") {
+	if _, err := b.LockPicking(nil); err == nil || !strings.Contains(err.Error(), "choosing its run") {
 		t.Errorf("second LockPicking while the first holds it: %v, want a refusal after the wait", err)
 	}
 	if d := time.Since(start); d < pickWait || d > pickWait+2*time.Second {
 		t.Errorf("the refusal came after %v, want about %v", d, pickWait)
+	}
+	// A Ctrl-C (stop closed) ends the wait at once.
+	stop := make(chan struct{})
+	close(stop)
+	start = time.Now()
+	if _, err := b.LockPicking(stop); !errors.Is(err, ErrStopped) || time.Since(start) > time.Second {
+		t.Errorf("LockPicking with stop closed: %v after %v, want ErrStopped at once", err, time.Since(start))
 	}
 	unlocked := make(chan struct{})
 	go func() {
@@ -129,7 +136,7 @@ func TestLockPickingWaitsBounded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		unlock()
 	}()
-	unlockB, err := b.LockPicking()
+	unlockB, err := b.LockPicking(nil)
 	<-unlocked // before a is closed
 	if err != nil {
 		t.Fatalf("LockPicking after the holder let go: %v", err)

@@ -39,16 +39,20 @@ func byteLocked(f *os.File, n int64) (bool, error) {
 }
 
 // waitByte takes an exclusive lock on byte n of f, waiting for it at most
-// until deadline (then ErrRunInUse). It polls rather than block in the
+// until deadline (then ErrRunInUse), or until stop is closed (ErrStopped). It polls rather than block in the
 // kernel (F_SETLKW), which no deadline could interrupt: a holder stopped
 // with Ctrl-Z would keep every other process waiting for ever.
-func waitByte(f *os.File, n int64, deadline time.Time) error {
+func waitByte(f *os.File, n int64, deadline time.Time, stop <-chan struct{}) error {
 	for {
 		err := lockByte(f, n)
 		if !errors.Is(err, ErrRunInUse) || time.Now().After(deadline) {
 			return err
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-stop:
+			return ErrStopped
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

@@ -387,7 +387,11 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	opts := dist.CollectOptions{Follow: follow}
 	var rec *distRecording
 	if f.db != "" {
-		if rec, err = openDistRecording(f, run, acc); err != nil {
+		if rec, err = openDistRecording(f, run, acc, env.Interrupt); err != nil {
+			if errors.Is(err, store.ErrStopped) {
+				fmt.Fprintf(env.Stderr, "fanout: %v\n", err)
+				return exitError{ExitInterrupted}
+			}
 			return usageError{err}
 		}
 		defer rec.db.Close()
@@ -475,7 +479,7 @@ type distRecording struct {
 	rec   *store.Recorder
 }
 
-func openDistRecording(f *flags, run string, acc output.Accept) (*distRecording, error) {
+func openDistRecording(f *flags, run string, acc output.Accept, stop <-chan struct{}) (*distRecording, error) {
 	db, err := store.Open(f.db)
 	if err != nil {
 		return nil, err
@@ -483,7 +487,7 @@ func openDistRecording(f *flags, run string, acc output.Accept) (*distRecording,
 	// Until the run chosen is locked, as a fanout run's pickRun: two
 	// collects of one NATS run started together each created a run of
 	// their own and recorded the same results twice.
-	unlock, err := db.LockPicking()
+	unlock, err := db.LockPicking(stop)
 	if err != nil {
 		db.Close()
 		return nil, err

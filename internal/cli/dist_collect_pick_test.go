@@ -35,7 +35,7 @@ func TestCollectsStartedTogetherRecordOneRun(t *testing.T) {
 			wg.Go(func() {
 				f := &flags{db: path, format: "jsonl"}
 				start.Wait()
-				recs[i], errs[i] = openDistRecording(f, "twins", output.Accept{})
+				recs[i], errs[i] = openDistRecording(f, "twins", output.Accept{}, nil)
 			})
 		}
 		start.Done()

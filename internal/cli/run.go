@@ -46,6 +46,10 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	var rc *recording // with --db: the run in the database
 	if f.db != "" {
 		if rc, err = startRecording(env, f, args, acc); err != nil {
+			if errors.Is(err, store.ErrStopped) {
+				fmt.Fprintf(env.Stderr, "fanout: %v\n", err)
+				return exitError{ExitInterrupted}
+			}
 			return usageError{err}
 		}
 		defer rc.abandon()

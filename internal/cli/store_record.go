@@ -57,7 +57,7 @@ func startRecording(env Env, f *flags, args []string, acc output.Accept) (*recor
 func (rc *recording) pickRun(env Env, f *flags) error {
 	// Until the run picked is locked: another process started at the
 	// same moment must see it, and must not take it over.
-	unlock, err := rc.db.LockPicking()
+	unlock, err := rc.db.LockPicking(env.Interrupt)
 	if err != nil {
 		return err
 	}
