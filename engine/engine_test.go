@@ -635,10 +635,7 @@ func TestDropQueued(t *testing.T) {
 	c := testConfig()
 	c.Limits.Concurrency, c.Limits.PerHost = 1, 1 // target 0 holds the only slot
 	r := mustEngine(t, c, f).Start(context.Background(), SliceSource(ts))
-	deadline := time.Now().Add(10 * time.Second)
-	for r.Stats().Read < int64(len(ts)) && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitRead(t, r, int64(len(ts)))
 	r.DropQueued(func(tg *fetch.Target) (fetch.Result, bool) {
 		return fetch.Result{Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "dropped"}}, tg.HostKey == "b:80"
 	})
@@ -878,10 +875,7 @@ func TestPanicsInUserCode(t *testing.T) {
 		c := testConfig()
 		c.Limits.Concurrency, c.Limits.PerHost = 1, 1 // target 0 holds the only slot
 		r := mustEngine(t, c, f).Start(context.Background(), SliceSource(ts))
-		deadline := time.Now().Add(10 * time.Second)
-		for r.Stats().Read < int64(len(ts)) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+		waitRead(t, r, int64(len(ts)))
 		r.DropQueued(nil)
 		var asked int
 		p := func() (p any) {
@@ -988,5 +982,17 @@ func TestTinyHostRateOutlivesIdleHost(t *testing.T) {
 	}
 	cancel()
 	for range run.Results() {
+	}
+}
+
+// waitRead waits until run r has read n targets from its source, failing
+// the test after 10 s.
+func waitRead(t *testing.T, r *Run, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); r.Stats().Read < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d targets of %d", r.Stats().Read, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -29,12 +29,7 @@ func TestDrainOfAFullWindowStartsNoGoroutinePerTarget(t *testing.T) {
 	c := testConfig()
 	c.Limits.Concurrency, c.Limits.PerHost, c.Limits.Window = 1, 1, n
 	r := mustEngine(t, c, f).Start(context.Background(), SliceSource(ts))
-	for deadline := time.Now().Add(10 * time.Second); r.Stats().Read < n; {
-		if time.Now().After(deadline) {
-			t.Fatalf("read %d targets of %d", r.Stats().Read, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitRead(t, r, int64(n))
 	before := runtime.NumGoroutine()
 	r.Drain()
 	time.Sleep(200 * time.Millisecond) // nobody reads Results meanwhile

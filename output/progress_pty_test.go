@@ -22,13 +22,7 @@ func TestProgressOnTerminal(t *testing.T) {
 }
 
 func testProgressOnTerminal(t *testing.T, cols, rows uint16) {
-	master, slave := ptytest.Open(t, cols, rows)
-	defer master.Close()
-	out := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(master) // ends with EIO once the slave is closed
-		out <- string(b)
-	}()
+	slave, read := ptytest.Capture(t, cols, rows)
 
 	if !isTerminal(slave) {
 		t.Fatal("pty slave not seen as a terminal")
@@ -43,13 +37,7 @@ func testProgressOnTerminal(t *testing.T, cols, rows uint16) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop did not return within 10s")
 	}
-	slave.Close()
-	var got string
-	select {
-	case got = <-out:
-	case <-time.After(10 * time.Second):
-		t.Fatal("reading the terminal did not end")
-	}
+	got := read()
 	for _, want := range []string{"200/400", "20 errors", "ETA"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("terminal output lacks %q:\n%q", want, got)
@@ -65,13 +53,7 @@ func TestProgressBypassOnTerminal(t *testing.T) {
 }
 
 func testProgressBypassOnTerminal(t *testing.T, cols, rows uint16) {
-	master, slave := ptytest.Open(t, cols, rows)
-	defer master.Close()
-	out := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(master)
-		out <- string(b)
-	}()
+	slave, read := ptytest.Capture(t, cols, rows)
 	pr := NewProgress(slave, -1)
 	w := pr.Bypass(slave)
 	if w == io.Writer(slave) {
@@ -91,13 +73,7 @@ func testProgressBypassOnTerminal(t *testing.T, cols, rows uint16) {
 	if _, err := io.WriteString(w, "after stop\n"); err != nil {
 		t.Fatal(err)
 	}
-	slave.Close()
-	var got string
-	select {
-	case got = <-out:
-	case <-time.After(10 * time.Second):
-		t.Fatal("reading the terminal did not end")
-	}
+	got := read()
 	for i := range lines {
 		if want := "line " + strconv.Itoa(i) + " end\r\n"; !strings.Contains(got, want) {
 			t.Errorf("terminal output lacks %q", want)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fanout/fanout/internal/ptytest"
 )
@@ -19,13 +18,7 @@ import (
 // ETA that never comes although the run is over.
 func TestProgressCountsDuplicatesAsDone(t *testing.T) {
 	s := newSite(t)
-	master, slave := ptytest.Open(t, 100, 24)
-	defer master.Close()
-	out := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(master) // ends with EIO once the slave is closed
-		out <- string(b)
-	}()
+	slave, read := ptytest.Capture(t, 100, 24)
 	list := t.TempDir() + "/urls.txt"
 	var lines strings.Builder
 	for range 2 {
@@ -38,13 +31,7 @@ func TestProgressCountsDuplicatesAsDone(t *testing.T) {
 	}
 	code := Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: slave},
 		[]string{"-i", list, "-c", "2", "--per-host", "2", "-o", t.TempDir() + "/out.txt"})
-	slave.Close()
-	var got string
-	select {
-	case got = <-out:
-	case <-time.After(10 * time.Second):
-		t.Fatal("reading the terminal did not end")
-	}
+	got := read()
 	if code != ExitOK {
 		t.Fatalf("exit %d, want 0:\n%q", code, got)
 	}

@@ -5,9 +5,11 @@
 package ptytest
 
 import (
+	"io"
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,4 +42,30 @@ func Open(t testing.TB, cols, rows uint16) (master, slave *os.File) {
 		t.Logf("set window size: %v", err)
 	}
 	return m, s
+}
+
+// Capture opens a pseudo-terminal as Open does and reads all that is
+// written to its slave. read closes the slave and returns what was
+// written, failing the test if the reading does not end within 10 s; the
+// master is closed when the test ends.
+func Capture(t testing.TB, cols, rows uint16) (slave *os.File, read func() string) {
+	t.Helper()
+	master, slave := Open(t, cols, rows)
+	t.Cleanup(func() { master.Close() })
+	out := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(master) // ends with EIO once the slave is closed
+		out <- string(b)
+	}()
+	return slave, func() string {
+		t.Helper()
+		slave.Close()
+		select {
+		case got := <-out:
+			return got
+		case <-time.After(10 * time.Second):
+			t.Fatal("reading the terminal did not end")
+			return ""
+		}
+	}
 }
