@@ -62,3 +62,21 @@ func TestCollectsStartedTogetherRecordOneRun(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerTakesEngineFlags: a worker takes every flag of the main
+// command that shapes the engine (engineFlagNames), --cert and --key
+// among them, and checks them as the main command does, before it connects
+// to NATS (nothing listens on port 1 here).
+func TestWorkerTakesEngineFlags(t *testing.T) {
+	_, out, _ := runCLI(t, "", "worker", "--help")
+	for _, name := range engineFlagNames {
+		if !strings.Contains(out, "--"+name+" ") {
+			t.Errorf("fanout worker --help does not list --%s", name)
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	code, _, errOut := runCLI(t, "", "worker", "--nats", "nats://127.0.0.1:1", "--exit-when-done", "--cert", missing)
+	if code != ExitUsage || !strings.Contains(errOut, "--cert "+missing+": no such file") {
+		t.Errorf("worker --cert %s: exit %d, stderr %q; want a usage error naming it", missing, code, errOut)
+	}
+}
