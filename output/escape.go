@@ -9,8 +9,9 @@ const hexDigits = "0123456789abcdef"
 // visible escapes such as \x1b, \r or \u009b; bidirectional overrides,
 // isolates and marks (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C),
 // the line and paragraph separators U+2028 and U+2029 and the invisible
-// U+200B, U+2060 and U+FEFF are escaped the same way; each byte of invalid UTF-8 becomes \xNN. A string that needs no
-// escaping is returned as is, without allocating.
+// U+200B, U+2060 and U+FEFF are escaped the same way; each byte of invalid
+// UTF-8 becomes \xNN. A string that needs no escaping is returned as is,
+// without allocating.
 //
 // Backslashes are left alone: the result is for reading, not for parsing
 // back, and doubling them would make ordinary Windows paths and regexes in
