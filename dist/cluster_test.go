@@ -83,14 +83,20 @@ func startCluster(t *testing.T) ([]string, []*exec.Cmd) {
 	return urls, cmds
 }
 
-// waitClusterReady waits for the cluster to elect its JetStream meta
-// leader.
+// waitClusterReady waits until the cluster can place a stream replicated
+// three times. An elected meta leader is not enough: until every server has
+// joined the meta group, creating a replicated stream fails with "no
+// suitable peers for placement", which is what a CI run once saw.
 func waitClusterReady(t *testing.T, c *Conn) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	probe := jetstream.StreamConfig{Name: "fanout_test_probe", Subjects: []string{"fanout_test_probe"}, Replicas: 3, Storage: jetstream.MemoryStorage}
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := c.JS.AccountInfo(ctx)
+		_, err := c.JS.CreateStream(ctx, probe)
+		if err == nil {
+			err = c.JS.DeleteStream(ctx, probe.Name)
+		}
 		cancel()
 		if err == nil {
 			return
