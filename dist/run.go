@@ -135,11 +135,21 @@ var ErrReplicas = errors.New("the NATS server is not part of a cluster, so it ke
 // stream or bucket because it is not clustered (JetStream's error 10074).
 func replicasErr(replicas int, err error) error {
 	var ae *jetstream.APIError
-	if errors.As(err, &ae) && ae.ErrorCode == jsErrReplicasNotSupported {
+	switch {
+	case errors.As(err, &ae) && ae.ErrorCode == jsErrReplicasNotSupported:
 		return fmt.Errorf("--replicas %d: %w", replicas, ErrReplicas)
+	case errors.As(err, &ae) && ae.ErrorCode == jsErrNoPeers:
+		// Not ErrReplicas: the same submit succeeds once the servers are
+		// up, so the caller's "submit again" advice stays right.
+		return fmt.Errorf("%w (fewer than %d JetStream servers of the cluster are up, or the cluster is still forming: "+
+			"wait for them, or submit with a lower --replicas)", err, replicas)
 	}
 	return err
 }
+
+// jsErrNoPeers is JetStream's "no suitable peers for placement": a
+// replicated stream needs as many servers up as it has replicas.
+const jsErrNoPeers jetstream.ErrorCode = 10005
 
 // jsErrReplicasNotSupported is JetStream's "replicas > 1 not supported in
 // non-clustered mode".

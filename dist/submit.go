@@ -44,8 +44,8 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	}
 	runs, err := runsKV(ctx, c.JS, rc.Replicas)
 	if err != nil {
-		if rerr := replicasErr(rc.Replicas, err); errors.Is(rerr, ErrReplicas) {
-			return st, rerr
+		if err = replicasErr(rc.Replicas, err); errors.Is(err, ErrReplicas) {
+			return st, err
 		}
 		return st, fmt.Errorf("runs bucket: %w", err)
 	}

@@ -243,3 +243,22 @@ func TestSubmitReplicasWithoutCluster(t *testing.T) {
 		}
 	}
 }
+
+// JetStream's "no suitable peers for placement" says what to do: wait for
+// the cluster's servers or lower --replicas. It stays a retryable error,
+// not ErrReplicas, since the same submit succeeds once the servers are up.
+func TestReplicasErrNoPeers(t *testing.T) {
+	t.Parallel()
+	api := &jetstream.APIError{Code: 400, ErrorCode: jsErrNoPeers, Description: "no suitable peers for placement"}
+	err := replicasErr(3, fmt.Errorf("create stream x: %w", api))
+	if errors.Is(err, ErrReplicas) {
+		t.Errorf("%v: is ErrReplicas, want a retryable error", err)
+	}
+	if !errors.Is(err, api) || !strings.Contains(err.Error(), "fewer than 3 JetStream servers") || !strings.Contains(err.Error(), "--replicas") {
+		t.Errorf("replicasErr = %q, want the API error with a hint naming 3 servers and --replicas", err)
+	}
+	other := &jetstream.APIError{Code: 500, ErrorCode: 10999, Description: "other"}
+	if err := replicasErr(3, other); err != error(other) {
+		t.Errorf("replicasErr(other) = %v, want it unchanged", err)
+	}
+}
