@@ -8,9 +8,13 @@ import (
 	"github.com/fanout/fanout/fetch"
 )
 
-// maxStatus bounds the status codes an Accept can name: HTTP status codes
-// have three digits.
-const maxStatus = 999
+// minStatus and maxStatus bound the status codes an Accept can name: HTTP
+// status codes have three digits and start at 100 (status 0, no response,
+// always comes with an error and is never accepted).
+const (
+	minStatus = 100
+	maxStatus = 999
+)
 
 // defaultAcceptSpec is the default --accept value, in lychee's syntax.
 const defaultAcceptSpec = "200..=399"
@@ -36,7 +40,8 @@ func DefaultAccept() Accept {
 
 // ParseAccept parses a comma-separated list of status codes and ranges in
 // lychee's syntax: "200", "200..300" (end excluded), "200..=299" (end
-// included), "..=204", "..204", "300.." (up to 999). Whitespace around
+// included), "..=204", "..204" (from 100), "300.." (up to 999). Every
+// bound is a status 100-999, as the error says. Whitespace around
 // pieces and bounds is ignored. The error names the first bad piece.
 func ParseAccept(s string) (Accept, error) {
 	var a Accept
@@ -82,7 +87,7 @@ func parseAcceptRange(p string) (lo, hi int, err error) {
 		right = right[1:]
 	}
 	left, right = strings.TrimSpace(left), strings.TrimSpace(right)
-	lo, hi = 0, maxStatus
+	lo, hi = minStatus, maxStatus
 	if left != "" {
 		n, ok := parseStatus(left)
 		if !ok {
@@ -109,7 +114,9 @@ func parseAcceptRange(p string) (lo, hi int, err error) {
 	return lo, hi, nil
 }
 
-// parseStatus parses a status code of at most three decimal digits.
+// parseStatus parses a status code: three decimal digits, 100-999. A
+// smaller bound ("0..", "99") is refused rather than taken to name statuses
+// that cannot occur.
 func parseStatus(s string) (int, bool) {
 	if s == "" || len(s) > 3 {
 		return 0, false
@@ -120,7 +127,7 @@ func parseStatus(s string) (int, bool) {
 		}
 	}
 	n, err := strconv.Atoi(s)
-	return n, err == nil
+	return n, err == nil && n >= minStatus
 }
 
 // Status reports whether the status code is accepted.

@@ -32,8 +32,8 @@ func FuzzParseAccept(f *testing.F) {
 					s, canon, code, a.Status(code), b.Status(code))
 			}
 		}
-		if a.Status(-1) || a.Status(maxStatus+1) {
-			t.Fatalf("ParseAccept(%q) accepts a status outside 0..%d", s, maxStatus)
+		if a.Status(0) || a.Status(minStatus-1) || a.Status(maxStatus+1) {
+			t.Fatalf("ParseAccept(%q) accepts a status outside %d..%d", s, minStatus, maxStatus)
 		}
 	})
 }
