@@ -775,3 +775,25 @@ func TestResumeShorterStdinStaysUnfinished(t *testing.T) {
 		t.Fatalf("output: %d lines, %v; want 20", strings.Count(string(b), "\n"), err)
 	}
 }
+
+// TestDiffThresholdErrors checks that a bad --slower or --min-slower is
+// refused (exit 2, before the database is opened) in one line that names
+// the flag that is wrong and the value given, not both flags.
+func TestDiffThresholdErrors(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "none.db")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--slower", "-5"}, "fanout: --slower must be a percentage not below 0, got -5\n"},
+		{[]string{"--slower", "NaN"}, "fanout: --slower must be a percentage not below 0, got NaN\n"},
+		{[]string{"--min-slower", "-1s"}, "fanout: --min-slower must not be negative, got -1s\n"},
+	} {
+		args := append([]string{"diff", "--db", db}, tt.args...)
+		code, _, errOut := runCLI(t, "", append(args, "1", "2")...)
+		if code != ExitUsage || errOut != tt.want {
+			t.Errorf("fanout %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(args, " "), code, errOut, tt.want)
+		}
+	}
+}

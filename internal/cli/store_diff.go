@@ -40,8 +40,13 @@ runs without a target in common (almost surely the wrong run).`,
 			if format != "text" && format != "jsonl" {
 				return usageError{fmt.Errorf("--format %q: want text or jsonl", format)}
 			}
-			if pct < 0 || minSlower < 0 || math.IsNaN(pct) || math.IsInf(pct, 0) {
-				return usageError{fmt.Errorf("--slower and --min-slower must be numbers, not negative")}
+			// Name the flag that is wrong and the value given: an error
+			// naming both flags leaves the user to guess which one it is.
+			if pct < 0 || math.IsNaN(pct) || math.IsInf(pct, 0) {
+				return usageError{fmt.Errorf("--slower must be a percentage not below 0, got %v", pct)}
+			}
+			if minSlower < 0 {
+				return usageError{fmt.Errorf("--min-slower must not be negative, got %v", minSlower)}
 			}
 			opt.SlowerRatio, opt.SlowerMinMs = pct/100, float64(minSlower)/float64(time.Millisecond)
 			db, err := openDB(dbName)
