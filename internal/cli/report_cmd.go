@@ -71,12 +71,13 @@ stdin).`,
 					run = args[0]
 				}
 				rep, err = reportFromDB(dbName, run, opts)
-				if err != nil && !errors.As(err, new(usageError)) {
-					// A run that cannot be read (a row edited by hand): the
-					// report could not be made, as fanout show could not.
-					fmt.Fprintf(env.Stderr, "fanout: report: %v\n", err)
-					return exitError{ExitIncomplete}
-				}
+			}
+			if err != nil && !errors.As(err, new(usageError)) {
+				// A run that cannot be read (a row edited by hand, a --from
+				// line that is not a result): the report could not be
+				// made, as fanout show could not; not a usage error.
+				fmt.Fprintf(env.Stderr, "fanout: report: %v\n", err)
+				return exitError{ExitIncomplete}
 			}
 			if err != nil {
 				return err

@@ -339,6 +339,23 @@ func TestReportCorruptRow(t *testing.T) {
 	}
 }
 
+// TestReportFromBadLine: a --from file with a line that is not a result
+// (not its cut last line) is results that cannot be read, exit 3 naming the
+// line, as for a corrupt stored row; not a usage error with a hint to read
+// --help, which could not help.
+func TestReportFromBadLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte("{\"status\":200}\nnot json\n{\"status\":200}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runReport(t, "", "--from", bad, "-o", filepath.Join(dir, "r.html"))
+	if code != ExitIncomplete || !strings.Contains(stderr, "line 2") || strings.Contains(stderr, "--help") {
+		t.Errorf("--from a file with a bad line: exit %d, stderr %q; want %d naming line 2, without a usage hint", code, stderr, ExitIncomplete)
+	}
+}
+
 // newRecordedRun opens a new database in a temporary directory and creates
 // run "fanout -i urls.txt" with cfg in it, for a test to record into.
 func newRecordedRun(t *testing.T, cfg store.Config) (dir, dbName string, db *store.DB, id int64) {
