@@ -617,3 +617,71 @@ func TestSameWorkerIDWarns(t *testing.T) {
 		t.Errorf("workers stored %d results, want %d", got, n)
 	}
 }
+
+// Two workers given the same --id are two workers all the same: status
+// lists both, and the one that leaves takes only its own heartbeat with
+// it. (They shared one heartbeat key, so status showed one worker, and
+// the first to stop deleted the other's heartbeat too: status showed the
+// one still fetching as gone until its next beat, a quarter of the TTL.)
+func TestSameWorkerIDBeatsApart(t *testing.T) {
+	t.Parallel()
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	rc := testRun("twinbeats")
+	// A heartbeat every 15 s: what status shows below is the heartbeats
+	// put when the workers started, none renewed.
+	rc.LeaseTTL, rc.AckWait = time.Minute, time.Minute
+	c := connect(t, url)
+	submit(t, c, rc, manyHosts(sim, 200, 20, 200*time.Millisecond))
+	// One partition each, so that neither takes the other's when it
+	// leaves, which would make the survivor say so in a new heartbeat.
+	cfg := WorkerConfig{Engine: engineConfig(t, sim, 1, 1), Run: rc.Name, ID: "twin", MaxPartitions: 1}
+	a, b := newWorker(t, url, cfg), newWorker(t, url, cfg)
+	stopA, stopB := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	doneA := make(chan struct{})
+	for _, w := range []struct {
+		w    *Worker
+		stop chan struct{}
+		done chan struct{}
+	}{{a, stopA, doneA}, {b, stopB, nil}} {
+		wg.Go(func() {
+			if w.done != nil {
+				defer close(w.done)
+			}
+			if err := w.w.Run(context.Background(), w.stop); err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		})
+	}
+	defer func() {
+		close(stopB)
+		wg.Wait()
+	}()
+	ctx := context.Background()
+	var st Status
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if st, err = RunStatus(ctx, c, rc.Name); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Leases) == 2 {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("the two workers hold %d partitions after 20s, want 2", len(st.Leases))
+		}
+	}
+	if len(st.Workers) != 2 {
+		t.Errorf("two workers with --id twin serving: status shows %d workers (%+v), want 2", len(st.Workers), st.Workers)
+	}
+	close(stopA)
+	<-doneA
+	st, err := RunStatus(ctx, c, rc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Workers) != 1 || st.Workers[0].ID != "twin" || len(st.Workers[0].Partitions) != 1 {
+		t.Errorf("one of two twins left: status shows workers %+v, want twin with its partition", st.Workers)
+	}
+}

@@ -65,7 +65,7 @@ type Worker struct {
 	// and how many of them were delivered before.
 	holding, holdingRedelivered atomic.Int64
 
-	instance string    // random: its heartbeats' Instance
+	instance string    // random: this process's part of its heartbeat key
 	sameID   sync.Once // warned that another worker has its ID
 }
 
@@ -98,6 +98,12 @@ func (w *Worker) ID() string { return w.cfg.ID }
 // Done returns the number of results this worker published and had
 // acknowledged.
 func (w *Worker) Done() int64 { return w.done.Load() }
+
+// beatKey is the worker's heartbeat key in a run's lease bucket: its ID
+// and its instance, so that two workers given one --id by mistake are two
+// workers to the fair share and to status, and the one that stops deletes
+// its own heartbeat only, not the other's with it.
+func (w *Worker) beatKey() string { return "w." + w.cfg.ID + "." + w.instance }
 
 // Close releases idle connections.
 func (w *Worker) Close() { w.client.Close() }
@@ -281,7 +287,6 @@ func hasTargets(ctx context.Context, s jetstream.Stream) (bool, error) {
 // targets.
 type workerStat struct {
 	ID                 string    `json:"id"`
-	Instance           string    `json:"instance,omitempty"` // this process's, to tell two workers given one --id apart
 	Done               int64     `json:"done"`
 	Fetched            int64     `json:"fetched"` // Done and the results waiting for their batch to complete
 	Redelivered        int64     `json:"redelivered"`
@@ -371,7 +376,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		wg.Wait()
 		s.stopSource()
 		<-s.ended
-		kv.Delete(context.Background(), "w."+w.cfg.ID)
+		kv.Delete(context.Background(), w.beatKey())
 	}
 	// leave drops a deleted run: no result can be stored any more, so
 	// attempts in flight are cancelled rather than finished, and the rest
@@ -396,7 +401,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	// A goroutine reads the watch, so that it never waits on this loop
 	// (a watcher whose buffer is full cannot be stopped), and wakes the
 	// loop through one slot, so that a burst of changes is one balance.
-	members := newMembership(w.cfg.ID, max(meta.LeaseTTL/4, 100*time.Millisecond))
+	members := newMembership(w.beatKey(), max(meta.LeaseTTL/4, 100*time.Millisecond))
 	wake := make(chan struct{}, 1)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -447,7 +452,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		now := time.Now()
 		actx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
 		// Heartbeat: live workers decide the fair share.
-		st := workerStat{ID: w.cfg.ID, Instance: w.instance, Done: w.done.Load() - doneFrom, Fetched: w.fetched.Load() - fetchedFrom,
+		st := workerStat{ID: w.cfg.ID, Done: w.done.Load() - doneFrom, Fetched: w.fetched.Load() - fetchedFrom,
 			Redelivered: w.redelivered.Load() - redeliveredFrom,
 			Holding:     w.holding.Load(), HoldingRedelivered: w.holdingRedelivered.Load(), At: now.UTC()}
 		// The rate counts fetches, not stored results: those come a whole
@@ -458,7 +463,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		lastFetched, lastAt = st.Fetched, now
 		st.Partitions = heldList(parts)
 		b, _ := json.Marshal(st)
-		kv.Put(actx, "w."+w.cfg.ID, b)
+		kv.Put(actx, w.beatKey(), b)
 		// After a balance, the partitions the heartbeat lists may be stale
 		// for a whole heartbeat (status showed a fetching worker with none):
 		// say what changed at once.
@@ -467,7 +472,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 				st.Partitions = held
 				b, _ := json.Marshal(st)
 				pctx, cancel := ctxOr(ctx, meta.LeaseTTL/2)
-				kv.Put(pctx, "w."+w.cfg.ID, b)
+				kv.Put(pctx, w.beatKey(), b)
 				cancel()
 			}
 		}
@@ -587,25 +592,22 @@ type membership struct {
 	lastLive int                  // live workers at the last balance
 }
 
-func newMembership(self string, cooldown time.Duration) *membership {
+func newMembership(selfKey string, cooldown time.Duration) *membership {
 	// Its own first heartbeat changes nothing: it balanced just before.
-	return &membership{known: map[string]bool{"w." + self: true}, gave: map[string]time.Time{}, cooldown: cooldown}
+	return &membership{known: map[string]bool{selfKey: true}, gave: map[string]time.Time{}, cooldown: cooldown}
 }
 
-// checkSameID warns, once, when the heartbeat under this worker's key was
-// written by another process: two workers given the same --id share one
-// heartbeat, so status shows them as one and the fair share counts one
-// worker where there are two. (Leases stay exclusive: politeness holds.)
+// checkSameID warns, once, when another process heartbeats under this
+// worker's --id: each has its own heartbeat key, so the two work as two,
+// but status lists them under one name and their logs mix. (IDs have no
+// dots, so the key's prefix names the ID alone.)
 func (w *Worker) checkSameID(e jetstream.KeyValueEntry) {
-	if e == nil || e.Operation() != jetstream.KeyValuePut || e.Key() != "w."+w.cfg.ID {
-		return
-	}
-	var st workerStat
-	if json.Unmarshal(e.Value(), &st) != nil || st.Instance == "" || st.Instance == w.instance {
+	if e == nil || e.Operation() != jetstream.KeyValuePut || e.Key() == w.beatKey() ||
+		!strings.HasPrefix(e.Key(), "w."+w.cfg.ID+".") {
 		return
 	}
 	w.sameID.Do(func() {
-		w.logf("another worker is running with --id %s: give each worker its own --id (status shows the two as one, and the partitions are not shared fairly)", w.cfg.ID)
+		w.logf("another worker is running with --id %s: give each worker its own --id (status lists the two under one name)", w.cfg.ID)
 	})
 }
 
