@@ -154,8 +154,15 @@ func parseProxy(s string) (*url.URL, error) {
 // connections to Host:Port go to the listed addresses, in order, instead of
 // the resolver's answer. Host may be "*" to match any host on that port.
 type Resolve struct {
-	Host  string
-	Port  int
+	// Host is the host name as in the URL, matched without regard to case,
+	// or "*" for any host on Port. An IPv6 host is written without
+	// brackets.
+	Host string
+	// Port is the TCP port, 1 to 65535; an entry for 443 does not cover
+	// the same host on 80.
+	Port int
+	// Addrs are IP literals, without brackets, tried in order; at least
+	// one.
 	Addrs []string
 }
 

@@ -1,6 +1,14 @@
 // Package fetch performs one HTTP exchange well: it turns a Target into a
 // Result with status, timing, size, title and a classified error. It knows
 // nothing of scheduling, retries across attempts, output formats or storage.
+//
+// Start with DefaultOptions, change what you need and make a Client with
+// NewClient; Client.Fetch makes one attempt at a Target and always returns a
+// Result: a failed request is data in Result.Error (an Error with one of the
+// Kind constants), never a returned error. A Target usually comes from
+// package input (input.Parse, input.NewReader), which normalises the line
+// and fills HostKey; to fetch many targets with limits and retries, use
+// package engine, which calls a Client for you.
 package fetch
 
 import (
@@ -32,29 +40,78 @@ type Target struct {
 // Result is what happened to one target. Its JSON form is fanout's stable,
 // documented result schema (see README.md).
 type Result struct {
-	Seq           uint64 `json:"-"`
-	Input         string `json:"input"`
-	URL           string `json:"url"`
-	FinalURL      string `json:"final_url"`
-	Status        int    `json:"status"`
-	Proto         string `json:"proto"`
-	Method        string `json:"method"`
-	ContentType   string `json:"content_type"`
+	// Seq is the target's Seq, copied back so that results, which arrive
+	// as they complete, can be put in input order. Not in the JSON form.
+	Seq uint64 `json:"-"`
+	// Input is the target's line as read (trimmed).
+	Input string `json:"input"`
+	// URL is the normalised URL fetched. For a bare host it is the form
+	// that answered: the https URL, or the http one after a fallback.
+	// For an invalid target it is the Target's URL, usually "".
+	URL string `json:"url"`
+	// FinalURL is the URL of the last request made: after redirects, the
+	// last response's URL, or the hop that got no response when a
+	// redirect led to a host that failed. "" when no request was made
+	// (an invalid target).
+	FinalURL string `json:"final_url"`
+	// Status is the last HTTP status received, whatever else happened (a
+	// redirect loop keeps its 3xx, a body that does not decode keeps its
+	// 200). It is 0 only when no response arrived.
+	Status int `json:"status"`
+	// Proto is the last response's protocol, "HTTP/1.1" or "HTTP/2.0";
+	// "" when no response arrived.
+	Proto string `json:"proto"`
+	// Method is the method of the first request (a 301, 302 or 303 may
+	// turn later hops into GET); "" when no request was made.
+	Method string `json:"method"`
+	// ContentType is the last response's Content-Type header, as sent.
+	ContentType string `json:"content_type"`
+	// ContentLength is the last response's Content-Length header as sent,
+	// nil when it had none (or one that is not a number of bytes). It
+	// may differ from Bytes: a compressed, cut or short body.
 	ContentLength *int64 `json:"content_length"`
-	Bytes         int64  `json:"bytes"`
-	Truncated     bool   `json:"truncated"`
-	Title         string `json:"title"`
-	Server        string `json:"server"`
-	IP            string `json:"ip"`
-	BodySHA256    string `json:"body_sha256,omitempty"`
-	Redirects     []Hop  `json:"redirects"`
+	// Bytes counts the decoded body bytes read from the last response, at
+	// most Options.MaxBody (the bodies of redirects followed do not count).
+	Bytes int64 `json:"bytes"`
+	// Truncated is true when the body was longer than Options.MaxBody and
+	// was cut there.
+	Truncated bool `json:"truncated"`
+	// Title is the text of the HTML <title> of the last response (see
+	// the Title function), found in its first 256 KiB; "" when the
+	// response is not HTML or has none.
+	Title string `json:"title"`
+	// Server is the last response's Server header.
+	Server string `json:"server"`
+	// IP is the remote address, without port, of the connection the last
+	// hop used (a proxy's, through a proxy); "" when no connection was
+	// made.
+	IP string `json:"ip"`
+	// BodySHA256 is the lower-case hex SHA-256 of the Bytes decoded bytes
+	// read; "" when there were none.
+	BodySHA256 string `json:"body_sha256,omitempty"`
+	// Redirects lists each response that redirected, in order: the URL
+	// requested and its status. A redirect that was not followed (see
+	// Location) is listed too, as the last entry, and is then also the
+	// final response. nil when no response redirected.
+	Redirects []Hop `json:"redirects"`
 	// Location is where the final response points when it is a redirect
-	// that was not followed (--no-follow, --max-redirects, a loop, another
-	// scheme), resolved against its URL; "" otherwise.
-	Location  string    `json:"location,omitempty"`
-	Attempts  int       `json:"attempts"`
-	Timing    Timing    `json:"timing"`
-	Error     *Error    `json:"error"`
+	// that was not followed (Options.Follow false, more than
+	// Options.MaxRedirects, a loop, another scheme), resolved against its
+	// URL; "" otherwise.
+	Location string `json:"location,omitempty"`
+	// Attempts is the number of attempts made: retries + 1. Client.Fetch
+	// always sets 1; the engine counts its retries, and gives 0 to a
+	// target that never started (invalid, or canceled while queued).
+	Attempts int `json:"attempts"`
+	// Timing holds the phases of the last attempt, in milliseconds.
+	Timing Timing `json:"timing"`
+	// Error is nil when the exchange completed, whatever the status;
+	// otherwise it says, by kind, why the target failed. A 404 is not an
+	// error: deciding which statuses are a success is the caller's
+	// business (package output's Accept).
+	Error *Error `json:"error"`
+	// StartedAt is when the last attempt started; for a target that never
+	// started, when its result was made.
 	StartedAt time.Time `json:"started_at"`
 
 	// RetryAfter is the delay the server asked for with a Retry-After header
@@ -65,27 +122,48 @@ type Result struct {
 
 // Hop is one response that redirected: the URL requested and its status.
 type Hop struct {
-	URL    string `json:"url"`
-	Status int    `json:"status"`
+	// URL is the URL that was requested and answered with a redirect.
+	URL string `json:"url"`
+	// Status is that response's status: 301, 302, 303, 307, 308 or 300.
+	Status int `json:"status"`
 }
 
 // Timing holds the phases of the final hop in milliseconds, measured with
 // net/http/httptrace. A reused connection shows zero dns, connect and tls.
 // Total covers the whole target, all hops included, for the last attempt.
+//
+// A phase that did not happen, or did not finish, is 0: no TLS on http,
+// no TTFB when no response arrived. For the final hop DNS + Connect + TLS + TTFB + Transfer add up
+// to about its duration.
 type Timing struct {
-	DNS      float64 `json:"dns"`
-	Connect  float64 `json:"connect"`
-	TLS      float64 `json:"tls"`
-	TTFB     float64 `json:"ttfb"`
+	// DNS is the name lookup of the final hop's new connection; 0 for an
+	// IP literal, an address pinned with Options.Resolve, or a name the
+	// Client's DNS cache already held.
+	DNS float64 `json:"dns"`
+	// Connect is the TCP connect (through a proxy, to the proxy).
+	Connect float64 `json:"connect"`
+	// TLS is the TLS handshake.
+	TLS float64 `json:"tls"`
+	// TTFB runs from getting a connection (new or reused) to the first
+	// response byte: writing the request and the server's think time.
+	TTFB float64 `json:"ttfb"`
+	// Transfer runs from the first response byte to the end of the body
+	// read (at most Options.MaxBody bytes).
 	Transfer float64 `json:"transfer"`
-	Total    float64 `json:"total"`
+	// Total is the whole attempt, all hops and a fallback to http
+	// included; it is set even when the attempt failed.
+	Total float64 `json:"total"`
 }
 
 // Error is a classified failure. Kind is one of the ErrorKind constants;
 // Message is a human-readable detail and may contain text from the network.
 type Error struct {
-	Kind    ErrorKind `json:"kind"`
-	Message string    `json:"message"`
+	// Kind is what went wrong, one of the Kind constants.
+	Kind ErrorKind `json:"kind"`
+	// Message is a short detail for people. It may quote text from the
+	// network (escape it before printing it to a terminal: output.Escape);
+	// never classify by it, use Kind.
+	Message string `json:"message"`
 	// Transient marks a failure of a kind not retried as a rule that may
 	// yet not happen again: a DNS lookup that timed out (a name that does
 	// not exist is final). It is not part of the output.
@@ -105,20 +183,47 @@ func (e *Error) Error() string {
 // and documented; "other" is used only when no other kind fits.
 type ErrorKind string
 
-// The error kinds, classified by error type, never by message text.
+// The error kinds, classified by error type, never by message text. The
+// string values are stable: they are what the jsonl and csv formats and the
+// store write.
 const (
-	KindInvalidURL       ErrorKind = "invalid_url"
-	KindDNS              ErrorKind = "dns"
-	KindRefused          ErrorKind = "refused"
-	KindConnectTimeout   ErrorKind = "connect_timeout"
-	KindTLS              ErrorKind = "tls"
-	KindTimeout          ErrorKind = "timeout"
-	KindReset            ErrorKind = "reset"
-	KindProtocol         ErrorKind = "protocol"
+	// KindInvalidURL: the input is not an http(s) target (Target.Invalid),
+	// or a redirect pointed to another scheme or an unparseable Location.
+	KindInvalidURL ErrorKind = "invalid_url"
+	// KindDNS: the host name could not be resolved. Error.Transient is
+	// set when the lookup timed out rather than found no such name.
+	KindDNS ErrorKind = "dns"
+	// KindRefused: the connection was refused, the host or its network is
+	// unreachable, or a proxy refused the tunnel to an https target.
+	KindRefused ErrorKind = "refused"
+	// KindConnectTimeout: no connection (or no TLS handshake, or no
+	// answer to a proxy's CONNECT) within Options.ConnectTimeout.
+	KindConnectTimeout ErrorKind = "connect_timeout"
+	// KindTLS: the TLS handshake failed: an untrusted, expired or
+	// mismatched certificate, a missing client certificate, or a TLS
+	// protocol error.
+	KindTLS ErrorKind = "tls"
+	// KindTimeout: the attempt ran out of Options.Timeout (or the
+	// caller's context deadline passed); the message says in which phase.
+	KindTimeout ErrorKind = "timeout"
+	// KindReset: the connection was reset or closed before the reply was
+	// complete, or an HTTP/2 server kept refusing the request's stream.
+	KindReset ErrorKind = "reset"
+	// KindProtocol: the server broke HTTP: a malformed status line or
+	// header, a body that does not decode, an unasked-for 101.
+	KindProtocol ErrorKind = "protocol"
+	// KindTooManyRedirects: more than Options.MaxRedirects redirects, or
+	// a redirect loop.
 	KindTooManyRedirects ErrorKind = "too_many_redirects"
-	KindCanceled         ErrorKind = "canceled"
-	KindLocal            ErrorKind = "local"
-	KindOther            ErrorKind = "other"
+	// KindCanceled: the caller's context was canceled, or the run was
+	// drained or stopped before this target finished.
+	KindCanceled ErrorKind = "canceled"
+	// KindLocal: this machine lacks something a connection needs (file
+	// descriptors, ephemeral ports, an address to connect from, socket
+	// buffers or memory); the target is not at fault.
+	KindLocal ErrorKind = "local"
+	// KindOther: none of the above, a fetcher that panicked included.
+	KindOther ErrorKind = "other"
 )
 
 // Kinds lists every error kind in a stable order, for summaries and docs.
