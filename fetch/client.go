@@ -20,6 +20,8 @@ const acceptEncoding = "gzip, deflate, br, zstd"
 
 // Client makes attempts with one set of Options. It is safe for concurrent
 // use; its connection pool and DNS cache are shared by all its fetches.
+// Make it with NewClient: a zero Client fetches nothing, and each of its
+// results says so (kind other).
 type Client struct {
 	o      Options
 	tr     *http.Transport
@@ -65,8 +67,13 @@ func NewClient(o Options) (*Client, error) {
 	return c, nil
 }
 
-// Close closes the client's idle connections.
-func (c *Client) Close() { c.tr.CloseIdleConnections() }
+// Close closes the client's idle connections. The client stays usable: a
+// later Fetch dials again.
+func (c *Client) Close() {
+	if c.tr != nil {
+		c.tr.CloseIdleConnections()
+	}
+}
 
 // Fetch makes one attempt for t: the whole redirect chain, headers and body,
 // bounded by ctx and by Options.Timeout. It always returns a Result (an
@@ -91,6 +98,10 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 	}()
 	if t.Invalid != "" {
 		r.Error = &Error{Kind: KindInvalidURL, Message: t.Invalid}
+		return r
+	}
+	if c.tr == nil {
+		r.Error = &Error{Kind: KindOther, Message: "fetch: Client not made by fetch.NewClient"}
 		return r
 	}
 	actx, cancel := context.WithTimeout(ctx, c.o.Timeout)
