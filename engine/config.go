@@ -11,8 +11,13 @@ import (
 // Config is everything the engine needs for a run. Build it with
 // DefaultConfig and change what you need; Validate reports every problem.
 type Config struct {
-	Limits  Limits
-	Retry   Retry
+	// Limits bound concurrency, rates and the look-ahead window.
+	Limits Limits
+	// Retry says which failures are tried again and how long to wait.
+	Retry Retry
+	// Request is how each request is made (method, headers, timeouts,
+	// TLS, redirects, body cap). New builds its fetch.Client from it;
+	// NewWithFetcher only validates it.
 	Request fetch.Options
 }
 
@@ -35,16 +40,23 @@ type Limits struct {
 
 // Retry says which failures are tried again and how long to wait.
 type Retry struct {
-	// Max is the number of retries after the first attempt (--retries).
+	// Max is the number of retries after the first attempt (--retries); 0
+	// makes one attempt per target. Retried are the error kinds refused,
+	// connect_timeout and local, a dns lookup that timed out, and statuses
+	// 429 and 503; for an idempotent method (GET, HEAD, PUT, DELETE, ...)
+	// also timeout, reset, 502 and 504. A request with another method is
+	// never retried after a redirect. The result is the last attempt's.
 	Max int
 	// MaxWait is the longest Retry-After the engine honours (--max-retry-wait).
 	// A server asking for longer gets no retry: its reply is the result.
 	MaxWait time.Duration
 	// Base and Cap shape the exponential backoff with full jitter used when
 	// the server gives no Retry-After: a uniform wait in
-	// [0, min(Cap, Base·2^(n-1))) before retry n.
+	// [0, min(Cap, Base·2^(n-1))) before retry n. Both must be positive,
+	// Base <= Cap, when Max > 0.
 	Base time.Duration
-	Cap  time.Duration
+	// Cap is the longest backoff wait; see Base.
+	Cap time.Duration
 }
 
 // DefaultConfig returns the defaults documented in README.md.

@@ -6,6 +6,14 @@
 // Every target the engine takes from its Source yields exactly one Result,
 // whatever happens: invalid targets, failures, retries exhausted, a drain or
 // a cancel. The caller must read Results until the channel is closed.
+//
+// Start with DefaultConfig, change what you need, and make an Engine with New
+// (or NewWithFetcher to plug in your own transport). Engine.Start runs a
+// Source (an *input.Reader, SliceSource, FuncSource) and returns a Run: read
+// Run.Results until it is closed, then check Run.Err for a source that failed
+// to read. Run.Drain finishes gracefully, Run.Stop abandons the run, and
+// cancelling the context aborts it. Results are fetch.Result values; package
+// output writes them in fanout's formats.
 package engine
 
 import (
@@ -24,6 +32,11 @@ import (
 // small: with a million targets in flight, each worker's stack then keeps
 // the goroutine's initial 2 KiB.
 type Fetcher interface {
+	// Fetch makes one attempt at *t and fills *r, and should return soon
+	// after ctx is done: cancelling a run and Run.Stop wait for it. It is
+	// called from many goroutines at once. The engine sets
+	// r.Seq, r.Input and r.Attempts itself afterwards, and turns a panic
+	// into a result of kind other.
 	Fetch(ctx context.Context, t *fetch.Target, r *fetch.Result)
 }
 
@@ -38,6 +51,9 @@ func (f clientFetcher) Fetch(ctx context.Context, t *fetch.Target, r *fetch.Resu
 // engine calls Next from one goroutine, only as fast as its window allows.
 // *input.Reader is a Source.
 type Source interface {
+	// Next returns the next target. io.EOF ends the input; any other error
+	// stops reading too (the targets read before still get their results)
+	// and is what Run.Err returns.
 	Next() (fetch.Target, error)
 }
 
