@@ -3,6 +3,11 @@
 // skipped, http and https URLs normalised, bare hosts turned into https URLs,
 // everything else reported as an invalid target rather than an error. It
 // knows nothing of fetching.
+//
+// NewReader reads Sources (a file, stdin, or Args for a list in memory) and
+// numbers the targets in input order (fetch.Target.Seq); a Reader is an
+// engine.Source, so it can be handed straight to engine.Engine.Start. Parse
+// normalises a single line.
 package input
 
 import (
@@ -23,8 +28,12 @@ const bareSalt = 0x9e3779b97f4a7c15
 // Source is one named stream of target lines (a file, stdin, or the
 // command-line arguments). Name appears in read errors.
 type Source struct {
+	// Name says where the lines come from, a file name or "stdin", in
+	// errors: "read NAME: line N: ...".
 	Name string
-	R    io.Reader
+	// R is read to its end (or its first error), one target per line.
+	// It must not be nil. The Reader does not close it.
+	R io.Reader
 }
 
 // Args returns a Source over literal targets given as arguments, one target
