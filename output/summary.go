@@ -46,7 +46,8 @@ func RecordLatency(h *hdrhistogram.Histogram, ms float64) {
 
 // Summary accumulates results for the end-of-run report. Its memory is
 // fixed: counters and one HdrHistogram, whatever the number of results. It
-// is safe for concurrent use.
+// is safe for concurrent use. The zero Summary is ready to use and judges
+// success with DefaultAccept, as NewSummary(Accept{}) does.
 type Summary struct {
 	accept Accept
 
@@ -64,10 +65,17 @@ type Summary struct {
 
 // NewSummary returns an empty summary that judges success with a.
 func NewSummary(a Accept) *Summary {
-	return &Summary{
-		accept:  a,
-		kinds:   make(map[fetch.ErrorKind]int64, len(fetch.Kinds)),
-		latency: NewLatencyHistogram(),
+	s := &Summary{accept: a}
+	s.ready()
+	return s
+}
+
+// ready makes the map and histogram a zero Summary lacks; s.mu is held, or s
+// is not shared yet.
+func (s *Summary) ready() {
+	if s.latency == nil {
+		s.kinds = make(map[fetch.ErrorKind]int64, len(fetch.Kinds))
+		s.latency = NewLatencyHistogram()
 	}
 }
 
@@ -78,6 +86,7 @@ func (s *Summary) Add(r *fetch.Result) {
 	ok := s.accept.OK(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.ready()
 	s.total++
 	if ok {
 		s.accepted++
@@ -134,6 +143,7 @@ func (s *Summary) Total() int64 {
 func (s *Summary) Percentile(p float64) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.ready()
 	return time.Duration(s.latency.ValueAtPercentile(p)) * time.Microsecond
 }
 
@@ -145,6 +155,7 @@ func (s *Summary) Percentile(p float64) time.Duration {
 func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.ready()
 	var b bytes.Buffer
 	line := func(label, format string, args ...any) {
 		fmt.Fprintf(&b, "%-13s ", label)
