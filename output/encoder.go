@@ -23,19 +23,28 @@ type Encoder interface {
 // record made by AppendJSONL as it is, so a result that arrives encoded
 // (from a distributed worker) is not decoded and encoded again.
 type RecordWriter interface {
+	// WriteRecord writes rec, one record made by AppendJSONL (without its
+	// newline), as one line. The caller vouches that rec is such a record:
+	// it is not checked.
 	WriteRecord(rec []byte) error
 }
 
 var _ RecordWriter = (*jsonlEncoder)(nil)
 
-// EncoderOptions adjusts an encoder. Color applies to text only; Accept
-// decides which results the text format shows as failures. Appending is
-// set when the encoder continues a file that already begins with the
-// format's preamble (a resumed run's -o FILE): csv then writes no second
-// header row.
+// EncoderOptions adjusts an encoder. The zero value suits a new file or a
+// pipe: no colour, the default accept rule.
 type EncoderOptions struct {
-	Color     bool
-	Accept    Accept
+	// Color paints the text format's status and failures with ANSI
+	// colours by status class (whatever w is: the caller decides whether
+	// it is a terminal). The other formats ignore it.
+	Color bool
+	// Accept decides which results the text format shows as failures
+	// ("rejected" when only the status is outside it); the zero Accept is
+	// DefaultAccept. The jsonl and csv formats ignore it.
+	Accept Accept
+	// Appending is set when the encoder continues a file that already
+	// begins with the format's preamble (a resumed run's -o FILE): csv
+	// then writes no second header row.
 	Appending bool
 }
 

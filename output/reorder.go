@@ -15,7 +15,8 @@ const maxReorderAhead = 1 << 24
 // Reorder releases results in Seq order starting at 0, whatever order they
 // are pushed in. Results that arrive early wait in a ring indexed by Seq, so
 // memory is bounded by how far ahead results arrive. One goroutine owns a
-// Reorder.
+// Reorder. Make it with NewReorder or NewReorderSkipping, with an emit that
+// is not nil: the zero Reorder has nowhere to send results.
 type Reorder struct {
 	emit    func(*fetch.Result) error
 	skip    func(seq uint64) bool // Seqs that will never be pushed; may be nil
