@@ -23,6 +23,8 @@ type DiffOptions struct {
 	// than SlowerRatio × A's (0.5 = 50%) and by more than SlowerMinMs
 	// milliseconds, so small absolute jitter on fast targets is ignored.
 	SlowerRatio float64
+	// SlowerMinMs is the least absolute slowdown, in milliseconds; see
+	// SlowerRatio.
 	SlowerMinMs float64
 }
 
@@ -31,25 +33,37 @@ func DefaultDiffOptions() DiffOptions { return DiffOptions{SlowerRatio: 0.5, Slo
 
 // Side is one run's result for a target, as Diff compares it.
 type Side struct {
-	Status    int     `json:"status"`
-	OK        bool    `json:"ok"`
-	ErrorKind string  `json:"error"`
-	TotalMs   float64 `json:"total_ms"`
+	// Status is the result's status, 0 when no response arrived.
+	Status int `json:"status"`
+	// OK says whether that run accepted the result (its --accept rule).
+	OK bool `json:"ok"`
+	// ErrorKind is the result's error kind (a fetch.ErrorKind's string),
+	// "" when it had no error.
+	ErrorKind string `json:"error"`
+	// TotalMs is the result's Timing.Total, in milliseconds.
+	TotalMs float64 `json:"total_ms"`
 }
 
 // Change is one target whose result differs between two runs.
 type Change struct {
+	// Input is the input line both results are for.
 	Input string `json:"input"`
-	Kind  string `json:"change"`
-	Worse bool   `json:"worse"`
-	A     Side   `json:"a"`
-	B     Side   `json:"b"`
+	// Kind is one of ChangeFailing, ChangeRecovered, ChangeStatus and
+	// ChangeSlower.
+	Kind string `json:"change"`
+	// Worse is true when run B's result is worse than run A's: always for
+	// failing and slower, for status when B's status class is worse
+	// (below 400, 4xx, 5xx, no response, in that order).
+	Worse bool `json:"worse"`
+	// A and B are the target's results in the first and the second run.
+	A Side `json:"a"`
+	B Side `json:"b"`
 }
 
 // DiffStats counts what Diff compared.
 type DiffStats struct {
 	Compared int64 // targets in both runs
-	Worse    int64
+	Worse    int64 // changes that are worse (Change.Worse)
 	Better   int64 // recovered
 	Changed  int64 // other changes that are not worse
 	OnlyA    int64 // targets only in run A

@@ -47,8 +47,11 @@ const resultColumns = `seq, input, url, final_url, status, ok, error_kind, error
 // Record is one stored result and whether the run accepted it (its ok
 // column, computed with the run's --accept rule).
 type Record struct {
+	// Result is the stored result, made anew for each Record (Seq is the
+	// target's position in the run's input).
 	Result *fetch.Result
-	OK     bool
+	// OK is its ok column: whether the run's accept rule accepted it.
+	OK bool
 }
 
 // Results returns the results of run runID in input (Seq) order. Each

@@ -9,6 +9,11 @@
 // columns and the rest of the documented result schema as JSON. Writes go
 // through a Recorder: one goroutine that owns a connection and commits
 // results in batches, each batch together with the run's checkpoint.
+//
+// Open a database with Open, start a run with DB.CreateRun, record its
+// results with DB.Recorder (Add each, then Close) and end it with
+// DB.SetState. DB.Runs, DB.Run and DB.LastRun list runs, DB.Results reads a
+// run's results back in input order, and DB.Diff compares two runs.
 package store
 
 import (
@@ -378,18 +383,22 @@ type Config struct {
 	// Dir is the working directory the run was started in; relative
 	// names in Command are relative to it.
 	Dir string `json:"dir"`
-	// Inputs are the -i files as absolute names ("-" for stdin) and Args
-	// the targets given as arguments, in order.
+	// Inputs are the -i files as absolute names ("-" for stdin), in order.
 	Inputs []string `json:"inputs"`
-	Args   []string `json:"args"`
+	// Args are the targets given as arguments, in order.
+	Args []string `json:"args"`
 	// InputFiles identifies each regular -i file's content at the start,
 	// so a resume can refuse a file that changed.
 	InputFiles []FileStamp `json:"input_files,omitempty"`
-	Dedupe     bool        `json:"dedupe"`
+	// Dedupe is true unless --no-dedupe was given: duplicates got no
+	// Seq of their own.
+	Dedupe bool `json:"dedupe"`
 	// Output is the -o file as an absolute name, "" for stdout.
-	Output  string `json:"output"`
-	Format  string `json:"format"`
-	Ordered bool   `json:"ordered"`
+	Output string `json:"output"`
+	// Format is the output format, one of output.Formats.
+	Format string `json:"format"`
+	// Ordered is --ordered: results were written in input order.
+	Ordered bool `json:"ordered"`
 	// Accept is the --accept rule the results' ok column was computed with.
 	Accept string `json:"accept"`
 	// Flags are every flag set on the command line, for the record.
@@ -399,21 +408,24 @@ type Config struct {
 // FileStamp identifies a file's content cheaply: its size and modification
 // time.
 type FileStamp struct {
-	Name    string    `json:"name"`
-	Size    int64     `json:"size"`
+	// Name is the file's absolute name, as in Config.Inputs.
+	Name string `json:"name"`
+	// Size is its length in bytes.
+	Size int64 `json:"size"`
+	// ModTime is its modification time.
 	ModTime time.Time `json:"mtime"`
 }
 
 // Run is one recorded run.
 type Run struct {
-	ID         int64
-	StartedAt  time.Time
+	ID         int64     // the run's id, from 1 (fanout runs lists them)
+	StartedAt  time.Time // when the run was first started
 	FinishedAt time.Time // zero while running or when killed
 	State      string    // StateRunning, StateInterrupted or StateDone
 	Command    []string  // the command line, without the program name
-	Config     Config
-	Results    int64 // results recorded
-	Failed     int64 // results not accepted by Config.Accept
+	Config     Config    // what the run was started with
+	Results    int64     // results recorded
+	Failed     int64     // results not accepted by Config.Accept
 	// LowWater is the resume checkpoint: every target with a lower
 	// sequence number has a result.
 	LowWater uint64
