@@ -57,7 +57,10 @@ type Options struct {
 // Conn is a connection to NATS with JetStream, and the embedded server when
 // this process runs it.
 type Conn struct {
-	NC  *nats.Conn
+	// NC is the NATS connection; Close closes it.
+	NC *nats.Conn
+	// JS is the JetStream context over NC, for the functions of this
+	// package that take one (Runs, LoadMeta, DeleteRun).
 	JS  jetstream.JetStream
 	srv *server.Server
 }
@@ -448,6 +451,7 @@ func Redact(urls string) string {
 type ServerConfig struct {
 	// Host and Port to listen on for clients (Port -1: any free port).
 	Host string
+	// Port is the client port; see Host.
 	Port int
 	// StoreDir is the JetStream directory (file storage).
 	StoreDir string
@@ -455,10 +459,13 @@ type ServerConfig struct {
 	ServerName string
 	// Cluster, when ClusterPort is set, joins a cluster named Cluster
 	// listening on ClusterHost:ClusterPort with the given route URLs.
-	Cluster     string
+	Cluster string
+	// ClusterHost and ClusterPort are where the server listens for the
+	// other servers of its cluster; ClusterPort 0 means no cluster.
 	ClusterHost string
 	ClusterPort int
-	Routes      []string
+	// Routes are the other servers' cluster URLs (nats://host:port).
+	Routes []string
 }
 
 // ErrStoreInUse is returned by StartServer when another server, in this

@@ -1,5 +1,11 @@
 // Package dist runs fanout across many machines on NATS JetStream.
 //
+// Connect (with Options; Embedded starts a server in this process when none
+// answers, StartServer runs one explicitly) gives a Conn. Submit queues the
+// targets of an engine.Source as a named run (RunConfig), NewWorker and
+// Worker.Run fetch the runs' targets with an engine, Collect reads each
+// target's result once, and RunStatus reports a run's progress.
+//
 // A run is a pair of streams and two key-value buckets named after it:
 //
 //   - FANOUT_T_<run>, a work-queue stream of batches of targets on the

@@ -95,9 +95,14 @@ func (c RunConfig) Validate() error {
 // Submitted-1.
 type Meta struct {
 	RunConfig
-	Created   time.Time `json:"created"`
-	Submitted uint64    `json:"submitted"`
-	Complete  bool      `json:"complete"`
+	// Created is when the run was first submitted (UTC).
+	Created time.Time `json:"created"`
+	// Submitted is how many targets are queued for certain: those with
+	// sequence numbers below it, as of the last checkpoint.
+	Submitted uint64 `json:"submitted"`
+	// Complete is set when the whole input was submitted; Submitted is
+	// then the number of targets.
+	Complete bool `json:"complete"`
 	// InputTargets and InputHash fingerprint the input the run was
 	// submitted from: InputHash is the xxhash, in hex, of the records of
 	// its first InputTargets targets, saved with each checkpoint. A

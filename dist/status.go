@@ -15,6 +15,7 @@ import (
 // Status is a run's progress as the cluster sees it. Every count is of
 // targets, not of messages.
 type Status struct {
+	// Meta is the run's record from the fanout_runs bucket.
 	Meta Meta
 	// Done counts results stored (a result stored twice after its
 	// duplicate window, or by a batch that was interrupted and delivered
@@ -46,7 +47,7 @@ type Status struct {
 
 // WorkerStatus is one live worker's heartbeat.
 type WorkerStatus struct {
-	ID          string
+	ID          string    // the worker's WorkerConfig.ID (host-pid by default)
 	Done        int64     // results stored since it started on the run
 	Fetched     int64     // targets it finished: Done, and results waiting for their batch
 	Rate        float64   // targets fetched per second over the last heartbeat

@@ -23,7 +23,7 @@ const CheckpointEvery = 1000
 
 // SubmitStats say what a Submit did.
 type SubmitStats struct {
-	Meta      Meta
+	Meta      Meta   // the run's record as this call left it
 	Published uint64 // targets this call queued
 	Skipped   uint64 // targets an earlier submit queued: before its checkpoint, or dropped by the stream as duplicates
 	Resumed   bool   // the run existed already
