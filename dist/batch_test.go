@@ -577,8 +577,12 @@ func TestSameWorkerIDWarns(t *testing.T) {
 	t.Parallel()
 	url := startNATS(t)
 	sim := startSim(t, simweb.Config{})
+	// 80 targets a second at most (20 hosts, one request each, four at a
+	// time, 50 ms each): plenty is left when b starts, whatever the load,
+	// so a is still there to be seen. (At 20 ms, a loaded machine once
+	// let a finish while b was starting, and neither warned.)
 	const n = 600
-	urls := manyHosts(sim, n, 20, 20*time.Millisecond)
+	urls := manyHosts(sim, n, 20, 50*time.Millisecond)
 	rc := testRun("twins")
 	submit(t, connect(t, url), rc, urls)
 	cfg := engineConfig(t, sim, 4, 1)
