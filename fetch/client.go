@@ -224,6 +224,14 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 		return fmt.Sprintf("no tunnel within %v (--connect-timeout): the proxy did not answer CONNECT", c.o.ConnectTimeout)
 	case kind == KindConnectTimeout:
 		return fmt.Sprintf("no connection within %v (--connect-timeout): %s", c.o.ConnectTimeout, trimError(err))
+	case kind == KindReset && errors.Is(err, io.ErrUnexpectedEOF) && ht != nil && !ht.answered():
+		// The same error ends a connection lost before the response
+		// headers were complete (HTTP/1 cut inside them; HTTP/2 lost
+		// before any): no body was being read.
+		if ht.firstByteSeen() {
+			return "connection closed before the response headers were complete"
+		}
+		return "server closed the connection without responding"
 	case kind == KindReset && errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed before the body was complete"
 	case kind == KindReset && errors.Is(err, io.EOF):

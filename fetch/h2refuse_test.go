@@ -116,3 +116,57 @@ func TestH2StreamsTurnedAway(t *testing.T) {
 		})
 	}
 }
+
+// TestClosedBeforeTheResponseSaysSo: a connection lost before the response
+// headers were complete ends with io.ErrUnexpectedEOF over HTTP/2 (the
+// server closed it after reading the request) and over HTTP/1 (cut in the
+// middle of the headers), as a body cut short does; the message said "before
+// the body was complete" for a result with no status and no body.
+func TestClosedBeforeTheResponseSaysSo(t *testing.T) {
+	t.Parallel()
+	cert := httptest.NewUnstartedServer(http.NotFoundHandler())
+	cert.StartTLS() // for its certificate
+	certs := cert.TLS.Certificates
+	cert.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: certs, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() { // reads the request's HEADERS, then closes the connection
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err == nil {
+				fr := http2.NewFramer(c, c)
+				fr.WriteSettings()
+				for {
+					f, err := fr.ReadFrame()
+					if _, ok := f.(*http2.HeadersFrame); ok || err != nil {
+						break
+					}
+				}
+			}
+			c.Close()
+		}
+	}()
+	h1 := rawReplyServer(t, "HTTP/1.1 200 OK\r\nServer: half\r\n", false)
+	for _, tc := range []struct{ name, url, want string }{
+		{"h2 no response", "https://" + ln.Addr().String() + "/", "without responding"},
+		{"h1 headers cut", "http://" + h1 + "/", "before the response headers were complete"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := get(newTestClient(t, func(o *Options) { o.Insecure = true }), tc.url)
+			wantKind(t, r, KindReset)
+			if r.Status != 0 || !strings.Contains(r.Error.Message, tc.want) {
+				t.Errorf("status %d, message %q; want status 0 and %q", r.Status, r.Error.Message, tc.want)
+			}
+		})
+	}
+}

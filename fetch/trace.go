@@ -124,6 +124,17 @@ func (h *hopTrace) set(t *time.Time) {
 // markResponse records that the hop's final response arrived.
 func (h *hopTrace) markResponse() { h.mu.Lock(); h.response = true; h.mu.Unlock() }
 
+// answered reports whether the hop's final response (status and headers)
+// arrived.
+func (h *hopTrace) answered() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.response }
+
+// firstByteSeen reports whether any byte of a response arrived on the hop.
+func (h *hopTrace) firstByteSeen() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !h.firstByte.IsZero()
+}
+
 // waitPhase says what the hop was waiting for when its attempt ran out of
 // time: a connection (none was made, nor handed over from the pool), the
 // TLS handshake, the response, or the rest of the body. --timeout can be
