@@ -114,7 +114,7 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		nd := net.Dialer{Timeout: slice}
 		c, err := nd.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 		if err == nil {
-			return c, nil
+			return newWriteFirst(c), nil
 		}
 		// The first address's error, unless that one says only that this
 		// machine could not try (an IPv6 address on a host without IPv6):
@@ -130,6 +130,42 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		firstErr = &net.OpError{Op: "dial", Net: network, Err: &timeoutError{"connect timed out"}}
 	}
 	return nil, firstErr
+}
+
+// writeFirst is a connection whose reads wait for its first write (or its
+// close). net/http reads a new HTTP/1 connection from the moment it is
+// made, and takes what arrives before the request is registered on it for
+// an unsolicited reply on an idle connection: a server that speaks first
+// (an SSH or SMTP banner) or closes at once failed the request at random,
+// as protocol with "readLoopPeekFailLocked: %!w(<nil>)" or "http: server
+// closed idle connection", instead of as the reply it is. Every exchange
+// fetch makes over TCP (HTTP, TLS, a proxy's CONNECT, SOCKS) starts with
+// the client writing, so no read is held back for long.
+type writeFirst struct {
+	net.Conn
+	wrote chan struct{}
+	once  sync.Once
+}
+
+func newWriteFirst(c net.Conn) *writeFirst {
+	return &writeFirst{Conn: c, wrote: make(chan struct{})}
+}
+
+func (c *writeFirst) open() { close(c.wrote) }
+
+func (c *writeFirst) Read(p []byte) (int, error) {
+	<-c.wrote
+	return c.Conn.Read(p)
+}
+
+func (c *writeFirst) Write(p []byte) (int, error) {
+	c.once.Do(c.open)
+	return c.Conn.Write(p)
+}
+
+func (c *writeFirst) Close() error {
+	c.once.Do(c.open)
+	return c.Conn.Close()
 }
 
 // timeoutError is a net.Error that reports a timeout.

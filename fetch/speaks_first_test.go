@@ -1,0 +1,84 @@
+package fetch
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// speakFirstServer starts a loopback listener that, on each connection and
+// before reading anything, writes greeting (nothing: it closes at once) and
+// then holds the connection for a moment.
+func speakFirstServer(t *testing.T, greeting string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				if greeting == "" {
+					return
+				}
+				io.WriteString(c, greeting)
+				c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				io.Copy(io.Discard, c) // until the client closes, or the deadline
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestServerThatSpeaksFirst: net/http reads a new connection from the
+// moment it is made, and takes what arrives before the request is
+// registered on it for an unsolicited reply on an idle connection. A
+// server that speaks first (an SSH or SMTP banner) or closes at once then
+// failed the request, at random (about 3% on loopback, more under load),
+// as protocol with "readLoopPeekFailLocked: %!w(<nil>)" or "http: server
+// closed idle connection", instead of what the same server gets otherwise:
+// protocol quoting the banner, or reset. The trace's GotConn, which runs in
+// that gap, sleeps here to make the gap wide.
+func TestServerThatSpeaksFirst(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t, nil)
+	for _, tc := range []struct {
+		name, greeting string
+		kind           ErrorKind
+		want           string
+	}{
+		{"banner", "SSH-2.0-OpenSSH_9.6\r\n", KindProtocol, `"SSH-2.0-OpenSSH_9.6"`},
+		{"close", "", KindReset, "without responding"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := speakFirstServer(t, tc.greeting)
+			for range 3 {
+				ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+					GotConn: func(httptrace.GotConnInfo) { time.Sleep(50 * time.Millisecond) },
+				})
+				r := c.Fetch(ctx, Target{Input: addr, URL: "http://" + addr + "/", HostKey: addr})
+				wantKind(t, r, tc.kind)
+				if !strings.Contains(r.Error.Message, tc.want) {
+					t.Fatalf("message %q, want it to contain %s", r.Error.Message, tc.want)
+				}
+			}
+		})
+	}
+}
