@@ -216,6 +216,9 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 		return fmt.Sprintf("the server turned the request away %d times without an answer (its HTTP/2 stream refused or reset before it was processed)", maxSends)
 	case kind == KindTLS && c.o.ClientCert == nil && strings.Contains(err.Error(), "tls: certificate required"):
 		return trimError(err) + " (the server wants a client certificate: --cert FILE --key FILE)"
+	case kind == KindTLS && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+		// crypto/tls says only "EOF".
+		return "the server closed the connection during the TLS handshake"
 	case kind == KindTLS && unknownAuthority(err) && c.o.RootCAs != nil:
 		return trimError(err) + " (not one --cacert trusts; -k skips verification)"
 	case kind == KindTLS && unknownAuthority(err):
