@@ -133,25 +133,48 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 }
 
 // writeFirst is a connection whose reads wait for its first write (or its
-// close). net/http reads a new HTTP/1 connection from the moment it is
-// made, and takes what arrives before the request is registered on it for
-// an unsolicited reply on an idle connection: a server that speaks first
-// (an SSH or SMTP banner) or closes at once failed the request at random,
-// as protocol with "readLoopPeekFailLocked: %!w(<nil>)" or "http: server
-// closed idle connection", instead of as the reply it is. Every exchange
-// fetch makes over TCP (HTTP, TLS, a proxy's CONNECT, SOCKS) starts with
-// the client writing, so no read is held back for long.
+// close), or at most writeFirstGrace. net/http reads a new HTTP/1
+// connection from the moment it is made, and takes what arrives before the
+// request is registered on it for an unsolicited reply on an idle
+// connection: a server that speaks first (an SSH or SMTP banner) or closes
+// at once failed the request at random, as protocol with
+// "readLoopPeekFailLocked: %!w(<nil>)" or "http: server closed idle
+// connection", instead of as the reply it is. Every exchange fetch makes
+// over TCP (HTTP, TLS, a proxy's CONNECT, SOCKS) starts with the client
+// writing, so no read is held back for long.
+//
+// The grace is for a connection dialled for a request that another one
+// served first: it waits in the idle pool unwritten, and its reads are how
+// net/http learns that the server closed it, instead of sending a later
+// request into it.
 type writeFirst struct {
 	net.Conn
 	wrote chan struct{}
 	once  sync.Once
+	grace *time.Timer
 }
 
+// writeFirstGrace is how long a connection's reads wait for its first
+// write: far longer than a request takes to be written once it has its
+// connection, far shorter than a server keeps an unused one.
+const writeFirstGrace = time.Second
+
 func newWriteFirst(c net.Conn) *writeFirst {
-	return &writeFirst{Conn: c, wrote: make(chan struct{})}
+	w := &writeFirst{Conn: c, wrote: make(chan struct{})}
+	// The timer's func must not read grace, which is set after it starts.
+	w.grace = time.AfterFunc(writeFirstGrace, func() { w.once.Do(w.open) })
+	return w
 }
 
 func (c *writeFirst) open() { close(c.wrote) }
+
+// openUsed opens the reads at the connection's first write or its close.
+func (c *writeFirst) openUsed() {
+	c.open()
+	c.grace.Stop()
+}
+
+func (c *writeFirst) used() { c.once.Do(c.openUsed) }
 
 func (c *writeFirst) Read(p []byte) (int, error) {
 	<-c.wrote
@@ -159,12 +182,12 @@ func (c *writeFirst) Read(p []byte) (int, error) {
 }
 
 func (c *writeFirst) Write(p []byte) (int, error) {
-	c.once.Do(c.open)
+	c.used()
 	return c.Conn.Write(p)
 }
 
 func (c *writeFirst) Close() error {
-	c.once.Do(c.open)
+	c.used()
 	return c.Conn.Close()
 }
 

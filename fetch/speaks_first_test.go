@@ -82,3 +82,32 @@ func TestServerThatSpeaksFirst(t *testing.T) {
 		})
 	}
 }
+
+// A connection the transport dialled but gave no request (another one
+// freed up first) waits in the idle pool. Its reads must not wait for a
+// write for ever: net/http learns from them that the server closed it, and
+// drops it, instead of sending a request into it later (a POST on it fails
+// as reset, a GET is sent again). So the gate opens after a grace anyway.
+func TestUnusedConnectionStillReads(t *testing.T) {
+	t.Parallel()
+	addr := speakFirstServer(t, "") // closes at once
+	d := newDialer(Options{ConnectTimeout: 5 * time.Second})
+	c, err := d.DialContext(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1))
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != io.EOF {
+			t.Errorf("Read: %v, want EOF (the server closed)", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a connection never written to did not read the server's close within 10s")
+	}
+}
