@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/fanout/fanout/internal/ipv4"
 )
 
 // follow runs the redirect chain from first, filling r, and returns the
@@ -89,6 +91,10 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to invalid location %q", loc)}
 		case next.Scheme != "http" && next.Scheme != "https":
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to unsupported scheme %q", next.Scheme)}
+		case ipv4.Ambiguous([]byte(strings.ToLower(next.Hostname()))):
+			// Refused as an input line would be: resolvers disagree on
+			// what it means, and Go's would look it up in DNS.
+			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to %q: invalid ipv4 address (only the dotted-quad form, as 127.0.0.1, is followed)", loc)}
 		case len(r.Redirects) > c.o.MaxRedirects:
 			err = &kindError{kind: KindTooManyRedirects,
 				msg: fmt.Sprintf("more than %d redirect%s (--max-redirects)", c.o.MaxRedirects, plural(c.o.MaxRedirects))}

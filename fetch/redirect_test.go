@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -257,5 +258,43 @@ func TestTimeoutAfterRedirectSaysWhere(t *testing.T) {
 	wantKind(t, r, KindTimeout)
 	if r.FinalURL != trickle.URL+"/" || r.Status != 302 || !strings.Contains(r.Error.Message, "reading the body") {
 		t.Errorf("redirect with a trickling body: final_url %q status %d message %q; want %s/, 302 and reading the body", r.FinalURL, r.Status, r.Error.Message, trickle.URL)
+	}
+}
+
+// A redirect to an IPv4 address written other than as a dotted quad is
+// refused as invalid_url, as the same host on an input line is: resolvers
+// disagree on what "0x7f.0.0.1" or "2130706433" means, and Go's would look
+// it up in DNS. (Every host on the server's port resolves to it here, so
+// the unfixed client followed each of them, and no lookup is ever made.)
+func TestRedirectToAmbiguousIPv4(t *testing.T) {
+	t.Parallel()
+	var port string
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if to := r.URL.Query().Get("to"); to != "" {
+			w.Header().Set("Location", "http://"+to+":"+port+"/end")
+			w.WriteHeader(http.StatusFound)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	u, _ := url.Parse(ts.URL)
+	port = u.Port()
+	p, _ := strconv.Atoi(port)
+	c := newTestClient(t, func(o *Options) {
+		o.Resolve = []Resolve{{Host: "*", Port: p, Addrs: []string{"127.0.0.1"}}}
+	})
+	for _, host := range []string{"0x7f.0.0.1", "0X7F000001", "2130706433", "127.1", "0127.0.0.1", "127.0.0.1."} {
+		r := get(c, ts.URL+"/?to="+host)
+		wantKind(t, r, KindInvalidURL)
+		if r.Error != nil && !strings.Contains(r.Error.Message, "invalid ipv4 address") {
+			t.Errorf("%s: message %q, want it to say invalid ipv4 address", host, r.Error.Message)
+		}
+		if r.Status != http.StatusFound || len(r.Redirects) != 1 {
+			t.Errorf("%s: status %d after %d redirects, want the 302 as the final response", host, r.Status, len(r.Redirects))
+		}
+	}
+	// The dotted quad itself is followed.
+	if r := get(c, ts.URL+"/?to=127.0.0.1"); r.Error != nil || r.Status != http.StatusOK {
+		t.Errorf("redirect to 127.0.0.1: %d %+v, want 200", r.Status, r.Error)
 	}
 }

@@ -188,7 +188,8 @@ type ErrorKind string
 // store write.
 const (
 	// KindInvalidURL: the input is not an http(s) target (Target.Invalid),
-	// or a redirect pointed to another scheme or an unparseable Location.
+	// or a redirect pointed to another scheme, an unparseable Location or an
+	// IPv4 address not written dotted-quad.
 	KindInvalidURL ErrorKind = "invalid_url"
 	// KindDNS: the host name could not be resolved. Error.Transient is
 	// set when the lookup timed out rather than found no such name.

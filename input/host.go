@@ -1,9 +1,10 @@
 package input
 
 import (
-	"bytes"
 	"net/netip"
 	"unicode/utf8"
+
+	"github.com/fanout/fanout/internal/ipv4"
 )
 
 // DNS limits (RFC 1035), without the trailing dot of a fully qualified name.
@@ -92,12 +93,12 @@ func appendName[T text](dst []byte, host T) ([]byte, string) {
 		return dst, "host name too long"
 	}
 	if numeric {
-		if !validIPv4(dst[start:]) { // a trailing dot is refused too
+		if !ipv4.DottedQuad(dst[start:]) { // a trailing dot is refused too
 			return dst, reasonBadIPv4
 		}
 		return dst, ""
 	}
-	if hexIPv4(name) {
+	if ipv4.Hex(name) {
 		return dst, reasonBadIPv4
 	}
 	if puny {
@@ -106,51 +107,4 @@ func appendName[T text](dst []byte, host T) ([]byte, string) {
 		}
 	}
 	return dst, ""
-}
-
-// hexIPv4 reports whether name is an IPv4 address with a part in hex, such
-// as "0x7f.0.0.1" or "0x7f000001": browsers and curl (inet_aton) read it as
-// an address, Go's resolver as a name to look up in DNS. Like the octal and
-// short forms that validIPv4 refuses, it is invalid rather than guessed.
-func hexIPv4(name []byte) bool {
-	anyHex := false
-	for label := range bytes.SplitSeq(name, []byte{'.'}) {
-		digits, hex := label, false
-		if len(label) >= 2 && label[0] == '0' && label[1] == 'x' {
-			digits, hex, anyHex = label[2:], true, true
-		} else if len(label) == 0 {
-			return false
-		}
-		for _, c := range digits {
-			if !isHex(c) || !hex && c > '9' {
-				return false
-			}
-		}
-	}
-	return anyHex
-}
-
-// validIPv4 accepts only the dotted-quad form with no leading zeros, which
-// reads the same to every resolver ("010.0.0.1" is octal to some).
-func validIPv4(s []byte) bool {
-	parts, v, digits := 0, 0, 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == '.' {
-			if digits == 0 || v > 255 {
-				return false
-			}
-			parts++
-			v, digits = 0, 0
-			continue
-		}
-		if digits == 1 && v == 0 {
-			return false // leading zero
-		}
-		v = v*10 + int(s[i]-'0')
-		digits++
-		if digits > 3 {
-			return false
-		}
-	}
-	return parts == 4
 }
