@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
@@ -220,7 +221,7 @@ func appendResultLine(b []byte, r *fetch.Result) []byte {
 // resultLine is one parsed line of a result message.
 type resultLine struct {
 	seq     uint64
-	summary fetch.Result // Seq, Status, Error.Kind, Bytes and Timing.Total only
+	summary fetch.Result // Seq, Status, Error.Kind, Bytes, Timing.Total and StartedAt only
 	kind    fetch.Error  // summary.Error points here when there was an error
 	json    []byte       // the JSON Lines record, without its newline
 }
@@ -249,5 +250,24 @@ func nextResultLine(data []byte, l *resultLine) ([]byte, error) {
 		l.kind.Kind = fetch.ErrorKind(f[2])
 		l.summary.Error = &l.kind
 	}
+	l.summary.StartedAt = startedAt(line)
 	return rest, nil
+}
+
+// startedAt reads the started_at of a JSON Lines record, or gives the zero
+// time. The key is matched as written, quotes and all: inside a string
+// value every quote is escaped, so only the key itself matches.
+func startedAt(rec []byte) time.Time {
+	const key = `"started_at":"`
+	i := bytes.Index(rec, []byte(key))
+	if i < 0 {
+		return time.Time{}
+	}
+	v := rec[i+len(key):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, string(v[:j]))
+	return t
 }

@@ -61,6 +61,8 @@ type Summary struct {
 	maxMillis  float64
 	latency    *hdrhistogram.Histogram
 	duplicates uint64
+	first      time.Time // the earliest StartedAt of a result with a latency
+	last       time.Time // the latest StartedAt + Timing.Total
 }
 
 // NewSummary returns an empty summary that judges success with a.
@@ -100,7 +102,29 @@ func (s *Summary) Add(r *fetch.Result) {
 		s.sumMillis += ms
 		s.maxMillis = max(s.maxMillis, ms)
 		RecordLatency(s.latency, ms)
+		if !r.StartedAt.IsZero() && ms < 1e12 { // about 30 years: beyond, the time would overflow
+			end := r.StartedAt.Add(time.Duration(ms * float64(time.Millisecond)))
+			if s.first.IsZero() || r.StartedAt.Before(s.first) {
+				s.first = r.StartedAt
+			}
+			if end.After(s.last) {
+				s.last = end
+			}
+		}
 	}
+}
+
+// Span returns the time from the start of the earliest request counted to
+// the end of the latest: the wall time of the run the results came from,
+// for a caller that did not watch it run (collect reads the results of a
+// run that may have ended long before). It is 0 with no request counted.
+func (s *Summary) Span() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.first.IsZero() {
+		return 0
+	}
+	return s.last.Sub(s.first)
 }
 
 // StatusClass maps a status to its counter: 0 for no response, 1..5 for

@@ -165,3 +165,27 @@ func TestSummaryLocalHint(t *testing.T) {
 		t.Errorf("summary:\n%s\nwant it to hold:\n%s", b.String(), want)
 	}
 }
+
+// Span is the run's wall time as its results tell it, from the earliest
+// request's start to the latest one's end, in whatever order they come:
+// what collect prints for a run it did not watch.
+func TestSummarySpan(t *testing.T) {
+	s := NewSummary(Accept{})
+	if got := s.Span(); got != 0 {
+		t.Errorf("empty: Span = %v, want 0", got)
+	}
+	t0 := time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC)
+	for _, r := range []*fetch.Result{
+		{Status: 200, StartedAt: t0.Add(2 * time.Second), Timing: fetch.Timing{Total: 500}},
+		{Status: 200, StartedAt: t0, Timing: fetch.Timing{Total: 100}},
+		{Status: 200, StartedAt: t0.Add(time.Second), Timing: fetch.Timing{Total: 3000}}, // ends last, at 4s
+		// Never requested: no latency, and its time is not the run's.
+		{StartedAt: t0.Add(-time.Hour), Error: &fetch.Error{Kind: fetch.KindInvalidURL}},
+		{Status: 200, StartedAt: t0.Add(time.Second), Timing: fetch.Timing{Total: math.Inf(1)}},
+	} {
+		s.Add(r)
+	}
+	if got, want := s.Span(), 4*time.Second; got != want {
+		t.Errorf("Span = %v, want %v", got, want)
+	}
+}

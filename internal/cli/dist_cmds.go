@@ -451,7 +451,15 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		err = cerr
 	}
 	if !f.quiet {
-		sum.Write(env.Stderr, time.Since(start))
+		// The run's wall time is its results' span, not this collect's
+		// (a collect of a finished run took milliseconds, and the summary
+		// gave it a speedup of thousands): from the first request's start
+		// to the last one's end, whatever the results' order of arrival.
+		wall := sum.Span()
+		if wall <= 0 {
+			wall = time.Since(start)
+		}
+		sum.Write(env.Stderr, wall)
 		fmt.Fprintf(env.Stderr, "collected %d results of run %s (%d submitted, %d duplicates skipped)\n",
 			st.Written, run, st.Submitted, st.Duplicates)
 		if rec != nil {
