@@ -256,11 +256,16 @@ func nextResultLine(data []byte, l *resultLine) ([]byte, error) {
 
 // startedAt reads the started_at of a JSON Lines record, or gives the zero
 // time. The key is matched as written, quotes and all: inside a string
-// value every quote is escaped, so only the key itself matches.
+// value every quote is escaped, so only the key itself matches. It is the
+// record's last field, so the tail is searched first: a search of the whole
+// record cost collect more than the rest of its work on a result.
 func startedAt(rec []byte) time.Time {
 	const key = `"started_at":"`
-	i := bytes.Index(rec, []byte(key))
-	if i < 0 {
+	tail := max(0, len(rec)-64) // the key, the longest RFC 3339 time, `"}`
+	i := bytes.LastIndex(rec[tail:], []byte(key))
+	if i >= 0 {
+		i += tail
+	} else if i = bytes.Index(rec, []byte(key)); i < 0 {
 		return time.Time{}
 	}
 	v := rec[i+len(key):]
