@@ -1,13 +1,9 @@
 package fetch
 
 import (
-	"crypto/tls"
 	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,69 +16,31 @@ import (
 // frames) it turned away.
 func refusingH2(t *testing.T, code http2.ErrCode) (url string, requests *atomic.Int64) {
 	t.Helper()
-	cert := httptest.NewUnstartedServer(http.NotFoundHandler())
-	cert.StartTLS() // for its certificate
-	certs := cert.TLS.Certificates
-	cert.Close()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: certs, NextProtos: []string{"h2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	requests = new(atomic.Int64)
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	t.Cleanup(func() { // the connections too, for the leak check
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
+	addr := connServer(t, h2Listener(t), func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
+			return
 		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+		fr := http2.NewFramer(c, c)
+		fr.WriteSettings()
 		for {
-			c, err := ln.Accept()
+			f, err := fr.ReadFrame()
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
-					return
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck()
 				}
-				fr := http2.NewFramer(c, c)
-				fr.WriteSettings()
-				for {
-					f, err := fr.ReadFrame()
-					if err != nil {
-						return
-					}
-					switch f := f.(type) {
-					case *http2.SettingsFrame:
-						if !f.IsAck() {
-							fr.WriteSettingsAck()
-						}
-					case *http2.HeadersFrame:
-						requests.Add(1)
-						fr.WriteRSTStream(f.StreamID, code)
-					}
-				}
-			}()
+			case *http2.HeadersFrame:
+				requests.Add(1)
+				fr.WriteRSTStream(f.StreamID, code)
+			}
 		}
-	}()
-	return "https://" + ln.Addr().String() + "/", requests
+	})
+	return "https://" + addr + "/", requests
 }
 
 // TestH2StreamsTurnedAway: net/http's HTTP/2 transport sends a request
@@ -124,41 +82,23 @@ func TestH2StreamsTurnedAway(t *testing.T) {
 // the body was complete" for a result with no status and no body.
 func TestClosedBeforeTheResponseSaysSo(t *testing.T) {
 	t.Parallel()
-	cert := httptest.NewUnstartedServer(http.NotFoundHandler())
-	cert.StartTLS() // for its certificate
-	certs := cert.TLS.Certificates
-	cert.Close()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: certs, NextProtos: []string{"h2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() { // reads the request's HEADERS, then closes the connection
-		defer wg.Done()
+	// Reads the request's HEADERS, then closes the connection.
+	h2 := connServer(t, h2Listener(t), func(c net.Conn) {
+		if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
+			return
+		}
+		fr := http2.NewFramer(c, c)
+		fr.WriteSettings()
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			f, err := fr.ReadFrame()
+			if _, ok := f.(*http2.HeadersFrame); ok || err != nil {
 				return
 			}
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err == nil {
-				fr := http2.NewFramer(c, c)
-				fr.WriteSettings()
-				for {
-					f, err := fr.ReadFrame()
-					if _, ok := f.(*http2.HeadersFrame); ok || err != nil {
-						break
-					}
-				}
-			}
-			c.Close()
 		}
-	}()
+	})
 	h1 := rawReplyServer(t, "HTTP/1.1 200 OK\r\nServer: half\r\n", false)
 	for _, tc := range []struct{ name, url, want string }{
-		{"h2 no response", "https://" + ln.Addr().String() + "/", "without responding"},
+		{"h2 no response", "https://" + h2 + "/", "without responding"},
 		{"h1 headers cut", "http://" + h1 + "/", "before the response headers were complete"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

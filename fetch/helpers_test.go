@@ -3,11 +3,13 @@ package fetch
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -87,42 +89,91 @@ func portOf(t *testing.T, u string) string {
 	return port
 }
 
-// rawReplyServer starts a loopback listener that reads each request's
-// header and writes reply as is, then closes the connection, or with hold
-// keeps it open and silent until the test ends. It returns its address.
-func rawReplyServer(t *testing.T, reply string, hold bool) string {
+// connServer serves each connection ln accepts with handle, on a goroutine
+// of its own, with a 10 s deadline (handle may set another), and closes it
+// when handle returns. The test's end closes ln and every connection still
+// open, and waits for the handlers, so that none outlives it (the leak
+// check). It returns ln's address.
+func connServer(t testing.TB, ln net.Listener, handle func(net.Conn)) string {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// loopback returns a TCP listener on 127.0.0.1.
+func loopback(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done); ln.Close() })
-	go func() {
+	return ln
+}
+
+// h2Listener returns a TLS listener on 127.0.0.1 that offers only h2, with
+// httptest's certificate (clients need Options.Insecure).
+func h2Listener(t testing.TB) net.Listener {
+	t.Helper()
+	cert := httptest.NewUnstartedServer(http.NotFoundHandler())
+	cert.StartTLS() // for its certificate
+	certs := cert.TLS.Certificates
+	cert.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: certs, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// rawReplyServer starts a loopback listener that reads each request's
+// header and writes reply as is, then closes the connection, or with hold
+// keeps it open and silent until the test ends. It returns its address.
+func rawReplyServer(t *testing.T, reply string, hold bool) string {
+	t.Helper()
+	return connServer(t, loopback(t), func(conn net.Conn) {
+		br := bufio.NewReader(conn)
 		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
+			l, err := br.ReadString('\n')
+			if err != nil || l == "\r\n" {
+				break
 			}
-			go func() {
-				defer conn.Close()
-				conn.SetDeadline(time.Now().Add(10 * time.Second))
-				br := bufio.NewReader(conn)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil || l == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(conn, reply)
-				if hold {
-					select {
-					case <-done:
-					case <-time.After(10 * time.Second):
-					}
-				}
-			}()
 		}
-	}()
-	return ln.Addr().String()
+		io.WriteString(conn, reply)
+		if hold {
+			io.Copy(io.Discard, conn) // until the test's end closes it, or the deadline
+		}
+	})
 }

@@ -6,44 +6,22 @@ import (
 	"net"
 	"net/http/httptrace"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
 // speakFirstServer starts a loopback listener that, on each connection and
 // before reading anything, writes greeting (nothing: it closes at once) and
-// then holds the connection for a moment.
+// then holds the connection until the client closes it.
 func speakFirstServer(t *testing.T, greeting string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				if greeting == "" {
-					return
-				}
-				io.WriteString(c, greeting)
-				c.SetReadDeadline(time.Now().Add(2 * time.Second))
-				io.Copy(io.Discard, c) // until the client closes, or the deadline
-			}()
+	return connServer(t, loopback(t), func(c net.Conn) {
+		if greeting == "" {
+			return
 		}
-	}()
-	return ln.Addr().String()
+		io.WriteString(c, greeting)
+		io.Copy(io.Discard, c) // until the client closes, the test ends, or the deadline
+	})
 }
 
 // TestServerThatSpeaksFirst: net/http reads a new connection from the
