@@ -197,3 +197,17 @@ func TestCompressorKeepsEachBody(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStartedAt is collect's per-result cost of reading started_at for
+// its summary, on a sample record:
+//
+//	go test -run '^$' -bench StartedAt ./dist/
+func BenchmarkStartedAt(b *testing.B) {
+	rs := sampleResults()
+	rec := output.AppendJSONL(nil, &rs[0])
+	for b.Loop() {
+		if startedAt(rec).IsZero() {
+			b.Fatal("no started_at")
+		}
+	}
+}
