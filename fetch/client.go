@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // acceptEncoding lists the codings readBody can undo.
@@ -196,6 +197,26 @@ func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorK
 // maxMessage caps error messages, which may quote network text.
 const maxMessage = 512
 
+// maxHeaderValue caps the header values a result keeps (Server,
+// Content-Type). The transport takes up to 1 MiB of headers; a result
+// waiting in the window or the reorder buffer should not hold that much of
+// them, nor an output line carry it.
+const maxHeaderValue = 1024
+
+// capText returns s cut to at most n bytes on a character boundary, with
+// "..." after the cut, or s itself when it is short enough. The bytes kept
+// are not changed: a value that was not UTF-8 stays as the server sent it.
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for k := 0; k < utf8.UTFMax && i > 0 && !utf8.RuneStart(s[i]); k++ {
+		i--
+	}
+	return s[:i] + "..."
+}
+
 // message is the short human text for a failed attempt.
 func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Time) string {
 	switch kind {
@@ -263,8 +284,8 @@ func (c *Client) record(r *Result, resp *http.Response) {
 	r.Status = resp.StatusCode
 	r.Proto = resp.Proto
 	h := resp.Header
-	r.Server = h.Get("Server")
-	r.ContentType = h.Get("Content-Type")
+	r.Server = capText(h.Get("Server"), maxHeaderValue)
+	r.ContentType = capText(h.Get("Content-Type"), maxHeaderValue)
 	r.ContentLength = nil
 	if v := h["Content-Length"]; len(v) > 0 {
 		if n, err := strconv.ParseInt(strings.TrimSpace(v[0]), 10, 64); err == nil && n >= 0 {

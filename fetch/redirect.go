@@ -16,6 +16,11 @@ import (
 
 // follow runs the redirect chain from first, filling r, and returns the
 // trace of the last hop. abort cancels ctx, the attempt's.
+// maxRedirectURL is the longest URL a redirect is followed to, the same as
+// the longest input line (input.MaxLineBytes): every hop's URL is kept in
+// the result, and servers refuse much shorter request lines anyway.
+const maxRedirectURL = 8 << 10
+
 func (c *Client) follow(ctx context.Context, abort func(), r *Result, first string) (*hopTrace, error) {
 	method, body := c.method, c.o.Body
 	r.Method = method
@@ -74,6 +79,8 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 		if err == nil {
 			r.Location = next.String()
 		}
+		long := len(r.Location) > maxRedirectURL
+		r.Location = capText(r.Location, maxRedirectURL)
 		if !c.o.Follow {
 			return ht, c.readFinal(r, resp, ht)
 		}
@@ -91,6 +98,8 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to invalid location %q", loc)}
 		case next.Scheme != "http" && next.Scheme != "https":
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to unsupported scheme %q", next.Scheme)}
+		case long:
+			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to a URL of more than %d bytes (%d): not followed", maxRedirectURL, len(next.String()))}
 		case ipv4.Ambiguous([]byte(strings.ToLower(next.Hostname()))):
 			// Refused as an input line would be: resolvers disagree on
 			// what it means, and Go's would look it up in DNS.

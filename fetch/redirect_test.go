@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func redirectServer(t *testing.T) (base string) {
@@ -296,5 +297,58 @@ func TestRedirectToAmbiguousIPv4(t *testing.T) {
 	// The dotted quad itself is followed.
 	if r := get(c, ts.URL+"/?to=127.0.0.1"); r.Error != nil || r.Status != http.StatusOK {
 		t.Errorf("redirect to 127.0.0.1: %d %+v, want 200", r.Status, r.Error)
+	}
+}
+
+// TestLongHeaderValuesAreCapped: a result keeps at most maxHeaderValue
+// bytes of Server and Content-Type, and a redirect to a URL longer than
+// maxRedirectURL is not followed; its Location is kept cut. Uncapped, one
+// response's 1 MiB of headers went whole into the result, and a chain of
+// long redirects into every hop's URL: megabytes a result, times the
+// results that wait in the window.
+func TestLongHeaderValuesAreCapped(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("é", 200<<10) // two bytes each: a cut must not split one
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/headers":
+			w.Header().Set("Server", "x"+big)
+			w.Header().Set("Content-Type", "text/html; x="+big)
+			fmt.Fprint(w, "<title>kept</title>")
+		case "/long":
+			w.Header().Set("Location", "/end?"+strings.Repeat("a", maxRedirectURL))
+			w.WriteHeader(http.StatusFound)
+		case "/edge": // the longest Location that is followed
+			w.Header().Set("Location", "/end?"+strings.Repeat("a", maxRedirectURL-len(r.Host)-len("http:///end?")))
+			w.WriteHeader(http.StatusFound)
+		default:
+			fmt.Fprint(w, "end")
+		}
+	})
+	c := newTestClient(t, nil)
+
+	r := get(c, ts.URL+"/headers")
+	if r.Error != nil || r.Title != "kept" {
+		t.Fatalf("/headers: %+v, title %q; want a title and no error", r.Error, r.Title)
+	}
+	for name, v := range map[string]string{"Server": r.Server, "Content-Type": r.ContentType} {
+		if len(v) > maxHeaderValue+len("...") || !strings.HasSuffix(v, "...") || !utf8.ValidString(v) {
+			t.Errorf("%s: %d bytes, ends %q, valid UTF-8 %v; want at most %d bytes and ..., cut between characters",
+				name, len(v), v[max(0, len(v)-8):], utf8.ValidString(v), maxHeaderValue+3)
+		}
+	}
+
+	r = get(c, ts.URL+"/long")
+	wantKind(t, r, KindInvalidURL)
+	if r.Error != nil && !strings.Contains(r.Error.Message, "not followed") {
+		t.Errorf("/long: message %q, want it to say the redirect is not followed", r.Error.Message)
+	}
+	if r.Status != http.StatusFound || len(r.Redirects) != 1 || len(r.Location) > maxRedirectURL+3 || len(r.FinalURL) > maxRedirectURL {
+		t.Errorf("/long: status %d, %d redirects, Location %d bytes, final URL %d bytes; want the 302 as the final response and both capped",
+			r.Status, len(r.Redirects), len(r.Location), len(r.FinalURL))
+	}
+
+	if r := get(c, ts.URL+"/edge"); r.Error != nil || r.Status != http.StatusOK || len(r.FinalURL) != maxRedirectURL {
+		t.Errorf("/edge: %d %+v, final URL %d bytes; want a 200 at a URL of exactly %d bytes", r.Status, r.Error, len(r.FinalURL), maxRedirectURL)
 	}
 }

@@ -64,7 +64,8 @@ type Result struct {
 	// Method is the method of the first request (a 301, 302 or 303 may
 	// turn later hops into GET); "" when no request was made.
 	Method string `json:"method"`
-	// ContentType is the last response's Content-Type header, as sent.
+	// ContentType is the last response's Content-Type header, as sent,
+	// cut to 1 KiB followed by "..." if it is longer (as is Server).
 	ContentType string `json:"content_type"`
 	// ContentLength is the last response's Content-Length header as sent,
 	// nil when it had none (or one that is not a number of bytes). It
@@ -80,7 +81,7 @@ type Result struct {
 	// the Title function), found in its first 256 KiB; "" when the
 	// response is not HTML or has none.
 	Title string `json:"title"`
-	// Server is the last response's Server header.
+	// Server is the last response's Server header, cut as ContentType.
 	Server string `json:"server"`
 	// IP is the remote address, without port, of the connection the last
 	// hop used (a proxy's, through a proxy); "" when no connection was
@@ -96,8 +97,9 @@ type Result struct {
 	Redirects []Hop `json:"redirects"`
 	// Location is where the final response points when it is a redirect
 	// that was not followed (Options.Follow false, more than
-	// Options.MaxRedirects, a loop, another scheme), resolved against its
-	// URL; "" otherwise.
+	// Options.MaxRedirects, a loop, another scheme, a URL longer than 8 KiB),
+	// resolved against its URL and cut to 8 KiB followed by "..."; ""
+	// otherwise.
 	Location string `json:"location,omitempty"`
 	// Attempts is the number of attempts made: retries + 1. Client.Fetch
 	// always sets 1; the engine counts its retries, and gives 0 to a
