@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fanout/fanout/internal/ipv4"
 )
@@ -73,6 +74,9 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 		// is also the final response.
 		r.Redirects = append(r.Redirects, Hop{URL: cur, Status: resp.StatusCode})
 		next, err := resp.Request.URL.Parse(loc)
+		if err == nil {
+			next.RawQuery = escapeQuery(next.RawQuery)
+		}
 		// Where it points, in case the chain ends here; a followed hop
 		// clears it.
 		r.Location = loc
@@ -211,6 +215,33 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []b
 		}
 	}
 	return req, nil
+}
+
+// escapeQuery percent-encodes the bytes of a redirect's query that may not
+// appear raw in a URL (non-ASCII, a space and any of "<>\^`{|}), as
+// browsers and curl do and as input lines are normalised. net/url keeps a
+// query as written, and net/http would send a space in it as is, breaking
+// the request line (a strict server answers 400) and the URL in the output.
+func escapeQuery(q string) string {
+	const escaped, upperHex = " \"<>\\^`{|}", "0123456789ABCDEF"
+	var b []byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c < utf8.RuneSelf && strings.IndexByte(escaped, c) < 0 {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		if b == nil {
+			b = append(make([]byte, 0, len(q)+16), q[:i]...)
+		}
+		b = append(b, '%', upperHex[c>>4], upperHex[c&15])
+	}
+	if b == nil {
+		return q
+	}
+	return string(b)
 }
 
 func plural(n int) string {

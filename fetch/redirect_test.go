@@ -352,3 +352,49 @@ func TestLongHeaderValuesAreCapped(t *testing.T) {
 		t.Errorf("/edge: %d %+v, final URL %d bytes; want a 200 at a URL of exactly %d bytes", r.Status, r.Error, len(r.FinalURL), maxRedirectURL)
 	}
 }
+
+// TestRedirectQueryEscaped checks that a Location whose query holds a space,
+// non-ASCII or other bytes a URL may not carry raw is percent-encoded, as
+// browsers and curl do: sent raw, a space breaks the request line (Go's
+// server answers 400) and the URLs in the result.
+func TestRedirectQueryEscaped(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/to" {
+			w.Header().Set("Location", r.URL.Query().Get("loc"))
+			w.WriteHeader(http.StatusFound)
+			return
+		}
+		fmt.Fprintf(w, "<title>%s</title>", r.RequestURI) // what arrived
+	})
+	tests := []struct {
+		name   string
+		loc    string
+		follow bool
+		want   string // the final URL (or Location, not following) after the base
+	}{
+		{name: "space", loc: "/end?q=a b", follow: true, want: "/end?q=a%20b"},
+		{name: "non-ascii", loc: "/end?q=\u00e9\u202e", follow: true, want: "/end?q=%C3%A9%E2%80%AE"},
+		{name: "quotes and brackets", loc: `/end?q="<x>"&r={|}`, follow: true, want: "/end?q=%22%3Cx%3E%22&r=%7B%7C%7D"},
+		{name: "escapes kept", loc: "/end?q=a%20b&r=%zz,'", follow: true, want: "/end?q=a%20b&r=%zz,'"},
+		{name: "not followed", loc: "/end?q=a b", want: "/end?q=a%20b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newTestClient(t, func(o *Options) { o.Follow = tt.follow })
+			r := get(c, ts.URL+"/to?loc="+url.QueryEscape(tt.loc))
+			wantKind(t, r, "")
+			if !tt.follow {
+				if r.Location != ts.URL+tt.want {
+					t.Errorf("location = %q, want %q", r.Location, ts.URL+tt.want)
+				}
+				return
+			}
+			if r.Status != http.StatusOK || r.FinalURL != ts.URL+tt.want || r.Title != tt.want {
+				t.Errorf("got %d %q, server saw %q; want 200 %q, server seeing %q",
+					r.Status, r.FinalURL, r.Title, ts.URL+tt.want, tt.want)
+			}
+		})
+	}
+}
