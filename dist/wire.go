@@ -74,7 +74,7 @@ func bodyInto(buf *[]byte, m jetstream.Msg) ([]byte, error) {
 //	seq \t flags \t input \t url \t host key \t invalid
 //
 // flags is "b" for a bare target or empty; url is empty when it equals the
-// input. Fields are escaped (\\, \t, \n) so a record is always one line.
+// input, or when the target is invalid (it has none). Fields are escaped (\\, \t, \n) so a record is always one line.
 // A hand-written format rather than JSON: the worker decodes every target,
 // and this costs a fraction of encoding/json.
 
@@ -131,7 +131,10 @@ func parseTargets(data []byte) ([]fetch.Target, error) {
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, fmt.Errorf("target %d: %w", seq, err)
 		}
-		if len(f[3]) == 0 {
+		if len(f[3]) == 0 && t.Invalid == "" {
+			// An invalid target has no URL: an empty field is not
+			// "the same as the input" there, which would give its
+			// result the input as url where a local run gives "".
 			t.URL = t.Input
 		}
 		ts = append(ts, t)

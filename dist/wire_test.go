@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/input"
 	"github.com/fanout/fanout/output"
 )
 
@@ -33,11 +34,37 @@ func TestTargetRecordsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An empty URL travels as "same as the input".
-	want := append([]fetch.Target(nil), ts...)
-	want[2].URL = want[2].Input
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got  %+v\nwant %+v", got, want)
+	if !reflect.DeepEqual(got, ts) {
+		t.Errorf("got  %+v\nwant %+v", got, ts)
+	}
+}
+
+// TestInvalidTargetKeepsEmptyURL checks that an invalid input line reaches
+// the worker without a URL, as input.Parse made it: an empty url field
+// means "same as the input" only for a valid target, or a distributed run's
+// result would carry the raw line as url where a local run has "".
+func TestInvalidTargetKeepsEmptyURL(t *testing.T) {
+	t.Parallel()
+	for _, line := range []string{
+		"=http://127.0.0.1:8080/",
+		"-http://127.0.0.1/",
+		"ftp://127.0.0.1/x",
+		"http://127.0.0.1:99999/",
+		"\x1b]0;title\x07",
+	} {
+		t.Run(line, func(t *testing.T) {
+			tg := input.Parse(line)
+			if tg.Invalid == "" || tg.URL != "" {
+				t.Fatalf("input.Parse(%q) = %+v, want an invalid target without a URL", line, tg)
+			}
+			got, err := parseTargets(appendTarget(nil, &tg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0] != tg {
+				t.Errorf("got %+v, want %+v", got, tg)
+			}
+		})
 	}
 }
 
@@ -66,7 +93,7 @@ func FuzzTargetRecord(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if url == "" {
+		if url == "" && invalid == "" {
 			tg.URL = in
 		}
 		if len(got) != 1 || got[0] != tg {
