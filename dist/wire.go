@@ -74,7 +74,8 @@ func bodyInto(buf *[]byte, m jetstream.Msg) ([]byte, error) {
 //	seq \t flags \t input \t url \t host key \t invalid
 //
 // flags is "b" for a bare target or empty; url is empty when it equals the
-// input, or when the target is invalid (it has none). Fields are escaped (\\, \t, \n) so a record is always one line.
+// input, or when the target is invalid (it has none). Fields are escaped
+// (\\, \t, \n) so a record is always one line.
 // A hand-written format rather than JSON: the worker decodes every target,
 // and this costs a fraction of encoding/json.
 
