@@ -397,6 +397,9 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		defer rec.db.Close()
 		opts.Seen = rec.prior.Done
 	} else {
+		if err := checkOutput(f.output); err != nil {
+			return usageError{err}
+		}
 		out, cl, err := openOutput(f.output, env.Stdout)
 		if err != nil {
 			return usageError{err}

@@ -54,6 +54,13 @@ stdin).`,
 				rep *report.Report
 				err error
 			)
+			kept := dbFiles(dbName)
+			if from != "" {
+				kept = []keptFile{{"the --from file " + from, from}}
+			}
+			if err := checkOutput(out, kept...); err != nil {
+				return usageError{err}
+			}
 			switch {
 			case from != "" && len(args) > 0:
 				return usageError{fmt.Errorf("--from %s: give a results file or a RUN, not both", from)}
@@ -62,9 +69,6 @@ stdin).`,
 			default:
 				if cmd.Flags().Changed("accept") {
 					return usageError{errors.New("--accept: a recorded run is judged with the rule it ran with")}
-				}
-				if err := checkOutput(out, dbFiles(dbName)...); err != nil {
-					return usageError{err}
 				}
 				run := "last"
 				if len(args) > 0 {

@@ -452,7 +452,8 @@ func dbFiles(db string) []keptFile {
 // truncates it before anything is read, so "-i urls.txt -o urls.txt" would
 // lose the list and fetch nothing, and "-o runs.db" (a slip for --db) every
 // recorded run. Names are compared as absolute paths, and as files when
-// both exist (links, ./ and ../ spellings).
+// both exist (links, ./ and ../ spellings). An existing SQLite database is
+// refused too, whether or not it is among kept.
 func checkOutput(out string, kept ...keptFile) error {
 	if out == "" || out == "-" {
 		return nil
@@ -473,7 +474,24 @@ func checkOutput(out string, kept ...keptFile) error {
 			return fmt.Errorf("-o %s is %s: writing there would destroy it; name another output file", out, k.what)
 		}
 	}
+	if outErr == nil && outInfo.Mode().IsRegular() && isSQLite(out) {
+		return fmt.Errorf("-o %s is an SQLite database (did you mean --db %s?): writing there would destroy it; name another output file, or remove it first", out, out)
+	}
 	return nil
+}
+
+// isSQLite reports whether the file at name starts with SQLite's header:
+// a database that "-o" would truncate, most likely given for --db.
+func isSQLite(name string) bool {
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	const header = "SQLite format 3\x00"
+	b := make([]byte, len(header))
+	_, err = io.ReadFull(f, b)
+	return err == nil && string(b) == header
 }
 
 func openOutput(name string, stdout io.Writer) (io.Writer, func() error, error) {

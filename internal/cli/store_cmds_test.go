@@ -452,9 +452,9 @@ func (failWriter) Write([]byte) (int, error) {
 }
 
 // TestOutputThatWouldDestroyItsInput: -o naming the database (a slip for
-// --db) once emptied it, and report replaced it with HTML; -o naming an -i
-// list truncated the list before it was read. Each is refused, and the
-// file is left as it was.
+// --db) once emptied it, and report replaced it with HTML, with or without
+// --db; -o naming an -i list truncated the list before it was read. Each
+// is refused, and the file is left as it was.
 func TestOutputThatWouldDestroyItsInput(t *testing.T) {
 	s := newSite(t)
 	dir := t.TempDir()
@@ -479,6 +479,10 @@ func TestOutputThatWouldDestroyItsInput(t *testing.T) {
 		{"show -o the db's WAL", db, []string{"show", "--db", db, "last", "-o", db + "-wal"}, "beside the --db file " + db},
 		{"report -o the db by another path", db, []string{"report", "--db", db, "last", "-o", filepath.Join(sub, "..", "runs.db")}, "the --db file " + db},
 		{"run -o its -i list", list, []string{"-q", "-i", list, "-o", list}, "the -i file " + list},
+		// -o alone, naming a database: a slip for --db.
+		{"run -o a database", db, []string{"-q", "-o", db, s.URL + "/ok/2"}, "is an SQLite database (did you mean --db"},
+		{"report -o a database", db, []string{"report", "--from", list, "-o", db}, "is an SQLite database"},
+		{"report -o its --from file", list, []string{"report", "--from", list, "-o", list}, "the --from file " + list},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, err := os.ReadFile(tc.file)
