@@ -1,17 +1,22 @@
 package output
 
-import "unicode/utf8"
+import (
+	"unicode"
+	"unicode/utf8"
+)
 
 const hexDigits = "0123456789abcdef"
 
 // Escape returns s safe to print on a terminal. Control characters (C0,
 // including ESC, BEL, CR, LF, TAB and BS; DEL; C1 U+0080–U+009F) become
-// visible escapes such as \x1b, \r or \u009b; bidirectional overrides,
-// isolates and marks (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C),
-// the line and paragraph separators U+2028 and U+2029 and the invisible
-// U+200B, U+2060 and U+FEFF are escaped the same way; each byte of invalid
-// UTF-8 becomes \xNN. A string that needs no escaping is returned as is,
-// without allocating.
+// visible escapes such as \x1b, \r or \u009b; format characters (Unicode's
+// Cf: bidirectional overrides, isolates and marks, the zero-width space,
+// the BOM, the soft hyphen, invisible operators, interlinear annotation
+// and tag characters, and others), but for the joiners U+200C and U+200D,
+// the line and paragraph separators U+2028 and U+2029 and the Hangul
+// fillers are escaped the same way (\U0001xxxx above U+FFFF); each byte
+// of invalid UTF-8 becomes \xNN. A string that needs no escaping is
+// returned as is, without allocating.
 //
 // Backslashes are left alone: the result is for reading, not for parsing
 // back, and doubling them would make ordinary Windows paths and regexes in
@@ -67,16 +72,19 @@ func unsafeRune(r rune, size int) bool {
 		return true
 	case r >= 0x80 && r <= 0x9f: // C1 controls, e.g. U+009B (CSI)
 		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069,
-		r == 0x200e, r == 0x200f, r == 0x061c, r == 0x2028, r == 0x2029:
+	case r == 0x200c, r == 0x200d:
+		// ZWNJ and ZWJ are kept: emoji and several scripts need them.
+		return false
+	case r == 0x2028, r == 0x2029:
 		return true
-	case r == 0x200b, r == 0x2060, r == 0xfeff:
-		// Zero width space, word joiner and BOM: invisible, so that two
-		// inputs or hosts that differ only by one print the same. (ZWJ
-		// and ZWNJ are kept: emoji and several scripts need them.)
+	case r == 0x115f, r == 0x1160, r == 0x3164, r == 0xffa0:
+		// Hangul fillers: letters that print as nothing.
 		return true
 	}
-	return false
+	// Format characters print as nothing or reorder what follows (the
+	// bidi controls), so that two inputs or hosts that differ by one
+	// print the same.
+	return unicode.Is(unicode.Cf, r)
 }
 
 func appendEscapeFrom(b []byte, s string, i int) []byte {
@@ -112,6 +120,9 @@ func appendEscapeFrom(b []byte, s string, i int) []byte {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+		case unsafeRune(r, size) && r > 0xffff:
+			b = append(b, '\\', 'U', '0', '0', '0',
+				hexDigits[r>>16&0xf], hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 		case unsafeRune(r, size):
 			b = append(b, '\\', 'u',
 				hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
