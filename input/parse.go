@@ -193,7 +193,8 @@ func checkChars[T text](s T) string {
 // (or, for a bare target, the whole line). "host:8080" and
 // "example.com:8443/x" look like a scheme followed by an opaque part, so a
 // token is a scheme only when "//" follows it, or when what follows is not a
-// port and the token has no dot ("mailto:x", "javascript:y").
+// port and the token has no dot ("mailto:x", "javascript:y"), and the line
+// is not an IPv6 address ("fe80::1").
 func splitScheme[T text](line T) (kind int, rest T, reason string) {
 	i := 0
 	for i < len(line) && isSchemeChar(line[i], i == 0) {
@@ -211,6 +212,11 @@ func splitScheme[T text](line T) (kind int, rest T, reason string) {
 			return kindHTTPS, after[2:], ""
 		}
 		return 0, rest, "unsupported scheme " + quoteShort(strings.ToLower(string(scheme)))
+	}
+	if indexByte(after, ':') >= 0 && bareIPv6(line) {
+		// "fe80::1", "dead:beef::1": an IPv6 address whose first group
+		// reads as a scheme.
+		return bareRest(line)
 	}
 	web := equalFold(scheme, "http") || equalFold(scheme, "https")
 	if web && hasPrefix(after, "/") {
@@ -234,6 +240,17 @@ func bareRest[T text](line T) (int, T, string) {
 		return kindBare, line[2:], ""
 	}
 	return kindBare, line, ""
+}
+
+// bareIPv6 reports whether line's authority (up to a '/', '?' or '#') is
+// an IPv6 address written without brackets, with or without a zone.
+func bareIPv6[T text](line T) bool {
+	end := 0
+	for end < len(line) && line[end] != '/' && line[end] != '?' && line[end] != '#' {
+		end++
+	}
+	a, err := netip.ParseAddr(string(line[:end]))
+	return err == nil && a.Is6()
 }
 
 func isSchemeChar(c byte, first bool) bool {

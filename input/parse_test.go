@@ -73,6 +73,12 @@ func TestParse(t *testing.T) {
 		{"[::1]:80", "https://[::1]:80/", "[::1]:80", true},
 		{"[::1]", "https://[::1]/", "[::1]:443", true},
 		{"::1", "https://[::1]/", "[::1]:443", true},
+		// An unbracketed IPv6 address whose first group is letters is not
+		// a scheme.
+		{"fe80::1", "https://[fe80::1]/", "[fe80::1]:443", true},
+		{"FD00::AB", "https://[fd00::ab]/", "[fd00::ab]:443", true},
+		{"dead:beef::1/x?y#z", "https://[dead:beef::1]/x?y", "[dead:beef::1]:443", true},
+		{"a::", "https://[a::]/", "[a::]:443", true},
 		{"//example.com/x", "https://example.com/x", "example.com:443", true},
 		{"example.com//x", "https://example.com//x", "example.com:443", true},          // a path with "//" on a dotted name stays
 		{"localhost:8080//api", "https://localhost:8080//api", "localhost:8080", true}, // a port says it is a host
@@ -147,6 +153,8 @@ func TestParse(t *testing.T) {
 		{"http://[::1]x/", "invalid character after ipv6 address"},
 		{"http://[fe80::1%25eth0]/", "ipv6 zone not supported"},
 		{"http://::1/", "ipv6 address needs brackets"},
+		{"fe80::1%eth0", "ipv6 zone not supported"},
+		{"fe80::1x", `unsupported scheme "fe80"`},
 		{"http://xn--a.example/", "invalid international host name"},
 		{"http://a\u200d.example/", "invalid international host name"},
 		{"http://example.com/%zz", "invalid percent escape in path"},
