@@ -194,7 +194,8 @@ func checkChars[T text](s T) string {
 // "example.com:8443/x" look like a scheme followed by an opaque part, so a
 // token is a scheme only when "//" follows it, or when what follows is not a
 // port and the token has no dot ("mailto:x", "javascript:y"), and the line
-// is not an IPv6 address ("fe80::1").
+// is not an IPv6 address ("fe80::1"). An empty port does not make a dotless
+// token a host: "http:", "javascript:" and "file:/etc/passwd" are schemes.
 func splitScheme[T text](line T) (kind int, rest T, reason string) {
 	i := 0
 	for i < len(line) && isSchemeChar(line[i], i == 0) {
@@ -224,7 +225,7 @@ func splitScheme[T text](line T) (kind int, rest T, reason string) {
 		// empty port.
 		return 0, rest, `missing "//" after scheme`
 	}
-	if portLike(after) || indexByte(scheme, '.') >= 0 {
+	if indexByte(scheme, '.') >= 0 || portLike(after) && len(after) > 0 && '0' <= after[0] && after[0] <= '9' {
 		return bareRest(line)
 	}
 	if web {

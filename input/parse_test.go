@@ -68,6 +68,9 @@ func TestParse(t *testing.T) {
 		{"example.com:80", "https://example.com:80/", "example.com:80", true},
 		{"localhost:8080", "https://localhost:8080/", "localhost:8080", true},
 		{"localhost", "https://localhost/", "localhost:443", true},
+		{"example.com:", "https://example.com/", "example.com:443", true},
+		{"10.0.0.1:/x", "https://10.0.0.1/x", "10.0.0.1:443", true},
+		{"http:8080", "https://http:8080/", "http:8080", true}, // a port says it is a host
 		{"10.0.0.1", "https://10.0.0.1/", "10.0.0.1:443", true},
 		{"10.0.0.1:80", "https://10.0.0.1:80/", "10.0.0.1:80", true},
 		{"[::1]:80", "https://[::1]:80/", "[::1]:80", true},
@@ -105,6 +108,16 @@ func TestParse(t *testing.T) {
 		{"http:example.com", `missing "//" after scheme`},
 		{"http:/127.0.0.1:8080/ok", `missing "//" after scheme`},
 		{"HTTPS:/example.com", `missing "//" after scheme`},
+		// A line that is only a scheme, or a scheme and a path, is not a
+		// host named after the scheme with an empty port.
+		{"http:", `missing "//" after scheme`},
+		{"HTTPS:", `missing "//" after scheme`},
+		{"https:?q", `missing "//" after scheme`},
+		{"http:#f", `missing "//" after scheme`},
+		{"ftp:", `unsupported scheme "ftp"`},
+		{"javascript:", `unsupported scheme "javascript"`},
+		{"file:/etc/passwd", `unsupported scheme "file"`},
+		{"mailto:?to=x", `unsupported scheme "mailto"`},
 		{"http//example.com/", `mistyped scheme before "//"`},
 		{"-http://example.com/", `mistyped scheme before "//"`},
 		{"https;//example.com/", `mistyped scheme before "//"`},
