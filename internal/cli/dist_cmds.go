@@ -161,6 +161,10 @@ twice. It prints the run name on stdout.`,
 				return usageError{err}
 			}
 			in, err := openInputs(env, inputs, args)
+			if errors.Is(err, errInputStopped) {
+				fmt.Fprintf(env.Stderr, "fanout: %v\n", err)
+				return exitError{ExitInterrupted}
+			}
 			if err != nil {
 				return usageError{err}
 			}

@@ -36,6 +36,10 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		return usageError{err}
 	}
 	in, err := openInputs(env, f.inputs, args)
+	if errors.Is(err, errInputStopped) {
+		fmt.Fprintf(env.Stderr, "fanout: %v\n", err)
+		return exitError{ExitInterrupted}
+	}
 	if err != nil {
 		return usageError{err}
 	}
@@ -395,7 +399,11 @@ func openInputs(env Env, names, args []string) (*inputs, error) {
 			in.srcs = append(in.srcs, input.Source{Name: "stdin", R: env.Stdin})
 			continue
 		}
-		f, err := os.Open(name)
+		f, err := openInput(name, env.Interrupt)
+		if errors.Is(err, errInputStopped) {
+			in.close()
+			return nil, fmt.Errorf("--input %s: %w", name, err)
+		}
 		if err == nil {
 			var st os.FileInfo
 			if st, err = f.Stat(); err == nil && st.IsDir() {
@@ -423,6 +431,40 @@ func openInputs(env Env, names, args []string) (*inputs, error) {
 		in.srcs = append(in.srcs, input.Source{Name: "stdin", R: env.Stdin})
 	}
 	return in, nil
+}
+
+// errInputStopped is openInputs' error when a Ctrl-C ended its wait for a
+// named pipe's writer.
+var errInputStopped = errors.New("stopped while waiting for a writer to open it")
+
+// openInput opens an -i file. Opening a named pipe waits for a writer, which
+// may never come, and no signal ends that open(2): closing stop (the first
+// Ctrl-C or SIGTERM) ends the wait instead, with errInputStopped, and leaves
+// the open behind to close the pipe should a writer come.
+func openInput(name string, stop <-chan struct{}) (*os.File, error) {
+	if st, err := os.Stat(name); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		return os.Open(name)
+	}
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(name)
+		done <- opened{f, err}
+	}()
+	select {
+	case o := <-done:
+		return o.f, o.err
+	case <-stop:
+		go func() {
+			if o := <-done; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, errInputStopped
+	}
 }
 
 // openOutput opens -o FILE, or returns stdout. The returned close function
