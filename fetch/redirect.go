@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -104,6 +105,12 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to unsupported scheme %q", next.Scheme)}
 		case long:
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to a URL of more than %d bytes (%d): not followed", maxRedirectURL, len(next.String()))}
+		case next.Hostname() == "":
+			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to %q: empty host", loc)}
+		case !validPort(next.Port()):
+			// net/url takes any digits; a dial of port 0 or 99999 fails
+			// as if refused, and would be retried.
+			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to %q: port out of range", loc)}
 		case ipv4.Ambiguous([]byte(strings.ToLower(next.Hostname()))):
 			// Refused as an input line would be: resolvers disagree on
 			// what it means, and Go's would look it up in DNS.
@@ -134,6 +141,16 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 		cur = next.String()
 		sameOrigin = next.Scheme+"://"+HostPort(next) == originKey
 	}
+}
+
+// validPort reports whether a URL's port (digits, as net/url checks) is
+// empty or 1 to 65535.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // HostPort returns u's lower-cased host with its port made explicit, the
@@ -191,8 +208,11 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []b
 	if err != nil {
 		return nil, &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("invalid URL %q", rawURL), err: err}
 	}
-	if s := req.URL.Scheme; (s != "http" && s != "https") || req.URL.Host == "" {
+	if s := req.URL.Scheme; (s != "http" && s != "https") || req.URL.Hostname() == "" {
 		return nil, &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("invalid URL %q: want an absolute http or https URL", rawURL)}
+	}
+	if !validPort(req.URL.Port()) {
+		return nil, &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("invalid URL %q: port out of range", rawURL)}
 	}
 	cross, withBody := 1, 0
 	if sameOrigin {

@@ -398,3 +398,38 @@ func TestRedirectQueryEscaped(t *testing.T) {
 		})
 	}
 }
+
+// TestRedirectToBadPortOrEmptyHost: a redirect to a port out of range or
+// to an empty host is invalid_url, with the 3xx as the final response, as
+// such a line is on input; a port out of range was dialled, failed as
+// "refused" and was retried. A target built by hand with such a URL is
+// refused the same way.
+func TestRedirectToBadPortOrEmptyHost(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", r.URL.Query().Get("loc"))
+		w.WriteHeader(http.StatusFound)
+	})
+	c := newTestClient(t, nil)
+	for _, tc := range []struct{ loc, msg string }{
+		{"http://127.0.0.1:99999/", "port out of range"},
+		{"http://127.0.0.1:65536/", "port out of range"},
+		{"http://127.0.0.1:0/", "port out of range"},
+		{"https://[::1]:100000/x", "port out of range"},
+		{"http:///x", "empty host"},
+		{"http://:8080/x", "empty host"},
+	} {
+		r := get(c, ts.URL+"/?loc="+url.QueryEscape(tc.loc))
+		if kindOf(r) != KindInvalidURL || !strings.Contains(r.Error.Message, tc.msg) {
+			t.Errorf("redirect to %s: error %+v, want invalid_url saying %q", tc.loc, r.Error, tc.msg)
+		}
+		if r.Status != http.StatusFound || len(r.Redirects) != 1 || r.Location != tc.loc {
+			t.Errorf("redirect to %s: status %d after %d redirects, location %q; want the 302 as the final response", tc.loc, r.Status, len(r.Redirects), r.Location)
+		}
+	}
+	for _, u := range []string{"http://127.0.0.1:99999/", "http://127.0.0.1:0/", "http://:8080/"} {
+		if r := get(c, u); kindOf(r) != KindInvalidURL {
+			t.Errorf("target %s: error %+v, want invalid_url", u, r.Error)
+		}
+	}
+}
