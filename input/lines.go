@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 )
 
 const (
@@ -23,10 +26,11 @@ var bom = []byte("\xef\xbb\xbf")
 // comment lines. Reader and Count share it, so Count's total matches what a
 // Reader yields.
 type lineSplitter struct {
-	br     *bufio.Reader
-	eof    bool
-	lineNo int // physical lines read, for error messages
-	prefix [truncLen + len("…")]byte
+	br      *bufio.Reader
+	eof     bool
+	started bool // the source's first bytes were looked at (utf16)
+	lineNo  int  // physical lines read, for error messages
+	prefix  [truncLen + len("…")]byte
 }
 
 func (s *lineSplitter) reset(r io.Reader) {
@@ -35,7 +39,30 @@ func (s *lineSplitter) reset(r io.Reader) {
 	} else {
 		s.br.Reset(r)
 	}
-	s.eof, s.lineNo = false, 0
+	s.eof, s.started, s.lineNo = false, false, 0
+}
+
+// utf16 switches to decoding UTF-16 when the source's first read, b (with
+// ReadSlice's err), starts with its byte order mark, and reports whether it
+// did; b is then read again, decoded. Windows PowerShell 5 writes
+// "> urls.txt" so, and Notepad's "Unicode"; read as bytes, every line of
+// such a file was an invalid target (a NUL between each character) and its
+// last NUL one more. It looks at what the first line's read returned, not
+// ahead of it, so that a terminal is not read before a line is wanted, nor
+// a source again after its end.
+func (s *lineSplitter) utf16(b []byte, err error) bool {
+	s.started = true
+	if len(b) < 2 || !(b[0] == 0xff && b[1] == 0xfe || b[0] == 0xfe && b[1] == 0xff) {
+		return false
+	}
+	var r io.Reader = bytes.NewReader(bytes.Clone(b))
+	if err != io.EOF {
+		r = io.MultiReader(r, s.br)
+	}
+	// ExpectBOM: the mark says which byte order, and is dropped.
+	dec := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()
+	s.br = bufio.NewReaderSize(transform.NewReader(r, dec), bufSize)
+	return true
 }
 
 // next returns the next target line, trimmed, or, for a line longer than
@@ -45,6 +72,9 @@ func (s *lineSplitter) reset(r io.Reader) {
 func (s *lineSplitter) next() (line []byte, long bool, err error) {
 	for !s.eof {
 		b, err := s.br.ReadSlice('\n')
+		if !s.started && (err == nil || err == bufio.ErrBufferFull || err == io.EOF) && s.utf16(b, err) {
+			continue
+		}
 		switch {
 		case err == bufio.ErrBufferFull:
 			s.lineNo++

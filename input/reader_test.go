@@ -1,12 +1,15 @@
 package input
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/fanout/fanout/fetch"
@@ -308,5 +311,39 @@ func TestReaderStopsAtEOF(t *testing.T) {
 		if _, err := r.Next(); err != io.EOF {
 			t.Errorf("%.20q: Next after the end = %v, want io.EOF", text, err)
 		}
+	}
+}
+
+// TestReaderUTF16: a list saved as UTF-16 (Windows PowerShell 5's "> file",
+// Notepad's "Unicode") is decoded when it starts with its byte order mark,
+// in either byte order; read as bytes, each of its lines was an invalid
+// target and its final NUL one more. Count agrees with the Reader.
+func TestReaderUTF16(t *testing.T) {
+	t.Parallel()
+	text := "\ufeffhttp://a.example/x\r\n# comment\r\nb.example\r\nhttps://c.example/é\r\n"
+	want := []string{"http://a.example/x", "b.example", "https://c.example/é"}
+	for _, tc := range []struct {
+		name  string
+		order binary.AppendByteOrder
+	}{{"little endian", binary.LittleEndian}, {"big endian", binary.BigEndian}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var b []byte
+			for _, u := range utf16.Encode([]rune(text)) {
+				b = tc.order.AppendUint16(b, u)
+			}
+			got := readAll(t, NewReader(Options{}, Source{Name: "f", R: bytes.NewReader(b)}))
+			if fmt.Sprint(inputs(got)) != fmt.Sprint(want) {
+				t.Fatalf("inputs\n got  %q\n want %q", inputs(got), want)
+			}
+			for _, tg := range got {
+				if tg.Invalid != "" {
+					t.Errorf("%q: invalid (%s)", tg.Input, tg.Invalid)
+				}
+			}
+			if n, err := Count(bytes.NewReader(b)); n != int64(len(want)) || err != nil {
+				t.Errorf("Count = %d, %v; want %d", n, err, len(want))
+			}
+		})
 	}
 }
