@@ -31,6 +31,7 @@ const (
 	reasonBadIDN      = "invalid international host name"
 
 	reasonMistypedScheme = `mistyped scheme before "//"`
+	reasonBackslash      = `backslash before the path (browsers read it as "/")`
 )
 
 // schemes of a parsed line; bare means the line had none and is fetched as
@@ -100,6 +101,13 @@ func appendTarget[T text](dst []byte, line T) ([]byte, parsed) {
 		end++
 	}
 	auth, tail := rest[:end], rest[end:]
+	if indexByte(auth, '\\') >= 0 {
+		// Browsers read a backslash there as '/', ending the host:
+		// "http://example.com\@evil.com/" is example.com to them and
+		// evil.com to a parser that takes the rest as a user name.
+		p.invalid = reasonBackslash
+		return dst, p
+	}
 	userinfo, hasUser := auth[:0], false
 	if at := lastIndexByte(auth, '@'); at >= 0 {
 		userinfo, auth, hasUser = auth[:at], auth[at+1:], true

@@ -173,6 +173,10 @@ func TestParse(t *testing.T) {
 		{"http://example.com/%zz", "invalid percent escape in path"},
 		{"http://example.com/100%", "invalid percent escape in path"},
 		{"http://us%zzer@example.com/", "invalid user info"},
+		{`http://example.com\@evil.com/`, reasonBackslash},
+		{`example.com\@evil.com`, reasonBackslash},
+		{`http://user\name@example.com/`, reasonBackslash},
+		{`https://example.com\`, reasonBackslash},
 	}
 	for _, tc := range invalid {
 		got := Parse(tc.in)
