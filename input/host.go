@@ -50,6 +50,10 @@ func appendHost[T text](dst []byte, host T, v6 bool) ([]byte, string) {
 	return appendName(dst, host)
 }
 
+// reasonHyphen: Go's resolver refuses such a name without asking DNS, which
+// made it a "dns" failure ("no such host") rather than the input's fault.
+const reasonHyphen = "host label starts or ends with '-'"
+
 // appendName lower-cases and checks an ASCII host name. Underscores are
 // accepted (real hosts use them and Go's resolver looks them up), so plain
 // ASCII names do not go through IDNA's stricter STD3 rules; a name with a
@@ -74,10 +78,16 @@ func appendName[T text](dst []byte, host T) ([]byte, string) {
 			if label == 0 {
 				return dst, "empty label in host"
 			}
+			if name[i-1] == '-' {
+				return dst, reasonHyphen
+			}
 			label = 0
 			continue
 		default:
 			return dst, "invalid character " + quoteShort(string(rune(c))) + " in host"
+		}
+		if label == 0 && c == '-' {
+			return dst, reasonHyphen
 		}
 		if label == 0 && c == 'x' && i+3 < len(name) && equalFold(name[i:i+4], "xn--") {
 			puny = true
@@ -88,6 +98,9 @@ func appendName[T text](dst []byte, host T) ([]byte, string) {
 	}
 	if n := len(name); n > 0 && name[n-1] == '.' {
 		name = name[:n-1]
+	}
+	if n := len(name); n > 0 && name[n-1] == '-' {
+		return dst, reasonHyphen
 	}
 	if len(name) > maxHostLen {
 		return dst, "host name too long"

@@ -79,6 +79,7 @@ func TestParse(t *testing.T) {
 		// An unbracketed IPv6 address whose first group is letters is not
 		// a scheme.
 		{"fe80::1", "https://[fe80::1]/", "[fe80::1]:443", true},
+		{"r3---sn-a1.example", "https://r3---sn-a1.example/", "r3---sn-a1.example:443", true}, // hyphens inside a label
 		{"FD00::AB", "https://[fd00::ab]/", "[fd00::ab]:443", true},
 		{"dead:beef::1/x?y#z", "https://[dead:beef::1]/x?y", "[dead:beef::1]:443", true},
 		{"a::", "https://[a::]/", "[a::]:443", true},
@@ -177,6 +178,12 @@ func TestParse(t *testing.T) {
 		{`example.com\@evil.com`, reasonBackslash},
 		{`http://user\name@example.com/`, reasonBackslash},
 		{`https://example.com\`, reasonBackslash},
+		{"-", reasonHyphen},
+		{"-example.com", reasonHyphen},
+		{"http://example-.com/", reasonHyphen},
+		{"https://a.-b.example:8443/", reasonHyphen},
+		{"example.com-", reasonHyphen},
+		{"example.com-.", reasonHyphen},
 	}
 	for _, tc := range invalid {
 		got := Parse(tc.in)
