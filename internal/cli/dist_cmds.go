@@ -161,12 +161,8 @@ twice. It prints the run name on stdout.`,
 				return usageError{err}
 			}
 			in, err := openInputs(env, inputs, args)
-			if errors.Is(err, errInputStopped) {
-				fmt.Fprintf(env.Stderr, "fanout: %v\n", err)
-				return exitError{ExitInterrupted}
-			}
 			if err != nil {
-				return usageError{err}
+				return openError(env, err)
 			}
 			defer in.close()
 			c, err := nf.connect(cmd.Context(), env, "fanout submit")
@@ -404,9 +400,9 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		if err := checkOutput(f.output); err != nil {
 			return usageError{err}
 		}
-		out, cl, err := openOutput(f.output, env.Stdout)
+		out, cl, err := openOutput(env, f.output)
 		if err != nil {
-			return usageError{err}
+			return openError(env, err)
 		}
 		closeOut = cl
 		color := f.color == "always" || f.color == "auto" && f.output == "" &&

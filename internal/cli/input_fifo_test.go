@@ -66,3 +66,76 @@ func TestInputFIFOWithoutWriterStopsOnInterrupt(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputFIFO: -o naming a named pipe waits for its reader, as writing
+// to a pipe does, and the first interrupt ends that wait (exit 130). The
+// output was opened read-write, which does not wait: the results went into
+// the pipe's buffer, lost at exit with no reader, and a run with more than
+// the buffer's worth blocked.
+func TestOutputFIFO(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args func(fifo string) []string
+	}{
+		{"run", func(fifo string) []string { return []string{"-q", "-f", "jsonl", "-o", fifo, "ftp://a.example/"} }},
+		{"run recording", func(fifo string) []string {
+			return []string{"-q", "-f", "jsonl", "-o", fifo, "--db", filepath.Join(filepath.Dir(fifo), "r.db"), "ftp://a.example/"}
+		}},
+	} {
+		t.Run(tc.name+", no reader", func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "pipe")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+			release := func() { // let a writer still waiting in open(2) go
+				if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+					r.Close()
+				}
+			}
+			interrupt := make(chan struct{})
+			var stderr strings.Builder
+			env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+			done := make(chan int, 1)
+			go func() { done <- Main(t.Context(), env, tc.args(fifo)) }()
+			time.Sleep(200 * time.Millisecond)
+			close(interrupt)
+			select {
+			case code := <-done:
+				release()
+				if code != ExitInterrupted || !strings.Contains(stderr.String(), "--output "+fifo+": stopped while waiting for a reader") {
+					t.Errorf("exit %d, stderr %q; want %d and the pipe named", code, stderr.String(), ExitInterrupted)
+				}
+			case <-time.After(10 * time.Second):
+				release()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+				}
+				t.Fatal("still waiting for a reader 10s after the interrupt")
+			}
+		})
+		t.Run(tc.name+", a reader", func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "pipe")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+			read := make(chan string, 1)
+			go func() {
+				time.Sleep(300 * time.Millisecond) // fanout opens first, and waits
+				b, _ := os.ReadFile(fifo)
+				read <- string(b)
+			}()
+			var stderr strings.Builder
+			env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr}
+			code := Main(t.Context(), env, tc.args(fifo))
+			select {
+			case got := <-read:
+				if code != ExitFailures || strings.Count(got, "\n") != 1 || !strings.Contains(got, `"invalid_url"`) {
+					t.Errorf("exit %d, the reader got %q; want %d and one invalid_url line (stderr %q)", code, got, ExitFailures, stderr.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("exit %d, and the reader got nothing in 10s (stderr %q)", code, stderr.String())
+			}
+		})
+	}
+}

@@ -91,7 +91,7 @@ stdin).`,
 			}
 			size, err := writeReport(env, out, rep)
 			if err != nil {
-				if errors.As(err, new(usageError)) {
+				if errors.As(err, new(usageError)) || errors.As(err, new(exitError)) {
 					return err
 				}
 				// The page could not be written (a full disk): not a
@@ -192,7 +192,10 @@ func writeReport(env Env, name string, rep *report.Report) (int64, error) {
 		return 0, rep.WriteHTML(env.Stdout)
 	}
 	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() {
-		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		f, err := openPipe(name, os.O_WRONLY, env.Interrupt, errOutputStopped)
+		if errors.Is(err, errOutputStopped) {
+			return 0, openError(env, fmt.Errorf("-o %s: %w", name, err))
+		}
 		if err != nil {
 			return 0, usageError{fmt.Errorf("-o %s: %v", name, unwrapPath(err))}
 		}

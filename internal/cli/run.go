@@ -36,12 +36,8 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		return usageError{err}
 	}
 	in, err := openInputs(env, f.inputs, args)
-	if errors.Is(err, errInputStopped) {
-		fmt.Fprintf(env.Stderr, "fanout: %v\n", err)
-		return exitError{ExitInterrupted}
-	}
 	if err != nil {
-		return usageError{err}
+		return openError(env, err)
 	}
 	defer in.close()
 	if warn := fitFileLimit(&cfg); warn != "" {
@@ -61,12 +57,12 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	var out io.Writer
 	var closeOut func() error
 	if rc != nil {
-		out, closeOut, err = rc.openOutput(env.Stdout)
+		out, closeOut, err = rc.openOutput(env)
 	} else {
-		out, closeOut, err = openOutput(f.output, env.Stdout)
+		out, closeOut, err = openOutput(env, f.output)
 	}
 	if err != nil {
-		return usageError{err}
+		return openError(env, err)
 	}
 	eng, err := engine.New(cfg)
 	if err != nil {
@@ -437,13 +433,33 @@ func openInputs(env Env, names, args []string) (*inputs, error) {
 // named pipe's writer.
 var errInputStopped = errors.New("stopped while waiting for a writer to open it")
 
-// openInput opens an -i file. Opening a named pipe waits for a writer, which
-// may never come, and no signal ends that open(2): closing stop (the first
-// Ctrl-C or SIGTERM) ends the wait instead, with errInputStopped, and leaves
-// the open behind to close the pipe should a writer come.
+// errOutputStopped is openOutput's when a Ctrl-C ended its wait for a named
+// pipe's reader.
+var errOutputStopped = errors.New("stopped while waiting for a reader to open it")
+
+// openError is a command's error for a failed open of its input or
+// output: exit 130 when a Ctrl-C ended the wait for a named pipe's other
+// end, a usage error otherwise.
+func openError(env Env, err error) error {
+	if errors.Is(err, errInputStopped) || errors.Is(err, errOutputStopped) {
+		fmt.Fprintf(env.Stderr, "fanout: %v\n", err)
+		return exitError{ExitInterrupted}
+	}
+	return usageError{err}
+}
+
+// openInput opens an -i file; see openPipe.
 func openInput(name string, stop <-chan struct{}) (*os.File, error) {
+	return openPipe(name, os.O_RDONLY, stop, errInputStopped)
+}
+
+// openPipe opens name with flag. Opening a named pipe waits for the other
+// end, which may never come, and no signal ends that open(2): closing stop
+// (the first Ctrl-C or SIGTERM) ends the wait instead, with errStopped,
+// and leaves the open behind to close the pipe should the other end come.
+func openPipe(name string, flag int, stop <-chan struct{}, errStopped error) (*os.File, error) {
 	if st, err := os.Stat(name); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
-		return os.Open(name)
+		return os.OpenFile(name, flag, 0o666)
 	}
 	type opened struct {
 		f   *os.File
@@ -451,7 +467,7 @@ func openInput(name string, stop <-chan struct{}) (*os.File, error) {
 	}
 	done := make(chan opened, 1)
 	go func() {
-		f, err := os.Open(name)
+		f, err := os.OpenFile(name, flag, 0o666)
 		done <- opened{f, err}
 	}()
 	select {
@@ -463,12 +479,10 @@ func openInput(name string, stop <-chan struct{}) (*os.File, error) {
 				o.f.Close()
 			}
 		}()
-		return nil, errInputStopped
+		return nil, errStopped
 	}
 }
 
-// openOutput opens -o FILE, or returns stdout. The returned close function
-// reports errors from closing the file (a full disk can surface there).
 // keptFile is a file a command reads or keeps, which its -o must not be:
 // what is what the refusal calls it.
 type keptFile struct{ what, name string }
@@ -536,11 +550,19 @@ func isSQLite(name string) bool {
 	return err == nil && string(b) == header
 }
 
-func openOutput(name string, stdout io.Writer) (io.Writer, func() error, error) {
+// openOutput opens -o FILE, or returns stdout. The returned close function
+// reports errors from closing the file (a full disk can surface there).
+// The file is opened write-only: os.Create's read-write open of a named
+// pipe does not wait for a reader, and results went into the pipe's buffer
+// to be lost at exit, or to block the run once it was full.
+func openOutput(env Env, name string) (io.Writer, func() error, error) {
 	if name == "" || name == "-" {
-		return stdout, func() error { return nil }, nil
+		return env.Stdout, func() error { return nil }, nil
 	}
-	f, err := os.Create(name)
+	f, err := openPipe(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, env.Interrupt, errOutputStopped)
+	if errors.Is(err, errOutputStopped) {
+		return nil, nil, fmt.Errorf("--output %s: %w", name, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("--output %s: %v", name, unwrapPath(err))
 	}

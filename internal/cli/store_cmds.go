@@ -165,9 +165,9 @@ order, in the format asked for, exactly as the run produced them.`,
 			if err := checkOutput(outName, dbFiles(dbName)...); err != nil {
 				return usageError{err}
 			}
-			out, closeOut, err := openOutput(outName, env.Stdout)
+			out, closeOut, err := openOutput(env, outName)
 			if err != nil {
-				return usageError{err}
+				return openError(env, err)
 			}
 			enc, err := output.NewEncoder(format, out, output.EncoderOptions{Accept: acc})
 			if err != nil {

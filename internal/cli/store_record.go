@@ -286,10 +286,10 @@ func (s *skipSource) Next() (fetch.Target, error) {
 // openOutput opens -o FILE. Resuming, it cuts the file back to the length
 // committed with the last results, so the lines written after that commit
 // (whose results were not recorded and will be fetched again) go away.
-func (rc *recording) openOutput(stdout io.Writer) (io.Writer, func() error, error) {
+func (rc *recording) openOutput(env Env) (io.Writer, func() error, error) {
 	name := rc.cfg.Output
 	if name == "" {
-		return stdout, func() error { return nil }, nil
+		return env.Stdout, func() error { return nil }, nil
 	}
 	var off int64
 	flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
@@ -299,7 +299,10 @@ func (rc *recording) openOutput(stdout io.Writer) (io.Writer, func() error, erro
 	}
 	_, statErr := os.Stat(name)
 	existed := statErr == nil
-	file, err := os.OpenFile(name, flag, 0o666)
+	file, err := openPipe(name, flag, env.Interrupt, errOutputStopped)
+	if errors.Is(err, errOutputStopped) {
+		return nil, nil, fmt.Errorf("--output %s: %w", name, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("--output %s: %v", name, unwrapPath(err))
 	}
