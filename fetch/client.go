@@ -188,6 +188,9 @@ func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorK
 		}
 		return KindTLS
 	}
+	if (kind == KindReset || kind == KindOther) && ht.certRefused(err) {
+		return KindTLS
+	}
 	if kind == KindOther && (wrote || gotConn || connected) {
 		return KindProtocol
 	}
@@ -235,8 +238,10 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 	switch {
 	case kind == KindReset && ht != nil && ht.gaveUp():
 		return fmt.Sprintf("the server turned the request away %d times without an answer (its HTTP/2 stream refused or reset before it was processed)", maxSends)
-	case kind == KindTLS && c.o.ClientCert == nil && strings.Contains(err.Error(), "tls: certificate required"):
+	case kind == KindTLS && c.o.ClientCert == nil && (strings.Contains(err.Error(), "tls: certificate required") || ht != nil && ht.certRefused(err)):
 		return trimError(err) + " (the server wants a client certificate: --cert FILE --key FILE)"
+	case kind == KindTLS && ht != nil && ht.certRefused(err):
+		return trimError(err) + " (the server wants a client certificate, and --cert's was not sent: it is not from a CA the server names, or of a kind it does not take)"
 	case kind == KindTLS && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
 		// crypto/tls says only "EOF".
 		return "the server closed the connection during the TLS handshake"

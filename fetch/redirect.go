@@ -32,8 +32,11 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 	for {
 		ht := newHopTrace(abort)
 		hctx := httptrace.WithClientTrace(ctx, &ht.ct)
-		if c.mayTunnel && strings.HasPrefix(cur, "https:") {
-			hctx = context.WithValue(hctx, hopKey{}, ht)
+		if strings.HasPrefix(cur, "https:") {
+			hctx = context.WithValue(hctx, certHopKey{}, ht)
+			if c.mayTunnel {
+				hctx = context.WithValue(hctx, hopKey{}, ht)
+			}
 		}
 		req, err := c.newRequest(hctx, method, cur, body, sameOrigin)
 		if err != nil {

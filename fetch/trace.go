@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http/httptrace"
 	"sync"
@@ -25,6 +26,7 @@ type hopTrace struct {
 	response            bool // the hop's final response (status and headers) arrived
 	connected           bool // a TCP connection was made (to the server or a proxy)
 	tlsErr              error
+	certAsked, certSent bool // the server asked for a client certificate; one was sent
 	remote              net.Addr
 	ct                  httptrace.ClientTrace
 
@@ -231,6 +233,37 @@ func (h *hopTrace) remoteIP() string {
 // trace, for the transport's dial and proxy hooks (the dial's context keeps
 // the request's values).
 type hopKey struct{}
+
+// certHopKey is the context key under which an https request carries its
+// hop's trace, for the client-certificate hook (see clientCertHook).
+type certHopKey struct{}
+
+// certRequest reports whether the server asked the hop for a client
+// certificate in a TLS handshake, and whether one was sent.
+func (h *hopTrace) certRequest() (asked, sent bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.certAsked, h.certSent
+}
+
+// certRefused reports whether err, which ended the hop, is a server refusing
+// a client certificate: it asked for one, none was sent, and it answered
+// with an alert, or dropped the connection after the client's side of the
+// handshake, without a byte of a response (over TLS 1.3 the alert comes
+// then, and can lose the race with the request's write). A certificate of
+// the server's own that failed to verify is not one.
+func (h *hopTrace) certRefused(err error) bool {
+	h.mu.Lock()
+	asked, sent := h.certAsked, h.certSent
+	done := !h.tlsDone.IsZero() && h.tlsErr == nil
+	answered := !h.firstByte.IsZero()
+	h.mu.Unlock()
+	if !asked || sent || answered {
+		return false
+	}
+	var opErr *net.OpError
+	return done || errors.As(err, &opErr) && opErr.Op == "remote error"
+}
 
 func hopOf(ctx context.Context) *hopTrace {
 	h, _ := ctx.Value(hopKey{}).(*hopTrace)

@@ -84,9 +84,7 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 1 << 20,
 	}
-	if o.ClientCert != nil {
-		tr.TLSClientConfig.Certificates = []tls.Certificate{*o.ClientCert}
-	}
+	tr.TLSClientConfig.GetClientCertificate = clientCertHook(o.ClientCert)
 	if o.HTTP1 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
@@ -135,6 +133,26 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		return c, err
 	}
 	return tr, nil
+}
+
+// clientCertHook answers a server's request for a client certificate as
+// crypto/tls does with Config.Certificates (cert if the server can take it,
+// else none), and notes the request in the hop's trace: a server that then
+// refuses the handshake is telling about the certificate, and over TLS 1.3
+// its alert may lose the race with the request's first write.
+func clientCertHook(cert *tls.Certificate) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		send := cert != nil && cri.SupportsCertificate(cert) == nil
+		if h, _ := cri.Context().Value(certHopKey{}).(*hopTrace); h != nil {
+			h.mu.Lock()
+			h.certAsked, h.certSent = true, send
+			h.mu.Unlock()
+		}
+		if send {
+			return cert, nil
+		}
+		return new(tls.Certificate), nil
+	}
 }
 
 // tunnelHooks bounds an http proxy's answer to CONNECT by the connect
