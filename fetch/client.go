@@ -1,7 +1,9 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -246,9 +249,9 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 		// crypto/tls says only "EOF".
 		return "the server closed the connection during the TLS handshake"
 	case kind == KindTLS && unknownAuthority(err) && c.o.RootCAs != nil:
-		return trimError(err) + " (not one --cacert trusts; -k skips verification)"
+		return trimError(err) + " (" + unknownIssuer(err) + "; not one --cacert trusts; -k skips verification)"
 	case kind == KindTLS && unknownAuthority(err):
-		return trimError(err) + " (--cacert FILE trusts a private CA; -k skips verification)"
+		return trimError(err) + " (" + unknownIssuer(err) + "; --cacert FILE trusts a private CA; -k skips verification)"
 	case kind == KindConnectTimeout && ht != nil && ht.tunnelTimedOut():
 		return fmt.Sprintf("no tunnel within %v (--connect-timeout): the proxy did not answer CONNECT", c.o.ConnectTimeout)
 	case kind == KindConnectTimeout:
@@ -342,6 +345,32 @@ func isSniffedHTML(b []byte) bool {
 func dnsTimedOut(err error) bool {
 	var de *net.DNSError
 	return errors.As(err, &de) && de.IsTimeout
+}
+
+// unknownIssuer says which authority a certificate that chains to no
+// trusted one comes from: "self-signed", or the issuer's name, and, for the
+// server's own certificate, whether the server left its issuer out of the
+// chain it sent (a missing intermediate certificate looks like an untrusted
+// CA otherwise).
+func unknownIssuer(err error) string {
+	var ua x509.UnknownAuthorityError
+	if !errors.As(err, &ua) || ua.Cert == nil {
+		return "issuer unknown"
+	}
+	if bytes.Equal(ua.Cert.RawIssuer, ua.Cert.RawSubject) {
+		return "self-signed"
+	}
+	s := "issued by " + capText(ua.Cert.Issuer.String(), 256)
+	// Only of the server's own certificate: a chain sent up to a root the
+	// client does not trust leaves the root out, as it should.
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) && len(cve.UnverifiedCertificates) > 0 && cve.UnverifiedCertificates[0].Equal(ua.Cert) &&
+		!slices.ContainsFunc(cve.UnverifiedCertificates, func(c *x509.Certificate) bool {
+			return bytes.Equal(c.RawSubject, ua.Cert.RawIssuer)
+		}) {
+		s += ", which the server did not send"
+	}
+	return s
 }
 
 // unknownAuthority reports whether err is a certificate signed by an
