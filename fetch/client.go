@@ -248,6 +248,8 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 	case kind == KindTLS && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
 		// crypto/tls says only "EOF".
 		return "the server closed the connection during the TLS handshake"
+	case kind == KindTLS && plainHTTP(err):
+		return trimError(err) + " (the server answered in plain HTTP: use http://)"
 	case kind == KindTLS && unknownAuthority(err) && c.o.RootCAs != nil:
 		return trimError(err) + " (" + unknownIssuer(err) + "; not one --cacert trusts; -k skips verification)"
 	case kind == KindTLS && unknownAuthority(err):
@@ -345,6 +347,14 @@ func isSniffedHTML(b []byte) bool {
 func dnsTimedOut(err error) bool {
 	var de *net.DNSError
 	return errors.As(err, &de) && de.IsTimeout
+}
+
+// plainHTTP reports whether err is a TLS handshake that got an HTTP/1
+// response instead: a plain-HTTP server on the port. (net/http's
+// ErrSchemeMismatch, which says so, comes only from http.Client.)
+func plainHTTP(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh) && bytes.HasPrefix(rh.RecordHeader[:], []byte("HTTP/"))
 }
 
 // unknownIssuer says which authority a certificate that chains to no

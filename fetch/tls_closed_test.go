@@ -26,3 +26,30 @@ func TestClosedInTheTLSHandshakeSaysSo(t *testing.T) {
 		t.Errorf("message %q, want %q", r.Error.Message, want)
 	}
 }
+
+// TestPlainHTTPOnTheTLSPort: an https URL whose port answers in plain HTTP
+// said only "first record does not look like a TLS handshake"; it now says
+// what the server spoke. Another protocol gets no such hint.
+func TestPlainHTTPOnTheTLSPort(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, reply string
+		hint        bool
+	}{
+		{"http", "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n", true},
+		{"ssh", "SSH-2.0-OpenSSH_9.6\r\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := connServer(t, loopback(t), func(c net.Conn) {
+				io.WriteString(c, tc.reply)
+				io.Copy(io.Discard, c)
+			})
+			r := get(newTestClient(t, nil), "https://"+addr+"/")
+			wantKind(t, r, KindTLS)
+			if r.Error != nil && strings.Contains(r.Error.Message, "plain HTTP: use http://") != tc.hint {
+				t.Errorf("message %q: want the plain-HTTP hint %v", r.Error.Message, tc.hint)
+			}
+		})
+	}
+}
