@@ -238,14 +238,6 @@ type hopKey struct{}
 // hop's trace, for the client-certificate hook (see clientCertHook).
 type certHopKey struct{}
 
-// certRequest reports whether the server asked the hop for a client
-// certificate in a TLS handshake, and whether one was sent.
-func (h *hopTrace) certRequest() (asked, sent bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.certAsked, h.certSent
-}
-
 // certRefused reports whether err, which ended the hop, is a server refusing
 // a client certificate: it asked for one, none was sent, and it answered
 // with an alert, or dropped the connection after the client's side of the
