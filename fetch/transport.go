@@ -83,6 +83,15 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		IdleConnTimeout:        30 * time.Second,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 1 << 20,
+		// An HTTP/2 connection is shared by its streams, and a cancelled
+		// stream does not close it: a write that a server stopped reading
+		// (a -d body, or frames once its window is full) would hold the
+		// connection's write lock for as long as the server likes, with
+		// the goroutine and the socket, and every later request to that
+		// host would queue behind it until its own timeout. A write that
+		// makes no progress for a whole attempt's time closes the
+		// connection. (HTTP/1 closes the connection of a cancelled request.)
+		HTTP2: &http.HTTP2Config{WriteByteTimeout: o.Timeout},
 	}
 	tr.TLSClientConfig.GetClientCertificate = clientCertHook(o.ClientCert)
 	if o.HTTP1 {
