@@ -444,7 +444,7 @@ func (db *DB) CreateRun(command []string, cfg Config) (int64, error) {
 	res, err := db.sql.Exec(`INSERT INTO runs(started_at, state, command, config) VALUES (?, ?, ?, ?)`,
 		time.Now().UTC().Format(time.RFC3339Nano), StateRunning, string(cmd), string(c))
 	if err != nil {
-		return 0, fmt.Errorf("--db %s: recording the run: %w", db.path, err)
+		return 0, fmt.Errorf("--db %s: recording the run: %w", db.path, plainError(err))
 	}
 	return res.LastInsertId()
 }
@@ -458,7 +458,7 @@ func (db *DB) SetState(id int64, state string) error {
 	}
 	_, err := db.sql.Exec(`UPDATE runs SET state = ?, finished_at = ? WHERE id = ?`, state, fin, id)
 	if err != nil {
-		return fmt.Errorf("--db %s: run %d: %w", db.path, id, err)
+		return fmt.Errorf("--db %s: run %d: %w", db.path, id, plainError(err))
 	}
 	return nil
 }

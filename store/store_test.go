@@ -1051,3 +1051,35 @@ func TestOpenNewFileConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteErrorsSayWhatToDo: a database that opens (reading needs no
+// write) but may not be written, a file chmod'ed read-only or whose -shm
+// is, fails at the run's first write; that error reads as advice too, not
+// as SQLite's "attempt to write a readonly database (8)". query_only stands
+// in for the read-only file, as tests may run as root.
+func TestWriteErrorsSayWhatToDo(t *testing.T) {
+	db := openTemp(t)
+	id, err := db.CreateRun([]string{"x"}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.sql.SetMaxOpenConns(1)
+	if _, err := db.sql.Exec(`PRAGMA query_only = ON`); err != nil {
+		t.Fatal(err)
+	}
+	_, createErr := db.CreateRun([]string{"y"}, Config{})
+	for what, err := range map[string]error{"CreateRun": createErr, "SetState": db.SetState(id, StateRunning)} {
+		if err == nil {
+			t.Errorf("%s on a read-only database succeeded", what)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "the database is read-only") || strings.Contains(msg, "(8)") {
+			t.Errorf("%s: %q, want it to say the database is read-only, without SQLite's code", what, msg)
+		}
+		var se *sqlite.Error
+		if !errors.As(err, &se) {
+			t.Errorf("%s: %v does not wrap the *sqlite.Error", what, err)
+		}
+	}
+}
