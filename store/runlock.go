@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -43,7 +44,7 @@ func (db *DB) Recording(runID int64) (recording, known bool) {
 	f := db.lockFile
 	if f == nil {
 		var err error
-		if f, err = os.Open(db.path + "-lock"); err != nil {
+		if f, err = os.Open(db.lockPath()); err != nil {
 			// No lock file: nothing has recorded here since run locks came.
 			return !errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrNotExist)
 		}
@@ -56,9 +57,20 @@ func (db *DB) Recording(runID int64) (recording, known bool) {
 	return held, true
 }
 
+// lockPath is the lock file's name: beside the database file itself, as
+// SQLite keeps its -wal and -shm, so that a symbolic link to the database
+// from another directory (~/runs.db -> /data/runs.db) locks the same runs
+// rather than a DB-lock of its own.
+func (db *DB) lockPath() string {
+	if real, err := filepath.EvalSymlinks(db.path); err == nil {
+		return real + "-lock"
+	}
+	return db.path + "-lock"
+}
+
 func (db *DB) openLockFile() error {
 	if db.lockFile == nil {
-		f, err := os.OpenFile(db.path+"-lock", os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(db.lockPath(), os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
 			return fmt.Errorf("--db %s: lock file: %v", db.path, err)
 		}

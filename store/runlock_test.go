@@ -4,6 +4,7 @@ package store
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -50,6 +51,46 @@ func TestLockRun(t *testing.T) {
 	a.Close()
 	if err := b.LockRun(1); err != nil {
 		t.Fatalf("run 1 after the first database closed: %v", err)
+	}
+}
+
+// TestLockRunThroughSymlink: the database opened through a symbolic link
+// from another directory is the same database (SQLite follows the link to
+// its -wal and -shm), so its runs are the same runs: locked once, and seen
+// as recorded through either name. With a DB-lock beside each name, a
+// resume through the link recorded a run that a process was recording
+// already, and failed on its result ids after writing into its -o file.
+func TestLockRunThroughSymlink(t *testing.T) {
+	needOFD(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data", "runs.db")
+	link := filepath.Join(dir, "home", "runs.db")
+	for _, d := range []string{filepath.Dir(path), filepath.Dir(link)} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.LockRun(1); err != nil {
+		t.Fatal(err)
+	}
+	if rec, known := b.Recording(1); !rec || !known {
+		t.Errorf("run 1 through the link: recording %v (known %v), want true", rec, known)
+	}
+	if err := b.LockRun(1); !errors.Is(err, ErrRunInUse) {
+		t.Errorf("run 1 locked through the link while locked: %v, want ErrRunInUse", err)
 	}
 }
 
