@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -286,6 +287,7 @@ results are written, cannot change within a run.`,
 			if err := fs.Parse(run.Command); err != nil {
 				return usageError{fmt.Errorf("run %d: its command line: %w", run.ID, err)}
 			}
+			f.rebase(run.Config.Dir)
 			for _, name := range resumeOverrides {
 				if o := cmd.Flags().Lookup(name); o.Changed {
 					if err := fs.Set(name, o.Value.String()); err != nil {
@@ -329,6 +331,27 @@ results are written, cannot change within a run.`,
 		fl.Usage += " (default: the run's own)"
 	}
 	return cmd
+}
+
+// rebase makes the relative file names among a recorded command line's
+// flags relative to dir, the directory the run was started in: a resume
+// started elsewhere must send the run's -d @FILE body and present its
+// certificates, not read files of the same names in its own directory.
+// (Inputs and output are recorded as absolute names already.)
+func (f *flags) rebase(dir string) {
+	if dir == "" {
+		return
+	}
+	abs := func(name string) string {
+		if name == "" || filepath.IsAbs(name) {
+			return name
+		}
+		return filepath.Join(dir, name)
+	}
+	if name, ok := strings.CutPrefix(f.data, "@"); ok && name != "-" {
+		f.data = "@" + abs(name)
+	}
+	f.caCert, f.cert, f.key, f.cpuProfile = abs(f.caCert), abs(f.cert), abs(f.key), abs(f.cpuProfile)
 }
 
 // resumeOverrides are the flags a resume may change: how fast and how

@@ -801,3 +801,52 @@ func TestDiffThresholdErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeElsewhereReadsTheRunsFiles: file names in a run's command line
+// are relative to the directory it was started in. A resume started in
+// another directory must send the run's -d @FILE body, not a file of the
+// same name there (or fail for want of one): a run whose targets got two
+// different bodies, with nothing said.
+func TestResumeElsewhereReadsTheRunsFiles(t *testing.T) {
+	s := newSite(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for name, body := range map[string]string{a: "from-a", b: "from-b"} {
+		if err := os.Mkdir(name, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(name, "body.txt"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
+	args := []string{"-q", "-c", "1", "-d", "@body.txt", "-f", "jsonl", "-o", out, "--db", db}
+	for i := range 20 {
+		args = append(args, fmt.Sprintf("%s/echo?%d", s.URL, i))
+	}
+	t.Chdir(a)
+	interrupt := make(chan struct{})
+	close(interrupt) // Ctrl-C at once: the run starts (almost) nothing
+	var stderr strings.Builder
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+	if code := Main(t.Context(), env, args); code != ExitInterrupted {
+		t.Fatalf("interrupted run: exit %d: %s", code, stderr.String())
+	}
+	first := len(decodeFile(t, out))
+	if first == 20 {
+		t.Fatal("the interrupted run fetched every target: nothing left to resume")
+	}
+	t.Chdir(b)
+	if code, _, errOut := runCLI(t, "", "resume", "--db", db, "last"); code != ExitOK {
+		t.Fatalf("resume from another directory: exit %d: %s", code, errOut)
+	}
+	rs := decodeFile(t, out)
+	if len(rs) != 20 {
+		t.Fatalf("%d results after the resume, want 20", len(rs))
+	}
+	for _, r := range rs {
+		if r.Title != "POST from-a" {
+			t.Errorf("%s: title %q, want the body of the run's own body.txt (\"POST from-a\")", r.Input, r.Title)
+		}
+	}
+}
