@@ -93,8 +93,18 @@ func (c *rawConn) err(rc int32) error {
 	if msg == "" {
 		msg = libc.GoString(sqlite3.Xsqlite3_errstr(c.tls, rc))
 	}
-	return fmt.Errorf("%s (%d)", msg, rc)
+	return rawError{msg, int(rc)}
 }
+
+// rawError is an error of the recorder's connection: SQLite's message and
+// result code, which plainError reads as it does the driver's.
+type rawError struct {
+	msg  string
+	code int
+}
+
+func (e rawError) Error() string { return fmt.Sprintf("%s (%d)", e.msg, e.code) }
+func (e rawError) Code() int     { return e.code }
 
 // exec runs sql, which may hold several statements and binds nothing.
 func (c *rawConn) exec(sql string) error {

@@ -1,11 +1,15 @@
 package store
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
+
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // TestRawStmtRebinds: a statement run many times with values that often
@@ -131,5 +135,31 @@ func TestRawStmtRebinds(t *testing.T) {
 	}
 	if i != len(want) {
 		t.Fatalf("%d rows, want %d", i, len(want))
+	}
+}
+
+// TestRawErrorsReadAsAdvice: the recorder's own connection reported
+// SQLite's text and code ("database is locked (5)" after another process
+// held the write lock for busy_timeout); its errors now read as advice, as
+// the driver's do, and keep their code.
+func TestRawErrorsReadAsAdvice(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  rawError
+		want string
+	}{
+		{rawError{"database is locked", sqlite3.SQLITE_BUSY}, "stayed locked by another process"},
+		{rawError{"attempt to write a readonly database", sqlite3.SQLITE_READONLY}, "the database is read-only"},
+		{rawError{"database or disk is full", sqlite3.SQLITE_FULL}, "the disk is full"},
+		{rawError{"no such table: results", sqlite3.SQLITE_ERROR}, "no such table: results (1)"},
+	} {
+		err := plainError(fmt.Errorf("commit: %w", tc.err))
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %q, want it to say %q", tc.err, err, tc.want)
+		}
+		var re rawError
+		if !errors.As(err, &re) || re.Code() != tc.err.code {
+			t.Errorf("%v: %v does not keep the error and its code", tc.err, err)
+		}
 	}
 }

@@ -303,7 +303,7 @@ func (w *rowWriter) finalize() {
 }
 
 func (rec *Recorder) fail(err error) {
-	rec.err = fmt.Errorf("--db %s: recording run %d: %w", rec.db.path, rec.runID, err)
+	rec.err = fmt.Errorf("--db %s: recording run %d: %w", rec.db.path, rec.runID, plainError(err))
 	close(rec.failed)
 	// A Cut waiting for the idle token must not wait forever.
 	select {

@@ -196,7 +196,7 @@ func Open(path string) (*DB, error) {
 // for the user, in place of its terse text and number ("unable to open
 // database file (14)"); the *sqlite.Error stays wrapped for errors.As.
 func plainError(err error) error {
-	var se *sqlite.Error
+	var se coded // the driver's *sqlite.Error, or the recorder's rawError
 	if !errors.As(err, &se) {
 		return err
 	}
@@ -224,9 +224,15 @@ func plainError(err error) error {
 	return plainErr{msg, se}
 }
 
+// coded is an SQLite error with its result code.
+type coded interface {
+	error
+	Code() int
+}
+
 type plainErr struct {
 	msg string
-	err *sqlite.Error
+	err coded
 }
 
 func (e plainErr) Error() string { return e.msg }

@@ -598,7 +598,7 @@ func TestRecorderWithoutConnection(t *testing.T) {
 	rec := db.Recorder(id, RecorderOptions{})
 	rec.Add(sample(0), true)
 	err = rec.Close(nil)
-	if err == nil || !strings.Contains(err.Error(), "unable to open") {
+	if err == nil || !strings.Contains(err.Error(), "cannot open or create the file") {
 		t.Errorf("Close = %v, want the error of opening the database", err)
 	}
 }
