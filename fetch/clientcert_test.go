@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -107,4 +108,47 @@ func selfSigned(t *testing.T, name string) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// TestOptionalClientCertNotBlamed: a server that asks for a client
+// certificate without requiring one (nginx's "optional", Go's
+// RequestClientCert) takes the handshake without it and serves the
+// request. When it then fails that request (an HTTP/2 stream it resets,
+// an HTTP/1 connection it closes), the failure is the server's, as from
+// any server: reset, retried, with no advice about --cert. It was tls,
+// "the server wants a client certificate", and not retried.
+func TestOptionalClientCertNotBlamed(t *testing.T) {
+	t.Parallel()
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("h2 %v", h2), func(t *testing.T) {
+			t.Parallel()
+			served := make(chan struct{}, 1)
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				served <- struct{}{}
+				if hj, ok := w.(http.Hijacker); ok {
+					c, _, err := hj.Hijack()
+					if err == nil {
+						c.Close()
+					}
+					return
+				}
+				panic(http.ErrAbortHandler) // HTTP/2: the stream is reset
+			}))
+			ts.EnableHTTP2 = h2
+			ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+			ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+			ts.StartTLS()
+			t.Cleanup(ts.Close)
+			c := newTestClient(t, func(o *Options) { o.Insecure = true })
+			r := get(c, ts.URL+"/")
+			select {
+			case <-served:
+			default:
+				t.Fatalf("the handler did not run: %+v", r.Error)
+			}
+			if got := kindOf(r); got != KindReset || strings.Contains(r.Error.Message, "client certificate") {
+				t.Errorf("kind %q, error %+v; want reset, and no word about a client certificate", got, r.Error)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http/httptrace"
 	"sync"
@@ -243,7 +244,10 @@ type certHopKey struct{}
 // with an alert, or dropped the connection after the client's side of the
 // handshake, without a byte of a response (over TLS 1.3 the alert comes
 // then, and can lose the race with the request's write). A certificate of
-// the server's own that failed to verify is not one.
+// the server's own that failed to verify is not one, nor is an HTTP/2
+// stream the server reset or a connection it closed cleanly (io.EOF): a
+// server that asks for a certificate without requiring one takes the
+// handshake without it, and those come from it serving the request.
 func (h *hopTrace) certRefused(err error) bool {
 	h.mu.Lock()
 	asked, sent := h.certAsked, h.certSent
@@ -254,7 +258,11 @@ func (h *hopTrace) certRefused(err error) bool {
 		return false
 	}
 	var opErr *net.OpError
-	return done || errors.As(err, &opErr) && opErr.Op == "remote error"
+	if errors.As(err, &opErr) && opErr.Op == "remote error" {
+		return true
+	}
+	var se h2StreamError
+	return done && !errors.As(err, &se) && !errors.Is(err, io.EOF)
 }
 
 func hopOf(ctx context.Context) *hopTrace {
