@@ -139,3 +139,41 @@ func TestOutputFIFO(t *testing.T) {
 		})
 	}
 }
+
+// TestReportFromFIFOWithoutWriterStopsOnInterrupt: report --from naming a
+// named pipe that no process opens for writing waits in open(2), as -i
+// does; the first interrupt ends that wait (exit 130) as it does for -i.
+// It did nothing, and only a second one, 5 s later, ended fanout.
+func TestReportFromFIFOWithoutWriterStopsOnInterrupt(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	release := func() { // let a reader still waiting in open(2) go
+		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+	}
+	interrupt := make(chan struct{})
+	var stderr strings.Builder
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+	args := []string{"report", "--from", fifo, "-o", filepath.Join(t.TempDir(), "r.html")}
+	done := make(chan int, 1)
+	go func() { done <- Main(t.Context(), env, args) }()
+	time.Sleep(200 * time.Millisecond)
+	close(interrupt)
+	select {
+	case code := <-done:
+		release()
+		if code != ExitInterrupted || !strings.Contains(stderr.String(), "--from "+fifo+": stopped while waiting for a writer") {
+			t.Errorf("exit %d, stderr %q; want %d and the pipe named", code, stderr.String(), ExitInterrupted)
+		}
+	case <-time.After(10 * time.Second):
+		release() // let the open return, so that the command ends
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+		t.Fatal("still waiting for a writer 10s after the interrupt")
+	}
+}

@@ -76,7 +76,7 @@ stdin).`,
 				}
 				rep, err = reportFromDB(dbName, run, opts)
 			}
-			if err != nil && !errors.As(err, new(usageError)) {
+			if err != nil && !errors.As(err, new(usageError)) && !errors.As(err, new(exitError)) {
 				// A run that cannot be read (a row edited by hand, a --from
 				// line that is not a result): the report could not be
 				// made, as fanout show could not; not a usage error.
@@ -127,7 +127,10 @@ func reportFromFile(env Env, name, accept string, opts report.Options) (*report.
 	opts.Accept = a
 	var r io.Reader = env.Stdin
 	if name != "-" {
-		f, err := os.Open(name)
+		f, err := openPipe(name, os.O_RDONLY, env.Interrupt, errInputStopped)
+		if errors.Is(err, errInputStopped) {
+			return nil, openError(env, fmt.Errorf("--from %s: %w", name, err))
+		}
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--from %s: %v", name, unwrapPath(err))}
 		}
