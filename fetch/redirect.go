@@ -16,13 +16,13 @@ import (
 	"github.com/fanout/fanout/internal/ipv4"
 )
 
-// follow runs the redirect chain from first, filling r, and returns the
-// trace of the last hop. abort cancels ctx, the attempt's.
 // maxRedirectURL is the longest URL a redirect is followed to, the same as
 // the longest input line (input.MaxLineBytes): every hop's URL is kept in
 // the result, and servers refuse much shorter request lines anyway.
 const maxRedirectURL = 8 << 10
 
+// follow runs the redirect chain from first, filling r, and returns the
+// trace of the last hop. abort cancels ctx, the attempt's.
 func (c *Client) follow(ctx context.Context, abort func(), r *Result, first string) (*hopTrace, error) {
 	method, body := c.method, c.o.Body
 	r.Method = method
@@ -87,7 +87,13 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 		if err == nil {
 			r.Location = next.String()
 		}
-		long := len(r.Location) > maxRedirectURL
+		size := len(r.Location) // of the URL that would be requested: no fragment
+		if err == nil && next.Fragment != "" {
+			u := *next
+			u.Fragment, u.RawFragment = "", ""
+			size = len(u.String())
+		}
+		long := size > maxRedirectURL
 		r.Location = capText(r.Location, maxRedirectURL)
 		if !c.o.Follow {
 			return ht, c.readFinal(r, resp, ht)
@@ -107,7 +113,7 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 		case next.Scheme != "http" && next.Scheme != "https":
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to unsupported scheme %q", next.Scheme)}
 		case long:
-			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to a URL of more than %d bytes (%d): not followed", maxRedirectURL, len(next.String()))}
+			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to a URL of more than %d bytes (%d): not followed", maxRedirectURL, size)}
 		case next.Hostname() == "":
 			err = &kindError{kind: KindInvalidURL, msg: fmt.Sprintf("redirect to %q: empty host", loc)}
 		case !validPort(next.Port()):
@@ -241,8 +247,9 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []b
 }
 
 // escapeQuery percent-encodes the bytes of a redirect's query that may not
-// appear raw in a URL (non-ASCII, a space and any of "<>\^`{|}), as
-// browsers and curl do and as input lines are normalised. net/url keeps a
+// appear raw in a URL (non-ASCII, a space and any of "<>\^`{|}), as input
+// lines are normalised (browsers and curl escape the space, the quote, the
+// angle brackets and non-ASCII, and leave the rest). net/url keeps a
 // query as written, and net/http would send a space in it as is, breaking
 // the request line (a strict server answers 400) and the URL in the output.
 func escapeQuery(q string) string {
