@@ -9,14 +9,14 @@ const hexDigits = "0123456789abcdef"
 
 // Escape returns s safe to print on a terminal. Control characters (C0,
 // including ESC, BEL, CR, LF, TAB and BS; DEL; C1 U+0080–U+009F) become
-// visible escapes such as \x1b, \r or \u009b; format characters (Unicode's
-// Cf: bidirectional overrides, isolates and marks, the zero-width space,
-// the BOM, the soft hyphen, invisible operators, interlinear annotation
-// and tag characters, and others), but for the joiners U+200C and U+200D,
-// the line and paragraph separators U+2028 and U+2029 and the Hangul
-// fillers are escaped the same way (\U0001xxxx above U+FFFF); each byte
-// of invalid UTF-8 becomes \xNN. A string that needs no escaping is
-// returned as is, without allocating.
+// visible escapes such as \x1b, \r or \u009b. So do the format characters
+// (Unicode's Cf: bidirectional overrides, isolates and marks, the
+// zero-width space, the BOM, the soft hyphen, invisible operators, tag
+// characters and others) except the joiners U+200C and U+200D, and also the
+// line and paragraph separators U+2028 and U+2029 and the Hangul fillers;
+// a rune above U+FFFF is written \U000xxxxx. Each byte of invalid UTF-8
+// becomes \xNN. A string that needs no escaping is returned as is, without
+// allocating.
 //
 // Backslashes are left alone: the result is for reading, not for parsing
 // back, and doubling them would make ordinary Windows paths and regexes in
@@ -83,7 +83,12 @@ func unsafeRune(r rune, size int) bool {
 	}
 	// Format characters print as nothing or reorder what follows (the
 	// bidi controls), so that two inputs or hosts that differ by one
-	// print the same.
+	// print the same. Most scripts lie in ranges that hold none, which
+	// spares their text the table search.
+	switch {
+	case r < 0xad, r > 0xad && r < 0x600, r > 0x8e2 && r < 0x180e, r > 0x180e && r < 0x200b, r > 0x206f && r < 0xfeff:
+		return false
+	}
 	return unicode.Is(unicode.Cf, r)
 }
 

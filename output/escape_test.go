@@ -3,6 +3,7 @@ package output
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -112,5 +113,22 @@ func BenchmarkEscape(b *testing.B) {
 				_ = Escape(bc.s)
 			}
 		})
+	}
+}
+
+// TestUnsafeRuneFastPath: the ranges unsafeRune passes without a table
+// search hold no format character: it answers as the rules it documents,
+// for every rune.
+func TestUnsafeRuneFastPath(t *testing.T) {
+	t.Parallel()
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		if r >= 0xd800 && r <= 0xdfff {
+			continue // surrogates do not decode
+		}
+		want := r <= 0x9f || r == 0x2028 || r == 0x2029 || r == 0x115f || r == 0x1160 || r == 0x3164 || r == 0xffa0 ||
+			unicode.Is(unicode.Cf, r) && r != 0x200c && r != 0x200d
+		if got := unsafeRune(r, utf8.RuneLen(r)); got != want {
+			t.Errorf("unsafeRune(%U) = %v, want %v", r, got, want)
+		}
 	}
 }
