@@ -850,3 +850,34 @@ func TestResumeElsewhereReadsTheRunsFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestNewRunOverAnUnfinishedRunsOutputWarns: a command that differs from an
+// interrupted run's (another -f) starts a new run, which rewrites the -o
+// file the interrupted run's results were in: that run can no longer be
+// resumed. It happened without a word; it now warns, naming the run and
+// how to write its results again.
+func TestNewRunOverAnUnfinishedRunsOutputWarns(t *testing.T) {
+	s := newSite(t)
+	dir := t.TempDir()
+	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.txt")
+	var targets []string
+	for i := range 20 {
+		targets = append(targets, fmt.Sprintf("%s/ok/%d", s.URL, i))
+	}
+	interrupt := make(chan struct{})
+	close(interrupt) // Ctrl-C at once: run 1 stays unfinished
+	var stderr strings.Builder
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+	if code := Main(t.Context(), env, append([]string{"-q", "-c", "1", "-f", "jsonl", "-o", out, "--db", db}, targets...)); code != ExitInterrupted {
+		t.Fatalf("interrupted run: exit %d: %s", code, stderr.String())
+	}
+	code, _, errOut := runCLI(t, "", append([]string{"-q", "-f", "csv", "-o", out, "--db", db}, targets...)...)
+	if code != ExitOK || !strings.Contains(errOut, "holds the results of run 1, which did not finish") || !strings.Contains(errOut, "fanout show --db "+db+" 1 -o FILE") {
+		t.Errorf("new run over run 1's output: exit %d, stderr %q; want 0 and a warning naming run 1", code, errOut)
+	}
+	// The same command again resumes nothing and rewrites nothing of run 1's: no warning.
+	code, _, errOut = runCLI(t, "", append([]string{"-q", "-f", "csv", "-o", filepath.Join(dir, "other.csv"), "--db", db}, targets...)...)
+	if code != ExitOK || strings.Contains(errOut, "warning") {
+		t.Errorf("a run with its own output: exit %d, stderr %q; want 0 and no warning", code, errOut)
+	}
+}

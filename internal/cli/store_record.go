@@ -85,6 +85,12 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 		if err := outputInUse(rc.db, rc.cfg.Output); err != nil {
 			return err
 		}
+		if n, err := unfinishedWith(rc.db, rc.cfg.Output); err != nil {
+			return err
+		} else if n != 0 {
+			fmt.Fprintf(env.Stderr, "fanout: warning: --output %s holds the results of run %d, which did not finish: this run rewrites it, and run %d can no longer be resumed (fanout show --db %s %d -o FILE writes them again)\n",
+				rc.cfg.Output, n, n, f.db, n)
+		}
 		id, err := rc.db.CreateRun(f.commandLine(), rc.cfg)
 		if err == nil {
 			err = rc.db.LockRun(id)
@@ -237,6 +243,25 @@ func outputInUse(db *store.DB, output string) error {
 		}
 	}
 	return nil
+}
+
+// unfinishedWith returns the newest unfinished run that wrote output, or
+// 0: a new run writing there ends that run's chance of a resume, since
+// its output file no longer holds its results (see outputRewritten).
+func unfinishedWith(db *store.DB, output string) (int64, error) {
+	if output == "" {
+		return 0, nil
+	}
+	runs, err := db.Runs()
+	if err != nil {
+		return 0, err
+	}
+	for i := len(runs) - 1; i >= 0; i-- {
+		if r := runs[i]; r.State != store.StateDone && r.Config.Output == output {
+			return r.ID, nil
+		}
+	}
+	return 0, nil
 }
 
 // outputRewritten refuses to resume run old when a later run of the
