@@ -248,6 +248,10 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 	case kind == KindTLS && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
 		// crypto/tls says only "EOF".
 		return "the server closed the connection during the TLS handshake"
+	case kind == KindTLS && addressesOnly(err) != "":
+		// Go says "not valid for any names", though the certificate is
+		// valid: for addresses.
+		return trimError(err) + " (the certificate names only the address" + addressesOnly(err) + ", no host name; -k skips verification)"
 	case kind == KindTLS && plainHTTP(err):
 		return trimError(err) + " (the server answered in plain HTTP: use http://)"
 	case kind == KindTLS && unknownAuthority(err) && c.o.RootCAs != nil:
@@ -347,6 +351,28 @@ func isSniffedHTML(b []byte) bool {
 func dnsTimedOut(err error) bool {
 	var de *net.DNSError
 	return errors.As(err, &de) && de.IsTimeout
+}
+
+// addressesOnly returns, for a certificate that did not match the name
+// asked for and names IP addresses only, "es a, b" or " a" (at most three);
+// "" otherwise.
+func addressesOnly(err error) string {
+	var he x509.HostnameError
+	if !errors.As(err, &he) || he.Certificate == nil || len(he.Certificate.DNSNames) > 0 || len(he.Certificate.IPAddresses) == 0 {
+		return ""
+	}
+	if net.ParseIP(he.Host) != nil {
+		return "" // an address was asked for: Go's message lists the valid ones
+	}
+	ips := he.Certificate.IPAddresses
+	var names []string
+	for _, ip := range ips[:min(len(ips), 3)] {
+		names = append(names, ip.String())
+	}
+	if len(ips) > 1 {
+		return "es " + strings.Join(names, ", ")
+	}
+	return " " + names[0]
 }
 
 // plainHTTP reports whether err is a TLS handshake that got an HTTP/1

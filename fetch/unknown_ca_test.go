@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -106,4 +107,34 @@ func issueCert(t *testing.T, name string, parent *tls.Certificate) tls.Certifica
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// TestCertificateForAnAddressOnly: a certificate that names only an IP
+// address, fetched by host name, read "certificate is not valid for any
+// names", though it is valid, for the address; the message now says so.
+// Fetched by its address it is fine.
+func TestCertificateForAnAddressOnly(t *testing.T) {
+	t.Parallel()
+	root := issueCert(t, "Test Root", nil)
+	leaf := issueCert(t, "", &root) // for 127.0.0.1 only
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Leaf)
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	port := ts.Listener.Addr().(*net.TCPAddr).Port
+	c := newTestClient(t, func(o *Options) {
+		o.RootCAs = roots
+		o.Resolve = []Resolve{{Host: "good.test", Port: port, Addrs: []string{"127.0.0.1"}}}
+	})
+	r := get(c, fmt.Sprintf("https://good.test:%d/", port))
+	wantKind(t, r, KindTLS)
+	if want := "(the certificate names only the address 127.0.0.1, no host name"; r.Error != nil && !strings.Contains(r.Error.Message, want) {
+		t.Errorf("message %q, want it to say %q", r.Error.Message, want)
+	}
+	if r := get(c, ts.URL+"/"); r.Error != nil {
+		t.Errorf("by its address: %+v, want no error", r.Error)
+	}
 }
