@@ -241,9 +241,13 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 	switch {
 	case kind == KindReset && ht != nil && ht.gaveUp():
 		return fmt.Sprintf("the server turned the request away %d times without an answer (its HTTP/2 stream refused or reset before it was processed)", maxSends)
-	case kind == KindTLS && c.o.ClientCert == nil && (strings.Contains(err.Error(), "tls: certificate required") || ht != nil && ht.certRefused(err)):
+	case kind == KindTLS && c.o.ClientCert == nil && (certRequired(err) || ht != nil && ht.certRefused(err)):
 		return trimError(err) + " (the server wants a client certificate: --cert FILE --key FILE)"
-	case kind == KindTLS && ht != nil && ht.certRefused(err):
+	case kind == KindTLS && (certRequired(err) || ht != nil && ht.certRefused(err)):
+		// TLS 1.3's "certificate required" alert means none was sent; a
+		// certificate sent and refused gets another alert. (The hop's
+		// trace may not know: a connection dialled for an earlier
+		// request, whose trace the handshake noted, can serve this one.)
 		return trimError(err) + " (the server wants a client certificate, and --cert's was not sent: it is not from a CA the server names, or of a kind it does not take)"
 	case kind == KindTLS && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
 		// crypto/tls says only "EOF".
@@ -373,6 +377,13 @@ func addressesOnly(err error) string {
 		return "es " + strings.Join(names, ", ")
 	}
 	return " " + names[0]
+}
+
+// certRequired reports whether err is TLS 1.3's alert saying the server
+// wanted a client certificate and got none. It is read for the message
+// only; the kind comes from the error's type.
+func certRequired(err error) bool {
+	return strings.Contains(err.Error(), "tls: certificate required")
 }
 
 // plainHTTP reports whether err is a TLS handshake that got an HTTP/1
