@@ -302,13 +302,19 @@ func putPrefix(p *[]byte) {
 	}
 }
 
-// readBody reads at most maxBody decoded bytes of body (and at most maxBody
-// raw ones), decoding it per the Content-Encoding values, hashing it, and
-// keeping its first keep bytes. A body longer than the cap is cut, not
-// drained. An error that is not the wire's own is a protocol error: the body
-// does not decode.
+// rawSlack is how far past maxBody the raw bytes of an encoded body may run:
+// an incompressible body grows a little when encoded (block and frame
+// headers, a checksum), and a decoded body within the cap must still be read
+// whole. Well past it, a stream that decodes to little or nothing is cut.
+func rawSlack(maxBody int64) int64 { return maxBody/64 + 4<<10 }
+
+// readBody reads at most maxBody decoded bytes of body (and at most
+// maxBody+rawSlack raw ones), decoding it per the Content-Encoding values,
+// hashing it, and keeping its first keep bytes. A body longer than the cap is
+// cut, not drained. An error that is not the wire's own is a protocol error:
+// the body does not decode.
 func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody int64, keep int) (info bodyInfo, err error) {
-	raw := rawReader{r: body, limit: maxBody}
+	raw := rawReader{r: body, limit: maxBody + rawSlack(maxBody)}
 	chain := decodeChain{ctx: ctx}
 	defer chain.release()
 	src, err := chain.decoder(encodings, &raw)

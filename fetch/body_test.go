@@ -88,7 +88,7 @@ func TestDecodedBodies(t *testing.T) {
 func TestReadBody(t *testing.T) {
 	t.Parallel()
 	gz := encode(t, "gzip", page)
-	tests := []struct {
+	type readBodyCase struct {
 		name      string
 		body      []byte
 		enc       []string
@@ -96,7 +96,8 @@ func TestReadBody(t *testing.T) {
 		wantN     int64
 		wantTrunc bool
 		wantKind  ErrorKind
-	}{
+	}
+	tests := []readBodyCase{
 		{"identity", page, nil, 1 << 20, int64(len(page)), false, ""},
 		{"identity at cap", page, nil, int64(len(page)), int64(len(page)), false, ""},
 		{"identity over cap", page, nil, 100, 100, true, ""},
@@ -110,6 +111,25 @@ func TestReadBody(t *testing.T) {
 		{"empty gzip body", nil, []string{"gzip"}, 1 << 20, 0, false, ""},
 		{"corrupt br", []byte("garbage garbage garbage"), []string{"br"}, 1 << 20, -1, false, KindProtocol},
 		{"corrupt zstd", []byte("garbage garbage garbage"), []string{"zstd"}, 1 << 20, 0, false, KindProtocol},
+	}
+	// An incompressible body grows when encoded: a decoded body within the
+	// cap is read whole, and one just over it is cut at the cap, although
+	// its encoding is longer than the cap either way.
+	noise := make([]byte, 8<<10)
+	for i, s := 0, sha256.Sum256(nil); i < len(noise); i += len(s) {
+		s = sha256.Sum256(s[:])
+		copy(noise[i:], s[:])
+	}
+	for _, c := range []string{"gzip", "deflate", "br", "zstd"} {
+		enc := encode(t, c, noise)
+		if len(enc) <= len(noise) {
+			t.Fatalf("%s: noise compressed to %d bytes of %d", c, len(enc), len(noise))
+		}
+		n := int64(len(noise))
+		tests = append(tests,
+			readBodyCase{c + " incompressible at cap", enc, []string{c}, n, n, false, ""},
+			readBodyCase{c + " incompressible over cap", enc, []string{c}, n - 1, n - 1, true, ""},
+		)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
