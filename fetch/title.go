@@ -19,9 +19,9 @@ const maxTitleRunes = 1024
 // decoded with the page's charset (from a byte-order mark, the Content-Type
 // header, a <meta> declaration in the first 1024 bytes, or a guess), with
 // entities resolved, whitespace collapsed and trimmed, control characters
-// dropped, and at most 1024 runes. It stops at </head> or <body>, so a
-// <title> inside SVG in the body does not count. It returns "" when there
-// is none.
+// dropped, and at most 1024 runes. It stops at </head> or <body>, and skips
+// <svg> and <math> elements, so the <title> of an SVG drawing does not count.
+// It returns "" when there is none.
 func Title(body []byte, contentType string) string {
 	if !hasTitleTag(body) {
 		return ""
@@ -110,10 +110,40 @@ func tokenTitle(body []byte) []byte {
 				return z.Raw()
 			case bytes.EqualFold(name, []byte("body")):
 				return nil
+			case foreignElement(name):
+				// An SVG or MathML <title> names a drawing, not the page
+				// (an <svg> may come before the page's <title> when there
+				// is no <body> tag): skip the element whole.
+				if !skipElement(z, name) {
+					return nil
+				}
 			}
 		case html.EndTagToken:
 			if bytes.EqualFold(tagName(z.Raw()), []byte("head")) {
 				return nil
+			}
+		}
+	}
+}
+
+// skipElement reads tokens up to the end tag that closes the element named
+// name, whose start tag was just read, counting nested ones of that name.
+// It reports false when the document ends first.
+func skipElement(z *html.Tokenizer, name []byte) bool {
+	name = bytes.Clone(name) // z.Raw's bytes are reused by z.Next
+	for depth := 1; ; {
+		switch z.Next() {
+		case html.ErrorToken:
+			return false
+		case html.StartTagToken:
+			if bytes.EqualFold(tagName(z.Raw()), name) {
+				depth++
+			}
+		case html.EndTagToken:
+			if bytes.EqualFold(tagName(z.Raw()), name) {
+				if depth--; depth == 0 {
+					return true
+				}
 			}
 		}
 	}

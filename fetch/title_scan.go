@@ -5,7 +5,7 @@ package fetch
 // machinery: it walks tags up to the title, skipping quoted attribute
 // values. It handles only plain markup; on anything where the tokenizer's
 // rules are subtle (comments, raw-text elements such as <script>, foreign
-// content, self-closing titles, unterminated tags) it reports ok=false and
+// content such as <svg>, self-closing titles, unterminated tags) it reports ok=false and
 // the caller falls back to the tokenizer. FuzzScanTitle checks that
 // whenever ok is true the answer equals the tokenizer's.
 func scanTitle(b []byte) (raw []byte, ok bool) {
@@ -46,7 +46,7 @@ func scanTitle(b []byte) (raw []byte, ok bool) {
 			}
 			selfClosing := b[gt-1] == '/' // as the tokenizer decides it
 			switch {
-			case rawTextElement(name) || selfClosing && equalFoldASCII(name, "title"):
+			case rawTextElement(name) || foreignElement(name) || selfClosing && equalFoldASCII(name, "title"):
 				return nil, false
 			case equalFoldASCII(name, "title"):
 				return titleText(b, gt+1)
@@ -85,6 +85,12 @@ func rawTextElement(name []byte) bool {
 		}
 	}
 	return false
+}
+
+// foreignElement reports the roots of SVG and MathML content, whose <title>
+// is not the document's: the tokenizer skips them.
+func foreignElement(name []byte) bool {
+	return equalFoldASCII(name, "svg") || equalFoldASCII(name, "math")
 }
 
 // readName reads a tag name starting at i, as the tokenizer does: up to

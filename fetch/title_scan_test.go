@@ -25,6 +25,8 @@ func TestScanTitleAgreesWithTokenizer(t *testing.T) {
 		{`<title>unterminated`, false},
 		{`<meta content="unterminated><title>x</title>`, false},
 		{`a < b <title>t</title>`, true},
+		{`<svg><title>icon</title></svg><title>t</title>`, false},
+		{`<head><MATH><title>m</title></MATH><title>t</title>`, false},
 	} {
 		raw, ok := scanTitle([]byte(tc.doc))
 		if ok != tc.wantOK {
