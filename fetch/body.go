@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -308,13 +309,22 @@ func putPrefix(p *[]byte) {
 // whole. Well past it, a stream that decodes to little or nothing is cut.
 func rawSlack(maxBody int64) int64 { return maxBody/64 + 4<<10 }
 
+// rawLimit is maxBody+rawSlack, or the largest int64 where that overflows
+// (--max-body 8EiB).
+func rawLimit(maxBody int64) int64 {
+	if n := maxBody + rawSlack(maxBody); n >= maxBody {
+		return n
+	}
+	return math.MaxInt64
+}
+
 // readBody reads at most maxBody decoded bytes of body (and at most
 // maxBody+rawSlack raw ones), decoding it per the Content-Encoding values,
 // hashing it, and keeping its first keep bytes. A body longer than the cap is
 // cut, not drained. An error that is not the wire's own is a protocol error:
 // the body does not decode.
 func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody int64, keep int) (info bodyInfo, err error) {
-	raw := rawReader{r: body, limit: maxBody + rawSlack(maxBody)}
+	raw := rawReader{r: body, limit: rawLimit(maxBody)}
 	chain := decodeChain{ctx: ctx}
 	defer chain.release()
 	src, err := chain.decoder(encodings, &raw)

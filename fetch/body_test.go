@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"math"
 	"net/http"
 	"runtime"
 	"strings"
@@ -249,6 +250,23 @@ func TestNestedCodings(t *testing.T) {
 		}
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
 			t.Errorf("%d codings: allocated %d bytes", k, grew)
+		}
+	}
+}
+
+// TestRawLimit: the raw bytes' cap is the decoded cap plus a margin, and
+// does not overflow into a negative cap (which would read nothing) for the
+// largest --max-body.
+func TestRawLimit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ max, want int64 }{
+		{0, 4 << 10},
+		{1 << 20, 1<<20 + 1<<14 + 4<<10},
+		{math.MaxInt64 - 10, math.MaxInt64},
+		{math.MaxInt64, math.MaxInt64},
+	} {
+		if got := rawLimit(tc.max); got != tc.want {
+			t.Errorf("rawLimit(%d) = %d, want %d", tc.max, got, tc.want)
 		}
 	}
 }

@@ -53,7 +53,8 @@ type Options struct {
 	// MaxRedirects is how many redirects are followed at most; a further
 	// one ends the target with error kind too_many_redirects.
 	MaxRedirects int
-	// MaxBody caps the decoded body bytes read, and the raw bytes read.
+	// MaxBody caps the decoded body bytes read, and the raw bytes read
+	// (with a margin of MaxBody/64 + 4 KiB, as encoding can grow a body).
 	// A body longer than that is cut and marked truncated.
 	MaxBody int64
 	// Timeout bounds one attempt: every hop, headers and body included.
