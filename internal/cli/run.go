@@ -282,7 +282,24 @@ func (w *writer) write(r *fetch.Result) {
 // a write error aborts it, since nothing more can be recorded. It reports
 // whether an interrupt came.
 func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort func(), w *writer, seen func(*fetch.Result)) bool {
-	interrupted := false
+	// The interrupt is watched apart from the loop, which may be blocked
+	// in a write to an output nobody reads (a paused pager, a stalled
+	// pipe): the run must still start nothing new, and say so, at once.
+	var interrupted atomic.Bool
+	stop, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-interrupt:
+			interrupted.Store(true)
+			run.Drain()
+			if notice != nil {
+				// Else the run seems to carry on regardless.
+				fmt.Fprintln(notice, "fanout: interrupted: finishing the requests in flight, the rest canceled (Ctrl-C again to stop at once)")
+			}
+		case <-stop:
+		}
+	}()
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
 	results := run.Results()
@@ -290,7 +307,9 @@ func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort
 		select {
 		case r, ok := <-results:
 			if !ok {
-				return interrupted
+				close(stop)
+				<-watched
+				return interrupted.Load()
 			}
 			seen(&r)
 			failed := w.err != nil
@@ -303,14 +322,6 @@ func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort
 				if w.err = w.flush(); w.err != nil {
 					abort()
 				}
-			}
-		case <-interrupt:
-			interrupt = nil
-			interrupted = true
-			run.Drain()
-			if notice != nil {
-				// Else the run seems to carry on regardless.
-				fmt.Fprintln(notice, "fanout: interrupted: finishing the requests in flight, the rest canceled (Ctrl-C again to stop at once)")
 			}
 		}
 	}
