@@ -79,10 +79,14 @@ func newProgress(w io.Writer, total int64, draw bool) *Progress {
 			mpb.WithWidth(80), mpb.WithRefreshRate(150 * time.Millisecond)}
 	}
 	pr.p = mpb.New(copts...)
+	// The decorators carry the spaces around the bar themselves: mpb's own
+	// go when the terminal has no room left for the bar, and the counts
+	// would run into the rate ("523456/1000000900000/s").
 	opts := []mpb.BarOption{
 		mpb.BarRemoveOnComplete(),
-		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return pr.counts() })),
-		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return pr.stats() })),
+		mpb.BarFillerTrim(),
+		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return pr.counts() + " " })),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return " " + pr.stats() })),
 	}
 	if total > 0 {
 		pr.bar = pr.p.New(total, mpb.BarStyle(), opts...)

@@ -4,6 +4,7 @@ package output
 
 import (
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,5 +82,24 @@ func testProgressBypassOnTerminal(t *testing.T, cols, rows uint16) {
 	}
 	if !strings.HasSuffix(got, "after stop\r\n") {
 		t.Errorf("output after Stop missing or not last: %q", got[max(0, len(got)-80):])
+	}
+}
+
+// TestProgressNarrowTerminalKeepsNumbersApart: on a terminal too narrow
+// for the counts, the bar and the stats (40 columns, a million targets),
+// the bar is left out; the counts and the rate must not then run together
+// ("523456/1000000900000/s" reads as one number).
+func TestProgressNarrowTerminalKeepsNumbersApart(t *testing.T) {
+	slave, read := ptytest.Capture(t, 40, 24)
+	pr := NewProgress(slave, 1_000_000)
+	runProgress(pr, 523456)
+	time.Sleep(400 * time.Millisecond) // at least one refresh at 150ms
+	pr.Stop()
+	got := read()
+	if !strings.Contains(got, "523456/1000000") {
+		t.Fatalf("terminal output lacks the counts:\n%q", got)
+	}
+	if m := regexp.MustCompile(`[0-9]+/1000000[^ ]`).FindString(got); m != "" {
+		t.Errorf("the counts run into what follows them, %q, in:\n%q", m, got)
 	}
 }
