@@ -43,7 +43,7 @@ are read from a JSONL file written by 'fanout -f jsonl' instead ("-" reads
 stdin).`,
 		Example: `  fanout report last -o report.html
   fanout report 3 --db runs.db -o run3.html
-  fanout -i urls.txt -f jsonl -o out.jsonl && fanout report --from out.jsonl -o report.html`,
+  fanout -i urls.txt -f jsonl -o out.jsonl; fanout report --from out.jsonl -o report.html`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
