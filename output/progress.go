@@ -148,6 +148,10 @@ func (pr *Progress) Stop() {
 		if pr.total > 0 && done < pr.total {
 			pr.bar.Abort(true) // stopped early: drop the bar rather than fill it
 		} else {
+			// The sync tick may not have brought the bar up to date yet
+			// (a run shorter than it): its last frame would show the
+			// final count beside a stale fill.
+			pr.bar.SetCurrent(done)
 			pr.bar.SetTotal(-1, true) // complete at the current count
 		}
 		pr.p.Wait()

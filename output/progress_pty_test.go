@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fanout/fanout/fetch"
 	"github.com/fanout/fanout/internal/ptytest"
 )
 
@@ -101,5 +102,24 @@ func TestProgressNarrowTerminalKeepsNumbersApart(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`[0-9]+/1000000[^ ]`).FindString(got); m != "" {
 		t.Errorf("the counts run into what follows them, %q, in:\n%q", m, got)
+	}
+}
+
+// TestProgressLastFrameIsFull: a run shorter than the bar's sync tick
+// ends with a last frame that shows it complete ("3/3 [===]"), not the
+// bar's stale fill beside the final count ("3/3 [---]").
+func TestProgressLastFrameIsFull(t *testing.T) {
+	slave, read := ptytest.Capture(t, 60, 24)
+	pr := NewProgress(slave, 3)
+	for range 3 {
+		pr.Add(&fetch.Result{Status: 200})
+	}
+	pr.Stop()
+	got := read()
+	if !strings.Contains(got, "3/3 [=") {
+		t.Errorf("no full bar at 3/3:\n%q", got)
+	}
+	if strings.Contains(got, "3/3 [-") {
+		t.Errorf("a frame at 3/3 shows an empty bar:\n%q", got)
 	}
 }
