@@ -406,7 +406,7 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		}
 		closeOut = cl
 		color := f.color == "always" || f.color == "auto" && f.output == "" &&
-			os.Getenv("NO_COLOR") == "" && isTerminal(env.Stdout)
+			os.Getenv("NO_COLOR") == "" && isTerminal(env.Stdout) && !dumbTerminal()
 		if enc, err = output.NewEncoder(f.format, out, output.EncoderOptions{Color: color, Accept: acc}); err != nil {
 			closeOut()
 			return usageError{fmt.Errorf("--format: %w", err)}

@@ -42,3 +42,30 @@ func TestProgressCountsDuplicatesAsDone(t *testing.T) {
 		t.Errorf("summary lacks the 4 duplicates:\n%q", got)
 	}
 }
+
+// TestDumbTerminalGetsNoEscapes: TERM=dumb (Emacs' M-x shell, some CI log
+// viewers) is a terminal that cannot move its cursor or show colours: the
+// progress bar's cursor movements and the status colours would print there
+// as text. The results and the summary still come.
+func TestDumbTerminalGetsNoEscapes(t *testing.T) {
+	t.Setenv("TERM", "dumb")
+	t.Setenv("NO_COLOR", "")
+	s := newSite(t)
+	slave, read := ptytest.Capture(t, 100, 24)
+	var args []string
+	for i := range 3 {
+		args = append(args, fmt.Sprintf("%s/slow?n=%d", s.URL, i))
+	}
+	code := Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: slave, Stderr: slave},
+		append([]string{"-c", "1"}, args...))
+	got := read()
+	if code != ExitOK {
+		t.Fatalf("exit %d, want 0:\n%q", code, got)
+	}
+	if strings.Contains(got, "\x1b[") {
+		t.Errorf("escape sequences on a dumb terminal:\n%q", got)
+	}
+	if !strings.Contains(got, "/slow?n=2") || !strings.Contains(got, "3 total") {
+		t.Errorf("results or summary missing:\n%q", got)
+	}
+}

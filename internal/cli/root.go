@@ -150,3 +150,8 @@ func isTerminal(v any) bool {
 	f, ok := v.(*os.File)
 	return ok && isTTY(f.Fd())
 }
+
+// dumbTerminal reports whether TERM says the terminal can neither move its
+// cursor nor show colours (Emacs' M-x shell, some CI log viewers): a
+// progress bar or colours there would print their escape sequences as text.
+func dumbTerminal() bool { return os.Getenv("TERM") == "dumb" }

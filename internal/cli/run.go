@@ -71,7 +71,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	}
 	defer eng.Close()
 	var prog *output.Progress
-	if !f.quiet && isTerminal(env.Stderr) {
+	if !f.quiet && isTerminal(env.Stderr) && !dumbTerminal() {
 		prog = output.NewProgress(env.Stderr, rc.remaining(in.total()))
 		defer prog.Stop()
 		if f.output == "" && isTerminal(env.Stdout) {
@@ -80,7 +80,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 	}
 	color := f.color == "always" || f.color == "auto" && f.output == "" &&
-		os.Getenv("NO_COLOR") == "" && isTerminal(env.Stdout)
+		os.Getenv("NO_COLOR") == "" && isTerminal(env.Stdout) && !dumbTerminal()
 	// A resumed run continues its -o file after the lines already
 	// committed, which begin with the csv header.
 	appending := rc != nil && rc.out != nil && rc.out.n > 0
