@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -282,24 +283,31 @@ func (w *writer) write(r *fetch.Result) {
 // a write error aborts it, since nothing more can be recorded. It reports
 // whether an interrupt came.
 func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort func(), w *writer, seen func(*fetch.Result)) bool {
-	// The interrupt is watched apart from the loop, which may be blocked
-	// in a write to an output nobody reads (a paused pager, a stalled
-	// pipe): the run must still start nothing new, and say so, at once.
+	// The interrupt is watched by the loop and, apart from it, by a
+	// goroutine: the loop may be blocked in a write to an output nobody
+	// reads (a paused pager, a stalled pipe), and the run must still start
+	// nothing new, and say so, at once. Whichever sees it first drains.
 	var interrupted atomic.Bool
-	stop, watched := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(watched)
-		select {
-		case <-interrupt:
+	var once sync.Once
+	onInterrupt := func() {
+		once.Do(func() {
 			interrupted.Store(true)
 			run.Drain()
 			if notice != nil {
 				// Else the run seems to carry on regardless.
 				fmt.Fprintln(notice, "fanout: interrupted: finishing the requests in flight, the rest canceled (Ctrl-C again to stop at once)")
 			}
+		})
+	}
+	stop, watched := make(chan struct{}), make(chan struct{})
+	go func(interrupt <-chan struct{}) { // its own copy: the loop sets its nil
+		defer close(watched)
+		select {
+		case <-interrupt:
+			onInterrupt()
 		case <-stop:
 		}
-	}()
+	}(interrupt)
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
 	results := run.Results()
@@ -317,6 +325,9 @@ func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort
 			if !failed && w.err != nil {
 				abort()
 			}
+		case <-interrupt:
+			interrupt = nil
+			onInterrupt()
 		case <-tick.C:
 			if w.err == nil {
 				if w.err = w.flush(); w.err != nil {
