@@ -109,6 +109,9 @@ Exit status: 0 every result accepted, 1 some result not accepted,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := mistypedCommand(cmd, args); err != nil {
+				return err
+			}
 			return runMain(cmd.Context(), env, f, args)
 		},
 	}
@@ -119,8 +122,24 @@ Exit status: 0 every result accepted, 1 some result not accepted,
 		root.AddCommand(mk(env))
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
+	root.SuggestionsMinimumDistance = 2 // cobra's default for unknown commands; 0 here would suggest by prefix only
 	root.SetFlagErrorFunc(flagError)
 	return root
+}
+
+// mistypedCommand refuses a first argument that reads as a subcommand
+// mistyped ("reprot"): a dotless word without a port is also a bare host,
+// and fanout would look it up in DNS and fetch it. A host of that name
+// is still fetched when written as a URL (https://reprot/).
+func mistypedCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 || strings.ContainsAny(args[0], ".:/[@") {
+		return nil
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		return usageError{fmt.Errorf("%q is not a command (did you mean %s?); to fetch a host of that name, write https://%s/",
+			args[0], strings.Join(s, " or "), args[0])}
+	}
+	return nil
 }
 
 // flagError words pflag's number errors for people: "invalid argument

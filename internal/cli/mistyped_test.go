@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestMistypedCommand: a first argument that reads as a subcommand
+// mistyped was fetched as a bare host, a DNS lookup of "reprot"; it is a
+// usage error that names the command meant. Words that are not near a
+// command, and anything written as a host or URL, are still targets.
+func TestMistypedCommand(t *testing.T) {
+	t.Parallel()
+	root := newRoot(Env{})
+	for _, tc := range []struct {
+		args []string
+		says string // "" for no refusal
+	}{
+		{[]string{"reprot", "last"}, "did you mean report?"},
+		{[]string{"rusn"}, "did you mean runs?"},
+		{[]string{"shwo", "1"}, "did you mean show?"},
+		{[]string{"reusme"}, "did you mean resume?"},
+		{[]string{"intranet"}, ""},
+		{[]string{"localhost"}, ""},
+		{[]string{"report.example"}, ""},
+		{[]string{"reprot:8080"}, ""},
+		{[]string{"https://reprot/"}, ""},
+		{[]string{"example.com", "reprot"}, ""}, // only the first argument is a command's place
+	} {
+		err := mistypedCommand(root, tc.args)
+		switch {
+		case tc.says == "" && err != nil:
+			t.Errorf("%q: refused (%v), want it taken as a target", tc.args, err)
+		case tc.says != "" && (err == nil || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), "https://"+tc.args[0]+"/")):
+			t.Errorf("%q: %v, want a refusal saying %q and how to fetch the host", tc.args, err, tc.says)
+		}
+	}
+	// Through Main: exit 2, nothing fetched. (--resolve keeps a regression
+	// from looking the word up in DNS: it would go to a closed loopback port.)
+	if code, _, errOut := runCLI(t, "", "--resolve", "*:443:127.0.0.1", "--resolve", "*:80:127.0.0.1", "--retries", "0", "reprot", "last"); code != ExitUsage || !strings.Contains(errOut, "did you mean report?") {
+		t.Errorf("fanout reprot last: exit %d, stderr %q; want %d and the suggestion", code, errOut, ExitUsage)
+	}
+}
