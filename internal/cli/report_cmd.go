@@ -169,7 +169,7 @@ func reportFromDB(name, run string, opts report.Options) (*report.Report, error)
 	info := report.RunInfo{
 		ID:      strconv.FormatInt(r.ID, 10),
 		Source:  name,
-		Args:    append([]string{"fanout"}, r.Command...),
+		Args:    append([]string{"fanout"}, shownCommand(r.Command)...),
 		Started: r.StartedAt, Finished: r.FinishedAt,
 	}
 	if state := shownState(db, r); state != "" && state != store.StateDone {

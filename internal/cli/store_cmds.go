@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,7 +114,7 @@ func newRunsCmd(env Env) *cobra.Command {
 
 // describeCommand is a run's command line for people: flags and targets.
 func describeCommand(r store.Run) string {
-	parts := slices.Clone(r.Command)
+	parts := shownCommand(r.Command)
 	parts = append(parts, r.Config.Args...)
 	return strings.Join(parts, " ")
 }
@@ -128,10 +130,37 @@ func shownState(db *store.DB, r store.Run) string {
 	return r.State
 }
 
+// shownCommand is a recorded command line as it is shown to people: the
+// password of a --proxy URL is replaced by "xxxxx", as in error messages.
+// The database keeps it, since resume runs the command line again; runs and
+// report print it, and reports are made to be passed around.
+func shownCommand(cmd []string) []string {
+	shown := slices.Clone(cmd)
+	for i, a := range shown {
+		if v, ok := strings.CutPrefix(a, "--proxy="); ok {
+			shown[i] = "--proxy=" + redactProxy(v)
+		}
+	}
+	return shown
+}
+
+// redactProxy is a proxy URL without its password.
+func redactProxy(v string) string {
+	if u, err := url.Parse(v); err == nil {
+		return u.Redacted()
+	}
+	return v
+}
+
 func runJSON(r store.Run, state string) map[string]any {
+	cfg := r.Config
+	if v, ok := cfg.Flags["proxy"]; ok {
+		cfg.Flags = maps.Clone(cfg.Flags)
+		cfg.Flags["proxy"] = redactProxy(v)
+	}
 	m := map[string]any{
 		"id": r.ID, "state": state, "started_at": r.StartedAt, "finished_at": nil,
-		"command": r.Command, "config": r.Config, "results": r.Results, "failed": r.Failed,
+		"command": shownCommand(r.Command), "config": cfg, "results": r.Results, "failed": r.Failed,
 		"low_water": r.LowWater, "offsets": r.Offsets,
 	}
 	if !r.FinishedAt.IsZero() {
