@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"strings"
 	"syscall"
 )
 
@@ -71,7 +72,7 @@ func Classify(err error) ErrorKind {
 	// context.DeadlineExceeded) or the poller's (which does not), at random.
 	// (Fetch has told an attempt deadline that cut a dial short already.)
 	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout() {
+	if errors.As(err, &opErr) && connecting(opErr) && opErr.Timeout() {
 		return KindConnectTimeout
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -83,7 +84,7 @@ func Classify(err error) ErrorKind {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return KindRefused
 	}
-	if localShortage(err) && errors.As(err, &opErr) && opErr.Op == "dial" {
+	if localShortage(err) && errors.As(err, &opErr) && connecting(opErr) {
 		return KindLocal
 	}
 	var netErr net.Error
@@ -114,13 +115,23 @@ func Classify(err error) ErrorKind {
 	}
 	if opErr != nil {
 		// Some other socket error (unreachable network, no route, ...):
-		// the connection could not be made or kept.
-		if opErr.Op == "dial" {
+		// the connection could not be made or kept. Through a SOCKS
+		// proxy, an error that is none of the above is the proxy's
+		// answer: it refused our credentials or the connection.
+		if connecting(opErr) {
 			return KindRefused
 		}
 		return KindReset
 	}
 	return KindOther
+}
+
+// connecting reports whether opErr ended a connect: a dial, or a SOCKS
+// proxy's handshake, whose errors (golang.org/x/net/proxy's and net/http's
+// for a socks5:// $*_PROXY) are a net.OpError with Op "socks connect"
+// around the proxy's dial error or its refusal.
+func connecting(opErr *net.OpError) bool {
+	return opErr.Op == "dial" || strings.HasPrefix(opErr.Op, "socks ")
 }
 
 // localShortage reports whether err says this machine lacks something a

@@ -39,6 +39,15 @@ func TestClassify(t *testing.T) {
 		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}, KindLocal},
 		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ENOBUFS)}, KindLocal},
 		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}, KindRefused},
+		// A SOCKS proxy's refusal (its reply, or failed authentication),
+		// and a failure to reach the proxy, are refused connections.
+		{&net.OpError{Op: "socks connect", Net: "tcp", Err: errors.New("username/password authentication failed")}, KindRefused},
+		{&net.OpError{Op: "socks connect", Net: "tcp", Err: errors.New("unknown error connection not allowed by ruleset")}, KindRefused},
+		{&net.OpError{Op: "socks connect", Net: "tcp", Err: &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}}, KindRefused},
+		{&net.OpError{Op: "socks connect", Net: "tcp", Err: &net.OpError{Op: "dial", Err: os.NewSyscallError("socket", syscall.EMFILE)}}, KindLocal},
+		{&net.OpError{Op: "socks connect", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)}, KindLocal},
+		// The proxy closing the connection in the handshake is a reset.
+		{&net.OpError{Op: "socks connect", Net: "tcp", Err: io.EOF}, KindReset},
 		{readTimeout, KindTimeout},
 		{&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, KindReset},
 		{&net.OpError{Op: "write", Err: os.NewSyscallError("write", syscall.EPIPE)}, KindReset},
