@@ -134,21 +134,50 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// parseProxy checks a -x/--proxy URL and returns it parsed.
+// parseProxy checks a -x/--proxy URL and returns it parsed. Its errors show
+// the URL without its password (shownProxy).
 func parseProxy(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("--proxy %q: %v", s, err)
+		// url.Error quotes the whole URL.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("--proxy %q: %v", shownProxy(s), err)
 	}
 	switch u.Scheme {
 	case "http", "https", "socks5", "socks5h":
 	default:
-		return nil, fmt.Errorf("--proxy %q: scheme must be http, https or socks5", s)
+		return nil, fmt.Errorf("--proxy %q: scheme must be http, https or socks5", u.Redacted())
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("--proxy %q: missing host", s)
+		return nil, fmt.Errorf("--proxy %q: missing host", u.Redacted())
 	}
 	return u, nil
+}
+
+// shownProxy is a proxy URL for messages: its password, if it has one, is
+// "xxxxx", as url.URL.Redacted writes it, also when s does not parse (then
+// everything between the first ':' after "://" and the last '@' is the
+// password).
+func shownProxy(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	at := strings.LastIndex(s, "@")
+	if at < start {
+		return s
+	}
+	user, _, ok := strings.Cut(s[start:at], ":")
+	if !ok {
+		return s
+	}
+	return s[:start] + user + ":xxxxx" + s[at:]
 }
 
 // Resolve is one curl-style --resolve entry, HOST:PORT:ADDR[,ADDR...]:

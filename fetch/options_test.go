@@ -81,3 +81,30 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A bad --proxy is named in the error without its password, whatever is
+// wrong with it (a proxy URL quoted whole went to stderr and CI logs).
+func TestBadProxyErrorHidesPassword(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		proxy, want string
+	}{
+		{"http://alice:s3cret@127.0.0.1:notaport", `--proxy "http://alice:xxxxx@127.0.0.1:notaport": invalid port`},
+		{"http://alice:s3%cret@127.0.0.1:1", `--proxy "http://alice:xxxxx@127.0.0.1:1": invalid URL escape`},
+		{"ftp://alice:s3cret@127.0.0.1:1", `--proxy "ftp://alice:xxxxx@127.0.0.1:1": scheme must be`},
+		{"socks4://alice:s3cret@127.0.0.1:1", `--proxy "socks4://alice:xxxxx@127.0.0.1:1": scheme must be`},
+		{"http://alice:s3cret@", `--proxy "http://alice:xxxxx@": missing host`},
+		{"http://alice:s3cret@[::1", `--proxy "http://alice:xxxxx@[::1": missing ']'`},
+	} {
+		o := DefaultOptions()
+		o.Proxy = tc.proxy
+		err := o.Validate()
+		if err == nil {
+			t.Errorf("%s: accepted", tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("proxy error %q, want it to contain %q and no password", err, tc.want)
+		}
+	}
+}

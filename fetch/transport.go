@@ -112,11 +112,11 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 	}
 	pd, err := proxy.FromURL(u, d)
 	if err != nil {
-		return nil, fmt.Errorf("--proxy %q: %v", o.Proxy, err)
+		return nil, fmt.Errorf("--proxy %q: %v", u.Redacted(), err)
 	}
 	cd, ok := pd.(proxy.ContextDialer)
 	if !ok {
-		return nil, fmt.Errorf("--proxy %q: dialer cannot be cancelled", o.Proxy)
+		return nil, fmt.Errorf("--proxy %q: dialer cannot be cancelled", u.Redacted())
 	}
 	tr.Proxy = nil
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
