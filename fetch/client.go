@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 // acceptEncoding lists the codings readBody can undo.
@@ -38,6 +40,9 @@ type Client struct {
 	// mayTunnel: https targets may go through an http proxy's CONNECT
 	// (--proxy, or $HTTPS_PROXY), which tunnelHooks bound.
 	mayTunnel bool
+	// envSOCKS: $HTTP_PROXY or $HTTPS_PROXY is a SOCKS proxy, which
+	// every hop's trace tells its dial about (see envSOCKS).
+	envSOCKS bool
 }
 
 // NewClient validates o and builds a client from it.
@@ -61,6 +66,11 @@ func NewClient(o Options) (*Client, error) {
 		}
 	} else {
 		c.mayTunnel = os.Getenv("HTTPS_PROXY") != "" || os.Getenv("https_proxy") != ""
+		env := httpproxy.FromEnvironment()
+		for _, s := range []string{env.HTTPProxy, env.HTTPSProxy} {
+			u, err := url.Parse(s)
+			c.envSOCKS = c.envSOCKS || err == nil && isSOCKS(u)
+		}
 	}
 	c.dial = newDialer(o)
 	tr, err := newTransport(o, c.dial)

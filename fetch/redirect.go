@@ -38,6 +38,9 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 				hctx = context.WithValue(hctx, hopKey{}, ht)
 			}
 		}
+		if c.envSOCKS {
+			hctx = context.WithValue(hctx, hopKey{}, ht)
+		}
 		req, err := c.newRequest(hctx, method, cur, body, sameOrigin)
 		if err != nil {
 			return ht, err

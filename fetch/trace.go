@@ -52,6 +52,10 @@ type hopTrace struct {
 	// it started first still connects): each dial's deadline, and its
 	// clearing, must reach its own connection.
 	tunnels map[context.Context]*tunnel
+
+	// socks is the $*_PROXY SOCKS proxy the hop's request goes through,
+	// as its URL's String, "" when none (see envSOCKS).
+	socks string
 }
 
 // tunnel is one dial of a hop: armed when the CONNECT is about to be sent

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"time"
 
+	"golang.org/x/net/http/httpproxy"
 	"golang.org/x/net/proxy"
 )
 
@@ -100,7 +101,7 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 	tr.OnProxyConnectResponse = proxyConnectResponse // --proxy's or the environment's
 	tunnelHooks(tr, o.ConnectTimeout)
 	if o.Proxy == "" {
-		return tr, nil
+		return tr, envSOCKS(tr, o, d)
 	}
 	u, err := parseProxy(o.Proxy)
 	if err != nil {
@@ -110,16 +111,84 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		tr.Proxy = http.ProxyURL(u)
 		return tr, nil
 	}
+	tr.Proxy = nil
+	tr.DialContext, err = socksDial(u, "--proxy", o, d)
+	return tr, err
+}
+
+// isSOCKS reports whether a proxy URL is a SOCKS proxy's.
+func isSOCKS(u *url.URL) bool {
+	return u != nil && (u.Scheme == "socks5" || u.Scheme == "socks5h")
+}
+
+// envSOCKS makes a socks5:// $HTTP_PROXY or $HTTPS_PROXY go through
+// socksDial, as -x socks5:// does. net/http's own SOCKS handshake waited
+// for a silent proxy as long as the attempt (--timeout, and a timeout
+// rather than a connect timeout), although --connect-timeout bounds it.
+// The proxy function tells the request's hop which SOCKS proxy it goes
+// through and has net/http dial "directly"; the dial, which has the
+// request's values, asks the hop (Client.follow gives every hop its trace
+// when the environment names a SOCKS proxy). Connections are pooled by
+// target, whose proxy the environment decides the same way every time.
+func envSOCKS(tr *http.Transport, o Options, d *dialer) error {
+	env := httpproxy.FromEnvironment()
+	pf := env.ProxyFunc()
+	dials := map[string]func(context.Context, string, string) (net.Conn, error){}
+	for _, s := range []string{env.HTTPProxy, env.HTTPSProxy} {
+		u, err := url.Parse(s)
+		if err != nil || !isSOCKS(u) || dials[u.String()] != nil {
+			continue
+		}
+		dial, err := socksDial(u, "$*_PROXY", o, d)
+		if err != nil {
+			return err
+		}
+		dials[u.String()] = dial
+	}
+	if len(dials) == 0 {
+		return nil
+	}
+	tr.Proxy = func(req *http.Request) (*url.URL, error) {
+		u, err := pf(req.URL)
+		if err != nil || !isSOCKS(u) {
+			return u, err
+		}
+		h := hopOf(req.Context())
+		if h == nil {
+			return u, nil // net/http's own SOCKS dial: never directly
+		}
+		h.mu.Lock()
+		h.socks = u.String()
+		h.mu.Unlock()
+		return nil, nil
+	}
+	direct := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if h := hopOf(ctx); h != nil {
+			h.mu.Lock()
+			dial := dials[h.socks]
+			h.mu.Unlock()
+			if dial != nil {
+				return dial(ctx, network, addr)
+			}
+		}
+		return direct(ctx, network, addr)
+	}
+	return nil
+}
+
+// socksDial returns a dial through the SOCKS proxy u (from flag, for
+// messages), bounded by the connect timeout.
+func socksDial(u *url.URL, flag string, o Options, d *dialer) (func(context.Context, string, string) (net.Conn, error), error) {
 	pd, err := proxy.FromURL(u, d)
 	if err != nil {
-		return nil, fmt.Errorf("--proxy %q: %v", u.Redacted(), err)
+		return nil, fmt.Errorf("%s %q: %v", flag, u.Redacted(), err)
 	}
 	cd, ok := pd.(proxy.ContextDialer)
 	if !ok {
-		return nil, fmt.Errorf("--proxy %q: dialer cannot be cancelled", u.Redacted())
+		return nil, fmt.Errorf("%s %q: dialer cannot be cancelled", flag, u.Redacted())
 	}
-	tr.Proxy = nil
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		// --resolve still applies: the proxy is asked for the pinned
 		// address. Other names are resolved by the proxy.
 		if host, port, err := net.SplitHostPort(addr); err == nil {
@@ -137,11 +206,10 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 			// The proxy did not connect us in time (the handshake's read
 			// deadline may fire before the context says so): a connect
 			// timeout, not the attempt's.
-			err = &net.OpError{Op: "dial", Net: network, Err: &timeoutError{"through --proxy " + u.Redacted()}}
+			err = &net.OpError{Op: "dial", Net: network, Err: &timeoutError{"through " + flag + " " + u.Redacted()}}
 		}
 		return c, err
-	}
-	return tr, nil
+	}, nil
 }
 
 // clientCertHook answers a server's request for a client certificate as
