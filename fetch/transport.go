@@ -205,8 +205,11 @@ func socksDial(u *url.URL, flag string, o Options, d *dialer) (func(context.Cont
 		if err != nil && ctx.Err() == nil && (dctx.Err() != nil || errors.As(err, &ne) && ne.Timeout()) {
 			// The proxy did not connect us in time (the handshake's read
 			// deadline may fire before the context says so): a connect
-			// timeout, not the attempt's.
-			err = &net.OpError{Op: "dial", Net: network, Err: &timeoutError{"through " + flag + " " + u.Redacted()}}
+			// timeout, not the attempt's. As after a silent http proxy,
+			// a bare host does not fall back to http through it.
+			msg := "through " + flag + " " + u.Redacted()
+			err = &kindError{kind: KindConnectTimeout, msg: msg, noFallback: true,
+				err: &net.OpError{Op: "dial", Net: network, Err: &timeoutError{msg}}}
 		}
 		return c, err
 	}, nil
