@@ -248,6 +248,15 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 		}
 		return fmt.Sprintf("timed out after %v %s", time.Since(start).Round(time.Millisecond), phase)
 	}
+	if p := ""; ht != nil && kind != KindConnectTimeout {
+		// Not the target's doing: the proxy closed the connection or
+		// answered its CONNECT with something that is not HTTP.
+		if p = ht.unansweredProxy(); p != "" && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+			return fmt.Sprintf("proxy %s closed the connection instead of answering CONNECT", p)
+		} else if p != "" {
+			return fmt.Sprintf("proxy %s's answer to CONNECT: %s", p, trimError(err))
+		}
+	}
 	switch {
 	case kind == KindReset && ht != nil && ht.gaveUp():
 		return fmt.Sprintf("the server turned the request away %d times without an answer (its HTTP/2 stream refused or reset before it was processed)", maxSends)
@@ -273,7 +282,7 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 	case kind == KindTLS && unknownAuthority(err):
 		return trimError(err) + " (" + unknownIssuer(err) + "; --cacert FILE trusts a private CA; -k skips verification)"
 	case kind == KindConnectTimeout && ht != nil && ht.tunnelTimedOut():
-		return fmt.Sprintf("no tunnel within %v (--connect-timeout): the proxy did not answer CONNECT", c.o.ConnectTimeout)
+		return fmt.Sprintf("no tunnel within %v (--connect-timeout): proxy %s did not answer CONNECT", c.o.ConnectTimeout, ht.unansweredProxy())
 	case kind == KindConnectTimeout:
 		return fmt.Sprintf("no connection within %v (--connect-timeout): %s", c.o.ConnectTimeout, trimError(err))
 	case kind == KindReset && errors.Is(err, io.ErrUnexpectedEOF) && ht != nil && !ht.answered():

@@ -64,6 +64,7 @@ type hopTrace struct {
 type tunnel struct {
 	conn  net.Conn
 	armed bool
+	proxy string // the proxy's URL without its password, once armed
 }
 
 // maxSends is how many times one hop may send its request: the transport's
@@ -285,6 +286,20 @@ func (h *hopTrace) tunnelTimedOut() bool {
 		}
 	}
 	return false
+}
+
+// unansweredProxy is the proxy (its URL without the password) whose answer
+// to the hop's CONNECT never came or was not HTTP, "" when there is none:
+// the hop's error is then the proxy's doing, not the target's.
+func (h *hopTrace) unansweredProxy() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, tn := range h.tunnels {
+		if tn.armed {
+			return tn.proxy
+		}
+	}
+	return ""
 }
 
 // isH2 reports whether c carries HTTP/2 (TLS with ALPN h2).

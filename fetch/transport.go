@@ -259,12 +259,12 @@ func tunnelHooks(tr *http.Transport, timeout time.Duration) {
 		}
 		return c, err
 	}
-	tr.GetProxyConnectHeader = func(ctx context.Context, _ *url.URL, _ string) (http.Header, error) {
+	tr.GetProxyConnectHeader = func(ctx context.Context, proxyURL *url.URL, _ string) (http.Header, error) {
 		if h := hopOf(ctx); h != nil {
 			h.mu.Lock()
 			if tn := h.tunnels[ctx]; tn != nil && timeout > 0 {
 				tn.conn.SetDeadline(time.Now().Add(timeout))
-				tn.armed = true
+				tn.armed, tn.proxy = true, proxyURL.Redacted()
 			}
 			h.mu.Unlock()
 		}
