@@ -242,6 +242,23 @@ func TestHostQuantile(t *testing.T) {
 	}
 }
 
+// TestHostQuantileLong: a host whose requests all took a minute or more
+// (every one timed out under --timeout 60s) gets per-host percentiles near
+// what they took, not those of the last bucket of a range that ended at 41s.
+func TestHostQuantileLong(t *testing.T) {
+	t.Parallel()
+	for _, ms := range []float64{60_000, 120_000, 1_800_000} {
+		var h hostAgg
+		for range 10 {
+			h.add(false, 0, kindIndex(fetch.KindTimeout), 0, ms)
+		}
+		s := h.stat("x")
+		if s.P50Ms < ms/1.27 || s.P95Ms < ms/1.27 || s.P50Ms > ms || s.P95Ms > ms {
+			t.Errorf("all at %vms: p50 %v p95 %v, want %v within one 26%% bucket", ms, s.P50Ms, s.P95Ms, ms)
+		}
+	}
+}
+
 const hostile = "<script>alert(1)</script>\x1b[31m\x07\u202e"
 
 func TestEscaping(t *testing.T) {
