@@ -33,8 +33,9 @@ type Aggregator struct {
 	samples  [numKinds][]string
 	statuses map[int]int64
 
-	latency *hdrhistogram.Histogram
-	sumMs   float64
+	latency      *hdrhistogram.Histogram
+	sumMs        float64
+	minMs, maxMs float64 // exact: the histogram rounds, and stops at an hour
 
 	slow  slowHeap
 	hosts map[string]*hostAgg
@@ -92,6 +93,10 @@ func (a *Aggregator) Add(r *fetch.Result) {
 	if ms > 0 {
 		output.RecordLatency(a.latency, ms)
 		a.sumMs += ms
+		if a.minMs == 0 || ms < a.minMs {
+			a.minMs = ms
+		}
+		a.maxMs = max(a.maxMs, ms)
 		a.slow.offer(a.opts.TopN, r, ms)
 	}
 	a.host(r).add(ok, class, kind, nb, ms)

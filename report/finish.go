@@ -94,15 +94,20 @@ func (a *Aggregator) latencySummary() Latency {
 	if l.N == 0 {
 		return l
 	}
-	l.MinMs = float64(h.Min()) / 1000
-	l.MaxMs = float64(h.Max()) / 1000
+	// Min and max are exact. The histogram's are the bounds of their
+	// buckets (all results at 50ms gave p50 50.015ms, past the max), and
+	// it stops at an hour (a 2h outlier gave a max of 1h while the slowest
+	// targets listed it at 2h): its percentiles are kept within the exact bounds.
+	l.MinMs, l.MaxMs = a.minMs, a.maxMs
 	l.MeanMs = a.sumMs / float64(l.N)
 	for _, p := range percentilesShown {
-		l.Percentiles = append(l.Percentiles, Percentile{P: p, Ms: float64(h.ValueAtPercentile(p)) / 1000})
+		ms := float64(h.ValueAtPercentile(p)) / 1000
+		l.Percentiles = append(l.Percentiles, Percentile{P: p, Ms: min(max(ms, l.MinMs), l.MaxMs)})
 	}
-	// Log-spaced bins from the smallest to the largest value, so a heavy
-	// tail and the bulk near the median are both visible.
-	lo, hi := math.Log(max(l.MinMs, 0.001)), math.Log(max(l.MaxMs, 0.001))
+	// Log-spaced bins from the smallest to the largest value recorded, so
+	// a heavy tail and the bulk near the median are both visible.
+	lo := math.Log(max(float64(h.Min())/1000, 0.001))
+	hi := math.Log(max(float64(h.Max())/1000, 0.001))
 	n := latencyBins
 	if hi-lo < 1e-9 {
 		n, hi = 1, lo+1e-9

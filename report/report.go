@@ -125,7 +125,10 @@ type Latency struct {
 	N                    int64
 	MinMs, MeanMs, MaxMs float64
 	Percentiles          []Percentile
-	// Bins is a log-scaled histogram from MinMs to MaxMs.
+	// MinMs and MaxMs are exact; percentiles are from the histogram (3
+	// significant digits, values past an hour counted as an hour).
+	// Bins is a log-scaled histogram from MinMs to MaxMs (to an hour at
+	// most).
 	Bins []Bin
 }
 

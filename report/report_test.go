@@ -136,6 +136,43 @@ func TestPercentiles(t *testing.T) {
 	}
 }
 
+// TestLatencyBounds: min and max are the exact extremes, and no
+// percentile lies outside them: the histogram's bucket bounds made all
+// results at 50ms a p50 of 50.015ms, and its hour-long range made a 2h
+// outlier a max of 1h00m while the slowest targets listed 2h00m.
+func TestLatencyBounds(t *testing.T) {
+	t.Parallel()
+	var same []*fetch.Result
+	for range 100 {
+		same = append(same, res("https://a/", 200, 50))
+	}
+	l := build(t, Options{}, same...).Latency
+	if l.MinMs != 50 || l.MaxMs != 50 {
+		t.Errorf("all at 50ms: min %v max %v, want 50 50", l.MinMs, l.MaxMs)
+	}
+	for _, p := range l.Percentiles {
+		if p.Ms != 50 {
+			t.Errorf("all at 50ms: p%v = %v", p.P, p.Ms)
+		}
+	}
+	rs := []*fetch.Result{res("https://a/", 200, 7_200_000)}
+	for range 99 {
+		rs = append(rs, res("https://a/", 200, 10.5))
+	}
+	rep := build(t, Options{}, rs...)
+	if l := rep.Latency; l.MaxMs != 7_200_000 || l.MinMs != 10.5 {
+		t.Errorf("with a 2h outlier: min %v max %v, want 10.5 7200000", l.MinMs, l.MaxMs)
+	}
+	if got := rep.Slowest[0].Timing.Total; got != rep.Latency.MaxMs {
+		t.Errorf("slowest target %v, latency max %v", got, rep.Latency.MaxMs)
+	}
+	for _, p := range rep.Latency.Percentiles {
+		if p.Ms < 10.5 || p.Ms > 7_200_000 {
+			t.Errorf("p%v = %v, outside min and max", p.P, p.Ms)
+		}
+	}
+}
+
 func TestSlowestTopN(t *testing.T) {
 	t.Parallel()
 	totals := rand.Perm(1000)
