@@ -637,6 +637,43 @@ func TestLatencyChartFewResults(t *testing.T) {
 // The aggregates count kinds in arrays of numKinds, which must be every
 // kind fetch knows: a kind past the end would panic, one left out would
 // be counted as another.
+// TestPercentileLabelsApart: percentile labels in one row do not overlap,
+// and stay inside the drawing. A long shared label drawn leftwards from
+// the right edge was placed by its marker alone and ran over p50's.
+func TestPercentileLabelsApart(t *testing.T) {
+	t.Parallel()
+	for _, ms := range [][]float64{
+		{5, 100, 200, 300, 400},
+		{1, 1000},
+		{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 50, 100, 200, 500, 1000, 2000},
+		{0.2, 0.21, 0.5, 50, 52, 55, 60, 61},
+	} {
+		var rs []*fetch.Result
+		for _, m := range ms {
+			rs = append(rs, res("https://a/", 200, m))
+		}
+		c := latencyChart(build(t, Options{}, rs...).Latency)
+		type span struct{ x0, x1 float64 }
+		rows := map[float64][]span{}
+		for _, ln := range c.Lines {
+			if ln.Class != "pct" {
+				continue
+			}
+			w := 6.6 * float64(utf8.RuneCountInString(ln.Text))
+			x0 := map[string]float64{"start": ln.TX, "middle": ln.TX - w/2, "end": ln.TX - w}[ln.Anchor]
+			if x0 < 0 || x0+w > c.W {
+				t.Errorf("%v: label %q spans %.0f..%.0f, outside 0..%v", ms, ln.Text, x0, x0+w, c.W)
+			}
+			for _, o := range rows[ln.TY] {
+				if x0 < o.x1 && o.x0 < x0+w {
+					t.Errorf("%v: label %q at %.0f..%.0f overlaps one at %.0f..%.0f", ms, ln.Text, x0, x0+w, o.x0, o.x1)
+				}
+			}
+			rows[ln.TY] = append(rows[ln.TY], span{x0, x0 + w})
+		}
+	}
+}
+
 func TestNumKinds(t *testing.T) {
 	if numKinds != len(fetch.Kinds) {
 		t.Fatalf("numKinds = %d, fetch.Kinds has %d", numKinds, len(fetch.Kinds))

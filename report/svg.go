@@ -170,30 +170,39 @@ func latencyChart(l Latency) barChart {
 		}
 		marks, names = append(marks, p), append(names, name)
 	}
-	lastX := [2]float64{-1e9, -1e9}
+	// Where each row's last label ends. Labels are placed by their
+	// extent, not their marker: a long label drawn leftwards from the
+	// right edge ("p90·p95·p99·p99.9 400ms") reaches far past its marker.
+	lastEnd := [2]float64{-1e9, -1e9}
 	for i, p := range marks {
 		x := xOf(max(p.Ms, l.Bins[0].LoMs))
+		text := names[i] + " " + fmtMs(p.Ms)
+		tw := pctLabelWidth(text)
+		anchor, tx, x0 := "middle", x, x-tw/2
+		switch { // keep labels near the edges inside the drawing
+		case x+tw/2 > w-3:
+			anchor, tx, x0 = "end", x+3, x+3-tw
+		case x-tw/2 < 3:
+			anchor, tx, x0 = "start", x-3, x-3
+		}
 		row := 0
-		if x-lastX[0] < 70 {
+		if x0 < lastEnd[0]+14 {
 			row = 1
-			if x-lastX[1] < 70 {
-				row = 0
+			if x0 < lastEnd[1]+14 {
+				row = 0 // both rows are taken: overlap the older one
 			}
 		}
-		lastX[row] = x
+		lastEnd[row] = x0 + tw
 		ty := float64(top - 26 + row*14)
-		anchor, tx := "middle", x
-		switch { // keep labels near the edges inside the drawing
-		case x > w-right-50:
-			anchor, tx = "end", x+3
-		case x < left+50:
-			anchor, tx = "start", x-3
-		}
 		c.Lines = append(c.Lines, line{X1: x, Y1: ty + 4, X2: x, Y2: top + plotH, Class: "pct",
-			Text: names[i] + " " + fmtMs(p.Ms), TX: tx, TY: ty, Anchor: anchor})
+			Text: text, TX: tx, TY: ty, Anchor: anchor})
 	}
 	return c
 }
+
+// pctLabelWidth estimates the drawn width of a percentile label (11px
+// semibold, CSS text.pct) generously: about 6.6px a character.
+func pctLabelWidth(s string) float64 { return 6.6 * float64(utf8.RuneCountInString(s)) }
 
 // waterfall is one row per slow target: phases as stacked segments.
 type waterfall struct {
