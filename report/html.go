@@ -138,14 +138,24 @@ func (r *Report) cards() []card {
 		wall.Value = fmtDuration(d)
 		wall.Sub = fmtRate(float64(r.Total)/d.Seconds()) + " · " + r.Start.Format("2006-01-02 15:04")
 	}
+	lat := []card{
+		{Label: "Median (p50)", Value: fmtMs(r.pct(50)), Sub: "mean " + fmtMs(r.Latency.MeanMs)},
+		{Label: "p95", Value: fmtMs(r.pct(95)), Sub: "p90 " + fmtMs(r.pct(90))},
+		{Label: "p99", Value: fmtMs(r.pct(99)), Sub: "max " + fmtMs(r.Latency.MaxMs)},
+	}
+	if r.Latency.N == 0 {
+		// Nothing was timed (every target failed before a request, or
+		// there are no results): no latency, rather than 0ms.
+		for i := range lat {
+			lat[i].Value, lat[i].Sub = "–", "nothing fetched"
+		}
+	}
 	return []card{
 		{Label: "Results", Value: fmtNum(r.Total), Sub: fmtBytes(r.Bytes) + " of bodies read"},
 		acc,
 		fail,
 		{Label: "Hosts", Value: hosts, Sub: "distinct host:port"},
-		{Label: "Median (p50)", Value: fmtMs(r.pct(50)), Sub: "mean " + fmtMs(r.Latency.MeanMs)},
-		{Label: "p95", Value: fmtMs(r.pct(95)), Sub: "p90 " + fmtMs(r.pct(90))},
-		{Label: "p99", Value: fmtMs(r.pct(99)), Sub: "max " + fmtMs(r.Latency.MaxMs)},
+		lat[0], lat[1], lat[2],
 		wall,
 	}
 }

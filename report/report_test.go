@@ -379,6 +379,19 @@ func TestEmptyRun(t *testing.T) {
 	}
 }
 
+// TestNoLatencyCards: when nothing was timed (every target failed before
+// a request), the latency cards say so instead of showing 0ms, which reads
+// as instant answers.
+func TestNoLatencyCards(t *testing.T) {
+	t.Parallel()
+	rep := build(t, Options{}, withErr(res("https://a/", 0, 0), fetch.KindRefused, "refused"))
+	for _, c := range rep.cards() {
+		if strings.Contains(c.Value, "ms") || strings.Contains(c.Sub, "0ms") {
+			t.Errorf("card %s: %q (%s) with nothing timed", c.Label, c.Value, c.Sub)
+		}
+	}
+}
+
 func TestBuildStopsAtSourceError(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("disk on fire")
