@@ -2,7 +2,10 @@ package dist
 
 import (
 	"context"
+	"encoding/binary"
+	"hash/fnv"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -302,8 +305,11 @@ type ackJob struct {
 // the work message's: a redelivered batch's results are dropped by the
 // results stream's duplicate window (and by collect in any case). A batch
 // that ran only in part publishes the results it has and queues the rest
-// as a new work message, both with ids of this delivery, before the
-// original is acknowledged; one that did not run at all goes back whole.
+// as a new work message before the original is acknowledged, both with ids
+// naming the targets that went back (not the delivery count, which starts
+// again at 1 when a server restart loses the consumer: a second partial
+// run of the batch then got the first one's ids, and its results were
+// dropped as duplicates); one that did not run at all goes back whole.
 func (s *session) finish(b *batch) {
 	js := s.w.c.JS
 	done := len(b.ts) - len(b.back)
@@ -311,9 +317,10 @@ func (s *session) finish(b *batch) {
 		b.p.handBack(b)
 		return
 	}
-	id := b.id
+	id, key := b.id, ""
 	if len(b.back) > 0 {
-		id += ".d" + deliveries(b.msg)
+		key = b.backKey()
+		id += ".d" + key
 	}
 	opts := []jetstream.PublishOpt{jetstream.WithStallWait(30 * time.Second)}
 	var futs []jetstream.PubAckFuture
@@ -323,7 +330,7 @@ func (s *session) finish(b *batch) {
 		futs = append(futs, f)
 		if len(b.back) > 0 {
 			f, err = js.PublishMsgAsync(s.comp.msg(targetSubject(s.meta.Name, b.p.n, len(b.back)), b.requeue()),
-				append(opts, jetstream.WithMsgID(b.id+".q"+deliveries(b.msg)))...)
+				append(opts, jetstream.WithMsgID(b.id+".q"+key))...)
 			futs = append(futs, f)
 		}
 	}
@@ -377,11 +384,17 @@ func (b *batch) requeue() []byte {
 	return data
 }
 
-func deliveries(m jetstream.Msg) string {
-	if md, err := m.Metadata(); err == nil {
-		return strconv.FormatUint(md.NumDelivered, 10)
+// backKey names the set of targets that go back: two partial runs of a
+// batch share their message ids only if they left the same targets.
+func (b *batch) backKey() string {
+	seqs := slices.Sorted(slices.Values(b.back))
+	h := fnv.New64a()
+	var buf [8]byte
+	for _, seq := range seqs {
+		binary.LittleEndian.PutUint64(buf[:], seq)
+		h.Write(buf[:])
 	}
-	return "0"
+	return strconv.Itoa(len(seqs)) + "-" + strconv.FormatUint(h.Sum64(), 36)
 }
 
 func (s *session) acker(done chan<- struct{}) {
