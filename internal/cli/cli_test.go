@@ -231,6 +231,7 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 		{"bad resolve", []string{"--resolve", "nonsense", ok}, ExitUsage, "--resolve"},
 		{"bad header", []string{"-H", "NoColon", ok}, ExitUsage, "--header"},
 		{"bad format", []string{"-f", "xml", ok}, ExitUsage, "xml"},
+		{"new run without a database", []string{"--new-run", ok}, ExitUsage, "--new-run: give --db too"},
 		{"bad max-body", []string{"--max-body", "lots", ok}, ExitUsage, "--max-body"},
 		{"body from stdin", []string{"-d", "@-", ok}, ExitUsage, "cannot come from stdin"},
 		{"duration without unit", []string{"--timeout", "5", ok}, ExitUsage, "(give a unit: 5s, 500ms, 2m)"},

@@ -212,6 +212,9 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	default:
 		errs = append(errs, fmt.Errorf("--color %q: want auto, always or never", f.color))
 	}
+	if f.newRun && f.db == "" {
+		errs = append(errs, errors.New("--new-run: give --db too (it starts a new run in the database rather than continuing an unfinished one)"))
+	}
 	return c, acc, errs
 }
 
