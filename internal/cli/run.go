@@ -186,7 +186,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		// Also under -q: a CI step whose list came out empty (a generator
 		// that failed, a wrong path in a glob) would otherwise pass as a
 		// clean run of nothing.
-		fmt.Fprintf(env.Stderr, "fanout: warning: no targets in the input: every line was blank or a comment\n")
+		fmt.Fprintf(env.Stderr, "fanout: warning: no targets in the input: it was empty, or every line was blank or a comment\n")
 	}
 	if !f.quiet {
 		sum.Write(env.Stderr, wall)
