@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -16,33 +15,7 @@ import (
 // whole attempt, and said timeout), and --resolve still pins the address
 // it is asked for. Not parallel: it sets the environment.
 func TestEnvSOCKS5Proxy(t *testing.T) {
-	// A proxy that accepts and never answers.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	silent := l.Addr().String()
+	silent := holdingListener(t) // a proxy that accepts and never answers
 	ts := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("via socks")) })
 	port, _ := strconv.Atoi(portOf(t, ts.URL))
 	answering, asked := socks5Server(t)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -29,52 +28,20 @@ func TestBrokenCONNECTAnswerNamesProxy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var mu sync.Mutex
-			var conns []net.Conn
-			var wg sync.WaitGroup
-			t.Cleanup(func() {
-				l.Close()
-				mu.Lock()
-				for _, c := range conns {
-					c.Close()
+			addr := connServer(t, loopback(t), func(c net.Conn) {
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
 				}
-				mu.Unlock()
-				wg.Wait()
+				tc.answer(c)
 			})
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					mu.Lock()
-					conns = append(conns, c)
-					mu.Unlock()
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						defer c.Close()
-						if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-							return
-						}
-						tc.answer(c)
-					}()
-				}
-			}()
 			c := newTestClient(t, func(o *Options) {
-				o.Proxy = "http://alice:s3cret@" + l.Addr().String()
+				o.Proxy = "http://alice:s3cret@" + addr
 				o.ConnectTimeout = 200 * time.Millisecond
 				o.Timeout = 10 * time.Second
 			})
 			r := get(c, "https://secure.test/")
 			wantKind(t, r, tc.want)
-			want := "proxy http://alice:xxxxx@" + l.Addr().String() + tc.msg
+			want := "proxy http://alice:xxxxx@" + addr + tc.msg
 			if !strings.Contains(r.Error.Message, want) {
 				t.Errorf("message %q, want it to contain %q", r.Error.Message, want)
 			}

@@ -40,32 +40,18 @@ func TestSOCKS5ProxyRefusal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
-			go func() {
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer c.Close()
-						g := make([]byte, 2)
-						io.ReadFull(c, g)
-						io.ReadFull(c, make([]byte, int(g[1])))
-						tc.answer(c)
-						io.Copy(io.Discard, c)
-					}()
-				}
-			}()
-			c := newTestClient(t, func(o *Options) { o.Proxy = "socks5://" + tc.user + l.Addr().String() })
+			addr := connServer(t, loopback(t), func(c net.Conn) {
+				g := make([]byte, 2)
+				io.ReadFull(c, g)
+				io.ReadFull(c, make([]byte, int(g[1])))
+				tc.answer(c)
+				io.Copy(io.Discard, c)
+			})
+			c := newTestClient(t, func(o *Options) { o.Proxy = "socks5://" + tc.user + addr })
 			r := get(c, "http://127.0.0.1:1/")
 			wantKind(t, r, KindRefused)
-			if r.Error != nil && !strings.Contains(r.Error.Message, l.Addr().String()) {
-				t.Errorf("message %q does not name the proxy %s", r.Error.Message, l.Addr())
+			if r.Error != nil && !strings.Contains(r.Error.Message, addr) {
+				t.Errorf("message %q does not name the proxy %s", r.Error.Message, addr)
 			}
 		})
 	}

@@ -11,6 +11,50 @@ import (
 	"time"
 )
 
+// mkfifo makes a named pipe in a temporary directory, or skips the test.
+func mkfifo(t *testing.T) string {
+	t.Helper()
+	fifo := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	return fifo
+}
+
+// interruptAtPipe runs fanout with args, which make it open fifo, a named
+// pipe whose other end nobody opens (otherEnd is that end's open mode),
+// interrupts it 200 ms later and returns its exit status and stderr. It
+// fails the test if the run is still waiting 10 s after the interrupt.
+func interruptAtPipe(t *testing.T, fifo string, otherEnd int, args ...string) (int, string) {
+	t.Helper()
+	// Whatever happens, let an open(2) still waiting for the other end go.
+	release := func() {
+		if f, err := os.OpenFile(fifo, otherEnd|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	}
+	interrupt := make(chan struct{})
+	var stderr strings.Builder
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+	done := make(chan int, 1)
+	go func() { done <- Main(t.Context(), env, args) }()
+	time.Sleep(200 * time.Millisecond)
+	close(interrupt)
+	select {
+	case code := <-done:
+		release()
+		return code, stderr.String()
+	case <-time.After(10 * time.Second):
+		release() // let the open return, so that the run ends
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+		t.Fatal("still waiting at the pipe 10s after the interrupt")
+		return 0, ""
+	}
+}
+
 // TestInputFIFOWithoutWriterStopsOnInterrupt: an -i named pipe that no
 // process opens for writing held fanout in open(2), where the first Ctrl-C
 // or SIGTERM did nothing; it now ends the wait with exit 130.
@@ -28,40 +72,14 @@ func TestInputFIFOWithoutWriterStopsOnInterrupt(t *testing.T) {
 		{"file then fifo", func(fifo string) []string { return []string{"-i", list, "-i", fifo} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fifo := filepath.Join(t.TempDir(), "pipe")
-			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-				t.Skipf("mkfifo: %v", err)
-			}
-			// Whatever happens, let a reader still waiting in open(2) go.
-			release := func() {
-				if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-					w.Close()
-				}
-			}
-			interrupt := make(chan struct{})
-			var stderr strings.Builder
-			env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+			fifo := mkfifo(t)
 			args := append(tc.args(fifo), "-q", "-f", "jsonl", "-o", filepath.Join(t.TempDir(), "out.jsonl"))
-			done := make(chan int, 1)
-			go func() { done <- Main(t.Context(), env, args) }()
-			time.Sleep(200 * time.Millisecond)
-			close(interrupt)
-			select {
-			case code := <-done:
-				release()
-				if code != ExitInterrupted {
-					t.Errorf("exit %d, want %d: %s", code, ExitInterrupted, stderr.String())
-				}
-				if !strings.Contains(stderr.String(), "--input "+fifo) {
-					t.Errorf("stderr %q: want it to name the pipe", stderr.String())
-				}
-			case <-time.After(10 * time.Second):
-				release() // let the open return, so that the run ends
-				select {
-				case <-done:
-				case <-time.After(10 * time.Second):
-				}
-				t.Fatal("still waiting for a writer 10s after the interrupt")
+			code, stderr := interruptAtPipe(t, fifo, os.O_WRONLY, args...)
+			if code != ExitInterrupted {
+				t.Errorf("exit %d, want %d: %s", code, ExitInterrupted, stderr)
+			}
+			if !strings.Contains(stderr, "--input "+fifo) {
+				t.Errorf("stderr %q: want it to name the pipe", stderr)
 			}
 		})
 	}
@@ -83,42 +101,14 @@ func TestOutputFIFO(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name+", no reader", func(t *testing.T) {
-			fifo := filepath.Join(t.TempDir(), "pipe")
-			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-				t.Skipf("mkfifo: %v", err)
-			}
-			release := func() { // let a writer still waiting in open(2) go
-				if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
-					r.Close()
-				}
-			}
-			interrupt := make(chan struct{})
-			var stderr strings.Builder
-			env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
-			done := make(chan int, 1)
-			go func() { done <- Main(t.Context(), env, tc.args(fifo)) }()
-			time.Sleep(200 * time.Millisecond)
-			close(interrupt)
-			select {
-			case code := <-done:
-				release()
-				if code != ExitInterrupted || !strings.Contains(stderr.String(), "--output "+fifo+": stopped while waiting for a reader") {
-					t.Errorf("exit %d, stderr %q; want %d and the pipe named", code, stderr.String(), ExitInterrupted)
-				}
-			case <-time.After(10 * time.Second):
-				release()
-				select {
-				case <-done:
-				case <-time.After(10 * time.Second):
-				}
-				t.Fatal("still waiting for a reader 10s after the interrupt")
+			fifo := mkfifo(t)
+			code, stderr := interruptAtPipe(t, fifo, os.O_RDONLY, tc.args(fifo)...)
+			if code != ExitInterrupted || !strings.Contains(stderr, "--output "+fifo+": stopped while waiting for a reader") {
+				t.Errorf("exit %d, stderr %q; want %d and the pipe named", code, stderr, ExitInterrupted)
 			}
 		})
 		t.Run(tc.name+", a reader", func(t *testing.T) {
-			fifo := filepath.Join(t.TempDir(), "pipe")
-			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-				t.Skipf("mkfifo: %v", err)
-			}
+			fifo := mkfifo(t)
 			read := make(chan string, 1)
 			go func() {
 				time.Sleep(300 * time.Millisecond) // fanout opens first, and waits
@@ -145,35 +135,9 @@ func TestOutputFIFO(t *testing.T) {
 // does; the first interrupt ends that wait (exit 130) as it does for -i.
 // It did nothing, and only a second one, 5 s later, ended fanout.
 func TestReportFromFIFOWithoutWriterStopsOnInterrupt(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "pipe")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	release := func() { // let a reader still waiting in open(2) go
-		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			w.Close()
-		}
-	}
-	interrupt := make(chan struct{})
-	var stderr strings.Builder
-	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
-	args := []string{"report", "--from", fifo, "-o", filepath.Join(t.TempDir(), "r.html")}
-	done := make(chan int, 1)
-	go func() { done <- Main(t.Context(), env, args) }()
-	time.Sleep(200 * time.Millisecond)
-	close(interrupt)
-	select {
-	case code := <-done:
-		release()
-		if code != ExitInterrupted || !strings.Contains(stderr.String(), "--from "+fifo+": stopped while waiting for a writer") {
-			t.Errorf("exit %d, stderr %q; want %d and the pipe named", code, stderr.String(), ExitInterrupted)
-		}
-	case <-time.After(10 * time.Second):
-		release() // let the open return, so that the command ends
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-		}
-		t.Fatal("still waiting for a writer 10s after the interrupt")
+	fifo := mkfifo(t)
+	code, stderr := interruptAtPipe(t, fifo, os.O_WRONLY, "report", "--from", fifo, "-o", filepath.Join(t.TempDir(), "r.html"))
+	if code != ExitInterrupted || !strings.Contains(stderr, "--from "+fifo+": stopped while waiting for a writer") {
+		t.Errorf("exit %d, stderr %q; want %d and the pipe named", code, stderr, ExitInterrupted)
 	}
 }
