@@ -231,29 +231,7 @@ func TestRedeliveredBatchNoDuplicateResults(t *testing.T) {
 	// The dead worker: take the first batch and publish its results, with
 	// a status that marks them, without acknowledging the batch.
 	ctx := context.Background()
-	p := Partition(firstTarget(t, urls).HostKey, rc.Partitions)
-	ts, err := c.JS.Stream(ctx, targetStream(rc.Name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := ts.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: consumerName(p),
-		FilterSubject: partitionFilter(rc.Name, p), AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: rc.AckWait, MaxDeliver: -1, MemoryStorage: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := cons.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := body(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets, err := parseTargets(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, m, targets := takeFirstBatch(t, c, rc, urls)
 	var out []byte
 	for _, tg := range targets {
 		out = appendResultLine(out, &fetch.Result{Seq: tg.Seq, Input: tg.Input, URL: tg.URL, Status: 299})
@@ -376,6 +354,39 @@ func TestGracefulStopHandsBackPartialBatches(t *testing.T) {
 	if got := first.Done() + second.Done(); got != n {
 		t.Errorf("workers stored %d results, want %d", got, n)
 	}
+}
+
+// takeFirstBatch plays a worker that is about to die: it takes the first
+// batch of the partition of urls' first target through that partition's
+// consumer, as a worker would, and does not acknowledge it. It returns the
+// run's target stream, the partition, the batch's message and its targets.
+func takeFirstBatch(t *testing.T, c *Conn, rc RunConfig, urls []string) (jetstream.Stream, int, jetstream.Msg, []fetch.Target) {
+	t.Helper()
+	ctx := context.Background()
+	p := Partition(firstTarget(t, urls).HostKey, rc.Partitions)
+	ts, err := c.JS.Stream(ctx, targetStream(rc.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := ts.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: consumerName(p),
+		FilterSubject: partitionFilter(rc.Name, p), AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: rc.AckWait, MaxDeliver: -1, MemoryStorage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cons.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := body(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := parseTargets(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts, p, m, targets
 }
 
 // firstTarget is the target the first of urls becomes.

@@ -31,29 +31,7 @@ func TestPartialBatchAgainAfterRestartKeepsResults(t *testing.T) {
 	submit(t, c, rc, urls)
 
 	ctx := context.Background()
-	p := Partition(firstTarget(t, urls).HostKey, rc.Partitions)
-	ts, err := c.JS.Stream(ctx, targetStream(rc.Name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := ts.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: consumerName(p),
-		FilterSubject: partitionFilter(rc.Name, p), AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: rc.AckWait, MaxDeliver: -1, MemoryStorage: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := cons.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := body(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets, err := parseTargets(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts, p, m, targets := takeFirstBatch(t, c, rc, urls)
 	// The first worker's results for its first 10 targets, under the id
 	// of a first delivery run in part; the rest was never queued again.
 	var out []byte
@@ -95,4 +73,24 @@ func TestPartialBatchAgainAfterRestartKeepsResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	col.check(t, n, urls)
+}
+
+// TestBackKey: the ids of a batch run in part name the targets that went
+// back, so two partial runs share ids (and the second's results are
+// dropped as duplicates) only when they left the same targets, in any
+// order; any other set, a subset included, gets ids of its own.
+func TestBackKey(t *testing.T) {
+	t.Parallel()
+	key := func(seqs ...uint64) string { return (&batch{back: seqs}).backKey() }
+	if a, b := key(10, 11, 12), key(12, 10, 11); a != b {
+		t.Errorf("the same targets in another order: %q and %q, want one key", a, b)
+	}
+	seen := map[string][]uint64{}
+	for _, set := range [][]uint64{{10, 11, 12}, {10, 11}, {11, 12}, {10, 11, 13}, {1}, {2}, {0}, {}} {
+		k := key(set...)
+		if other, dup := seen[k]; dup {
+			t.Errorf("%v and %v share the key %q", set, other, k)
+		}
+		seen[k] = set
+	}
 }
