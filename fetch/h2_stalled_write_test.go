@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"io"
 	"net"
 	"runtime"
 	"strings"
@@ -23,11 +22,10 @@ import (
 func TestH2WriteToAServerThatStoppedReadingEnds(t *testing.T) {
 	stop := make(chan struct{})
 	addr := connServer(t, h2Listener(t), func(c net.Conn) {
-		if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
+		fr := h2Framer(c, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+		if fr == nil {
 			return
 		}
-		fr := http2.NewFramer(c, c)
-		fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
 		fr.WriteWindowUpdate(0, 1<<31-1-65535)
 		for {
 			f, err := fr.ReadFrame()

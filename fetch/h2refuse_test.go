@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -19,11 +18,10 @@ func refusingH2(t *testing.T, code http2.ErrCode) (url string, requests *atomic.
 	requests = new(atomic.Int64)
 	addr := connServer(t, h2Listener(t), func(c net.Conn) {
 		c.SetDeadline(time.Now().Add(30 * time.Second))
-		if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
+		fr := h2Framer(c)
+		if fr == nil {
 			return
 		}
-		fr := http2.NewFramer(c, c)
-		fr.WriteSettings()
 		for {
 			f, err := fr.ReadFrame()
 			if err != nil {
@@ -84,11 +82,10 @@ func TestClosedBeforeTheResponseSaysSo(t *testing.T) {
 	t.Parallel()
 	// Reads the request's HEADERS, then closes the connection.
 	h2 := connServer(t, h2Listener(t), func(c net.Conn) {
-		if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
+		fr := h2Framer(c)
+		if fr == nil {
 			return
 		}
-		fr := http2.NewFramer(c, c)
-		fr.WriteSettings()
 		for {
 			f, err := fr.ReadFrame()
 			if _, ok := f.(*http2.HeadersFrame); ok || err != nil {

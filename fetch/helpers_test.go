@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // testOptions are DefaultOptions with short timeouts for loopback tests.
@@ -156,6 +158,18 @@ func h2Listener(t testing.TB) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// h2Framer is a raw HTTP/2 server's start on c: it reads the client's
+// preface and sends the server's settings. It returns nil when no preface
+// came.
+func h2Framer(c net.Conn, settings ...http2.Setting) *http2.Framer {
+	if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
+		return nil
+	}
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings(settings...)
+	return fr
 }
 
 // rawReplyServer starts a loopback listener that reads each request's
