@@ -127,12 +127,9 @@ func reportFromFile(env Env, name, accept string, opts report.Options) (*report.
 	opts.Accept = a
 	var r io.Reader = env.Stdin
 	if name != "-" {
-		f, err := openPipe(name, os.O_RDONLY, env.Interrupt, errInputStopped)
-		if errors.Is(err, errInputStopped) {
-			return nil, openError(env, fmt.Errorf("--from %s: %w", name, err))
-		}
+		f, err := openPipe("--from", name, os.O_RDONLY, env.Interrupt)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--from %s: %v", name, unwrapPath(err))}
+			return nil, openError(env, err)
 		}
 		defer f.Close()
 		r = f
@@ -195,12 +192,9 @@ func writeReport(env Env, name string, rep *report.Report) (int64, error) {
 		return 0, rep.WriteHTML(env.Stdout)
 	}
 	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() {
-		f, err := openPipe(name, os.O_WRONLY, env.Interrupt, errOutputStopped)
-		if errors.Is(err, errOutputStopped) {
-			return 0, openError(env, fmt.Errorf("-o %s: %w", name, err))
-		}
+		f, err := openPipe("-o", name, os.O_WRONLY, env.Interrupt)
 		if err != nil {
-			return 0, usageError{fmt.Errorf("-o %s: %v", name, unwrapPath(err))}
+			return 0, openError(env, err)
 		}
 		cw := &countingWriter{w: f}
 		err = rep.WriteHTML(cw)

@@ -417,11 +417,7 @@ func openInputs(env Env, names, args []string) (*inputs, error) {
 			in.srcs = append(in.srcs, input.Source{Name: "stdin", R: env.Stdin})
 			continue
 		}
-		f, err := openInput(name, env.Interrupt)
-		if errors.Is(err, errInputStopped) {
-			in.close()
-			return nil, fmt.Errorf("--input %s: %w", name, err)
-		}
+		f, err := openPipe("--input", name, os.O_RDONLY, env.Interrupt)
 		if err == nil {
 			var st os.FileInfo
 			if st, err = f.Stat(); err == nil && st.IsDir() {
@@ -430,13 +426,14 @@ func openInputs(env Env, names, args []string) (*inputs, error) {
 			if err == nil && !st.Mode().IsRegular() {
 				in.countable = false
 			}
+			if err != nil {
+				f.Close()
+				err = fmt.Errorf("--input %s: %v", name, err)
+			}
 		}
 		if err != nil {
-			if f != nil {
-				f.Close()
-			}
 			in.close()
-			return nil, fmt.Errorf("--input %s: %v", name, unwrapPath(err))
+			return nil, err
 		}
 		in.files = append(in.files, f)
 		in.srcs = append(in.srcs, input.Source{Name: name, R: f})
@@ -451,13 +448,12 @@ func openInputs(env Env, names, args []string) (*inputs, error) {
 	return in, nil
 }
 
-// errInputStopped is openInputs' error when a Ctrl-C ended its wait for a
-// named pipe's writer.
-var errInputStopped = errors.New("stopped while waiting for a writer to open it")
-
-// errOutputStopped is openOutput's when a Ctrl-C ended its wait for a named
-// pipe's reader.
-var errOutputStopped = errors.New("stopped while waiting for a reader to open it")
+// errInputStopped and errOutputStopped are openPipe's errors when a Ctrl-C
+// ended its wait for a named pipe's writer or reader.
+var (
+	errInputStopped  = errors.New("stopped while waiting for a writer to open it")
+	errOutputStopped = errors.New("stopped while waiting for a reader to open it")
+)
 
 // openError is a command's error for a failed open of its input or
 // output: exit 130 when a Ctrl-C ended the wait for a named pipe's other
@@ -470,18 +466,30 @@ func openError(env Env, err error) error {
 	return usageError{err}
 }
 
-// openInput opens an -i file; see openPipe.
-func openInput(name string, stop <-chan struct{}) (*os.File, error) {
-	return openPipe(name, os.O_RDONLY, stop, errInputStopped)
+// openPipe opens name, given with flag (--input, -o...), with mode. Opening
+// a named pipe waits for the other end, which may never come, and no signal
+// ends that open(2): closing stop (the first Ctrl-C or SIGTERM) ends the
+// wait instead, with errInputStopped or errOutputStopped, and leaves the
+// open behind to close the pipe should the other end come. Its errors name
+// the flag and the file.
+func openPipe(flag, name string, mode int, stop <-chan struct{}) (*os.File, error) {
+	f, err := openWaiting(name, mode, stop)
+	switch {
+	case errors.Is(err, errInputStopped), errors.Is(err, errOutputStopped):
+		return nil, fmt.Errorf("%s %s: %w", flag, name, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s %s: %v", flag, name, unwrapPath(err))
+	}
+	return f, nil
 }
 
-// openPipe opens name with flag. Opening a named pipe waits for the other
-// end, which may never come, and no signal ends that open(2): closing stop
-// (the first Ctrl-C or SIGTERM) ends the wait instead, with errStopped,
-// and leaves the open behind to close the pipe should the other end come.
-func openPipe(name string, flag int, stop <-chan struct{}, errStopped error) (*os.File, error) {
+func openWaiting(name string, mode int, stop <-chan struct{}) (*os.File, error) {
 	if st, err := os.Stat(name); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
-		return os.OpenFile(name, flag, 0o666)
+		return os.OpenFile(name, mode, 0o666)
+	}
+	errStopped := errOutputStopped
+	if mode&(os.O_WRONLY|os.O_RDWR) == 0 {
+		errStopped = errInputStopped
 	}
 	type opened struct {
 		f   *os.File
@@ -489,7 +497,7 @@ func openPipe(name string, flag int, stop <-chan struct{}, errStopped error) (*o
 	}
 	done := make(chan opened, 1)
 	go func() {
-		f, err := os.OpenFile(name, flag, 0o666)
+		f, err := os.OpenFile(name, mode, 0o666)
 		done <- opened{f, err}
 	}()
 	select {
@@ -581,12 +589,9 @@ func openOutput(env Env, name string) (io.Writer, func() error, error) {
 	if name == "" || name == "-" {
 		return env.Stdout, func() error { return nil }, nil
 	}
-	f, err := openPipe(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, env.Interrupt, errOutputStopped)
-	if errors.Is(err, errOutputStopped) {
-		return nil, nil, fmt.Errorf("--output %s: %w", name, err)
-	}
+	f, err := openPipe("--output", name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, env.Interrupt)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--output %s: %v", name, unwrapPath(err))
+		return nil, nil, err
 	}
 	return f, f.Close, nil
 }

@@ -324,12 +324,9 @@ func (rc *recording) openOutput(env Env) (io.Writer, func() error, error) {
 	}
 	_, statErr := os.Stat(name)
 	existed := statErr == nil
-	file, err := openPipe(name, flag, env.Interrupt, errOutputStopped)
-	if errors.Is(err, errOutputStopped) {
-		return nil, nil, fmt.Errorf("--output %s: %w", name, err)
-	}
+	file, err := openPipe("--output", name, flag, env.Interrupt)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--output %s: %v", name, unwrapPath(err))
+		return nil, nil, err
 	}
 	st, err := file.Stat()
 	if err != nil {
