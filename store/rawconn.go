@@ -32,7 +32,8 @@ type rawConn struct {
 }
 
 // openRaw opens an existing database for writing, with the settings of
-// connPragmas (WAL mode is the file's and needs no setting).
+// connPragmas but a smaller page cache (writerCacheSize). WAL mode is the
+// file's and needs no setting.
 func openRaw(path string) (*rawConn, error) {
 	c := &rawConn{tls: libc.NewTLS(), path: path}
 	name, err := libc.CString(path)
@@ -64,6 +65,7 @@ func openRaw(path string) (*rawConn, error) {
 	for _, p := range connPragmas {
 		pragmas += " PRAGMA " + p[0] + " = " + p[1] + ";"
 	}
+	pragmas += " PRAGMA cache_size = " + writerCacheSize + ";" // after connPragmas' own
 	if err := c.exec(pragmas); err != nil {
 		c.close()
 		return nil, err

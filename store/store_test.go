@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -141,6 +142,75 @@ func TestConnectionSettings(t *testing.T) {
 		if got != v {
 			t.Errorf("PRAGMA %s = %s, want %s", name, got, v)
 		}
+	}
+}
+
+// TestWriterConnectionSettings: the recorder's own connection has every
+// setting of connPragmas but its own page cache (writerCacheSize) and
+// temporary storage, and does not check foreign keys.
+func TestWriterConnectionSettings(t *testing.T) {
+	db := openTemp(t)
+	c, err := openRaw(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	want := map[string]string{"cache_size": writerCacheSize, "temp_store": "2", "foreign_keys": "0"}
+	for _, p := range connPragmas {
+		if _, ok := want[p[0]]; !ok {
+			want[p[0]] = p[1]
+		}
+	}
+	want["synchronous"] = "1" // NORMAL
+	for name, v := range want {
+		s, err := c.prepare("PRAGMA " + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := s.queryInt()
+		s.finalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strconv.FormatInt(got, 10) != v {
+			t.Errorf("PRAGMA %s = %d, want %s", name, got, v)
+		}
+	}
+}
+
+// TestRecorderBatchBiggerThanCache: one batch of about 5 MB, more than the
+// writer's page cache holds, which SQLite writes to the WAL in part before
+// the commit, is committed whole.
+func TestRecorderBatchBiggerThanCache(t *testing.T) {
+	db := openTemp(t)
+	id, err := db.CreateRun([]string{"x"}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := db.Recorder(id, RecorderOptions{})
+	const n = 12000
+	for i := range n {
+		r := sample(uint64(i))
+		r.Title = strings.Repeat("t", 300) // ~800 bytes a row
+		rec.Add(r, r.Error == nil)
+	}
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	var seq uint64
+	for r, err := range db.Results(id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sample(seq)
+		want.Title = strings.Repeat("t", 300)
+		if !reflect.DeepEqual(r, want) {
+			t.Fatalf("result %d:\ngot  %+v\nwant %+v", seq, r, want)
+		}
+		seq++
+	}
+	if run, err := db.Run(id); seq != n || err != nil || run.Results != n {
+		t.Fatalf("got %d results, run %+v, %v; want %d", seq, run, err, n)
 	}
 }
 
