@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures fanout against the tools a user would otherwise
 // pick (curl --parallel and xargs -P curl) on workloads served by simweb,
 // measures fanout's memory with many requests in flight and with very long

@@ -1,8 +1,9 @@
+//go:build linux
+
 package distbench
 
 import (
 	"os"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -10,11 +11,8 @@ import (
 
 // TestProcCPU holds the /proc reading the NATS server's CPU comes from to
 // the kernel's own account of this process (getrusage), within the
-// 10 ms resolution of /proc's clock ticks.
+// 10 ms resolution of /proc's clock ticks. (/proc/PID/stat is Linux's.)
 func TestProcCPU(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("/proc/PID/stat is Linux's")
-	}
 	// Burn CPU until the process has used 150 ms of it: on a busy machine
 	// a fixed stretch of wall time may get only a fraction of a core.
 	rusage := func() time.Duration {
