@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -186,7 +188,16 @@ func TestSameCommandStartedTogether(t *testing.T) {
 		t.Skip("starts the binary sixty times")
 	}
 	const n = 100
+	// The server answers nothing until three of a try's four processes
+	// have ended (been refused), or 5 s have passed: on a loaded machine a
+	// process could otherwise start only once the first had fetched every
+	// target, and rightly begin a second run (not this test's case).
+	var ended atomic.Int32
+	var tryStart atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for ended.Load() < 3 && time.Since(time.Unix(0, tryStart.Load())) < 5*time.Second {
+			time.Sleep(5 * time.Millisecond)
+		}
 		time.Sleep(time.Duration(rand.IntN(5)) * time.Millisecond)
 		fmt.Fprintf(w, "<title>%s</title>", r.URL.Path)
 	}))
@@ -202,18 +213,27 @@ func TestSameCommandStartedTogether(t *testing.T) {
 			t.Fatal(err)
 		}
 		db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
+		ended.Store(0)
+		tryStart.Store(time.Now().UnixNano())
 		cmds := make([]*exec.Cmd, 4)
 		stderrs := make([]bytes.Buffer, len(cmds))
+		errs := make([]error, len(cmds))
+		var wg sync.WaitGroup
 		for i := range cmds {
 			cmds[i] = exec.Command(binary, "-i", list, "-f", "jsonl", "-o", out, "--db", db, "-q", "-c", "20")
 			cmds[i].Stderr = &stderrs[i]
 			if err := cmds[i].Start(); err != nil {
 				t.Fatal(err)
 			}
+			wg.Go(func() {
+				errs[i] = cmds[i].Wait()
+				ended.Add(1)
+			})
 		}
+		wg.Wait()
 		ran := 0
 		for i, cmd := range cmds {
-			err := cmd.Wait()
+			err := errs[i]
 			switch {
 			case err == nil:
 				ran++
