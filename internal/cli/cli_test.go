@@ -350,7 +350,22 @@ func TestInterruptDrainsThenExits130(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(450 * time.Millisecond)
+	// Interrupt once the run is well under way (requests have come in, so
+	// fanout handles SIGINT): a fixed wait was not always enough on a
+	// loaded machine, and a SIGINT before the handler kills the process.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		s.mu.Lock()
+		n := s.requests
+		s.mu.Unlock()
+		if n >= 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("only %d requests within 10s", n)
+		}
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	start := time.Now()
 	err := cmd.Wait()
@@ -384,7 +399,9 @@ func TestInterruptDrainsThenExits130(t *testing.T) {
 // A second SIGINT aborts requests in flight at once.
 func TestSecondInterruptAborts(t *testing.T) {
 	hold := make(chan struct{})
+	arrived := make(chan struct{}, 2)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
 		select {
 		case <-hold:
 		case <-r.Context().Done():
@@ -398,7 +415,18 @@ func TestSecondInterruptAborts(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Both requests in flight: fanout is up and handles SIGINT (a fixed
+	// 300 ms was not always enough on a loaded machine, and a SIGINT
+	// before the handler kills the process).
+	for range 2 {
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("fanout did not send both requests within 10s")
+		}
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	time.Sleep(100 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
