@@ -165,12 +165,14 @@ const (
 // edge; every other page it writes is a new one. While the cache is not
 // full, each new page was a new allocation, which modernc's allocator
 // maps fresh from the kernel and the first write faults in: a third of
-// the recording's CPU (BenchmarkRecorder: 3.9 to 2.7 µs per result), and
-// in a run of 20,000 results, 8 MB in all, every page was new. A small
-// cache is full after a few batches and then reuses its pages. A batch
-// bigger than the cache (over ~5,000 results, when the disk is slow) is
-// written to the WAL in part before its commit, as SQLite spills dirty
-// pages; the commit still makes it whole or not at all.
+// the writer's CPU in profiles of a run, over half in BenchmarkRecorder
+// (6.1-6.5 to 2.8-3.1 µs per result; BENCHMARKS.md), and in a run of
+// 20,000 results, 8 MB in all, every page was new. A small cache is full
+// after a few batches and then reuses its pages. A batch bigger than the
+// cache (over ~5,000 results, when the writer falls behind) is written to
+// the WAL in part before its commit, as SQLite spills dirty pages; readers
+// and a crash see none of it until the commit makes it whole
+// (TestSpilledBatchAllOrNothing).
 const writerCacheSize = "-2048"
 
 // Open opens the database at path, creating it and its tables if needed.

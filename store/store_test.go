@@ -17,8 +17,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/fanout/fanout/fetch"
 )
@@ -178,9 +180,10 @@ func TestWriterConnectionSettings(t *testing.T) {
 	}
 }
 
-// TestRecorderBatchBiggerThanCache: one batch of about 5 MB, more than the
+// TestRecorderBatchBiggerThanCache: one batch of about 10 MB, more than the
 // writer's page cache holds, which SQLite writes to the WAL in part before
-// the commit, is committed whole.
+// the commit (TestSpilledBatchAllOrNothing checks that it does), is
+// committed whole.
 func TestRecorderBatchBiggerThanCache(t *testing.T) {
 	db := openTemp(t)
 	id, err := db.CreateRun([]string{"x"}, Config{})
@@ -212,6 +215,131 @@ func TestRecorderBatchBiggerThanCache(t *testing.T) {
 	if run, err := db.Run(id); seq != n || err != nil || run.Results != n {
 		t.Fatalf("got %d results, run %+v, %v; want %d", seq, run, err, n)
 	}
+}
+
+// TestSpilledBatchAllOrNothing: while the writer's transaction holds a
+// batch bigger than its page cache, part of it already in the WAL, readers
+// and a crash (the files as a SIGKILL leaves them: a copy of the database
+// and its WAL, no -shm) see the last commit's results and checkpoint; a
+// ROLLBACK leaves them too, and the next batch commits whole after them.
+// (The kill-and-resume test in internal/cli never has batches this big.)
+func TestSpilledBatchAllOrNothing(t *testing.T) {
+	db := openTemp(t)
+	id, err := db.CreateRun([]string{"x"}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := openRaw(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	var w rowWriter
+	if err := w.prepare(c, id); err != nil {
+		t.Fatal(err)
+	}
+	defer w.finalize()
+	rec := &Recorder{db: db, runID: id}
+	lo, _ := runIDs(id)
+	title := strings.Repeat("t", 300) // ~800 bytes a row
+	batchOf := func(from, n int) *batch {
+		b := &batch{lowWater: uint64(from + n), aheadFrom: lo + int64(from+n), offsets: map[string]int64{"out": int64(from + n)}}
+		for i := from; i < from+n; i++ {
+			r := sample(uint64(i))
+			r.Title = title
+			b.rows = append(b.rows, row{r: r, ok: r.Error == nil, id: lo + int64(i)})
+		}
+		return b
+	}
+	// check fails unless db holds the first n results and their checkpoint.
+	check := func(what string, db *DB, n int) {
+		t.Helper()
+		run, err := db.Run(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Results != int64(n) || run.LowWater != uint64(n) || run.AheadFrom != lo+int64(n) || run.Offsets["out"] != int64(n) {
+			t.Fatalf("%s: run %+v, want the checkpoint of %d results", what, run, n)
+		}
+		seq := 0
+		for r, err := range db.Results(id) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := sample(uint64(seq))
+			want.Title = title
+			if !reflect.DeepEqual(r, want) {
+				t.Fatalf("%s: result %d:\ngot  %+v\nwant %+v", what, seq, r, want)
+			}
+			seq++
+		}
+		if seq != n {
+			t.Fatalf("%s: %d results, want %d", what, seq, n)
+		}
+	}
+
+	if err := rec.commit(c, &w, batchOf(0, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	spilled := cacheSpills(c)
+	// The next batch's rows, in a transaction left open.
+	if err := w.begin.run(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := batchOf(1000, 12000)
+	for i := 0; i+rowsPerStmt <= len(b.rows); i += rowsPerStmt {
+		w.rows.reset()
+		for _, row := range b.rows[i : i+rowsPerStmt] {
+			w.rows.add(row.r, row.ok, row.id, true)
+		}
+		if err := w.full.run(w.rows.args, w.rows.texts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if spilled = cacheSpills(c) - spilled; spilled == 0 {
+		t.Fatal("the batch fit the writer's page cache: nothing was spilled to the WAL; make it bigger")
+	}
+	check("a reader during the transaction", db, 1000)
+
+	crashed := filepath.Join(t.TempDir(), "crashed.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(db.Path() + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crashed+suffix, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cdb, err := Open(crashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("after a crash", cdb, 1000)
+	var ok string
+	if err := cdb.sql.QueryRow(`PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+		t.Fatalf("after a crash: integrity_check %q, %v", ok, err)
+	}
+	cdb.Close()
+
+	if err := w.rollback.run(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("after the rollback", db, 1000)
+	if err := rec.commit(c, &w, batchOf(1000, 3000)); err != nil {
+		t.Fatal(err)
+	}
+	check("after the next commit", db, 4000)
+	t.Logf("%d pages spilled", spilled)
+}
+
+// cacheSpills returns how many dirty pages connection c has written to
+// the database's WAL before a commit (SQLITE_DBSTATUS_CACHE_SPILL).
+func cacheSpills(c *rawConn) int64 {
+	p := sqlite3.Xsqlite3_malloc64(c.tls, 8) // two ints: current, highwater
+	defer sqlite3.Xsqlite3_free(c.tls, p)
+	sqlite3.Xsqlite3_db_status(c.tls, c.db, sqlite3.SQLITE_DBSTATUS_CACHE_SPILL, p, p+4, 0)
+	return int64(*(*int32)(unsafe.Add(nil, p)))
 }
 
 // TestRecorderTexts: the writer binds texts in place from one buffer; they
