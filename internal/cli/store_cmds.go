@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,17 +132,66 @@ func shownState(db *store.DB, r store.Run) string {
 }
 
 // shownCommand is a recorded command line as it is shown to people: the
-// password of a --proxy URL is replaced by "xxxxx", as in error messages.
-// The database keeps it, since resume runs the command line again; runs and
-// report print it, and reports are made to be passed around.
+// password of a --proxy URL and the value of a -H header that carries
+// credentials are replaced by "xxxxx", as in error messages. The database
+// keeps them, since resume runs the command line again; runs and report
+// print it, and reports are made to be passed around.
 func shownCommand(cmd []string) []string {
 	shown := slices.Clone(cmd)
 	for i, a := range shown {
 		if v, ok := strings.CutPrefix(a, "--proxy="); ok {
 			shown[i] = "--proxy=" + redactProxy(v)
+		} else if v, ok := strings.CutPrefix(a, "--header="); ok {
+			shown[i] = "--header=" + redactHeader(v)
 		}
 	}
 	return shown
+}
+
+// redactHeader is a --header value as shown to people: "Name: xxxxx" when
+// the name says the header carries credentials (secretHeader). A header
+// removed with "Name:" is shown as given.
+func redactHeader(h string) string {
+	name, value, ok := strings.Cut(h, ":")
+	if !ok || strings.TrimSpace(value) == "" || !secretHeader(name) {
+		return h
+	}
+	return name + ": xxxxx"
+}
+
+// secretWords are the parts of a header name that mark its value as a
+// credential: Authorization, Proxy-Authorization, Cookie, X-Api-Key,
+// X-Auth-Token, X-Vault-Token, X-Client-Secret, X-Session-Id...
+var secretWords = []string{"auth", "cookie", "key", "token", "secret", "passw", "session", "credential", "signature"}
+
+// secretHeader reports whether a header named name carries credentials.
+// It errs on the side of hiding: a value hidden from a report costs
+// little, one shown can leak a production token.
+func secretHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range secretWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// shownHeaderFlag is the "header" entry of a run's recorded flags as shown
+// to people: the headers of its command line, each through redactHeader,
+// written as pflag writes a string array.
+func shownHeaderFlag(cmd []string) string {
+	var hs []string
+	for _, a := range cmd {
+		if v, ok := strings.CutPrefix(a, "--header="); ok {
+			hs = append(hs, redactHeader(v))
+		}
+	}
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.Write(hs) // a strings.Builder does not fail
+	w.Flush()
+	return "[" + strings.TrimSuffix(b.String(), "\n") + "]"
 }
 
 // redactProxy is a proxy URL without its password.
@@ -154,9 +204,12 @@ func redactProxy(v string) string {
 
 func runJSON(r store.Run, state string) map[string]any {
 	cfg := r.Config
+	cfg.Flags = maps.Clone(cfg.Flags)
 	if v, ok := cfg.Flags["proxy"]; ok {
-		cfg.Flags = maps.Clone(cfg.Flags)
 		cfg.Flags["proxy"] = redactProxy(v)
+	}
+	if _, ok := cfg.Flags["header"]; ok {
+		cfg.Flags["header"] = shownHeaderFlag(r.Command)
 	}
 	m := map[string]any{
 		"id": r.ID, "state": state, "started_at": r.StartedAt, "finished_at": nil,
