@@ -99,7 +99,10 @@ func (o Options) Validate() error {
 		}
 		for _, v := range values {
 			if !httpguts.ValidHeaderFieldValue(v) {
-				add("-H %q: invalid value %q", name, v)
+				// Not the value itself: it is often a credential, and
+				// this goes to stderr and CI logs.
+				i := badValueByte(v)
+				add("-H %q: the value has a control character %q at byte %d", name, v[i:i+1], i)
 			}
 		}
 	}
@@ -155,6 +158,18 @@ func parseProxy(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("--proxy %q: missing host", u.Redacted())
 	}
 	return u, nil
+}
+
+// badValueByte returns the offset of the first byte of v that
+// httpguts.ValidHeaderFieldValue refuses (a control character other than
+// tab, or DEL), or 0 when there is none.
+func badValueByte(v string) int {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return i
+		}
+	}
+	return 0
 }
 
 // shownProxy is a proxy URL for messages: its password, if it has one, is

@@ -108,3 +108,30 @@ func TestBadProxyErrorHidesPassword(t *testing.T) {
 		}
 	}
 }
+
+// A -H value that is not a valid header value is not quoted in the error,
+// only its first bad byte and where it is: the value is often a credential
+// (a token read from a file with a Windows line end), and the error goes
+// to stderr and CI logs.
+func TestBadHeaderErrorHidesValue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value, want string
+	}{
+		{"Bearer s3cret\r", `-H "Authorization": the value has a control character "\r" at byte 13`},
+		{"Bearer s3cret\r\nX-Other: y", `-H "Authorization": the value has a control character "\r" at byte 13`},
+		{"s3cret\x00", `-H "Authorization": the value has a control character "\x00" at byte 6`},
+		{"s3cret\x7f", `-H "Authorization": the value has a control character "\x7f" at byte 6`},
+	} {
+		o := DefaultOptions()
+		o.Header = http.Header{"Authorization": {tc.value}}
+		err := o.Validate()
+		if err == nil {
+			t.Errorf("%q: accepted", tc.value)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("header error %q, want it to contain %q and not the value", err, tc.want)
+		}
+	}
+}
