@@ -157,6 +157,13 @@ func parseProxy(s string) (*url.URL, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("--proxy %q: missing host", u.Redacted())
 	}
+	// url.Parse takes any digits; a port out of range would fail every
+	// target at dial time, as if the proxy had reset it.
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("--proxy %q: port out of range", u.Redacted())
+		}
+	}
 	return u, nil
 }
 

@@ -95,6 +95,8 @@ func TestBadProxyErrorHidesPassword(t *testing.T) {
 		{"socks4://alice:s3cret@127.0.0.1:1", `--proxy "socks4://alice:xxxxx@127.0.0.1:1": scheme must be`},
 		{"http://alice:s3cret@", `--proxy "http://alice:xxxxx@": missing host`},
 		{"http://alice:s3cret@[::1", `--proxy "http://alice:xxxxx@[::1": missing ']'`},
+		{"http://alice:s3cret@127.0.0.1:99999", `--proxy "http://alice:xxxxx@127.0.0.1:99999": port out of range`},
+		{"socks5://alice:s3cret@127.0.0.1:0", `--proxy "socks5://alice:xxxxx@127.0.0.1:0": port out of range`},
 	} {
 		o := DefaultOptions()
 		o.Proxy = tc.proxy
