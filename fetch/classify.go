@@ -174,10 +174,17 @@ func isTLSError(err error) bool {
 
 // fallbackable reports whether a failed https attempt for a bare host may
 // be retried over http: nothing listened, the connect timed out, or the
-// peer does not speak TLS. A certificate problem is not fallbackable: it
+// peer does not speak TLS (the target, not a proxy on the way). A certificate problem is not fallbackable: it
 // must be reported, not hidden.
 func fallbackable(err error, kind ErrorKind) bool {
 	if ke := (*kindError)(nil); errors.As(err, &ke) && ke.noFallback {
+		return false
+	}
+	// net/http's "proxyconnect" is the connection to an http(s) proxy
+	// itself (its dial, its own TLS handshake): the http form goes through
+	// the same proxy and fails the same way, after a second connect
+	// timeout for a silent one.
+	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "proxyconnect" {
 		return false
 	}
 	if kind == KindRefused || kind == KindConnectTimeout {

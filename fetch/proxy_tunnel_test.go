@@ -152,3 +152,34 @@ func TestSilentHTTPProxyUpperCaseScheme(t *testing.T) {
 		t.Fatalf("kind %q (%v), want connect_timeout", k, r.Error)
 	}
 }
+
+// A bare host whose https attempt could not reach the proxy itself (an
+// https proxy that never finishes its own TLS handshake, or nothing
+// listening there) does not fall back to http: the fallback goes through the same
+// proxy, and fails the same way. Through a silent https proxy it took a
+// second connect timeout, and ran into --timeout as "timed out in the TLS
+// handshake" at the http URL, as if the target had stalled.
+func TestBareHostNoFallbackThroughUnreachableProxy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		proxy string
+		kind  ErrorKind
+	}{
+		{"https proxy silent in its handshake", "https://" + holdingListener(t), KindConnectTimeout},
+		{"http proxy refusing", "http://" + freePort(t), KindRefused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newTestClient(t, func(o *Options) {
+				o.Proxy = tc.proxy
+				o.ConnectTimeout = 300 * time.Millisecond
+				o.Timeout = 500 * time.Millisecond
+			})
+			r := c.Fetch(context.Background(), Target{Input: "secure.test", URL: "https://secure.test/", HostKey: "secure.test:443", Bare: true})
+			if kindOf(r) != tc.kind || r.URL != "https://secure.test/" {
+				t.Errorf("kind %q at %q (%v), want %q at https://secure.test/, with no http fallback", kindOf(r), r.URL, r.Error, tc.kind)
+			}
+		})
+	}
+}
