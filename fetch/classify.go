@@ -174,8 +174,8 @@ func isTLSError(err error) bool {
 
 // fallbackable reports whether a failed https attempt for a bare host may
 // be retried over http: nothing listened, the connect timed out, or the
-// peer does not speak TLS (the target, not a proxy on the way). A certificate problem is not fallbackable: it
-// must be reported, not hidden.
+// peer does not speak TLS (the target, not a proxy on the way). A
+// certificate problem is not fallbackable: it must be reported, not hidden.
 func fallbackable(err error, kind ErrorKind) bool {
 	if ke := (*kindError)(nil); errors.As(err, &ke) && ke.noFallback {
 		return false
