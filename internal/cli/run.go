@@ -65,6 +65,10 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	if err != nil {
 		return openError(env, err)
 	}
+	stderr := env.Stderr // for what is said while results are written
+	if sameStream(out, env.Stderr) {
+		out, stderr = lockedPair(out, env.Stderr)
+	}
 	eng, err := engine.New(cfg)
 	if err != nil {
 		closeOut()
@@ -122,9 +126,9 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	run := eng.Start(runCtx, source)
 	var notice io.Writer // where the first Ctrl-C is acknowledged; nil with -q
 	if !f.quiet {
-		notice = env.Stderr
+		notice = stderr
 		if prog != nil {
-			notice = prog.Bypass(env.Stderr)
+			notice = prog.Bypass(stderr)
 		}
 	}
 	var unfetched int64 // with --db: canceled targets, neither written nor recorded
