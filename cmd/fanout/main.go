@@ -27,7 +27,15 @@ func run() int {
 	defer abort()
 	interrupt := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP} {
+		// A signal fanout was started ignoring stays ignored: nohup's
+		// SIGHUP, and the SIGINT a shell without job control ignores for
+		// a command run in the background (fanout ... &), which Ctrl-C
+		// meant for the foreground must not stop. Notify would catch it.
+		if !signal.Ignored(sig) {
+			signal.Notify(sigs, sig)
+		}
+	}
 	defer signal.Stop(sigs)
 	// A closed stdout (fanout ... | head -1) then fails the write with EPIPE,
 	// which fanout reports and exits on, instead of dying silently.
@@ -39,7 +47,10 @@ func run() int {
 	// fanout itself never writes through it.
 	log.SetOutput(io.Discard)
 	go func() {
-		// First signal: drain. Second: abort everything now.
+		// First signal: drain. Second: abort everything now. SIGHUP, the
+		// terminal gone (a lost SSH session), is a first signal too:
+		// killed by it, fanout lost the results finished but not yet
+		// flushed and those in flight, and -o kept no line for them.
 		<-sigs
 		close(interrupt)
 		select {

@@ -137,3 +137,85 @@ func TestNetHTTPLogSilenced(t *testing.T) {
 		t.Errorf("fanout -q wrote %q; want nothing", out)
 	}
 }
+
+// TestSignals: SIGHUP (the terminal gone, a lost SSH session) drains the
+// run as SIGTERM does, so the -o file keeps a line for every target read
+// and the summary is said; killed by it, fanout lost the results in flight
+// and those not yet flushed. A signal fanout was started ignoring (nohup's
+// SIGHUP, the SIGINT a script's "fanout ... &" ignores) stays ignored.
+func TestSignals(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+	}))
+	defer ts.Close()
+	const targets = 40
+	var list strings.Builder
+	for i := range targets {
+		fmt.Fprintf(&list, "%s/%d\n", ts.URL, i)
+	}
+	tests := []struct {
+		name     string
+		sig      syscall.Signal
+		ignored  string // the signal the shell starting fanout ignores
+		wantCode int
+		wantOK   int // results without error; -1: some, not all
+	}{
+		{"SIGHUP drains", syscall.SIGHUP, "", 130, -1},
+		{"SIGTERM drains", syscall.SIGTERM, "", 130, -1},
+		{"nohup's SIGHUP stays ignored", syscall.SIGHUP, "HUP", 0, targets},
+		{"a background job's SIGINT stays ignored", syscall.SIGINT, "INT", 0, targets},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in, out := filepath.Join(dir, "urls"), filepath.Join(dir, "out.jsonl")
+			if err := os.WriteFile(in, []byte(list.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"-i", in, "-o", out, "-f", "jsonl", "-c", "4", "--per-host", "4"}
+			cmd := exec.Command(os.Args[0], args...)
+			if tt.ignored != "" {
+				// The shell sets the signal ignored, and exec keeps it so.
+				cmd = exec.Command("sh", append([]string{"-c", `trap '' ` + tt.ignored + `; exec "$0" "$@"`, os.Args[0]}, args...)...)
+			}
+			cmd.Env = append(os.Environ(), "FANOUT_MAIN_TEST=1")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(800 * time.Millisecond) // some targets done, some in flight
+			cmd.Process.Signal(tt.sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("still running 15s after %v", tt.sig)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tt.wantCode {
+				t.Fatalf("exit %d (%v), want %d; stderr: %s", code, cmd.ProcessState, tt.wantCode, stderr.String())
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			ok := strings.Count(string(b), `"error":null`)
+			if len(lines) != targets {
+				t.Errorf("%d lines in -o, want one per target, %d", len(lines), targets)
+			}
+			if tt.wantOK >= 0 && ok != tt.wantOK || tt.wantOK < 0 && (ok == 0 || ok == targets) {
+				t.Errorf("%d results without error of %d, want %d (-1: some, not all)", ok, len(lines), tt.wantOK)
+			}
+			if !strings.Contains(stderr.String(), "wall time") {
+				t.Errorf("no summary on stderr: %s", stderr.String())
+			}
+		})
+	}
+}
