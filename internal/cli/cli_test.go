@@ -542,6 +542,55 @@ func TestUnwritableOutputStopsTheRun(t *testing.T) {
 			t.Errorf("took %v to give up", el)
 		}
 	})
+
+	// The reader goes while the targets left hold their requests: there is
+	// no next write to fail, and fanout went on fetching for their whole
+	// timeouts and retries (minutes) for a reader long gone.
+	t.Run("closed pipe while nothing completes", func(t *testing.T) {
+		hold := make(chan struct{})
+		held := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+			}
+		}))
+		defer held.Close()
+		defer close(hold)
+		args := []string{"-q", "-f", "jsonl", "--timeout", "60s", s.URL + "/"}
+		for i := range 5 {
+			args = append(args, fmt.Sprintf("%s/%d", held.URL, i))
+		}
+		cmd := exec.Command(binary, args...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil || line == "" {
+			t.Fatalf("first line: %q, %v", line, err)
+		}
+		stdout.Close() // like head -1
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatal("still running 5s after its reader went away")
+		}
+		if code := cmd.ProcessState.ExitCode(); code != ExitIncomplete {
+			t.Errorf("exit %d, want %d; stderr %q", code, ExitIncomplete, errb.String())
+		}
+		if !strings.Contains(errb.String(), "broken pipe") {
+			t.Errorf("stderr %q does not say the pipe broke", errb.String())
+		}
+	})
 }
 
 // The demo runs offline against its own simulated web and exits 0 although

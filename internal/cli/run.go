@@ -65,6 +65,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	if err != nil {
 		return openError(env, err)
 	}
+	rawOut := out        // the file or pipe itself, under what wraps it below
 	stderr := env.Stderr // for what is said while results are written
 	if sameStream(out, env.Stderr) {
 		out, stderr = lockedPair(out, env.Stderr)
@@ -112,7 +113,8 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	runCtx, abort := context.WithCancel(ctx)
 	defer abort()
 	start := time.Now()
-	w := &writer{enc: enc, rec: rc}
+	gone, stopWatch := watchReader(rawOut)
+	w := &writer{enc: enc, rec: rc, gone: gone}
 	if f.ordered {
 		var done func(uint64) bool
 		if rc != nil && rc.prior != nil {
@@ -148,6 +150,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 	})
 	wall := time.Since(start)
+	stopWatch()
 	if w.reorder != nil && w.reorder.Pending() > 0 && w.err == nil && !interrupted && ctx.Err() == nil && run.Err() == nil {
 		// Every target had a result, yet some wait for an earlier one:
 		// they were never written. Say so rather than call the run done.
@@ -246,8 +249,9 @@ func startCPUProfile(name string) (func(), error) {
 type writer struct {
 	enc     output.Encoder
 	reorder *output.Reorder
-	rec     *recording // nil without --db
-	gate    *orderGate // with reorder: holds the reading back
+	rec     *recording   // nil without --db
+	gate    *orderGate   // with reorder: holds the reading back
+	gone    <-chan error // the output's reader has gone (see watchReader); nil if not watched
 	err     error
 }
 
@@ -315,6 +319,7 @@ func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
 	results := run.Results()
+	gone := w.gone
 	for {
 		select {
 		case r, ok := <-results:
@@ -332,6 +337,13 @@ func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort
 		case <-interrupt:
 			interrupt = nil
 			onInterrupt()
+		case err := <-gone:
+			// As if the next write had failed, which may be minutes away.
+			gone = nil
+			if w.err == nil {
+				w.err = fmt.Errorf("write output: %w", err)
+				abort()
+			}
 		case <-tick.C:
 			if w.err == nil {
 				if w.err = w.flush(); w.err != nil {
