@@ -516,28 +516,10 @@ func TestUnwritableOutputStopsTheRun(t *testing.T) {
 	t.Run("closed pipe", func(t *testing.T) {
 		cmd := exec.Command(binary, "-q", "-c", "100", "--per-host", "100")
 		cmd.Stdin = strings.NewReader(list)
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
 		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil || line == "" {
-			t.Fatalf("first line: %q, %v", line, err)
-		}
-		stdout.Close() // like head -1
+		errb := headOne(t, cmd)
 		cmd.Wait()
-		if code := cmd.ProcessState.ExitCode(); code != ExitIncomplete {
-			t.Errorf("exit %d, want %d; stderr %q", code, ExitIncomplete, errb.String())
-		}
-		if !strings.Contains(errb.String(), "broken pipe") {
-			t.Errorf("stderr %q does not say the pipe broke", errb.String())
-		}
+		checkBrokenPipe(t, cmd, errb)
 		if el := time.Since(start); el > 5*time.Second {
 			t.Errorf("took %v to give up", el)
 		}
@@ -561,20 +543,7 @@ func TestUnwritableOutputStopsTheRun(t *testing.T) {
 			args = append(args, fmt.Sprintf("%s/%d", held.URL, i))
 		}
 		cmd := exec.Command(binary, args...)
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil || line == "" {
-			t.Fatalf("first line: %q, %v", line, err)
-		}
-		stdout.Close() // like head -1
+		errb := headOne(t, cmd)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
 		select {
@@ -584,13 +553,42 @@ func TestUnwritableOutputStopsTheRun(t *testing.T) {
 			<-done
 			t.Fatal("still running 5s after its reader went away")
 		}
-		if code := cmd.ProcessState.ExitCode(); code != ExitIncomplete {
-			t.Errorf("exit %d, want %d; stderr %q", code, ExitIncomplete, errb.String())
-		}
-		if !strings.Contains(errb.String(), "broken pipe") {
-			t.Errorf("stderr %q does not say the pipe broke", errb.String())
-		}
+		checkBrokenPipe(t, cmd, errb)
 	})
+}
+
+// headOne starts cmd with its stdout a pipe, reads the first line and
+// closes the pipe, as head -1 does; it returns cmd's stderr, which fills
+// until cmd is waited for.
+func headOne(t *testing.T, cmd *exec.Cmd) *bytes.Buffer {
+	t.Helper()
+	errb := new(bytes.Buffer)
+	cmd.Stderr = errb
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line == "" {
+		t.Fatalf("first line: %q, %v", line, err)
+	}
+	stdout.Close()
+	return errb
+}
+
+// checkBrokenPipe checks that the ended cmd gave up on its closed output as
+// on a failed write: exit 3, and "broken pipe" on stderr.
+func checkBrokenPipe(t *testing.T, cmd *exec.Cmd, errb *bytes.Buffer) {
+	t.Helper()
+	if code := cmd.ProcessState.ExitCode(); code != ExitIncomplete {
+		t.Errorf("exit %d, want %d; stderr %q", code, ExitIncomplete, errb.String())
+	}
+	if !strings.Contains(errb.String(), "broken pipe") {
+		t.Errorf("stderr %q does not say the pipe broke", errb.String())
+	}
 }
 
 // The demo runs offline against its own simulated web and exits 0 although

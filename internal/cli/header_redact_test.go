@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,29 +25,7 @@ func TestRecordedSecretHeadersNotShown(t *testing.T) {
 	if code, _, stderr := runCLI(t, "", append(args, "ftp://example.invalid/")...); code != ExitFailures {
 		t.Fatalf("run: exit %d, stderr %q", code, stderr)
 	}
-	page := filepath.Join(dir, "run.html")
-	if code, _, stderr := runCLI(t, "", "report", "last", "--db", dbName, "-o", page); code != ExitOK {
-		t.Fatalf("report: exit %d, stderr %q", code, stderr)
-	}
-	html, err := os.ReadFile(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shown := map[string]string{"report": string(html)}
-	for _, c := range []struct {
-		name string
-		args []string
-	}{
-		{"runs", []string{"runs", "--db", dbName}},
-		{"runs -f jsonl", []string{"runs", "--db", dbName, "-f", "jsonl"}},
-	} {
-		code, out, stderr := runCLI(t, "", c.args...)
-		if code != ExitOK {
-			t.Fatalf("%s: exit %d, stderr %q", c.name, code, stderr)
-		}
-		shown[c.name] = out
-	}
-	for name, out := range shown {
+	for name, out := range shownRun(t, dir, dbName) {
 		if strings.Contains(out, "s3cret") {
 			t.Errorf("%s shows a secret header's value: %s", name, out)
 		}

@@ -25,39 +25,44 @@ func TestRecordedProxyPasswordNotShown(t *testing.T) {
 				"--proxy", proxy, "ftp://example.invalid/"); code != ExitFailures {
 				t.Fatalf("run: exit %d, stderr %q", code, stderr)
 			}
-			page := filepath.Join(dir, "run.html")
-			code, _, stderr := runCLI(t, "", "report", "last", "--db", dbName, "-o", page)
-			if code != ExitOK {
-				t.Fatalf("report: exit %d, stderr %q", code, stderr)
-			}
-			html, err := os.ReadFile(page)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range []struct {
-				name string
-				args []string
-			}{
-				{"runs", []string{"runs", "--db", dbName}},
-				{"runs -f jsonl", []string{"runs", "--db", dbName, "-f", "jsonl"}},
-			} {
-				code, out, stderr := runCLI(t, "", c.args...)
-				if code != ExitOK {
-					t.Fatalf("%s: exit %d, stderr %q", c.name, code, stderr)
-				}
+			for name, out := range shownRun(t, dir, dbName) {
 				if strings.Contains(out, "s3cret") {
-					t.Errorf("%s shows the proxy password: %s", c.name, out)
+					t.Errorf("%s shows the proxy password: %s", name, out)
 				}
 				if !strings.Contains(out, ":xxxxx@") {
-					t.Errorf("%s does not show the redacted proxy: %s", c.name, out)
+					t.Errorf("%s does not show the redacted proxy: %s", name, out)
 				}
-			}
-			if strings.Contains(string(html), "s3cret") {
-				t.Errorf("report shows the proxy password")
-			}
-			if !strings.Contains(string(html), ":xxxxx@") {
-				t.Errorf("report does not show the redacted proxy")
 			}
 		})
 	}
+}
+
+// shownRun returns what people are shown of the last run in database
+// dbName: the HTML report (written into dir), and runs in text and in
+// JSON Lines, by name.
+func shownRun(t *testing.T, dir, dbName string) map[string]string {
+	t.Helper()
+	page := filepath.Join(dir, "run.html")
+	if code, _, stderr := runCLI(t, "", "report", "last", "--db", dbName, "-o", page); code != ExitOK {
+		t.Fatalf("report: exit %d, stderr %q", code, stderr)
+	}
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]string{"report": string(html)}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"runs", []string{"runs", "--db", dbName}},
+		{"runs -f jsonl", []string{"runs", "--db", dbName, "-f", "jsonl"}},
+	} {
+		code, out, stderr := runCLI(t, "", c.args...)
+		if code != ExitOK {
+			t.Fatalf("%s: exit %d, stderr %q", c.name, code, stderr)
+		}
+		shown[c.name] = out
+	}
+	return shown
 }
