@@ -243,13 +243,39 @@ func runsKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstrea
 	// Created once, by the first submit to this server; one made at the
 	// same moment by another submit (with other replicas) is used as it is
 	// (see createOrUpdateStream for why never an update).
-	kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err = createBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: runsBucket, Storage: jetstream.FileStorage, Replicas: replicas,
 		Description: "fanout runs"})
 	if errors.Is(err, jetstream.ErrBucketExists) {
 		return js.KeyValue(ctx, runsBucket)
 	}
 	return kv, err
+}
+
+// createWait bounds one attempt of createBucket (a variable for its test).
+var createWait = 5 * time.Second
+
+// createBucket is js.CreateKeyValue, each attempt bounded. A create of a
+// replicated bucket at the same moment as another process's create of it
+// sometimes never answers on Debian's nats-server 2.9
+// (TestClusterConcurrentEnsureRun failed so in CI, after its 20 s): so an
+// attempt waits createWait at most, then looks whether the other create
+// made the bucket (and uses it), and tries again if not, until ctx ends.
+// Like CreateKeyValue it returns ErrBucketExists when the create says the
+// bucket exists with another configuration.
+func createBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, createWait)
+		kv, err := js.CreateKeyValue(actx, cfg)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return kv, err
+		}
+		kv, err = js.KeyValue(ctx, cfg.Bucket)
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return kv, err
+		}
+	}
 }
 
 // LoadMeta reads run's Meta and its revision in the fanout_runs bucket.
@@ -356,7 +382,7 @@ func ensureRun(ctx context.Context, js jetstream.JetStream, c RunConfig) error {
 	kvc := jetstream.KeyValueConfig{
 		Bucket: leaseBucket(c.Name), Storage: jetstream.FileStorage,
 		Replicas: c.Replicas, TTL: c.LeaseTTL, Description: "fanout leases of run " + c.Name}
-	if _, err = js.CreateKeyValue(ctx, kvc); errors.Is(err, jetstream.ErrBucketExists) {
+	if _, err = createBucket(ctx, js, kvc); errors.Is(err, jetstream.ErrBucketExists) {
 		_, err = js.UpdateKeyValue(ctx, kvc)
 	}
 	if err != nil {
