@@ -9,6 +9,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -83,5 +84,21 @@ func run() int {
 	}()
 	return cli.Main(ctx, cli.Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interrupt: interrupt,
+		OneCore: oneCore,
 	}, os.Args[1:])
+}
+
+// oneCore runs submit, collect and nats on one P, unless GOMAXPROCS is
+// set. Each is one pipeline (read, compress, publish; or receive,
+// decompress, write), far faster than the workers it feeds or drains, so
+// a second P gains it nothing. It costs: the runtime wakes a second
+// thread whenever a goroutine becomes ready while the first is busy, and
+// hands the P over around each blocking syscall, and on a virtual machine
+// each such switch costs more than the work it moves. On the bench's
+// machine one P cut the CPU of the three by a quarter for the same run
+// (BENCHMARKS.md, "dist: one P for the pipelines").
+func oneCore() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 }

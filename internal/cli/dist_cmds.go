@@ -118,6 +118,19 @@ func profiled(cmd *cobra.Command) *cobra.Command {
 	return cmd
 }
 
+// sequential marks a command whose work is one pipeline, which a second
+// P does not speed up: it calls env.OneCore before the command runs.
+func sequential(env Env, cmd *cobra.Command) *cobra.Command {
+	run := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if env.OneCore != nil {
+			env.OneCore()
+		}
+		return run(cmd, args)
+	}
+	return cmd
+}
+
 // termSignal is closed on SIGTERM, which a worker treats like a first
 // Ctrl-C: finish or hand back in-flight work, then exit.
 func termSignal(env Env) (<-chan struct{}, func()) {
@@ -221,7 +234,7 @@ twice. It prints the run name on stdout.`,
 	fs.DurationVar(&rc.DupWindow, "dup-window", rc.DupWindow, "how long JetStream remembers message ids (re-submits, duplicate results)")
 	fs.IntVar(&rc.Batch, "batch", rc.Batch, "targets per message, all of one partition (new runs only)")
 	fs.BoolVarP(&quiet, "quiet", "q", false, "print only the run name")
-	return profiled(cmd)
+	return profiled(sequential(env, cmd))
 }
 
 func newWorkerCmd(env Env) *cobra.Command {
@@ -334,7 +347,7 @@ continues the run it recorded, skipping the targets already stored.`,
 	f.register(all)
 	copyFlags(fs, all, "format", "output", "db", "accept", "color", "quiet")
 	cmd.MarkFlagRequired("run")
-	return profiled(cmd)
+	return profiled(sequential(env, cmd))
 }
 
 func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run string, follow bool) error {
@@ -637,7 +650,7 @@ func newNATSCmd(env Env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&addr, "listen", envOr("FANOUT_NATS_LISTEN", dist.EmbeddedAddr), "`HOST:PORT` to listen on ($FANOUT_NATS_LISTEN)")
 	cmd.Flags().StringVar(&dir, "store", envOr("FANOUT_NATS_STORE", dist.DefaultStoreDir()), "JetStream `DIR` ($FANOUT_NATS_STORE)")
-	return profiled(cmd)
+	return profiled(sequential(env, cmd))
 }
 
 func splitHostPort(s string) (string, int, error) {

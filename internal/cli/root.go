@@ -34,6 +34,11 @@ type Env struct {
 	// what is in flight, print the summary. Cancelling the context passed
 	// to Main (the second Ctrl-C) aborts at once.
 	Interrupt <-chan struct{}
+	// OneCore, when set, is called by the commands whose work is one
+	// sequential pipeline (submit, collect, nats) before they start:
+	// cmd/fanout gives them one P there (see its oneCore). Tests leave it
+	// nil, so that a command run in process keeps the test's cores.
+	OneCore func()
 }
 
 // subcommands are the commands that live in their own files (runs, show,
