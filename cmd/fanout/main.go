@@ -88,15 +88,17 @@ func run() int {
 	}, os.Args[1:])
 }
 
-// oneCore runs submit, collect and nats on one P, unless GOMAXPROCS is
-// set. Each is one pipeline (read, compress, publish; or receive,
-// decompress, write), far faster than the workers it feeds or drains, so
-// a second P gains it nothing. It costs: the runtime wakes a second
-// thread whenever a goroutine becomes ready while the first is busy, and
-// hands the P over around each blocking syscall, and on a virtual machine
-// each such switch costs more than the work it moves. On the bench's
-// machine one P cut the CPU of the three by a quarter for the same run
-// (BENCHMARKS.md, "dist: one P for the pipelines").
+// oneCore runs submit, nats, and collect without --db on one P, unless
+// GOMAXPROCS is set. Each is one pipeline (read, compress, publish; serve;
+// receive, decompress, write), far faster than the workers it feeds or
+// drains, so a second P buys it no speed. It costs CPU: the runtime wakes
+// a second thread whenever a goroutine becomes ready while the first is
+// busy, and hands the P over around each blocking syscall, and on a
+// virtual machine each such switch costs more than the work it moves. On
+// the bench's machine one P cut the three processes' CPU in a 100,000
+// target run by a quarter (BENCHMARKS.md, "dist: one P for the
+// pipelines"). collect --db keeps every P: its store writer runs beside
+// the decoding.
 func oneCore() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)

@@ -2,28 +2,31 @@ package cli
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 // TestOneCoreCommands: submit, collect and nats ask for one P before they
-// start; the worker and the main command, whose engines fetch in
-// parallel, do not. Nothing answers on port 1, so each command fails
+// start; collect --db, whose store writer runs beside it, the worker and
+// the main command, whose engines fetch in parallel, do not. Nothing answers on port 1, so each command fails
 // fast after the point where it would have asked.
 func TestOneCoreCommands(t *testing.T) {
 	const nowhere = "nats://127.0.0.1:1"
 	for _, tc := range []struct {
+		name string
 		args []string
 		want int
 	}{
-		{[]string{"submit", "--nats", nowhere, "http://127.0.0.1:1/"}, 1},
-		{[]string{"collect", "--nats", nowhere, "--run", "r"}, 1},
-		{[]string{"nats", "--listen", "127.0.0.1:99999"}, 1},
-		{[]string{"worker", "--nats", nowhere}, 0},
-		{[]string{"status", "--nats", nowhere}, 0},
-		{[]string{"--connect-timeout", "1s", "--retries", "0", "http://127.0.0.1:1/"}, 0},
+		{"submit", []string{"submit", "--nats", nowhere, "http://127.0.0.1:1/"}, 1},
+		{"collect", []string{"collect", "--nats", nowhere, "--run", "r"}, 1},
+		{"collect --db", []string{"collect", "--nats", nowhere, "--run", "r", "--db", filepath.Join(t.TempDir(), "r.db")}, 0},
+		{"nats", []string{"nats", "--listen", "127.0.0.1:99999"}, 1},
+		{"worker", []string{"worker", "--nats", nowhere}, 0},
+		{"status", []string{"status", "--nats", nowhere}, 0},
+		{"main", []string{"--connect-timeout", "1s", "--retries", "0", "http://127.0.0.1:1/"}, 0},
 	} {
-		t.Run(tc.args[0], func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
 			var out, errOut strings.Builder
 			env := Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, OneCore: func() { calls++ }}

@@ -35,9 +35,10 @@ type Env struct {
 	// to Main (the second Ctrl-C) aborts at once.
 	Interrupt <-chan struct{}
 	// OneCore, when set, is called by the commands whose work is one
-	// sequential pipeline (submit, collect, nats) before they start:
-	// cmd/fanout gives them one P there (see its oneCore). Tests leave it
-	// nil, so that a command run in process keeps the test's cores.
+	// sequential pipeline (submit, nats, and collect without --db) before
+	// they start: cmd/fanout gives them one P there (see its oneCore).
+	// Tests leave it nil, so that a command run in process keeps the
+	// test's cores.
 	OneCore func()
 }
 
