@@ -31,8 +31,12 @@ func runDist(b *bench) error {
 		n = 5000
 	}
 	if b.distN > 0 {
-		// Larger runs show the cost per target apart from each run's
-		// fixed costs: streams, consumers and four processes' start.
+		// A distributed run pays a fixed cost per run, ~0.3-0.5 s of CPU
+		// for one worker and ~0.5-0.7 s for two on the bench's machine
+		// (four or five processes started, streams, consumers, leases,
+		// each process's first touch of its memory): a third of a
+		// 20,000-target local run, under a hundredth of a
+		// 1,000,000-target one. Larger runs show the cost per target.
 		n = b.distN
 	}
 	sw, err := startSimweb(b, 4, time.Duration(b.runs*3)*b.jobTimeout+time.Minute)

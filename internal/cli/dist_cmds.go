@@ -626,7 +626,8 @@ func newNATSCmd(env Env) *cobra.Command {
 		Use:   "nats",
 		Short: "Run a NATS server with JetStream for submit, worker and collect",
 		Long: `nats runs the same embedded NATS server (JetStream, file storage) that
---nats embedded starts, in the foreground, until Ctrl-C or SIGTERM.`,
+--nats embedded starts, in the foreground, until Ctrl-C or SIGTERM. It runs on
+one core unless GOMAXPROCS is set: for the workers of many machines, set it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			oneCore(env)
