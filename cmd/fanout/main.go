@@ -88,17 +88,13 @@ func run() int {
 	}, os.Args[1:])
 }
 
-// oneCore runs submit, nats, and collect without --db on one P, unless
-// GOMAXPROCS is set. Each is one pipeline (read, compress, publish; serve;
-// receive, decompress, write), far faster than the workers it feeds or
-// drains, so a second P buys it no speed. It costs CPU: the runtime wakes
-// a second thread whenever a goroutine becomes ready while the first is
-// busy, and hands the P over around each blocking syscall, and on a
-// virtual machine each such switch costs more than the work it moves. On
-// the bench's machine one P cut the three processes' CPU in a 100,000
-// target run by a quarter (BENCHMARKS.md, "dist: one P for the
-// pipelines"). collect --db keeps every P: its store writer runs beside
-// the decoding.
+// oneCore sets GOMAXPROCS to 1 unless the environment sets it. internal/cli
+// calls it for the commands whose work is one pipeline, far faster than
+// the workers it feeds or drains (submit, nats, collect without --db), so
+// that a second P barely speeds it up. On the bench's VM that P cost them
+// CPU: a quarter of the three processes' CPU in a 100,000-target run, with
+// a third to a half fewer context switches on one P (BENCHMARKS.md, "dist:
+// one P for the pipelines").
 func oneCore() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)

@@ -118,10 +118,13 @@ func profiled(cmd *cobra.Command) *cobra.Command {
 	return cmd
 }
 
-// oneCore calls env.OneCore, for a command whose work is one pipeline,
-// which a second P does not speed up.
-func oneCore(env Env) {
-	if env.OneCore != nil {
+// askOneCore calls env.OneCore for a command whose work a second P does
+// not speed up (submit, collect without --db, nats). c is the command's
+// NATS connection, nil for nats itself: a submit or collect that started
+// the embedded server serves every worker from its process, which was not
+// measured on one P, and keeps its cores.
+func askOneCore(env Env, c *dist.Conn) {
+	if env.OneCore != nil && (c == nil || !c.Embedded()) {
 		env.OneCore()
 	}
 }
@@ -162,7 +165,6 @@ continues from the last acknowledged checkpoint and does not queue anything
 twice. It prints the run name on stdout.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			oneCore(env)
 			if rc.Name == "" {
 				rc.Name = "run-" + time.Now().UTC().Format("20060102-150405")
 			}
@@ -179,6 +181,7 @@ twice. It prints the run name on stdout.`,
 				return err
 			}
 			defer c.Close()
+			askOneCore(env, c)
 			r := input.NewReader(input.Options{Dedupe: !noDedupe}, in.srcs...)
 			last := time.Now()
 			progress := func(n uint64) {
@@ -354,11 +357,6 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	if f.db != "" && f.output != "" {
 		return usageError{errors.New("--db and --output: give one (--db records the results; fanout show prints them)")}
 	}
-	if f.db == "" {
-		// With --db, the store's writer runs beside the decoding: one P
-		// made collecting 100,000 results 30% slower for the same CPU.
-		oneCore(env)
-	}
 	// Collecting has nothing to drain: the first Ctrl-C or SIGTERM stops
 	// it, with what it collected written (or recorded), and a later
 	// collect takes up from there.
@@ -376,6 +374,11 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		return err
 	}
 	defer c.Close()
+	if f.db == "" {
+		// With --db, the store's writer runs beside the decoding: one P
+		// made collecting 100,000 results 30% slower for the same CPU.
+		askOneCore(env, c)
+	}
 	// With --follow, a collect started before its submit waits for the run.
 	for said := false; ; said = true {
 		_, _, err := dist.LoadMeta(ctx, c.JS, run)
@@ -627,10 +630,11 @@ func newNATSCmd(env Env) *cobra.Command {
 		Short: "Run a NATS server with JetStream for submit, worker and collect",
 		Long: `nats runs the same embedded NATS server (JetStream, file storage) that
 --nats embedded starts, in the foreground, until Ctrl-C or SIGTERM. It runs on
-one core unless GOMAXPROCS is set: for the workers of many machines, set it.`,
+one core unless GOMAXPROCS is set: when it serves the workers of many
+machines, set GOMAXPROCS to its number of cores.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			oneCore(env)
+			askOneCore(env, nil)
 			host, port, err := splitHostPort(addr)
 			if err != nil {
 				return usageError{fmt.Errorf("--listen %q: %v", addr, err)}

@@ -5,25 +5,32 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
-// TestOneCoreCommands: submit, collect and nats ask for one P before they
-// start; collect --db, whose store writer runs beside it, the worker and
-// the main command, whose engines fetch in parallel, do not. Nothing answers on port 1, so each command fails
-// fast after the point where it would have asked.
+// TestOneCoreCommands: submit, collect and nats ask for one P once
+// connected; the same commands hosting the embedded server, collect --db
+// (its store writer runs beside it), the worker and the main command
+// (their engines fetch in parallel) do not.
 func TestOneCoreCommands(t *testing.T) {
-	const nowhere = "nats://127.0.0.1:1"
+	url := startSecureNATS(t, func(*server.Options) {})
+	const nowhere = "nats://127.0.0.1:1" // nothing answers: fails at connect
+	embedded := []string{"--nats", "embedded", "--nats-listen", "127.0.0.1:" + closedPort(t),
+		"--nats-store", filepath.Join(t.TempDir(), "js")}
 	for _, tc := range []struct {
 		name string
 		args []string
 		want int
 	}{
-		{"submit", []string{"submit", "--nats", nowhere, "http://127.0.0.1:1/"}, 1},
-		{"collect", []string{"collect", "--nats", nowhere, "--run", "r"}, 1},
-		{"collect --db", []string{"collect", "--nats", nowhere, "--run", "r", "--db", filepath.Join(t.TempDir(), "r.db")}, 0},
+		{"submit", []string{"submit", "--nats", url, "--run", "r", "http://127.0.0.1:1/"}, 1},
+		{"collect", []string{"collect", "--nats", url, "--run", "r"}, 1},
 		{"nats", []string{"nats", "--listen", "127.0.0.1:99999"}, 1},
+		{"submit hosting the server", append([]string{"submit", "--run", "e", "http://127.0.0.1:1/"}, embedded...), 0},
+		{"collect hosting the server", append([]string{"collect", "--run", "e"}, embedded...), 0},
+		{"collect --db", []string{"collect", "--nats", url, "--run", "r", "--db", filepath.Join(t.TempDir(), "r.db")}, 0},
 		{"worker", []string{"worker", "--nats", nowhere}, 0},
-		{"status", []string{"status", "--nats", nowhere}, 0},
+		{"status", []string{"status", "--nats", url}, 0},
 		{"main", []string{"--connect-timeout", "1s", "--retries", "0", "http://127.0.0.1:1/"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,11 +34,10 @@ type Env struct {
 	// what is in flight, print the summary. Cancelling the context passed
 	// to Main (the second Ctrl-C) aborts at once.
 	Interrupt <-chan struct{}
-	// OneCore, when set, is called by the commands whose work is one
-	// sequential pipeline (submit, nats, and collect without --db) before
-	// they start: cmd/fanout gives them one P there (see its oneCore).
-	// Tests leave it nil, so that a command run in process keeps the
-	// test's cores.
+	// OneCore, when set, is called by the commands whose work a second P
+	// does not speed up (see askOneCore); cmd/fanout sets GOMAXPROCS to 1
+	// there. Tests leave it nil, so that a command run in process keeps
+	// the test's cores.
 	OneCore func()
 }
 
