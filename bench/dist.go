@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,12 +32,6 @@ func runDist(b *bench) error {
 		n = 5000
 	}
 	if b.distN > 0 {
-		// A distributed run pays a fixed cost per run, ~0.3-0.5 s of CPU
-		// for one worker and ~0.5-0.7 s for two on the bench's machine
-		// (four or five processes started, streams, consumers, leases,
-		// each process's first touch of its memory): a third of a
-		// 20,000-target local run, under a hundredth of a
-		// 1,000,000-target one. Larger runs show the cost per target.
 		n = b.distN
 	}
 	sw, err := startSimweb(b, 4, time.Duration(b.runs*3)*b.jobTimeout+time.Minute)
@@ -55,47 +50,90 @@ func runDist(b *bench) error {
 	defer os.RemoveAll(dir)
 	s := distbench.Setup{Fanout: b.fanout, Dir: dir, List: filepath.Join(b.out, "dist.urls"),
 		Engine: append([]string{"-c", strconv.Itoa(c)}, sw.resolveArgs()...), Timeout: b.jobTimeout}
-	f, err := os.Create(s.List)
-	if err != nil {
+	// small is the same kind of run on the list's first distSmall lines
+	// (every host), in the same rounds. A distributed run pays a fixed
+	// cost per run (four or five processes started, streams, consumers,
+	// leases, each process's first touch of its memory); the small runs
+	// measure it apart from the cost per target.
+	small := s
+	small.List = filepath.Join(b.out, "dist-small.urls")
+	if err := writeDistLists(s.List, small.List, seq); err != nil {
 		return err
 	}
-	w := bufio.NewWriter(f)
-	for u := range seq {
-		fmt.Fprintln(w, u)
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	f.Close()
 
 	names := []string{"local"}
 	for _, k := range distWorkers {
 		names = append(names, fmt.Sprintf("dist, %d worker(s)", k))
 	}
 	runs := make([][]distbench.Measure, len(names))
+	smallRuns := make([][]distbench.Measure, len(names))
 	distbench.Local(s) // warm simweb and the page cache
 	for r := range b.runs {
 		// Each round starts with a different one of the runs, so that no
 		// kind always runs first (after the previous round's last) or last.
 		for k := range names {
 			i := (k + r) % len(names)
-			name := names[i]
-			var m distbench.Measure
-			if i == 0 {
-				m, err = distbench.Local(s)
-			} else {
-				m, err = distbench.Dist(s, fmt.Sprintf("bench%d-%d", r, i), distWorkers[i-1])
+			for _, sz := range []struct {
+				s    distbench.Setup
+				runs [][]distbench.Measure
+				tag  string
+			}{{s, runs, ""}, {small, smallRuns, "s"}} {
+				name := names[i]
+				var m distbench.Measure
+				if i == 0 {
+					m, err = distbench.Local(sz.s)
+				} else {
+					m, err = distbench.Dist(sz.s, fmt.Sprintf("bench%d-%d%s", r, i, sz.tag), distWorkers[i-1])
+				}
+				if sz.tag != "" {
+					name += fmt.Sprintf(", %d targets", distSmall)
+				}
+				if err != nil {
+					return fmt.Errorf("%s, run %d: %w", name, r+1, err)
+				}
+				b.logf("dist %-18s run %d: wall %.2fs cpu %.2fs %s", name, r+1, m.Wall.Seconds(), m.CPU.Seconds(), procList(m))
+				sz.runs[i] = append(sz.runs[i], m)
 			}
-			if err != nil {
-				return fmt.Errorf("%s, run %d: %w", name, r+1, err)
-			}
-			b.logf("dist %-18s run %d: wall %.2fs cpu %.2fs %s", name, r+1, m.Wall.Seconds(), m.CPU.Seconds(), procList(m))
-			runs[i] = append(runs[i], m)
 		}
 	}
-	b.report.sections = append(b.report.sections, distSection(b, n, hosts, c, names, runs))
+	b.report.sections = append(b.report.sections, distSection(b, n, hosts, c, names, runs, smallRuns))
 	return nil
+}
+
+// distSmall is the size of the small run that measures a run's fixed cost.
+const distSmall = 200
+
+// writeDistLists writes seq to list, and its first distSmall lines to small.
+func writeDistLists(list, small string, seq iter.Seq[string]) error {
+	f, err := os.Create(list)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	g, err := os.Create(small)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	w, ws := bufio.NewWriter(f), bufio.NewWriter(g)
+	i := 0
+	for u := range seq {
+		fmt.Fprintln(w, u)
+		if i < distSmall {
+			fmt.Fprintln(ws, u)
+		}
+		i++
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := ws.Flush(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return g.Close()
 }
 
 func procList(m distbench.Measure) string {
@@ -111,7 +149,7 @@ func medianOf(ms []distbench.Measure, f func(distbench.Measure) time.Duration) f
 	return median(ms, func(m distbench.Measure) float64 { return f(m).Seconds() })
 }
 
-func distSection(b *bench, n, hosts, c int, names []string, runs [][]distbench.Measure) string {
+func distSection(b *bench, n, hosts, c int, names []string, runs, smallRuns [][]distbench.Measure) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "### dist: %d URLs (ok), %d hosts, c=%d per process\n\n", n, hosts, c)
 	fmt.Fprintf(&sb, "Medians of %d alternated rounds (each starting with a different kind of run): the local run, and `fanout nats` + `submit` + workers + "+
@@ -145,6 +183,16 @@ func distSection(b *bench, n, hosts, c int, names []string, runs [][]distbench.M
 		sb.WriteString(fmt.Sprintf("- %s: fanout's own processes (submit + workers + collect, the NATS server apart) %.1f µs per target, ×%.2f local\n",
 			names[i], own/float64(n)*1e6, own/float64(n)*1e6/perTarget[0]))
 	}
+	// The fixed cost per run, and the cost per target beyond it: each
+	// round's CPU less that of the same kind of run on distSmall targets.
+	cpu := func(m distbench.Measure) time.Duration { return m.CPU }
+	local0 := medianOf(smallRuns[0], cpu)
+	for i := 1; i < len(names); i++ {
+		fixed := medianOf(smallRuns[i], cpu)
+		sb.WriteString(fmt.Sprintf("- %s: a run of the list's first %d targets costs %.2f s of CPU against the local run's %.2f s (+%.2f s a run); "+
+			"beyond that, per target, ×%.2f the local run (the median of the rounds' (CPU − CPU of the small run) ÷ the local run's same difference)\n",
+			names[i], distSmall, fixed, local0, fixed-local0, pairedMarginalRatio(runs[i], smallRuns[i], runs[0], smallRuns[0])))
+	}
 	for i := 1; i < len(names); i++ {
 		ratio := pairedCPURatio(runs[i], runs[0])
 		sb.WriteString("- " + check(fmt.Sprintf("dist CPU per target ≤ %.2f × local (%s)", distLimit, names[i]),
@@ -153,6 +201,20 @@ func distSection(b *bench, n, hosts, c int, names []string, runs [][]distbench.M
 				ratio, len(runs[i]), perTarget[i], perTarget[0], perTarget[i]/perTarget[0], withServer[i]/perTarget[0])) + "\n")
 	}
 	return sb.String()
+}
+
+// pairedMarginalRatio is the median over rounds of (a − a0) ÷ (b − b0),
+// each the CPU of that round's run: the cost per target of a beyond its
+// fixed cost, against b's, when a0 and b0 are small runs of the same
+// kinds.
+func pairedMarginalRatio(a, a0, b, b0 []distbench.Measure) float64 {
+	var ratios []float64
+	for r := range min(len(a), len(a0), len(b), len(b0)) {
+		if d := b[r].CPU - b0[r].CPU; d > 0 {
+			ratios = append(ratios, (a[r].CPU-a0[r].CPU).Seconds()/d.Seconds())
+		}
+	}
+	return median(ratios, func(r float64) float64 { return r })
 }
 
 // pairedCPURatio is the median over rounds of a's CPU ÷ b's in the same
