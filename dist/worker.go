@@ -395,13 +395,29 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	defer tick.Stop()
 	idle := time.NewTicker(250 * time.Millisecond)
 	defer idle.Stop()
+	var lastIdleLook time.Time
 	// Membership changes rebalance at once rather than at the next
 	// heartbeat (LeaseTTL/4, 7.5 s by default): workers started together
 	// would otherwise leave all partitions to the first one for a minute.
 	// A goroutine reads the watch, so that it never waits on this loop
 	// (a watcher whose buffer is full cannot be stopped), and wakes the
 	// loop through one slot, so that a burst of changes is one balance.
-	members := newMembership(w.beatKey(), max(meta.LeaseTTL/4, 100*time.Millisecond))
+	members := newMembership(w.beatKey(), min(max(meta.LeaseTTL/4, 100*time.Millisecond), giveBackCooldown))
+	// cool wakes the loop when a partition given back stops being the
+	// other workers': if none of them took it (near the end of a run the
+	// fair share shrinks while the partition drains, and the worker it
+	// was given back for may be at its share by then), it is free for
+	// anyone again, this worker too, rather than idle until a heartbeat.
+	cool := time.NewTimer(time.Hour)
+	cool.Stop()
+	defer cool.Stop()
+	armCool := func() {
+		if d, ok := members.nextExpiry(); ok {
+			cool.Reset(d)
+		} else {
+			cool.Stop()
+		}
+	}
 	wake := make(chan struct{}, 1)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -486,13 +502,24 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		}
 		cancel()
 		bctx, cancel := ctxOr(ctx, 10*time.Second)
-		w.balance(bctx, s, parts, members)
+		w.balance(bctx, s, parts, members, false)
 		cancel()
 		rebeat()
+		armCool()
 		if !closed(s.balanced) {
 			close(s.balanced)
 		}
 
+		// rebalance balances between heartbeats; false when the leases
+		// are gone (was the run deleted? the heartbeat looks).
+		rebalance := func(takeOnly bool) bool {
+			bctx, cancel := ctxOr(ctx, 10*time.Second)
+			defer cancel()
+			ok := w.balance(bctx, s, parts, members, takeOnly)
+			rebeat()
+			armCool()
+			return ok
+		}
 		for beat := false; !beat; {
 			select {
 			case <-stop:
@@ -507,12 +534,11 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 			case <-tick.C:
 				beat = true
 			case <-wake:
-				bctx, cancel := ctxOr(ctx, 10*time.Second)
-				if !w.balance(bctx, s, parts, members) {
-					beat = true // the leases are gone: was the run deleted?
-				}
-				cancel()
-				rebeat()
+				beat = !rebalance(false)
+			case <-cool.C:
+				// Only to take what nobody took: giving back stays at the
+				// pace of heartbeats and membership changes.
+				beat = !rebalance(true)
 			case <-idle.C:
 				// Holding nothing, the run may be over: look sooner than
 				// the next heartbeat, so that an idle worker exits (and
@@ -521,6 +547,16 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 				if w.holding.Load() == 0 {
 					if end, err := ended(); end {
 						return err
+					}
+					// Not over: a partition with work may have nobody.
+					// Nothing else wakes a worker whose partitions ran
+					// dry (their work done) while another partition's
+					// work waited, given back near the end of the run
+					// to a worker at its share by then; it waited for a
+					// heartbeat, up to 7.5 s of an idle cluster.
+					if time.Since(lastIdleLook) >= idleLook {
+						lastIdleLook = time.Now()
+						beat = !rebalance(true)
 					}
 				}
 			}
@@ -576,19 +612,32 @@ func (s *session) state(ctx context.Context) runState {
 	return runLive
 }
 
+// giveBackCooldown is how long a partition a worker gave back stays the
+// other workers' before the worker may take it again (at most a
+// heartbeat). The others take it as soon as its lease's deletion reaches
+// them, in milliseconds; one that is at its fair share by then leaves it,
+// and it was idle until the giver's next heartbeat: up to 7.5 s at the
+// end of a run, with every worker waiting.
+const giveBackCooldown = time.Second
+
+// idleLook is how often a worker that holds no targets looks for a
+// partition with work that nobody serves (a lease listing and a stream
+// info on the server).
+const idleLook = time.Second
+
 // membership tells the changes of a run's lease bucket that move the fair
 // share or free a partition for this worker (another worker's first
 // heartbeat, a worker stopping, another worker's lease deleted) from
 // those that do not (heartbeats, lease renewals, its own leases). It also
 // remembers the partitions this worker gave back, so that it does not
-// take them again before the next heartbeat: the worker they were given
-// back for is to have them. (A worker that dies leaves no deletion behind:
-// its leases expire, and heartbeats notice.)
+// take them again for giveBackCooldown: the worker they were given back
+// for is to have them. (A worker that dies leaves no deletion behind: its
+// leases expire, and heartbeats notice.)
 type membership struct {
 	mu       sync.Mutex
 	known    map[string]bool      // workers seen
 	gave     map[string]time.Time // leases given back, and when
-	cooldown time.Duration        // how long a given-back lease stays the others' (a heartbeat)
+	cooldown time.Duration        // how long a given-back lease stays the others' (giveBackCooldown)
 	lastLive int                  // live workers at the last balance
 }
 
@@ -649,6 +698,26 @@ func (m *membership) givenBack(n int) bool {
 	return m.recentlyGiven(partitionKey(n))
 }
 
+// nextExpiry returns how long until the soonest give-back stops being
+// recent, and false when there is none.
+func (m *membership) nextExpiry() (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var next time.Duration
+	found := false
+	for key, at := range m.gave {
+		d := m.cooldown - time.Since(at)
+		if d <= 0 {
+			delete(m.gave, key)
+			continue
+		}
+		if !found || d < next {
+			next, found = d, true
+		}
+	}
+	return next, found
+}
+
 // recentlyGiven is givenBack by lease key, with m.mu held; it forgets
 // older give-backs.
 func (m *membership) recentlyGiven(key string) bool {
@@ -695,11 +764,12 @@ func (w *Worker) busyPartitions(ctx context.Context, s *session) map[int]bool {
 }
 
 // balance takes free partitions up to the fair share, or gives back those
-// held above it: all of them when a worker joined since the last balance,
-// one otherwise (the share also shrinks as partitions run out of work near
-// the end of a run, where handing back queued targets gains little). It
-// returns false when the lease bucket is gone (the run was deleted?).
-func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partition, members *membership) bool {
+// held above it (unless takeOnly): all of them when a worker joined since
+// the last balance, one otherwise (the share also shrinks as partitions
+// run out of work near the end of a run, where handing back queued
+// targets gains little). It returns false when the lease bucket is gone
+// (the run was deleted?).
+func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partition, members *membership, takeOnly bool) bool {
 	kv, meta := s.kv, s.meta
 	l, err := kv.ListKeys(ctx, jetstream.MetaOnly())
 	if gone(err) {
@@ -717,7 +787,9 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 		}
 	}
 	live = max(live, 1)
-	joined := members.joined(live)
+	// A balance that only takes leaves the news of a joined worker to
+	// the one that gives back.
+	joined := !takeOnly && members.joined(live)
 	busy := w.busyPartitions(ctx, s)
 	want := meta.Partitions
 	if busy != nil {
@@ -735,6 +807,9 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 		}
 	}
 	if held > share {
+		if takeOnly {
+			return true
+		}
 		for n, p := range parts {
 			if held > share && (busy == nil || busy[n]) {
 				w.logf("run %s: giving back partition %d (fair share %d)", meta.Name, n, share)
