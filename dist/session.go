@@ -41,8 +41,11 @@ type session struct {
 	nparts   atomic.Int32 // partitions started and not yet forgotten
 
 	balanced chan struct{} // closed once the worker's first balance took its partitions
-	deleted  atomic.Bool   // the run was deleted: its partitions' errors need not be told
-	leaving  chan struct{} // closed when the run was deleted: no ack will come
+	// submitted: the run's metadata said it was submitted in full, the
+	// last time state read it.
+	submitted atomic.Bool
+	deleted   atomic.Bool   // the run was deleted: its partitions' errors need not be told
+	leaving   chan struct{} // closed when the run was deleted: no ack will come
 	// tsCreated is when the targets stream was made: a stream of the same
 	// name made later is another run's (state).
 	tsCreated time.Time

@@ -548,13 +548,16 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 					if end, err := ended(); end {
 						return err
 					}
-					// Not over: a partition with work may have nobody.
-					// Nothing else wakes a worker whose partitions ran
-					// dry (their work done) while another partition's
-					// work waited, given back near the end of the run
-					// to a worker at its share by then; it waited for a
-					// heartbeat, up to 7.5 s of an idle cluster.
-					if time.Since(lastIdleLook) >= idleLook {
+					// Not over, and submitted in full: a partition with
+					// work may have nobody. Nothing else wakes a worker
+					// whose partitions ran dry while another partition's
+					// work waited, given back near the end of the run to
+					// a worker at its share by then: it waited for a
+					// heartbeat, up to 7.5 s of an idle cluster. (While
+					// the run is still being submitted, a worker that
+					// keeps up is idle most of the time; its heartbeat
+					// balances then.)
+					if s.submitted.Load() && time.Since(lastIdleLook) >= idleLook {
 						lastIdleLook = time.Now()
 						beat = !rebalance(true)
 					}
@@ -596,6 +599,9 @@ func (s *session) state(ctx context.Context) runState {
 	actx, cancel := ctxOr(ctx, 5*time.Second)
 	defer cancel()
 	m, _, err := metaIn(actx, s.runs, s.meta.Name)
+	if err == nil && m.Created.Equal(s.meta.Created) {
+		s.submitted.Store(m.Complete)
+	}
 	if err == nil && m.Created.Equal(s.meta.Created) && !m.Complete {
 		return runLive
 	}
@@ -612,17 +618,21 @@ func (s *session) state(ctx context.Context) runState {
 	return runLive
 }
 
-// giveBackCooldown is how long a partition a worker gave back stays the
-// other workers' before the worker may take it again (at most a
-// heartbeat). The others take it as soon as its lease's deletion reaches
-// them, in milliseconds; one that is at its fair share by then leaves it,
-// and it was idle until the giver's next heartbeat: up to 7.5 s at the
-// end of a run, with every worker waiting.
+// giveBackCooldown is how long after deciding to give a partition back
+// a worker leaves it to the others (at most a heartbeat). Its lease goes
+// once the requests in flight end; the others take it as soon as the
+// deletion reaches them, in milliseconds, but one that is at its fair
+// share by then leaves it, and the partition was idle until the giver's
+// next heartbeat: up to 7.5 s at the end of a run, with every worker
+// waiting. If the lease goes after the cooldown, the deletion wakes the
+// giver as well, which takes the partition only if it is below its share
+// (it gave it back for being above).
 const giveBackCooldown = time.Second
 
-// idleLook is how often a worker that holds no targets looks for a
-// partition with work that nobody serves (a lease listing and a stream
-// info on the server).
+// idleLook is how often a worker that holds no targets of a run
+// submitted in full looks for a partition with work that nobody serves:
+// a lease listing (an ordered consumer on the server), the run's
+// metadata and a stream info, and a create for each free partition.
 const idleLook = time.Second
 
 // membership tells the changes of a run's lease bucket that move the fair
@@ -637,7 +647,7 @@ type membership struct {
 	mu       sync.Mutex
 	known    map[string]bool      // workers seen
 	gave     map[string]time.Time // leases given back, and when
-	cooldown time.Duration        // how long a given-back lease stays the others' (giveBackCooldown)
+	cooldown time.Duration        // how long a given-back lease stays the others' (a heartbeat, at most giveBackCooldown)
 	lastLive int                  // live workers at the last balance
 }
 
@@ -690,8 +700,8 @@ func (m *membership) gaveBack(n int) {
 	m.mu.Unlock()
 }
 
-// givenBack reports whether this worker gave partition n back less than
-// a heartbeat ago.
+// givenBack reports whether this worker gave partition n back within the
+// cooldown.
 func (m *membership) givenBack(n int) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -781,9 +791,13 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 		return true
 	}
 	live := 0
+	leased := map[string]bool{} // held by some worker as the listing saw it
 	for k := range l.Keys() {
-		if strings.HasPrefix(k, "w.") {
+		switch {
+		case strings.HasPrefix(k, "w."):
 			live++
+		case strings.HasPrefix(k, "p."):
+			leased[k] = true
 		}
 	}
 	live = max(live, 1)
@@ -833,7 +847,7 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 	off := Partition(w.cfg.ID, meta.Partitions)
 	for i := 0; i < meta.Partitions && held < share; i++ {
 		n := (off + i) % meta.Partitions
-		if parts[n] != nil || busy != nil && !busy[n] || members.givenBack(n) {
+		if parts[n] != nil || busy != nil && !busy[n] || members.givenBack(n) || leased[partitionKey(n)] {
 			continue
 		}
 		rev, err := kv.Create(ctx, partitionKey(n), []byte(w.cfg.ID))
