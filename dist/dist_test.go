@@ -116,26 +116,8 @@ func TestSecondWorkerGetsItsShare(t *testing.T) {
 			}
 		})
 	}
-	// leases polls the run's leases until ok accepts them or 40 s pass.
 	leases := func(ok func(held map[string]int) bool) map[string]int {
-		var held map[string]int
-		for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			st, err := RunStatus(context.Background(), c, rc.Name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Pending == 0 {
-				t.Fatalf("the run ended first (leases %v)", held)
-			}
-			held = map[string]int{}
-			for _, w := range st.Leases {
-				held[w]++
-			}
-			if ok(held) {
-				break
-			}
-		}
-		return held
+		return leasesWhen(t, c, rc.Name, 40*time.Second, 0, ok)
 	}
 	// Hosts hash to partitions, so some of the 16 may have no targets;
 	// the fair share is of the others.

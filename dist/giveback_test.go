@@ -37,49 +37,20 @@ func TestGivenBackPartitionTakenAgain(t *testing.T) {
 			t.Errorf("worker a: %v", err)
 		}
 	})
-	// held polls until ok accepts the number of leases a holds and that
-	// number has not changed for 300 ms (a balance takes its leases one
-	// by one), or 20 s pass.
+	// held waits until ok accepts the number of leases a holds.
 	held := func(ok func(int) bool) int {
-		n, since := -1, time.Now()
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			st, err := RunStatus(context.Background(), c, rc.Name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Pending == 0 {
-				t.Fatalf("the run ended first (a holds %d)", n)
-			}
-			m := 0
-			for _, id := range st.Leases {
-				if id == "a" {
-					m++
-				}
-			}
-			if m != n {
-				n, since = m, time.Now()
-			}
-			if ok(n) && time.Since(since) >= 300*time.Millisecond {
-				break
-			}
-		}
-		return n
+		return leasesWhen(t, c, rc.Name, 20*time.Second, 300*time.Millisecond,
+			func(h map[string]int) bool { return ok(h["a"]) })["a"]
 	}
 	all := held(func(n int) bool { return n >= 12 })
 	if all < 12 {
 		t.Fatalf("worker a alone holds %d partitions, want (nearly) all 16", all)
 	}
-	kv, err := c.JS.KeyValue(context.Background(), leaseBucket(rc.Name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kv.Put(context.Background(), "w.ghost.1", []byte(`{"id":"ghost"}`)); err != nil {
-		t.Fatal(err)
-	}
+	kv := ghostHeartbeat(t, c, rc.Name)
 	if n := held(func(n int) bool { return n < all }); n >= all {
 		t.Fatalf("with a second heartbeat, a still holds %d of %d partitions", n, all)
 	}
-	if err := kv.Delete(context.Background(), "w.ghost.1"); err != nil {
+	if err := kv.Delete(context.Background(), ghostKey); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -106,13 +77,7 @@ func TestIdleWorkerTakesUnservedPartition(t *testing.T) {
 	rc.LeaseTTL, rc.AckWait = 4*time.Minute, 5*time.Minute
 	c := connect(t, url)
 	submit(t, c, rc, urls)
-	kv, err := c.JS.KeyValue(context.Background(), leaseBucket(rc.Name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kv.Put(context.Background(), "w.ghost.1", []byte(`{"id":"ghost"}`)); err != nil {
-		t.Fatal(err)
-	}
+	ghostHeartbeat(t, c, rc.Name)
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

@@ -3,10 +3,13 @@ package dist
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fanout/fanout/engine"
 	"github.com/fanout/fanout/fetch"
@@ -167,3 +170,51 @@ func newWorker(t testing.TB, url string, cfg WorkerConfig) *Worker {
 func inputOf(urls []string) *input.Reader {
 	return input.NewReader(input.Options{Dedupe: true}, input.Args(urls))
 }
+
+// leasesWhen polls run's leases, counted by worker, until ok accepts them
+// and they have not changed for settle (a balance takes its leases one by
+// one), or within passes. A run that ends first fails the test: its
+// leases no longer say anything.
+func leasesWhen(t testing.TB, c *Conn, run string, within, settle time.Duration, ok func(held map[string]int) bool) map[string]int {
+	t.Helper()
+	var held map[string]int
+	since := time.Now()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		st, err := RunStatus(context.Background(), c, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Pending == 0 {
+			t.Fatalf("the run ended first (leases %v)", held)
+		}
+		now := map[string]int{}
+		for _, w := range st.Leases {
+			now[w]++
+		}
+		if !maps.Equal(now, held) {
+			held, since = now, time.Now()
+		}
+		if ok(held) && time.Since(since) >= settle {
+			break
+		}
+	}
+	return held
+}
+
+// ghostHeartbeat writes a worker's heartbeat into run's lease bucket that
+// no worker stands behind, which halves the live workers' fair share, and
+// returns the bucket to delete it from.
+func ghostHeartbeat(t testing.TB, c *Conn, run string) jetstream.KeyValue {
+	t.Helper()
+	kv, err := c.JS.KeyValue(context.Background(), leaseBucket(run))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(context.Background(), ghostKey, []byte(`{"id":"ghost"}`)); err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
+// ghostKey is ghostHeartbeat's key.
+const ghostKey = "w.ghost.1"
