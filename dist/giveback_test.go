@@ -9,6 +9,20 @@ import (
 	"github.com/fanout/fanout/internal/simweb"
 )
 
+// slowRun starts NATS and simweb and submits run name: 4,000 targets over
+// 64 hosts, each answered after delay, with a 4 min lease TTL, so that a
+// heartbeat is a minute away and what a test sees is the balance it means.
+func slowRun(t *testing.T, name string, delay time.Duration) (url string, sim *simweb.Server, rc RunConfig, c *Conn, urls []string) {
+	url = startNATS(t)
+	sim = startSim(t, simweb.Config{})
+	urls = manyHosts(sim, 4000, 64, delay)
+	rc = testRun(name)
+	rc.LeaseTTL, rc.AckWait = 4*time.Minute, 5*time.Minute
+	c = connect(t, url)
+	submit(t, c, rc, urls)
+	return url, sim, rc, c, urls
+}
+
 // TestGivenBackPartitionTakenAgain: a partition a worker gave back is its
 // own again a second later if no other worker took it, not at its next
 // heartbeat. Near the end of a run the fair share shrinks while a given
@@ -19,13 +33,7 @@ import (
 // are free, the heartbeat goes, and a, alone again, must take them back
 // long before its next heartbeat (a minute, with a 4 min lease TTL).
 func TestGivenBackPartitionTakenAgain(t *testing.T) {
-	url := startNATS(t)
-	sim := startSim(t, simweb.Config{})
-	urls := manyHosts(sim, 4000, 64, 50*time.Millisecond) // ~12 s of work
-	rc := testRun("giveback")
-	rc.LeaseTTL, rc.AckWait = 4*time.Minute, 5*time.Minute
-	c := connect(t, url)
-	submit(t, c, rc, urls)
+	url, sim, rc, c, _ := slowRun(t, "giveback", 50*time.Millisecond) // ~12 s of work
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -103,4 +111,93 @@ func TestIdleWorkerTakesUnservedPartition(t *testing.T) {
 		t.Errorf("worker a did %d targets, want all %d", got, len(urls))
 	}
 	t.Logf("run of %d targets over 2 partitions done by one worker in %v", len(urls), time.Since(t0).Round(time.Millisecond))
+}
+
+// TestCappedWorkerShareGoesToOthers: the partitions a worker capped by
+// --max-partitions cannot take go to the uncapped ones. The fair share
+// counted every live worker alike, so with a worker capped at 2 of 16
+// partitions the other took its half, 8, and 6 partitions waited until
+// either worker's own ran dry: a run as long again as it needed to be.
+func TestCappedWorkerShareGoesToOthers(t *testing.T) {
+	url, sim, rc, c, urls := slowRun(t, "capped", 100*time.Millisecond) // b alone: 25 s at 16 in flight
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	for _, cfg := range []WorkerConfig{
+		// a is slow too: its two partitions must not run dry (a drained
+		// partition no longer counts against a share) before b has had
+		// every chance to take the rest.
+		{Engine: engineConfig(t, sim, 1, 1), Run: rc.Name, ID: "a", ExitWhenDone: true, MaxPartitions: 2},
+		{Engine: engineConfig(t, sim, 16, 2), Run: rc.Name, ID: "b", ExitWhenDone: true},
+	} {
+		w := newWorker(t, url, cfg)
+		wg.Go(func() {
+			if err := w.Run(context.Background(), stop); err != nil {
+				t.Errorf("worker %s: %v", cfg.ID, err)
+			}
+		})
+	}
+	// Workers share the partitions with targets queued: with 64 hosts
+	// hashed over 16 partitions, one may get none.
+	busy := map[int]bool{}
+	for r := inputOf(urls); ; {
+		tg, err := r.Next()
+		if err != nil {
+			break
+		}
+		busy[Partition(tg.HostKey, rc.Partitions)] = true
+	}
+	// Within 5 s: b's first 8 partitions take it ~12 s to drain, after
+	// which it would take the rest anyway.
+	held := leasesWhen(t, c, rc.Name, 5*time.Second, 300*time.Millisecond,
+		func(h map[string]int) bool { return h["a"] == 2 && h["b"] == len(busy)-2 })
+	if held["a"] != 2 || held["b"] != len(busy)-2 {
+		t.Fatalf("leases held %v, want a (capped at 2) 2 and b the other %d of the %d partitions with targets",
+			held, len(busy)-2, len(busy))
+	}
+}
+
+func TestFairShare(t *testing.T) {
+	for _, tc := range []struct {
+		want int
+		caps []int // of every live worker, own included
+		own  int
+		out  int
+	}{
+		{16, []int{0}, 0, 16},
+		{16, []int{0, 0}, 0, 8},
+		{16, []int{0, 0, 0}, 0, 6}, // rounded up, as before caps counted
+		{0, []int{0, 0}, 0, 0},
+		{16, []int{2, 0}, 0, 14}, // the capped worker's remainder falls to the other
+		{16, []int{2, 0}, 2, 2},
+		{16, []int{1, 0, 0}, 0, 8},
+		{16, []int{10, 0}, 10, 8}, // a cap above the share changes nothing
+		{16, []int{10, 0}, 0, 8},
+		{16, []int{2, 3}, 3, 3}, // the caps cannot cover the run: each takes its cap
+		{16, []int{2, 3}, 2, 2},
+		{3, []int{0, 0, 0, 0, 0}, 0, 1},
+	} {
+		if got := fairShare(tc.want, tc.caps, tc.own); got != tc.out {
+			t.Errorf("fairShare(%d, %v, %d) = %d, want %d", tc.want, tc.caps, tc.own, got, tc.out)
+		}
+	}
+}
+
+func TestCapOf(t *testing.T) {
+	w := &Worker{cfg: WorkerConfig{ID: "a", MaxPartitions: 3}, instance: "XYZ"}
+	uncapped := &Worker{cfg: WorkerConfig{ID: "b"}, instance: "XYZ"}
+	for key, want := range map[string]int{
+		w.beatKey():         3,
+		uncapped.beatKey():  0,
+		ghostKey:            0,
+		"w.a.XYZ.mx":        0,
+		"w.a.XYZ.m-1":       0,
+		"w.a.XYZ.something": 0,
+	} {
+		if got := capOf(key); got != want {
+			t.Errorf("capOf(%q) = %d, want %d", key, got, want)
+		}
+	}
 }

@@ -103,7 +103,61 @@ func (w *Worker) Done() int64 { return w.done.Load() }
 // and its instance, so that two workers given one --id by mistake are two
 // workers to the fair share and to status, and the one that stops deletes
 // its own heartbeat only, not the other's with it.
-func (w *Worker) beatKey() string { return "w." + w.cfg.ID + "." + w.instance }
+//
+// A worker capped by MaxPartitions says so in its key, .m<N> at the end:
+// every worker's balance then counts it for at most N partitions of a
+// fair share from the key listing alone, and gives what it cannot take to
+// the others.
+func (w *Worker) beatKey() string {
+	k := "w." + w.cfg.ID + "." + w.instance
+	if w.cfg.MaxPartitions > 0 {
+		k += ".m" + strconv.Itoa(w.cfg.MaxPartitions)
+	}
+	return k
+}
+
+// capOf reads a heartbeat key's cap, 0 for none (and for the keys of
+// workers from before caps were written there).
+func capOf(key string) int {
+	f := strings.Split(key, ".")
+	if len(f) != 4 || !strings.HasPrefix(f[3], "m") {
+		return 0
+	}
+	n, err := strconv.Atoi(f[3][1:])
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// fairShare is how many of want partitions a worker capped at own (0:
+// uncapped) takes when the live workers have caps (own's among them): the
+// smallest level L at which the workers, each taking L or its cap if
+// lower, cover want, and own's cap if lower. Without caps that is want ÷
+// workers, rounded up; a capped worker's remainder falls to the others.
+// When the caps cannot cover want, each takes its cap and the uncapped
+// (if any) take the rest.
+func fairShare(want int, caps []int, own int) int {
+	level := want
+	for l := 0; l <= want; l++ {
+		covered := 0
+		for _, c := range caps {
+			if c == 0 || c > l {
+				covered += l
+			} else {
+				covered += c
+			}
+		}
+		if covered >= want {
+			level = l
+			break
+		}
+	}
+	if own > 0 {
+		return min(level, own)
+	}
+	return level
+}
 
 // Close releases idle connections.
 func (w *Worker) Close() { w.client.Close() }
@@ -790,17 +844,22 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 		w.logf("run %s: listing workers: %v (not rebalancing now)", meta.Name, err)
 		return true
 	}
-	live := 0
+	var caps []int // of the live workers, 0 for none
+	self := false
 	leased := map[string]bool{} // held by some worker as the listing saw it
 	for k := range l.Keys() {
 		switch {
 		case strings.HasPrefix(k, "w."):
-			live++
+			caps = append(caps, capOf(k))
+			self = self || k == w.beatKey()
 		case strings.HasPrefix(k, "p."):
 			leased[k] = true
 		}
 	}
-	live = max(live, 1)
+	if !self { // its heartbeat failed, or is not listed yet
+		caps = append(caps, w.cfg.MaxPartitions)
+	}
+	live := len(caps)
 	// A balance that only takes leaves the news of a joined worker to
 	// the one that gives back.
 	joined := !takeOnly && members.joined(live)
@@ -809,10 +868,7 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 	if busy != nil {
 		want = len(busy)
 	}
-	share := (want + live - 1) / live
-	if w.cfg.MaxPartitions > 0 {
-		share = min(share, w.cfg.MaxPartitions)
-	}
+	share := fairShare(want, caps, w.cfg.MaxPartitions)
 	// Held partitions without work left do not count against the share.
 	held := 0
 	for n := range parts {
