@@ -9,18 +9,28 @@ import (
 	"github.com/fanout/fanout/internal/simweb"
 )
 
-// slowRun starts NATS and simweb and submits run name: 4,000 targets over
-// 64 hosts, each answered after delay, with a 4 min lease TTL, so that a
+// quietRun is a test run whose workers hear from each other only through
+// the lease bucket: n targets over hosts, each answered after delay, in
+// parts partitions (0: testRun's 16), with a 4 min lease TTL, so that a
 // heartbeat is a minute away and what a test sees is the balance it means.
-func slowRun(t *testing.T, name string, delay time.Duration) (url string, sim *simweb.Server, rc RunConfig, c *Conn, urls []string) {
-	url = startNATS(t)
+type quietRun struct {
+	name            string
+	n, hosts, parts int
+	delay           time.Duration
+}
+
+// submit starts simweb and submits the run to the server at url.
+func (q quietRun) submit(t *testing.T, url string) (sim *simweb.Server, rc RunConfig, c *Conn, urls []string) {
 	sim = startSim(t, simweb.Config{})
-	urls = manyHosts(sim, 4000, 64, delay)
-	rc = testRun(name)
+	urls = manyHosts(sim, q.n, q.hosts, q.delay)
+	rc = testRun(q.name)
+	if q.parts > 0 {
+		rc.Partitions = q.parts
+	}
 	rc.LeaseTTL, rc.AckWait = 4*time.Minute, 5*time.Minute
 	c = connect(t, url)
 	submit(t, c, rc, urls)
-	return url, sim, rc, c, urls
+	return sim, rc, c, urls
 }
 
 // TestGivenBackPartitionTakenAgain: a partition a worker gave back is its
@@ -33,7 +43,8 @@ func slowRun(t *testing.T, name string, delay time.Duration) (url string, sim *s
 // are free, the heartbeat goes, and a, alone again, must take them back
 // long before its next heartbeat (a minute, with a 4 min lease TTL).
 func TestGivenBackPartitionTakenAgain(t *testing.T) {
-	url, sim, rc, c, _ := slowRun(t, "giveback", 50*time.Millisecond) // ~12 s of work
+	url := startNATS(t)
+	sim, rc, c, _ := quietRun{name: "giveback", n: 4000, hosts: 64, delay: 50 * time.Millisecond}.submit(t, url) // ~12 s of work
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -78,13 +89,7 @@ func TestGivenBackPartitionTakenAgain(t *testing.T) {
 // a serves one and the other waits for whoever is free first.
 func TestIdleWorkerTakesUnservedPartition(t *testing.T) {
 	url := startNATS(t)
-	sim := startSim(t, simweb.Config{})
-	urls := manyHosts(sim, 200, 16, 0)
-	rc := testRun("idle")
-	rc.Partitions = 2
-	rc.LeaseTTL, rc.AckWait = 4*time.Minute, 5*time.Minute
-	c := connect(t, url)
-	submit(t, c, rc, urls)
+	sim, rc, c, urls := quietRun{name: "idle", n: 200, hosts: 16, parts: 2}.submit(t, url)
 	ghostHeartbeat(t, c, rc.Name)
 
 	stop := make(chan struct{})
@@ -119,7 +124,9 @@ func TestIdleWorkerTakesUnservedPartition(t *testing.T) {
 // partitions the other took its half, 8, and 6 partitions waited until
 // either worker's own ran dry: a run as long again as it needed to be.
 func TestCappedWorkerShareGoesToOthers(t *testing.T) {
-	url, sim, rc, c, urls := slowRun(t, "capped", 100*time.Millisecond) // b alone: 25 s at 16 in flight
+	url := startNATS(t)
+	// b alone: 25 s at 16 in flight
+	sim, rc, c, urls := quietRun{name: "capped", n: 4000, hosts: 64, delay: 100 * time.Millisecond}.submit(t, url)
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -198,6 +205,76 @@ func TestCapOf(t *testing.T) {
 	} {
 		if got := capOf(key); got != want {
 			t.Errorf("capOf(%q) = %d, want %d", key, got, want)
+		}
+	}
+}
+
+// TestIdleWorkersLookSeldom: workers with nothing to do look at the run
+// less and less often, and still all leave at once when it ends. Each
+// idle worker looked every 250 ms (the run's metadata and a stream info)
+// and listed the leases every second (an ordered consumer created and
+// deleted on the server): twenty idle workers took 9% of a core from the
+// server. Here a lease nobody stands behind holds the run's one partition,
+// so three workers sit idle; then the lease goes, one of them runs the
+// partition, and the others must leave with it.
+func TestIdleWorkersLookSeldom(t *testing.T) {
+	srv := startNATSServer(t)
+	url := srv.ClientURL()
+	sim, rc, c, urls := quietRun{name: "seldom", n: 200, hosts: 16, parts: 1}.submit(t, url)
+	kv, err := c.JS.KeyValue(context.Background(), leaseBucket(rc.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(context.Background(), partitionKey(0), []byte("ghost")); err != nil {
+		t.Fatal(err)
+	}
+	apiCalls := func() uint64 {
+		v, err := srv.Varz(nil)
+		if err != nil || v.JetStream.Stats == nil {
+			t.Fatalf("server counters: %v", err)
+		}
+		return v.JetStream.Stats.API.Total
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	const workers = 3
+	exited := make(chan time.Time, workers)
+	for _, id := range []string{"a", "b", "c"} {
+		w := newWorker(t, url, WorkerConfig{Engine: engineConfig(t, sim, 4, 2), Run: rc.Name, ID: id, ExitWhenDone: true})
+		wg.Go(func() {
+			if err := w.Run(context.Background(), stop); err != nil {
+				t.Errorf("worker %s: %v", id, err)
+			}
+			exited <- time.Now()
+		})
+	}
+	time.Sleep(5 * time.Second)
+	from, t0 := apiCalls(), time.Now()
+	time.Sleep(7 * time.Second)
+	rate := float64(apiCalls()-from) / time.Since(t0).Seconds() / workers
+	t.Logf("idle for 5 to 12 s, a worker made %.1f JetStream API calls a second", rate)
+	if rate > 2 {
+		t.Errorf("idle for 5 to 12 s, a worker made %.1f JetStream API calls a second, want at most 2", rate)
+	}
+
+	if err := kv.Delete(context.Background(), partitionKey(0)); err != nil {
+		t.Fatal(err)
+	}
+	freed := time.Now()
+	for range workers {
+		select {
+		case at := <-exited:
+			// Idle for 12 s, the two that do not get the partition look
+			// every 3 s, but the first to leave wakes them.
+			if d := at.Sub(freed); d > 2*time.Second {
+				t.Errorf("a worker left %v after the partition was freed (200 fast targets), want within 2 s", d.Round(time.Millisecond))
+			}
+		case <-time.After(20 * time.Second):
+			st, _ := RunStatus(context.Background(), c, rc.Name)
+			t.Fatalf("20 s after the partition was freed, a worker still runs (%d of %d targets pending)", st.Pending, len(urls))
 		}
 	}
 }

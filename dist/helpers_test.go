@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fanout/fanout/engine"
@@ -20,12 +21,18 @@ import (
 // startNATS runs an embedded JetStream server on a free loopback port.
 func startNATS(t testing.TB) string {
 	t.Helper()
+	return startNATSServer(t).ClientURL()
+}
+
+// startNATSServer is startNATS, for a test that reads the server's counters.
+func startNATSServer(t testing.TB) *server.Server {
+	t.Helper()
 	srv, err := StartServer(ServerConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv.ClientURL()
+	return srv
 }
 
 func connect(t testing.TB, url string) *Conn {
