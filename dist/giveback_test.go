@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/fanout/fanout/internal/simweb"
 )
 
@@ -210,13 +212,15 @@ func TestCapOf(t *testing.T) {
 }
 
 // TestIdleWorkersLookSeldom: workers with nothing to do look at the run
-// less and less often, and still all leave at once when it ends. Each
-// idle worker looked every 250 ms (the run's metadata and a stream info)
-// and listed the leases every second (an ordered consumer created and
-// deleted on the server): twenty idle workers took 9% of a core from the
-// server. Here a lease nobody stands behind holds the run's one partition,
-// so three workers sit idle; then the lease goes, one of them runs the
-// partition, and the others must leave with it.
+// less and less often, and a change in the lease bucket brings them back
+// at once. Each idle worker looked every 250 ms (the run's metadata and a
+// stream info) and listed the leases every second (an ordered consumer
+// created and deleted on the server): twenty idle workers took 9% of a
+// core from the server. Here a lease nobody stands behind holds the run's
+// one partition, so three workers sit idle; then the lease goes, which
+// every worker sees, one of them runs the partition, and all must leave
+// within 2 s, where at the pace of 12 s idle they would look every 3 s.
+// (The server's API count leaves out direct gets, the metadata reads.)
 func TestIdleWorkersLookSeldom(t *testing.T) {
 	srv := startNATSServer(t)
 	url := srv.ClientURL()
@@ -267,8 +271,8 @@ func TestIdleWorkersLookSeldom(t *testing.T) {
 	for range workers {
 		select {
 		case at := <-exited:
-			// Idle for 12 s, the two that do not get the partition look
-			// every 3 s, but the first to leave wakes them.
+			// Idle for 12 s, the two that do not get the partition
+			// would look every 3 s; the lease's deletion woke them.
 			if d := at.Sub(freed); d > 2*time.Second {
 				t.Errorf("a worker left %v after the partition was freed (200 fast targets), want within 2 s", d.Round(time.Millisecond))
 			}
@@ -278,3 +282,55 @@ func TestIdleWorkersLookSeldom(t *testing.T) {
 		}
 	}
 }
+
+// TestUnleased: an idle worker's partition search lists the leases only
+// for a partition with work that has no lease it knows of, or whose lease
+// has not been renewed for a while (its worker may be dead: an expiring
+// lease leaves no event in the watch).
+func TestUnleased(t *testing.T) {
+	m := newMembership("w.self.X", time.Second)
+	m.listed(map[string]bool{partitionKey(0): true, partitionKey(1): true})
+	held := map[int]*partition{2: {}}
+	for _, tc := range []struct {
+		name  string
+		busy  []int
+		stale time.Duration
+		want  bool
+	}{
+		{"every busy partition leased", []int{0, 1}, time.Minute, false},
+		{"held here", []int{0, 2}, time.Minute, false},
+		{"one without a lease", []int{0, 3}, time.Minute, true},
+		{"a lease not renewed for longer than stale", []int{0}, 0, true},
+		{"nothing busy", nil, time.Minute, false},
+		{"a lease deleted since the listing", []int{1}, time.Minute, true},
+		{"a lease taken since the listing", []int{4}, time.Minute, false},
+	} {
+		switch tc.name {
+		case "a lease deleted since the listing":
+			m.changed(entry{partitionKey(1), jetstream.KeyValueDelete})
+		case "a lease taken since the listing":
+			m.changed(entry{partitionKey(4), jetstream.KeyValuePut})
+		}
+		busy := map[int]bool{}
+		for _, n := range tc.busy {
+			busy[n] = true
+		}
+		if got := m.unleased(busy, held, tc.stale); got != tc.want {
+			t.Errorf("%s: unleased = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// entry is a lease bucket's watch entry: a key and an operation.
+type entry struct {
+	key string
+	op  jetstream.KeyValueOp
+}
+
+func (e entry) Bucket() string                  { return "" }
+func (e entry) Key() string                     { return e.key }
+func (e entry) Value() []byte                   { return nil }
+func (e entry) Revision() uint64                { return 0 }
+func (e entry) Created() time.Time              { return time.Time{} }
+func (e entry) Delta() uint64                   { return 0 }
+func (e entry) Operation() jetstream.KeyValueOp { return e.op }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -75,6 +74,9 @@ func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
 	ec := cfg.Engine
 	if err := ec.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.MaxPartitions < 0 {
+		return nil, fmt.Errorf("--max-partitions must be 0 (a fair share) or more, got %d", cfg.MaxPartitions)
 	}
 	if cfg.ID == "" {
 		h, _ := os.Hostname()
@@ -455,7 +457,8 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	// server a metadata get and a stream info, and a lease listing (an
 	// ordered consumer) for a partition search, and twenty idle workers
 	// looking every 250 ms took 9% of a core from it. busyAt is when this
-	// worker last held targets or saw the membership change.
+	// worker last held targets or was woken by a change in the lease
+	// bucket (a worker joining or leaving, a lease deleted).
 	busyAt := time.Now()
 	var lastEndCheck, lastIdleLook time.Time
 	// Membership changes rebalance at once rather than at the next
@@ -483,10 +486,16 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	wake := make(chan struct{}, 1)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
+	// watching says the watch delivers: without it the leases known
+	// between listings are stale, and an idle worker's partition search
+	// lists them every time.
+	var watching atomic.Bool
 	if watch, err := kv.WatchAll(wctx, jetstream.UpdatesOnly()); err == nil {
 		read := make(chan struct{})
+		watching.Store(true)
 		go func() {
 			defer close(read)
+			defer watching.Store(false)
 			for e := range watch.Updates() {
 				w.checkSameID(e)
 				if members.changed(e) {
@@ -615,7 +624,14 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 					busyAt = time.Now()
 					break
 				}
-				if pace := idlePace(time.Since(busyAt), meta.LeaseTTL); time.Since(lastEndCheck) >= pace {
+				pace := idlePace(time.Since(busyAt), meta.LeaseTTL)
+				if !s.submitted.Load() {
+					// Nothing in the lease bucket tells the end of a
+					// submit: a worker idle through a slow one looks at
+					// least every second (a KV get while it runs).
+					pace = min(pace, time.Second)
+				}
+				if time.Since(lastEndCheck) >= pace {
 					lastEndCheck = time.Now()
 					if end, err := ended(); end {
 						return err
@@ -639,7 +655,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 						bctx, cancel := ctxOr(ctx, 10*time.Second)
 						busy := w.busyPartitions(bctx, s)
 						cancel()
-						if busy != nil && members.unleased(busy, parts) {
+						if busy != nil && (!watching.Load() || members.unleased(busy, parts, meta.LeaseTTL/2)) {
 							beat = !rebalance(true)
 						}
 					}
@@ -670,7 +686,7 @@ const (
 
 // state looks whether the session's run is over or was deleted. While its
 // metadata shows it still being submitted, that is all it reads: one KV
-// get, as an idle worker asks four times a second. Otherwise the targets
+// get, as an idle worker asks up to four times a second. Otherwise the targets
 // stream decides, and it alone tells deleted: it is gone, or it is another
 // one of the same name (deleted and submitted again since). In a cluster
 // the stream's leader answers that, while the metadata is read from any
@@ -711,10 +727,12 @@ func (s *session) state(ctx context.Context) runState {
 // (it gave it back for being above).
 const giveBackCooldown = time.Second
 
-// idleLook is how often a worker that holds no targets of a run
-// submitted in full looks for a partition with work that nobody serves:
-// a lease listing (an ordered consumer on the server), the run's
-// metadata and a stream info, and a create for each free partition.
+// idleLook is how often, at most, a worker that holds no targets of a
+// run submitted in full looks for a partition with work that nobody
+// serves (at its idle pace when that is slower): the run's metadata and a
+// stream info, and a lease listing (an ordered consumer on the server) and
+// a create for each free partition only when a partition with work has no
+// lease it knows of.
 const idleLook = time.Second
 
 // idlePace is how often a worker idle for idleFor looks at its run: a
@@ -737,14 +755,14 @@ type membership struct {
 	mu       sync.Mutex
 	known    map[string]bool      // workers seen
 	gave     map[string]time.Time // leases given back, and when
-	leases   map[string]bool      // leases held by any worker: the last listing, then the watch
+	leases   map[string]time.Time // leases held by any worker, and when last seen: the last listing, then the watch
 	cooldown time.Duration        // how long a given-back lease stays the others' (a heartbeat, at most giveBackCooldown)
 	lastLive int                  // live workers at the last balance
 }
 
 func newMembership(selfKey string, cooldown time.Duration) *membership {
 	// Its own first heartbeat changes nothing: it balanced just before.
-	return &membership{known: map[string]bool{selfKey: true}, gave: map[string]time.Time{}, leases: map[string]bool{},
+	return &membership{known: map[string]bool{selfKey: true}, gave: map[string]time.Time{}, leases: map[string]time.Time{},
 		cooldown: cooldown}
 }
 
@@ -781,8 +799,8 @@ func (m *membership) changed(e jetstream.KeyValueEntry) bool {
 		delete(m.known, key)
 		return true
 	case strings.HasPrefix(key, "p."):
-		if put {
-			m.leases[key] = true
+		if put { // taken or renewed
+			m.leases[key] = time.Now()
 		} else {
 			delete(m.leases, key)
 		}
@@ -792,22 +810,29 @@ func (m *membership) changed(e jetstream.KeyValueEntry) bool {
 }
 
 // listed records the leases a lease listing found; the watch keeps them
-// up to date until the next listing. (A lease that expires with its dead
-// worker leaves no event: it counts as held until the next listing, at a
-// heartbeat.)
+// up to date until the next listing.
 func (m *membership) listed(leased map[string]bool) {
+	now := time.Now()
 	m.mu.Lock()
-	m.leases = maps.Clone(leased)
+	m.leases = make(map[string]time.Time, len(leased))
+	for k := range leased {
+		m.leases[k] = now
+	}
 	m.mu.Unlock()
 }
 
-// unleased reports whether one of the partitions in busy has no lease as
-// far as the listing and the watch tell, nor is in held.
-func (m *membership) unleased(busy map[int]bool, held map[int]*partition) bool {
+// unleased reports whether one of the partitions in busy, not in held, has
+// no lease as far as the listing and the watch tell, or one not renewed
+// for stale: a lease that expires with its dead worker leaves no event in
+// the watch, but its renewals (every LeaseTTL/4) stop.
+func (m *membership) unleased(busy map[int]bool, held map[int]*partition, stale time.Duration) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for n := range busy {
-		if held[n] == nil && !m.leases[partitionKey(n)] {
+		if held[n] != nil {
+			continue
+		}
+		if seen, ok := m.leases[partitionKey(n)]; !ok || time.Since(seen) > stale {
 			return true
 		}
 	}

@@ -111,3 +111,13 @@ func TestWorkerStartedBeforeSubmit(t *testing.T) {
 		t.Errorf("the worker did not serve the run:\n%s", stderr.String())
 	}
 }
+
+// TestWorkerNegativeMaxPartitions: a negative --max-partitions is a usage
+// error named before any connection is tried (it counted against the fair
+// share of the other workers).
+func TestWorkerNegativeMaxPartitions(t *testing.T) {
+	code, _, errOut := runCLI(t, "", "worker", "--max-partitions", "-1", "--nats", "nats://127.0.0.1:1")
+	if want := "--max-partitions must be 0 (a fair share) or more, got -1"; code != ExitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errOut, ExitUsage, want)
+	}
+}
