@@ -286,26 +286,32 @@ func TestIdleWorkersLookSeldom(t *testing.T) {
 // TestUnleased: an idle worker's partition search lists the leases only
 // for a partition with work that has no lease it knows of, or whose lease
 // has not been renewed for a while (its worker may be dead: an expiring
-// lease leaves no event in the watch).
+// lease leaves no event in the watch, and listings show it until then).
 func TestUnleased(t *testing.T) {
 	m := newMembership("w.self.X", time.Second)
-	m.listed(map[string]bool{partitionKey(0): true, partitionKey(1): true})
+	m.listed(map[string]bool{partitionKey(0): true, partitionKey(1): true, partitionKey(5): true})
+	m.leases[partitionKey(5)] = time.Now().Add(-time.Hour) // first seen an hour ago, never renewed since
 	held := map[int]*partition{2: {}}
 	for _, tc := range []struct {
-		name  string
-		busy  []int
-		stale time.Duration
-		want  bool
+		name string
+		busy []int
+		want bool
 	}{
-		{"every busy partition leased", []int{0, 1}, time.Minute, false},
-		{"held here", []int{0, 2}, time.Minute, false},
-		{"one without a lease", []int{0, 3}, time.Minute, true},
-		{"a lease not renewed for longer than stale", []int{0}, 0, true},
-		{"nothing busy", nil, time.Minute, false},
-		{"a lease deleted since the listing", []int{1}, time.Minute, true},
-		{"a lease taken since the listing", []int{4}, time.Minute, false},
+		{"every busy partition leased", []int{0, 1}, false},
+		{"held here", []int{0, 2}, false},
+		{"one without a lease", []int{0, 3}, true},
+		{"a lease not renewed for longer than stale", []int{5}, true},
+		{"the same after a later listing", []int{5}, true},
+		{"the same once the watch sees it renewed", []int{5}, false},
+		{"nothing busy", nil, false},
+		{"a lease deleted since the listing", []int{1}, true},
+		{"a lease taken since the listing", []int{4}, false},
 	} {
 		switch tc.name {
+		case "the same after a later listing":
+			m.listed(map[string]bool{partitionKey(0): true, partitionKey(1): true, partitionKey(5): true})
+		case "the same once the watch sees it renewed":
+			m.changed(entry{partitionKey(5), jetstream.KeyValuePut})
 		case "a lease deleted since the listing":
 			m.changed(entry{partitionKey(1), jetstream.KeyValueDelete})
 		case "a lease taken since the listing":
@@ -315,7 +321,7 @@ func TestUnleased(t *testing.T) {
 		for _, n := range tc.busy {
 			busy[n] = true
 		}
-		if got := m.unleased(busy, held, tc.stale); got != tc.want {
+		if got := m.unleased(busy, held, time.Minute); got != tc.want {
 			t.Errorf("%s: unleased = %v, want %v", tc.name, got, tc.want)
 		}
 	}

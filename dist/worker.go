@@ -810,15 +810,22 @@ func (m *membership) changed(e jetstream.KeyValueEntry) bool {
 }
 
 // listed records the leases a lease listing found; the watch keeps them
-// up to date until the next listing.
+// up to date until the next listing. A lease already known keeps the time
+// the watch last saw it put: a listing shows a dead worker's lease until
+// it expires, and stamping it would hide that nobody renews it.
 func (m *membership) listed(leased map[string]bool) {
 	now := time.Now()
 	m.mu.Lock()
-	m.leases = make(map[string]time.Time, len(leased))
+	defer m.mu.Unlock()
+	leases := make(map[string]time.Time, len(leased))
 	for k := range leased {
-		m.leases[k] = now
+		if seen, ok := m.leases[k]; ok {
+			leases[k] = seen
+		} else {
+			leases[k] = now
+		}
 	}
-	m.mu.Unlock()
+	m.leases = leases
 }
 
 // unleased reports whether one of the partitions in busy, not in held, has
