@@ -340,3 +340,30 @@ func (e entry) Revision() uint64                { return 0 }
 func (e entry) Created() time.Time              { return time.Time{} }
 func (e entry) Delta() uint64                   { return 0 }
 func (e entry) Operation() jetstream.KeyValueOp { return e.op }
+
+// TestIdlePace: an idle worker looks at its run every quarter of the time
+// it has been idle, between 250 ms and a heartbeat, and at least every
+// second until the run is submitted in full.
+func TestIdlePace(t *testing.T) {
+	ttl := 30 * time.Second // a heartbeat of 7.5 s
+	for _, tc := range []struct {
+		idleFor   time.Duration
+		submitted bool
+		want      time.Duration
+	}{
+		{0, true, 250 * time.Millisecond},
+		{2 * time.Second, true, 500 * time.Millisecond},
+		{12 * time.Second, true, 3 * time.Second},
+		{time.Hour, true, 7500 * time.Millisecond},
+		{0, false, 250 * time.Millisecond},
+		{12 * time.Second, false, time.Second},
+		{time.Hour, false, time.Second},
+	} {
+		if got := idlePace(tc.idleFor, ttl, tc.submitted); got != tc.want {
+			t.Errorf("idlePace(%v, %v, submitted %v) = %v, want %v", tc.idleFor, ttl, tc.submitted, got, tc.want)
+		}
+	}
+	if got := idlePace(time.Hour, 400*time.Millisecond, true); got != 250*time.Millisecond {
+		t.Errorf("idlePace with a 400 ms lease TTL = %v, want the 250 ms floor", got)
+	}
+}

@@ -75,8 +75,8 @@ func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
 	if err := ec.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxPartitions < 0 {
-		return nil, fmt.Errorf("--max-partitions must be 0 (a fair share) or more, got %d", cfg.MaxPartitions)
+	if err := CheckMaxPartitions(cfg.MaxPartitions); err != nil {
+		return nil, err
 	}
 	if cfg.ID == "" {
 		h, _ := os.Hostname()
@@ -93,6 +93,15 @@ func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
 		return nil, err
 	}
 	return &Worker{c: c, cfg: cfg, client: client, instance: rand.Text()}, nil
+}
+
+// CheckMaxPartitions says what is wrong with a MaxPartitions of n, nil
+// when nothing is: the command line checks it before it connects.
+func CheckMaxPartitions(n int) error {
+	if n < 0 {
+		return fmt.Errorf("--max-partitions must be 0 (a fair share) or more, got %d", n)
+	}
+	return nil
 }
 
 // ID returns the worker's name in leases and status.
@@ -624,13 +633,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 					busyAt = time.Now()
 					break
 				}
-				pace := idlePace(time.Since(busyAt), meta.LeaseTTL)
-				if !s.submitted.Load() {
-					// Nothing in the lease bucket tells the end of a
-					// submit: a worker idle through a slow one looks at
-					// least every second (a KV get while it runs).
-					pace = min(pace, time.Second)
-				}
+				pace := idlePace(time.Since(busyAt), meta.LeaseTTL, s.submitted.Load())
 				if time.Since(lastEndCheck) >= pace {
 					lastEndCheck = time.Now()
 					if end, err := ended(); end {
@@ -641,15 +644,15 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 					// whose partitions ran dry while another partition's
 					// work waited, given back near the end of the run to
 					// a worker at its share by then: it waited for a
-					// heartbeat, up to 7.5 s of an idle cluster. (While
-					// the run is still being submitted, a worker that
-					// keeps up is idle most of the time; its heartbeat
-					// balances then.)
-					// A partition with work and no lease (as the last
-					// listing and the watch tell) is worth a listing and a
-					// balance; the stream info that tells which partitions
-					// have work is far cheaper for the server than the
-					// listing, an ordered consumer created and deleted.
+					// heartbeat, up to 7.5 s of an idle cluster. Only a
+					// partition with work and no lease (as the last
+					// listing and the watch tell) is worth a listing and
+					// a balance: the stream info that tells which
+					// partitions have work costs the server far less than
+					// the listing, an ordered consumer created and
+					// deleted. (While the run is still being submitted, a
+					// worker that keeps up is idle most of the time; its
+					// heartbeat balances then.)
 					if s.submitted.Load() && time.Since(lastIdleLook) >= max(idleLook, pace) {
 						lastIdleLook = time.Now()
 						bctx, cancel := ctxOr(ctx, 10*time.Second)
@@ -738,9 +741,16 @@ const idleLook = time.Second
 // idlePace is how often a worker idle for idleFor looks at its run: a
 // quarter of the time it has been idle, from 250 ms (a worker that just
 // ran dry sees the end of the run at once) up to a heartbeat
-// (LeaseTTL/4), which it sends anyway.
-func idlePace(idleFor, leaseTTL time.Duration) time.Duration {
-	return min(max(idleFor/4, 250*time.Millisecond), max(leaseTTL/4, 250*time.Millisecond))
+// (LeaseTTL/4), which it sends anyway. Until the run is submitted in full
+// it looks at least every second: nothing in the lease bucket tells the
+// end of a submit, and a worker idle through a slow one would see the
+// run's end a heartbeat late (a look is a KV get while the submit runs).
+func idlePace(idleFor, leaseTTL time.Duration, submitted bool) time.Duration {
+	pace := min(max(idleFor/4, 250*time.Millisecond), max(leaseTTL/4, 250*time.Millisecond))
+	if !submitted {
+		pace = min(pace, time.Second)
+	}
+	return pace
 }
 
 // membership tells the changes of a run's lease bucket that move the fair

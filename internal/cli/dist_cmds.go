@@ -257,8 +257,8 @@ released, then the worker exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, _, errs := f.config()
-			if maxParts < 0 {
-				errs = append(errs, fmt.Errorf("--max-partitions must be 0 (a fair share) or more, got %d", maxParts))
+			if err := dist.CheckMaxPartitions(maxParts); err != nil {
+				errs = append(errs, err)
 			}
 			if len(errs) > 0 {
 				return usageError{errors.Join(errs...)}

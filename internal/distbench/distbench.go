@@ -101,32 +101,11 @@ func freeAddr() (string, error) {
 // them no CPU meanwhile, so the wall time ends with collect.
 func Dist(s Setup, name string, workers int) (Measure, error) {
 	var m Measure
-	addr, err := freeAddr()
+	srv, addr, stopServer, err := startServer(s, name)
 	if err != nil {
 		return m, err
 	}
-	store := filepath.Join(s.Dir, "js-"+name)
-	defer os.RemoveAll(store)
-	srv := exec.Command(s.Fanout, "nats", "--listen", addr, "--store", store)
-	if err := srv.Start(); err != nil {
-		return m, err
-	}
-	defer func() {
-		if srv.ProcessState == nil {
-			srv.Process.Kill()
-			srv.Wait()
-		}
-	}()
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if i == 400 {
-			return m, fmt.Errorf("fanout nats did not listen on %s", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	defer stopServer()
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout())
 	defer cancel()
 	srvBefore, errBefore := procCPU(srv.Process.Pid)
@@ -197,6 +176,87 @@ func Dist(s Setup, name string, workers int) (Measure, error) {
 	m.Procs = append(m.Procs, Proc{"nats", during})
 	m.ServerStartStop = total - during
 	return m, nil
+}
+
+// startServer starts fanout nats on a free loopback port with a fresh
+// store under s.Dir, and returns it once it listens; stop kills it if it
+// still runs and removes the store.
+func startServer(s Setup, name string) (srv *exec.Cmd, addr string, stop func(), err error) {
+	if addr, err = freeAddr(); err != nil {
+		return nil, "", nil, err
+	}
+	store := filepath.Join(s.Dir, "js-"+name)
+	srv = exec.Command(s.Fanout, "nats", "--listen", addr, "--store", store)
+	if err := srv.Start(); err != nil {
+		return nil, "", nil, err
+	}
+	stop = func() {
+		if srv.ProcessState == nil {
+			srv.Process.Kill()
+			srv.Wait()
+		}
+		os.RemoveAll(store)
+	}
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return srv, addr, stop, nil
+		}
+		if i == 400 {
+			stop()
+			return nil, "", nil, fmt.Errorf("fanout nats did not listen on %s", addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// IdleServerCPU measures what idle workers cost the NATS server: it
+// starts fanout nats with a fresh store, submits s.List in two partitions
+// as run name, starts 2+idle workers for it (two serve the partitions,
+// the others hold nothing), and returns the server's CPU over window,
+// from warm after the workers started. The list should keep two workers
+// busy for warm+window (slow targets on two hosts).
+func IdleServerCPU(s Setup, name string, idle int, warm, window time.Duration) (time.Duration, error) {
+	srv, addr, stopServer, err := startServer(s, name)
+	if err != nil {
+		return 0, err
+	}
+	defer stopServer()
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout())
+	defer cancel()
+	nats := []string{"--nats", "nats://" + addr}
+	sub := exec.CommandContext(ctx, s.Fanout, append([]string{"submit", "--run", name, "-i", s.List, "-q", "--partitions", "2"}, nats...)...)
+	if out, err := sub.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("fanout submit: %v\n%s", err, out)
+	}
+	var workers []*exec.Cmd
+	defer func() {
+		for _, w := range workers {
+			w.Process.Signal(syscall.SIGTERM)
+		}
+		for _, w := range workers {
+			w.Wait()
+		}
+	}()
+	for i := range idle + 2 {
+		args := append([]string{"worker", "--run", name, "-q", "--id", fmt.Sprint("w", i)}, s.Engine...)
+		w := exec.CommandContext(ctx, s.Fanout, append(args, nats...)...)
+		if err := w.Start(); err != nil {
+			return 0, err
+		}
+		workers = append(workers, w)
+	}
+	time.Sleep(warm)
+	before, err := procCPU(srv.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(window)
+	after, err := procCPU(srv.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	return after - before, nil
 }
 
 // procCPU reads a live process's user + system CPU time from
