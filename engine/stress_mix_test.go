@@ -189,7 +189,17 @@ func mixOnce(t *testing.T, seed uint64) {
 		}
 	}()
 	got := map[uint64]int{}
-	deadline := time.After(8 * time.Second)
+	// A hang shows as no result for a while: the longest quiet stretch a
+	// run may have is one target's attempts back to back, each behind a
+	// Retry-After (350 ms at most) and a retry wait (5 ms). A whole run
+	// may take longer than any fixed bound on its own: one host slowed to
+	// one attempt at a time by 429s, with 64 targets and their retries
+	// paused again and again, took 8.9 s (seed 1795877689962914809), and
+	// the old "no end after 8 s" failed it.
+	const quiet, whole = 4 * time.Second, time.Minute
+	stall := time.NewTimer(quiet)
+	defer stall.Stop()
+	deadline := time.After(whole)
 	slow := r()%2 == 0
 	results := run.Results()
 loop:
@@ -199,12 +209,15 @@ loop:
 			if !ok {
 				break loop
 			}
+			stall.Reset(quiet)
 			got[res.Seq]++
 			if slow && res.Seq%5 == 0 {
 				time.Sleep(3 * time.Millisecond)
 			}
+		case <-stall.C:
+			t.Fatalf("seed %d: no result for %v: %d results, stats %+v, cfg %+v", seed, quiet, len(got), run.Stats(), c.Limits)
 		case <-deadline:
-			t.Fatalf("seed %d: no end after 8s: %d results, stats %+v, cfg %+v", seed, len(got), run.Stats(), c.Limits)
+			t.Fatalf("seed %d: no end after %v: %d results, stats %+v, cfg %+v", seed, whole, len(got), run.Stats(), c.Limits)
 		}
 	}
 	<-stopped
