@@ -76,6 +76,7 @@ func TestRetryable(t *testing.T) {
 		want bool
 	}{
 		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindRefused}}, true},
+		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindRefused, Permanent: true}}, false}, // a proxy's 407
 		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindConnectTimeout}}, true},
 		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindTimeout}}, true},
 		{fetch.Result{Error: &fetch.Error{Kind: fetch.KindReset}}, true},

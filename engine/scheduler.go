@@ -717,7 +717,7 @@ func retryable(r *fetch.Result) bool {
 	if r.Error != nil {
 		switch r.Error.Kind {
 		case fetch.KindRefused, fetch.KindConnectTimeout, fetch.KindLocal:
-			return true
+			return !r.Error.Permanent // a proxy's 407 says the same to every attempt
 		case fetch.KindTimeout, fetch.KindReset:
 			return safe
 		case fetch.KindDNS:

@@ -21,10 +21,18 @@ type kindError struct {
 	msg        string
 	err        error // optional cause
 	noFallback bool  // not a reason for a bare host's http fallback
+	permanent  bool  // Error.Permanent: another attempt would fail the same way
 }
 
 func (e *kindError) Error() string { return e.msg }
 func (e *kindError) Unwrap() error { return e.err }
+
+// permanent reports whether err says that another attempt would fail the
+// same way (Error.Permanent).
+func permanent(err error) bool {
+	ke := (*kindError)(nil)
+	return errors.As(err, &ke) && ke.permanent
+}
 
 // h2StreamError mirrors the field layout of net/http's bundled (unexported)
 // http2StreamError, whose As method fills any struct with the same field

@@ -136,7 +136,7 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 	}
 	if err != nil {
 		kind := c.kind(ctx, actx, err, ht)
-		r.Error = &Error{Kind: kind, Message: c.message(err, kind, ht, start), Transient: kind == KindDNS && dnsTimedOut(err)}
+		r.Error = &Error{Kind: kind, Message: c.message(err, kind, ht, start), Transient: kind == KindDNS && dnsTimedOut(err), Permanent: permanent(err)}
 	}
 	return r
 }

@@ -361,6 +361,9 @@ func TestProxyRefusesTunnel(t *testing.T) {
 	if strings.Contains(r.Error.Message, "secret") {
 		t.Errorf("message %q shows the proxy's password", r.Error.Message)
 	}
+	if !r.Error.Permanent {
+		t.Error("a proxy's 407 is not Permanent: every retry would be refused alike")
+	}
 	// A bare host does not fall back to http through the proxy that
 	// refused its https: that would hide the refusal behind plain text.
 	b := c.Fetch(context.Background(), Target{Input: "secure.test", URL: "https://secure.test/", HostKey: "secure.test:443", Bare: true})

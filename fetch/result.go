@@ -170,6 +170,11 @@ type Error struct {
 	// yet not happen again: a DNS lookup that timed out (a name that does
 	// not exist is final). It is not part of the output.
 	Transient bool `json:"-"`
+	// Permanent marks a failure of a kind retried as a rule that will
+	// recur on every attempt: a proxy that answered the tunnel request
+	// with a 4xx (407: it wants other credentials). It is not part of the
+	// output.
+	Permanent bool `json:"-"`
 }
 
 // Error returns "kind: message", so that a result's error prints as one

@@ -295,6 +295,13 @@ func proxyConnectResponse(_ context.Context, proxyURL *url.URL, req *http.Reques
 	if res.StatusCode == http.StatusOK {
 		return nil
 	}
-	return &kindError{kind: KindRefused, noFallback: true,
+	// A 4xx is the proxy's verdict on the request itself (its
+	// credentials, its policy), which a retry would send again unchanged;
+	// a 5xx is its trouble reaching the target, which may pass.
+	e := &kindError{kind: KindRefused, noFallback: true, permanent: res.StatusCode >= 400 && res.StatusCode < 500,
 		msg: fmt.Sprintf("proxy %s refused a tunnel to %s: %s", proxyURL.Redacted(), req.Host, res.Status)}
+	if res.StatusCode == http.StatusProxyAuthRequired {
+		e.msg += " (give the proxy's credentials in its URL: http://user:password@host:port)"
+	}
+	return e
 }
