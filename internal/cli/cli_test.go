@@ -234,7 +234,8 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 		{"new run without a database", []string{"--new-run", ok}, ExitUsage, "--new-run: give --db too"},
 		{"bad max-body", []string{"--max-body", "lots", ok}, ExitUsage, "--max-body"},
 		{"body from stdin", []string{"-d", "@-", ok}, ExitUsage, "cannot come from stdin"},
-		{"duration without unit", []string{"--timeout", "5", ok}, ExitUsage, "(give a unit: 5s, 500ms, 2m)"},
+		{"duration in seconds", []string{"--timeout", "5", ok}, ExitOK, ""},
+		{"bad duration", []string{"--timeout", "5 s", ok}, ExitUsage, `invalid argument "5 s" for "--timeout" flag: give seconds or a duration with a unit`},
 		{"bad resolve named once", []string{"--resolve", "nonsense", ok}, ExitUsage, "fanout: --resolve \"nonsense\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

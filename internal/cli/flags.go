@@ -78,9 +78,9 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.window, "window", 0, "targets read ahead of those finished (0 = max(10000, 16 × concurrency))")
 
 	fs.IntVar(&f.retries, "retries", d.Retry.Max, "retries on connect errors, timeouts, resets, a lack of local resources (local), DNS lookups that timed out, 429, 502, 503, 504 (POST and other non-idempotent methods: connect errors, 429, 503, and no redirect followed)")
-	fs.DurationVar(&f.maxRetryWait, "max-retry-wait", d.Retry.MaxWait, "longest Retry-After to honour; a longer one is not retried")
-	fs.DurationVar(&f.timeout, "timeout", d.Request.Timeout, "per attempt, the whole exchange including redirects and body")
-	fs.DurationVar(&f.connTimeout, "connect-timeout", d.Request.ConnectTimeout, "per connection: name lookup plus TCP connect, and the TLS handshake")
+	durationVar(fs, &f.maxRetryWait, "max-retry-wait", d.Retry.MaxWait, "longest Retry-After to honour; a longer one is not retried")
+	durationVar(fs, &f.timeout, "timeout", d.Request.Timeout, "per attempt, the whole exchange including redirects and body")
+	durationVar(fs, &f.connTimeout, "connect-timeout", d.Request.ConnectTimeout, "per connection: name lookup plus TCP connect, and the TLS handshake")
 
 	fs.StringVarP(&f.method, "method", "X", "", "HTTP method (default GET, or POST with -d)")
 	fs.StringArrayVarP(&f.headers, "header", "H", nil, "extra request header `\"Name: value\"` (repeatable; \"Name:\" with no value removes a default one)")

@@ -75,10 +75,6 @@ func Main(ctx context.Context, env Env, args []string) int {
 	default:
 		// cobra's own flag errors and ours: one line naming the problem.
 		msg := err.Error()
-		if strings.Contains(msg, "missing unit in duration") {
-			// pflag's words for --timeout 5: say what it wants.
-			msg += " (give a unit: 5s, 500ms, 2m)"
-		}
 		for _, line := range strings.Split(msg, "\n") {
 			fmt.Fprintf(env.Stderr, "fanout: %s\n", line)
 		}

@@ -117,7 +117,7 @@ runs without a target in common (almost surely the wrong run).`,
 	dbFlag(cmd.Flags(), &dbName)
 	cmd.Flags().StringVarP(&format, "format", "f", "text", "text or jsonl")
 	cmd.Flags().Float64Var(&pct, "slower", pct, "percent by which a target's time must grow to count as slower")
-	cmd.Flags().DurationVar(&minSlower, "min-slower", 100*time.Millisecond, "the least absolute growth that counts as slower, together with --slower")
+	durationVar(cmd.Flags(), &minSlower, "min-slower", 100*time.Millisecond, "the least absolute growth that counts as slower, together with --slower")
 	return cmd
 }
 
