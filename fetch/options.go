@@ -19,6 +19,12 @@ import (
 // it (or the linker does, with -ldflags "-X ...fetch.Version=v1.2.3").
 var Version = "dev"
 
+// MaxHeaderBytes caps a response's header bytes; a reply with more ends
+// its attempt as a protocol error. It is what browsers allow (Chromium's
+// 256 KiB), since every request in flight may hold that much: net/http's
+// default, 1 MiB, let a thousand hostile replies at once take a gigabyte.
+const MaxHeaderBytes = 256 << 10
+
 // Options configure how each request is made. Zero values are not
 // defaults: start from DefaultOptions.
 type Options struct {

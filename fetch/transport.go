@@ -83,7 +83,7 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		MaxIdleConnsPerHost:    cmp.Or(o.MaxIdlePerHost, 64),
 		IdleConnTimeout:        30 * time.Second,
 		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 1 << 20,
+		MaxResponseHeaderBytes: MaxHeaderBytes,
 		// An HTTP/2 connection is shared by its streams, and a cancelled
 		// stream does not close it: a write that a server stopped reading
 		// (a -d body, or frames once its window is full) would hold the
