@@ -97,6 +97,7 @@ func (s *lineSplitter) next() (line []byte, long bool, err error) {
 		if len(b) == 0 || b[0] == '#' {
 			continue
 		}
+		b = cutComment(b)
 		if raw > MaxLineBytes {
 			return s.keep(b), true, nil
 		}
@@ -162,6 +163,24 @@ func trimEOL(b []byte) []byte {
 	}
 	if n := len(b); n > 0 && b[n-1] == '\r' {
 		b = b[:n-1]
+	}
+	return b
+}
+
+// cutComment drops a comment after a target: white space, then '#'. A URL
+// holds no raw white space (a line with some is invalid anyway), so in
+// "https://a.example/  # staging" the note is not part of the target, while
+// "https://a.example/#top" keeps its fragment. b is trimmed and not blank.
+func cutComment(b []byte) []byte {
+	for i := 1; i < len(b); i++ {
+		j := bytes.IndexByte(b[i:], '#')
+		if j < 0 {
+			break
+		}
+		i += j
+		if c := b[i-1]; c == ' ' || c == '\t' {
+			return bytes.TrimRight(b[:i], " \t")
+		}
 	}
 	return b
 }

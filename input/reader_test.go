@@ -52,10 +52,13 @@ func TestReaderSourcesAndSeq(t *testing.T) {
 		src("file1", "\ufeffc.example\r\n\r\n   \r\n# comment\r\n  #indented comment\nftp://d.example\n"),
 		src("empty", ""),
 		// Files joined with cat: a BOM starts a line in the middle too.
-		src("file2", "\ufeffe.example\n\ufeffhttp://f.example/"),
+		src("file2", "\ufeffe.example\n\ufeffhttp://f.example/\n"),
+		// A comment after a target, and a fragment that is none.
+		src("file3", "g.example  # staging\nhttps://h.example/#top\t#\thome\nhttps://i.example/#a #b\n"),
 	)
 	got := readAll(t, r)
-	want := []string{"a.example", "https://b.example/", "c.example", "!ftp://d.example", "e.example", "http://f.example/"}
+	want := []string{"a.example", "https://b.example/", "c.example", "!ftp://d.example", "e.example", "http://f.example/",
+		"g.example", "https://h.example/#top", "https://i.example/#a"}
 	if fmt.Sprint(inputs(got)) != fmt.Sprint(want) {
 		t.Fatalf("inputs\n got  %q\n want %q", inputs(got), want)
 	}
