@@ -27,6 +27,7 @@ func run() int {
 	ctx, abort := context.WithCancel(context.Background())
 	defer abort()
 	interrupt := make(chan struct{})
+	again := "Ctrl-C" // what the first signal was, named before interrupt is closed
 	sigs := make(chan os.Signal, 2)
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP} {
 		// A signal fanout was started ignoring stays ignored: nohup's
@@ -52,7 +53,12 @@ func run() int {
 		// terminal gone (a lost SSH session), is a first signal too:
 		// killed by it, fanout lost the results finished but not yet
 		// flushed and those in flight, and -o kept no line for them.
-		<-sigs
+		switch <-sigs {
+		case syscall.SIGTERM:
+			again = "SIGTERM"
+		case syscall.SIGHUP:
+			again = "SIGHUP"
+		}
 		close(interrupt)
 		select {
 		case <-sigs:
@@ -84,6 +90,7 @@ func run() int {
 	}()
 	return cli.Main(ctx, cli.Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interrupt: interrupt,
+		Again:   func() string { return again }, // read once interrupt is closed
 		OneCore: oneCore,
 	}, os.Args[1:])
 }

@@ -336,9 +336,20 @@ func TestNoGoroutinesLeftAfterCancel(t *testing.T) {
 	}
 }
 
-// The built binary, interrupted: the first SIGINT lets requests in flight
+// The built binary, interrupted: the first SIGINT or SIGTERM lets requests in flight
 // finish and prints the summary, with exit 130 and whole lines.
 func TestInterruptDrainsThenExits130(t *testing.T) {
+	for _, c := range []struct {
+		sig   syscall.Signal
+		again string
+	}{{syscall.SIGINT, "(Ctrl-C again to stop at once)"}, {syscall.SIGTERM, "(SIGTERM again to stop at once)"}} {
+		t.Run(c.sig.String(), func(t *testing.T) { testInterruptDrains(t, c.sig, c.again) })
+	}
+}
+
+// testInterruptDrains sends sig to a run under way: it drains, exits 130
+// with a summary, and its acknowledgement says again how to abort.
+func testInterruptDrains(t *testing.T, sig syscall.Signal, again string) {
 	s := newSite(t)
 	var lines []string
 	for i := range 100 {
@@ -367,7 +378,7 @@ func TestInterruptDrainsThenExits130(t *testing.T) {
 			t.Fatalf("only %d requests within 10s", n)
 		}
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Process.Signal(sig)
 	start := time.Now()
 	err := cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != ExitInterrupted {
@@ -392,8 +403,8 @@ func TestInterruptDrainsThenExits130(t *testing.T) {
 	if !strings.Contains(errb.String(), "wall") {
 		t.Errorf("no summary on stderr: %q", errb.String())
 	}
-	if !strings.Contains(errb.String(), "fanout: interrupted: finishing the requests in flight") {
-		t.Errorf("the first Ctrl-C was not acknowledged on stderr: %q", errb.String())
+	if !strings.Contains(errb.String(), "fanout: interrupted: finishing the requests in flight") || !strings.Contains(errb.String(), again) {
+		t.Errorf("the first %v was not acknowledged on stderr with %q: %q", sig, again, errb.String())
 	}
 }
 

@@ -34,6 +34,10 @@ type Env struct {
 	// what is in flight, print the summary. Cancelling the context passed
 	// to Main (the second Ctrl-C) aborts at once.
 	Interrupt <-chan struct{}
+	// Again, called once Interrupt is closed, names what asks for the
+	// abort, as the first one's acknowledgement tells: "Ctrl-C" after a
+	// Ctrl-C, "SIGTERM" after a SIGTERM. nil reads as Ctrl-C.
+	Again func() string
 	// OneCore, when set, is called by the commands whose work a second P
 	// does not speed up (see askOneCore); cmd/fanout sets GOMAXPROCS to 1
 	// there. Tests leave it nil, so that a command run in process keeps

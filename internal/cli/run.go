@@ -134,7 +134,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 	}
 	var unfetched int64 // with --db: canceled targets, neither written nor recorded
-	interrupted := consume(run, env.Interrupt, notice, abort, w, func(r *fetch.Result) {
+	interrupted := consume(run, env.Interrupt, notice, env.Again, abort, w, func(r *fetch.Result) {
 		if rc != nil && leftForResume(r) {
 			// Not a result (see recording.emit): the summary counts what
 			// the output holds, and says below what a resume fetches.
@@ -287,10 +287,10 @@ func (w *writer) write(r *fetch.Result) {
 }
 
 // consume reads every result of run, writing each and passing it to seen.
-// The first interrupt drains the run (and says so on notice, unless nil);
-// a write error aborts it, since nothing more can be recorded. It reports
-// whether an interrupt came.
-func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort func(), w *writer, seen func(*fetch.Result)) bool {
+// The first interrupt drains the run (and says so on notice, unless nil,
+// with how to abort: again, or Ctrl-C if nil); a write error aborts it,
+// since nothing more can be recorded. It reports whether an interrupt came.
+func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, again func() string, abort func(), w *writer, seen func(*fetch.Result)) bool {
 	// The interrupt is watched by the loop and, apart from it, by a
 	// goroutine: the loop may be blocked in a write to an output nobody
 	// reads (a paused pager, a stalled pipe), and the run must still start
@@ -303,7 +303,11 @@ func consume(run *engine.Run, interrupt <-chan struct{}, notice io.Writer, abort
 			run.Drain()
 			if notice != nil {
 				// Else the run seems to carry on regardless.
-				fmt.Fprintln(notice, "fanout: interrupted: finishing the requests in flight, the rest canceled (Ctrl-C again to stop at once)")
+				how := "Ctrl-C"
+				if again != nil {
+					how = again()
+				}
+				fmt.Fprintf(notice, "fanout: interrupted: finishing the requests in flight, the rest canceled (%s again to stop at once)\n", how)
 			}
 		})
 	}
