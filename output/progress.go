@@ -27,6 +27,8 @@ type Progress struct {
 	start time.Time
 	done  atomic.Int64
 	errs  atomic.Int64
+	// waiting, once set, counts the targets waiting to be retried.
+	waiting atomic.Pointer[func() int64]
 
 	p    *mpb.Progress // nil when not drawing
 	bar  *mpb.Bar
@@ -131,6 +133,12 @@ func (pr *Progress) Add(r *fetch.Result) {
 	}
 }
 
+// Waiting tells the bar how many targets wait to be retried (a backoff, a
+// server's Retry-After); it shows them beside the errors, so that a run
+// whose last targets wait out a Retry-After of 30 s does not look hung.
+// n is called at each redraw and must be safe for concurrent use.
+func (pr *Progress) Waiting(n func() int64) { pr.waiting.Store(&n) }
+
 // Stop removes the bar and waits until mpb has finished drawing, so that
 // whatever is printed next starts on a clean line. It may be called more
 // than once.
@@ -197,12 +205,17 @@ func (pr *Progress) counts() string {
 
 // stats renders the rate, errors and ETA.
 func (pr *Progress) stats() string {
-	return progressStats(pr.done.Load(), pr.total, pr.errs.Load(), time.Since(pr.start))
+	var waiting int64
+	if n := pr.waiting.Load(); n != nil {
+		waiting = (*n)()
+	}
+	return progressStats(pr.done.Load(), pr.total, pr.errs.Load(), waiting, time.Since(pr.start))
 }
 
-// progressStats renders "850/s  12 errors  ETA 1m10s"; the ETA is left out
-// when the total is unknown or nothing is done yet.
-func progressStats(done, total, errs int64, elapsed time.Duration) string {
+// progressStats renders "850/s  12 errors  3 waiting to retry  ETA 1m10s";
+// the waiting count is left out when none wait, the ETA when the total is
+// unknown or nothing is done yet.
+func progressStats(done, total, errs, waiting int64, elapsed time.Duration) string {
 	var rate float64
 	if elapsed > 0 {
 		rate = float64(done) / elapsed.Seconds()
@@ -214,6 +227,11 @@ func progressStats(done, total, errs int64, elapsed time.Duration) string {
 		b = append(b, " error"...)
 	} else {
 		b = append(b, " errors"...)
+	}
+	if waiting > 0 {
+		b = append(b, "  "...)
+		b = strconv.AppendInt(b, waiting, 10)
+		b = append(b, " waiting to retry"...)
 	}
 	if total >= 0 && rate > 0 {
 		left := max(total-done, 0)

@@ -106,18 +106,20 @@ func TestProgressNonTerminalFile(t *testing.T) {
 func TestProgressStats(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		done, total, errs int64
-		elapsed           time.Duration
-		want              string
+		done, total, errs, waiting int64
+		elapsed                    time.Duration
+		want                       string
 	}{
-		{500, 1000, 3, 10 * time.Second, "50.0/s  3 errors  ETA 10.0s"},
-		{500, -1, 1, 10 * time.Second, "50.0/s  1 error"},
-		{0, 1000, 0, time.Second, "0.0/s  0 errors"},
-		{120000, 1000000, 0, 60 * time.Second, "2000/s  0 errors  ETA 7m20s"},
-		{1000, 1000, 0, 0, "0.0/s  0 errors"},
+		{500, 1000, 3, 0, 10 * time.Second, "50.0/s  3 errors  ETA 10.0s"},
+		{500, -1, 1, 0, 10 * time.Second, "50.0/s  1 error"},
+		{0, 1000, 0, 0, time.Second, "0.0/s  0 errors"},
+		{120000, 1000000, 0, 0, 60 * time.Second, "2000/s  0 errors  ETA 7m20s"},
+		{1000, 1000, 0, 0, 0, "0.0/s  0 errors"},
+		{999, 1000, 0, 1, 10 * time.Second, "99.9/s  0 errors  1 waiting to retry  ETA 10ms"},
+		{5, -1, 2, 3, 10 * time.Second, "0.5/s  2 errors  3 waiting to retry"},
 	} {
-		if got := progressStats(tc.done, tc.total, tc.errs, tc.elapsed); got != tc.want {
-			t.Errorf("progressStats(%d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.errs, tc.elapsed, got, tc.want)
+		if got := progressStats(tc.done, tc.total, tc.errs, tc.waiting, tc.elapsed); got != tc.want {
+			t.Errorf("progressStats(%d, %d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.errs, tc.waiting, tc.elapsed, got, tc.want)
 		}
 	}
 	pr := &Progress{total: 10}

@@ -6,8 +6,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fanout/fanout/internal/ptytest"
@@ -67,5 +70,31 @@ func TestDumbTerminalGetsNoEscapes(t *testing.T) {
 	}
 	if !strings.Contains(got, "/slow?n=2") || !strings.Contains(got, "3 total") {
 		t.Errorf("results or summary missing:\n%q", got)
+	}
+}
+
+// TestProgressShowsWaitingRetries: a target waiting out a server's
+// Retry-After is neither done nor in flight, and a bar showing only the
+// rate looked hung; it says how many wait to be retried.
+func TestProgressShowsWaitingRetries(t *testing.T) {
+	var asked atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if asked.Add(1) == 1 {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer ts.Close()
+	slave, read := ptytest.Capture(t, 100, 24)
+	code := Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: slave},
+		[]string{"-o", t.TempDir() + "/out.txt", ts.URL})
+	got := read()
+	if code != ExitOK {
+		t.Fatalf("exit %d, want 0:\n%q", code, got)
+	}
+	if !strings.Contains(got, "1 waiting to retry") {
+		t.Errorf("the bar never said that a target waits to be retried:\n%q", got)
 	}
 }

@@ -126,6 +126,9 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		source = w.gate
 	}
 	run := eng.Start(runCtx, source)
+	if prog != nil {
+		prog.Waiting(func() int64 { return run.Stats().Waiting })
+	}
 	var notice io.Writer // where the first Ctrl-C is acknowledged; nil with -q
 	if !f.quiet {
 		notice = stderr
