@@ -126,7 +126,11 @@ func (r *Report) cards() []card {
 	failed := r.Total - r.Accepted
 	acc := card{Label: "Accepted", Value: fmtPct(share(r.Accepted, r.Total)),
 		Sub: fmtNum(r.Accepted) + " with status in " + r.Accept, Class: "good"}
-	if failed > 0 {
+	switch {
+	case r.Total == 0:
+		// Not a success: 0% of nothing in green read as one.
+		acc = card{Label: "Accepted", Value: "–", Sub: "no results"}
+	case failed > 0:
 		acc.Class = "warn"
 	}
 	fail := card{Label: "Failed", Value: fmtNum(failed),

@@ -377,6 +377,12 @@ func TestEmptyRun(t *testing.T) {
 	if !strings.Contains(b.String(), "No results.") || !strings.Contains(b.String(), "No errors.") {
 		t.Errorf("an empty run should say there are no results and no errors")
 	}
+	// Its Accepted card is neither a green 0% nor a percentage at all.
+	for _, c := range rep.cards() {
+		if c.Label == "Accepted" && (c.Class != "" || strings.Contains(c.Value, "%")) {
+			t.Errorf("Accepted card of an empty run: %q, class %q", c.Value, c.Class)
+		}
+	}
 }
 
 // TestNoLatencyCards: when nothing was timed (every target failed before
