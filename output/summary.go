@@ -2,12 +2,14 @@ package output
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -45,9 +47,10 @@ func RecordLatency(h *hdrhistogram.Histogram, ms float64) {
 }
 
 // Summary accumulates results for the end-of-run report. Its memory is
-// fixed: counters and one HdrHistogram, whatever the number of results. It
-// is safe for concurrent use. The zero Summary is ready to use and judges
-// success with DefaultAccept, as NewSummary(Accept{}) does.
+// fixed: counters, one HdrHistogram and the first few failed targets,
+// whatever the number of results. It is safe for concurrent use. The zero
+// Summary is ready to use and judges success with DefaultAccept, as
+// NewSummary(Accept{}) does.
 type Summary struct {
 	accept Accept
 
@@ -63,6 +66,21 @@ type Summary struct {
 	duplicates uint64
 	first      time.Time // the earliest StartedAt of a result with a latency
 	last       time.Time // the latest StartedAt + Timing.Total
+	failures   []failure // the first listedFailures failed targets, Ctrl-C's canceled apart
+}
+
+// listedFailures is how many failed targets the summary names: enough to
+// start on from a CI log without searching the output, few enough to keep
+// it a summary.
+const listedFailures = 5
+
+// maxListedInput caps a listed target's input, in bytes.
+const maxListedInput = 200
+
+// failure is a failed target as the summary lists it.
+type failure struct {
+	why   string // error kind, or the status that --accept refused
+	input string
 }
 
 // NewSummary returns an empty summary that judges success with a.
@@ -97,6 +115,9 @@ func (s *Summary) Add(r *fetch.Result) {
 	if r.Error != nil {
 		s.kinds[r.Error.Kind]++
 	}
+	if !ok && len(s.failures) < listedFailures && (r.Error == nil || r.Error.Kind != fetch.KindCanceled) {
+		s.failures = append(s.failures, newFailure(r))
+	}
 	s.bytes += r.Bytes
 	if ms := r.Timing.Total; ms > 0 && !math.IsInf(ms, 0) {
 		s.sumMillis += ms
@@ -112,6 +133,23 @@ func (s *Summary) Add(r *fetch.Result) {
 			}
 		}
 	}
+}
+
+// newFailure describes failed result r, its input cut to maxListedInput
+// bytes (between characters, marked with …).
+func newFailure(r *fetch.Result) failure {
+	f := failure{why: strconv.Itoa(r.Status), input: cmp.Or(r.Input, r.URL)}
+	if r.Error != nil {
+		f.why = string(r.Error.Kind)
+	}
+	if len(f.input) > maxListedInput {
+		n := maxListedInput
+		for n > 0 && !utf8.RuneStart(f.input[n]) {
+			n--
+		}
+		f.input = f.input[:n] + "…"
+	}
+	return f
 }
 
 // Span returns the time from the start of the earliest request counted to
@@ -172,7 +210,8 @@ func (s *Summary) Percentile(p float64) time.Duration {
 }
 
 // Write prints the summary: results accepted and failed, counts per status
-// class and per error kind, latency percentiles, bytes, wall time, the sum
+// class and per error kind, the first failed targets (why, and their
+// input), latency percentiles, bytes, wall time, the sum
 // of request times and the speedup concurrency gave, duplicates skipped and
 // the rate of the requests made (results with a latency). wall is the
 // run's elapsed time.
@@ -214,6 +253,16 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	line("errors", "%s", errs)
 	if n := s.kinds[fetch.KindLocal]; n > 0 {
 		line("", "%d failed for want of this machine's resources (open files, ports, a local address): lower -c, or raise ulimit -n", n)
+	}
+	for i, f := range s.failures {
+		label := ""
+		if i == 0 {
+			label = "failed"
+		}
+		line(label, "%-15s %s", f.why, Escape(f.input))
+	}
+	if more := s.total - s.accepted - int64(len(s.failures)); more > 0 && len(s.failures) > 0 {
+		line("", "and %d more", more)
 	}
 
 	if s.latency.TotalCount() == 0 {

@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -23,12 +24,13 @@ func TestSummaryWrite(t *testing.T) {
 		return r
 	}
 	s := NewSummary(DefaultAccept())
-	for _, r := range []*fetch.Result{
+	for i, r := range []*fetch.Result{
 		res(200, 100, ""), res(200, 200, ""), res(301, 300, ""), res(404, 400, ""), res(500, 500, ""),
 		res(0, 500, fetch.KindTimeout), res(0, 1000, fetch.KindDNS),
 		// An invalid target: counted, but it has no latency.
 		res(0, 0, fetch.KindInvalidURL),
 	} {
+		r.Input = fmt.Sprintf("https://e.example/%d", i)
 		s.Add(r)
 	}
 	s.SetDuplicates(3)
@@ -49,6 +51,11 @@ func TestSummaryWrite(t *testing.T) {
 	want := `results       8 total, 3 accepted, 5 failed
 status        1xx 0  2xx 2  3xx 1  4xx 1  5xx 1  no response 3
 errors        invalid_url 1  dns 1  timeout 1
+failed        404             https://e.example/3
+              500             https://e.example/4
+              timeout         https://e.example/5
+              dns             https://e.example/6
+              invalid_url     https://e.example/7
 latency       p50 400ms  p90 500ms  p99 1.0s  max 1.0s
 bytes         5.0KB
 wall time     2.0s
@@ -58,6 +65,44 @@ duplicates    3 skipped
 `
 	if got := b.String(); got != want {
 		t.Errorf("summary:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestSummaryListsFailures: the summary names the first five failed
+// targets, escaped and cut, then how many more failed; the canceled
+// targets Ctrl-C leaves are not named.
+func TestSummaryListsFailures(t *testing.T) {
+	t.Parallel()
+	s := NewSummary(DefaultAccept())
+	s.Add(&fetch.Result{Input: "https://ok.example/", Status: 200})
+	s.Add(&fetch.Result{Input: "https://c.example/", Error: &fetch.Error{Kind: fetch.KindCanceled}})
+	s.Add(&fetch.Result{Input: "bad\x1b[31m", Error: &fetch.Error{Kind: fetch.KindInvalidURL}})
+	s.Add(&fetch.Result{URL: "https://lib.example/", Status: 404}) // a library caller's target without Input
+	s.Add(&fetch.Result{Input: "https://long.example/" + strings.Repeat("é", 200), Status: 410})
+	for i := range 4 {
+		s.Add(&fetch.Result{Input: fmt.Sprintf("https://r%d.example/", i), Error: &fetch.Error{Kind: fetch.KindRefused}})
+	}
+	var b bytes.Buffer
+	if err := s.Write(&b, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for ln := range strings.Lines(b.String()) {
+		if strings.HasPrefix(ln, "failed ") || strings.HasPrefix(ln, "       ") {
+			listed = append(listed, strings.TrimRight(ln, "\n"))
+		}
+	}
+	long := "https://long.example/" + strings.Repeat("é", (maxListedInput-len("https://long.example/"))/2) + "…"
+	want := []string{
+		"failed        invalid_url     bad\\x1b[31m",
+		"              404             https://lib.example/",
+		"              410             " + long,
+		"              refused         https://r0.example/",
+		"              refused         https://r1.example/",
+		"              and 3 more", // two refused, and the canceled one
+	}
+	if strings.Join(listed, "\n") != strings.Join(want, "\n") {
+		t.Errorf("listed:\n%s\nwant:\n%s", strings.Join(listed, "\n"), strings.Join(want, "\n"))
 	}
 }
 
