@@ -66,6 +66,8 @@ type Reader struct {
 	buf     []byte   // scratch: Input, then URL, then HostKey
 	lastKey string   // consecutive targets often share a host: reuse its key
 	err     error    // sticky: io.EOF or a read error
+	atSrc   int      // where the last target yielded came from: srcs index,
+	atLine  int      // and line, 0 before the first target
 }
 
 // NewReader returns a Reader over srcs, read one after the other.
@@ -106,6 +108,7 @@ func (r *Reader) Next() (fetch.Target, error) {
 		}
 		t.Seq = r.seq
 		r.seq++
+		r.atSrc, r.atLine = r.cur, r.lines.lineNo
 		return t, nil
 	}
 	return fetch.Target{}, r.err
@@ -139,6 +142,16 @@ func (r *Reader) target(line []byte, long bool) (t fetch.Target, ok bool) {
 		r.lastKey = string(key)
 	}
 	return fetch.Target{Input: s[:in], URL: s[in:], Bare: p.bare, HostKey: r.lastKey}, true
+}
+
+// Position returns where the last target Next yielded came from: its
+// source's name and its line there (1-based, blank and comment lines
+// counted). line is 0 before the first target.
+func (r *Reader) Position() (source string, line int) {
+	if r.atLine == 0 {
+		return "", 0
+	}
+	return r.srcs[r.atSrc].Name, r.atLine
 }
 
 // Duplicates returns the number of lines skipped as duplicates so far.

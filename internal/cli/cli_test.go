@@ -355,7 +355,9 @@ func testInterruptDrains(t *testing.T, sig syscall.Signal, again string) {
 	for i := range 100 {
 		lines = append(lines, fmt.Sprintf("%s/slow/%d", s.URL, i))
 	}
-	cmd := exec.Command(binary, "-f", "jsonl", "-c", "4", "--per-host", "4")
+	// A window of 20: the run reads far from all 100 lines before the
+	// signal, and must say where the input stopped.
+	cmd := exec.Command(binary, "-f", "jsonl", "-c", "4", "--per-host", "4", "--window", "20")
 	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n"))
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -405,6 +407,11 @@ func testInterruptDrains(t *testing.T, sig syscall.Signal, again string) {
 	}
 	if !strings.Contains(errb.String(), "fanout: interrupted: finishing the requests in flight") || !strings.Contains(errb.String(), again) {
 		t.Errorf("the first %v was not acknowledged on stderr with %q: %q", sig, again, errb.String())
+	}
+	// Every target read has a result, and the summary says where the
+	// input stopped: the rest can be fetched on its own.
+	if want := fmt.Sprintf("not read      the input after line %d of stdin (interrupted", len(rs)); len(rs) >= len(lines) || !strings.Contains(errb.String(), want) {
+		t.Errorf("%d results of %d lines; stderr lacks %q: %q", len(rs), len(lines), want, errb.String())
 	}
 }
 

@@ -137,7 +137,12 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 	}
 	var unfetched int64 // with --db: canceled targets, neither written nor recorded
+	var lastSeq uint64  // the highest Seq with a result, when any has
+	var anyResult bool
 	interrupted := consume(run, env.Interrupt, notice, env.Again, abort, w, func(r *fetch.Result) {
+		if !anyResult || r.Seq > lastSeq {
+			lastSeq, anyResult = r.Seq, true
+		}
 		if rc != nil && leftForResume(r) {
 			// Not a result (see recording.emit): the summary counts what
 			// the output holds, and says below what a resume fetches.
@@ -209,6 +214,14 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		if unfetched > 0 {
 			fmt.Fprintf(env.Stderr, "%-13s %d targets (interrupted): fanout resume --db %s %d fetches them\n",
 				"not fetched", unfetched, f.db, rc.runID)
+		}
+		if rc == nil && (interrupted || ctx.Err() != nil) && anyResult && !src.eof.Load() {
+			// Without --db nothing can resume the run: say where the
+			// input stopped, so the rest can be fetched on its own.
+			if at, ok := src.readThrough(lastSeq); ok {
+				fmt.Fprintf(env.Stderr, "%-13s the input after line %d of %s (interrupted; with --db, fanout resume finishes a run)\n",
+					"not read", at.line, at.src)
+			}
 		}
 		if rc != nil {
 			fmt.Fprintf(env.Stderr, "recorded as run %d in %s\n", rc.runID, f.db)
@@ -368,12 +381,45 @@ type countingSource struct {
 	dups atomic.Uint64
 	read atomic.Uint64    // targets read, duplicates apart
 	prog *output.Progress // nil without a progress bar
+	eof  atomic.Bool      // the input was read to its end
+
+	mu         sync.Mutex
+	last, prev readAt // the last two targets read (see readThrough)
+}
+
+// readAt is where a target was read: its Seq, source and line.
+type readAt struct {
+	seq  uint64
+	src  string
+	line int
+}
+
+// readThrough returns where the target numbered seq, the last with a
+// result, was read, if it was one of the last two read. The engine
+// abandons at most one: a target a blocked Next returned after the run
+// ended, which got no result, so the last read is the last with a
+// result, or the one before it.
+func (s *countingSource) readThrough(seq uint64) (readAt, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, at := range [...]readAt{s.last, s.prev} {
+		if at.line > 0 && at.seq == seq {
+			return at, true
+		}
+	}
+	return readAt{}, false
 }
 
 func (s *countingSource) Next() (fetch.Target, error) {
 	t, err := s.r.Next()
 	if err == nil {
 		s.read.Add(1)
+		src, line := s.r.Position()
+		s.mu.Lock()
+		s.prev, s.last = s.last, readAt{t.Seq, src, line}
+		s.mu.Unlock()
+	} else if errors.Is(err, io.EOF) {
+		s.eof.Store(true)
 	}
 	d := s.r.Duplicates()
 	if old := s.dups.Swap(d); d > old && s.prog != nil {
