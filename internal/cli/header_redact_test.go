@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fanout/fanout/store"
 )
 
 // TestRecordedSecretHeadersNotShown: a run recorded with -H headers that
@@ -37,15 +40,7 @@ func TestRecordedSecretHeadersNotShown(t *testing.T) {
 		}
 	}
 	// The database keeps the values: resume sends the same headers.
-	db, err := openDB(dbName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	run, err := runArg(db, "last")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := lastRun(t, dbName)
 	if got := strings.Join(run.Command, " "); !strings.Contains(got, "Bearer s3cret-bearer") {
 		t.Errorf("the recorded command lost the Authorization value: %s", got)
 	}
@@ -71,4 +66,84 @@ func TestRedactHeader(t *testing.T) {
 			t.Errorf("redactHeader(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
+}
+
+// TestRecordedBodyAndTargetCredentialsNotShown: a -d body (a form's
+// password, a token) and the credentials in a target URL's user info are
+// shown as xxxxx by runs and report, while the database keeps them for
+// resume; a body read from @FILE shows the file's name. The targets are
+// not http(s) URLs, so nothing is fetched.
+func TestRecordedBodyAndTargetCredentialsNotShown(t *testing.T) {
+	for _, c := range []struct {
+		name, data string
+		shown      []string
+	}{
+		{"inline body", "user=alice&password=s3cret-form", []string{"--data=xxxxx", "ftp://alice:xxxxx@", "ftp://xxxxx@b.example.invalid/"}},
+		{"body from a file", "@" + filepath.Join(t.TempDir(), "body-s3cret.txt"), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			dbName := filepath.Join(dir, "runs.db")
+			if strings.HasPrefix(c.data, "@") {
+				if err := os.WriteFile(c.data[1:], []byte("password=s3cret-file"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, _, stderr := runCLI(t, "", "--db", dbName, "-q", "-f", "jsonl", "-o", filepath.Join(dir, "out.jsonl"),
+				"-d", c.data, "ftp://alice:s3cret-pass@a.example.invalid/", "ftp://s3cret-token@b.example.invalid/")
+			if code != ExitFailures {
+				t.Fatalf("run: exit %d, stderr %q", code, stderr)
+			}
+			for name, out := range shownRun(t, dir, dbName) {
+				for _, secret := range []string{"s3cret-form", "s3cret-pass", "s3cret-token", "s3cret-file"} {
+					if strings.Contains(out, secret) {
+						t.Errorf("%s shows %s: %s", name, secret, out)
+					}
+				}
+				for _, want := range c.shown {
+					if name != "report" && !strings.Contains(out, want) { // report shows flags, not targets
+						t.Errorf("%s does not show %q: %s", name, want, out)
+					}
+				}
+				if strings.HasPrefix(c.data, "@") && !strings.Contains(out, "body-s3cret.txt") {
+					t.Errorf("%s does not name the body's file: %s", name, out)
+				}
+			}
+			run := lastRun(t, dbName)
+			if got := strings.Join(append(run.Command, run.Config.Args...), " "); !strings.Contains(got, c.data) || !strings.Contains(got, "s3cret-pass") {
+				t.Errorf("the recorded command lost the body or a target's credentials: %s", got)
+			}
+		})
+	}
+}
+
+func TestRedactUserinfo(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"https://alice:pw@a.example/x", "https://alice:xxxxx@a.example/x"},
+		{"https://token@a.example/", "https://xxxxx@a.example/"},
+		{"alice:pw@a.example", "alice:xxxxx@a.example"}, // a bare host
+		{"https://a.example/@user", "https://a.example/@user"},
+		{"https://a.example/?to=b@c.example", "https://a.example/?to=b@c.example"},
+		{"a.example", "a.example"},
+		{"http://%zz@a.example/", "http://%zz@a.example/"}, // unparseable: as given (and invalid anyway)
+	} {
+		if got := redactUserinfo(c.in); got != c.want {
+			t.Errorf("redactUserinfo(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// lastRun reads the last run recorded in database dbName.
+func lastRun(t *testing.T, dbName string) store.Run {
+	t.Helper()
+	db, err := openDB(dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	run, err := runArg(db, "last")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
 }

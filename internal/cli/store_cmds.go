@@ -116,8 +116,42 @@ func newRunsCmd(env Env) *cobra.Command {
 // describeCommand is a run's command line for people: flags and targets.
 func describeCommand(r store.Run) string {
 	parts := shownCommand(r.Command)
-	parts = append(parts, r.Config.Args...)
+	parts = append(parts, shownTargets(r.Config.Args)...)
 	return strings.Join(parts, " ")
+}
+
+// shownTargets are targets given as arguments as shown to people: the
+// credentials in a URL's user info replaced by "xxxxx" (the password of
+// user:password, the whole of a token given as the user).
+func shownTargets(args []string) []string {
+	shown := slices.Clone(args)
+	for i, a := range shown {
+		shown[i] = redactUserinfo(a)
+	}
+	return shown
+}
+
+// redactUserinfo hides the credentials of target a, which may lack its
+// scheme (a bare host).
+func redactUserinfo(a string) string {
+	at := strings.IndexByte(a, '@')
+	if at < 0 {
+		return a
+	}
+	prefix := ""
+	if !strings.Contains(a[:at], "://") {
+		prefix = "http://" // a bare host: parsed as one, shown as given
+	}
+	u, err := url.Parse(prefix + a)
+	if err != nil || u.User == nil {
+		return a
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	} else {
+		u.User = url.User("xxxxx")
+	}
+	return strings.TrimPrefix(u.String(), prefix)
 }
 
 // shownState is a run's state for people: a run marked running that no
@@ -132,10 +166,11 @@ func shownState(db *store.DB, r store.Run) string {
 }
 
 // shownCommand is a recorded command line as it is shown to people: the
-// password of a --proxy URL and the value of a -H header that carries
-// credentials are replaced by "xxxxx", as in error messages. The database
-// keeps them, since resume runs the command line again; runs and report
-// print it, and reports are made to be passed around.
+// password of a --proxy URL, the value of a -H header that carries
+// credentials and a -d body (a form's password, an API token) are replaced
+// by "xxxxx", as in error messages. The database keeps them, since resume
+// runs the command line again; runs and report print it, and reports are
+// made to be passed around.
 func shownCommand(cmd []string) []string {
 	shown := slices.Clone(cmd)
 	for i, a := range shown {
@@ -143,9 +178,20 @@ func shownCommand(cmd []string) []string {
 			shown[i] = "--proxy=" + redactProxy(v)
 		} else if v, ok := strings.CutPrefix(a, "--header="); ok {
 			shown[i] = "--header=" + redactHeader(v)
+		} else if v, ok := strings.CutPrefix(a, "--data="); ok {
+			shown[i] = "--data=" + redactData(v)
 		}
 	}
 	return shown
+}
+
+// redactData is a -d value as shown to people: "xxxxx", unless it names the
+// file the body is read from (@FILE).
+func redactData(v string) string {
+	if strings.HasPrefix(v, "@") || v == "" {
+		return v
+	}
+	return "xxxxx"
 }
 
 // redactHeader is a --header value as shown to people: "Name: xxxxx" when
@@ -211,6 +257,10 @@ func runJSON(r store.Run, state string) map[string]any {
 	if _, ok := cfg.Flags["header"]; ok {
 		cfg.Flags["header"] = shownHeaderFlag(r.Command)
 	}
+	if v, ok := cfg.Flags["data"]; ok {
+		cfg.Flags["data"] = redactData(v)
+	}
+	cfg.Args = shownTargets(cfg.Args)
 	m := map[string]any{
 		"id": r.ID, "state": state, "started_at": r.StartedAt, "finished_at": nil,
 		"command": shownCommand(r.Command), "config": cfg, "results": r.Results, "failed": r.Failed,
