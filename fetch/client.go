@@ -65,6 +65,9 @@ func NewClient(o Options) (*Client, error) {
 			c.mayTunnel = u.Scheme == "http" || u.Scheme == "https"
 		}
 	} else {
+		if err := envProxies(); err != nil {
+			return nil, err
+		}
 		c.mayTunnel = os.Getenv("HTTPS_PROXY") != "" || os.Getenv("https_proxy") != ""
 		env := httpproxy.FromEnvironment()
 		for _, s := range []string{env.HTTPProxy, env.HTTPSProxy} {

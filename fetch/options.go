@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -145,32 +146,66 @@ func (o Options) Validate() error {
 
 // parseProxy checks a -x/--proxy URL and returns it parsed. Its errors show
 // the URL without its password (shownProxy).
-func parseProxy(s string) (*url.URL, error) {
+func parseProxy(s string) (*url.URL, error) { return parseProxyAs("--proxy", s, false) }
+
+// parseProxyAs parses and checks proxy URL s, given as name (--proxy, or
+// an environment variable, which env says). env reads s as net/http reads
+// the environment: a value without a scheme or a host is http://s.
+func parseProxyAs(name, s string, env bool) (*url.URL, error) {
 	u, err := url.Parse(s)
+	if env && (err != nil || u.Scheme == "" || u.Host == "") {
+		if v, verr := url.Parse("http://" + s); verr == nil {
+			u, err = v, nil
+		}
+	}
 	if err != nil {
 		// url.Error quotes the whole URL.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("--proxy %q: %v", shownProxy(s), err)
+		return nil, fmt.Errorf("%s %q: %v", name, shownProxy(s), err)
 	}
 	switch u.Scheme {
 	case "http", "https", "socks5", "socks5h":
 	default:
-		return nil, fmt.Errorf("--proxy %q: scheme must be http, https or socks5", u.Redacted())
+		return nil, fmt.Errorf("%s %q: scheme must be http, https or socks5", name, shownProxy(s))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("--proxy %q: missing host", u.Redacted())
+		return nil, fmt.Errorf("%s %q: missing host", name, shownProxy(s))
 	}
 	// url.Parse takes any digits; a port out of range would fail every
 	// target at dial time, as if the proxy had reset it.
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("--proxy %q: port out of range", u.Redacted())
+			return nil, fmt.Errorf("%s %q: port out of range", name, shownProxy(s))
 		}
 	}
+	// A proxy is a host and a port. A path is a typo that moved them
+	// ("http//proxy:3128" is the host "http" with the path "//proxy:3128"):
+	// every target would go to a proxy that does not exist, each failing
+	// as if the sites were down.
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		return nil, fmt.Errorf("%s %q: not a proxy URL (want scheme://host:port)", name, shownProxy(s))
+	}
 	return u, nil
+}
+
+// envProxies checks the proxies the environment names, those net/http
+// will use (the upper-case name first): the first error names its
+// variable.
+func envProxies() error {
+	for _, names := range [...][2]string{{"HTTPS_PROXY", "https_proxy"}, {"HTTP_PROXY", "http_proxy"}} {
+		for _, name := range names {
+			if v := os.Getenv(name); v != "" {
+				if _, err := parseProxyAs("$"+name, v, true); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // badValueByte returns the offset of the first byte of v that

@@ -1,0 +1,53 @@
+package fetch
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestEnvProxyChecked: a malformed $HTTPS_PROXY or $HTTP_PROXY fails
+// NewClient with its variable named, where every target used to fail on
+// its own (a typo such as "http//proxy:3128" sent them all to a proxy
+// host named "http"). Scheme-less values are net/http's http:// ones.
+func TestEnvProxyChecked(t *testing.T) {
+	for _, c := range []struct {
+		name, value, err string
+	}{
+		{"HTTPS_PROXY", "http//proxy:3128", `$HTTPS_PROXY "http//proxy:3128": not a proxy URL`},
+		{"https_proxy", "ftp://proxy:21", `$https_proxy "ftp://proxy:21": scheme must be`},
+		{"HTTP_PROXY", "http://proxy:99999", `$HTTP_PROXY "http://proxy:99999": port out of range`},
+		{"HTTP_PROXY", "http://u:s3cret@proxy:3128/x", `$HTTP_PROXY "http://u:xxxxx@proxy:3128/x": not a proxy URL`},
+		{"HTTPS_PROXY", "127.0.0.1:3128", ""},
+		{"HTTPS_PROXY", "http://127.0.0.1:3128/", ""},
+		{"HTTP_PROXY", "socks5h://127.0.0.1:1080", ""},
+	} {
+		t.Run(c.name+"="+c.value, func(t *testing.T) {
+			for _, n := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
+				t.Setenv(n, "")
+			}
+			t.Setenv(c.name, c.value)
+			cl, err := NewClient(testOptions())
+			if c.err == "" {
+				if err != nil {
+					t.Fatalf("NewClient: %v", err)
+				}
+				cl.Close()
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("NewClient error %v, want %q", err, c.err)
+			}
+		})
+	}
+	// The upper-case name wins, as in net/http: a malformed lower-case one
+	// beside it is never used.
+	t.Run("shadowed", func(t *testing.T) {
+		t.Setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+		t.Setenv("https_proxy", "http//typo")
+		cl, err := NewClient(testOptions())
+		if err != nil {
+			t.Fatalf("NewClient: %v", err)
+		}
+		cl.Close()
+	})
+}
