@@ -217,7 +217,7 @@ func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorK
 const maxMessage = 512
 
 // maxHeaderValue caps the header values a result keeps (Server,
-// Content-Type). The transport takes up to 1 MiB of headers; a result
+// Content-Type). The transport takes up to MaxHeaderBytes of headers; a result
 // waiting in the window or the reorder buffer should not hold that much of
 // them, nor an output line carry it.
 const maxHeaderValue = 1024
