@@ -20,13 +20,14 @@ import (
 // into mpb per result.
 const progressTick = 100 * time.Millisecond
 
-// Progress shows done/total, rate, errors and ETA on a terminal. It draws
+// Progress shows done/total, rate, failed and ETA on a terminal. It draws
 // nothing unless its writer is a terminal. Add is safe for concurrent use.
 type Progress struct {
-	total int64 // < 0: unknown
-	start time.Time
-	done  atomic.Int64
-	errs  atomic.Int64
+	total  int64 // < 0: unknown
+	start  time.Time
+	done   atomic.Int64
+	failed atomic.Int64 // not accepted, as the summary counts them (Ctrl-C's canceled apart)
+	accept Accept       // set by Judge before the first Add
 	// waiting, once set, counts the targets waiting to be retried.
 	waiting atomic.Pointer[func() int64]
 
@@ -123,13 +124,18 @@ func (pr *Progress) Skip(n int64) {
 	pr.done.Add(n)
 }
 
-// Add counts one finished result; results with an error count as errors,
+// Judge makes the bar count as failed what a does not accept, as the
+// summary does (the zero Accept, the default, until it is called). Call
+// it before the first Add.
+func (pr *Progress) Judge(a Accept) { pr.accept = a }
+
+// Add counts one finished result; a result not accepted counts as failed,
 // except the canceled ones Ctrl-C leaves behind, which the bar would
-// otherwise show as a burst of errors in its last frames.
+// otherwise show as a burst of failures in its last frames.
 func (pr *Progress) Add(r *fetch.Result) {
 	pr.done.Add(1)
-	if r.Error != nil && r.Error.Kind != fetch.KindCanceled {
-		pr.errs.Add(1)
+	if !pr.accept.OK(r) && (r.Error == nil || r.Error.Kind != fetch.KindCanceled) {
+		pr.failed.Add(1)
 	}
 }
 
@@ -209,25 +215,21 @@ func (pr *Progress) stats() string {
 	if n := pr.waiting.Load(); n != nil {
 		waiting = (*n)()
 	}
-	return progressStats(pr.done.Load(), pr.total, pr.errs.Load(), waiting, time.Since(pr.start))
+	return progressStats(pr.done.Load(), pr.total, pr.failed.Load(), waiting, time.Since(pr.start))
 }
 
-// progressStats renders "850/s  12 errors  3 waiting to retry  ETA 1m10s";
+// progressStats renders "850/s  12 failed  3 waiting to retry  ETA 1m10s";
 // the waiting count is left out when none wait, the ETA when the total is
 // unknown or nothing is done yet.
-func progressStats(done, total, errs, waiting int64, elapsed time.Duration) string {
+func progressStats(done, total, failed, waiting int64, elapsed time.Duration) string {
 	var rate float64
 	if elapsed > 0 {
 		rate = float64(done) / elapsed.Seconds()
 	}
 	b := []byte(formatRate(rate))
 	b = append(b, "/s  "...)
-	b = strconv.AppendInt(b, errs, 10)
-	if errs == 1 {
-		b = append(b, " error"...)
-	} else {
-		b = append(b, " errors"...)
-	}
+	b = strconv.AppendInt(b, failed, 10)
+	b = append(b, " failed"...)
 	if waiting > 0 {
 		b = append(b, "  "...)
 		b = strconv.AppendInt(b, waiting, 10)

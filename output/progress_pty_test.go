@@ -40,7 +40,7 @@ func testProgressOnTerminal(t *testing.T, cols, rows uint16) {
 		t.Fatal("Stop did not return within 10s")
 	}
 	got := read()
-	for _, want := range []string{"200/400", "20 errors", "ETA"} {
+	for _, want := range []string{"200/400", "20 failed", "ETA"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("terminal output lacks %q:\n%q", want, got)
 		}

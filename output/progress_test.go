@@ -62,8 +62,8 @@ func TestProgressNonTerminalDrawsNothing(t *testing.T) {
 		if got := buf.String(); got != "" {
 			t.Errorf("total %d: progress wrote %q to a non-terminal", total, got)
 		}
-		if pr.done.Load() != 1000 || pr.errs.Load() != 100 {
-			t.Errorf("counted %d done, %d errors; want 1000, 100", pr.done.Load(), pr.errs.Load())
+		if pr.done.Load() != 1000 || pr.failed.Load() != 100 {
+			t.Errorf("counted %d done, %d failed; want 1000, 100", pr.done.Load(), pr.failed.Load())
 		}
 	}
 }
@@ -110,13 +110,13 @@ func TestProgressStats(t *testing.T) {
 		elapsed                    time.Duration
 		want                       string
 	}{
-		{500, 1000, 3, 0, 10 * time.Second, "50.0/s  3 errors  ETA 10.0s"},
-		{500, -1, 1, 0, 10 * time.Second, "50.0/s  1 error"},
-		{0, 1000, 0, 0, time.Second, "0.0/s  0 errors"},
-		{120000, 1000000, 0, 0, 60 * time.Second, "2000/s  0 errors  ETA 7m20s"},
-		{1000, 1000, 0, 0, 0, "0.0/s  0 errors"},
-		{999, 1000, 0, 1, 10 * time.Second, "99.9/s  0 errors  1 waiting to retry  ETA 10ms"},
-		{5, -1, 2, 3, 10 * time.Second, "0.5/s  2 errors  3 waiting to retry"},
+		{500, 1000, 3, 0, 10 * time.Second, "50.0/s  3 failed  ETA 10.0s"},
+		{500, -1, 1, 0, 10 * time.Second, "50.0/s  1 failed"},
+		{0, 1000, 0, 0, time.Second, "0.0/s  0 failed"},
+		{120000, 1000000, 0, 0, 60 * time.Second, "2000/s  0 failed  ETA 7m20s"},
+		{1000, 1000, 0, 0, 0, "0.0/s  0 failed"},
+		{999, 1000, 0, 1, 10 * time.Second, "99.9/s  0 failed  1 waiting to retry  ETA 10ms"},
+		{5, -1, 2, 3, 10 * time.Second, "0.5/s  2 failed  3 waiting to retry"},
 	} {
 		if got := progressStats(tc.done, tc.total, tc.errs, tc.waiting, tc.elapsed); got != tc.want {
 			t.Errorf("progressStats(%d, %d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.errs, tc.waiting, tc.elapsed, got, tc.want)
@@ -133,20 +133,33 @@ func TestProgressStats(t *testing.T) {
 	}
 }
 
-// TestProgressCanceledAreNotErrors: the targets Ctrl-C cancels finish as
-// results, and count as done, but the bar must not show them as a burst of
-// errors in its last frames.
-func TestProgressCanceledAreNotErrors(t *testing.T) {
-	pr := NewProgress(io.Discard, 4)
-	defer pr.Stop()
-	for _, kind := range []fetch.ErrorKind{"", fetch.KindTimeout, fetch.KindCanceled, fetch.KindCanceled} {
-		r := &fetch.Result{}
-		if kind != "" {
-			r.Error = &fetch.Error{Kind: kind}
-		}
-		pr.Add(r)
+// TestProgressCountsFailedAsTheSummary: the bar's failed count is the
+// summary's, by the run's --accept (a 404 fails by default, not with
+// 200..=404), except that the targets Ctrl-C cancels count as done only:
+// the bar must not show them as a burst of failures in its last frames.
+func TestProgressCountsFailedAsTheSummary(t *testing.T) {
+	wide, err := ParseAccept("200..=404")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if pr.done.Load() != 4 || pr.errs.Load() != 1 {
-		t.Errorf("counted %d done, %d errors; want 4, 1", pr.done.Load(), pr.errs.Load())
+	for _, c := range []struct {
+		accept *Accept
+		want   int64
+	}{{nil, 3}, {&wide, 2}} {
+		pr := NewProgress(io.Discard, 6)
+		if c.accept != nil {
+			pr.Judge(*c.accept)
+		}
+		for _, r := range []*fetch.Result{
+			{Status: 200}, {Status: 404}, {Status: 500},
+			{Error: &fetch.Error{Kind: fetch.KindTimeout}},
+			{Error: &fetch.Error{Kind: fetch.KindCanceled}}, {Error: &fetch.Error{Kind: fetch.KindCanceled}},
+		} {
+			pr.Add(r)
+		}
+		pr.Stop()
+		if pr.done.Load() != 6 || pr.failed.Load() != c.want {
+			t.Errorf("accept %v: counted %d done, %d failed; want 6, %d", c.accept, pr.done.Load(), pr.failed.Load(), c.want)
+		}
 	}
 }

@@ -98,3 +98,26 @@ func TestProgressShowsWaitingRetries(t *testing.T) {
 		t.Errorf("the bar never said that a target waits to be retried:\n%q", got)
 	}
 }
+
+// TestProgressFailedFollowsAccept: the bar counts failed targets as the
+// summary does, by --accept: a 404 accepted by 200..=404 is not failed.
+func TestProgressFailedFollowsAccept(t *testing.T) {
+	s := newSite(t)
+	for _, c := range []struct {
+		accept, want string
+	}{{"200..=399", "1 failed"}, {"200..=404", "0 failed"}} {
+		slave, read := ptytest.Capture(t, 100, 24)
+		// -c 1: the 404 first, then a slow target the bar is drawn during.
+		code := Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: slave},
+			[]string{"-c", "1", "--accept", c.accept, "-o", t.TempDir() + "/out.txt", s.URL + "/404", s.URL + "/slow?n=1"})
+		got := read()
+		if code == ExitUsage {
+			t.Fatalf("exit %d:\n%q", code, got)
+		}
+		// The bar's last frame (its stats end in the ETA; the summary
+		// says "failed" too): early ones show 0 failed before the 404 is in.
+		if i := strings.LastIndex(got, " failed  ETA"); i < 0 || !strings.HasSuffix(got[:i+len(" failed")], " "+c.want) {
+			t.Errorf("--accept %s: the bar's last frame does not say %q:\n%q", c.accept, c.want, got)
+		}
+	}
+}

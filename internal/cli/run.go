@@ -79,6 +79,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	var prog *output.Progress
 	if !f.quiet && isTerminal(env.Stderr) && !dumbTerminal() {
 		prog = output.NewProgress(env.Stderr, rc.remaining(in.total()))
+		prog.Judge(acc)
 		defer prog.Stop()
 		if f.output == "" && isTerminal(env.Stdout) {
 			// Results to the same terminal go above the bar, not under it.
