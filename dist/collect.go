@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,6 +32,11 @@ type CollectOptions struct {
 	// Error.Kind, enough for a summary. Neither may be kept after Raw returns. It
 	// spares collect -f jsonl decoding and encoding every result.
 	Raw func(sum *fetch.Result, rec []byte) error
+	// NoWorker, if set, is called with Follow when results have stopped
+	// coming while targets wait and no worker has a heartbeat in the run:
+	// collect would wait for ever (fanout does not start workers). It is
+	// called once, and again only after a worker was seen in between.
+	NoWorker func(waiting uint64)
 }
 
 // CollectStats count what a Collect did.
@@ -113,6 +119,7 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 	// not emptier still.
 	failed := func(err error) error { return errors.Join(err, flush()) }
 	lastMsg := time.Now()
+	told := false  // NoWorker was called, and no worker was seen since
 	var buf []byte // bodies, one message at a time: collectMsg keeps nothing of them
 	for {
 		select {
@@ -174,6 +181,14 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 				if rd, err = rd.restartIfStalled(ctx); err != nil {
 					return st, failed(err)
 				}
+				if o.Follow && o.NoWorker != nil && have() < st.Submitted {
+					if n, err := liveWorkers(ctx, c, run); err == nil {
+						if n == 0 && !told {
+							o.NoWorker(st.Submitted - have())
+						}
+						told = n == 0
+					}
+				}
 			}
 		case <-ctx.Done():
 			flush()
@@ -192,6 +207,28 @@ func deleted(ctx context.Context, c *Conn, run string, created time.Time) bool {
 	defer cancel()
 	rs, err := c.JS.Stream(actx, resultStream(run))
 	return errors.Is(err, jetstream.ErrStreamNotFound) || err == nil && !rs.CachedInfo().Created.Equal(created)
+}
+
+// liveWorkers counts the workers with a heartbeat in run's lease bucket
+// (a dead worker's expires after the run's lease TTL).
+func liveWorkers(ctx context.Context, c *Conn, run string) (int, error) {
+	actx, cancel := ctxOr(ctx, 5*time.Second)
+	defer cancel()
+	kv, err := c.JS.KeyValue(actx, leaseBucket(run))
+	if err != nil {
+		return 0, err
+	}
+	keys, err := kv.ListKeys(actx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for k := range keys.Keys() {
+		if strings.HasPrefix(k, "w.") {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // deletedWhileCollecting is Collect's error for a run deleted under it,

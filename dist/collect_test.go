@@ -1,10 +1,12 @@
 package dist
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/internal/simweb"
 )
 
 // TestReaderRestartsAtItsPosition checks collect's remedy for a stuck
@@ -91,5 +93,60 @@ func TestCollectFailureKeepsWhatItTook(t *testing.T) {
 	}
 	if len(written) != 2 {
 		t.Errorf("after %v: written %v, want the 2 results before the malformed message", err, written)
+	}
+}
+
+// TestCollectSaysNoWorker: collect --follow of a run no worker serves
+// says so, once, instead of waiting in silence; a worker that starts then
+// brings the results, and the notice is not repeated.
+func TestCollectSaysNoWorker(t *testing.T) {
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	urls := manyHosts(sim, 20, 2, 0)
+	rc := testRun("alone")
+	submit(t, connect(t, url), rc, urls)
+
+	told := make(chan uint64, 4)
+	col := newCollector()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Collect(t.Context(), connect(t, url), rc.Name, CollectOptions{Follow: true,
+			NoWorker: func(n uint64) { told <- n }}, col.emit, func() error { return nil })
+		done <- err
+	}()
+	select {
+	case n := <-told:
+		if n != 20 {
+			t.Errorf("NoWorker(%d), want the 20 targets waiting", n)
+		}
+	case err := <-done:
+		t.Fatalf("Collect ended without a worker: %v", err)
+	case <-time.After(readerStall + 10*time.Second):
+		t.Fatal("no notice that no worker serves the run")
+	}
+	w := newWorker(t, url, WorkerConfig{Engine: engineConfig(t, sim, 8, 2), Run: rc.Name, ExitWhenDone: true})
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan error, 1)
+	go func() { ran <- w.Run(ctx, make(chan struct{})) }()
+	defer func() { // its logging must end with the test: at once if the test failed
+		if t.Failed() {
+			cancel()
+		}
+		if err := <-ran; err != nil && ctx.Err() == nil {
+			t.Errorf("worker: %v", err)
+		}
+		cancel()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("collect did not end after a worker started")
+	}
+	col.check(t, 20, urls)
+	if len(told) > 0 {
+		t.Errorf("NoWorker called again (%d) although a worker came", <-told)
 	}
 }

@@ -405,6 +405,12 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	var enc output.Encoder
 	closeOut := func() error { return nil }
 	opts := dist.CollectOptions{Follow: follow}
+	opts.NoWorker = func(waiting uint64) {
+		// Also under -q: otherwise a collect of a run nobody serves looks
+		// like a hang, which is what it would be.
+		fmt.Fprintf(env.Stderr, "fanout collect: %d targets of run %s wait for results and no worker is running: start one (fanout worker --run %s); still waiting\n",
+			waiting, run, run)
+	}
 	var rec *distRecording
 	if f.db != "" {
 		if rec, err = openDistRecording(f, run, acc, env.Interrupt); err != nil {
