@@ -23,7 +23,7 @@ type hopTrace struct {
 	gotConn, firstByte  time.Time
 	bodyDone            time.Time
 	reused              bool
-	wrote               bool
+	wrote               bool // the request and its body were written whole
 	response            bool // the hop's final response (status and headers) arrived
 	connected           bool // a TCP connection was made (to the server or a proxy)
 	tlsErr              error
@@ -117,7 +117,13 @@ func newHopTrace(abort func()) *hopTrace {
 				h.abort()
 			}
 		},
-		WroteRequest:         func(httptrace.WroteRequestInfo) { h.mu.Lock(); h.wrote = true; h.mu.Unlock() },
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			// Called with an error too: a write the attempt's end cut off
+			// (a -d body the server never read) did not send the request.
+			h.mu.Lock()
+			h.wrote = h.wrote || i.Err == nil
+			h.mu.Unlock()
+		},
 		GotFirstResponseByte: func() { h.set(&h.firstByte) },
 	}
 	return h
@@ -145,7 +151,8 @@ func (h *hopTrace) firstByteSeen() bool {
 
 // waitPhase says what the hop was waiting for when its attempt ran out of
 // time: a connection (none was made, nor handed over from the pool), the
-// TLS handshake, the response, or the rest of the body. --timeout can be
+// TLS handshake, sending the request, the response, or the rest of the
+// body. --timeout can be
 // shorter than --connect-timeout, and a timeout message that said
 // "waiting for a response" sent users looking at a server that had never
 // accepted the connection.
@@ -155,6 +162,10 @@ func (h *hopTrace) waitPhase() string {
 	switch {
 	case h.response:
 		return "reading the body"
+	case !h.gotConn.IsZero() && !h.wrote:
+		// A -d body the server does not read fills the socket's buffers:
+		// the request never went out whole, nothing could be answered.
+		return "sending the request (the server had not read all of it)"
 	case !h.gotConn.IsZero():
 		return "waiting for a response"
 	case !h.tlsStart.IsZero() && h.tlsDone.IsZero():
