@@ -13,25 +13,12 @@ import (
 // "waiting for a response", which no server could have given.
 func TestTimeoutSendingTheRequest(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held, never read, until the listener closes
-		}
-	}()
+	addr := connServer(t, loopback(t), func(net.Conn) { time.Sleep(time.Second) }) // holds it past the timeout, reads nothing
 	c := newTestClient(t, func(o *Options) {
 		o.Body = make([]byte, 64<<20) // far beyond loopback's socket buffers
 		o.Timeout = 500 * time.Millisecond
 	})
-	r := get(c, "http://"+ln.Addr().String()+"/")
+	r := get(c, "http://"+addr+"/")
 	wantKind(t, r, KindTimeout)
 	if !strings.Contains(r.Error.Message, "sending the request") {
 		t.Errorf("message %q, want it to say the request was being sent", r.Error.Message)
