@@ -2,6 +2,7 @@ package output
 
 import (
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"sync"
@@ -20,14 +21,15 @@ import (
 // into mpb per result.
 const progressTick = 100 * time.Millisecond
 
-// Progress shows done/total, rate, failed and ETA on a terminal. It draws
+// Progress shows done/total, the recent rate, failed and ETA on a terminal. It draws
 // nothing unless its writer is a terminal. Add is safe for concurrent use.
 type Progress struct {
 	total  int64 // < 0: unknown
 	start  time.Time
 	done   atomic.Int64
-	failed atomic.Int64 // not accepted, as the summary counts them (Ctrl-C's canceled apart)
-	accept Accept       // set by Judge before the first Add
+	failed atomic.Int64  // not accepted, as the summary counts them (Ctrl-C's canceled apart)
+	accept Accept        // set by Judge before the first Add
+	rate   atomic.Uint64 // float64 bits: results a second over the last rateWindow (sync)
 	// waiting, once set, counts the targets waiting to be retried.
 	waiting atomic.Pointer[func() int64]
 
@@ -102,19 +104,58 @@ func newProgress(w io.Writer, total int64, draw bool) *Progress {
 	return pr
 }
 
-// sync copies the done count into the bar until Stop.
+// sync copies the done count into the bar, and measures the recent rate,
+// until Stop.
 func (pr *Progress) sync() {
 	defer pr.wg.Done()
 	t := time.NewTicker(progressTick)
 	defer t.Stop()
+	var m rateMeter
+	m.add(pr.start, 0)
 	for {
 		select {
-		case <-t.C:
-			pr.bar.SetCurrent(pr.done.Load())
+		case now := <-t.C:
+			done := pr.done.Load()
+			pr.bar.SetCurrent(done)
+			pr.rate.Store(math.Float64bits(m.add(now, done)))
 		case <-pr.quit:
 			return
 		}
 	}
+}
+
+// rateWindow is how far back the bar's rate looks: the rate of a whole run
+// gave an ETA that a slow tail (the last targets on slow hosts, retries
+// waiting out a Retry-After) overran by minutes, and a rate that had
+// fallen to nothing still read as the run's average.
+const rateWindow = 10 * time.Second
+
+// rateMeter keeps the done count of the last rateWindow, a sample per
+// progressTick, and gives the rate over it.
+type rateMeter struct {
+	ring [int(rateWindow/progressTick) + 1]rateSample
+	n    int // samples added
+}
+
+type rateSample struct {
+	at   time.Time
+	done int64
+}
+
+// add records done at now and returns the rate since the oldest sample
+// kept: the last rateWindow, or the whole run while it is shorter.
+func (m *rateMeter) add(now time.Time, done int64) float64 {
+	m.ring[m.n%len(m.ring)] = rateSample{now, done}
+	m.n++
+	oldest := m.ring[0]
+	if m.n > len(m.ring) {
+		oldest = m.ring[m.n%len(m.ring)]
+	}
+	dt := now.Sub(oldest.at).Seconds()
+	if dt <= 0 {
+		return 0
+	}
+	return float64(done-oldest.done) / dt
 }
 
 // Skip counts n input lines that get no result of their own (duplicates
@@ -215,17 +256,13 @@ func (pr *Progress) stats() string {
 	if n := pr.waiting.Load(); n != nil {
 		waiting = (*n)()
 	}
-	return progressStats(pr.done.Load(), pr.total, pr.failed.Load(), waiting, time.Since(pr.start))
+	return progressStats(pr.done.Load(), pr.total, pr.failed.Load(), waiting, math.Float64frombits(pr.rate.Load()))
 }
 
-// progressStats renders "850/s  12 failed  3 waiting to retry  ETA 1m10s";
-// the waiting count is left out when none wait, the ETA when the total is
-// unknown or nothing is done yet.
-func progressStats(done, total, failed, waiting int64, elapsed time.Duration) string {
-	var rate float64
-	if elapsed > 0 {
-		rate = float64(done) / elapsed.Seconds()
-	}
+// progressStats renders "850/s  12 failed  3 waiting to retry  ETA 1m10s"
+// from the recent rate; the waiting count is left out when none wait, the
+// ETA when the total is unknown or the rate is nil.
+func progressStats(done, total, failed, waiting int64, rate float64) string {
 	b := []byte(formatRate(rate))
 	b = append(b, "/s  "...)
 	b = strconv.AppendInt(b, failed, 10)

@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -106,20 +107,20 @@ func TestProgressNonTerminalFile(t *testing.T) {
 func TestProgressStats(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		done, total, errs, waiting int64
-		elapsed                    time.Duration
-		want                       string
+		done, total, failed, waiting int64
+		rate                         float64
+		want                         string
 	}{
-		{500, 1000, 3, 0, 10 * time.Second, "50.0/s  3 failed  ETA 10.0s"},
-		{500, -1, 1, 0, 10 * time.Second, "50.0/s  1 failed"},
-		{0, 1000, 0, 0, time.Second, "0.0/s  0 failed"},
-		{120000, 1000000, 0, 0, 60 * time.Second, "2000/s  0 failed  ETA 7m20s"},
+		{500, 1000, 3, 0, 50, "50.0/s  3 failed  ETA 10.0s"},
+		{500, -1, 1, 0, 50, "50.0/s  1 failed"},
+		{0, 1000, 0, 0, 0, "0.0/s  0 failed"},
+		{120000, 1000000, 0, 0, 2000, "2000/s  0 failed  ETA 7m20s"},
 		{1000, 1000, 0, 0, 0, "0.0/s  0 failed"},
-		{999, 1000, 0, 1, 10 * time.Second, "99.9/s  0 failed  1 waiting to retry  ETA 10ms"},
-		{5, -1, 2, 3, 10 * time.Second, "0.5/s  2 failed  3 waiting to retry"},
+		{999, 1000, 0, 1, 99.9, "99.9/s  0 failed  1 waiting to retry  ETA 10ms"},
+		{5, -1, 2, 3, 0.5, "0.5/s  2 failed  3 waiting to retry"},
 	} {
-		if got := progressStats(tc.done, tc.total, tc.errs, tc.waiting, tc.elapsed); got != tc.want {
-			t.Errorf("progressStats(%d, %d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.errs, tc.waiting, tc.elapsed, got, tc.want)
+		if got := progressStats(tc.done, tc.total, tc.failed, tc.waiting, tc.rate); got != tc.want {
+			t.Errorf("progressStats(%d, %d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.failed, tc.waiting, tc.rate, got, tc.want)
 		}
 	}
 	pr := &Progress{total: 10}
@@ -130,6 +131,36 @@ func TestProgressStats(t *testing.T) {
 	pr.total = -1
 	if got := pr.counts(); got != "3" {
 		t.Errorf("counts with unknown total = %q, want 3", got)
+	}
+}
+
+// TestRateMeter: the bar's rate is over the last rateWindow, so that a
+// run that slowed down shows its rate now and an ETA from it, not the
+// average of its fast start.
+func TestRateMeter(t *testing.T) {
+	t.Parallel()
+	var m rateMeter
+	t0 := time.Unix(1000, 0)
+	m.add(t0, 0)
+	if r := m.add(t0.Add(progressTick), 10); math.Abs(r-100) > 1e-9 {
+		t.Errorf("after one tick: %v/s, want 100 (the run so far)", r)
+	}
+	// 100/s for a minute, then 10/s for 20 s.
+	done, at := int64(10), t0.Add(progressTick)
+	var r float64
+	for range int(time.Minute/progressTick) - 1 {
+		at, done = at.Add(progressTick), done+10
+		r = m.add(at, done)
+	}
+	if math.Abs(r-100) > 1e-9 {
+		t.Errorf("steady: %v/s, want 100", r)
+	}
+	for range int(20 * time.Second / progressTick) {
+		at, done = at.Add(progressTick), done+1
+		r = m.add(at, done)
+	}
+	if math.Abs(r-10) > 1e-9 {
+		t.Errorf("slowed down for twice the window: %v/s, want 10 (the average would say %.0f)", r, float64(done)/at.Sub(t0).Seconds())
 	}
 }
 
