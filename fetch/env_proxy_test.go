@@ -22,7 +22,7 @@ func TestEnvProxyChecked(t *testing.T) {
 		{"HTTP_PROXY", "socks5h://127.0.0.1:1080", ""},
 	} {
 		t.Run(c.name+"="+c.value, func(t *testing.T) {
-			for _, n := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
+			for _, n := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"} {
 				t.Setenv(n, "")
 			}
 			t.Setenv(c.name, c.value)
@@ -39,6 +39,16 @@ func TestEnvProxyChecked(t *testing.T) {
 			}
 		})
 	}
+	// NO_PROXY=* uses no proxy at all: a malformed one is no error.
+	t.Run("no proxy", func(t *testing.T) {
+		t.Setenv("HTTPS_PROXY", "http//typo")
+		t.Setenv("NO_PROXY", "*")
+		cl, err := NewClient(testOptions())
+		if err != nil {
+			t.Fatalf("NewClient: %v", err)
+		}
+		cl.Close()
+	})
 	// The upper-case name wins, as in net/http: a malformed lower-case one
 	// beside it is never used.
 	t.Run("shadowed", func(t *testing.T) {
@@ -50,4 +60,25 @@ func TestEnvProxyChecked(t *testing.T) {
 		}
 		cl.Close()
 	})
+}
+
+// TestShownProxyHidesPassword: a proxy's password never reaches a message,
+// whatever its form: with a scheme, without one (it then parses with the
+// user as the scheme), or unparseable.
+func TestShownProxyHidesPassword(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"http://u:s3cret@proxy:3128", "http://u:xxxxx@proxy:3128"},
+		{"u:s3cret@proxy:3128/x", "u:xxxxx@proxy:3128/x"},
+		{"u:s3cret@proxy:99999", "u:xxxxx@proxy:99999"},
+		{"http://u:s3cret@proxy:3128/%zz", "http://u:xxxxx@proxy:3128/%zz"},
+		{"proxy:3128", "proxy:3128"},
+	} {
+		if got := shownProxy(c.in); got != c.want {
+			t.Errorf("shownProxy(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	t.Setenv("HTTPS_PROXY", "u:s3cret@proxy:3128/x")
+	if _, err := NewClient(testOptions()); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("NewClient error %v: want an error without the password", err)
+	}
 }

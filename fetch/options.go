@@ -195,6 +195,14 @@ func parseProxyAs(name, s string, env bool) (*url.URL, error) {
 // will use (the upper-case name first): the first error names its
 // variable.
 func envProxies() error {
+	for _, n := range [...]string{"NO_PROXY", "no_proxy"} {
+		if v := os.Getenv(n); v != "" {
+			if v == "*" {
+				return nil // no proxy is ever used: a bad one stops nothing
+			}
+			break
+		}
+	}
 	for _, names := range [...][2]string{{"HTTPS_PROXY", "https_proxy"}, {"HTTP_PROXY", "http_proxy"}} {
 		for _, name := range names {
 			if v := os.Getenv(name); v != "" {
@@ -225,7 +233,10 @@ func badValueByte(v string) int {
 // everything between the first ':' after "://" and the last '@' is the
 // password).
 func shownProxy(s string) string {
-	if u, err := url.Parse(s); err == nil {
+	// A value without "//" (user:pw@host:port, no scheme) parses with
+	// "user" as its scheme and the password in Opaque, which Redacted
+	// leaves alone.
+	if u, err := url.Parse(s); err == nil && u.Opaque == "" {
 		return u.Redacted()
 	}
 	start := 0

@@ -31,6 +31,7 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 	visited := []string{method + " " + first} // the requests made, to tell a loop
 	for {
 		ht := newHopTrace(abort)
+		ht.body = body != nil
 		hctx := httptrace.WithClientTrace(ctx, &ht.ct)
 		if strings.HasPrefix(cur, "https:") {
 			hctx = context.WithValue(hctx, certHopKey{}, ht)

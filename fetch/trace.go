@@ -24,6 +24,7 @@ type hopTrace struct {
 	bodyDone            time.Time
 	reused              bool
 	wrote               bool // the request and its body were written whole
+	body                bool // the hop's request has a body (-d), set before it starts
 	response            bool // the hop's final response (status and headers) arrived
 	connected           bool // a TCP connection was made (to the server or a proxy)
 	tlsErr              error
@@ -162,9 +163,12 @@ func (h *hopTrace) waitPhase() string {
 	switch {
 	case h.response:
 		return "reading the body"
-	case !h.gotConn.IsZero() && !h.wrote:
+	case !h.gotConn.IsZero() && !h.wrote && h.body:
 		// A -d body the server does not read fills the socket's buffers:
 		// the request never went out whole, nothing could be answered.
+		// (Without a body the write is one small buffer; an HTTP/2
+		// request may yet wait there for a stream, which is the server's
+		// answer to give too.)
 		return "sending the request (the server had not read all of it)"
 	case !h.gotConn.IsZero():
 		return "waiting for a response"

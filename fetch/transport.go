@@ -297,8 +297,11 @@ func proxyConnectResponse(_ context.Context, proxyURL *url.URL, req *http.Reques
 	}
 	// A 4xx is the proxy's verdict on the request itself (its
 	// credentials, its policy), which a retry would send again unchanged;
-	// a 5xx is its trouble reaching the target, which may pass.
-	e := &kindError{kind: KindRefused, noFallback: true, permanent: res.StatusCode >= 400 && res.StatusCode < 500,
+	// a 5xx is its trouble reaching the target, and a 408 or 429 (a
+	// rotating proxy over its limit) its load, which may pass.
+	permanent := res.StatusCode >= 400 && res.StatusCode < 500 &&
+		res.StatusCode != http.StatusRequestTimeout && res.StatusCode != http.StatusTooManyRequests
+	e := &kindError{kind: KindRefused, noFallback: true, permanent: permanent,
 		msg: fmt.Sprintf("proxy %s refused a tunnel to %s: %s", proxyURL.Redacted(), req.Host, res.Status)}
 	if res.StatusCode == http.StatusProxyAuthRequired {
 		e.msg += " (give the proxy's credentials in its URL: http://user:password@host:port)"

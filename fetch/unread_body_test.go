@@ -13,7 +13,9 @@ import (
 // "waiting for a response", which no server could have given.
 func TestTimeoutSendingTheRequest(t *testing.T) {
 	t.Parallel()
-	addr := connServer(t, loopback(t), func(net.Conn) { time.Sleep(time.Second) }) // holds it past the timeout, reads nothing
+	hold := make(chan struct{})
+	addr := connServer(t, loopback(t), func(net.Conn) { <-hold }) // holds it, reads nothing
+	t.Cleanup(func() { close(hold) })                             // before connServer's, which waits for the handler
 	c := newTestClient(t, func(o *Options) {
 		o.Body = make([]byte, 64<<20) // far beyond loopback's socket buffers
 		o.Timeout = 500 * time.Millisecond

@@ -11,7 +11,7 @@ import (
 // TestProxyRefusalRetries: a proxy that answers an https target's tunnel
 // request with a 4xx (407: it wants credentials) gets that request once,
 // since every retry would be refused the same way; one that answers 502
-// (it could not reach the target) is retried. Both are refused, the 407
+// (it could not reach the target), 429 or 408 (its load) is retried. Both are refused, the 407
 // with a hint at the credentials.
 func TestProxyRefusalRetries(t *testing.T) {
 	for _, c := range []struct {
@@ -21,6 +21,8 @@ func TestProxyRefusalRetries(t *testing.T) {
 		{http.StatusProxyAuthRequired, 1, true},
 		{http.StatusForbidden, 1, false},
 		{http.StatusBadGateway, 3, false},
+		{http.StatusTooManyRequests, 3, false}, // a rotating proxy over its limit
+		{http.StatusRequestTimeout, 3, false},
 	} {
 		t.Run(http.StatusText(c.status), func(t *testing.T) {
 			var connects atomic.Int32
