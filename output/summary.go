@@ -115,7 +115,7 @@ func (s *Summary) Add(r *fetch.Result) {
 	if r.Error != nil {
 		s.kinds[r.Error.Kind]++
 	}
-	if !ok && len(s.failures) < listedFailures && (r.Error == nil || r.Error.Kind != fetch.KindCanceled) {
+	if !ok && s.listsLocked(r) {
 		s.failures = append(s.failures, newFailure(r))
 	}
 	s.bytes += r.Bytes
@@ -135,10 +135,29 @@ func (s *Summary) Add(r *fetch.Result) {
 	}
 }
 
-// newFailure describes failed result r, its input cut to maxListedInput
-// bytes (between characters, marked with …).
+// Lists reports whether Add would name r among the failed targets: a
+// caller that decodes results lazily (collect's raw path) fills Input
+// only then.
+func (s *Summary) Lists(r *fetch.Result) bool {
+	if s.accept.OK(r) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listsLocked(r)
+}
+
+// listsLocked is Lists for a result not accepted, with s.mu held: Ctrl-C's
+// canceled targets are not named.
+func (s *Summary) listsLocked(r *fetch.Result) bool {
+	return len(s.failures) < listedFailures && (r.Error == nil || r.Error.Kind != fetch.KindCanceled)
+}
+
+// newFailure describes failed result r, its input without credentials
+// (the summary often lands in a CI log) and cut to maxListedInput bytes
+// (between characters, marked with …).
 func newFailure(r *fetch.Result) failure {
-	f := failure{why: strconv.Itoa(r.Status), input: cmp.Or(r.Input, r.URL)}
+	f := failure{why: strconv.Itoa(r.Status), input: HideUserinfo(cmp.Or(r.Input, r.URL))}
 	if r.Error != nil {
 		f.why = string(r.Error.Kind)
 	}
@@ -262,7 +281,11 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		line(label, "%-15s %s", f.why, Escape(f.input))
 	}
 	if more := s.total - s.accepted - int64(len(s.failures)); more > 0 && len(s.failures) > 0 {
-		line("", "and %d more", more)
+		if n := s.kinds[fetch.KindCanceled]; n > 0 { // never listed: all among the more
+			line("", "and %d more (%d of them canceled)", more, n)
+		} else {
+			line("", "and %d more", more)
+		}
 	}
 
 	if s.latency.TotalCount() == 0 {

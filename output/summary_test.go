@@ -99,10 +99,25 @@ func TestSummaryListsFailures(t *testing.T) {
 		"              410             " + long,
 		"              refused         https://r0.example/",
 		"              refused         https://r1.example/",
-		"              and 3 more", // two refused, and the canceled one
+		"              and 3 more (1 of them canceled)", // two refused, and the canceled one
 	}
 	if strings.Join(listed, "\n") != strings.Join(want, "\n") {
 		t.Errorf("listed:\n%s\nwant:\n%s", strings.Join(listed, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestSummaryHidesCredentials: the summary often lands in a CI log; a
+// failed target's credentials are xxxxx there.
+func TestSummaryHidesCredentials(t *testing.T) {
+	t.Parallel()
+	s := NewSummary(DefaultAccept())
+	s.Add(&fetch.Result{Input: "https://alice:s3cret@a.example/", Status: 401})
+	var b bytes.Buffer
+	if err := s.Write(&b, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "s3cret") || !strings.Contains(b.String(), "401             https://alice:xxxxx@a.example/") {
+		t.Errorf("summary:\n%s", b.String())
 	}
 }
 

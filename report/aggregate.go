@@ -202,8 +202,8 @@ func (h *slowHeap) Pop() any {
 // target is what the slowest list shows of r, which took ms.
 func target(r *fetch.Result, ms float64) Target {
 	t := Target{
-		URL:      clean(r.URL),
-		FinalURL: clean(r.FinalURL),
+		URL:      clean(output.HideUserinfo(r.URL)),
+		FinalURL: clean(output.HideUserinfo(r.FinalURL)),
 		Host:     clean(hostOf(r)),
 		Status:   r.Status,
 		Title:    clean(r.Title),

@@ -790,3 +790,23 @@ func TestInfoSetAfterBuild(t *testing.T) {
 		t.Errorf("WriteHTML changed the report")
 	}
 }
+
+// TestReportHidesCredentials: a report is made to be passed around, so
+// the credentials in a target's URL (user:password@, token@) are xxxxx in
+// it, as in the command line it shows.
+func TestReportHidesCredentials(t *testing.T) {
+	t.Parallel()
+	r := res("https://alice:s3cret-pass@a.example/x", 200, 50)
+	r.FinalURL = "https://s3cret-token@b.example/y"
+	rep := build(t, Options{}, r, res("https://c.example/", 404, 10))
+	var b bytes.Buffer
+	if err := rep.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "s3cret") {
+		t.Errorf("the report shows a credential")
+	}
+	if !strings.Contains(b.String(), "alice:xxxxx@a.example") {
+		t.Errorf("the report does not show the target with its password hidden")
+	}
+}

@@ -126,32 +126,9 @@ func describeCommand(r store.Run) string {
 func shownTargets(args []string) []string {
 	shown := slices.Clone(args)
 	for i, a := range shown {
-		shown[i] = redactUserinfo(a)
+		shown[i] = output.HideUserinfo(a)
 	}
 	return shown
-}
-
-// redactUserinfo hides the credentials of target a, which may lack its
-// scheme (a bare host).
-func redactUserinfo(a string) string {
-	at := strings.IndexByte(a, '@')
-	if at < 0 {
-		return a
-	}
-	prefix := ""
-	if !strings.Contains(a[:at], "://") {
-		prefix = "http://" // a bare host: parsed as one, shown as given
-	}
-	u, err := url.Parse(prefix + a)
-	if err != nil || u.User == nil {
-		return a
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	} else {
-		u.User = url.User("xxxxx")
-	}
-	return strings.TrimPrefix(u.String(), prefix)
 }
 
 // shownState is a run's state for people: a run marked running that no
