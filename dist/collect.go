@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,9 +32,11 @@ type CollectOptions struct {
 	// spares collect -f jsonl decoding and encoding every result.
 	Raw func(sum *fetch.Result, rec []byte) error
 	// NoWorker, if set, is called with Follow when results have stopped
-	// coming while targets wait and no worker has a heartbeat in the run:
-	// collect would wait for ever (fanout does not start workers). It is
-	// called once, and again only after a worker was seen in between.
+	// coming while targets wait and no worker has a heartbeat in the run
+	// (none runs, or those that do serve another run: a worker without
+	// --run takes the oldest first): collect may wait for ever, as fanout
+	// starts no workers. It is called once, and again only after a worker
+	// was seen in between.
 	NoWorker func(waiting uint64)
 }
 
@@ -218,17 +219,17 @@ func liveWorkers(ctx context.Context, c *Conn, run string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	keys, err := kv.ListKeys(actx)
+	keys, err := kv.ListKeysFiltered(actx, "w.>")
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for k := range keys.Keys() {
-		if strings.HasPrefix(k, "w.") {
-			n++
-		}
+	for range keys.Keys() {
+		n++
 	}
-	return n, nil
+	// The lister ends without an error when actx does: the count is then
+	// partial, and a 0 from it no proof.
+	return n, actx.Err()
 }
 
 // deletedWhileCollecting is Collect's error for a run deleted under it,

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -408,7 +409,8 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	opts.NoWorker = func(waiting uint64) {
 		// Also under -q: otherwise a collect of a run nobody serves looks
 		// like a hang, which is what it would be.
-		fmt.Fprintf(env.Stderr, "fanout collect: %d targets of run %s wait for results and no worker is running: start one (fanout worker --run %s); still waiting\n",
+		fmt.Fprintf(env.Stderr, "fanout collect: %d targets of run %s wait for results and no worker serves it "+
+			"(workers without --run take the oldest run first; fanout worker --run %s serves this one); still waiting\n",
 			waiting, run, run)
 	}
 	var rec *distRecording
@@ -443,6 +445,18 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		// Workers send each result as its JSON Lines record: write it
 		// through, decoding nothing but what the summary counts.
 		opts.Raw = func(r *fetch.Result, line []byte) error {
+			if r.Input == "" && sum.Lists(r) {
+				// The summary names the first failed targets: decode
+				// the input of those few (into a copy: r is reused).
+				var in struct {
+					Input string `json:"input"`
+				}
+				if json.Unmarshal(line, &in) == nil {
+					named := *r
+					named.Input = in.Input
+					r = &named
+				}
+			}
 			sum.Add(r)
 			return rw.WriteRecord(line)
 		}

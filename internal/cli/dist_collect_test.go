@@ -117,3 +117,34 @@ func TestCollectDBWithoutFollowRecordsDone(t *testing.T) {
 		})
 	}
 }
+
+// TestCollectSummaryNamesFailed: collect -f jsonl passes the workers'
+// records through, decoding only what the summary counts; the summary's
+// list of failed targets must still name each one.
+func TestCollectSummaryNamesFailed(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/gone") {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer web.Close()
+	targets := []string{web.URL + "/a", web.URL + "/gone1", web.URL + "/b", web.URL + "/gone2"}
+	if code, _, errOut := runCLI(t, "", append([]string{"submit", "--nats", url, "--run", "named", "-q"}, targets...)...); code != ExitOK {
+		t.Fatalf("submit: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", "named", "--exit-when-done", "-q", "-c", "1"); code != ExitOK {
+		t.Fatalf("worker: exit %d: %s", code, errOut)
+	}
+	code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "named", "-f", "jsonl", "-o", filepath.Join(t.TempDir(), "out.jsonl"))
+	if code != ExitFailures {
+		t.Fatalf("collect: exit %d, want %d: %s", code, ExitFailures, errOut)
+	}
+	for _, want := range []string{"404             " + web.URL + "/gone1\n", "404             " + web.URL + "/gone2\n"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("the summary does not name %q:\n%s", strings.TrimSpace(want), errOut)
+		}
+	}
+}
