@@ -144,14 +144,12 @@ func (r *Reader) target(line []byte, long bool) (t fetch.Target, ok bool) {
 	return fetch.Target{Input: s[:in], URL: s[in:], Bare: p.bare, HostKey: r.lastKey}, true
 }
 
-// Position returns where the last target Next yielded came from: its
-// source's name and its line there (1-based, blank and comment lines
-// counted). line is 0 before the first target.
-func (r *Reader) Position() (source string, line int) {
-	if r.atLine == 0 {
-		return "", 0
-	}
-	return r.srcs[r.atSrc].Name, r.atLine
+// Position returns where the last target Next yielded came from: the
+// index of its source among those given to NewReader, and its line there
+// (1-based, blank and comment lines counted). line is 0 before the first
+// target.
+func (r *Reader) Position() (src, line int) {
+	return r.atSrc, r.atLine
 }
 
 // Duplicates returns the number of lines skipped as duplicates so far.

@@ -181,7 +181,7 @@ func (pr *Progress) Add(r *fetch.Result) {
 }
 
 // Waiting tells the bar how many targets wait to be retried (a backoff, a
-// server's Retry-After); it shows them beside the errors, so that a run
+// server's Retry-After); it shows them beside the failed count, so that a run
 // whose last targets wait out a Retry-After of 30 s does not look hung.
 // n is called at each redraw and must be safe for concurrent use.
 func (pr *Progress) Waiting(n func() int64) { pr.waiting.Store(&n) }
@@ -250,7 +250,7 @@ func (pr *Progress) counts() string {
 	return string(b)
 }
 
-// stats renders the rate, errors and ETA.
+// stats renders the rate, failed and waiting counts, and ETA.
 func (pr *Progress) stats() string {
 	var waiting int64
 	if n := pr.waiting.Load(); n != nil {

@@ -25,7 +25,7 @@ func (d *durationValue) Set(s string) error {
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		// ParseFloat also reads "NaN", "Inf" and hex floats; only
 		// finite numbers within time.Duration's range are seconds.
-		if math.IsNaN(f) || math.Abs(f) > math.MaxInt64/float64(time.Second) {
+		if math.IsNaN(f) || math.Abs(f) >= math.MaxInt64/float64(time.Second) {
 			return fmt.Errorf("%s seconds is not a duration fanout can wait", s)
 		}
 		*d = durationValue(time.Duration(math.Round(f * float64(time.Second))))

@@ -23,6 +23,8 @@ func TestDurationValue(t *testing.T) {
 		{"NaN", 0, false},
 		{"Inf", 0, false},
 		{"1e20", 0, false},
+		{"9223372036.854775807", 0, false}, // time.Duration's limit: the product rounds past it
+		{"9223372036", 9223372036 * time.Second, true},
 		{"five", 0, false},
 		{"5 s", 0, false},
 		{"", 0, false},

@@ -220,8 +220,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 			// Without --db nothing can resume the run: say where the
 			// input stopped, so the rest can be fetched on its own.
 			if at, ok := src.readThrough(lastSeq); ok {
-				fmt.Fprintf(env.Stderr, "%-13s the input after line %d of %s (interrupted; with --db, fanout resume finishes a run)\n",
-					"not read", at.line, at.src)
+				fmt.Fprintf(env.Stderr, "%-13s %s (interrupted; with --db, fanout resume finishes a run)\n", "not read", notRead(at, in.srcs))
 			}
 		}
 		if rc != nil {
@@ -388,10 +387,11 @@ type countingSource struct {
 	last, prev readAt // the last two targets read (see readThrough)
 }
 
-// readAt is where a target was read: its Seq, source and line.
+// readAt is where a target was read: its Seq, source (its index in the
+// Reader's) and line.
 type readAt struct {
 	seq  uint64
-	src  string
+	src  int
 	line int
 }
 
@@ -409,6 +409,16 @@ func (s *countingSource) readThrough(seq uint64) (readAt, bool) {
 		}
 	}
 	return readAt{}, false
+}
+
+// notRead says what of srcs was not read after at: the rest of its
+// source, and the sources after it.
+func notRead(at readAt, srcs []input.Source) string {
+	msg := fmt.Sprintf("the input after line %d of %s", at.line, srcs[at.src].Name)
+	for _, s := range srcs[at.src+1:] {
+		msg += ", and " + s.Name
+	}
+	return msg
 }
 
 func (s *countingSource) Next() (fetch.Target, error) {
