@@ -79,8 +79,18 @@ const maxListedInput = 200
 
 // failure is a failed target as the summary lists it.
 type failure struct {
-	why   string // error kind, or the status that --accept refused
-	input string
+	status int
+	kind   fetch.ErrorKind // "" when --accept refused the status
+	input  string
+}
+
+// why is the failure's reason as the text summary shows it: the error
+// kind, or the status that --accept refused.
+func (f failure) why() string {
+	if f.kind != "" {
+		return string(f.kind)
+	}
+	return strconv.Itoa(f.status)
 }
 
 // NewSummary returns an empty summary that judges success with a.
@@ -157,9 +167,9 @@ func (s *Summary) listsLocked(r *fetch.Result) bool {
 // (the summary often lands in a CI log) and cut to maxListedInput bytes
 // (between characters, marked with …).
 func newFailure(r *fetch.Result) failure {
-	f := failure{why: strconv.Itoa(r.Status), input: HideUserinfo(cmp.Or(r.Input, r.URL))}
+	f := failure{status: r.Status, input: HideUserinfo(cmp.Or(r.Input, r.URL))}
 	if r.Error != nil {
-		f.why = string(r.Error.Kind)
+		f.kind = r.Error.Kind
 	}
 	if len(f.input) > maxListedInput {
 		n := maxListedInput
@@ -278,7 +288,7 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		if i == 0 {
 			label = "failed"
 		}
-		line(label, "%-15s %s", f.why, Escape(f.input))
+		line(label, "%-15s %s", f.why(), Escape(f.input))
 	}
 	if more := s.total - s.accepted - int64(len(s.failures)); more > 0 && len(s.failures) > 0 {
 		if n := s.kinds[fetch.KindCanceled]; n > 0 { // never listed: all among the more
@@ -291,16 +301,7 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	if s.latency.TotalCount() == 0 {
 		line("latency", "-")
 	} else {
-		pct := s.latency.ValueAtPercentilesSlice([]float64{50, 90, 99})
-		// The histogram gives the top of a value's bucket (within its three
-		// digits), which can lie above the slowest request: a percentile
-		// is never more than the max printed beside it.
-		top := math.Round(s.maxMillis * 1000)
-		for i, us := range pct {
-			if float64(us) > top {
-				pct[i] = int64(top)
-			}
-		}
+		pct := s.percentilesLocked()
 		line("latency", "p50 %s  p90 %s  p99 %s  max %s",
 			micros(pct[0]), micros(pct[1]), micros(pct[2]),
 			appendMillis(nil, s.maxMillis))
@@ -323,6 +324,104 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// percentilesLocked returns p50, p90 and p99 in microseconds; s.mu is
+// held and some latency recorded.
+func (s *Summary) percentilesLocked() []int64 {
+	pct := s.latency.ValueAtPercentilesSlice([]float64{50, 90, 99})
+	// The histogram gives the top of a value's bucket (within its three
+	// digits), which can lie above the slowest request: a percentile is
+	// never more than the max shown beside it.
+	top := math.Round(s.maxMillis * 1000)
+	for i, us := range pct {
+		if float64(us) > top {
+			pct[i] = int64(top)
+		}
+	}
+	return pct
+}
+
+// SummaryJSON is the summary for programs (--summary-json): what the text
+// summary says, in numbers. Times are in milliseconds.
+type SummaryJSON struct {
+	Results  int64 `json:"results"`
+	Accepted int64 `json:"accepted"`
+	Failed   int64 `json:"failed"`
+	// Status counts results by status class: "1xx" to "5xx", "other"
+	// (a status outside 100..599) and "no_response".
+	Status map[string]int64 `json:"status"`
+	// Errors counts results by error kind; kinds that did not occur are
+	// left out.
+	Errors map[string]int64 `json:"errors"`
+	// FailedTargets are the first five failed targets, Ctrl-C's canceled
+	// ones apart, credentials hidden; Error is their kind, or "" when the
+	// status was refused by --accept.
+	FailedTargets []FailedTarget `json:"failed_targets"`
+	// Latency is null when no request was timed.
+	Latency    *LatencyJSON `json:"latency_ms"`
+	Bytes      int64        `json:"bytes"`
+	WallMs     float64      `json:"wall_ms"`
+	RequestMs  float64      `json:"request_ms"` // all request times summed
+	Rate       float64      `json:"rate"`       // requests a second; 0 when the wall time is
+	Duplicates uint64       `json:"duplicates"`
+}
+
+// FailedTarget is one of SummaryJSON's failed targets.
+type FailedTarget struct {
+	Input  string `json:"input"`
+	Status int    `json:"status"`
+	Error  string `json:"error"`
+}
+
+// LatencyJSON holds SummaryJSON's latency percentiles and maximum.
+type LatencyJSON struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// JSON returns the summary as SummaryJSON; wall is the run's elapsed time.
+func (s *Summary) JSON(wall time.Duration) SummaryJSON {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ready()
+	j := SummaryJSON{Results: s.total, Accepted: s.accepted, Failed: s.total - s.accepted,
+		Status: map[string]int64{"no_response": s.classes[0], "other": s.classes[6]},
+		Errors: map[string]int64{}, FailedTargets: []FailedTarget{},
+		Bytes: s.bytes, WallMs: float64(wall) / float64(time.Millisecond), RequestMs: s.sumMillis,
+		Duplicates: s.duplicates}
+	for c := 1; c <= 5; c++ {
+		j.Status[strconv.Itoa(c)+"xx"] = s.classes[c]
+	}
+	for k, n := range s.kinds {
+		if n > 0 {
+			j.Errors[string(k)] = n
+		}
+	}
+	for _, f := range s.failures {
+		j.FailedTargets = append(j.FailedTargets, FailedTarget{Input: f.input, Status: f.status, Error: string(f.kind)})
+	}
+	if s.latency.TotalCount() > 0 {
+		pct := s.percentilesLocked()
+		j.Latency = &LatencyJSON{P50: sig3(float64(pct[0]) / 1000), P90: sig3(float64(pct[1]) / 1000),
+			P99: sig3(float64(pct[2]) / 1000), Max: s.maxMillis}
+	}
+	if wall > 0 {
+		j.Rate = float64(s.latency.TotalCount()) / wall.Seconds()
+	}
+	return j
+}
+
+// sig3 rounds v to three significant digits, the latency histogram's
+// precision: its 400.127 is a bucket's top, not a measured 400.127 ms.
+func sig3(v float64) float64 {
+	if v == 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return v
+	}
+	p := math.Pow(10, 2-math.Floor(math.Log10(math.Abs(v))))
+	return math.Round(v*p) / p
 }
 
 // micros formats a histogram value in microseconds like appendMillis.

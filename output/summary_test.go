@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -118,6 +119,49 @@ func TestSummaryHidesCredentials(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "s3cret") || !strings.Contains(b.String(), "401             https://alice:xxxxx@a.example/") {
 		t.Errorf("summary:\n%s", b.String())
+	}
+}
+
+// TestSummaryJSON: --summary-json's numbers are the text summary's.
+func TestSummaryJSON(t *testing.T) {
+	t.Parallel()
+	s := NewSummary(DefaultAccept())
+	for i, r := range []*fetch.Result{
+		{Status: 200, Timing: fetch.Timing{Total: 100}, Bytes: 1000},
+		{Status: 404, Timing: fetch.Timing{Total: 400}, Bytes: 1000},
+		{Timing: fetch.Timing{Total: 500}, Error: &fetch.Error{Kind: fetch.KindTimeout}},
+		{Error: &fetch.Error{Kind: fetch.KindCanceled}},
+	} {
+		r.Input = fmt.Sprintf("https://e.example/%d", i)
+		s.Add(r)
+	}
+	s.SetDuplicates(2)
+	b, err := json.Marshal(s.JSON(2 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"results":4,"accepted":1,"failed":3,` +
+		`"status":{"1xx":0,"2xx":1,"3xx":0,"4xx":1,"5xx":0,"no_response":2,"other":0},` +
+		`"errors":{"canceled":1,"timeout":1},` +
+		`"failed_targets":[{"input":"https://e.example/1","status":404,"error":""},{"input":"https://e.example/2","status":0,"error":"timeout"}],` +
+		`"latency_ms":{"p50":400,"p90":500,"p99":500,"max":500},` +
+		`"bytes":2000,"wall_ms":2000,"request_ms":1000,"rate":1.5,"duplicates":2}`
+	if string(b) != want {
+		t.Errorf("JSON:\n%s\nwant:\n%s", b, want)
+	}
+	// Nothing counted: the latency is null, the lists empty, not null.
+	b, _ = json.Marshal(NewSummary(Accept{}).JSON(0))
+	if want := `"errors":{},"failed_targets":[],"latency_ms":null`; !strings.Contains(string(b), want) {
+		t.Errorf("empty summary JSON %s lacks %s", b, want)
+	}
+}
+
+func TestSig3(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want float64 }{{400.127, 400}, {1.2345, 1.23}, {0.04567, 0.0457}, {12345, 12300}, {0, 0}} {
+		if got := sig3(c.in); got != c.want {
+			t.Errorf("sig3(%v) = %v, want %v", c.in, got, c.want)
+		}
 	}
 }
 

@@ -348,7 +348,7 @@ continues the run it recorded, skipping the targets already stored.`,
 	fs.BoolVar(&follow, "follow", false, "wait until every submitted target has a result")
 	all := pflag.NewFlagSet("collect", pflag.ContinueOnError)
 	f.register(all)
-	copyFlags(fs, all, "format", "output", "db", "accept", "color", "quiet")
+	copyFlags(fs, all, "format", "output", "db", "accept", "color", "quiet", "summary-json")
 	cmd.MarkFlagRequired("run")
 	return profiled(cmd)
 }
@@ -493,15 +493,19 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
+	// The run's wall time is its results' span, not this collect's (a
+	// collect of a finished run took milliseconds, and the summary gave it
+	// a speedup of thousands): from the first request's start to the last
+	// one's end, whatever the results' order of arrival.
+	wall := sum.Span()
+	if wall <= 0 {
+		wall = time.Since(start)
+	}
+	jsonErr := writeSummaryJSON(f.summaryJSON, sum, wall)
+	if jsonErr != nil {
+		fmt.Fprintf(env.Stderr, "fanout collect: %v\n", jsonErr)
+	}
 	if !f.quiet {
-		// The run's wall time is its results' span, not this collect's
-		// (a collect of a finished run took milliseconds, and the summary
-		// gave it a speedup of thousands): from the first request's start
-		// to the last one's end, whatever the results' order of arrival.
-		wall := sum.Span()
-		if wall <= 0 {
-			wall = time.Since(start)
-		}
 		sum.Write(env.Stderr, wall)
 		fmt.Fprintf(env.Stderr, "collected %d results of run %s (%d submitted, %d duplicates skipped)\n",
 			st.Written, run, st.Submitted, st.Duplicates)
@@ -514,6 +518,8 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		return exitError{ExitInterrupted}
 	case err != nil:
 		fmt.Fprintf(env.Stderr, "fanout collect: %v\n", err)
+		return exitError{ExitIncomplete}
+	case jsonErr != nil:
 		return exitError{ExitIncomplete}
 	case sum.Failed() > 0:
 		return exitError{ExitFailures}

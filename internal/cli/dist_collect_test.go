@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/fanout/fanout/output"
 )
 
 // TestCollectFollowStopsOnFirstInterrupt: collect has nothing to drain, so
@@ -138,7 +140,9 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 	if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", "named", "--exit-when-done", "-q", "-c", "1"); code != ExitOK {
 		t.Fatalf("worker: exit %d: %s", code, errOut)
 	}
-	code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "named", "-f", "jsonl", "-o", filepath.Join(t.TempDir(), "out.jsonl"))
+	dir := t.TempDir()
+	code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "named", "-f", "jsonl", "-o", filepath.Join(dir, "out.jsonl"),
+		"--summary-json", filepath.Join(dir, "summary.json"))
 	if code != ExitFailures {
 		t.Fatalf("collect: exit %d, want %d: %s", code, ExitFailures, errOut)
 	}
@@ -146,5 +150,17 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("the summary does not name %q:\n%s", strings.TrimSpace(want), errOut)
 		}
+	}
+	// --summary-json, which collect takes too, says the same.
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum output.SummaryJSON
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Results != 4 || sum.Failed != 2 || len(sum.FailedTargets) != 2 || !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone1") && !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone2") {
+		t.Errorf("summary JSON: %s", b)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +57,9 @@ type flags struct {
 	ordered bool
 	color   string
 	quiet   bool
-	accept  string
+	// summaryJSON is --summary-json's file, "" for none.
+	summaryJSON string
+	accept      string
 
 	cpuProfile string
 
@@ -103,6 +106,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.ordered, "ordered", false, "write results in input order (bounded reorder buffer)")
 	fs.StringVar(&f.color, "color", "auto", "colour the text format: auto, always or never (NO_COLOR is honoured)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary")
+	fs.StringVar(&f.summaryJSON, "summary-json", "", "also write the summary as JSON to `FILE` at the end (with -q too), for CI")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE` (for performance work)")
 	fs.MarkHidden("cpuprofile")
 	fs.StringVar(&f.accept, "accept", "200..=399", "statuses that count as success, e.g. 200..=299,304 (.. excludes the end, ..= includes it)")
@@ -115,6 +119,12 @@ func (f *flags) register(fs *pflag.FlagSet) {
 // problem is reported, each naming its flag.
 func (f *flags) config() (engine.Config, output.Accept, []error) {
 	var errs []error
+	if f.summaryJSON != "" {
+		// Now, not after a long run: a typo in the path would lose it.
+		if st, err := os.Stat(filepath.Dir(f.summaryJSON)); err != nil || !st.IsDir() {
+			errs = append(errs, fmt.Errorf("--summary-json %s: its directory does not exist", f.summaryJSON))
+		}
+	}
 	c := engine.DefaultConfig()
 	c.Limits = engine.Limits{
 		Concurrency: f.concurrency, PerHost: f.perHost,

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -228,6 +229,11 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 	}
 
+	jsonErr := writeSummaryJSON(f.summaryJSON, sum, wall)
+	if jsonErr != nil {
+		fmt.Fprintf(env.Stderr, "fanout: %v\n", jsonErr)
+	}
+
 	switch {
 	case w.err != nil:
 		fmt.Fprintf(env.Stderr, "fanout: writing results: %v\n", w.err)
@@ -240,6 +246,8 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		return exitError{ExitIncomplete}
 	case interrupted || ctx.Err() != nil:
 		return exitError{ExitInterrupted}
+	case jsonErr != nil:
+		return exitError{ExitIncomplete}
 	case failed > 0:
 		return exitError{ExitFailures}
 	}
@@ -409,6 +417,22 @@ func (s *countingSource) readThrough(seq uint64) (readAt, bool) {
 		}
 	}
 	return readAt{}, false
+}
+
+// writeSummaryJSON writes sum as JSON to the file name (--summary-json),
+// if one is given; wall is the run's elapsed time.
+func writeSummaryJSON(name string, sum *output.Summary, wall time.Duration) error {
+	if name == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(sum.JSON(wall), "", "  ")
+	if err == nil {
+		err = os.WriteFile(name, append(b, '\n'), 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("--summary-json %s: %v", name, unwrapPath(err))
+	}
+	return nil
 }
 
 // notRead says what of srcs was not read after at: the rest of its

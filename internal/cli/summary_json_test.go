@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fanout/fanout/output"
+)
+
+// TestSummaryJSONFile: --summary-json writes the summary's numbers to a
+// file at the end, under -q too, for a CI step to read; a path whose
+// directory does not exist is a usage error before anything is fetched.
+func TestSummaryJSONFile(t *testing.T) {
+	s := newSite(t)
+	dir := t.TempDir()
+	name := filepath.Join(dir, "summary.json")
+	code, _, errOut := runCLI(t, "", "-q", "-o", filepath.Join(dir, "out.txt"), "--summary-json", name, s.URL+"/", s.URL+"/404")
+	if code != ExitFailures {
+		t.Fatalf("exit %d, want %d: %s", code, ExitFailures, errOut)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got output.SummaryJSON
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	if got.Results != 2 || got.Failed != 1 || got.Status["4xx"] != 1 || len(got.FailedTargets) != 1 ||
+		got.FailedTargets[0].Input != s.URL+"/404" || got.FailedTargets[0].Status != 404 || got.Latency == nil || got.WallMs <= 0 {
+		t.Errorf("summary JSON: %s", b)
+	}
+
+	s.mu.Lock()
+	requests := s.requests
+	s.mu.Unlock()
+	code, _, errOut = runCLI(t, "", "-q", "--summary-json", filepath.Join(dir, "no", "such", "dir", "s.json"), s.URL+"/")
+	if code != ExitUsage || !strings.Contains(errOut, "--summary-json") || !strings.Contains(errOut, "directory does not exist") {
+		t.Errorf("missing directory: exit %d, stderr %q; want %d naming --summary-json", code, errOut, ExitUsage)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.requests != requests {
+		t.Errorf("the run fetched %d targets before refusing --summary-json", s.requests-requests)
+	}
+}
