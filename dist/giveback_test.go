@@ -232,13 +232,7 @@ func TestIdleWorkersLookSeldom(t *testing.T) {
 	if _, err := kv.Create(context.Background(), partitionKey(0), []byte("ghost")); err != nil {
 		t.Fatal(err)
 	}
-	apiCalls := func() uint64 {
-		v, err := srv.Varz(nil)
-		if err != nil || v.JetStream.Stats == nil {
-			t.Fatalf("server counters: %v", err)
-		}
-		return v.JetStream.Stats.API.Total
-	}
+	apiCalls := func() uint64 { return jsAPICalls(t, srv) }
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

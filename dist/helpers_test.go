@@ -225,3 +225,14 @@ func ghostHeartbeat(t testing.TB, c *Conn, run string) jetstream.KeyValue {
 
 // ghostKey is ghostHeartbeat's key.
 const ghostKey = "w.ghost.1"
+
+// jsAPICalls is the number of JetStream API requests srv has served (KV
+// direct gets, such as metadata reads, are not among them).
+func jsAPICalls(t testing.TB, srv *server.Server) uint64 {
+	t.Helper()
+	v, err := srv.Varz(nil)
+	if err != nil || v.JetStream.Stats == nil {
+		t.Fatalf("server counters: %v", err)
+	}
+	return v.JetStream.Stats.API.Total
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -318,6 +319,22 @@ func metaIn(ctx context.Context, kv jetstream.KeyValue, run string) (Meta, uint6
 // Runs lists the names of the runs in the fanout_runs bucket, oldest
 // first.
 func Runs(ctx context.Context, js jetstream.JetStream) ([]Meta, error) {
+	rs, err := runsWithRevisions(ctx, js)
+	ms := make([]Meta, len(rs))
+	for i, r := range rs {
+		ms[i] = r.Meta
+	}
+	return ms, err
+}
+
+// revMeta is a run's Meta and the revision of its key in fanout_runs.
+type revMeta struct {
+	Meta
+	rev uint64
+}
+
+// runsWithRevisions is Runs with each Meta's revision.
+func runsWithRevisions(ctx context.Context, js jetstream.JetStream) ([]revMeta, error) {
 	kv, err := js.KeyValue(ctx, runsBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, nil
@@ -333,24 +350,16 @@ func Runs(ctx context.Context, js jetstream.JetStream) ([]Meta, error) {
 	for k := range lister.Keys() {
 		names = append(names, k)
 	}
-	var ms []Meta
+	var rs []revMeta
 	for _, n := range names {
-		m, _, err := metaIn(ctx, kv, n)
+		m, rev, err := metaIn(ctx, kv, n)
 		if err != nil {
 			continue // deleted meanwhile
 		}
-		ms = append(ms, m)
+		rs = append(rs, revMeta{m, rev})
 	}
-	sortMetas(ms)
-	return ms, nil
-}
-
-func sortMetas(ms []Meta) {
-	for i := 1; i < len(ms); i++ {
-		for j := i; j > 0 && ms[j].Created.Before(ms[j-1].Created); j-- {
-			ms[j], ms[j-1] = ms[j-1], ms[j]
-		}
-	}
+	slices.SortStableFunc(rs, func(a, b revMeta) int { return a.Created.Compare(b.Created) })
+	return rs, nil
 }
 
 // ensureRun creates the run's streams and buckets, or checks they exist.

@@ -67,6 +67,13 @@ type Worker struct {
 
 	instance string    // random: this process's part of its heartbeat key
 	sameID   sync.Once // warned that another worker has its ID
+
+	// finished holds the runs pick found complete with no target left,
+	// by the revision of their metadata then: looking again at each one's
+	// streams four times a second cost the server two API requests per
+	// finished run kept. A run submitted again changes its revision.
+	// Only Run's goroutine uses it.
+	finished map[string]uint64
 }
 
 // NewWorker validates cfg and builds the worker's HTTP client.
@@ -193,6 +200,9 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 	retrying, retrySaid := "", ""
 	var openFailedSince time.Time
 	var missingSince time.Time // when the --run was first found missing
+	var idleSince time.Time    // since when no run had work here
+	runsWatched := newRunsWatch()
+	defer runsWatched.stop()
 	for {
 		meta, ok, err := w.pick(ctx)
 		if errors.Is(err, ErrOldLayout) {
@@ -273,16 +283,102 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 		} else if w.cfg.ExitWhenDone && err == nil {
 			return nil
 		}
+		if ok || err != nil {
+			idleSince = time.Time{}
+		} else if idleSince.IsZero() {
+			idleSince = time.Now()
+		}
+		if !runsWatched.ok() {
+			runsWatched.start(ctx, w.c.JS)
+		}
 		select {
 		case <-stop:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(250 * time.Millisecond): // a run submitted now starts at once
+		case <-runsWatched.wake:
+			// A run was submitted, checkpointed or deleted: look now.
+		case <-time.After(pickPace(time.Since(idleSince), runsWatched.ok())):
 		}
 		if closed(stop) {
 			return nil
 		}
+	}
+}
+
+// pickPace is how long a worker with no run to serve waits before it
+// looks again, idle for idleFor: 250 ms, so that a run submitted now
+// starts at once, and, while it watches the runs bucket (a submit wakes
+// it), up to 2 s after a long idleness: every look costs the server a
+// listing of the runs bucket.
+func pickPace(idleFor time.Duration, watching bool) time.Duration {
+	if !watching {
+		return 250 * time.Millisecond
+	}
+	return min(max(idleFor/4, 250*time.Millisecond), 2*time.Second)
+}
+
+// runsWatch wakes an idle worker when the runs bucket changes. It can
+// start only once the bucket exists (the first submit makes it).
+type runsWatch struct {
+	wake     chan struct{}
+	watching atomic.Bool
+	cancel   context.CancelFunc // ends the watch; nil while none runs
+	done     chan struct{}      // closed when the watch's goroutine ended
+}
+
+func newRunsWatch() *runsWatch { return &runsWatch{wake: make(chan struct{}, 1)} }
+
+func (rw *runsWatch) ok() bool { return rw.watching.Load() }
+
+// start watches the runs bucket until stop or the watch fails; it does
+// nothing when the bucket cannot be opened now. A watch that failed is
+// replaced.
+func (rw *runsWatch) start(ctx context.Context, js jetstream.JetStream) {
+	rw.stop()
+	actx, cancel := ctxOr(ctx, 5*time.Second)
+	kv, err := js.KeyValue(actx, runsBucket)
+	cancel()
+	if err != nil {
+		return
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	watch, err := kv.WatchAll(wctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+	if err != nil {
+		cancel()
+		return
+	}
+	rw.cancel, rw.done = cancel, make(chan struct{})
+	rw.watching.Store(true)
+	go func() {
+		defer close(rw.done)
+		defer rw.watching.Store(false)
+		defer watch.Stop()
+		for {
+			select {
+			case e, open := <-watch.Updates():
+				if !open {
+					return
+				}
+				if e != nil {
+					select {
+					case rw.wake <- struct{}{}:
+					default:
+					}
+				}
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// stop ends the watch, if one runs, and waits for its goroutine.
+func (rw *runsWatch) stop() {
+	if rw.cancel != nil {
+		rw.cancel()
+		<-rw.done
+		rw.cancel = nil
 	}
 }
 
@@ -311,16 +407,30 @@ func (w *Worker) pick(ctx context.Context) (Meta, bool, error) {
 		left, err := w.unfinished(actx, m)
 		return m, left, err
 	}
-	metas, err := Runs(actx, w.c.JS)
+	runs, err := runsWithRevisions(actx, w.c.JS)
 	if err != nil {
 		return Meta{}, false, err
 	}
-	for _, m := range metas {
-		if m.usable() != nil {
+	if w.finished == nil {
+		w.finished = map[string]uint64{}
+	}
+	listed := make(map[string]bool, len(runs))
+	for _, r := range runs {
+		listed[r.Name] = true
+		if r.usable() != nil || w.finished[r.Name] == r.rev {
 			continue
 		}
-		if left, err := w.unfinished(actx, m); err == nil && left {
-			return m, true, nil
+		left, err := w.unfinished(actx, r.Meta)
+		if err == nil && left {
+			return r.Meta, true, nil
+		}
+		if err == nil && r.Complete {
+			w.finished[r.Name] = r.rev
+		}
+	}
+	for name := range w.finished { // deleted runs
+		if !listed[name] {
+			delete(w.finished, name)
 		}
 	}
 	return Meta{}, false, nil
