@@ -26,15 +26,7 @@ func TestIdleWorkerBetweenRuns(t *testing.T) {
 	apiCalls := func() uint64 { return jsAPICalls(t, srv) }
 
 	w := newWorker(t, url, WorkerConfig{Engine: engineConfig(t, sim, 4, 2), ID: "idle"})
-	stop := make(chan struct{})
-	ran := make(chan error, 1)
-	go func() { ran <- w.Run(context.Background(), stop) }()
-	defer func() {
-		close(stop)
-		if err := <-ran; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}()
+	defer runUntilStopped(t, w)()
 	for deadline := time.Now().Add(30 * time.Second); w.Done() < finished*5; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the worker did %d of the %d targets of %d runs within 30 s", w.Done(), finished*5, finished)
@@ -63,6 +55,24 @@ func TestIdleWorkerBetweenRuns(t *testing.T) {
 	t.Logf("the late run's first result came %v after its submit", time.Since(submitted).Round(time.Millisecond))
 }
 
+// TestIdleWorkerBeforeAnyRun: before the first submit there is no runs
+// bucket to watch; a worker then looks every 250 ms, one bucket lookup
+// each, and tries to start its watch only every watchRetry, not at every
+// look as well.
+func TestIdleWorkerBeforeAnyRun(t *testing.T) {
+	srv := startNATSServer(t)
+	w := newWorker(t, srv.ClientURL(), WorkerConfig{Engine: engineConfig(t, startSim(t, simweb.Config{}), 4, 2), ID: "early"})
+	defer runUntilStopped(t, w)()
+	time.Sleep(time.Second)
+	from, t0 := jsAPICalls(t, srv), time.Now()
+	time.Sleep(3 * time.Second)
+	rate := float64(jsAPICalls(t, srv)-from) / time.Since(t0).Seconds()
+	t.Logf("with no run ever submitted, the worker made %.1f JetStream API calls a second", rate)
+	if rate > 5 {
+		t.Errorf("with no run ever submitted, the worker made %.1f JetStream API calls a second, want at most 5 (one a look)", rate)
+	}
+}
+
 func TestPickPace(t *testing.T) {
 	for _, c := range []struct {
 		idle     time.Duration
@@ -76,6 +86,20 @@ func TestPickPace(t *testing.T) {
 	} {
 		if got := pickPace(c.idle, c.watching); got != c.want {
 			t.Errorf("pickPace(%v, %v) = %v, want %v", c.idle, c.watching, got, c.want)
+		}
+	}
+}
+
+// runUntilStopped runs w, which serves every run; the function it returns
+// stops it and waits for it.
+func runUntilStopped(t *testing.T, w *Worker) func() {
+	stop := make(chan struct{})
+	ran := make(chan error, 1)
+	go func() { ran <- w.Run(context.Background(), stop) }()
+	return func() {
+		close(stop)
+		if err := <-ran; err != nil {
+			t.Errorf("worker: %v", err)
 		}
 	}
 }

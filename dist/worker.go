@@ -313,9 +313,18 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 // listing of the runs bucket.
 func pickPace(idleFor time.Duration, watching bool) time.Duration {
 	if !watching {
-		return 250 * time.Millisecond
+		return minLook
 	}
-	return min(max(idleFor/4, 250*time.Millisecond), 2*time.Second)
+	return backoff(idleFor, 2*time.Second)
+}
+
+// minLook is how soon an idle worker looks again, at the least.
+const minLook = 250 * time.Millisecond
+
+// backoff is the idle paces' rule: a quarter of the time idle, from
+// minLook up to ceiling.
+func backoff(idleFor, ceiling time.Duration) time.Duration {
+	return min(max(idleFor/4, minLook), max(ceiling, minLook))
 }
 
 // runsWatch wakes an idle worker when the runs bucket changes. It can
@@ -325,16 +334,26 @@ type runsWatch struct {
 	watching atomic.Bool
 	cancel   context.CancelFunc // ends the watch; nil while none runs
 	done     chan struct{}      // closed when the watch's goroutine ended
+	tried    time.Time          // the last start
 }
+
+// watchRetry is how often start tries again while it cannot watch: each
+// try opens the bucket (a stream info), which pick does at every look
+// anyway.
+const watchRetry = 5 * time.Second
 
 func newRunsWatch() *runsWatch { return &runsWatch{wake: make(chan struct{}, 1)} }
 
 func (rw *runsWatch) ok() bool { return rw.watching.Load() }
 
 // start watches the runs bucket until stop or the watch fails; it does
-// nothing when the bucket cannot be opened now. A watch that failed is
-// replaced.
+// nothing when the bucket cannot be opened now, nor within watchRetry of
+// the last try. A watch that failed is replaced.
 func (rw *runsWatch) start(ctx context.Context, js jetstream.JetStream) {
+	if time.Since(rw.tried) < watchRetry {
+		return
+	}
+	rw.tried = time.Now()
 	rw.stop()
 	actx, cancel := ctxOr(ctx, 5*time.Second)
 	kv, err := js.KeyValue(actx, runsBucket)
@@ -569,7 +588,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	}
 	tick := time.NewTicker(max(meta.LeaseTTL/4, 100*time.Millisecond))
 	defer tick.Stop()
-	idle := time.NewTicker(250 * time.Millisecond)
+	idle := time.NewTicker(minLook)
 	defer idle.Stop()
 	// An idle worker looks at the run (its end, a partition nobody
 	// serves) less often the longer nothing happens: every look costs the
@@ -856,7 +875,7 @@ const idleLook = time.Second
 // end of a submit, and a worker idle through a slow one would see the
 // run's end a heartbeat late (a look is a KV get while the submit runs).
 func idlePace(idleFor, leaseTTL time.Duration, submitted bool) time.Duration {
-	pace := min(max(idleFor/4, 250*time.Millisecond), max(leaseTTL/4, 250*time.Millisecond))
+	pace := backoff(idleFor, leaseTTL/4)
 	if !submitted {
 		pace = min(pace, time.Second)
 	}

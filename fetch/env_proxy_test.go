@@ -22,9 +22,7 @@ func TestEnvProxyChecked(t *testing.T) {
 		{"HTTP_PROXY", "socks5h://127.0.0.1:1080", ""},
 	} {
 		t.Run(c.name+"="+c.value, func(t *testing.T) {
-			for _, n := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"} {
-				t.Setenv(n, "")
-			}
+			clearProxyEnv(t)
 			t.Setenv(c.name, c.value)
 			cl, err := NewClient(testOptions())
 			if c.err == "" {
@@ -39,27 +37,24 @@ func TestEnvProxyChecked(t *testing.T) {
 			}
 		})
 	}
-	// NO_PROXY=* uses no proxy at all: a malformed one is no error.
-	t.Run("no proxy", func(t *testing.T) {
-		t.Setenv("HTTPS_PROXY", "http//typo")
-		t.Setenv("NO_PROXY", "*")
-		cl, err := NewClient(testOptions())
-		if err != nil {
-			t.Fatalf("NewClient: %v", err)
-		}
-		cl.Close()
-	})
-	// The upper-case name wins, as in net/http: a malformed lower-case one
-	// beside it is never used.
-	t.Run("shadowed", func(t *testing.T) {
-		t.Setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
-		t.Setenv("https_proxy", "http//typo")
-		cl, err := NewClient(testOptions())
-		if err != nil {
-			t.Fatalf("NewClient: %v", err)
-		}
-		cl.Close()
-	})
+	for _, c := range []struct{ name, also, value string }{
+		// NO_PROXY=* uses no proxy at all: a malformed one is no error.
+		{"no proxy", "NO_PROXY", "*"},
+		// The upper-case name wins, as in net/http: a malformed
+		// lower-case one beside it is never used.
+		{"shadowed", "HTTPS_PROXY", "http://127.0.0.1:3128"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clearProxyEnv(t)
+			t.Setenv("https_proxy", "http//typo")
+			t.Setenv(c.also, c.value)
+			cl, err := NewClient(testOptions())
+			if err != nil {
+				t.Fatalf("NewClient: %v", err)
+			}
+			cl.Close()
+		})
+	}
 }
 
 // TestShownProxyHidesPassword: a proxy's password never reaches a message,
@@ -80,5 +75,12 @@ func TestShownProxyHidesPassword(t *testing.T) {
 	t.Setenv("HTTPS_PROXY", "u:s3cret@proxy:3128/x")
 	if _, err := NewClient(testOptions()); err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("NewClient error %v: want an error without the password", err)
+	}
+}
+
+// clearProxyEnv empties, for the test, the variables that name proxies.
+func clearProxyEnv(t *testing.T) {
+	for _, n := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"} {
+		t.Setenv(n, "")
 	}
 }

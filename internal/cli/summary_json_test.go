@@ -12,7 +12,8 @@ import (
 
 // TestSummaryJSONFile: --summary-json writes the summary's numbers to a
 // file at the end, under -q too, for a CI step to read; a path whose
-// directory does not exist is a usage error before anything is fetched.
+// directory does not exist is a usage error before anything is fetched,
+// and one that cannot be written is exit 3.
 func TestSummaryJSONFile(t *testing.T) {
 	s := newSite(t)
 	dir := t.TempDir()
@@ -32,6 +33,13 @@ func TestSummaryJSONFile(t *testing.T) {
 	if got.Results != 2 || got.Failed != 1 || got.Status["4xx"] != 1 || len(got.FailedTargets) != 1 ||
 		got.FailedTargets[0].Input != s.URL+"/404" || got.FailedTargets[0].Status != 404 || got.Latency == nil || got.WallMs <= 0 {
 		t.Errorf("summary JSON: %s", b)
+	}
+
+	// A file that cannot be written (here a directory) fails the run's
+	// end with exit 3, the results written.
+	code, _, errOut = runCLI(t, "", "-q", "-o", filepath.Join(dir, "out2.txt"), "--summary-json", dir, s.URL+"/")
+	if code != ExitIncomplete || !strings.Contains(errOut, "--summary-json "+dir) {
+		t.Errorf("unwritable --summary-json: exit %d, stderr %q; want %d naming it", code, errOut, ExitIncomplete)
 	}
 
 	s.mu.Lock()
