@@ -152,6 +152,9 @@ type writeFirst struct {
 	wrote chan struct{}
 	once  sync.Once
 	grace *time.Timer
+	// rec, while set, keeps the first bytes read: a SOCKS proxy's answers
+	// to its handshake (see socksForward).
+	rec *[]byte
 }
 
 // writeFirstGrace is how long a connection's reads wait for its first
@@ -178,7 +181,11 @@ func (c *writeFirst) used() { c.once.Do(c.openUsed) }
 
 func (c *writeFirst) Read(p []byte) (int, error) {
 	<-c.wrote
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if c.rec != nil {
+		*c.rec = append(*c.rec, p[:min(n, maxSOCKSAnswer-len(*c.rec))]...)
+	}
+	return n, err
 }
 
 func (c *writeFirst) Write(p []byte) (int, error) {

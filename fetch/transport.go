@@ -180,15 +180,16 @@ func envSOCKS(tr *http.Transport, o Options, d *dialer) error {
 // socksDial returns a dial through the SOCKS proxy u (from flag, for
 // messages), bounded by the connect timeout.
 func socksDial(u *url.URL, flag string, o Options, d *dialer) (func(context.Context, string, string) (net.Conn, error), error) {
-	pd, err := proxy.FromURL(u, d)
-	if err != nil {
+	// A dialer for each handshake (see socksForward); this one checks u.
+	if _, err := socksDialer(u, d); err != nil {
 		return nil, fmt.Errorf("%s %q: %v", flag, u.Redacted(), err)
 	}
-	cd, ok := pd.(proxy.ContextDialer)
-	if !ok {
-		return nil, fmt.Errorf("%s %q: dialer cannot be cancelled", flag, u.Redacted())
-	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		fw := &socksForward{d: d}
+		cd, err := socksDialer(u, fw)
+		if err != nil {
+			return nil, err
+		}
 		// --resolve still applies: the proxy is asked for the pinned
 		// address. Other names are resolved by the proxy.
 		if host, port, err := net.SplitHostPort(addr); err == nil {
@@ -210,9 +211,29 @@ func socksDial(u *url.URL, flag string, o Options, d *dialer) (func(context.Cont
 			msg := "through " + flag + " " + u.Redacted()
 			err = &kindError{kind: KindConnectTimeout, msg: msg, noFallback: true,
 				err: &net.OpError{Op: "dial", Net: network, Err: &timeoutError{msg}}}
+		} else if err != nil {
+			if ke := fw.refusal(u, addr); ke != nil {
+				ke.err = err
+				err = ke
+			}
 		}
+		fw.done()
 		return c, err
 	}, nil
+}
+
+// socksDialer is golang.org/x/net/proxy's SOCKS dialer for u, dialling the
+// proxy with forward.
+func socksDialer(u *url.URL, forward proxy.Dialer) (proxy.ContextDialer, error) {
+	pd, err := proxy.FromURL(u, forward)
+	if err != nil {
+		return nil, err
+	}
+	cd, ok := pd.(proxy.ContextDialer)
+	if !ok {
+		return nil, errors.New("dialer cannot be cancelled")
+	}
+	return cd, nil
 }
 
 // clientCertHook answers a server's request for a client certificate as
