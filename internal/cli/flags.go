@@ -124,6 +124,13 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 		if st, err := os.Stat(filepath.Dir(f.summaryJSON)); err != nil || !st.IsDir() {
 			errs = append(errs, fmt.Errorf("--summary-json %s: its directory does not exist", f.summaryJSON))
 		}
+		kept := append(dbFiles(f.db), keptFile{"the -o file", f.output})
+		for _, name := range f.inputs {
+			kept = append(kept, keptFile{"the -i file " + name, name})
+		}
+		if err := checkWrite("--summary-json", f.summaryJSON, kept...); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	c := engine.DefaultConfig()
 	c.Limits = engine.Limits{

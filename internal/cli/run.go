@@ -645,6 +645,11 @@ func dbFiles(db string) []keptFile {
 // both exist (links, ./ and ../ spellings). An existing SQLite database is
 // refused too, whether or not it is among kept.
 func checkOutput(out string, kept ...keptFile) error {
+	return checkWrite("-o", out, kept...)
+}
+
+// checkWrite is checkOutput for the file out that flag names.
+func checkWrite(flag, out string, kept ...keptFile) error {
 	if out == "" || out == "-" {
 		return nil
 	}
@@ -661,11 +666,11 @@ func checkOutput(out string, kept ...keptFile) error {
 			same = abs == outAbs
 		}
 		if same {
-			return fmt.Errorf("-o %s is %s: writing there would destroy it; name another output file", out, k.what)
+			return fmt.Errorf("%s %s is %s: writing there would destroy it; name another output file", flag, out, k.what)
 		}
 	}
 	if outErr == nil && outInfo.Mode().IsRegular() && isSQLite(out) {
-		return fmt.Errorf("-o %s is an SQLite database (did you mean --db %s?): writing there would destroy it; name another output file, or remove it first", out, out)
+		return fmt.Errorf("%s %s is an SQLite database (did you mean --db %s?): writing there would destroy it; name another output file, or remove it first", flag, out, out)
 	}
 	return nil
 }

@@ -49,6 +49,31 @@ func TestSummaryJSONFile(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errOut, "--summary-json") || !strings.Contains(errOut, "directory does not exist") {
 		t.Errorf("missing directory: exit %d, stderr %q; want %d naming --summary-json", code, errOut, ExitUsage)
 	}
+
+	// Nor may it overwrite the input, the results or the database (as -o
+	// may not): a slip of the shell's completion would lose them.
+	list := filepath.Join(dir, "urls.txt")
+	os.WriteFile(list, []byte(s.URL+"/\n"), 0o644)
+	db := filepath.Join(dir, "runs.db")
+	out := filepath.Join(dir, "out.txt")
+	for _, c := range []struct {
+		file string // what --summary-json names
+		args []string
+	}{
+		{list, []string{"-i", list}},
+		{out, []string{"-o", out, s.URL + "/"}},
+		{db, []string{"--db", db, s.URL + "/"}},
+		{db + "-wal", []string{"--db", db, s.URL + "/"}},
+	} {
+		before, _ := os.ReadFile(c.file)
+		code, _, errOut = runCLI(t, "", append([]string{"-q", "--summary-json", c.file}, c.args...)...)
+		if code != ExitUsage || !strings.Contains(errOut, "--summary-json") || !strings.Contains(errOut, "would destroy it") {
+			t.Errorf("%q: exit %d, stderr %q; want %d, refusing to overwrite %s", c.args, code, errOut, ExitUsage, c.file)
+		}
+		if after, _ := os.ReadFile(c.file); string(after) != string(before) {
+			t.Errorf("%q: %s changed", c.args, c.file)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.requests != requests {
