@@ -322,6 +322,27 @@ func TestResolve(t *testing.T) {
 			t.Errorf("%s: status %d ip %q dns %v", host, r.Status, r.IP, r.Timing.DNS)
 		}
 	}
+
+	// An international name, as given on the command line, pins the
+	// punycode host that input makes of a target's: it never matched,
+	// and the lookup went to DNS.
+	rs, err := ParseResolve("Bücher.test:" + port + ":127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClient(t, func(o *Options) { o.Resolve = []Resolve{rs} })
+	c.dial.lookupIP = func(_ context.Context, host string) ([]net.IPAddr, error) {
+		t.Errorf("looked up %q", host)
+		return nil, &net.DNSError{Err: "no lookups in this test", Name: host, IsNotFound: true}
+	}
+	r := get(c, "http://xn--bcher-kva.test:"+port+"/")
+	wantKind(t, r, "")
+	if r.Status != 200 || r.IP != "127.0.0.1" {
+		t.Errorf("bücher.test: status %d ip %q", r.Status, r.IP)
+	}
+	if _, err := ParseResolve("bü cher.test:443:127.0.0.1"); err == nil || !strings.Contains(err.Error(), "not a host name") {
+		t.Errorf("a host no lookup could make: %v, want an error", err)
+	}
 }
 
 func TestProxy(t *testing.T) {

@@ -52,7 +52,11 @@ func newDialer(o Options) *dialer {
 	if len(o.Resolve) > 0 {
 		d.resolve = make(map[string][]net.IP, len(o.Resolve))
 		for _, r := range o.Resolve {
-			key := strings.ToLower(r.Host) + ":" + strconv.Itoa(r.Port)
+			host, err := resolveHost(r.Host)
+			if err != nil {
+				continue // refused by Options.Validate
+			}
+			key := host + ":" + strconv.Itoa(r.Port)
 			for _, a := range r.Addrs {
 				if ip := net.ParseIP(a); ip != nil {
 					d.resolve[key] = append(d.resolve[key], ip)

@@ -12,8 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/idna"
 )
 
 // Version is fanout's version, sent in the default User-Agent. The CLI sets
@@ -329,6 +331,9 @@ func (r Resolve) validate() error {
 	if r.Host == "" {
 		return fmt.Errorf("--resolve %q: empty host", name)
 	}
+	if _, err := resolveHost(r.Host); err != nil {
+		return fmt.Errorf("--resolve %q: not a host name: %v", name, err)
+	}
 	if r.Port < 1 || r.Port > 65535 {
 		return fmt.Errorf("--resolve %q: port %d out of range 1-65535", name, r.Port)
 	}
@@ -341,4 +346,18 @@ func (r Resolve) validate() error {
 		}
 	}
 	return nil
+}
+
+// resolveHost is the form of a --resolve entry's host that the dial is
+// asked for: lower case, and an international name in punycode, as input
+// turns a target's host (an entry for "bücher.test" would otherwise never
+// match, and its lookups would go to DNS).
+func resolveHost(host string) (string, error) {
+	host = strings.ToLower(host)
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			return idna.Lookup.ToASCII(host)
+		}
+	}
+	return host, nil
 }
