@@ -692,6 +692,33 @@ func TestResumeCSVHasOneHeader(t *testing.T) {
 	}
 }
 
+// TestRerunWithOtherFlagsIsRefused: the same command line run again
+// resumes the unfinished run, but one that changed what is fetched (-X, -H)
+// or how a result is judged (--accept) made one run of two kinds of
+// requests, recorded under the first one's command. It is refused, naming
+// the flags; a pacing flag (-c) or -q may change; --new-run starts anew.
+func TestRerunWithOtherFlagsIsRefused(t *testing.T) {
+	rc := newSlowRecording(t, 40)
+	rc.interrupted(t, 500*time.Millisecond)
+	first := len(decodeFile(t, rc.out))
+	withFlags := func(flags ...string) []string {
+		return append(append([]string{}, flags...), rc.args...)
+	}
+	code, _, errOut := runCLI(t, "", withFlags("-X", "HEAD", "-H", "X-A: 1", "--accept", "200..=499")...)
+	for _, want := range []string{"run 1, unfinished", "--method, --header, --accept", "fanout resume 1", "--new-run"} {
+		if code != ExitUsage || !strings.Contains(errOut, want) {
+			t.Errorf("rerun with other flags: exit %d, stderr %q; want %d saying %q", code, errOut, ExitUsage, want)
+		}
+	}
+	if n := len(decodeFile(t, rc.out)); n != first {
+		t.Errorf("the refused rerun changed the output: %d lines, had %d", n, first)
+	}
+	// Given as its default, a flag is no change.
+	if code, _, errOut := runCLI(t, "", withFlags("-c", "8", "--accept", "200..=399")...); code != ExitOK || len(decodeFile(t, rc.out)) != len(rc.targets) {
+		t.Errorf("rerun with other pacing: exit %d: %s", code, errOut)
+	}
+}
+
 // TestResumeRefusesTheRunsOwnFlags: -o, -f and the other flags that say
 // what is fetched and how it is written belong to the run; resume said only
 // "unknown shorthand flag: 'o' in -o".

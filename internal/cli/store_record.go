@@ -76,6 +76,11 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 		}
 		for i := len(runs) - 1; i >= 0; i-- {
 			if runs[i].State != store.StateDone && sameTargets(runs[i].Config, rc.cfg) {
+				if d := changedFlags(runs[i].Config.Flags, rc.cfg.Flags, f.set); len(d) > 0 {
+					return fmt.Errorf("run %d, unfinished, has the same inputs and output but other %s: resuming it would make one run of two kinds of requests; "+
+						"give its flags again to resume it (fanout resume %d does), or start a new run with %w",
+						runs[i].ID, strings.Join(d, ", "), runs[i].ID, errNewRun)
+				}
 				old = &runs[i]
 				break
 			}
@@ -184,6 +189,44 @@ func recordConfig(f *flags, args []string) (store.Config, error) {
 func sameTargets(a, b store.Config) bool {
 	return slices.Equal(a.Inputs, b.Inputs) && slices.Equal(a.Args, b.Args) &&
 		a.Dedupe == b.Dedupe && a.Output == b.Output && a.Format == b.Format
+}
+
+// changedFlags returns, as "--name" in the flag set's order, the flags whose
+// values differ between two runs' recorded flags (set is the command's flag
+// set, whose defaults stand for a flag not given): those that decide what
+// is fetched and how a result is judged. The pacing flags, which a resume
+// may change (resumeOverrides), and those that change neither the requests
+// nor the results (-q, --color, ...) do not count; sameTargets compares
+// the inputs and the output.
+func changedFlags(a, b map[string]string, set *pflag.FlagSet) []string {
+	if set == nil {
+		return nil
+	}
+	var d []string
+	set.VisitAll(func(fl *pflag.Flag) {
+		if slices.Contains(resumeOverrides, fl.Name) || slices.Contains(sessionOnlyFlags, fl.Name) {
+			return
+		}
+		va, ok := a[fl.Name]
+		if !ok {
+			va = fl.DefValue
+		}
+		vb, ok := b[fl.Name]
+		if !ok {
+			vb = fl.DefValue
+		}
+		if va != vb {
+			d = append(d, "--"+fl.Name)
+		}
+	})
+	return d
+}
+
+// sessionOnlyFlags are the main command's flags that neither change what a
+// run fetches nor how its results are judged, or that sameTargets compares
+// in their resolved form (relative file names).
+var sessionOnlyFlags = []string{
+	"input", "output", "format", "no-dedupe", "quiet", "color", "summary-json", "cpuprofile", "db", "new-run",
 }
 
 // unchangedInputs checks that each input file still has the size and
