@@ -365,6 +365,26 @@ type SummaryJSON struct {
 	RequestMs  float64      `json:"request_ms"` // all request times summed
 	Rate       float64      `json:"rate"`       // requests a second; 0 when the wall time is
 	Duplicates uint64       `json:"duplicates"`
+	// Complete is false when the run did not get to the end of its
+	// targets: it was interrupted (Ctrl-C, SIGTERM), its input could not
+	// be read or its results written, or (collect) it ended before every
+	// submitted target had a result. A CI gate reads it with "failed".
+	Complete bool `json:"complete"`
+	// NotFetched counts targets read but never fetched, which have no
+	// result (an interrupted run recorded with --db: a resume fetches
+	// them); the canceled ones that do have a result are in Errors.
+	NotFetched int64 `json:"not_fetched"`
+	// WholeRun counts every session of a resumed run, which the exit
+	// status follows (the fields above count this session); null for a
+	// run of one session.
+	WholeRun *WholeRunJSON `json:"whole_run"`
+}
+
+// WholeRunJSON is SummaryJSON's count over every session of a resumed run.
+type WholeRunJSON struct {
+	Results  int64 `json:"results"`
+	Accepted int64 `json:"accepted"`
+	Failed   int64 `json:"failed"`
 }
 
 // FailedTarget is one of SummaryJSON's failed targets.
@@ -383,6 +403,8 @@ type LatencyJSON struct {
 }
 
 // JSON returns the summary as SummaryJSON; wall is the run's elapsed time.
+// Complete is true: the caller, which knows how the run ended, says
+// otherwise (and sets NotFetched and WholeRun).
 func (s *Summary) JSON(wall time.Duration) SummaryJSON {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -391,7 +413,7 @@ func (s *Summary) JSON(wall time.Duration) SummaryJSON {
 		Status: map[string]int64{"no_response": s.classes[0], "other": s.classes[6]},
 		Errors: map[string]int64{}, FailedTargets: []FailedTarget{},
 		Bytes: s.bytes, WallMs: float64(wall) / float64(time.Millisecond), RequestMs: s.sumMillis,
-		Duplicates: s.duplicates}
+		Duplicates: s.duplicates, Complete: true}
 	for c := 1; c <= 5; c++ {
 		j.Status[strconv.Itoa(c)+"xx"] = s.classes[c]
 	}

@@ -145,7 +145,7 @@ func TestSummaryJSON(t *testing.T) {
 		`"errors":{"canceled":1,"timeout":1},` +
 		`"failed_targets":[{"input":"https://e.example/1","status":404,"error":""},{"input":"https://e.example/2","status":0,"error":"timeout"}],` +
 		`"latency_ms":{"p50":400,"p90":500,"p99":500,"max":500},` +
-		`"bytes":2000,"wall_ms":2000,"request_ms":1000,"rate":1.5,"duplicates":2}`
+		`"bytes":2000,"wall_ms":2000,"request_ms":1000,"rate":1.5,"duplicates":2,"complete":true,"not_fetched":0,"whole_run":null}`
 	if string(b) != want {
 		t.Errorf("JSON:\n%s\nwant:\n%s", b, want)
 	}

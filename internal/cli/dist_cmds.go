@@ -501,7 +501,9 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	if wall <= 0 {
 		wall = time.Since(start)
 	}
-	jsonErr := writeSummaryJSON(f.summaryJSON, sum, wall)
+	sj := sum.JSON(wall)
+	sj.Complete = err == nil && st.All
+	jsonErr := writeSummaryJSON(f.summaryJSON, sj)
 	if jsonErr != nil {
 		fmt.Fprintf(env.Stderr, "fanout collect: %v\n", jsonErr)
 	}

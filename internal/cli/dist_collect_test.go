@@ -160,7 +160,7 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 	if err := json.Unmarshal(b, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.Results != 4 || sum.Failed != 2 || len(sum.FailedTargets) != 2 || !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone1") && !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone2") {
+	if sum.Results != 4 || sum.Failed != 2 || !sum.Complete || len(sum.FailedTargets) != 2 || !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone1") && !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone2") {
 		t.Errorf("summary JSON: %s", b)
 	}
 }

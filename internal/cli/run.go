@@ -229,7 +229,13 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 	}
 
-	jsonErr := writeSummaryJSON(f.summaryJSON, sum, wall)
+	sj := sum.JSON(wall)
+	sj.Complete = !interrupted && ctx.Err() == nil && w.err == nil && run.Err() == nil && shortInput == nil
+	sj.NotFetched = unfetched
+	if rc.resumed() && whole.Results >= 0 {
+		sj.WholeRun = &output.WholeRunJSON{Results: whole.Results, Accepted: whole.Results - whole.Failed, Failed: whole.Failed}
+	}
+	jsonErr := writeSummaryJSON(f.summaryJSON, sj)
 	if jsonErr != nil {
 		fmt.Fprintf(env.Stderr, "fanout: %v\n", jsonErr)
 	}
@@ -419,13 +425,13 @@ func (s *countingSource) readThrough(seq uint64) (readAt, bool) {
 	return readAt{}, false
 }
 
-// writeSummaryJSON writes sum as JSON to the file name (--summary-json),
-// if one is given; wall is the run's elapsed time.
-func writeSummaryJSON(name string, sum *output.Summary, wall time.Duration) error {
+// writeSummaryJSON writes j as JSON to the file name (--summary-json), if
+// one is given.
+func writeSummaryJSON(name string, j output.SummaryJSON) error {
 	if name == "" {
 		return nil
 	}
-	b, err := json.MarshalIndent(sum.JSON(wall), "", "  ")
+	b, err := json.MarshalIndent(j, "", "  ")
 	if err == nil {
 		err = os.WriteFile(name, append(b, '\n'), 0o644)
 	}

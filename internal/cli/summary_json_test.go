@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fanout/fanout/output"
 )
@@ -31,7 +32,8 @@ func TestSummaryJSONFile(t *testing.T) {
 		t.Fatalf("%v: %s", err, b)
 	}
 	if got.Results != 2 || got.Failed != 1 || got.Status["4xx"] != 1 || len(got.FailedTargets) != 1 ||
-		got.FailedTargets[0].Input != s.URL+"/404" || got.FailedTargets[0].Status != 404 || got.Latency == nil || got.WallMs <= 0 {
+		got.FailedTargets[0].Input != s.URL+"/404" || got.FailedTargets[0].Status != 404 || got.Latency == nil || got.WallMs <= 0 ||
+		!got.Complete || got.NotFetched != 0 || got.WholeRun != nil {
 		t.Errorf("summary JSON: %s", b)
 	}
 
@@ -78,5 +80,39 @@ func TestSummaryJSONFile(t *testing.T) {
 	defer s.mu.Unlock()
 	if s.requests != requests {
 		t.Errorf("the run fetched %d targets before refusing --summary-json", s.requests-requests)
+	}
+}
+
+// An interrupted run's summary JSON says it did not complete, and how many
+// targets it read but never fetched; the session that resumes it counts
+// itself and, in whole_run, every session, which the exit status follows.
+// A CI gate on "failed" alone passed both.
+func TestSummaryJSONInterruptedAndResumed(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "s.json")
+	rc := newSlowRecording(t, 40, "--summary-json", name)
+	rc.interrupted(t, 500*time.Millisecond)
+	read := func() output.SummaryJSON {
+		t.Helper()
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var j output.SummaryJSON
+		if err := json.Unmarshal(b, &j); err != nil {
+			t.Fatalf("%v: %s", err, b)
+		}
+		return j
+	}
+	first := read()
+	if first.Complete || first.Results == 0 || first.Results+first.NotFetched > 40 || first.WholeRun != nil {
+		t.Errorf("interrupted: %+v; want complete false and some results", first)
+	}
+	if code, _, errOut := runCLI(t, "", rc.args...); code != ExitOK {
+		t.Fatalf("rerun: exit %d: %s", code, errOut)
+	}
+	second := read()
+	if !second.Complete || second.Results != 40-first.Results || second.WholeRun == nil ||
+		*second.WholeRun != (output.WholeRunJSON{Results: 40, Accepted: 40}) {
+		t.Errorf("resumed: %+v (whole run %+v); want complete, %d results, and 40 in the whole run", second, second.WholeRun, 40-first.Results)
 	}
 }
