@@ -413,6 +413,11 @@ func testInterruptDrains(t *testing.T, sig syscall.Signal, again string) {
 	if want := fmt.Sprintf("not read      the input after line %d of stdin (interrupted", len(rs)); len(rs) >= len(lines) || !strings.Contains(errb.String(), want) {
 		t.Errorf("%d results of %d lines; stderr lacks %q: %q", len(rs), len(lines), want, errb.String())
 	}
+	// The targets read but canceled are not in the rest it names: it says
+	// how many there are, and how to find them.
+	if want := fmt.Sprintf("not fetched   %d targets read were canceled (interrupted): their results have error kind canceled", canceled); canceled == 0 || !strings.Contains(errb.String(), want) {
+		t.Errorf("%d canceled; stderr lacks %q: %q", canceled, want, errb.String())
+	}
 }
 
 // A second SIGINT aborts requests in flight at once.

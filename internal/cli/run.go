@@ -205,6 +205,12 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		// clean run of nothing.
 		fmt.Fprintf(env.Stderr, "fanout: warning: no targets in the input: it was empty, or every line was blank or a comment\n")
 	}
+	sj := sum.JSON(wall)
+	sj.Complete = !interrupted && ctx.Err() == nil && w.err == nil && run.Err() == nil && shortInput == nil
+	sj.NotFetched = unfetched
+	if rc.resumed() && whole.Results >= 0 {
+		sj.WholeRun = &output.WholeRunJSON{Results: whole.Results, Accepted: whole.Results - whole.Failed, Failed: whole.Failed}
+	}
 	if !f.quiet {
 		sum.Write(env.Stderr, wall)
 		if rc.resumed() && whole.Results >= 0 {
@@ -216,6 +222,12 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		if unfetched > 0 {
 			fmt.Fprintf(env.Stderr, "%-13s %d targets (interrupted): fanout resume --db %s %d fetches them\n",
 				"not fetched", unfetched, f.db, rc.runID)
+		}
+		if n := sj.Errors[string(fetch.KindCanceled)]; rc == nil && n > 0 {
+			// Read, and so not in what "not read" names below: their
+			// lines are the ones to fetch again besides the rest.
+			fmt.Fprintf(env.Stderr, "%-13s %d targets read were canceled (interrupted): their results have error kind canceled; fetch them again\n",
+				"not fetched", n)
 		}
 		if rc == nil && (interrupted || ctx.Err() != nil) && anyResult && !src.eof.Load() {
 			// Without --db nothing can resume the run: say where the
@@ -229,12 +241,6 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 	}
 
-	sj := sum.JSON(wall)
-	sj.Complete = !interrupted && ctx.Err() == nil && w.err == nil && run.Err() == nil && shortInput == nil
-	sj.NotFetched = unfetched
-	if rc.resumed() && whole.Results >= 0 {
-		sj.WholeRun = &output.WholeRunJSON{Results: whole.Results, Accepted: whole.Results - whole.Failed, Failed: whole.Failed}
-	}
 	jsonErr := writeSummaryJSON(f.summaryJSON, sj)
 	if jsonErr != nil {
 		fmt.Fprintf(env.Stderr, "fanout: %v\n", jsonErr)
