@@ -104,8 +104,9 @@ each one its status, timing, size, title or classified error.
 
 Targets come from arguments, from -i FILE (repeatable, - for stdin), or from
 stdin when it is not a terminal. One target per line; lines starting with #
-are skipped (a # later in a line is part of it). A target without a scheme
-is tried as https://, then http://.
+are skipped, as is a comment after a target (white space, then #; a # within
+a URL is its fragment). A target without a scheme is tried as https://,
+then http://.
 
 Exit status: 0 every result accepted, 1 some result not accepted,
 2 usage error, 3 run could not finish (output or input failed), 130 interrupted.`,
