@@ -317,7 +317,10 @@ func splitHostPort[T text](auth T, bare bool) (host, port T, v6 bool, reason str
 				return auth, port, true, ""
 			}
 		}
-		return host, port, false, "ipv6 address needs brackets"
+		if _, err := netip.ParseAddr(string(auth)); err == nil {
+			return host, port, false, "ipv6 address needs brackets"
+		}
+		return host, port, false, "more than one ':' after the host (a port is one number; an ipv6 address goes in brackets)"
 	}
 	return auth[:colon], auth[colon+1:], false, ""
 }

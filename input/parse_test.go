@@ -167,6 +167,8 @@ func TestParse(t *testing.T) {
 		{"http://[::1]x/", "invalid character after ipv6 address"},
 		{"http://[fe80::1%25eth0]/", "ipv6 zone not supported"},
 		{"http://::1/", "ipv6 address needs brackets"},
+		{"http://127.0.0.1:8080:/", "more than one ':' after the host (a port is one number; an ipv6 address goes in brackets)"},
+		{"http://host:80:80/", "more than one ':' after the host (a port is one number; an ipv6 address goes in brackets)"},
 		{"fe80::1%eth0", "ipv6 zone not supported"},
 		{"fe80::1x", `unsupported scheme "fe80"`},
 		{"http://xn--a.example/", "invalid international host name"},
