@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -248,6 +249,7 @@ type slowRecording struct {
 	db, out string
 	targets []string
 	args    []string // the command line, flags then targets
+	stdin   string   // what the interrupted run reads on stdin
 }
 
 func newSlowRecording(t *testing.T, n int, flags ...string) slowRecording {
@@ -275,7 +277,7 @@ func (r slowRecording) interruptedStderr(t *testing.T, d time.Duration) string {
 	t.Helper()
 	interrupt := make(chan struct{})
 	var stderr strings.Builder
-	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+	env := Env{Stdin: strings.NewReader(r.stdin), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
 	go func() {
 		time.Sleep(d)
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -729,6 +731,40 @@ func TestResumeRefusesTheRunsOwnFlags(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(errOut, "are the run's own") || !strings.Contains(errOut, "--concurrency, --per-host") {
 			t.Errorf("resume %q: exit %d, stderr %q", args, code, errOut)
 		}
+	}
+}
+
+// TestRerunOfStdinIsANewRun: the same command line reading stdin does not
+// resume an unfinished run that read stdin: nothing says the lines are the
+// same (a nightly "generate | fanout --db" gives other ones), and results
+// were given to the wrong targets. It starts a new run and says so;
+// fanout resume continues the old one.
+func TestRerunOfStdinIsANewRun(t *testing.T) {
+	rc := newSlowRecording(t, 40)
+	rc.stdin = strings.Join(rc.targets, "\n")
+	rc.args = rc.args[:len(rc.args)-len(rc.targets)] // flags only: the targets come on stdin
+	rc.interrupted(t, 500*time.Millisecond)
+	other := strings.ReplaceAll(rc.stdin, "/slow/", "/ok/")
+	code, _, errOut := runCLI(t, other, slices.DeleteFunc(slices.Clone(rc.args), func(a string) bool { return a == "-q" })...)
+	if code != ExitOK || !strings.Contains(errOut, "run 1, unfinished, read stdin too: this is a new run (fanout resume --db "+rc.db+" 1 continues") {
+		t.Fatalf("rerun with other lines: exit %d, want 0 and a notice: %s", code, errOut)
+	}
+	rs := decodeFile(t, rc.out)
+	if len(rs) != len(rc.targets) {
+		t.Fatalf("new run wrote %d results, want %d", len(rs), len(rc.targets))
+	}
+	for _, r := range rs {
+		if !strings.Contains(r.Input, "/ok/") {
+			t.Fatalf("result for %s: an earlier run's target in the new run's output", r.Input)
+		}
+	}
+	sdb, err := store.Open(rc.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	if runs, err := sdb.Runs(); err != nil || len(runs) != 2 || runs[0].State == store.StateDone || runs[1].State != store.StateDone {
+		t.Errorf("runs %+v, %v: want the first unfinished and a second done", runs, err)
 	}
 }
 

@@ -81,6 +81,18 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 						"give its flags again to resume it (fanout resume %d does), or start a new run with %w",
 						runs[i].ID, strings.Join(d, ", "), runs[i].ID, errNewRun)
 				}
+				if slices.Contains(runs[i].Config.Inputs, "-") {
+					// Nothing says stdin gives the same lines as the
+					// last time (a nightly "generate | fanout --db"
+					// gives other ones), and the results would be
+					// given to the wrong targets: resuming such a run
+					// is asked for by name.
+					if !f.quiet {
+						fmt.Fprintf(env.Stderr, "fanout: run %d, unfinished, read stdin too: this is a new run (fanout resume --db %s %d continues that one, given the same lines again)\n",
+							runs[i].ID, f.db, runs[i].ID)
+					}
+					break
+				}
 				old = &runs[i]
 				break
 			}
