@@ -84,7 +84,7 @@ var (
 	hashPool    = sync.Pool{New: func() any { return sha256.New() }}
 	prefixPool  = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 	bufioPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
-	gzipPool    sync.Pool // *gzip.Reader
+	gzipPool    sync.Pool // *gzipBody
 	brotliPool  sync.Pool // *brotli.Reader
 	zstdPool    sync.Pool // *zstd.Decoder
 )
@@ -126,7 +126,8 @@ func (d *decodeChain) release() {
 		case *bufio.Reader:
 			v.Reset(nil)
 			bufioPool.Put(v)
-		case *gzip.Reader:
+		case *gzipBody:
+			v.br = nil
 			gzipPool.Put(v)
 		case *brotli.Reader:
 			brotliPool.Put(v)
@@ -151,13 +152,12 @@ func (d *decodeChain) wrap(coding string, src io.Reader) (r io.Reader, ok bool, 
 	case "", "identity":
 		return src, true, nil
 	case "gzip", "x-gzip":
-		br := d.bufio(src)
-		z, _ := gzipPool.Get().(*gzip.Reader)
-		if z == nil {
-			z = new(gzip.Reader)
+		g, _ := gzipPool.Get().(*gzipBody)
+		if g == nil {
+			g = new(gzipBody)
 		}
-		d.keep(z)
-		return z, true, z.Reset(br)
+		d.keep(g)
+		return g, true, g.reset(d.bufio(src))
 	case "deflate":
 		// "deflate" is meant to be zlib-wrapped, but servers send raw
 		// DEFLATE often enough that browsers accept both.
@@ -205,6 +205,51 @@ func (d *decodeChain) wrap(coding string, src io.Reader) (r io.Reader, ok bool, 
 		return z, true, z.Reset(src)
 	}
 	return nil, false, nil
+}
+
+// gzipBody decodes a gzip body member by member. A body may be several
+// members (RFC 1952), decoded one after the other; but what follows the
+// last member and is not another one is ignored, as curl and browsers do:
+// some servers pad a gzip body with NULs or send stray bytes after it,
+// which a gzip.Reader in its default multistream mode takes for a broken
+// member's header ("unexpected EOF", "invalid header").
+type gzipBody struct {
+	z  gzip.Reader
+	br *bufio.Reader // the member's source, left just past it by z
+}
+
+// reset starts on a body's first member.
+func (g *gzipBody) reset(br *bufio.Reader) error {
+	g.br = br
+	err := g.z.Reset(br)
+	g.z.Multistream(false)
+	return err
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	for {
+		n, err := g.z.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		// A member ended, whole and checked: another follows only if its
+		// magic number does. The bytes peeked were read off the wire, so
+		// they count against the raw cap like any others.
+		h, err := g.br.Peek(2)
+		switch {
+		case len(h) == 2 && h[0] == 0x1f && h[1] == 0x8b:
+		case len(h) == 2 || err == io.EOF:
+			return n, io.EOF
+		default:
+			return n, err // the wire's own error, or the raw cap
+		}
+		if err := g.reset(g.br); err != nil {
+			return n, err
+		}
+		if n > 0 || len(p) == 0 {
+			return n, nil
+		}
+	}
 }
 
 func (d *decodeChain) bufio(src io.Reader) *bufio.Reader {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"math"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/andybalholm/brotli"
@@ -268,5 +270,69 @@ func TestRawLimit(t *testing.T) {
 		if got := rawLimit(tc.max); got != tc.want {
 			t.Errorf("rawLimit(%d) = %d, want %d", tc.max, got, tc.want)
 		}
+	}
+}
+
+// TestGzipTrailingBytes: bytes after a gzip body's last member (NUL
+// padding, stray bytes) are ignored, as curl and browsers do, instead of
+// failing the body with "unexpected EOF"; members that follow are still
+// decoded, and one that starts but is broken is still an error.
+func TestGzipTrailingBytes(t *testing.T) {
+	t.Parallel()
+	gz := encode(t, "gzip", page)
+	empty := encode(t, "gzip", nil)
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	trail := []byte("\x00\x00garbage")
+	n := int64(len(page))
+	wireErr := errors.New("connection reset by peer")
+	tests := []struct {
+		name      string
+		body      io.Reader
+		enc       []string
+		max       int64
+		wantN     int64
+		wantTrunc bool
+		wantErr   error // errors.Is, or nil
+		wantKind  ErrorKind
+	}{
+		{"NULs and garbage", bytes.NewReader(cat(gz, trail)), []string{"gzip"}, 1 << 20, n, false, nil, ""},
+		{"one stray byte", bytes.NewReader(cat(gz, []byte{0})), []string{"gzip"}, 1 << 20, n, false, nil, ""},
+		{"a header's length of garbage", bytes.NewReader(cat(gz, []byte("<html>not a gzip member</html>"))), []string{"gzip"}, 1 << 20, n, false, nil, ""},
+		{"at the cap", bytes.NewReader(cat(gz, trail)), []string{"gzip"}, n, n, false, nil, ""},
+		{"over the cap", bytes.NewReader(cat(gz, trail)), []string{"gzip"}, n - 1, n - 1, true, nil, ""},
+		{"members then garbage", bytes.NewReader(cat(gz, empty, gz, trail)), []string{"gzip"}, 1 << 20, 2 * n, false, nil, ""},
+		{"members", bytes.NewReader(cat(gz, gz, empty)), []string{"gzip"}, 1 << 20, 2 * n, false, nil, ""},
+		{"under br", bytes.NewReader(encode(t, "br", cat(gz, trail))), []string{"gzip, br"}, 1 << 20, n, false, nil, ""},
+		{"broken second member", bytes.NewReader(cat(gz, []byte("\x1f\x8bgarbage!"))), []string{"gzip"}, 1 << 20, n, false, nil, KindProtocol},
+		{"truncated second member", bytes.NewReader(cat(gz, gz[:len(gz)/2])), []string{"gzip"}, 1 << 20, -1, false, nil, KindProtocol},
+		{"wire error after a member", io.MultiReader(bytes.NewReader(gz), iotest.ErrReader(wireErr)), []string{"gzip"}, 1 << 20, n, false, wireErr, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info, err := readBody(context.Background(), tt.body, tt.enc, tt.max, 0)
+			switch {
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("error %v, want the wire's %v", err, tt.wantErr)
+				}
+			case Classify(err) != tt.wantKind:
+				t.Fatalf("error %v (kind %q), want kind %q", err, Classify(err), tt.wantKind)
+			}
+			if (tt.wantN >= 0 && info.n != tt.wantN) || info.truncated != tt.wantTrunc {
+				t.Errorf("n %d truncated %v, want %d %v", info.n, info.truncated, tt.wantN, tt.wantTrunc)
+			}
+		})
+	}
+
+	// Over HTTP, the page decodes whole, title and hash included.
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(cat(gz, trail))
+	})
+	r := get(newTestClient(t, nil), ts.URL)
+	wantKind(t, r, "")
+	if r.Bytes != n || r.BodySHA256 != sha(page) || r.Truncated || r.Title != "Hello World" {
+		t.Errorf("bytes %d sha %s truncated %v title %q, want %d %s false %q", r.Bytes, r.BodySHA256, r.Truncated, r.Title, n, sha(page), "Hello World")
 	}
 }
