@@ -15,37 +15,62 @@ import (
 // millions of distinct hosts; past it an arbitrary settled entry is evicted.
 const dnsCacheMax = 1 << 16
 
+// How long the DNS cache keeps an answer. Go's resolver does not give the
+// records' TTL, so these are fixed: long enough that a run over many paths
+// of a host resolves it about once, short enough that a long-lived Client
+// (an uptime checker, an always-on dist worker) sees a host move within
+// minutes, and a name that did not exist yet resolve soon after it does.
+// A lookup that failed otherwise (a resolver timeout) is not kept at all.
+const (
+	dnsTTL         = 5 * time.Minute  // addresses
+	dnsNegativeTTL = 30 * time.Second // no such host
+)
+
 // minDialSlice is the least time one address gets when a host has several
 // (as in net.Dialer, which gives each remaining address an equal share).
 const minDialSlice = 2 * time.Second
 
 // dialer opens TCP connections for the transport: --resolve entries first,
-// then a per-client DNS cache, then the addresses in order within one
-// ConnectTimeout budget (name resolution included, as curl and net.Dialer
-// count it).
+// then a per-client DNS cache (answers kept dnsTTL, "no such host"
+// dnsNegativeTTL), then the addresses in order within one ConnectTimeout
+// budget (name resolution included, as curl and net.Dialer count it).
 type dialer struct {
 	timeout    time.Duration
 	resolve    map[string][]net.IP // "host:port" and "*:port"
 	lookupIP   func(ctx context.Context, host string) ([]net.IPAddr, error)
+	now        func() time.Time // the DNS cache's clock
 	maxEntries int
 
 	mu    sync.RWMutex
 	cache map[string]*dnsEntry
 }
 
-// dnsEntry is one host's lookup. done is closed when ips/err are set;
-// concurrent misses for the same host wait on it instead of each asking
-// the resolver.
+// dnsEntry is one host's lookup. done is closed when ips, err and expires
+// are set; concurrent misses for the same host wait on it instead of each
+// asking the resolver.
 type dnsEntry struct {
-	done chan struct{}
-	ips  []net.IP
-	err  error
+	done    chan struct{}
+	ips     []net.IP
+	err     error
+	expires time.Time
+}
+
+// fresh reports whether e may answer at now: still being looked up (its
+// waiters share that lookup), or settled and not yet expired.
+func (e *dnsEntry) fresh(now func() time.Time) bool {
+	select {
+	case <-e.done:
+		return now().Before(e.expires)
+	default:
+		return true
+	}
 }
 
 func newDialer(o Options) *dialer {
 	d := &dialer{
 		timeout:    o.ConnectTimeout,
 		lookupIP:   net.DefaultResolver.LookupIPAddr,
+		now:        time.Now,
 		maxEntries: dnsCacheMax,
 		cache:      make(map[string]*dnsEntry),
 	}
@@ -209,9 +234,10 @@ func (e *timeoutError) Error() string   { return e.msg }
 func (e *timeoutError) Timeout() bool   { return true }
 func (e *timeoutError) Temporary() bool { return true }
 
-// lookup returns host's addresses from the cache, resolving them once.
-// A cache miss reports DNSStart/DNSDone to the request's httptrace hooks;
-// a hit reports nothing, so its dns time is zero.
+// lookup returns host's addresses from the cache, resolving them once per
+// dnsTTL (dnsNegativeTTL for a name that does not exist). A cache miss,
+// an expired entry's included, reports DNSStart/DNSDone to the request's
+// httptrace hooks; a hit reports nothing, so its dns time is zero.
 func (d *dialer) lookup(ctx context.Context, host string, deadline time.Time) ([]net.IP, error) {
 	d.mu.RLock()
 	e := d.cache[host]
@@ -219,7 +245,10 @@ func (d *dialer) lookup(ctx context.Context, host string, deadline time.Time) ([
 	if e != nil {
 		select {
 		case <-e.done:
-			return e.ips, e.err
+			if d.now().Before(e.expires) {
+				return e.ips, e.err
+			}
+			e = nil // expired: entry replaces it, or finds its replacement
 		default:
 		}
 	}
@@ -253,17 +282,18 @@ func (d *dialer) lookup(ctx context.Context, host string, deadline time.Time) ([
 }
 
 // entry returns host's cache entry, creating it and starting its lookup
-// when there is none.
+// when there is none or it has expired.
 func (d *dialer) entry(host string) *dnsEntry {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e := d.cache[host]; e != nil {
-		return e
+	old := d.cache[host]
+	if old != nil && old.fresh(d.now) {
+		return old
 	}
-	if len(d.cache) >= d.maxEntries {
-		for k, old := range d.cache {
+	if old == nil && len(d.cache) >= d.maxEntries {
+		for k, v := range d.cache {
 			select {
-			case <-old.done:
+			case <-v.done:
 				delete(d.cache, k)
 			default:
 				continue
@@ -279,8 +309,9 @@ func (d *dialer) entry(host string) *dnsEntry {
 
 // resolveEntry runs one lookup, detached from any one request so that a
 // request that gives up does not poison the entry for the others. Only
-// definite answers stay cached; a failure such as a resolver timeout is
-// dropped so the next attempt asks again.
+// definite answers stay cached, addresses for dnsTTL and "no such host" for
+// dnsNegativeTTL; a failure such as a resolver timeout is dropped so the
+// next attempt asks again.
 func (d *dialer) resolveEntry(host string, e *dnsEntry) {
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
@@ -294,7 +325,12 @@ func (d *dialer) resolveEntry(host string, e *dnsEntry) {
 	}
 	e.err = err
 	var dnsErr *net.DNSError
-	if err != nil && !(errors.As(err, &dnsErr) && dnsErr.IsNotFound) {
+	switch {
+	case err == nil:
+		e.expires = d.now().Add(dnsTTL)
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound && !dnsErr.IsTimeout:
+		e.expires = d.now().Add(dnsNegativeTTL)
+	default:
 		d.mu.Lock()
 		if d.cache[host] == e {
 			delete(d.cache, host)
