@@ -444,6 +444,9 @@ func (t *tracker) add(seq uint64) (int64, error) {
 	if t.has(seq) {
 		return 0, fmt.Errorf("target %d already has a result", seq)
 	}
+	if seq-t.low >= maxSeqAhead && seq > t.low {
+		return 0, fmt.Errorf("target %d is %d past the first target without a result (%d): Seq numbers a run's targets from 0 in order, as input.Reader does", seq, seq-t.low, t.low)
+	}
 	id := t.next
 	t.next++
 	if seq != t.low {
@@ -483,6 +486,13 @@ func (t *tracker) advance() {
 	}
 	t.done.raise(t.low)
 }
+
+// maxSeqAhead bounds how far past the mark a result's Seq may be: the set
+// below holds a bit for each Seq between them (32 MiB at this bound). The
+// engine's window keeps the real distance far below it; a Seq past it is
+// not a numbering from 0 (an id, a count across runs), and grew the set
+// until the process ran out of memory.
+const maxSeqAhead = 1 << 28
 
 // seqSet is a set of Seqs at or above a floor that only rises: a bitmap
 // from the floor's word up to the highest Seq added. Results arrive nearly

@@ -493,6 +493,31 @@ func TestRecorderRefusesSecondResult(t *testing.T) {
 	}
 }
 
+// TestRecorderRefusesSeqFarAhead: a Seq far past the mark (an id, or a
+// count across runs, where a run numbers its targets from 0) grew the set
+// of Seqs done by a bit for each one between them, and 2^33 ran the
+// process out of memory. It is refused, as a second result is; one just
+// within the bound is recorded.
+func TestRecorderRefusesSeqFarAhead(t *testing.T) {
+	db := openTemp(t)
+	for _, tc := range []struct {
+		seq  uint64
+		want string // in Close's error; "" for none
+	}{
+		{maxSeqAhead - 1, ""},
+		{maxSeqAhead, "past the first target without a result (0)"},
+		{1 << 63, "past the first target without a result (0)"},
+	} {
+		run, _ := db.CreateRun(nil, Config{})
+		rec := db.Recorder(run, RecorderOptions{})
+		rec.Add(sample(tc.seq), true)
+		err := rec.Close(nil)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Seq %d: Close: %v, want %q", tc.seq, err, tc.want)
+		}
+	}
+}
+
 // TestResultIDs: a run's results get consecutive ids from the start of its
 // range in the order they are added, also when two runs record at once,
 // and a second session continues where the first stopped.
