@@ -124,7 +124,7 @@ func (e *Engine) Close() {
 // Stats are a run's counters; read them with Run.Stats at any time.
 type Stats struct {
 	Read     int64 // targets taken from the source
-	Done     int64 // results delivered
+	Done     int64 // results finished: sent on Results, or discarded by Stop
 	InFlight int64 // attempts running now
 	Retries  int64 // attempts beyond the first
 	Waiting  int64 // targets waiting for a retry
