@@ -716,7 +716,7 @@ func TestRerunWithOtherFlagsIsRefused(t *testing.T) {
 		t.Errorf("the refused rerun changed the output: %d lines, had %d", n, first)
 	}
 	// Given as its default, a flag is no change.
-	if code, _, errOut := runCLI(t, "", withFlags("-c", "8", "--accept", "200..=399")...); code != ExitOK || len(decodeFile(t, rc.out)) != len(rc.targets) {
+	if code, _, errOut := runCLI(t, "", withFlags("-c", "8", "-X", "GET", "--accept", "200..=399")...); code != ExitOK || len(decodeFile(t, rc.out)) != len(rc.targets) {
 		t.Errorf("rerun with other pacing: exit %d: %s", code, errOut)
 	}
 }

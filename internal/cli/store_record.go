@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,20 +215,26 @@ func changedFlags(a, b map[string]string, set *pflag.FlagSet) []string {
 	if set == nil {
 		return nil
 	}
+	value := func(m map[string]string, fl *pflag.Flag) string {
+		v, ok := m[fl.Name]
+		if !ok {
+			v = fl.DefValue
+		}
+		if fl.Name == "method" && v == "" {
+			// -X's default is GET, or POST with -d (curl's rule).
+			v = http.MethodGet
+			if m["data"] != "" {
+				v = http.MethodPost
+			}
+		}
+		return v
+	}
 	var d []string
 	set.VisitAll(func(fl *pflag.Flag) {
 		if slices.Contains(resumeOverrides, fl.Name) || slices.Contains(sessionOnlyFlags, fl.Name) {
 			return
 		}
-		va, ok := a[fl.Name]
-		if !ok {
-			va = fl.DefValue
-		}
-		vb, ok := b[fl.Name]
-		if !ok {
-			vb = fl.DefValue
-		}
-		if va != vb {
+		if va, vb := value(a, fl), value(b, fl); va != vb {
 			d = append(d, "--"+fl.Name)
 		}
 	})
