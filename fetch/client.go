@@ -11,14 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"golang.org/x/net/http/httpproxy"
 )
 
 // acceptEncoding lists the codings readBody can undo.
@@ -40,8 +37,8 @@ type Client struct {
 	// mayTunnel: https targets may go through an http proxy's CONNECT
 	// (--proxy, or $HTTPS_PROXY), which tunnelHooks bound.
 	mayTunnel bool
-	// envSOCKS: $HTTP_PROXY or $HTTPS_PROXY is a SOCKS proxy, which
-	// every hop's trace tells its dial about (see envSOCKS).
+	// envSOCKS: an environment proxy (envProxy) is a SOCKS proxy, which
+	// every hop's trace tells its dial about (see useEnvProxy).
 	envSOCKS bool
 }
 
@@ -68,8 +65,8 @@ func NewClient(o Options) (*Client, error) {
 		if err := envProxies(); err != nil {
 			return nil, err
 		}
-		c.mayTunnel = os.Getenv("HTTPS_PROXY") != "" || os.Getenv("https_proxy") != ""
-		env := httpproxy.FromEnvironment()
+		env := envProxy()
+		c.mayTunnel = env.HTTPSProxy != ""
 		for _, s := range []string{env.HTTPProxy, env.HTTPSProxy} {
 			u, err := url.Parse(s)
 			c.envSOCKS = c.envSOCKS || err == nil && isSOCKS(u)

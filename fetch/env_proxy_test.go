@@ -1,6 +1,10 @@
 package fetch
 
 import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -20,6 +24,8 @@ func TestEnvProxyChecked(t *testing.T) {
 		{"HTTPS_PROXY", "127.0.0.1:3128", ""},
 		{"HTTPS_PROXY", "http://127.0.0.1:3128/", ""},
 		{"HTTP_PROXY", "socks5h://127.0.0.1:1080", ""},
+		{"ALL_PROXY", "socks5h//127.0.0.1:1080", `$ALL_PROXY "socks5h//127.0.0.1:1080": not a proxy URL`},
+		{"all_proxy", "socks5://127.0.0.1:1080", ""},
 	} {
 		t.Run(c.name+"="+c.value, func(t *testing.T) {
 			clearProxyEnv(t)
@@ -80,7 +86,53 @@ func TestShownProxyHidesPassword(t *testing.T) {
 
 // clearProxyEnv empties, for the test, the variables that name proxies.
 func clearProxyEnv(t *testing.T) {
-	for _, n := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"} {
+	for _, n := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "REQUEST_METHOD"} {
 		t.Setenv(n, "")
+	}
+}
+
+// ALL_PROXY (or all_proxy), as curl reads it, is the proxy of a scheme
+// that has none of its own (a common way to send everything through a
+// SOCKS proxy); HTTP_PROXY or HTTPS_PROXY, when set, wins for its scheme.
+// fetch ignored it, and fetched directly. Not parallel: it sets the
+// environment.
+func TestAllProxy(t *testing.T) {
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("direct")) })
+	port := portOf(t, ts.URL)
+	p, _ := strconv.Atoi(port)
+	socks, asked := socks5Server(t)
+	px := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("http proxy")) })
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want string // the body: who answered
+	}{
+		{"ALL_PROXY", map[string]string{"ALL_PROXY": "socks5://" + socks}, "direct"}, // through the SOCKS proxy, to the server
+		{"HTTP_PROXY wins", map[string]string{"ALL_PROXY": "socks5://" + socks, "HTTP_PROXY": px.URL}, "http proxy"},
+		{"NO_PROXY", map[string]string{"all_proxy": "socks5://" + socks, "NO_PROXY": "pinned.test"}, "direct"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clearProxyEnv(t)
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			before := len(asked())
+			cl := newTestClient(t, func(o *Options) {
+				o.Resolve = []Resolve{{Host: "pinned.test", Port: p, Addrs: []string{"127.0.0.1"}}}
+			})
+			cl.dial.lookupIP = func(_ context.Context, host string) ([]net.IPAddr, error) {
+				t.Errorf("looked up %q", host)
+				return nil, &net.DNSError{Err: "no lookups in this test", Name: host, IsNotFound: true}
+			}
+			r := get(cl, "http://pinned.test:"+port+"/")
+			wantKind(t, r, "")
+			if r.Status != 200 || r.Bytes != int64(len(c.want)) {
+				t.Errorf("status %d, %d bytes; want %q", r.Status, r.Bytes, c.want)
+			}
+			viaSOCKS := len(asked()) > before
+			if wantSOCKS := c.name == "ALL_PROXY"; viaSOCKS != wantSOCKS {
+				t.Errorf("through the SOCKS proxy: %v, want %v", viaSOCKS, wantSOCKS)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http/httpproxy"
 	"golang.org/x/net/idna"
 )
 
@@ -193,9 +195,29 @@ func parseProxyAs(name, s string, env bool) (*url.URL, error) {
 	return u, nil
 }
 
-// envProxies checks the proxies the environment names, those net/http
-// will use (the upper-case name first): the first error names its
-// variable.
+// envProxy is the environment's proxy configuration as fetch reads it:
+// net/http's (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, the upper-case name
+// first, HTTP_PROXY ignored in a CGI program), and as curl does, ALL_PROXY
+// (or all_proxy) for a scheme that has no proxy of its own. It is read
+// when a Client is made (net/http's ProxyFromEnvironment reads it once
+// for the process).
+func envProxy() *httpproxy.Config {
+	c := httpproxy.FromEnvironment()
+	all := cmp.Or(os.Getenv("ALL_PROXY"), os.Getenv("all_proxy"))
+	if all == "" {
+		return c
+	}
+	if c.HTTPSProxy == "" {
+		c.HTTPSProxy = all
+	}
+	if c.HTTPProxy == "" && os.Getenv("REQUEST_METHOD") == "" {
+		c.HTTPProxy = all
+	}
+	return c
+}
+
+// envProxies checks the proxies the environment names, those fetch will
+// use (the upper-case name first): the first error names its variable.
 func envProxies() error {
 	for _, n := range [...]string{"NO_PROXY", "no_proxy"} {
 		if v := os.Getenv(n); v != "" {
@@ -205,7 +227,7 @@ func envProxies() error {
 			break
 		}
 	}
-	for _, names := range [...][2]string{{"HTTPS_PROXY", "https_proxy"}, {"HTTP_PROXY", "http_proxy"}} {
+	for _, names := range [...][2]string{{"HTTPS_PROXY", "https_proxy"}, {"HTTP_PROXY", "http_proxy"}, {"ALL_PROXY", "all_proxy"}} {
 		for _, name := range names {
 			if v := os.Getenv(name); v != "" {
 				if _, err := parseProxyAs("$"+name, v, true); err != nil {

@@ -55,7 +55,7 @@ type hopTrace struct {
 	tunnels map[context.Context]*tunnel
 
 	// socks is the $*_PROXY SOCKS proxy the hop's request goes through,
-	// as its URL's String, "" when none (see envSOCKS).
+	// as its URL's String, "" when none (see useEnvProxy).
 	socks string
 }
 

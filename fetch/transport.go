@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"time"
 
-	"golang.org/x/net/http/httpproxy"
 	"golang.org/x/net/proxy"
 )
 
@@ -69,7 +68,6 @@ func (c *Client) buildHeaders() {
 // rather than per-phase transport timeouts, except the TLS handshake.
 func newTransport(o Options, d *dialer) (*http.Transport, error) {
 	tr := &http.Transport{
-		Proxy:       http.ProxyFromEnvironment,
 		DialContext: d.DialContext,
 		TLSClientConfig: &tls.Config{
 			InsecureSkipVerify: o.Insecure, //nolint:gosec // -k asks for it
@@ -101,7 +99,7 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 	tr.OnProxyConnectResponse = proxyConnectResponse // --proxy's or the environment's
 	tunnelHooks(tr, o.ConnectTimeout)
 	if o.Proxy == "" {
-		return tr, envSOCKS(tr, o, d)
+		return tr, useEnvProxy(tr, o, d)
 	}
 	u, err := parseProxy(o.Proxy)
 	if err != nil {
@@ -121,8 +119,8 @@ func isSOCKS(u *url.URL) bool {
 	return u != nil && (u.Scheme == "socks5" || u.Scheme == "socks5h")
 }
 
-// envSOCKS makes a socks5:// $HTTP_PROXY or $HTTPS_PROXY go through
-// socksDial, as -x socks5:// does. net/http's own SOCKS handshake waited
+// useEnvProxy has the transport use the environment's proxies (envProxy),
+// and a socks5:// one through socksDial, as -x socks5:// does. net/http's own SOCKS handshake waited
 // for a silent proxy as long as the attempt (--timeout, and a timeout
 // rather than a connect timeout), although --connect-timeout bounds it.
 // The proxy function tells the request's hop which SOCKS proxy it goes
@@ -130,9 +128,13 @@ func isSOCKS(u *url.URL) bool {
 // request's values, asks the hop (Client.follow gives every hop its trace
 // when the environment names a SOCKS proxy). Connections are pooled by
 // target, whose proxy the environment decides the same way every time.
-func envSOCKS(tr *http.Transport, o Options, d *dialer) error {
-	env := httpproxy.FromEnvironment()
+func useEnvProxy(tr *http.Transport, o Options, d *dialer) error {
+	env := envProxy()
+	if env.HTTPProxy == "" && env.HTTPSProxy == "" {
+		return nil
+	}
 	pf := env.ProxyFunc()
+	tr.Proxy = func(req *http.Request) (*url.URL, error) { return pf(req.URL) }
 	dials := map[string]func(context.Context, string, string) (net.Conn, error){}
 	for _, s := range []string{env.HTTPProxy, env.HTTPSProxy} {
 		u, err := url.Parse(s)
