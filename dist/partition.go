@@ -337,6 +337,17 @@ func (p *partition) abort() {
 	p.cancel()
 }
 
+// halt ends an aborted partition's lease keeper and waits until nothing
+// of the partition runs any more. The lease is neither renewed nor
+// deleted: it expires after the lease TTL, as a dead process's does, and
+// the partition's next holder takes it then.
+func (p *partition) halt() {
+	close(p.keepStop)
+	<-p.keepDone
+	<-p.ended
+	p.forget()
+}
+
 func (p *partition) finished() bool { return closed(p.ended) }
 
 // forget drops an ended partition from the session.

@@ -44,8 +44,9 @@ type session struct {
 	// submitted: the run's metadata said it was submitted in full, the
 	// last time state read it.
 	submitted atomic.Bool
-	deleted   atomic.Bool   // the run was deleted: its partitions' errors need not be told
-	leaving   chan struct{} // closed when the run was deleted: no ack will come
+	deleted   atomic.Bool    // the run was deleted: its partitions' errors need not be told
+	leaving   chan struct{}  // closed when the run was deleted or the worker abandons it: no ack is waited for
+	releasing sync.WaitGroup // partitions being given back, each in a goroutine of its own
 	// tsCreated is when the targets stream was made: a stream of the same
 	// name made later is another run's (state).
 	tsCreated time.Time
@@ -316,7 +317,8 @@ type ackJob struct {
 func (s *session) finish(b *batch) {
 	js := s.w.c.JS
 	done := len(b.ts) - len(b.back)
-	if done == 0 { // b.out is nil: no result to publish
+	if done == 0 || closed(s.leaving) { // no result to publish, or nowhere to
+		s.recycle(b)
 		b.p.handBack(b)
 		return
 	}
@@ -409,7 +411,7 @@ func (s *session) acker(done chan<- struct{}) {
 			case <-f.Ok():
 			case <-f.Err():
 				ok = false
-			case <-s.leaving: // the stream is gone: its ack would time out
+			case <-s.leaving: // the stream is gone (its ack would time out), or the worker is gone
 				ok = false
 			}
 		}

@@ -189,8 +189,10 @@ func (w *Worker) logf(format string, args ...any) {
 
 // Run serves runs until stop is closed (graceful: in-flight work is
 // finished or handed back, leases are released) or ctx is cancelled
-// (abrupt: nothing is acknowledged or released, as if the process died),
-// or, with ExitWhenDone, until no work is left.
+// (abrupt: nothing is acknowledged or released, as if the process died:
+// the leases expire after the run's lease TTL and the held batches go
+// back; no goroutine of Run outlives it), or, with ExitWhenDone, until no
+// work is left.
 func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 	// The last error logged: the same one again, four times a second
 	// while a --run is not submitted yet, tells nothing new.
@@ -571,7 +573,40 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		wg.Wait()
 		s.stopSource()
 		<-s.ended
+		s.releasing.Wait()
 		kv.Delete(context.Background(), w.beatKey())
+	}
+	// abandon stops at once, as if the process died (ctx cancelled): the
+	// leases and the heartbeat are left to expire after the lease TTL,
+	// and no result is published or acknowledged any more (the batches
+	// go back), but no goroutine of the session is left behind either:
+	// one kept renewing the leases, which held the partitions for as
+	// long as the process lived.
+	abandon := func() {
+		close(s.leaving)
+		for _, p := range parts {
+			p.abort()
+		}
+		s.cancel()
+		s.stopSource()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for _, p := range parts {
+				p.halt()
+			}
+			s.releasing.Wait()
+			<-s.ended
+		}()
+		// A pull iterator ends only once the server confirms its drain:
+		// with the server unreachable, the rest ends on its own later.
+		t := time.NewTimer(abandonWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			w.logf("run %s: stopped without waiting for the server", meta.Name)
+		}
 	}
 	// leave drops a deleted run: no result can be stored any more, so
 	// attempts in flight are cancelled rather than finished, and the rest
@@ -735,10 +770,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 				releaseAll(true)
 				return nil
 			case <-ctx.Done():
-				for _, p := range parts {
-					p.abort()
-				}
-				s.cancel()
+				abandon()
 				return ctx.Err()
 			case <-tick.C:
 				beat = true
@@ -847,6 +879,10 @@ func (s *session) state(ctx context.Context) runState {
 	}
 	return runLive
 }
+
+// abandonWait bounds how long a worker whose context was cancelled waits
+// for its goroutines to end.
+const abandonWait = 5 * time.Second
 
 // giveBackCooldown is how long after deciding to give a partition back
 // a worker leaves it to the others (at most a heartbeat). Its lease goes
@@ -1125,13 +1161,13 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 				delete(parts, n)
 				held--
 				if !joined {
-					go p.release(false, meta.LeaseTTL/2)
+					s.releasing.Go(func() { p.release(false, meta.LeaseTTL/2) })
 					break
 				}
 				// Attempts in flight finish and queued targets go back,
 				// for the worker that joined: finishing them here first
 				// took up to LeaseTTL/2.
-				go p.release(true, 0)
+				s.releasing.Go(func() { p.release(true, 0) })
 			}
 		}
 		return true

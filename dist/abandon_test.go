@@ -1,0 +1,128 @@
+package dist
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fanout/fanout/internal/simweb"
+)
+
+// goroutineIDs returns the stacks of the running goroutines by their
+// "goroutine N" heading.
+func goroutineIDs() map[string]string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	gs := map[string]string{}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		id, _, _ := strings.Cut(g, " [")
+		gs[id] = g
+	}
+	return gs
+}
+
+// leftBehind waits up to within for every goroutine not in before that
+// runs code of dist, engine or fetch to end, and returns the stacks of
+// those that did not.
+func leftBehind(before map[string]string, within time.Duration) []string {
+	var left []string
+	for deadline := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
+		left = left[:0]
+		for id, g := range goroutineIDs() {
+			if before[id] != "" {
+				continue
+			}
+			for _, pkg := range []string{"fanout/fanout/dist.", "fanout/fanout/engine.", "fanout/fanout/fetch."} {
+				if strings.Contains(g, pkg) {
+					left = append(left, g)
+					break
+				}
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+	}
+}
+
+// A worker whose context is cancelled stops as if its process died: Run
+// returns at once, no goroutine of it is left (its lease keepers renewed
+// the leases, and so held the partitions, for as long as the process
+// lived, and the engine's reader waited for a batch forever), its leases
+// are neither renewed nor deleted but expire after the lease TTL, and
+// another worker then takes the partitions and finishes the run.
+func TestWorkerCancelLeavesNothing(t *testing.T) {
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	const n = 200
+	urls := manyHosts(sim, n, 20, 200*time.Millisecond)
+	rc := testRun("abrupt")
+	submit(t, connect(t, url), rc, urls)
+	c := connect(t, url)
+	cfg := engineConfig(t, sim, 32, 2)
+
+	before := goroutineIDs()
+	w := newWorker(t, url, WorkerConfig{Engine: cfg, Run: rc.Name, ID: "abrupt"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, nil) }()
+	held := leasesWhen(t, c, rc.Name, 10*time.Second, 0, func(held map[string]int) bool { return held["abrupt"] > 0 })
+	if held["abrupt"] == 0 {
+		t.Fatalf("the worker took no partition within 10 s (leases %v)", held)
+	}
+	cancel()
+	cancelledAt := time.Now()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled")
+	}
+	w.Close() // its idle connections
+	if left := leftBehind(before, 3*time.Second); len(left) > 0 {
+		t.Fatalf("%d goroutines left 3 s after Run returned, the first:\n%s", len(left), left[0])
+	}
+
+	// Not renewed, the leases expire after the TTL.
+	for {
+		st, err := RunStatus(context.Background(), c, rc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Leases) == 0 {
+			break
+		}
+		if since := time.Since(cancelledAt); since > rc.LeaseTTL+2*time.Second {
+			t.Fatalf("leases %v still held %v after the worker's context was cancelled (lease TTL %v)",
+				st.Leases, since.Round(time.Millisecond), rc.LeaseTTL)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	w2 := newWorker(t, url, WorkerConfig{Engine: cfg, Run: rc.Name, ID: "next", ExitWhenDone: true})
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel2()
+	if err := w2.Run(ctx2, nil); err != nil {
+		t.Fatalf("second worker: %v", err)
+	}
+	col := newCollector()
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	if _, err := Collect(cctx, c, rc.Name, CollectOptions{}, col.emit, func() error { return nil }); err != nil {
+		t.Fatalf("Collect: %v", err)
+	}
+	col.check(t, n, urls)
+}
