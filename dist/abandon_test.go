@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/fanout/fanout/internal/simweb"
 )
 
@@ -125,4 +127,56 @@ func TestWorkerCancelLeavesNothing(t *testing.T) {
 		t.Fatalf("Collect: %v", err)
 	}
 	col.check(t, n, urls)
+}
+
+// A worker whose connection is closed under it returns an error saying
+// so, at once and leaving no goroutine behind, whether it was serving a
+// run or waiting for one: a closed connection never comes back, and the
+// worker used to try again on it forever (listing the leases, making a
+// new pull iterator every 100 ms).
+func TestWorkerConnClosed(t *testing.T) {
+	url := startNATS(t)
+	sim := startSim(t, simweb.Config{})
+	urls := manyHosts(sim, 200, 20, 200*time.Millisecond)
+	rc := testRun("closed")
+	submit(t, connect(t, url), rc, urls)
+	c := connect(t, url)
+	for _, tc := range []struct {
+		name, run string
+	}{
+		{"serving", rc.Name},
+		{"waiting for its run", "notyet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := goroutineIDs()
+			wc := connect(t, url)
+			w, err := NewWorker(wc, WorkerConfig{Engine: engineConfig(t, sim, 32, 2), Run: tc.run, ID: "closing", Log: testLog(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- w.Run(context.Background(), nil) }()
+			if tc.run == rc.Name {
+				held := leasesWhen(t, c, rc.Name, 10*time.Second, 0, func(held map[string]int) bool { return held["closing"] > 0 })
+				if held["closing"] == 0 {
+					t.Fatalf("the worker took no partition within 10 s (leases %v)", held)
+				}
+			} else {
+				time.Sleep(500 * time.Millisecond)
+			}
+			wc.Close()
+			select {
+			case err := <-done:
+				if !errors.Is(err, nats.ErrConnectionClosed) {
+					t.Fatalf("Run: %v, want nats.ErrConnectionClosed", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return within 10 s of its connection being closed")
+			}
+			w.Close()
+			if left := leftBehind(before, 3*time.Second); len(left) > 0 {
+				t.Fatalf("%d goroutines left 3 s after Run returned, the first:\n%s", len(left), left[0])
+			}
+		})
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fanout/fanout/engine"
@@ -210,6 +211,9 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 		if errors.Is(err, ErrOldLayout) {
 			return err
 		}
+		if err := w.connClosed(); err != nil {
+			return err
+		}
 		if err != nil {
 			// The server cannot even be asked for runs (an outage): the
 			// clock for opening a run starts again once it answers.
@@ -306,6 +310,17 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 			return nil
 		}
 	}
+}
+
+// connClosed returns nats.ErrConnectionClosed once the worker's connection
+// is closed: unlike a lost server, which it reconnects to for as long as
+// it takes, a closed connection never comes back, and a worker that kept
+// trying on it looped forever.
+func (w *Worker) connClosed() error {
+	if w.c.NC.IsClosed() {
+		return fmt.Errorf("worker %s: %w", w.cfg.ID, nats.ErrConnectionClosed)
+	}
+	return nil
 }
 
 // pickPace is how long a worker with no run to serve waits before it
@@ -576,12 +591,12 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		s.releasing.Wait()
 		kv.Delete(context.Background(), w.beatKey())
 	}
-	// abandon stops at once, as if the process died (ctx cancelled): the
-	// leases and the heartbeat are left to expire after the lease TTL,
-	// and no result is published or acknowledged any more (the batches
-	// go back), but no goroutine of the session is left behind either:
-	// one kept renewing the leases, which held the partitions for as
-	// long as the process lived.
+	// abandon stops at once, as if the process died (ctx cancelled, or
+	// the connection closed): the leases and the heartbeat are left to
+	// expire after the lease TTL, and no result is published or
+	// acknowledged any more (the batches go back), but no goroutine of
+	// the session is left behind either: one kept renewing the leases,
+	// which held the partitions for as long as the process lived.
 	abandon := func() {
 		close(s.leaving)
 		for _, p := range parts {
@@ -765,6 +780,12 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 			return ok
 		}
 		for beat := false; !beat; {
+			// idle ticks every minLook at least: a closed connection is
+			// noticed within that.
+			if err := w.connClosed(); err != nil {
+				abandon()
+				return err
+			}
 			select {
 			case <-stop:
 				releaseAll(true)
@@ -880,8 +901,8 @@ func (s *session) state(ctx context.Context) runState {
 	return runLive
 }
 
-// abandonWait bounds how long a worker whose context was cancelled waits
-// for its goroutines to end.
+// abandonWait bounds how long a worker whose context was cancelled (or
+// whose connection was closed) waits for its goroutines to end.
 const abandonWait = 5 * time.Second
 
 // giveBackCooldown is how long after deciding to give a partition back
