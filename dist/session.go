@@ -246,12 +246,30 @@ func (s *session) take(seq uint64) *batch {
 // partition's context, which a lost lease cancels.
 func (s *session) Fetch(ctx context.Context, t *fetch.Target, r *fetch.Result) {
 	p := s.parts[Partition(t.HostKey, s.meta.Partitions)].Load()
+	if p == nil {
+		// Not its host's partition, which this worker does not hold: a
+		// target queued without a HostKey (by a Submit that did not fill
+		// it), which the engine took from the URL. It goes with its
+		// batch's partition: sent back, it came again at once, for ever.
+		p = s.partitionOf(t.Seq)
+	}
 	if p == nil || p.state.Load() != running {
 		*r = fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
 			Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "partition given back before the request started"}}
 		return
 	}
 	*r = s.w.client.Fetch(p.ctx, *t)
+}
+
+// partitionOf returns the partition of the batch that gave the engine
+// target seq, nil if none holds it.
+func (s *session) partitionOf(seq uint64) *partition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b := s.held[seq]; b != nil {
+		return b.p
+	}
+	return nil
 }
 
 // results gathers each batch's results; a batch whose every target has a

@@ -32,7 +32,8 @@ type SubmitStats struct {
 
 // Submit publishes src's targets to run c.Name, creating the run when it
 // does not exist, in batches of up to rc.Batch targets of one partition per
-// message. It numbers nothing itself: targets keep the Seq the source gave
+// message, the partition a hash of the target's HostKey (taken from its
+// URL, as the engine does, when it has none). It numbers nothing itself: targets keep the Seq the source gave
 // them (input.Reader numbers them 0, 1, 2, ... after dedupe), so a
 // re-submit of the same input forms the same batches with the same ids.
 // progress, if set, is called after each checkpoint with the number of
@@ -156,6 +157,11 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 			return st, err
 		}
 		n = max(n, t.Seq+1)
+		if t.HostKey == "" && t.Invalid == "" {
+			// Built by hand: the worker's engine takes the key from the
+			// URL, and its partition must be the one the target is in.
+			t.HostKey = fetch.HostKeyOf(t.URL)
+		}
 		if st.Finished && n > meta.Submitted { // more targets than the run has
 			return st, fmt.Errorf("run %q %w: submit this one under a new --run name", rc.Name, ErrOtherInput)
 		}

@@ -232,7 +232,8 @@ func (r *Run) Stats() Stats {
 // Next returns at the very moment the run stops). An error the Source
 // returns after a stop is not the run's. Give each
 // target its own Seq (the reorder buffer and the store key on it); an
-// empty HostKey is taken from the URL, as input.Parse would give it.
+// empty HostKey is taken from the URL (fetch.HostKeyOf), as input.Parse
+// would give it.
 func (e *Engine) Start(ctx context.Context, src Source) *Run {
 	if e == nil || e.fetcher == nil {
 		// A zero Engine would admit targets and never start one: its

@@ -661,17 +661,6 @@ func TestDropQueued(t *testing.T) {
 // give it, so that --per-host is per host, not one limit for them all.
 func TestHostKeyFromURL(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ url, want string }{
-		{"http://A.Example/x", "a.example:80"},
-		{"https://a.example/", "a.example:443"},
-		{"https://a.example:8443/", "a.example:8443"},
-		{"http://[::1]:81/", "[::1]:81"},
-		{"http://[::1]/", "[::1]:80"},
-	} {
-		if got := hostKeyOf(tc.url); got != tc.want {
-			t.Errorf("hostKeyOf(%q) = %q, want %q", tc.url, got, tc.want)
-		}
-	}
 	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
 		return sleep(ctx, tg, 50*time.Millisecond, 200)
 	})

@@ -317,7 +317,7 @@ func (s *scheduler) admit(t fetch.Target) {
 	if t.HostKey == "" {
 		// A target built by hand: without its own key every host would
 		// share one queue, and --per-host would be a global limit.
-		t.HostKey = hostKeyOf(t.URL)
+		t.HostKey = fetch.HostKeyOf(t.URL)
 	}
 	h := s.hosts[t.HostKey]
 	if h == nil {
@@ -742,16 +742,6 @@ func idempotent(method string) bool {
 		return true
 	}
 	return false
-}
-
-// hostKeyOf is the host key input.Parse gives url: its lower-cased host and
-// port, the scheme's default made explicit ("" when url does not parse).
-func hostKeyOf(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return ""
-	}
-	return fetch.HostPort(u)
 }
 
 // answeredBy reports whether the final response of a target with hostKey

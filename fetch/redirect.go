@@ -179,6 +179,18 @@ func HostPort(u *url.URL) string {
 	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
+// HostKeyOf returns the HostKey input.Parse gives a target of rawURL (a
+// normalised URL, as in Target.URL): HostPort of the parsed URL, or ""
+// when it does not parse. It is for targets built by hand, which have
+// none: whoever schedules or routes them by host derives the same key.
+func HostKeyOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return HostPort(u)
+}
+
 // isRedirect reports whether a status redirects when it carries a
 // Location (304 Not Modified and 305 Use Proxy do not).
 func isRedirect(code int) bool {

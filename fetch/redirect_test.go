@@ -433,3 +433,21 @@ func TestRedirectToBadPortOrEmptyHost(t *testing.T) {
 		}
 	}
 }
+
+// HostKeyOf gives a hand-built target the HostKey input.Parse would: the
+// engine schedules by it and dist routes by it, and the two must agree.
+func TestHostKeyOf(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ url, want string }{
+		{"http://A.Example/x", "a.example:80"},
+		{"https://a.example/", "a.example:443"},
+		{"https://a.example:8443/", "a.example:8443"},
+		{"http://[::1]:81/", "[::1]:81"},
+		{"http://[::1]/", "[::1]:80"},
+		{"http://a.example:bad/", ""},
+	} {
+		if got := HostKeyOf(tc.url); got != tc.want {
+			t.Errorf("HostKeyOf(%q) = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+}
