@@ -143,6 +143,12 @@ var ErrOtherInput = errors.New("was submitted from a different input")
 var ErrConcurrentSubmit = errors.New("another submit to this run is running (it saved the run's metadata first): " +
 	"wait for it to finish, then submit the same input again to check that everything is queued")
 
+// ErrSeq is wrapped by Submit's error for a target whose Seq is not its
+// position in the source: collect keeps one result per Seq, so a repeated
+// one loses results and a gap waits for a result that never comes.
+var ErrSeq = errors.New("targets must be numbered 0, 1, 2, ... in the order the source gives them, " +
+	"as input.Reader numbers them")
+
 // ErrReplicas is wrapped by Submit's error when the server cannot keep the
 // --replicas asked for: a server outside a cluster keeps one copy only.
 // Submitting again would fail the same way.

@@ -33,9 +33,15 @@ type SubmitStats struct {
 // Submit publishes src's targets to run c.Name, creating the run when it
 // does not exist, in batches of up to rc.Batch targets of one partition per
 // message, the partition a hash of the target's HostKey (taken from its
-// URL, as the engine does, when it has none). It numbers nothing itself: targets keep the Seq the source gave
-// them (input.Reader numbers them 0, 1, 2, ... after dedupe), so a
-// re-submit of the same input forms the same batches with the same ids.
+// URL, as the engine does, when it has none). It numbers nothing itself:
+// targets keep the Seq the source gave them, so a re-submit of the same
+// input forms the same batches with the same ids, and that Seq must be the
+// target's position, 0, 1, 2, ... in the order src gives them, as
+// input.Reader numbers them (after dedupe). Submit fails with ErrSeq at
+// the first target that is not numbered so: collect keeps one result per
+// Seq, so a repeated one lost results, and it waited for ever for a
+// missing one. A run whose submit failed so is continued by a submit of
+// the same targets numbered right, or deleted.
 // progress, if set, is called after each checkpoint with the number of
 // targets queued so far.
 func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progress func(uint64)) (SubmitStats, error) {
@@ -156,7 +162,10 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 		if err != nil {
 			return st, err
 		}
-		n = max(n, t.Seq+1)
+		if t.Seq != n {
+			return st, seqError(rc.Name, n, &t)
+		}
+		n++
 		if t.HostKey == "" && t.Invalid == "" {
 			// Built by hand: the worker's engine takes the key from the
 			// URL, and its partition must be the one the target is in.
@@ -226,6 +235,16 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	}
 	st.Meta = meta
 	return st, nil
+}
+
+// seqError says that t, the source's target at position pos, does not have
+// pos as its Seq: it repeats an earlier target's, or skips some.
+func seqError(run string, pos uint64, t *fetch.Target) error {
+	if t.Seq < pos {
+		return fmt.Errorf("run %q: target %d (%q) has Seq %d, which target %d had already: %w",
+			run, pos, t.Input, t.Seq, t.Seq, ErrSeq)
+	}
+	return fmt.Errorf("run %q: target %d (%q) has Seq %d, skipping %d: %w", run, pos, t.Input, t.Seq, pos, ErrSeq)
 }
 
 // pubFuture is a batch's publish, of n targets.
