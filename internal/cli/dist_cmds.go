@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"syscall"
@@ -167,7 +168,10 @@ twice. It prints the run name on stdout.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if rc.Name == "" {
-				rc.Name = "run-" + time.Now().UTC().Format("20060102-150405")
+				// The time for people, and a random part: two submits in
+				// one second took one name, and the second was refused as
+				// another input (or, with the same one, joined the first).
+				rc.Name = fmt.Sprintf("run-%s-%04x", time.Now().UTC().Format("20060102-150405"), rand.Uint32()&0xffff)
 			}
 			if err := rc.Validate(); err != nil {
 				return usageError{err}
@@ -191,8 +195,14 @@ twice. It prints the run name on stdout.`,
 					fmt.Fprintf(env.Stderr, "fanout submit: %s: %d targets queued\n", rc.Name, n)
 				}
 			}
-			st, err := dist.Submit(cmd.Context(), c, rc, r, progress)
+			st, err := dist.Submit(cmd.Context(), c, rc, stoppable(r, env.Interrupt), progress)
 			switch {
+			case errors.Is(err, errInterrupted):
+				// Not the end of the input: the run must not be marked
+				// submitted in full with what was read so far.
+				fmt.Fprintf(env.Stderr, "fanout submit: %s: interrupted; the run is not submitted in full: submit the same input again to continue it (or fanout status --run %s --delete)\n",
+					rc.Name, rc.Name)
+				return exitError{ExitInterrupted}
 			case errors.Is(err, dist.ErrOtherInput) || errors.Is(err, dist.ErrOldLayout) || errors.Is(err, dist.ErrReplicas):
 				// The run is not this input's: submitting again would not
 				// help, and the error says what would.
@@ -224,7 +234,7 @@ twice. It prints the run name on stdout.`,
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	nf.register(fs)
-	fs.StringVar(&rc.Name, "run", "", "run `NAME` (default run-YYYYMMDD-HHMMSS); submitting to an unfinished run continues it")
+	fs.StringVar(&rc.Name, "run", "", "run `NAME` (default run-YYYYMMDD-HHMMSS-XXXX, XXXX random); submitting to an unfinished run continues it")
 	fs.StringArrayVarP(&inputs, "input", "i", nil, "read targets from `FILE`, one per line (repeatable; - for stdin)")
 	fs.BoolVar(&noDedupe, "no-dedupe", false, "queue duplicate targets again instead of skipping them")
 	fs.IntVar(&rc.Partitions, "partitions", rc.Partitions, "host partitions: one worker at a time serves each (new runs only)")

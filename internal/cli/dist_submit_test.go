@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -44,5 +47,71 @@ func TestSubmitToRunOfOtherInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errOut, tc.code, tc.stderr)
 			}
 		})
+	}
+}
+
+// TestSubmitInterrupted: Ctrl-C stops a submit reading a producer that has
+// not ended (stdin from a pipe, held open), exit 130, and the run is not
+// marked submitted in full: it went on reading after the first Ctrl-C, and
+// when the producer died of the same Ctrl-C, took its EOF for the end of
+// the list, exit 0, and refused the whole list afterwards as another input.
+// Submitting the whole list again continues the run.
+func TestSubmitInterrupted(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	var lines []string
+	for i := range 2000 {
+		lines = append(lines, fmt.Sprintf("http://127.0.0.1:9/%d", i))
+	}
+	all := strings.Join(lines, "\n") + "\n"
+	for _, producerDies := range []bool{false, true} {
+		run := fmt.Sprintf("int%v", producerDies)
+		t.Run(run, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			interrupt := make(chan struct{})
+			go func() {
+				io.WriteString(pw, strings.Join(lines[:700], "\n")+"\n")
+				time.Sleep(300 * time.Millisecond) // submit has read them
+				close(interrupt)
+				if producerDies {
+					pw.Close() // EOF, after the Ctrl-C that ended the producer
+				}
+			}()
+			defer pw.Close()
+			var stderr strings.Builder
+			env := Env{Stdin: pr, Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+			done := make(chan int, 1)
+			go func() {
+				done <- Main(t.Context(), env, []string{"submit", "--nats", url, "--run", run, "--batch", "100"})
+			}()
+			select {
+			case code := <-done:
+				if code != ExitInterrupted || !strings.Contains(stderr.String(), "interrupted; the run is not submitted in full") {
+					t.Fatalf("exit %d, want %d: %s", code, ExitInterrupted, stderr.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("submit still reading 20 s after Ctrl-C")
+			}
+			code, _, errOut := runCLI(t, all, "submit", "--nats", url, "--run", run, "--batch", "100")
+			if code != ExitOK || !strings.Contains(errOut, "2000 targets queued (continued") {
+				t.Errorf("submit of the whole list again: exit %d: %s", code, errOut)
+			}
+		})
+	}
+}
+
+// TestSubmitDefaultNamesDiffer: two submits without --run in one second
+// got one name, and the second was refused as another input.
+func TestSubmitDefaultNamesDiffer(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	var names []string
+	for i := range 2 {
+		code, out, errOut := runCLI(t, fmt.Sprintf("http://127.0.0.1:9/%d\n", i), "submit", "--nats", url, "-q")
+		if code != ExitOK {
+			t.Fatalf("submit %d: exit %d: %s", i, code, errOut)
+		}
+		names = append(names, strings.TrimSpace(out))
+	}
+	if names[0] == names[1] || !strings.HasPrefix(names[0], "run-") {
+		t.Errorf("default run names %q", names)
 	}
 }
