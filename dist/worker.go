@@ -272,6 +272,8 @@ func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
 			case errors.Is(err, ErrRunDeleted):
 				// Its work is gone with it: that is the end of the run.
 				w.logf("run %s was deleted: leaving it", meta.Name)
+			case errors.As(err, new(errElsewhere)):
+				w.logf("run %s: nothing queued while it is being submitted, and %v: serving that meanwhile", meta.Name, err)
 			case err != nil:
 				return err
 			case closed(stop):
@@ -428,7 +430,7 @@ func closed(c <-chan struct{}) bool {
 }
 
 // pick returns the run to serve: the named one, or the oldest with targets
-// left or still being submitted.
+// queued, or else the oldest still being submitted.
 func (w *Worker) pick(ctx context.Context) (Meta, bool, error) {
 	actx, cancel := ctxOr(ctx, 10*time.Second)
 	defer cancel()
@@ -451,16 +453,30 @@ func (w *Worker) pick(ctx context.Context) (Meta, bool, error) {
 		w.finished = map[string]uint64{}
 	}
 	listed := make(map[string]bool, len(runs))
+	var waiting *Meta // the oldest run being submitted with nothing queued now
 	for _, r := range runs {
 		listed[r.Name] = true
 		if r.usable() != nil || w.finished[r.Name] == r.rev {
+			continue
+		}
+		if !r.Complete {
+			// Still being submitted: served at once if it has targets;
+			// if not, only when no run has any. Its submit may have died
+			// (killed, or failed), and then it waits for ever: it held
+			// every worker without --run, while other runs' work waited.
+			if busy, err := w.queued(actx, r.Name); err == nil && busy {
+				return r.Meta, true, nil
+			}
+			if waiting == nil {
+				waiting = &r.Meta
+			}
 			continue
 		}
 		left, err := w.unfinished(actx, r.Meta)
 		if err == nil && left {
 			return r.Meta, true, nil
 		}
-		if err == nil && r.Complete {
+		if err == nil {
 			w.finished[r.Name] = r.rev
 		}
 	}
@@ -469,8 +485,49 @@ func (w *Worker) pick(ctx context.Context) (Meta, bool, error) {
 			delete(w.finished, name)
 		}
 	}
+	if waiting != nil {
+		return *waiting, true, nil
+	}
 	return Meta{}, false, nil
 }
+
+// queued reports whether run's target stream holds targets now.
+func (w *Worker) queued(ctx context.Context, run string) (bool, error) {
+	s, err := w.c.JS.Stream(ctx, targetStream(run))
+	if err != nil {
+		return false, err
+	}
+	return hasTargets(ctx, s)
+}
+
+// otherWork returns the name of another run than run with targets queued,
+// "" when there is none (or the runs cannot be listed now).
+func (w *Worker) otherWork(ctx context.Context, run string) string {
+	runs, err := runsWithRevisions(ctx, w.c.JS)
+	if err != nil {
+		return ""
+	}
+	for _, r := range runs {
+		if r.Name == run || r.usable() != nil || w.finished[r.Name] == r.rev {
+			continue
+		}
+		if busy, err := w.queued(ctx, r.Name); err == nil && busy {
+			return r.Name
+		}
+	}
+	return ""
+}
+
+// switchWait is how long a worker without --run waits with nothing to
+// fetch on a run still being submitted before it looks for another run
+// with work: a submit reading a slow producer leaves gaps that short.
+const switchWait = 5 * time.Second
+
+// errElsewhere ends the serving of a run that is being submitted and has
+// nothing queued, for another run that has work.
+type errElsewhere struct{ run string }
+
+func (e errElsewhere) Error() string { return "run " + e.run + " has work" }
 
 // unfinished reports whether m is still being submitted or has targets
 // not yet acknowledged.
@@ -648,7 +705,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	// worker last held targets or was woken by a change in the lease
 	// bucket (a worker joining or leaving, a lease deleted).
 	busyAt := time.Now()
-	var lastEndCheck, lastIdleLook time.Time
+	var lastEndCheck, lastIdleLook, lastElsewhere time.Time
 	// Membership changes rebalance at once rather than at the next
 	// heartbeat (LeaseTTL/4, 7.5 s by default): workers started together
 	// would otherwise leave all partitions to the first one for a minute.
@@ -820,6 +877,23 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 					lastEndCheck = time.Now()
 					if end, err := ended(); end {
 						return err
+					}
+					// Nothing to fetch here while the run is being
+					// submitted (or its submit died): another run's work
+					// comes first, and this one is picked again after.
+					if w.cfg.Run == "" && !s.submitted.Load() && time.Since(busyAt) >= switchWait &&
+						time.Since(lastElsewhere) >= switchWait {
+						lastElsewhere = time.Now()
+						octx, cancel := ctxOr(ctx, 10*time.Second)
+						other := ""
+						if busy, err := hasTargets(octx, ts); err == nil && !busy {
+							other = w.otherWork(octx, meta.Name)
+						}
+						cancel()
+						if other != "" {
+							releaseAll(true)
+							return errElsewhere{other}
+						}
 					}
 					// Not over, and submitted in full: a partition with
 					// work may have nobody. Nothing else wakes a worker
