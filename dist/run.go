@@ -40,6 +40,12 @@ type RunConfig struct {
 	// targets are cut into batches by input order alone (see Submit), so
 	// the same input always gives the same messages.
 	Batch int
+	// DedupeKey is the key, in hex, of the hash the targets were
+	// deduplicated with (input.Options.DedupeKey), kept with the run so
+	// that a re-submit of the same input skips the same duplicates and
+	// numbers its targets the same. Empty when the source did not
+	// deduplicate so; a re-submit keeps the run's.
+	DedupeKey string `json:",omitempty"`
 }
 
 // DefaultRunConfig returns the layout used when flags do not say otherwise.

@@ -62,6 +62,12 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 		if err := meta.usable(); err != nil {
 			return st, err
 		}
+		if meta.DedupeKey != "" && rc.DedupeKey != "" && rc.DedupeKey != meta.DedupeKey {
+			// Its duplicates may be other ones, and its targets numbered
+			// otherwise: the source must read with the run's key.
+			return st, fmt.Errorf("run %q: the targets were deduplicated with another key than the run's "+
+				"(read the input with input.Options.DedupeKey set to the key in the run's Meta)", rc.Name)
+		}
 		st.Resumed, st.Finished = true, meta.Complete
 		if meta.Complete && meta.InputHash == "" {
 			// Submitted before fingerprints: nothing to compare the

@@ -11,11 +11,13 @@
 package input
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/cespare/xxhash/v2"
+	"github.com/dchest/siphash"
 
 	"github.com/fanout/fanout/fetch"
 )
@@ -48,6 +50,13 @@ type Options struct {
 	// Dedupe skips a target whose normalised URL (and bareness) was already
 	// yielded. Invalid lines are never deduplicated.
 	Dedupe bool
+	// DedupeKey keys the hash that dedupe keeps of each URL (SipHash). A
+	// zero key takes a random one: with a hash anyone can compute, a line
+	// could be crafted to hash as a chosen URL, and one line added to a
+	// list others contribute to hid that target's result as a duplicate.
+	// Reading the same input again to number its targets the same (a
+	// resume, a re-submit) takes the first reading's key, DedupeKey.
+	DedupeKey [16]byte
 }
 
 // Reader yields targets lazily, one line at a time, from its sources in
@@ -63,6 +72,8 @@ type Reader struct {
 	seq     uint64
 	dups    uint64
 	set     *HashSet // nil without Dedupe
+	key     [16]byte // the dedupe hash's key
+	k0, k1  uint64   // key, as SipHash takes it
 	buf     []byte   // scratch: Input, then URL, then HostKey
 	lastKey string   // consecutive targets often share a host: reuse its key
 	err     error    // sticky: io.EOF or a read error
@@ -75,9 +86,18 @@ func NewReader(opts Options, srcs ...Source) *Reader {
 	r := &Reader{srcs: srcs}
 	if opts.Dedupe {
 		r.set = NewHashSet()
+		r.key = opts.DedupeKey
+		if r.key == ([16]byte{}) {
+			rand.Read(r.key[:])
+		}
+		r.k0, r.k1 = binary.LittleEndian.Uint64(r.key[:8]), binary.LittleEndian.Uint64(r.key[8:])
 	}
 	return r
 }
+
+// DedupeKey returns the key of the dedupe hash (zero without Dedupe): the
+// Options.DedupeKey that numbers the same input the same way again.
+func (r *Reader) DedupeKey() [16]byte { return r.key }
 
 // Next returns the next target (valid or invalid), io.EOF at the end, or a
 // read error naming the source. After an error, Next keeps returning it.
@@ -129,7 +149,7 @@ func (r *Reader) target(line []byte, long bool) (t fetch.Target, ok bool) {
 	in := len(line)
 	urlEnd := in + p.urlLen
 	if r.set != nil {
-		h := xxhash.Sum64(buf[in:urlEnd])
+		h := siphash.Hash(r.k0, r.k1, buf[in:urlEnd])
 		if p.bare {
 			h ^= bareSalt
 		}

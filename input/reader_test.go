@@ -168,6 +168,33 @@ func TestReaderDedupe(t *testing.T) {
 	}
 }
 
+// TestReaderDedupeKeyed: dedupe keeps a keyed hash of each URL. With an
+// unkeyed one (xxhash, as it was) anyone could compute, a line could be
+// crafted to collide with a chosen URL, and one line added to a list hid
+// that target as a "duplicate": these two collide under xxhash's fixed
+// seed (found in 1.4 s of Python by inverting its rounds). A zero key
+// takes a random one; the same key numbers the same input the same way.
+func TestReaderDedupeKeyed(t *testing.T) {
+	t.Parallel()
+	text := "http://evil.sim:41269/pTyGJMuHbErJYKWmt7I_-UuVegdxf2IodqBM1b5yCd8vbC7oxSs_Kd-6bEARCGHN4KZ4c3OoT4x=1\n" +
+		"http://admin.victim.sim:41269/internal/backups/db-dump-2026-11-28.sql.gz?token=0123456789abcdef&x=1\n"
+	r := NewReader(Options{Dedupe: true}, src("urls", text))
+	if got := readAll(t, r); len(got) != 2 || r.Duplicates() != 0 {
+		t.Errorf("two URLs whose xxhash collides: %d targets, %d duplicates; want 2 and 0", len(got), r.Duplicates())
+	}
+	other := NewReader(Options{Dedupe: true}, src("urls", text))
+	if r.DedupeKey() == ([16]byte{}) || r.DedupeKey() == other.DedupeKey() {
+		t.Errorf("zero keys gave %x and %x: want two random ones", r.DedupeKey(), other.DedupeKey())
+	}
+	key := [16]byte{1, 2, 3}
+	if k := NewReader(Options{Dedupe: true, DedupeKey: key}).DedupeKey(); k != key {
+		t.Errorf("DedupeKey() = %x, want the key given, %x", k, key)
+	}
+	if k := NewReader(Options{}).DedupeKey(); k != ([16]byte{}) {
+		t.Errorf("without dedupe, DedupeKey() = %x", k)
+	}
+}
+
 // TestReaderTargetsIndependent checks that a target's strings do not change
 // when the reader goes on (they must not alias its buffers).
 func TestReaderTargetsIndependent(t *testing.T) {

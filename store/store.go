@@ -425,6 +425,10 @@ type Config struct {
 	Accept string `json:"accept"`
 	// Flags are every flag set on the command line, for the record.
 	Flags map[string]string `json:"flags,omitempty"`
+	// DedupeKey is the key, in hex, of the hash dedupe kept of each URL
+	// (input.Options.DedupeKey): a resume reads the input with it again,
+	// to skip the same duplicates. Empty in runs recorded before it.
+	DedupeKey string `json:"dedupe_key,omitempty"`
 }
 
 // FileStamp identifies a file's content cheaply: its size and modification

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,7 +188,19 @@ twice. It prints the run name on stdout.`,
 			}
 			defer c.Close()
 			askOneCore(env, c)
-			r := input.NewReader(input.Options{Dedupe: !noDedupe}, in.srcs...)
+			// A re-submit deduplicates with the run's key, or its targets
+			// would be numbered otherwise wherever two hashes collide.
+			var key [16]byte
+			if m, _, err := dist.LoadMeta(cmd.Context(), c.JS, rc.Name); err == nil {
+				if b, err := hex.DecodeString(m.DedupeKey); err == nil && len(b) == len(key) {
+					copy(key[:], b)
+				}
+			}
+			r := input.NewReader(input.Options{Dedupe: !noDedupe, DedupeKey: key}, in.srcs...)
+			if !noDedupe {
+				k := r.DedupeKey()
+				rc.DedupeKey = hex.EncodeToString(k[:])
+			}
 			last := time.Now()
 			progress := func(n uint64) {
 				if !quiet && time.Since(last) >= time.Second {

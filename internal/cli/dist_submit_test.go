@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/fanout/fanout/dist"
 )
 
 // TestSubmitToRunOfOtherInput: submit to an existing run from another
@@ -91,9 +93,15 @@ func TestSubmitInterrupted(t *testing.T) {
 			case <-time.After(20 * time.Second):
 				t.Fatal("submit still reading 20 s after Ctrl-C")
 			}
+			key := runMeta(t, url, run).DedupeKey
 			code, _, errOut := runCLI(t, all, "submit", "--nats", url, "--run", run, "--batch", "100")
 			if code != ExitOK || !strings.Contains(errOut, "2000 targets queued (continued") {
 				t.Errorf("submit of the whole list again: exit %d: %s", code, errOut)
+			}
+			// The run keeps the key its input was deduplicated with, and
+			// a re-submit reads the input with it again.
+			if again := runMeta(t, url, run).DedupeKey; len(key) != 32 || again != key {
+				t.Errorf("dedupe key %q, after a re-submit %q: want one of 32 hex digits, kept", key, again)
 			}
 		})
 	}
@@ -114,4 +122,19 @@ func TestSubmitDefaultNamesDiffer(t *testing.T) {
 	if names[0] == names[1] || !strings.HasPrefix(names[0], "run-") {
 		t.Errorf("default run names %q", names)
 	}
+}
+
+// runMeta reads run's metadata from the server at url.
+func runMeta(t *testing.T, url, run string) dist.Meta {
+	t.Helper()
+	c, err := dist.Connect(t.Context(), dist.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, _, err := dist.LoadMeta(t.Context(), c.JS, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

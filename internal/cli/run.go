@@ -97,7 +97,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		closeOut()
 		return usageError{fmt.Errorf("--format: %w", err)}
 	}
-	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe}, in.srcs...), prog: prog}
+	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe, DedupeKey: rc.dedupeKey()}, in.srcs...), prog: prog}
 	var source engine.Source = src
 	if rc != nil {
 		source = rc.skip(src)

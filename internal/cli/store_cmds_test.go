@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -942,5 +943,46 @@ func TestNewRunOverAnUnfinishedRunsOutputWarns(t *testing.T) {
 	code, _, errOut = runCLI(t, "", append([]string{"-q", "-f", "csv", "-o", filepath.Join(dir, "other.csv"), "--db", db}, targets...)...)
 	if code != ExitOK || strings.Contains(errOut, "warning") {
 		t.Errorf("a run with its own output: exit %d, stderr %q; want 0 and no warning", code, errOut)
+	}
+}
+
+// TestRecordedDedupeKey: a run recorded with --db keeps the key its input
+// was deduplicated with (input.Options.DedupeKey, random for each run), and
+// a resume reads the input with that key again: with another, two URLs
+// whose hashes collide under one key and not the other would number the
+// rest of the targets otherwise.
+func TestRecordedDedupeKey(t *testing.T) {
+	rc := newSlowRecording(t, 40)
+	rc.interrupted(t, 500*time.Millisecond)
+	key := func() string {
+		t.Helper()
+		db, err := store.Open(rc.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		r, err := db.LastRun()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Config.DedupeKey
+	}
+	first := key()
+	if len(first) != 32 {
+		t.Fatalf("recorded dedupe key %q: want 32 hex digits", first)
+	}
+	rec := &recording{cfg: store.Config{DedupeKey: first}}
+	if k := rec.dedupeKey(); hex.EncodeToString(k[:]) != first {
+		t.Errorf("the resumed run's reader gets key %x, want the recorded %s", k, first)
+	}
+	if code, _, errOut := runCLI(t, "", rc.args...); code != ExitOK {
+		t.Fatalf("rerun: exit %d: %s", code, errOut)
+	}
+	if again := key(); again != first {
+		t.Errorf("after the resume, dedupe key %q, want %q", again, first)
+	}
+	var none *recording
+	if k := none.dedupeKey(); k != ([16]byte{}) {
+		t.Errorf("without --db, key %x; want zero (a random one)", k)
 	}
 }

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -109,6 +111,9 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 			fmt.Fprintf(env.Stderr, "fanout: warning: --output %s holds the results of run %d, which did not finish: this run rewrites it, and run %d can no longer be resumed (fanout show --db %s %d -o FILE writes them again)\n",
 				rc.cfg.Output, n, n, f.db, n)
 		}
+		var key [16]byte
+		rand.Read(key[:])
+		rc.cfg.DedupeKey = hex.EncodeToString(key[:])
 		id, err := rc.db.CreateRun(f.commandLine(), rc.cfg)
 		if err == nil {
 			err = rc.db.LockRun(id)
@@ -143,6 +148,7 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 		return err
 	}
 	rc.runID, rc.prior = old.ID, p
+	rc.cfg.DedupeKey = old.Config.DedupeKey
 	if err := rc.db.SetState(old.ID, store.StateRunning); err != nil {
 		return err
 	}
@@ -521,6 +527,17 @@ func (rc *recording) finish(complete, commit bool) (run store.Run, err error) {
 }
 
 // resumed reports whether the run had results from earlier sessions.
+// dedupeKey is the run's dedupe key (input.Options.DedupeKey): zero, a
+// random one, for a run recorded before runs kept theirs.
+func (rc *recording) dedupeKey() (key [16]byte) {
+	if rc != nil {
+		if b, err := hex.DecodeString(rc.cfg.DedupeKey); err == nil && len(b) == len(key) {
+			copy(key[:], b)
+		}
+	}
+	return key
+}
+
 func (rc *recording) resumed() bool { return rc != nil && rc.prior != nil && rc.prior.Results > 0 }
 
 // priorReach is one past the highest target the run's earlier sessions
