@@ -190,6 +190,43 @@ func (p *partition) handBack(b *batch) {
 	p.untrack(b)
 }
 
+// Backing off a batch whose results could not be published: the first
+// failure hands it back for publishRetryBase, each further delivery that
+// fails again for twice as long, up to publishRetryMax.
+const (
+	publishRetryBase = 2 * time.Second
+	publishRetryMax  = time.Minute
+)
+
+// publishRetryDelay is how long a batch delivered n times waits after its
+// results failed to publish.
+func publishRetryDelay(n uint64) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	return min(publishRetryBase<<min(n-1, 5), publishRetryMax)
+}
+
+// handBackFailed returns b to the stream after its results could not be
+// published (err), with a delay and a line in the log. An immediate Nak
+// brought the batch back at once, and each of its targets was fetched
+// again, in a loop as fast as the hosts answered, without a word: a batch
+// whose results were larger than the server's max_payload sent some
+// 18,000 requests a second to one host.
+func (p *partition) handBackFailed(b *batch, err error) {
+	var n uint64 = 1
+	if md, mdErr := b.msg.Metadata(); mdErr == nil {
+		n = md.NumDelivered
+	}
+	d := publishRetryDelay(n)
+	if !p.s.deleted.Load() {
+		p.s.w.logf("run %s: partition %d: cannot store the results of batch %s (%d targets, delivery %d): %v; it goes back in %v",
+			p.s.meta.Name, p.n, b.id, len(b.ts), n, err, d)
+	}
+	b.msg.NakWithDelay(d)
+	p.untrack(b)
+}
+
 // checkEnded closes ended once nothing of the partition is left; p.mu held.
 func (p *partition) checkEnded() {
 	if p.pullDone && len(p.batches) == 0 && !closed(p.ended) {

@@ -332,6 +332,9 @@ type ackJob struct {
 // again at 1 when a server restart loses the consumer: a second partial
 // run of the batch then got the first one's ids, and its results were
 // dropped as duplicates); one that did not run at all goes back whole.
+// A batch whose results cannot be published goes back after a delay
+// (handBackFailed), never at once: each of its targets would be fetched
+// again straight away, for as long as the failure lasts.
 func (s *session) finish(b *batch) {
 	js := s.w.c.JS
 	done := len(b.ts) - len(b.back)
@@ -361,7 +364,7 @@ func (s *session) finish(b *batch) {
 	// before b leaves this goroutine.
 	s.recycle(b)
 	if err != nil {
-		b.p.handBack(b)
+		b.p.handBackFailed(b, err)
 		return
 	}
 	s.acks <- ackJob{b: b, futs: futs, done: done}
@@ -423,18 +426,26 @@ func (b *batch) backKey() string {
 func (s *session) acker(done chan<- struct{}) {
 	defer close(done)
 	for a := range s.acks {
-		ok := true
+		ok, leaving := true, false
+		var failed error // the first error JetStream answered: one line per batch
 		for _, f := range a.futs {
 			select {
 			case <-f.Ok():
-			case <-f.Err():
+			case err := <-f.Err():
 				ok = false
+				if failed == nil {
+					failed = err
+				}
 			case <-s.leaving: // the stream is gone (its ack would time out), or the worker is gone
-				ok = false
+				ok, leaving = false, true
 			}
 		}
-		if !ok {
+		switch {
+		case !ok && (leaving || failed == nil):
 			a.b.p.handBack(a.b)
+			continue
+		case !ok:
+			a.b.p.handBackFailed(a.b, failed)
 			continue
 		}
 		a.b.msg.Ack()
