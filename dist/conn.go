@@ -2,6 +2,7 @@ package dist
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -466,6 +467,10 @@ type ServerConfig struct {
 	ClusterPort int
 	// Routes are the other servers' cluster URLs (nats://host:port).
 	Routes []string
+	// MaxPayload is the largest message, headers included, the server
+	// takes from a client; 0 means 8 MiB. (nats-server's own default is
+	// 1 MiB: a server set up apart from fanout often has that.)
+	MaxPayload int32
 }
 
 // ErrStoreInUse is returned by StartServer when another server, in this
@@ -519,7 +524,7 @@ func startServer(c ServerConfig) (*server.Server, error) {
 		Host:       c.Host, Port: c.Port,
 		JetStream: true, StoreDir: c.StoreDir,
 		NoSigs: true, NoLog: true,
-		MaxPayload: 8 << 20,
+		MaxPayload: cmp.Or(c.MaxPayload, 8<<20),
 	}
 	if c.ClusterPort != 0 {
 		opts.Cluster = server.ClusterOpts{Name: c.Cluster, Host: c.ClusterHost, Port: c.ClusterPort}

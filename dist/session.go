@@ -1,8 +1,11 @@
 package dist
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"slices"
@@ -11,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fanout/fanout/engine"
@@ -332,9 +336,10 @@ type ackJob struct {
 // again at 1 when a server restart loses the consumer: a second partial
 // run of the batch then got the first one's ids, and its results were
 // dropped as duplicates); one that did not run at all goes back whole.
-// A batch whose results cannot be published goes back after a delay
-// (handBackFailed), never at once: each of its targets would be fetched
-// again straight away, for as long as the failure lasts.
+// Results too large for one message of the server's max_payload go in
+// several (publishParts). A batch whose results cannot be published goes
+// back after a delay (handBackFailed), never at once: each of its targets
+// would be fetched again straight away, for as long as the failure lasts.
 func (s *session) finish(b *batch) {
 	js := s.w.c.JS
 	done := len(b.ts) - len(b.back)
@@ -350,15 +355,19 @@ func (s *session) finish(b *batch) {
 	}
 	opts := []jetstream.PublishOpt{jetstream.WithStallWait(30 * time.Second)}
 	var futs []jetstream.PubAckFuture
-	f, err := js.PublishMsgAsync(s.comp.msg(resultSubject(s.meta.Name, done), b.out),
-		append(opts, jetstream.WithMsgID(id))...)
-	if err == nil {
+	var f jetstream.PubAckFuture
+	var err error
+	m := s.comp.msg(resultSubject(s.meta.Name, done), b.out)
+	if limit := s.w.c.NC.MaxPayload(); fits(len(m.Data), id, limit) {
+		f, err = js.PublishMsgAsync(m, append(opts, jetstream.WithMsgID(id))...)
 		futs = append(futs, f)
-		if len(b.back) > 0 {
-			f, err = js.PublishMsgAsync(s.comp.msg(targetSubject(s.meta.Name, b.p.n, len(b.back)), b.requeue()),
-				append(opts, jetstream.WithMsgID(b.id+".q"+key))...)
-			futs = append(futs, f)
-		}
+	} else {
+		futs, err = s.publishParts(b, id, limit, len(m.Data), opts)
+	}
+	if err == nil && len(b.back) > 0 {
+		f, err = js.PublishMsgAsync(s.comp.msg(targetSubject(s.meta.Name, b.p.n, len(b.back)), b.requeue()),
+			append(opts, jetstream.WithMsgID(b.id+".q"+key))...)
+		futs = append(futs, f)
 	}
 	// The published bodies are copies: b.out is free again, and goes back
 	// before b leaves this goroutine.
@@ -368,6 +377,107 @@ func (s *session) finish(b *batch) {
 		return
 	}
 	s.acks <- ackJob{b: b, futs: futs, done: done}
+}
+
+// msgOverhead bounds the bytes a message's headers add to its body, besides
+// its id: NATS/1.0, the encoding header, the Nats-Msg-Id header's name and
+// line ends. The server's max_payload counts headers and body together.
+const msgOverhead = 128
+
+// fits reports whether a message of a body of n bytes with message id id
+// is within the max_payload limit (<= 0: unknown, taken for no limit).
+func fits(n int, id string, limit int64) bool {
+	return limit <= 0 || int64(n+len(id)+msgOverhead) <= limit
+}
+
+// errResultTooLarge is the error of a batch one of whose results alone
+// does not fit in a message.
+var errResultTooLarge = errors.New("a single result is larger than the server's max_payload")
+
+// publishParts publishes b's results, whose message of size bytes would
+// exceed limit, in k parts that each fit: part i of k holds the results of
+// the targets at positions [i*n/k, (i+1)*n/k) of the batch, and its id is
+// id+".r<i+1>of<k>". k depends only on the size of the results (the
+// smallest power of two whose parts all fit, or one target a part), so a
+// batch delivered again splits alike, or with another k into parts of
+// other ids: a redelivered part with the id of a part stored before holds
+// results of the very same targets, and is dropped as a duplicate without
+// a loss, whatever the order its results came in. (Ids naming the part
+// alone, .r1, .r2, ..., would lose results: the first delivery's .r2 may
+// hold other targets than the second's.) A part without results is not
+// sent. This is the rare path: the common one sends one message, with no
+// copy nor allocation more.
+func (s *session) publishParts(b *batch, id string, limit int64, size int,
+	opts []jetstream.PublishOpt) ([]jetstream.PubAckFuture, error) {
+	msgs, ids, err := s.splitResults(b, id, limit, size)
+	if err != nil {
+		return nil, err
+	}
+	futs := make([]jetstream.PubAckFuture, 0, len(msgs)+1)
+	for i, m := range msgs {
+		f, err := s.w.c.JS.PublishMsgAsync(m, append(opts, jetstream.WithMsgID(ids[i]))...)
+		if err != nil {
+			return nil, err
+		}
+		futs = append(futs, f)
+	}
+	return futs, nil
+}
+
+// splitResults cuts b's results into the messages of publishParts and
+// their ids; size is the compressed size of all of them in one message.
+func (s *session) splitResults(b *batch, id string, limit int64, size int) ([]*nats.Msg, []string, error) {
+	n := len(b.ts)
+	pos := make(map[uint64]int, n)
+	for i := range b.ts {
+		pos[b.ts[i].Seq] = i
+	}
+	budget := max(limit-msgOverhead-int64(len(id))-16, 1) // 16: ".r<i>of<k>"
+	k := 2
+	for int64(k)*budget < int64(size) && k < n {
+		k *= 2
+	}
+	k = min(k, n)
+	var msgs []*nats.Msg
+	var ids []string
+	for {
+		parts := make([][]byte, k)
+		for data := b.out; len(data) > 0; {
+			line := data
+			if j := bytes.IndexByte(data, '\n'); j >= 0 {
+				line, data = data[:j+1], data[j+1:]
+			} else {
+				data = nil
+			}
+			seq, err := strconv.ParseUint(string(line[:max(bytes.IndexByte(line, '\t'), 0)]), 10, 64)
+			i, ok := pos[seq]
+			if err != nil || !ok {
+				return nil, nil, fmt.Errorf("result line %.20q: not of a target of the batch", line)
+			}
+			parts[i*k/n] = append(parts[i*k/n], line...)
+		}
+		msgs, ids = msgs[:0], ids[:0]
+		tooLarge := false
+		for i, part := range parts {
+			if len(part) == 0 {
+				continue
+			}
+			pid := id + ".r" + strconv.Itoa(i+1) + "of" + strconv.Itoa(k)
+			m := s.comp.msg(resultSubject(s.meta.Name, bytes.Count(part, []byte{'\n'})), part)
+			if !fits(len(m.Data), pid, limit) {
+				tooLarge = true
+				break
+			}
+			msgs, ids = append(msgs, m), append(ids, pid)
+		}
+		if !tooLarge {
+			return msgs, ids, nil
+		}
+		if k == n {
+			return nil, nil, fmt.Errorf("%w (%d bytes)", errResultTooLarge, limit)
+		}
+		k = min(2*k, n)
+	}
 }
 
 // maxFreeBufs bounds the result buffers kept for reuse: about as many
