@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,9 +113,34 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 	var n uint64 // targets seen (published or skipped)
 	nextCheckpoint := checkpoint + CheckpointEvery
 	var comp compressor
-	publish := func(p int, b *pending) error {
+	// publish queues b, split in halves until each fits in the server's
+	// max_payload: --batch 10000 of long URLs is several MB before
+	// compression, and a stock nats-server takes 1 MiB. The split depends
+	// on the records and the limit alone, so a re-submit to the same
+	// server cuts the same batches with the same ids. A piece's id names
+	// its first target and its size, so two pieces share an id only when
+	// they hold the same targets: a re-submit to a server of another
+	// max_payload may queue some targets twice, but never drops a piece
+	// as a duplicate of a smaller one stored before.
+	var publish func(p int, b *pending) error
+	publish = func(p int, b *pending) error {
 		m := comp.msg(targetSubject(rc.Name, p, b.n), b.data)
-		f, err := c.JS.PublishMsgAsync(m, jetstream.WithMsgID(batchID(rc.Name, p, b.first)),
+		id := batchID(rc.Name, p, b.first)
+		if b.piece {
+			id += ".s" + strconv.Itoa(b.n)
+		}
+		if limit := c.NC.MaxPayload(); !fits(len(m.Data), id, limit) {
+			if b.n == 1 {
+				return fmt.Errorf("publish target %d: its record alone (%d bytes compressed) exceeds the server's max_payload of %d bytes",
+					b.first, len(m.Data), limit)
+			}
+			lo, hi := b.halves()
+			if err := publish(p, &lo); err != nil {
+				return err
+			}
+			return publish(p, &hi)
+		}
+		f, err := c.JS.PublishMsgAsync(m, jetstream.WithMsgID(id),
 			jetstream.WithStallWait(30*time.Second))
 		if err != nil {
 			return fmt.Errorf("publish targets %d...: %w", b.first, err)
@@ -325,6 +351,25 @@ type pending struct {
 	data        []byte // the records so far
 	n           int
 	first, last uint64 // sequence numbers of the first and last record
+	piece       bool   // a part of a batch too large for one message
+}
+
+// halves splits b into its first n/2 records and the rest.
+func (b *pending) halves() (lo, hi pending) {
+	half, at := b.n/2, 0
+	for range half {
+		at += bytes.IndexByte(b.data[at:], '\n') + 1
+	}
+	prev := bytes.LastIndexByte(b.data[:at-1], '\n') + 1 // the first half's last record
+	lo = pending{data: b.data[:at:at], n: half, first: b.first, last: recordSeq(b.data[prev:at]), piece: true}
+	hi = pending{data: b.data[at:], n: b.n - half, first: recordSeq(b.data[at:]), last: b.last, piece: true}
+	return lo, hi
+}
+
+// recordSeq is the sequence number a target record starts with.
+func recordSeq(rec []byte) uint64 {
+	seq, _ := strconv.ParseUint(string(rec[:max(bytes.IndexByte(rec, '\t'), 0)]), 10, 64)
+	return seq
 }
 
 // batcher cuts each partition's targets into batches of up to size, as a
