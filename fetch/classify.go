@@ -121,6 +121,9 @@ func Classify(err error) ErrorKind {
 	if errors.As(err, &tpErr) {
 		return KindProtocol
 	}
+	if h2ConnLost(err) {
+		return KindReset
+	}
 	if opErr != nil {
 		// Some other socket error (unreachable network, no route, ...):
 		// the connection could not be made or kept. Through a SOCKS
@@ -132,6 +135,20 @@ func Classify(err error) ErrorKind {
 		return KindReset
 	}
 	return KindOther
+}
+
+// h2ConnLost reports whether err is net/http's HTTP/2 transport saying that
+// the connection under the stream is gone: its ping went unanswered, or it
+// was closed. These two errors have no type, so here, and only here, the
+// text decides (they were "protocol", which is not retried).
+func h2ConnLost(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		switch e.Error() {
+		case "http2: client connection lost", "http2: client connection force closed via ClientConn.Close":
+			return true
+		}
+	}
+	return false
 }
 
 // connecting reports whether opErr ended a connect: a dial, or a SOCKS

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // refusingH2 starts a TLS listener speaking just enough HTTP/2 to answer
@@ -106,4 +108,70 @@ func TestClosedBeforeTheResponseSaysSo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestH2DeadConnectionIsDropped: a server (or a NAT, a load balancer that
+// dropped the flow) answers the first stream of a connection and then
+// nothing at all, not even a ping. The stream after it ends as a reset
+// within about half the attempt's time, not a timeout, and the request
+// after that goes out on a new connection and is answered: every request
+// to the host went to the dead connection before, and timed out, for the
+// rest of the run.
+func TestH2DeadConnectionIsDropped(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	stop := make(chan struct{})
+	addr := connServer(t, h2Listener(t), func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		fr := h2Framer(c)
+		if fr == nil {
+			return
+		}
+		conns.Add(1)
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck()
+				}
+			case *http2.HeadersFrame:
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: hpackStatus200(t), EndHeaders: true})
+				fr.WriteData(f.StreamID, true, []byte("ok"))
+				<-stop // silent from now on: reads nothing, answers nothing
+				return
+			}
+		}
+	})
+	t.Cleanup(func() { close(stop) })
+	c := newTestClient(t, func(o *Options) { o.Insecure = true; o.Timeout = 4 * time.Second })
+	if r := get(c, "https://"+addr+"/1"); r.Error != nil || r.Status != 200 {
+		t.Fatalf("first request: %+v", r)
+	}
+	start := time.Now()
+	r := get(c, "https://"+addr+"/2")
+	wantKind(t, r, KindReset)
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("the stream on the dead connection ended after %v (timeout 4s)", el)
+	}
+	if r := get(c, "https://"+addr+"/3"); r.Error != nil || r.Status != 200 || conns.Load() != 2 {
+		t.Errorf("the request after: %+v, on connection %d; want 200 on a second connection", r, conns.Load())
+	}
+}
+
+// hpackStatus200 is a header block of ":status: 200" and a content-length
+// of 2.
+func hpackStatus200(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	for _, f := range []hpack.HeaderField{{Name: ":status", Value: "200"}, {Name: "content-length", Value: "2"}} {
+		if err := enc.WriteField(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
 }
