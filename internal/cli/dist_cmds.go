@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -52,7 +53,13 @@ func (n *natsFlags) connect(ctx context.Context, env Env, name string) (*dist.Co
 	}
 	o.Name, o.Log = name, env.Stderr
 	c, err := dist.Connect(ctx, o)
-	if err != nil {
+	switch {
+	case errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+		// An outage, not a mistake in the command: a script must be able
+		// to tell them apart, and try again later.
+		fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
+		return nil, exitError{ExitIncomplete}
+	case err != nil:
 		return nil, usageError{err}
 	}
 	return c, nil

@@ -138,3 +138,22 @@ func runMeta(t *testing.T, url, run string) dist.Meta {
 	}
 	return m
 }
+
+// TestNATSUnreachableIsExit3: a NATS server that does not answer is an
+// outage, exit 3 as for any run that could not finish, not a usage error
+// (exit 2): a script must tell a typo from a server to wait for.
+func TestNATSUnreachableIsExit3(t *testing.T) {
+	for _, args := range [][]string{
+		{"submit", "--run", "r", "http://127.0.0.1:9/"},
+		{"collect", "--run", "r"},
+		{"status"},
+	} {
+		code, _, errOut := runCLI(t, "", append(args, "--nats", "nats://127.0.0.1:1")...)
+		if code != ExitIncomplete || !strings.Contains(errOut, "nothing answers there") {
+			t.Errorf("%s against nothing: exit %d, want %d: %s", args[0], code, ExitIncomplete, errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, "", "status", "--nats", "nats://127.0.0.1:1", "--tls-ca", filepath.Join(t.TempDir(), "none.pem")); code != ExitUsage {
+		t.Errorf("a missing --tls-ca file: exit %d, want %d: %s", code, ExitUsage, errOut)
+	}
+}
