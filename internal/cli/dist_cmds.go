@@ -516,8 +516,13 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		}
 		// Without --follow too: a collect that caught up with a run whose
 		// every target has its result recorded the run in full.
-		if err == nil && st.All {
+		switch {
+		case err == nil && st.All:
 			err = rec.db.SetState(rec.runID, store.StateDone)
+		case err == nil:
+			// Caught up, results still to come: a later collect
+			// continues it. Left running, runs showed it killed.
+			err = rec.db.SetState(rec.runID, store.StateInterrupted)
 		}
 	}
 	if cerr := closeOut(); err == nil {

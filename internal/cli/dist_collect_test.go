@@ -71,7 +71,7 @@ func TestCollectFollowStopsOnFirstInterrupt(t *testing.T) {
 // that finds every target of a fully submitted run with its result records
 // the store run as done, as --follow does; it used to leave it running
 // (shown as killed by fanout runs once the collect had exited). One that
-// finds results missing leaves it unfinished, for a later collect.
+// finds results missing leaves it interrupted, for a later collect.
 func TestCollectDBWithoutFollowRecordsDone(t *testing.T) {
 	url := startSecureNATS(t, func(*server.Options) {})
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +97,7 @@ func TestCollectDBWithoutFollowRecordsDone(t *testing.T) {
 		want   string
 	}{
 		{"every result", true, "done"},
-		{"results missing", false, "killed"}, // no process records it any more
+		{"results missing", false, "interrupted"}, // a later collect continues it; it read "killed"
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := strings.ReplaceAll(tc.name, " ", "-")
@@ -115,6 +115,19 @@ func TestCollectDBWithoutFollowRecordsDone(t *testing.T) {
 			}
 			if got := state(db); got != tc.want {
 				t.Errorf("state %q after collect --db without --follow, want %q", got, tc.want)
+			}
+			if tc.worker {
+				return
+			}
+			// The results come later: a collect again finishes the run.
+			if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", run, "--exit-when-done", "-q"); code != ExitOK {
+				t.Fatalf("worker: exit %d: %s", code, errOut)
+			}
+			if code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", run, "--db", db); code != ExitOK {
+				t.Fatalf("collect again: exit %d: %s", code, errOut)
+			}
+			if got := state(db); got != "done" {
+				t.Errorf("state %q after the results came and a second collect, want done", got)
 			}
 		})
 	}
