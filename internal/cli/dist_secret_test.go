@@ -22,16 +22,19 @@ func TestNATSSecretsNotInHelpOrURLErrors(t *testing.T) {
 		noSecret(t, cmd+" --help", out+errOut, []string{"pw-help-5150"})
 	}
 	t.Setenv("FANOUT_NATS", "")
-	for _, tc := range []struct{ url, secret string }{
-		{"nats://fanout:pw%zz-5151@" + dead, "5151"},
-		{"nats://fanout:pw 5152@" + dead, "5152"},
-		{"nats://fanout:pw-5153@" + dead + ",nats://fanout:pw%zz-5154@" + dead, "515"},
-		{"fanout:pw-5155@" + dead, "pw-5155"},
+	for _, tc := range []struct {
+		url, secret string
+		code        int
+	}{
+		{"nats://fanout:pw%zz-5151@" + dead, "5151", ExitUsage},
+		{"nats://fanout:pw 5152@" + dead, "5152", ExitUsage},
+		{"nats://fanout:pw-5153@" + dead + ",nats://fanout:pw%zz-5154@" + dead, "515", ExitUsage},
+		{"fanout:pw-5155@" + dead, "pw-5155", ExitIncomplete}, // it parses: nothing answers there
 	} {
 		code, out, errOut := runCLI(t, "", "status", "--nats", tc.url)
 		lines := strings.Split(strings.TrimSpace(errOut), "\n")
-		if code != ExitUsage || len(lines) != 1 {
-			t.Errorf("status --nats %q: exit %d, stderr %q; want exit %d and one line", tc.url, code, errOut, ExitUsage)
+		if code != tc.code || len(lines) != 1 {
+			t.Errorf("status --nats %q: exit %d, stderr %q; want exit %d and one line", tc.url, code, errOut, tc.code)
 		}
 		noSecret(t, "status --nats "+tc.url, out+errOut, []string{tc.secret})
 		t.Logf("%s", strings.TrimSpace(errOut))
