@@ -256,6 +256,11 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 		st.Meta = meta
 		return st, nil
 	}
+	if err := ctx.Err(); err != nil {
+		// Cancelled as the input ended (a Ctrl-C that also ended the
+		// producer on stdin): that end may not be the list's.
+		return st, err
+	}
 	meta.Submitted = max(n, checkpoint)
 	meta.Complete = true
 	meta.InputTargets, meta.InputHash = n, fp.sum()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -54,7 +55,7 @@ func (n *natsFlags) connect(ctx context.Context, env Env, name string) (*dist.Co
 	o.Name, o.Log = name, env.Stderr
 	c, err := dist.Connect(ctx, o)
 	switch {
-	case errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+	case unreachable(err):
 		// An outage, not a mistake in the command: a script must be able
 		// to tell them apart, and try again later.
 		fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
@@ -63,6 +64,20 @@ func (n *natsFlags) connect(ctx context.Context, env Env, name string) (*dist.Co
 		return nil, usageError{err}
 	}
 	return c, nil
+}
+
+// unreachable reports whether err, from connecting to NATS, says that the
+// server could not be reached (nats.go gives a refused connection as
+// ErrNoServers, other dial errors as they are): an outage, not a mistake
+// in the command.
+func unreachable(err error) bool {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &opErr) && opErr.Op == "dial" ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.As(err, &dnsErr) && (dnsErr.IsTemporary || dnsErr.IsTimeout)
 }
 
 // errNoRuns is what status without --run says when the server has none.
@@ -215,7 +230,24 @@ twice. It prints the run name on stdout.`,
 					fmt.Fprintf(env.Stderr, "fanout submit: %s: %d targets queued\n", rc.Name, n)
 				}
 			}
-			st, err := dist.Submit(cmd.Context(), c, rc, stoppable(r, env.Interrupt), progress)
+			src := stoppable(r, r.Duplicates, env.Interrupt)
+			defer src.close()
+			// The first Ctrl-C also cancels the submit: one that came as
+			// the input ended (a producer killed by it) must not let the
+			// run be saved as submitted in full.
+			sctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			go func() {
+				select {
+				case <-env.Interrupt:
+					cancel()
+				case <-sctx.Done():
+				}
+			}()
+			st, err := dist.Submit(sctx, c, rc, src, progress)
+			if err != nil && isClosed(env.Interrupt) {
+				err = errors.Join(errInterrupted, err)
+			}
 			switch {
 			case errors.Is(err, errInterrupted):
 				// Not the end of the input: the run must not be marked
@@ -246,7 +278,7 @@ twice. It prints the run name on stdout.`,
 					how = fmt.Sprintf("continued: %d were queued before", st.Skipped)
 				}
 				fmt.Fprintf(env.Stderr, "fanout submit: %s: %d targets queued (%s, %d published now, %d duplicates in the input)\n",
-					rc.Name, st.Meta.Submitted, how, st.Published, r.Duplicates())
+					rc.Name, st.Meta.Submitted, how, st.Published, src.Duplicates())
 			}
 			return nil
 		},
@@ -519,10 +551,13 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		switch {
 		case err == nil && st.All:
 			err = rec.db.SetState(rec.runID, store.StateDone)
-		case err == nil:
-			// Caught up, results still to come: a later collect
-			// continues it. Left running, runs showed it killed.
-			err = rec.db.SetState(rec.runID, store.StateInterrupted)
+		case err == nil || ctx.Err() != nil:
+			// Caught up, results still to come, or stopped by Ctrl-C: a
+			// later collect continues it. Left running, runs showed it
+			// killed.
+			if serr := rec.db.SetState(rec.runID, store.StateInterrupted); err == nil {
+				err = serr
+			}
 		}
 	}
 	if cerr := closeOut(); err == nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"github.com/fanout/fanout/engine"
 	"github.com/fanout/fanout/fetch"
@@ -20,9 +21,13 @@ const stoppableChunk = 256
 // src's end if stop is closed by then (a producer in the same process
 // group gets the Ctrl-C too, and its death is an EOF that is not the end of
 // the list). The goroutine blocked in src is abandoned: the process exits.
-func stoppable(src engine.Source, stop <-chan struct{}) engine.Source {
-	s := &stoppableSource{stop: stop, chunks: make(chan stoppableRead, 2)}
-	go s.read(src)
+//
+// dups is src's count of duplicates skipped, which the reading goroutine
+// asks as it hands over each chunk (Duplicates gives the last count);
+// close ends that goroutine once no more is wanted.
+func stoppable(src engine.Source, dups func() uint64, stop <-chan struct{}) *stoppableSource {
+	s := &stoppableSource{stop: stop, done: make(chan struct{}), chunks: make(chan stoppableRead, 2)}
+	go s.read(src, dups)
 	return s
 }
 
@@ -33,12 +38,14 @@ type stoppableRead struct {
 
 type stoppableSource struct {
 	stop   <-chan struct{}
+	done   chan struct{} // closed by close
+	dups   atomic.Uint64
 	chunks chan stoppableRead
 	cur    []fetch.Target
 	err    error // the last chunk's, once cur is used up
 }
 
-func (s *stoppableSource) read(src engine.Source) {
+func (s *stoppableSource) read(src engine.Source, dups func() uint64) {
 	for {
 		ts := make([]fetch.Target, 0, stoppableChunk)
 		var err error
@@ -49,9 +56,12 @@ func (s *stoppableSource) read(src engine.Source) {
 			}
 			ts = append(ts, t)
 		}
+		s.dups.Store(dups())
 		select {
 		case s.chunks <- stoppableRead{ts, err}:
 		case <-s.stop:
+			return
+		case <-s.done:
 			return
 		}
 		if err != nil {
@@ -85,4 +95,20 @@ func (s *stoppableSource) Next() (fetch.Target, error) {
 	t := s.cur[0]
 	s.cur = s.cur[1:]
 	return t, nil
+}
+
+// Duplicates is the source's count of duplicates as of the last chunk read.
+func (s *stoppableSource) Duplicates() uint64 { return s.dups.Load() }
+
+// close ends the reading goroutine, unless it is blocked in src's Next.
+func (s *stoppableSource) close() { close(s.done) }
+
+// isClosed reports whether c is closed (an Interrupt that fired).
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
