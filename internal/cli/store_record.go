@@ -79,11 +79,6 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 		}
 		for i := len(runs) - 1; i >= 0; i-- {
 			if runs[i].State != store.StateDone && sameTargets(runs[i].Config, rc.cfg) {
-				if d := changedFlags(runs[i].Config.Flags, rc.cfg.Flags, f.set); len(d) > 0 {
-					return fmt.Errorf("run %d, unfinished, has the same inputs and output but other %s: resuming it would make one run of two kinds of requests; "+
-						"give its flags again to resume it (fanout resume %d does), or start a new run with %w",
-						runs[i].ID, strings.Join(d, ", "), runs[i].ID, errNewRun)
-				}
 				if slices.Contains(runs[i].Config.Inputs, "-") {
 					// Nothing says stdin gives the same lines as the
 					// last time (a nightly "generate | fanout --db"
@@ -95,6 +90,11 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 							runs[i].ID, f.db, runs[i].ID)
 					}
 					break
+				}
+				if d := changedFlags(runs[i].Config.Flags, rc.cfg.Flags, f.set); len(d) > 0 {
+					return fmt.Errorf("run %d, unfinished, has the same inputs and output but other %s: resuming it would make one run of two kinds of requests; "+
+						"give its flags again to resume it (fanout resume %d does), or start a new run with %w",
+						runs[i].ID, strings.Join(d, ", "), runs[i].ID, errNewRun)
 				}
 				old = &runs[i]
 				break
@@ -247,8 +247,9 @@ func changedFlags(a, b map[string]string, set *pflag.FlagSet) []string {
 	return d
 }
 
-// sessionOnlyFlags are the main command's flags that neither change what a
-// run fetches nor how its results are judged, or that sameTargets compares
+// sessionOnlyFlags are the main command's flags that change neither what a
+// run fetches, nor how its results are judged or written (--ordered is
+// compared: a run's output is in one order), or that sameTargets compares
 // in their resolved form (relative file names).
 var sessionOnlyFlags = []string{
 	"input", "output", "format", "no-dedupe", "quiet", "color", "summary-json", "cpuprofile", "db", "new-run",
