@@ -491,13 +491,14 @@ func (w *Worker) pick(ctx context.Context) (Meta, bool, error) {
 	return Meta{}, false, nil
 }
 
-// queued reports whether run's target stream holds targets now.
+// queued reports whether run's target stream holds targets now: the
+// stream's info, which looking the stream up fetched (one API call).
 func (w *Worker) queued(ctx context.Context, run string) (bool, error) {
 	s, err := w.c.JS.Stream(ctx, targetStream(run))
 	if err != nil {
 		return false, err
 	}
-	return hasTargets(ctx, s)
+	return s.CachedInfo().State.Msgs > 0, nil
 }
 
 // otherWork returns the name of another run than run with targets queued,
