@@ -488,11 +488,12 @@ func (t *tracker) advance() {
 }
 
 // maxSeqAhead bounds how far past the mark a result's Seq may be: the set
-// below holds a bit for each Seq between them (32 MiB at this bound). The
-// engine's window keeps the real distance far below it; a Seq past it is
-// not a numbering from 0 (an id, a count across runs), and grew the set
-// until the process ran out of memory.
-const maxSeqAhead = 1 << 28
+// below holds a bit for each Seq between them (512 MiB at this bound). A
+// local run's window keeps the distance small; a distributed run's results
+// may come far ahead of a partition nobody served yet, up to the run's
+// size; a Seq past it is not a numbering from 0 (an id, a count across
+// runs), and grew the set until the process ran out of memory.
+const maxSeqAhead = 1 << 32
 
 // seqSet is a set of Seqs at or above a floor that only rises: a bitmap
 // from the floor's word up to the highest Seq added. Results arrive nearly
