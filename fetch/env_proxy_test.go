@@ -61,6 +61,16 @@ func TestEnvProxyChecked(t *testing.T) {
 			cl.Close()
 		})
 	}
+	// ALL_PROXY beside proxies for both schemes is never used either.
+	clearProxyEnv(t)
+	t.Setenv("ALL_PROXY", "socks5//typo")
+	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+	t.Setenv("HTTP_PROXY", "http://127.0.0.1:3128")
+	cl, err := NewClient(testOptions())
+	if err != nil {
+		t.Fatalf("an unused ALL_PROXY: NewClient: %v", err)
+	}
+	cl.Close()
 }
 
 // TestShownProxyHidesPassword: a proxy's password never reaches a message,

@@ -227,7 +227,11 @@ func envProxies() error {
 			break
 		}
 	}
+	c, all := envProxy(), cmp.Or(os.Getenv("ALL_PROXY"), os.Getenv("all_proxy"))
 	for _, names := range [...][2]string{{"HTTPS_PROXY", "https_proxy"}, {"HTTP_PROXY", "http_proxy"}, {"ALL_PROXY", "all_proxy"}} {
+		if names[0] == "ALL_PROXY" && c.HTTPSProxy != all && c.HTTPProxy != all {
+			continue // not used: both schemes have a proxy of their own
+		}
 		for _, name := range names {
 			if v := os.Getenv(name); v != "" {
 				if _, err := parseProxyAs("$"+name, v, true); err != nil {

@@ -92,14 +92,16 @@ func newTransport(o Options, d *dialer) (*http.Transport, error) {
 		// connection. (HTTP/1 closes the connection of a cancelled request.)
 		//
 		// A connection on which nothing at all arrives (a NAT or a load
-		// balancer that dropped the flow) is found by a ping after a
-		// quarter of the attempt's time without a frame, and closed when
-		// the ping has no answer in another quarter: its stream ends as
-		// a reset, retried on a new connection. Without it, every later
-		// request to the host went to the dead connection and timed out,
-		// for the rest of the run.
+		// balancer that dropped the flow) is found by a ping after half
+		// the attempt's time without a frame, and closed when the ping
+		// has no answer in another quarter: its stream ends as a reset,
+		// before its timeout, retried on a new connection. Without it,
+		// every later request to the host went to the dead connection and
+		// timed out, for the rest of the run. (An idle pooled connection
+		// is pinged too, every half --timeout, a few times before its
+		// 30 s idle timeout closes it.)
 		HTTP2: &http.HTTP2Config{WriteByteTimeout: o.Timeout,
-			SendPingTimeout: max(o.Timeout/4, 250*time.Millisecond), PingTimeout: max(o.Timeout/4, 250*time.Millisecond)},
+			SendPingTimeout: max(o.Timeout/2, 250*time.Millisecond), PingTimeout: max(o.Timeout/4, 250*time.Millisecond)},
 	}
 	tr.TLSClientConfig.GetClientCertificate = clientCertHook(o.ClientCert)
 	if o.HTTP1 {
