@@ -34,9 +34,13 @@ func TestCollectFollowStopsOnFirstInterrupt(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, run, stderr string
+		db                bool
 	}{
-		{"run not submitted", "nosuch", "waiting for it to be submitted"},
-		{"run not finished", "held", ""},
+		{"run not submitted", "nosuch", "waiting for it to be submitted", false},
+		{"run not finished", "held", "", false},
+		// Recorded: interrupted, for a later collect (it stayed running,
+		// shown as killed).
+		{"run not finished, --db", "held", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			interrupt := make(chan struct{})
@@ -45,10 +49,12 @@ func TestCollectFollowStopsOnFirstInterrupt(t *testing.T) {
 			time.AfterFunc(500*time.Millisecond, func() { close(interrupt) })
 			done := make(chan int, 1)
 			start := time.Now()
-			go func() {
-				done <- Main(t.Context(), env, []string{"collect", "--nats", url, "--run", tc.run, "--follow",
-					"-f", "jsonl", "-o", filepath.Join(dir, tc.run+".jsonl")})
-			}()
+			args := []string{"collect", "--nats", url, "--run", tc.run, "--follow", "-f", "jsonl", "-o", filepath.Join(dir, tc.run+".jsonl")}
+			db := filepath.Join(dir, "runs.db")
+			if tc.db {
+				args = []string{"collect", "--nats", url, "--run", tc.run, "--follow", "--db", db}
+			}
+			go func() { done <- Main(t.Context(), env, args) }()
 			select {
 			case code := <-done:
 				if code != ExitInterrupted {
@@ -62,6 +68,11 @@ func TestCollectFollowStopsOnFirstInterrupt(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tc.stderr) {
 				t.Errorf("stderr %q, want it to say %q", stderr.String(), tc.stderr)
+			}
+			if tc.db {
+				if _, out, _ := runCLI(t, "", "runs", "--db", db, "-f", "jsonl"); !strings.Contains(out, `"state":"interrupted"`) {
+					t.Errorf("the recorded run after Ctrl-C: %s; want it interrupted", out)
+				}
 			}
 		})
 	}
