@@ -167,3 +167,37 @@ func decodeBody(h nats.Header, data []byte) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// A result too large for a message of its own (a server with a small
+// max_payload) is stored as a result saying so, in its target's place: its
+// batch went back, after the growing delay, for ever, and each of its
+// targets was fetched again every minute.
+func TestResultAloneOverMaxPayload(t *testing.T) {
+	t.Parallel()
+	const limit = 1200 // below one result with a 1,024-digit title, above the rest of the traffic
+	url := startNATSMaxPayload(t, limit)
+	c := connect(t, url)
+	site := startCountingSite(t, 1024)
+	const n = 6
+	urls := site.urls(n, "alone")
+	rc := testRun("alone")
+	rc.Partitions, rc.Batch = 1, 3
+	submit(t, c, rc, urls)
+	w := newWorker(t, url, WorkerConfig{Engine: siteEngine(), Run: rc.Name, ID: "w1", ExitWhenDone: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.Run(ctx, nil); err != nil {
+		t.Fatalf("worker: %v (the site served %d requests for %d targets)", err, site.requests(), n)
+	}
+	site.checkOnce(t, urls)
+	col := newCollector()
+	if _, err := Collect(ctx, c, rc.Name, CollectOptions{Follow: true}, col.emit, func() error { return nil }); err != nil {
+		t.Fatalf("Collect: %v", err)
+	}
+	col.check(t, n, urls)
+	for seq, r := range col.results {
+		if r.Error == nil || r.Error.Kind != fetch.KindOther || !strings.Contains(r.Error.Message, "larger than the NATS server's max_payload") {
+			t.Errorf("seq %d: %+v, want an error saying the result was too large", seq, r.Error)
+		}
+	}
+}

@@ -390,8 +390,17 @@ func fits(n int, id string, limit int64) bool {
 	return limit <= 0 || int64(n+len(id)+msgOverhead) <= limit
 }
 
-// errResultTooLarge is the error of a batch one of whose results alone
-// does not fit in a message.
+// tooLargeLine is the result line that stands for t's result, size bytes
+// compressed, which does not fit in one message of the server's limit.
+func tooLargeLine(t *fetch.Target, size int, limit int64) []byte {
+	r := fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
+		Error: &fetch.Error{Kind: fetch.KindOther, Message: fmt.Sprintf(
+			"its result, %d bytes compressed, is larger than the NATS server's max_payload (%d bytes): it could not be stored", size, limit)}}
+	return appendResultLine(nil, &r)
+}
+
+// errResultTooLarge is the error of a batch whose results do not fit in
+// messages even one a target (its inputs alone are too long).
 var errResultTooLarge = errors.New("a single result is larger than the server's max_payload")
 
 // publishParts publishes b's results, whose message of size bytes would
@@ -464,6 +473,12 @@ func (s *session) splitResults(b *batch, id string, limit int64, size int) ([]*n
 			}
 			pid := id + ".r" + strconv.Itoa(i+1) + "of" + strconv.Itoa(k)
 			m := s.comp.msg(resultSubject(s.meta.Name, bytes.Count(part, []byte{'\n'})), part)
+			if !fits(len(m.Data), pid, limit) && k == n {
+				// One target's result alone: sent back, its batch would
+				// come again for ever. Its place takes a result saying
+				// why it is not stored (one input, one result).
+				m = s.comp.msg(resultSubject(s.meta.Name, 1), tooLargeLine(&b.ts[i], len(m.Data), limit))
+			}
 			if !fits(len(m.Data), pid, limit) {
 				tooLarge = true
 				break
