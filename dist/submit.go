@@ -98,7 +98,12 @@ func Submit(ctx context.Context, c *Conn, rc RunConfig, src engine.Source, progr
 		b, _ := json.Marshal(meta)
 		r, err := runs.Update(ctx, rc.Name, b, rev)
 		if revisionMoved(err) {
-			// The revision moved under us: another submit saved first.
+			// The revision moved under us: another submit saved first,
+			// or the run was deleted (its key is gone, or marked so).
+			if e, gerr := runs.Get(ctx, rc.Name); errors.Is(gerr, jetstream.ErrKeyNotFound) ||
+				gerr == nil && e.Operation() != jetstream.KeyValuePut {
+				return fmt.Errorf("run %q: %w while it was being submitted", rc.Name, ErrRunDeleted)
+			}
 			return fmt.Errorf("run %q: checkpoint: %w", rc.Name, ErrConcurrentSubmit)
 		}
 		if err != nil {

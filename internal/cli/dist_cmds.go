@@ -260,6 +260,9 @@ twice. It prints the run name on stdout.`,
 				// help, and the error says what would.
 				fmt.Fprintf(env.Stderr, "fanout submit: %v\n", err)
 				return exitError{ExitUsage}
+			case errors.Is(err, dist.ErrRunDeleted):
+				fmt.Fprintf(env.Stderr, "fanout submit: %v (fanout status --delete); submitting it again starts it anew\n", err)
+				return exitError{ExitIncomplete}
 			case errors.Is(err, dist.ErrConcurrentSubmit):
 				// The error says when to submit again.
 				fmt.Fprintf(env.Stderr, "fanout submit: %v\n", err)

@@ -157,3 +157,47 @@ func TestNATSUnreachableIsExit3(t *testing.T) {
 		t.Errorf("a missing --tls-ca file: exit %d, want %d: %s", code, ExitUsage, errOut)
 	}
 }
+
+// TestSubmitOfDeletedRun: a run deleted while it is being submitted
+// (fanout status --delete) makes the submit say so at its next checkpoint;
+// it said "another submit to this run is running".
+func TestSubmitOfDeletedRun(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	pr, pw := io.Pipe()
+	var stderr strings.Builder
+	env := Env{Stdin: pr, Stdout: new(strings.Builder), Stderr: &stderr}
+	done := make(chan int, 1)
+	go func() { done <- Main(t.Context(), env, []string{"submit", "--nats", url, "--run", "del", "-q"}) }()
+	line := func(i int) string { return fmt.Sprintf("http://127.0.0.1:9/%d\n", i) }
+	for i := range 10 {
+		io.WriteString(pw, line(i))
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if code, _, _ := runCLI(t, "", "status", "--nats", url, "--run", "del"); code == ExitOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run did not appear within 10 s")
+		}
+	}
+	if code, _, errOut := runCLI(t, "", "status", "--nats", url, "--run", "del", "--delete"); code != ExitOK {
+		t.Fatalf("delete: exit %d: %s", code, errOut)
+	}
+	go func() {
+		for i := 10; i < 3000; i++ { // past a checkpoint
+			if _, err := io.WriteString(pw, line(i)); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	select {
+	case code := <-done:
+		if code != ExitIncomplete || !strings.Contains(stderr.String(), `run "del": was deleted while it was being submitted`) {
+			t.Errorf("exit %d, want %d saying the run was deleted: %s", code, ExitIncomplete, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("submit of a deleted run still running after 30 s")
+	}
+	pr.Close()
+}
