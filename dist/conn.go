@@ -346,6 +346,24 @@ func (o Options) natsOptions() ([]nats.Option, error) {
 			}
 			fmt.Fprintf(o.Log, "%s: nats: %v\n", name, err)
 		}),
+		// A lost server is said once, and its return: a worker's log
+		// showed only its timeouts meanwhile, with nothing to tell an
+		// outage from a slow run.
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if o.Log == nil || nc.IsClosed() { // closed on purpose
+				return
+			}
+			why := ""
+			if err != nil {
+				why = " (" + err.Error() + ")"
+			}
+			fmt.Fprintf(o.Log, "%s: lost the connection to NATS%s; reconnecting\n", name, why)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			if o.Log != nil {
+				fmt.Fprintf(o.Log, "%s: reconnected to NATS at %s\n", name, Redact(nc.ConnectedUrlRedacted()))
+			}
+		}),
 	}
 	var errs []error
 	if o.Creds != "" {

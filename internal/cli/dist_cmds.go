@@ -332,7 +332,11 @@ released, then the worker exits.`,
 			if warn := fitFileLimit(&cfg); warn != "" {
 				fmt.Fprintf(env.Stderr, "fanout: warning: %s\n", warn)
 			}
-			c, err := nf.connect(cmd.Context(), env, "fanout worker")
+			name := "fanout worker" // the connection's messages name the worker, as its log does
+			if id != "" {
+				name += " " + id
+			}
+			c, err := nf.connect(cmd.Context(), env, name)
 			if err != nil {
 				return err
 			}
