@@ -703,7 +703,14 @@ and leases.`,
 					return usageError{err}
 				}
 				for _, m := range metas {
-					fmt.Fprintf(env.Stdout, "%s\t%d targets\t%s\n", m.Name, m.Submitted, m.Created.Local().Format(time.DateTime))
+					// The state last, for scripts that read the first
+					// columns: a run left "submitting" by a submit that
+					// died is the one to resubmit or delete.
+					state := "submitted"
+					if !m.Complete {
+						state = "submitting"
+					}
+					fmt.Fprintf(env.Stdout, "%s\t%d targets\t%s\t%s\n", m.Name, m.Submitted, m.Created.Local().Format(time.DateTime), state)
 				}
 				if len(metas) == 0 {
 					fmt.Fprintf(env.Stderr, "fanout status: %v\n", lookedOn(c, errNoRuns))

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -60,5 +62,38 @@ func TestStatusOnEmbeddedServerSaysSo(t *testing.T) {
 			!strings.Contains(errOut, "on the embedded NATS server this command started (nats://"+addr+"): name the server with --nats or $FANOUT_NATS") {
 			t.Errorf("%s: exit %d, stderr %q", args[0], code, errOut)
 		}
+	}
+}
+
+// TestStatusListsState: the list of runs says which are still being
+// submitted: a run left so by a submit that died showed as any other.
+func TestStatusListsState(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	if code, _, errOut := runCLI(t, "", "submit", "--nats", url, "--run", "whole", "-q", "http://127.0.0.1:9/a"); code != ExitOK {
+		t.Fatalf("submit: exit %d: %s", code, errOut)
+	}
+	interrupt := make(chan struct{})
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		io.WriteString(pw, "http://127.0.0.1:9/b\n")
+		time.Sleep(300 * time.Millisecond) // submit has made the run
+		close(interrupt)                   // Ctrl-C before the input ends: the run stays being submitted
+	}()
+	env := Env{Stdin: pr, Stdout: new(strings.Builder), Stderr: new(strings.Builder), Interrupt: interrupt}
+	if code := Main(t.Context(), env, []string{"submit", "--nats", url, "--run", "half"}); code != ExitInterrupted {
+		t.Fatalf("interrupted submit: exit %d", code)
+	}
+	code, out, errOut := runCLI(t, "", "status", "--nats", url)
+	if code != ExitOK {
+		t.Fatalf("status: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"\tsubmitting\n", "whole\t1 targets\t"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lists %q, want %q in it", out, want)
+		}
+	}
+	if !strings.Contains(out, "\tsubmitted\n") {
+		t.Errorf("status lists %q, want the whole run submitted", out)
 	}
 }
