@@ -354,13 +354,18 @@ func runsWithRevisions(ctx context.Context, js jetstream.JetStream) ([]revMeta, 
 	if err != nil {
 		return nil, err
 	}
-	lister, err := kv.ListKeys(ctx)
+	lctx, cancel := ctxOr(ctx, listWait) // see RunStatus
+	defer cancel()
+	lister, err := kv.ListKeys(lctx)
 	if err != nil {
 		return nil, err
 	}
 	var names []string
 	for k := range lister.Keys() {
 		names = append(names, k)
+	}
+	if err := lctx.Err(); err != nil {
+		return nil, fmt.Errorf("listing the runs: %w", err)
 	}
 	var rs []revMeta
 	for _, n := range names {

@@ -87,7 +87,13 @@ func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 		st.LeasesErr = err
 		return st, nil
 	}
-	lister, err := kv.ListKeys(ctx)
+	// A listing waits for the end of the bucket's keys as the server
+	// counted them at its start; a lease that expires meanwhile never
+	// comes, nor the end: status hung there for good (a test saw it
+	// once in CI). The lister ends with its context.
+	lctx, cancel := ctxOr(ctx, listWait)
+	defer cancel()
+	lister, err := kv.ListKeys(lctx)
 	if err != nil {
 		st.LeasesErr = err
 		return st, nil
@@ -95,6 +101,10 @@ func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 	var keys []string
 	for k := range lister.Keys() {
 		keys = append(keys, k)
+	}
+	if err := lctx.Err(); err != nil {
+		st.LeasesErr = fmt.Errorf("listing the leases: %w", err)
+		return st, nil
 	}
 	for _, k := range keys {
 		e, err := kv.Get(ctx, k)
@@ -128,6 +138,9 @@ func RunStatus(ctx context.Context, c *Conn, run string) (Status, error) {
 	st.Redelivered = min(st.Redelivered, st.InFlight)
 	return st, nil
 }
+
+// listWait bounds a listing of a bucket's keys (see RunStatus).
+const listWait = 10 * time.Second
 
 // countTargets sums the targets (or results) of a stream's messages: each
 // subject ends with the count its messages carry.

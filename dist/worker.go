@@ -1225,6 +1225,15 @@ func (w *Worker) balance(ctx context.Context, s *session, parts map[int]*partiti
 			leased[k] = true
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		// The lister ended with ctx, without its end marker (a lease
+		// that expired during the listing): the listing is partial,
+		// and would count workers and leases short.
+		if errors.Is(err, context.DeadlineExceeded) {
+			w.logf("run %s: listing workers: %v (not rebalancing now)", meta.Name, err)
+		}
+		return true
+	}
 	members.listed(leased)
 	if !self { // its heartbeat failed, or is not listed yet
 		caps = append(caps, w.cfg.MaxPartitions)
