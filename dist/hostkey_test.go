@@ -37,18 +37,7 @@ func serveAndCollect(t *testing.T, url string, sim *simweb.Server, run string, u
 	if err := w.Run(ctx, nil); err != nil {
 		t.Fatalf("worker: %v (it fetched %d targets)", err, w.fetched.Load())
 	}
-	col := newCollector()
-	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer ccancel()
-	if _, err := Collect(cctx, connect(t, url), run, CollectOptions{Follow: true}, col.emit, func() error { return nil }); err != nil {
-		t.Fatalf("Collect: %v", err)
-	}
-	col.check(t, len(urls), urls)
-	for seq, r := range col.results {
-		if r.Error != nil || r.Status != 200 {
-			t.Fatalf("seq %d: status %d error %v, want 200", seq, r.Status, r.Error)
-		}
-	}
+	collectOK(t, url, run, urls)
 }
 
 // Targets built by hand, without a HostKey, are queued in their host's

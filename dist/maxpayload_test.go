@@ -27,20 +27,6 @@ func startNATSMaxPayload(t testing.TB, limit int32) string {
 	return srv.ClientURL()
 }
 
-// resultMsgs is the number of messages in run's results stream.
-func resultMsgs(t testing.TB, c *Conn, run string) uint64 {
-	t.Helper()
-	s, err := c.JS.Stream(context.Background(), resultStream(run))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
-}
-
 // A batch whose results make a message larger than the server's
 // max_payload is published in parts that fit. Its single results message
 // failed with "maximum payload exceeded", the batch went back at once, and
@@ -72,7 +58,7 @@ func TestResultsOverMaxPayloadArePublishedInParts(t *testing.T) {
 		t.Errorf("status: done %d pending %d, want %d and 0", st.Done, st.Pending, n)
 	}
 	// ~1.2 KB a result: each batch's results took several messages.
-	msgs := resultMsgs(t, c, rc.Name)
+	msgs := msgsIn(t, c, resultStream(rc.Name))
 	t.Logf("%d results of %d batches in %d messages of at most %d bytes", n, n/batch, msgs, limit)
 	if msgs <= n/batch {
 		t.Errorf("%d result messages for %d batches: the results were not split, and the test shows nothing", msgs, n/batch)

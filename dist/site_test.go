@@ -103,6 +103,14 @@ func serveToEnd(t *testing.T, url string, site *countingSite, run string, urls [
 			err, w.fetched.Load(), len(urls), site.requests())
 	}
 	site.checkOnce(t, urls)
+	collectOK(t, url, run, urls)
+	return w
+}
+
+// collectOK collects run to its end (within 30 s) and checks that each
+// of urls has one result, a 200.
+func collectOK(t *testing.T, url, run string, urls []string) {
+	t.Helper()
 	col := newCollector()
 	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer ccancel()
@@ -115,5 +123,4 @@ func serveToEnd(t *testing.T, url string, site *countingSite, run string, urls [
 			t.Fatalf("seq %d: status %d error %v, want 200", seq, r.Status, r.Error)
 		}
 	}
-	return w
 }

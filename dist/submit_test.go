@@ -113,7 +113,13 @@ func TestResubmitOtherInputRefused(t *testing.T) {
 // streamMsgs returns the number of work messages in run's targets stream.
 func streamMsgs(t *testing.T, c *Conn, run string) uint64 {
 	t.Helper()
-	s, err := c.JS.Stream(context.Background(), targetStream(run))
+	return msgsIn(t, c, targetStream(run))
+}
+
+// msgsIn returns the number of messages in the stream named stream.
+func msgsIn(t testing.TB, c *Conn, stream string) uint64 {
+	t.Helper()
+	s, err := c.JS.Stream(context.Background(), stream)
 	if err != nil {
 		t.Fatal(err)
 	}

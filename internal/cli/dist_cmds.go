@@ -214,9 +214,7 @@ twice. It prints the run name on stdout.`,
 			// would be numbered otherwise wherever two hashes collide.
 			var key [16]byte
 			if m, _, err := dist.LoadMeta(cmd.Context(), c.JS, rc.Name); err == nil {
-				if b, err := hex.DecodeString(m.DedupeKey); err == nil && len(b) == len(key) {
-					copy(key[:], b)
-				}
+				key = dedupeKeyOf(m.DedupeKey)
 			}
 			r := input.NewReader(input.Options{Dedupe: !noDedupe, DedupeKey: key}, in.srcs...)
 			if !noDedupe {

@@ -530,11 +530,18 @@ func (rc *recording) finish(complete, commit bool) (run store.Run, err error) {
 // resumed reports whether the run had results from earlier sessions.
 // dedupeKey is the run's dedupe key (input.Options.DedupeKey): zero, a
 // random one, for a run recorded before runs kept theirs.
-func (rc *recording) dedupeKey() (key [16]byte) {
-	if rc != nil {
-		if b, err := hex.DecodeString(rc.cfg.DedupeKey); err == nil && len(b) == len(key) {
-			copy(key[:], b)
-		}
+func (rc *recording) dedupeKey() [16]byte {
+	if rc == nil {
+		return [16]byte{}
+	}
+	return dedupeKeyOf(rc.cfg.DedupeKey)
+}
+
+// dedupeKeyOf decodes a dedupe key kept in hex (a run's config, a
+// submitted run's metadata): zero, a random one, when there is none.
+func dedupeKeyOf(s string) (key [16]byte) {
+	if b, err := hex.DecodeString(s); err == nil && len(b) == len(key) {
+		copy(key[:], b)
 	}
 	return key
 }
