@@ -36,7 +36,20 @@ type Limits struct {
 	// queued, waiting for a retry or in flight. It bounds memory and is what
 	// lets the engine run past a saturated host. 0 means DefaultWindow(c).
 	Window int
+	// MaxHostErrors is how many attempts in a row may fail at a host
+	// itself (refused, connect_timeout, timeout, reset, a dns lookup that
+	// timed out, or a 429) before its other targets are skipped: each
+	// gets a result of kind skipped, without a request, for HostSkipFor;
+	// then the host is tried again (--max-host-errors). Any other answer
+	// from the host starts the count again. 0 never skips.
+	MaxHostErrors int
 }
+
+// HostSkipFor is how long a host that reached Limits.MaxHostErrors has its
+// targets skipped. Long enough that a dead host costs a few requests per
+// period rather than a worker's time per target, short enough that one
+// back from an outage is fetched again within a long run.
+const HostSkipFor = 5 * time.Minute
 
 // Retry says which failures are tried again and how long to wait.
 type Retry struct {
@@ -62,7 +75,7 @@ type Retry struct {
 // DefaultConfig returns the defaults documented in README.md.
 func DefaultConfig() Config {
 	return Config{
-		Limits: Limits{Concurrency: 50, PerHost: 6},
+		Limits: Limits{Concurrency: 50, PerHost: 6, MaxHostErrors: 30},
 		Retry: Retry{
 			Max:     2,
 			MaxWait: 30 * time.Second,
@@ -106,6 +119,9 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.Window < 0 {
 		bad("--window must not be negative, got %d", c.Limits.Window)
+	}
+	if c.Limits.MaxHostErrors < 0 {
+		bad("--max-host-errors must not be negative, got %d", c.Limits.MaxHostErrors)
 	}
 	if c.Retry.Max < 0 {
 		bad("--retries must not be negative, got %d", c.Retry.Max)

@@ -546,12 +546,12 @@ func TestErrWhileRunning(t *testing.T) {
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	c := DefaultConfig()
-	c.Limits.Concurrency, c.Limits.PerHost, c.Retry.Max = 0, -1, -2
+	c.Limits.Concurrency, c.Limits.PerHost, c.Retry.Max, c.Limits.MaxHostErrors = 0, -1, -2, -1
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate() = nil, want errors")
 	}
-	for _, flag := range []string{"--concurrency", "--per-host", "--retries"} {
+	for _, flag := range []string{"--concurrency", "--per-host", "--retries", "--max-host-errors"} {
 		if !strings.Contains(err.Error(), flag) {
 			t.Errorf("error %q does not name %s", err, flag)
 		}

@@ -42,6 +42,9 @@ type host struct {
 	lim         *rate.Limiter
 	pausedUntil time.Time // Retry-After, 429 backoff or host-rate wait
 	inReady     bool
+	failures    int       // attempts in a row that failed at the host (hostFailed)
+	skipUntil   time.Time // until then its targets are skipped (--max-host-errors)
+	skipWhy     string    // the failure that started the skip, for the results
 }
 
 type outcomeKind int
@@ -60,6 +63,8 @@ type outcome struct {
 	delay time.Duration // attemptRetry: wait before the next attempt; with pause, also how long the host waits (hostNotice: only that)
 	pause bool          // the whole host should wait delay too
 	slow  bool          // the host answered 429: lower its concurrency
+	says  verdict       // attemptRetry, attemptDone: what the attempt says of its host
+	why   string        // with says == hostFailed: the failure, for a skip's results
 }
 
 // event is a timer-heap entry: a retry falling due, a host's pause ending,
@@ -101,7 +106,9 @@ type scheduler struct {
 	globalWake time.Time
 	admitted   int // targets read and not yet finished
 	running    int
-	stopped    error // why admission ended early: errDrained or the context's error
+	stopped    error       // why admission ended early: errDrained or the context's error
+	skips      ring[*task] // targets of skipped hosts, each with its result in last, for skipc
+	skipc      chan *task  // loop -> skipper; made with the first skip
 
 	outcomes chan outcome   // workers -> loop
 	work     chan *task     // loop -> workers; each send is for an idle or a new worker
@@ -213,6 +220,11 @@ func (s *scheduler) loop(src Source) {
 		if in != nil && (s.admitted < s.window || s.stopped != nil) {
 			recv = in
 		}
+		var skipc chan<- *task
+		var skipped *task
+		if s.skips.len() > 0 {
+			skipc, skipped = s.skipc, s.skips.front()
+		}
 		var timerC <-chan time.Time
 		if wake := s.nextWake(now); !wake.IsZero() {
 			timer.Reset(wake.Sub(now))
@@ -243,6 +255,9 @@ func (s *scheduler) loop(src Source) {
 			s.admit(t)
 		case o := <-s.outcomes:
 			s.handle(o)
+		case skipc <- skipped:
+			s.skips.popFront()
+			s.skips.release()
 		case <-timerC:
 		case <-ctxDone:
 			ctxDone, drain = nil, nil
@@ -260,6 +275,9 @@ func (s *scheduler) loop(src Source) {
 	}
 	close(s.run.ended)
 	close(s.work)
+	if s.skipc != nil {
+		close(s.skipc)
+	}
 	s.wg.Wait()
 	s.run.cancel()
 	if srcErr != nil {
@@ -328,8 +346,98 @@ func (s *scheduler) admit(t fetch.Target) {
 		s.hosts[t.HostKey] = h
 	}
 	h.pending++
+	now := time.Now()
+	if h.skipping(now) {
+		s.skip(&task{t: t, host: h})
+		return
+	}
 	h.queue.pushBack(&task{t: t, host: h})
-	s.markReady(h, time.Now())
+	s.markReady(h, now)
+}
+
+// skipping reports whether h's targets are being skipped now. A skip that
+// has run out is ended here: the host gets a fresh count.
+func (h *host) skipping(now time.Time) bool {
+	if h.skipUntil.IsZero() {
+		return false
+	}
+	if h.skipUntil.After(now) {
+		return true
+	}
+	h.skipUntil, h.skipWhy, h.failures = time.Time{}, "", 0
+	return false
+}
+
+// judge counts what an attempt said of its host, and starts skipping the
+// host's targets when --max-host-errors attempts in a row failed there.
+func (s *scheduler) judge(h *host, o outcome, now time.Time) {
+	switch o.says {
+	case hostAnswered:
+		h.failures = 0
+	case hostFailed:
+		h.failures++
+		if n := s.cfg.Limits.MaxHostErrors; n > 0 && h.failures >= n && !h.skipping(now) {
+			h.skipUntil = now.Add(HostSkipFor)
+			h.skipWhy = fmt.Sprintf("not fetched: %d attempts in a row failed at this host (the last: %s), "+
+				"so its targets are skipped for %s; --max-host-errors 0 fetches every one", h.failures, o.why, HostSkipFor)
+			h.failures = 0
+			for h.queue.len() > 0 {
+				s.skip(h.queue.popFront())
+			}
+			h.queue.release()
+			s.skipWaiting(h)
+		}
+	}
+}
+
+// skipWaiting takes h's targets waiting to retry out of the timer heap and
+// gives them their last attempts' results now: a wait of up to
+// --max-retry-wait for an attempt that will not be made would hold the
+// end of the run. (Once h is skipped no target of it waits again: handle
+// skips a retry at once.)
+func (s *scheduler) skipWaiting(h *host) {
+	kept := s.events[:0]
+	for _, e := range s.events {
+		if e.task != nil && e.task.host == h {
+			s.run.waiting.Add(-1)
+			s.skip(e.task)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(s.events[len(kept):])
+	if len(kept) < len(s.events) {
+		s.events = kept
+		heap.Init(&s.events)
+	}
+}
+
+// skip gives tk its result without an attempt because its host is being
+// skipped: its last attempt's result if it has one (a target that was
+// waiting to retry), else one of kind skipped. The skipper goroutine
+// delivers them in turn, as stop's do: a goroutine each would cost a stack
+// per target, up to the whole window, when a host with thousands queued
+// is skipped.
+func (s *scheduler) skip(tk *task) {
+	if tk.last == nil {
+		tk.last = &fetch.Result{Seq: tk.t.Seq, Input: tk.t.Input, URL: tk.t.URL, Attempts: tk.attempts,
+			StartedAt: time.Now(), Error: &fetch.Error{Kind: fetch.KindSkipped, Message: tk.host.skipWhy}}
+	}
+	if s.skipc == nil {
+		s.skipc = make(chan *task)
+		s.wg.Add(1)
+		go s.skipper(s.skipc)
+	}
+	s.skips.pushBack(tk)
+}
+
+// skipper delivers the results skip prepared.
+func (s *scheduler) skipper(tasks <-chan *task) {
+	defer s.wg.Done()
+	for tk := range tasks {
+		s.deliver(tk.last)
+		s.outcomes <- outcome{kind: emitted, task: tk}
+	}
 }
 
 // markReady puts h on the ready list if it may start an attempt now.
@@ -458,7 +566,13 @@ func (s *scheduler) handle(o outcome) {
 	if o.slow {
 		s.slowDown(h, tk.started, now)
 	}
+	if o.kind != emitted {
+		s.judge(h, o, now)
+	}
 	switch {
+	case o.kind == attemptRetry && s.stopped == nil && h.skipping(now):
+		tk.last = o.res // its answer is its result: the host is not tried again now
+		s.skip(tk)
 	case o.kind == attemptRetry && s.stopped == nil:
 		tk.last = o.res
 		at := now.Add(o.delay)
@@ -494,6 +608,9 @@ func (s *scheduler) forget(h *host, now time.Time) {
 	at := h.pausedUntil
 	if h.limit < s.cfg.Limits.PerHost {
 		at = maxTime(at, h.lastSlowed.Add(slowMemory))
+	}
+	if h.skipping(now) {
+		at = maxTime(at, h.skipUntil) // a skipped host's next target is skipped too
 	}
 	if h.lim != nil {
 		if missing := 1 - h.lim.TokensAt(now); missing > 0 {
@@ -671,12 +788,13 @@ func (s *scheduler) attempt(tk *task) {
 	slow := r.Status == 429 && r.Error == nil
 	own := !slow && r.RetryAfter == 0 || answeredBy(r.FinalURL, tk.t.HostKey)
 	slow = slow && own
+	says, why := judgeHost(r, own)
 	if tk.attempts <= s.cfg.Retry.Max && s.ctx.Err() == nil {
 		if d, pause, ok := retryDelay(r, tk.attempts, s.cfg.Retry); ok {
 			// A 429 or Retry-After from a host a redirect led to says
 			// nothing of this target's host: this target waits, its host
 			// is neither paused nor slowed.
-			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: r, delay: d, pause: pause && own, slow: slow}
+			s.outcomes <- outcome{kind: attemptRetry, task: tk, res: r, delay: d, pause: pause && own, slow: slow, says: says, why: why}
 			return
 		}
 	}
@@ -695,7 +813,47 @@ func (s *scheduler) attempt(tk *task) {
 		s.outcomes <- outcome{kind: hostNotice, task: tk, slow: slow, delay: pause, pause: pause > 0}
 	}
 	s.deliver(r)
-	s.outcomes <- outcome{kind: attemptDone, task: tk}
+	s.outcomes <- outcome{kind: attemptDone, task: tk, says: says, why: why}
+}
+
+// verdict is what one attempt says of its host, for --max-host-errors.
+type verdict int8
+
+const (
+	saysNothing  verdict = iota // a local shortage, a cancel, a fetcher's panic
+	hostAnswered                // a reply: any status but its own 429, or a redirect
+	hostFailed                  // the host could not be had, or said 429
+)
+
+// judgeHost is the verdict of r on its target's host, and with hostFailed
+// the failure in a few words. Counted as the host's failures are those
+// that cost a worker's time or ask for fewer requests, and that no other
+// URL on the host would escape: no connection, a timeout, a reset, a dns
+// lookup that timed out, a 429 of its own. A certificate error, a name
+// that does not exist or a malformed reply cost next to nothing each, and
+// each result says more than a skip would: they are answers.
+func judgeHost(r *fetch.Result, own bool) (verdict, string) {
+	if r.Error == nil {
+		if r.Status == 429 && own {
+			return hostFailed, "429 Too Many Requests"
+		}
+		return hostAnswered, ""
+	}
+	if len(r.Redirects) > 0 {
+		return hostAnswered, "" // a later hop's failure
+	}
+	switch r.Error.Kind {
+	case fetch.KindRefused, fetch.KindConnectTimeout, fetch.KindTimeout, fetch.KindReset:
+		return hostFailed, r.Error.Error()
+	case fetch.KindDNS:
+		if r.Error.Transient {
+			return hostFailed, r.Error.Error()
+		}
+		return hostAnswered, ""
+	case fetch.KindTLS, fetch.KindProtocol, fetch.KindTooManyRedirects:
+		return hostAnswered, ""
+	}
+	return saysNothing, ""
 }
 
 // retryable reports whether another attempt could turn out differently:

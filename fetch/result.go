@@ -226,6 +226,10 @@ const (
 	// KindCanceled: the caller's context was canceled, or the run was
 	// drained or stopped before this target finished.
 	KindCanceled ErrorKind = "canceled"
+	// KindSkipped: the target was not fetched because its host had
+	// failed too many attempts in a row (engine Limits.MaxHostErrors); the
+	// message names the last failure.
+	KindSkipped ErrorKind = "skipped"
 	// KindLocal: this machine lacks something a connection needs (file
 	// descriptors, ephemeral ports, an address to connect from, socket
 	// buffers or memory); the target is not at fault.
@@ -238,5 +242,5 @@ const (
 var Kinds = []ErrorKind{
 	KindInvalidURL, KindDNS, KindRefused, KindConnectTimeout, KindTLS,
 	KindTimeout, KindReset, KindProtocol, KindTooManyRedirects, KindCanceled,
-	KindLocal, KindOther,
+	KindSkipped, KindLocal, KindOther,
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -158,9 +159,11 @@ func (s *Summary) Lists(r *fetch.Result) bool {
 }
 
 // listsLocked is Lists for a result not accepted, with s.mu held: Ctrl-C's
-// canceled targets are not named.
+// canceled targets and the skipped ones are not named (they were never
+// fetched; the failures that led to a skip are).
 func (s *Summary) listsLocked(r *fetch.Result) bool {
-	return len(s.failures) < listedFailures && (r.Error == nil || r.Error.Kind != fetch.KindCanceled)
+	return len(s.failures) < listedFailures &&
+		(r.Error == nil || r.Error.Kind != fetch.KindCanceled && r.Error.Kind != fetch.KindSkipped)
 }
 
 // newFailure describes failed result r, its input without credentials
@@ -283,6 +286,9 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	if n := s.kinds[fetch.KindLocal]; n > 0 {
 		line("", "%d failed for want of this machine's resources (open files, ports, a local address): lower -c, or raise ulimit -n", n)
 	}
+	if n := s.kinds[fetch.KindSkipped]; n > 0 {
+		line("", "%d not fetched: their hosts had failed too many attempts in a row (--max-host-errors; 0 fetches every one)", n)
+	}
 	for i, f := range s.failures {
 		label := ""
 		if i == 0 {
@@ -291,8 +297,17 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		line(label, "%-15s %s", f.why(), Escape(f.input))
 	}
 	if more := s.total - s.accepted - int64(len(s.failures)); more > 0 && len(s.failures) > 0 {
-		if n := s.kinds[fetch.KindCanceled]; n > 0 { // never listed: all among the more
-			line("", "and %d more (%d of them canceled)", more, n)
+		// Never listed, so all among the more.
+		var of []string
+		if n := s.kinds[fetch.KindCanceled]; n > 0 {
+			of = append(of, fmt.Sprintf("%d canceled", n))
+		}
+		if n := s.kinds[fetch.KindSkipped]; n > 0 {
+			of = append(of, fmt.Sprintf("%d skipped", n))
+		}
+		if len(of) > 0 {
+			first, rest, _ := strings.Cut(strings.Join(of, ", "), " ")
+			line("", "and %d more (%s of them %s)", more, first, rest)
 		} else {
 			line("", "and %d more", more)
 		}

@@ -270,6 +270,34 @@ func TestSummaryLocalHint(t *testing.T) {
 	}
 }
 
+// Skipped targets (--max-host-errors) get a line saying why and how to
+// fetch them all, and are not among the failures named: those are the
+// attempts that led to the skip.
+func TestSummarySkipped(t *testing.T) {
+	t.Parallel()
+	s := NewSummary(DefaultAccept())
+	for i := range 8 {
+		kind := fetch.KindSkipped
+		if i < 2 {
+			kind = fetch.KindTimeout
+		}
+		s.Add(&fetch.Result{Input: fmt.Sprintf("http://a/%d", i), Error: &fetch.Error{Kind: kind, Message: "x"}})
+	}
+	s.Add(&fetch.Result{Input: "http://b/", Error: &fetch.Error{Kind: fetch.KindCanceled}})
+	var b bytes.Buffer
+	if err := s.Write(&b, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := "errors        timeout 2  canceled 1  skipped 6\n" +
+		"              6 not fetched: their hosts had failed too many attempts in a row (--max-host-errors; 0 fetches every one)\n" +
+		"failed        timeout         http://a/0\n" +
+		"              timeout         http://a/1\n" +
+		"              and 7 more (1 of them canceled, 6 skipped)\n"
+	if !bytes.Contains(b.Bytes(), []byte(want)) {
+		t.Errorf("summary:\n%s\nwant it to hold:\n%s", b.String(), want)
+	}
+}
+
 // Span is the run's wall time as its results tell it, from the earliest
 // request's start to the latest one's end, in whatever order they come:
 // what collect prints for a run it did not watch.

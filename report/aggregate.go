@@ -142,7 +142,7 @@ func (a *Aggregator) host(r *fetch.Result) *hostAgg {
 
 var classLabels = [7]string{"no response", "1xx", "2xx", "3xx", "4xx", "5xx", "other"}
 
-const numKinds = 12 // len(fetch.Kinds); TestNumKinds holds it to that
+const numKinds = 13 // len(fetch.Kinds); TestNumKinds holds it to that
 
 // kindIndex maps a kind to its position in fetch.Kinds; a kind fanout does
 // not know (from a hand-edited file) counts as "other".

@@ -117,7 +117,7 @@ func copyFlags(dst, src *pflag.FlagSet, names ...string) {
 // engineFlagNames are the main command's flags that shape the engine.
 var engineFlagNames = []string{
 	"concurrency", "per-host", "rate", "host-rate", "window",
-	"retries", "max-retry-wait", "timeout", "connect-timeout",
+	"retries", "max-retry-wait", "max-host-errors", "timeout", "connect-timeout",
 	"method", "header", "data", "user-agent", "proxy", "insecure", "cacert", "cert", "key", "resolve",
 	"http1.1", "max-redirects", "no-follow", "max-body", "no-fallback",
 }

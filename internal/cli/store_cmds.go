@@ -467,5 +467,5 @@ func (f *flags) rebase(dir string) {
 // patiently targets are fetched, never what is fetched or written.
 var resumeOverrides = []string{
 	"concurrency", "per-host", "rate", "host-rate", "window",
-	"retries", "max-retry-wait", "timeout", "connect-timeout",
+	"retries", "max-retry-wait", "max-host-errors", "timeout", "connect-timeout",
 }
