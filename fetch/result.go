@@ -79,7 +79,8 @@ type Result struct {
 	Truncated bool `json:"truncated"`
 	// Title is the text of the HTML <title> of the last response (see
 	// the Title function), found in its first 256 KiB; "" when the
-	// response is not HTML or has none.
+	// response is not HTML or has none. It has at most 1024 runes; one
+	// cut to that ends with "…" (U+2026).
 	Title string `json:"title"`
 	// Server is the last response's Server header, cut as ContentType.
 	Server string `json:"server"`

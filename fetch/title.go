@@ -19,7 +19,8 @@ const maxTitleRunes = 1024
 // decoded with the page's charset (from a byte-order mark, the Content-Type
 // header, a <meta> declaration in the first 1024 bytes, or a guess), with
 // entities resolved, whitespace collapsed and trimmed, control characters
-// dropped, and at most 1024 runes. It stops at </head> or <body>, and skips
+// dropped, and at most 1024 runes: a longer title is cut to 1023 and ends
+// with "…" (U+2026). It stops at </head> or <body>, and skips
 // <svg> and <math> elements, so the <title> of an SVG drawing does not count.
 // It returns "" when there is none.
 func Title(body []byte, contentType string) string {
@@ -198,8 +199,14 @@ func containsFold(b []byte, word string) bool {
 	return false
 }
 
+// titleEllipsis ends a title cut at maxTitleRunes, so that a reader (jq on
+// JSON Lines, a CSV cell) can tell a cut title from one that happens to be
+// that long.
+const titleEllipsis = "…"
+
 // clean collapses whitespace, drops control characters and invalid UTF-8,
-// trims, and caps the length.
+// trims, and caps the length at maxTitleRunes runes, the last of them
+// titleEllipsis when text was cut.
 func clean(s string) string {
 	if isClean(s) {
 		return s
@@ -207,10 +214,8 @@ func clean(s string) string {
 	var b strings.Builder
 	b.Grow(min(len(s), 4*maxTitleRunes))
 	space, runes := false, 0
+	keep := 0 // bytes of the first maxTitleRunes-1 runes: what a cut title keeps
 	for _, r := range s {
-		if runes >= maxTitleRunes {
-			break
-		}
 		switch {
 		case unicode.IsSpace(r):
 			space = b.Len() > 0
@@ -218,16 +223,26 @@ func clean(s string) string {
 		case r == utf8.RuneError, unicode.IsControl(r):
 			continue
 		}
+		n := 1
+		if space {
+			n = 2
+		}
+		if runes+n > maxTitleRunes {
+			// Only text still to come makes a cut: trailing white
+			// space and control characters would have been dropped.
+			return strings.TrimRight(b.String()[:keep], " ") + titleEllipsis
+		}
 		if space {
 			b.WriteByte(' ')
-			runes++
 			space = false
-			if runes >= maxTitleRunes {
-				break
+			if runes++; runes == maxTitleRunes-1 {
+				keep = b.Len()
 			}
 		}
 		b.WriteRune(r)
-		runes++
+		if runes++; runes == maxTitleRunes-1 {
+			keep = b.Len()
+		}
 	}
 	return b.String()
 }

@@ -46,10 +46,49 @@ func TestTitle(t *testing.T) {
 			t.Errorf("%s: Title = %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	long := "<title>" + strings.Repeat("ab ", 2000) + "</title>"
-	if got := Title([]byte(long), ""); utf8.RuneCountInString(got) != maxTitleRunes {
-		t.Errorf("long title: %d runes, want %d", utf8.RuneCountInString(got), maxTitleRunes)
+}
+
+// TestTitleCut checks that a title longer than maxTitleRunes is cut to it
+// with a trailing "…", on a rune boundary, and that one that fits is not
+// marked.
+func TestTitleCut(t *testing.T) {
+	t.Parallel()
+	a := func(n int) string { return strings.Repeat("a", n) }
+	tests := []struct {
+		name, text, want string
+	}{
+		{"fits exactly", a(maxTitleRunes), a(maxTitleRunes)},
+		{"fits, trailing white space", a(maxTitleRunes) + "  \n\t", a(maxTitleRunes)},
+		{"fits, trailing control", a(maxTitleRunes) + "\x01\x02", a(maxTitleRunes)},
+		{"one over", a(maxTitleRunes + 1), a(maxTitleRunes-1) + "…"},
+		{"far over", a(5000), a(maxTitleRunes-1) + "…"},
+		{"word after a space at the limit", a(maxTitleRunes-1) + " b", a(maxTitleRunes-1) + "…"},
+		{"space at the cut", a(maxTitleRunes-2) + " bcd", a(maxTitleRunes-2) + "…"},
+		{"collapsed white space counts once", "x \n\t " + a(maxTitleRunes-2), "x " + a(maxTitleRunes-2)},
+		{"two-byte runes", strings.Repeat("é", 2000), strings.Repeat("é", maxTitleRunes-1) + "…"},
+		{"three-byte runes", strings.Repeat("日", maxTitleRunes+1), strings.Repeat("日", maxTitleRunes-1) + "…"},
+		{"four-byte runes", strings.Repeat("😀", 1500), strings.Repeat("😀", maxTitleRunes-1) + "…"},
+		{"entities", strings.Repeat("&amp;", 1500), strings.Repeat("&", maxTitleRunes-1) + "…"},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := Title([]byte("<title>"+tt.text+"</title>"), "text/html; charset=utf-8")
+			if got != tt.want {
+				t.Errorf("Title = %d runes ending %q, want %d runes ending %q", utf8.RuneCountInString(got),
+					lastRunes(got, 3), utf8.RuneCountInString(tt.want), lastRunes(tt.want, 3))
+			}
+			if !utf8.ValidString(got) || utf8.RuneCountInString(got) > maxTitleRunes {
+				t.Errorf("Title: %d runes, valid UTF-8 %v; want at most %d", utf8.RuneCountInString(got), utf8.ValidString(got), maxTitleRunes)
+			}
+		})
+	}
+}
+
+// lastRunes returns the last n runes of s.
+func lastRunes(s string, n int) string {
+	r := []rune(s)
+	return string(r[max(len(r)-n, 0):])
 }
 
 // TestTitleOverHTTP checks that Fetch decodes the title with the charset
@@ -70,10 +109,14 @@ func TestTitleOverHTTP(t *testing.T) {
 		case "/json":
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"x":"<title>no</title>"}`)
+		case "/long":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<html><head><title>"+strings.Repeat("x", 3000)+"</title>")
 		}
 	})
 	c := newTestClient(t, nil)
-	for path, want := range map[string]string{"/meta": "Naïve café", "/header": "Naïve café", "/sniffed": "sniffed", "/json": ""} {
+	long := strings.Repeat("x", maxTitleRunes-1) + "…"
+	for path, want := range map[string]string{"/meta": "Naïve café", "/header": "Naïve café", "/sniffed": "sniffed", "/json": "", "/long": long} {
 		if r := get(c, ts.URL+path); r.Title != want {
 			t.Errorf("%s: title %q, want %q", path, r.Title, want)
 		}
