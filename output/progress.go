@@ -14,6 +14,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/internal/humantime"
 )
 
 // progressTick is how often the bar's count is brought up to date. Add only
@@ -276,7 +277,7 @@ func progressStats(done, total, failed, waiting int64, rate float64) string {
 		left := max(total-done, 0)
 		eta := time.Duration(float64(left) / rate * float64(time.Second))
 		b = append(b, "  ETA "...)
-		b = appendMillis(b, float64(eta)/float64(time.Millisecond))
+		b = humantime.AppendMillis(b, float64(eta)/float64(time.Millisecond))
 	}
 	return string(b)
 }

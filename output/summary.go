@@ -15,6 +15,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/internal/humantime"
 )
 
 // Latency histogram bounds in microseconds: 1 µs to one hour at three
@@ -319,20 +320,20 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		pct := s.percentilesLocked()
 		line("latency", "p50 %s  p90 %s  p99 %s  max %s",
 			micros(pct[0]), micros(pct[1]), micros(pct[2]),
-			appendMillis(nil, s.maxMillis))
+			humantime.AppendMillis(nil, s.maxMillis))
 	}
 
 	line("bytes", "%s", appendBytes(nil, s.bytes))
-	line("wall time", "%s", formatDuration(wall))
+	line("wall time", "%s", humantime.Duration(wall))
 	sum := time.Duration(s.sumMillis * float64(time.Millisecond))
 	if wall > 0 {
-		line("request time", "%s summed, %.1fx speedup", formatDuration(sum), float64(sum)/float64(wall))
+		line("request time", "%s summed, %.1fx speedup", humantime.Duration(sum), float64(sum)/float64(wall))
 		// Requests, not results: targets never requested (invalid, or
 		// canceled by Ctrl-C before their turn) have no latency and would
 		// inflate the rate of an interrupted run many times over.
 		line("rate", "%s requests/s", formatRate(float64(s.latency.TotalCount())/wall.Seconds()))
 	} else {
-		line("request time", "%s summed", formatDuration(sum))
+		line("request time", "%s summed", humantime.Duration(sum))
 		line("rate", "-")
 	}
 	line("duplicates", "%d skipped", s.duplicates)
@@ -461,9 +462,9 @@ func sig3(v float64) float64 {
 	return math.Round(v*p) / p
 }
 
-// micros formats a histogram value in microseconds like appendMillis.
+// micros formats a histogram value in microseconds like the other durations.
 func micros(us int64) []byte {
-	return appendMillis(nil, float64(us)/1000)
+	return humantime.AppendMillis(nil, float64(us)/1000)
 }
 
 // formatRate prints a rate with one decimal when small.

@@ -8,6 +8,7 @@ import (
 	"github.com/fatih/color"
 
 	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/internal/humantime"
 )
 
 // Widths of the text format's fixed columns, so that URLs line up.
@@ -84,7 +85,7 @@ func (e *textEncoder) Encode(r *fetch.Result) error {
 	if r.Status == 0 && r.Timing.Total == 0 {
 		e.num = append(e.num[:0], '-')
 	} else {
-		e.num = appendMillis(e.num[:0], r.Timing.Total)
+		e.num = humantime.AppendMillis(e.num[:0], r.Timing.Total)
 	}
 	b = appendPadLeft(b, e.num, textTimeWidth)
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fanout/fanout/internal/humantime"
 )
 
 //go:embed templates/report.html.tmpl templates/style.css
@@ -21,7 +23,7 @@ var page = sync.OnceValue(func() *template.Template {
 	return template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 		"num":   fmtNum,
 		"pct":   fmtPct,
-		"ms":    fmtMs,
+		"ms":    humantime.Millis,
 		"bytes": fmtBytes,
 		"f1":    func(f float64) string { return fmtFloat(f, 1) },
 		"pname": func(p float64) string { return "p" + trimFloat(p) },
@@ -144,13 +146,13 @@ func (r *Report) cards() []card {
 	}
 	wall := card{Label: "Wall time", Value: "–", Sub: "run times unknown"}
 	if d := r.End.Sub(r.Start); !r.Start.IsZero() && d > 0 {
-		wall.Value = fmtDuration(d)
+		wall.Value = humantime.Duration(d)
 		wall.Sub = fmtRate(float64(r.Total)/d.Seconds()) + " · " + r.Start.Format("2006-01-02 15:04")
 	}
 	lat := []card{
-		{Label: "Median (p50)", Value: fmtMs(r.pct(50)), Sub: "mean " + fmtMs(r.Latency.MeanMs)},
-		{Label: "p95", Value: fmtMs(r.pct(95)), Sub: "p90 " + fmtMs(r.pct(90))},
-		{Label: "p99", Value: fmtMs(r.pct(99)), Sub: "max " + fmtMs(r.Latency.MaxMs)},
+		{Label: "Median (p50)", Value: humantime.Millis(r.pct(50)), Sub: "mean " + humantime.Millis(r.Latency.MeanMs)},
+		{Label: "p95", Value: humantime.Millis(r.pct(95)), Sub: "p90 " + humantime.Millis(r.pct(90))},
+		{Label: "p99", Value: humantime.Millis(r.pct(99)), Sub: "max " + humantime.Millis(r.Latency.MaxMs)},
 	}
 	if r.Latency.N == 0 {
 		// Nothing was timed (every target failed before a request, or

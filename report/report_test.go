@@ -567,7 +567,6 @@ func TestFormat(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ got, want string }{
 		{fmtNum(0), "0"}, {fmtNum(999), "999"}, {fmtNum(1000), "1,000"}, {fmtNum(1234567), "1,234,567"}, {fmtNum(-1000), "-1,000"},
-		{fmtMs(0.42), "0.42ms"}, {fmtMs(7.46), "7.5ms"}, {fmtMs(123.4), "123ms"}, {fmtMs(1250), "1.25s"}, {fmtMs(12345), "12.3s"}, {fmtMs(125000), "2m05s"},
 		{fmtPct(0), "0%"}, {fmtPct(0.0004), "<0.1%"}, {fmtPct(0.0123), "1.2%"}, {fmtPct(0.5), "50%"},
 		{fmtPct(235.0 / 236), "99.5%"}, {fmtPct(0.9997), ">99.9%"}, {fmtPct(0.994), "99%"}, {fmtPct(1), "100%"},
 		{fmtBytes(512), "512B"}, {fmtBytes(4500), "4.5KB"}, {fmtBytes(12_000_000), "12MB"},
@@ -733,14 +732,7 @@ func TestAbsurdTimings(t *testing.T) {
 			}
 		}
 	}
-	if s := fmtMs(1e13); s != "2777777h46m" {
-		t.Errorf("fmtMs(1e13) = %q", s)
-	}
-	for _, ms := range []float64{1e308, 1e22, math.Inf(1)} {
-		if s := fmtMs(ms); strings.ContainsAny(s, "-(") || !strings.HasSuffix(s, "h") && s != "∞" {
-			t.Errorf("fmtMs(%v) = %q", ms, s)
-		}
-	}
+	// The durations themselves: internal/humantime's TestMillis.
 	if strings.Contains(html, "m0(s") || strings.Contains(html, "Inf") {
 		t.Errorf("output has an overflowed duration or an infinite number")
 	}

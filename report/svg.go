@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fanout/fanout/internal/humantime"
 )
 
 // The charts are computed here as plain geometry (numbers and labels) and
@@ -145,12 +147,12 @@ func latencyChart(l Latency) barChart {
 		x1, x2 := xOf(b.LoMs), xOf(b.HiMs)
 		bh := max(plotH*float64(b.N)/yMax, 1.5)
 		c.Bars = append(c.Bars, bar{X: x1 + 0.5, Y: top + plotH - bh, W: max(x2-x1-1, 1), H: bh, Class: "lat",
-			Tip: fmtMs(b.LoMs) + " – " + fmtMs(b.HiMs) + ": " + fmtNum(b.N)})
+			Tip: humantime.Millis(b.LoMs) + " – " + humantime.Millis(b.HiMs) + ": " + fmtNum(b.N)})
 	}
 	for _, t := range timeTicks(l.Bins[0].LoMs, l.Bins[len(l.Bins)-1].HiMs) {
 		x := xOf(t)
 		c.Lines = append(c.Lines, line{X1: x, Y1: top + plotH, X2: x, Y2: top + plotH + 5, Class: "axis",
-			Text: fmtMs(t), TX: x, TY: top + plotH + 20, Anchor: "middle"})
+			Text: humantime.Millis(t), TX: x, TY: top + plotH + 20, Anchor: "middle"})
 	}
 	c.Lines = append(c.Lines, line{X1: left, Y1: top + plotH, X2: w - right, Y2: top + plotH, Class: "axis"})
 	// Percentile markers; labels that would collide move up a row, and
@@ -176,7 +178,7 @@ func latencyChart(l Latency) barChart {
 	lastEnd := [2]float64{-1e9, -1e9}
 	for i, p := range marks {
 		x := xOf(max(p.Ms, l.Bins[0].LoMs))
-		text := names[i] + " " + fmtMs(p.Ms)
+		text := names[i] + " " + humantime.Millis(p.Ms)
 		tw := pctLabelWidth(text)
 		anchor, tx, x0 := "middle", x, x-tw/2
 		switch { // keep labels near the edges inside the drawing
@@ -265,10 +267,10 @@ func waterfallChart(ts []Target) waterfall {
 			}
 			sw := plot * (ms / most) // plot*ms overflows for ms near the largest float
 			r.Segments = append(r.Segments, bar{X: x, Y: y + 4, W: max(sw, 0.5), H: row - 8, Class: phases[k].class,
-				Tip: phases[k].name + " " + fmtMs(given[k])})
+				Tip: phases[k].name + " " + humantime.Millis(given[k])})
 			x += sw
 		}
-		r.Total, r.TotalX = fmtMs(tm.Total), x+6
+		r.Total, r.TotalX = humantime.Millis(tm.Total), x+6
 		wf.Rows = append(wf.Rows, r)
 	}
 	return wf

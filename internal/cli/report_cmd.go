@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/internal/humantime"
 	"github.com/fanout/fanout/output"
 	"github.com/fanout/fanout/report"
 	"github.com/fanout/fanout/store"
@@ -101,7 +102,7 @@ stdin).`,
 			}
 			if out != "-" {
 				fmt.Fprintf(env.Stderr, "report: %s results -> %s (%d KB) in %s\n",
-					strconv.FormatInt(rep.Total, 10), out, (size+1023)/1024, time.Since(start).Round(time.Millisecond))
+					strconv.FormatInt(rep.Total, 10), out, (size+1023)/1024, humantime.Duration(time.Since(start)))
 			}
 			return nil
 		},

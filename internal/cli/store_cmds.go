@@ -13,11 +13,11 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/fanout/fanout/internal/humantime"
 	"github.com/fanout/fanout/output"
 	"github.com/fanout/fanout/store"
 )
@@ -88,7 +88,7 @@ func newRunsCmd(env Env) *cobra.Command {
 				for _, r := range runs {
 					dur := "-"
 					if !r.FinishedAt.IsZero() {
-						dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Second).String()
+						dur = humantime.Duration(r.FinishedAt.Sub(r.StartedAt))
 					}
 					fmt.Fprintf(w, "%4d  %-11s  %-19s  %9s  %9d  %8d  %s\n", r.ID, shownState(db, r),
 						r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur, r.Results, r.Failed,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fanout/fanout/internal/humantime"
 	"github.com/fanout/fanout/output"
 	"github.com/fanout/fanout/store"
 )
@@ -159,5 +160,5 @@ func sideText(s store.Side) string {
 }
 
 func msText(ms float64) string {
-	return time.Duration(ms * float64(time.Millisecond)).Round(time.Millisecond).String()
+	return humantime.Millis(ms)
 }
