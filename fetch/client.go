@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fanout/fanout/internal/humantime"
 )
 
 // acceptEncoding lists the codings readBody can undo.
@@ -246,7 +248,7 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 		if ht != nil {
 			phase = ht.waitPhase()
 		}
-		return fmt.Sprintf("timed out after %v %s", time.Since(start).Round(time.Millisecond), phase)
+		return fmt.Sprintf("timed out after %s %s", humantime.Duration(time.Since(start)), phase)
 	}
 	if p := ""; ht != nil && kind != KindConnectTimeout {
 		// Not the target's doing: the proxy closed the connection or
