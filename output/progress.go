@@ -24,13 +24,18 @@ const progressTick = 100 * time.Millisecond
 
 // Progress shows done/total, the recent rate, failed and ETA on a terminal. It draws
 // nothing unless its writer is a terminal. Add is safe for concurrent use.
+//
+// Done counts targets fetched (and duplicates skipped), never those Ctrl-C
+// canceled before or while they were fetched: those are shown apart, and
+// an interrupted run's bar stops where its fetched count stands.
 type Progress struct {
-	total  int64 // < 0: unknown
-	start  time.Time
-	done   atomic.Int64
-	failed atomic.Int64  // not accepted, as the summary counts them (Ctrl-C's canceled apart)
-	accept Accept        // set by Judge before the first Add
-	rate   atomic.Uint64 // float64 bits: results a second over the last rateWindow (sync)
+	total    int64 // < 0: unknown
+	start    time.Time
+	done     atomic.Int64
+	failed   atomic.Int64  // not accepted, as the summary counts them (the canceled apart)
+	canceled atomic.Int64  // results of kind canceled: not fetched, not in done
+	accept   Accept        // set by Judge before the first Add
+	rate     atomic.Uint64 // float64 bits: results a second over the last rateWindow (sync)
 	// waiting, once set, counts the targets waiting to be retried.
 	waiting atomic.Pointer[func() int64]
 
@@ -171,12 +176,18 @@ func (pr *Progress) Skip(n int64) {
 // it before the first Add.
 func (pr *Progress) Judge(a Accept) { pr.accept = a }
 
-// Add counts one finished result; a result not accepted counts as failed,
-// except the canceled ones Ctrl-C leaves behind, which the bar would
-// otherwise show as a burst of failures in its last frames.
+// Add counts one finished result; a result not accepted counts as failed.
+// A canceled one (Ctrl-C: drained unfetched, or cut off in flight) counts
+// only as canceled: as done, it filled an interrupted run's bar to 100%
+// with most targets never fetched, and as failed it was a burst of
+// failures in the bar's last frames.
 func (pr *Progress) Add(r *fetch.Result) {
+	if r.Error != nil && r.Error.Kind == fetch.KindCanceled {
+		pr.canceled.Add(1)
+		return
+	}
 	pr.done.Add(1)
-	if !pr.accept.OK(r) && (r.Error == nil || r.Error.Kind != fetch.KindCanceled) {
+	if !pr.accept.OK(r) {
 		pr.failed.Add(1)
 	}
 }
@@ -257,23 +268,32 @@ func (pr *Progress) stats() string {
 	if n := pr.waiting.Load(); n != nil {
 		waiting = (*n)()
 	}
-	return progressStats(pr.done.Load(), pr.total, pr.failed.Load(), waiting, math.Float64frombits(pr.rate.Load()))
+	return progressStats(pr.done.Load(), pr.total, pr.failed.Load(), pr.canceled.Load(), waiting,
+		math.Float64frombits(pr.rate.Load()))
 }
 
-// progressStats renders "850/s  12 failed  3 waiting to retry  ETA 1m10s"
-// from the recent rate; the waiting count is left out when none wait, the
-// ETA when the total is unknown or the rate is nil.
-func progressStats(done, total, failed, waiting int64, rate float64) string {
+// progressStats renders the stats from the recent rate:
+// "850/s  12 failed  3 waiting to retry  ETA 1m10s", or
+// "850/s  12 failed  90 canceled" once Ctrl-C canceled targets. The
+// canceled and waiting counts are left out when there are none, the ETA
+// when the total is unknown, the rate is nil, or targets were canceled
+// (the run was interrupted: the rest never comes).
+func progressStats(done, total, failed, canceled, waiting int64, rate float64) string {
 	b := []byte(formatRate(rate))
 	b = append(b, "/s  "...)
 	b = strconv.AppendInt(b, failed, 10)
 	b = append(b, " failed"...)
+	if canceled > 0 {
+		b = append(b, "  "...)
+		b = strconv.AppendInt(b, canceled, 10)
+		b = append(b, " canceled"...)
+	}
 	if waiting > 0 {
 		b = append(b, "  "...)
 		b = strconv.AppendInt(b, waiting, 10)
 		b = append(b, " waiting to retry"...)
 	}
-	if total >= 0 && rate > 0 {
+	if total >= 0 && rate > 0 && canceled == 0 {
 		left := max(total-done, 0)
 		eta := time.Duration(float64(left) / rate * float64(time.Second))
 		b = append(b, "  ETA "...)

@@ -123,3 +123,29 @@ func TestProgressLastFrameIsFull(t *testing.T) {
 		t.Errorf("a frame at 3/3 shows an empty bar:\n%q", got)
 	}
 }
+
+// TestProgressCanceledNotDone: targets Ctrl-C canceled were not fetched:
+// the bar must not count them as done (it showed 10/10, full, for a run
+// that fetched 3), but apart, with no ETA for what will never come.
+func TestProgressCanceledNotDone(t *testing.T) {
+	slave, read := ptytest.Capture(t, 100, 24)
+	pr := NewProgress(slave, 10)
+	for range 3 {
+		pr.Add(&fetch.Result{Status: 200})
+	}
+	for range 7 {
+		pr.Add(&fetch.Result{Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "canceled"}})
+	}
+	time.Sleep(400 * time.Millisecond) // at least one refresh at 150ms
+	pr.Stop()
+	got := read()
+	if strings.Contains(got, "10/10") {
+		t.Errorf("the canceled targets counted as done:\n%q", got)
+	}
+	if !strings.Contains(got, "3/10") || !strings.Contains(got, "7 canceled") {
+		t.Errorf("no frame shows 3/10 fetched and 7 canceled:\n%q", got)
+	}
+	if i := strings.LastIndex(got, "7 canceled"); i >= 0 && strings.Contains(got[i:], "ETA") {
+		t.Errorf("an ETA beside canceled targets:\n%q", got[i:])
+	}
+}

@@ -107,20 +107,24 @@ func TestProgressNonTerminalFile(t *testing.T) {
 func TestProgressStats(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		done, total, failed, waiting int64
-		rate                         float64
-		want                         string
+		done, total, failed, canceled, waiting int64
+		rate                                   float64
+		want                                   string
 	}{
-		{500, 1000, 3, 0, 50, "50.0/s  3 failed  ETA 10.0s"},
-		{500, -1, 1, 0, 50, "50.0/s  1 failed"},
-		{0, 1000, 0, 0, 0, "0.0/s  0 failed"},
-		{120000, 1000000, 0, 0, 2000, "2000/s  0 failed  ETA 7m20s"},
-		{1000, 1000, 0, 0, 0, "0.0/s  0 failed"},
-		{999, 1000, 0, 1, 99.9, "99.9/s  0 failed  1 waiting to retry  ETA 10ms"},
-		{5, -1, 2, 3, 0.5, "0.5/s  2 failed  3 waiting to retry"},
+		{500, 1000, 3, 0, 0, 50, "50.0/s  3 failed  ETA 10.0s"},
+		{500, -1, 1, 0, 0, 50, "50.0/s  1 failed"},
+		{0, 1000, 0, 0, 0, 0, "0.0/s  0 failed"},
+		{120000, 1000000, 0, 0, 0, 2000, "2000/s  0 failed  ETA 7m20s"},
+		{1000, 1000, 0, 0, 0, 0, "0.0/s  0 failed"},
+		{999, 1000, 0, 0, 1, 99.9, "99.9/s  0 failed  1 waiting to retry  ETA 10ms"},
+		{5, -1, 2, 0, 3, 0.5, "0.5/s  2 failed  3 waiting to retry"},
+		// Interrupted: the canceled are shown apart, and no ETA for
+		// targets that will never be fetched.
+		{20, 200, 1, 180, 0, 19.2, "19.2/s  1 failed  180 canceled"},
+		{20, -1, 0, 7, 2, 3, "3.0/s  0 failed  7 canceled  2 waiting to retry"},
 	} {
-		if got := progressStats(tc.done, tc.total, tc.failed, tc.waiting, tc.rate); got != tc.want {
-			t.Errorf("progressStats(%d, %d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.failed, tc.waiting, tc.rate, got, tc.want)
+		if got := progressStats(tc.done, tc.total, tc.failed, tc.canceled, tc.waiting, tc.rate); got != tc.want {
+			t.Errorf("progressStats(%d, %d, %d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.failed, tc.canceled, tc.waiting, tc.rate, got, tc.want)
 		}
 	}
 	pr := &Progress{total: 10}
@@ -166,8 +170,9 @@ func TestRateMeter(t *testing.T) {
 
 // TestProgressCountsFailedAsTheSummary: the bar's failed count is the
 // summary's, by the run's --accept (a 404 fails by default, not with
-// 200..=404), except that the targets Ctrl-C cancels count as done only:
-// the bar must not show them as a burst of failures in its last frames.
+// 200..=404), except that the targets Ctrl-C cancels count as canceled
+// only: neither as done (they were not fetched: an interrupted run's bar
+// filled to 100%) nor as a burst of failures in the bar's last frames.
 func TestProgressCountsFailedAsTheSummary(t *testing.T) {
 	wide, err := ParseAccept("200..=404")
 	if err != nil {
@@ -189,8 +194,9 @@ func TestProgressCountsFailedAsTheSummary(t *testing.T) {
 			pr.Add(r)
 		}
 		pr.Stop()
-		if pr.done.Load() != 6 || pr.failed.Load() != c.want {
-			t.Errorf("accept %v: counted %d done, %d failed; want 6, %d", c.accept, pr.done.Load(), pr.failed.Load(), c.want)
+		if pr.done.Load() != 4 || pr.failed.Load() != c.want || pr.canceled.Load() != 2 {
+			t.Errorf("accept %v: counted %d done, %d failed, %d canceled; want 4, %d, 2",
+				c.accept, pr.done.Load(), pr.failed.Load(), pr.canceled.Load(), c.want)
 		}
 	}
 }

@@ -9,9 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fanout/fanout/internal/ptytest"
 )
@@ -119,5 +122,56 @@ func TestProgressFailedFollowsAccept(t *testing.T) {
 		if i := strings.LastIndex(got, " failed  ETA"); i < 0 || !strings.HasSuffix(got[:i+len(" failed")], " "+c.want) {
 			t.Errorf("--accept %s: the bar's last frame does not say %q:\n%q", c.accept, c.want, got)
 		}
+	}
+}
+
+// TestProgressInterruptedStopsAtFetched: after Ctrl-C the targets drained
+// unfetched are canceled; the bar counted them as done and showed up to
+// 50/50 for a run that fetched 2. It must stop at what was fetched and
+// show the canceled apart; the summary counts them as before.
+func TestProgressInterruptedStopsAtFetched(t *testing.T) {
+	arrived := make(chan struct{}, 2)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		// Held long enough for the bar to redraw with the canceled
+		// targets in while these two are still in flight.
+		select {
+		case <-time.After(800 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+	}))
+	defer ts.Close()
+	var args []string
+	for i := range 50 {
+		args = append(args, fmt.Sprintf("%s/t%d", ts.URL, i))
+	}
+	slave, read := ptytest.Capture(t, 120, 24)
+	interrupt := make(chan struct{})
+	go func() {
+		// Ctrl-C once both slots are busy: the other 48 are never fetched.
+		for range 2 {
+			<-arrived
+		}
+		close(interrupt)
+	}()
+	code := Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: slave, Interrupt: interrupt},
+		append([]string{"-c", "2", "--per-host", "2", "-o", t.TempDir() + "/out.txt"}, args...))
+	got := read()
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d, want %d:\n%q", code, ExitInterrupted, got)
+	}
+	// The input is read in chunks: the summary says how many targets were
+	// read, and canceled, by the Ctrl-C (up to 48; "not read" the rest).
+	m := regexp.MustCompile(`results +([0-9]+) total, 2 accepted, ([0-9]+) failed\r\n[^\n]*\n+errors +canceled ([0-9]+)\r\n`).FindStringSubmatch(got)
+	if m == nil || m[2] != m[3] {
+		t.Fatalf("summary does not count 2 accepted and the rest canceled:\n%q", got)
+	}
+	for _, f := range regexp.MustCompile(`([0-9]+)/50 `).FindAllStringSubmatch(got, -1) {
+		if n, _ := strconv.Atoi(f[1]); n > 2 {
+			t.Fatalf("the bar shows %s/50 done, 2 fetched: the canceled counted as done:\n%q", f[1], got)
+		}
+	}
+	if !strings.Contains(got, "  "+m[3]+" canceled") {
+		t.Errorf("the bar never showed the %s canceled targets apart:\n%q", m[3], got)
 	}
 }
