@@ -38,10 +38,11 @@ type Limits struct {
 	Window int
 	// MaxHostErrors is how many attempts in a row may fail at a host
 	// itself (refused, connect_timeout, timeout, reset, a dns lookup that
-	// timed out, or a 429) before its other targets are skipped: each
-	// gets a result of kind skipped, without a request, for HostSkipFor;
-	// then the host is tried again (--max-host-errors). Any other answer
-	// from the host starts the count again. 0 never skips.
+	// timed out, a 429, or a 503 with Retry-After) before its other
+	// targets are skipped: each gets a result of kind skipped, without a
+	// request, for HostSkipFor; then the host is tried again
+	// (--max-host-errors). Any other answer from the host starts the count
+	// again. 0 never skips.
 	MaxHostErrors int
 }
 

@@ -37,6 +37,8 @@ func TestMaxHostErrors(t *testing.T) {
 		{"resets", fail(fetch.KindReset), 0, limit, limit},
 		{"429s", func(int) fetch.Result { return fetch.Result{Status: 429} }, 0, limit, limit},
 		{"429s, retried", func(int) fetch.Result { return fetch.Result{Status: 429} }, 2, limit, limit},
+		{"503s with Retry-After", func(int) fetch.Result { return fetch.Result{Status: 503, RetryAfter: time.Hour} }, 2, limit, limit},
+		{"503s without are answers", func(int) fetch.Result { return fetch.Result{Status: 503} }, 0, limit, deadTargets},
 		{"dns lookups timing out", func(int) fetch.Result {
 			return fetch.Result{Error: &fetch.Error{Kind: fetch.KindDNS, Message: "x", Transient: true}}
 		}, 0, limit, limit},

@@ -829,13 +829,20 @@ const (
 // the failure in a few words. Counted as the host's failures are those
 // that cost a worker's time or ask for fewer requests, and that no other
 // URL on the host would escape: no connection, a timeout, a reset, a dns
-// lookup that timed out, a 429 of its own. A certificate error, a name
-// that does not exist or a malformed reply cost next to nothing each, and
-// each result says more than a skip would: they are answers.
+// lookup that timed out, a 429 or a 503 with Retry-After of its own. A
+// certificate error, a name that does not exist or a malformed reply cost
+// next to nothing each, and each result says more than a skip would: they
+// are answers.
 func judgeHost(r *fetch.Result, own bool) (verdict, string) {
 	if r.Error == nil {
-		if r.Status == 429 && own {
+		switch {
+		case r.Status == 429 && own:
 			return hostFailed, "429 Too Many Requests"
+		case r.RetryAfter > 0 && own:
+			// "Come back later", as a 429 says: the host is paused
+			// (or, asking for longer than --max-retry-wait, left to its
+			// reply), and one that keeps saying it holds the run.
+			return hostFailed, fmt.Sprintf("%d with Retry-After %s", r.Status, r.RetryAfter)
 		}
 		return hostAnswered, ""
 	}
