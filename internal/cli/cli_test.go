@@ -613,8 +613,8 @@ func checkBrokenPipe(t *testing.T, cmd *exec.Cmd, errb *bytes.Buffer) {
 	if code := cmd.ProcessState.ExitCode(); code != ExitIncomplete {
 		t.Errorf("exit %d, want %d; stderr %q", code, ExitIncomplete, errb.String())
 	}
-	if !strings.Contains(errb.String(), "broken pipe") {
-		t.Errorf("stderr %q does not say the pipe broke", errb.String())
+	if !strings.Contains(errb.String(), "broken pipe") || strings.Contains(errb.String(), "/dev/stdout") {
+		t.Errorf("stderr %q does not say the pipe broke, or names /dev/stdout, which the user never gave", errb.String())
 	}
 }
 
@@ -712,6 +712,24 @@ func TestEmptyInputWarns(t *testing.T) {
 		code, _, errOut := runCLI(t, tc.stdin, "-q", "-i", "-")
 		if code != tc.code || strings.Contains(errOut, warning) != tc.warn {
 			t.Errorf("stdin %q: exit %d, stderr %q; want exit %d, warning %v", tc.stdin, code, errOut, tc.code, tc.warn)
+		}
+	}
+}
+
+// A directory on stdin (`fanout < dir`) is a usage error before anything
+// runs, as -i DIR is, for the main command and submit alike.
+func TestStdinDirectory(t *testing.T) {
+	for _, args := range [][]string{{}, {"-i", "-"}, {"submit", "--nats", "nats://127.0.0.1:1"}} {
+		dir, err := os.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		code := Main(context.Background(), Env{Stdin: dir, Stdout: &out, Stderr: &errb}, args)
+		dir.Close()
+		if code != ExitUsage || !strings.Contains(errb.String(), "stdin is a directory") || strings.Count(errb.String(), "\n") != 1 {
+			t.Errorf("fanout %q < dir: exit %d, stderr %q; want exit %d and one line saying stdin is a directory",
+				args, code, errb.String(), ExitUsage)
 		}
 	}
 }

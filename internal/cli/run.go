@@ -247,6 +247,15 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	}
 
 	switch {
+	case w.err != nil && closedPipe(w.err):
+		// Not "write /dev/stdout: broken pipe", which names a file the
+		// user never gave.
+		out := "stdout"
+		if f.output != "" {
+			out = "-o " + f.output
+		}
+		fmt.Fprintf(env.Stderr, "fanout: writing results: the reader of %s closed it (broken pipe), so the run stopped there\n", out)
+		return exitError{ExitIncomplete}
 	case w.err != nil:
 		fmt.Fprintf(env.Stderr, "fanout: writing results: %v\n", w.err)
 		return exitError{ExitIncomplete}
@@ -529,6 +538,10 @@ func openInputs(env Env, names, args []string) (*inputs, error) {
 				continue
 			}
 			stdinUsed = true
+			if err := stdinDir(env, "--input -: stdin"); err != nil {
+				in.close()
+				return nil, err
+			}
 			in.countable = false
 			in.srcs = append(in.srcs, input.Source{Name: "stdin", R: env.Stdin})
 			continue
@@ -558,10 +571,27 @@ func openInputs(env Env, names, args []string) (*inputs, error) {
 		if env.Stdin == nil || isTerminal(env.Stdin) {
 			return nil, errors.New("no targets: give URLs as arguments, -i FILE, or pipe them on stdin")
 		}
+		if err := stdinDir(env, "stdin"); err != nil {
+			return nil, err
+		}
 		in.countable = false
 		in.srcs = append(in.srcs, input.Source{Name: "stdin", R: env.Stdin})
 	}
 	return in, nil
+}
+
+// stdinDir refuses a directory on stdin (`fanout < dir`), as -i refuses
+// one, before anything is fetched: its read fails at once, and the run
+// ended with "line 0: read /dev/stdin: is a directory" after its summary.
+func stdinDir(env Env, what string) error {
+	f, ok := env.Stdin.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return nil
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a directory: give URLs as arguments, -i FILE, or pipe them on stdin", what)
+	}
+	return nil
 }
 
 // errInputStopped and errOutputStopped are openPipe's errors when a Ctrl-C
