@@ -260,7 +260,9 @@ func (e *Engine) Start(ctx context.Context, src Source) *Run {
 
 // Stream is Start for callers that only want the results: it returns the
 // channel, which closes when the run ends, and a function reporting the
-// source's error afterwards.
+// source's error afterwards. A caller that stops reading early must cancel
+// ctx and then read the channel until it closes (or use Start, whose Run
+// has Stop): the run's goroutines wait to hand over their results.
 func (e *Engine) Stream(ctx context.Context, src Source) (<-chan fetch.Result, func() error) {
 	r := e.Start(ctx, src)
 	return r.Results(), r.Err
