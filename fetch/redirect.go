@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -166,29 +167,43 @@ func validPort(port string) bool {
 	return err == nil && n >= 1 && n <= 65535
 }
 
-// HostPort returns u's lower-cased host with its port made explicit, the
-// form of a Target's HostKey.
+// HostPort returns u's lower-cased host, as written, with its port made
+// explicit: the origin that -H credentials are kept to across redirects.
+// A HostKey (HostKeyOf) is looser: it also unifies spellings of one host.
 func HostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), defaultPort(u))
+}
+
+func defaultPort(u *url.URL) string {
+	if port := u.Port(); port != "" {
+		return port
 	}
-	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
 }
 
 // HostKeyOf returns the HostKey input.Parse gives a target of rawURL (a
-// normalised URL, as in Target.URL): HostPort of the parsed URL, or ""
-// when it does not parse. It is for targets built by hand, which have
-// none: whoever schedules or routes them by host derives the same key.
+// normalised URL, as in Target.URL), or "" when it does not parse. It is
+// for targets built by hand, which have none: whoever schedules or routes
+// them by host derives the same key.
+//
+// The key names the host the requests reach, so spellings of one host
+// share its per-host limits: an IP address in its canonical form, an
+// IPv4-mapped IPv6 address ([::ffff:127.0.0.1]) as the IPv4 address it is
+// dialled as. The URL keeps what was written: it is the Host header the
+// server sees.
 func HostKeyOf(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return ""
 	}
-	return HostPort(u)
+	host := strings.ToLower(u.Hostname())
+	if a, err := netip.ParseAddr(host); err == nil && a.Zone() == "" {
+		host = a.Unmap().String()
+	}
+	return net.JoinHostPort(host, defaultPort(u))
 }
 
 // isRedirect reports whether a status redirects when it carries a

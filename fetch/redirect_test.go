@@ -444,6 +444,10 @@ func TestHostKeyOf(t *testing.T) {
 		{"https://a.example:8443/", "a.example:8443"},
 		{"http://[::1]:81/", "[::1]:81"},
 		{"http://[::1]/", "[::1]:80"},
+		{"http://[0:0::1]/", "[::1]:80"},
+		{"http://[::ffff:127.0.0.1]:81/", "127.0.0.1:81"}, // dialled as IPv4
+		{"http://[::FFFF:7F00:1]/", "127.0.0.1:80"},
+		{"https://[64:ff9b::102:304]/", "[64:ff9b::102:304]:443"}, // NAT64: not the same host
 		{"http://a.example:bad/", ""},
 	} {
 		if got := HostKeyOf(tc.url); got != tc.want {

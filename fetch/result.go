@@ -30,8 +30,10 @@ type Target struct {
 	// falls back to http when https cannot connect or the peer does not speak
 	// TLS (unless the client disables fallback).
 	Bare bool
-	// HostKey is the scheduling key: lower-case host and port as written
-	// after normalisation ("example.com:443").
+	// HostKey is the scheduling key: lower-case host and port after
+	// normalisation ("example.com:443"), with spellings of one host made
+	// one, as HostKeyOf derives it from a URL ("[::ffff:10.0.0.1]:80"
+	// is "10.0.0.1:80").
 	HostKey string
 	// Invalid, when non-empty, says why the line is not a valid target.
 	Invalid string

@@ -54,6 +54,19 @@ func appendHost[T text](dst []byte, host T, v6 bool) ([]byte, string) {
 // made it a "dns" failure ("no such host") rather than the input's fault.
 const reasonHyphen = "host label starts or ends with '-'"
 
+// keyHost returns the part of a host, as appendHost wrote it, that goes
+// into its HostKey: the host the requests reach, whatever the spelling, so
+// that its per-host limits are one (fetch.HostKeyOf derives the same). An
+// IPv4-mapped IPv6 address, which netip writes "::ffff:1.2.3.4", is
+// dialled as its IPv4 address. The URL keeps the host as written: it is
+// the Host header, which a server may route by.
+func keyHost(host []byte, v6 bool) []byte {
+	if v6 && hasPrefix(host, "[::ffff:") && indexByte(host, '.') >= 0 {
+		return host[len("[::ffff:") : len(host)-1]
+	}
+	return host
+}
+
 // appendName lower-cases and checks an ASCII host name. Underscores are
 // accepted (real hosts use them and Go's resolver looks them up), so plain
 // ASCII names do not go through IDNA's stricter STD3 rules; a name with a

@@ -163,7 +163,7 @@ func appendTarget[T text](dst []byte, line T) ([]byte, parsed) {
 	if port == 0 {
 		port = defPort
 	}
-	dst = append(dst, dst[hostStart:hostEnd]...)
+	dst = append(dst, keyHost(dst[hostStart:hostEnd], v6)...)
 	dst = append(dst, ':')
 	dst = strconv.AppendUint(dst, port, 10)
 	return dst, p

@@ -52,7 +52,15 @@ func TestParse(t *testing.T) {
 		{"http://[::1]:8080/x", "http://[::1]:8080/x", "[::1]:8080", false},
 		{"http://[::1]/", "http://[::1]/", "[::1]:80", false},
 		{"https://[2001:DB8:0:0:0:0:0:1]:443", "https://[2001:db8::1]/", "[2001:db8::1]:443", false},
-		{"http://[::ffff:1.2.3.4]/", "http://[::ffff:1.2.3.4]/", "[::ffff:1.2.3.4]:80", false},
+		// An IPv4-mapped address is keyed as the IPv4 address it is
+		// dialled as (its per-host limits are that host's); the URL, and
+		// so the Host header, stays as written.
+		{"http://[::ffff:1.2.3.4]/", "http://[::ffff:1.2.3.4]/", "1.2.3.4:80", false},
+		{"http://[::FFFF:7f00:1]:8080/x", "http://[::ffff:127.0.0.1]:8080/x", "127.0.0.1:8080", false},
+		{"[::ffff:10.0.0.1]", "https://[::ffff:10.0.0.1]/", "10.0.0.1:443", true},
+		{"::ffff:10.0.0.1", "https://[::ffff:10.0.0.1]/", "10.0.0.1:443", true},
+		{"http://[::ffff:0:1.2.3.4]/", "http://[::ffff:0:102:304]/", "[::ffff:0:102:304]:80", false}, // not mapped
+		{"http://[64:ff9b::1.2.3.4]/", "http://[64:ff9b::102:304]/", "[64:ff9b::102:304]:80", false}, // NAT64: another host
 		// Internationalised names become punycode.
 		{"https://bücher.example/", "https://xn--bcher-kva.example/", "xn--bcher-kva.example:443", false},
 		{"https://BÜCHER.example/", "https://xn--bcher-kva.example/", "xn--bcher-kva.example:443", false},
@@ -239,6 +247,10 @@ func checkValid(t *testing.T, got fetch.Target) {
 			t.Errorf("Parse(%q).URL = %q: contains byte %#x", got.Input, got.URL, c)
 			break
 		}
+	}
+	if k := fetch.HostKeyOf(got.URL); k != got.HostKey {
+		// The engine keys a hand-built target so, and dist routes by it.
+		t.Errorf("Parse(%q).HostKey = %q, but fetch.HostKeyOf(%q) = %q", got.Input, got.HostKey, got.URL, k)
 	}
 	again := Parse(got.URL)
 	if again.URL != got.URL || again.HostKey != got.HostKey || again.Bare {
