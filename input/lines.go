@@ -29,6 +29,8 @@ type lineSplitter struct {
 	br      *bufio.Reader
 	eof     bool
 	started bool // the source's first bytes were looked at (utf16)
+	crEnds  bool // br reads through crReader (cutAtCR): no CR is left
+	clean   int  // bytes ahead, read or buffered, known to hold no lone CR
 	lineNo  int  // physical lines read, for error messages
 	prefix  [truncLen + len("…")]byte
 }
@@ -39,7 +41,7 @@ func (s *lineSplitter) reset(r io.Reader) {
 	} else {
 		s.br.Reset(r)
 	}
-	s.eof, s.started, s.lineNo = false, false, 0
+	s.eof, s.started, s.crEnds, s.clean, s.lineNo = false, false, false, 0, 0
 }
 
 // utf16 switches to decoding UTF-16 when the source's first read, b (with
@@ -65,15 +67,86 @@ func (s *lineSplitter) utf16(b []byte, err error) bool {
 	return true
 }
 
+// loneCR returns the index in b, just read by ReadSlice, of a CR
+// that ends a line by itself (not the CR of a CRLF), or -1. Old Mac files
+// and some exporters end lines with a CR alone: read as LF lines, a whole
+// such file was one invalid target. So that a line of an LF or CRLF source
+// does not pay a search of its own, the buffered bytes after a line are
+// searched once and s.clean counts those found free of one.
+func (s *lineSplitter) loneCR(b []byte) int {
+	if s.crEnds {
+		return -1
+	}
+	if len(b) <= s.clean {
+		s.clean -= len(b)
+		return -1
+	}
+	return s.scanCR(b)
+}
+
+// scanCR searches b, then the bytes buffered after it, for a lone CR, and
+// returns its index in b or -1; s.clean then counts the buffered bytes
+// before the first lone CR, or before a CR ending the buffer (what follows
+// it is not read yet).
+func (s *lineSplitter) scanCR(b []byte) int {
+	s.clean = 0
+	if i := firstLoneCR(b); i >= 0 {
+		return i
+	}
+	ahead, _ := s.br.Peek(s.br.Buffered()) // never reads
+	s.clean = firstLoneCR(ahead)
+	if s.clean < 0 {
+		s.clean = len(ahead)
+	}
+	return -1
+}
+
+// firstLoneCR returns the index of the first CR in b that no LF follows,
+// one ending b included (in a line read, that is a CR at the end of a
+// buffer full or of the source), or -1.
+func firstLoneCR(b []byte) int {
+	for i := 0; ; i += 2 {
+		j := bytes.IndexByte(b[i:], '\r')
+		if j < 0 {
+			return -1
+		}
+		if i += j; i+1 == len(b) || b[i+1] != '\n' {
+			return i
+		}
+	}
+}
+
+// cutAtCR ends b, what ReadSlice returned with err, at b[i], a lone CR
+// (loneCR), and reads the rest of the source with such CRs as line ends,
+// through crReader; the line then ends there, err nil. A CR at the end of
+// a buffer full is taken as a line end: crReader drops an LF that follows
+// it.
+func (s *lineSplitter) cutAtCR(b []byte, i int, err error) ([]byte, error) {
+	if err != nil && err != bufio.ErrBufferFull && err != io.EOF {
+		return b, err
+	}
+	s.crEnds = true
+	cr := &crReader{r: bytes.NewReader(bytes.Clone(b[i+1:])), cr: true}
+	if err != io.EOF {
+		cr.r = io.MultiReader(cr.r, s.br)
+	}
+	s.br = bufio.NewReaderSize(cr, bufSize)
+	return b[:i], nil
+}
+
 // next returns the next target line, trimmed, or, for a line longer than
 // MaxLineBytes, its truncated start with long set. The slice is valid until
 // the next call. At the end it returns io.EOF, and it never reads past it (a
 // terminal would block). A partial line cut off by a read error is dropped.
+// A line ends at an LF, a CRLF, or a CR alone.
 func (s *lineSplitter) next() (line []byte, long bool, err error) {
 	for !s.eof {
 		b, err := s.br.ReadSlice('\n')
 		if !s.started && (err == nil || err == bufio.ErrBufferFull || err == io.EOF) && s.utf16(b, err) {
 			continue
+		}
+		if i := s.loneCR(b); i >= 0 {
+			b, err = s.cutAtCR(b, i, err)
 		}
 		switch {
 		case err == bufio.ErrBufferFull:
@@ -130,6 +203,9 @@ func (s *lineSplitter) skipLong(chunk []byte) ([]byte, error) {
 			break
 		}
 		chunk, err = s.br.ReadSlice('\n')
+		if i := s.loneCR(chunk); i >= 0 {
+			chunk, err = s.cutAtCR(chunk, i, err)
+		}
 	}
 	if err == io.EOF {
 		s.eof = true
@@ -196,4 +272,44 @@ func firstNonSpace(b []byte) int {
 		}
 	}
 	return -1
+}
+
+// crReader turns each CR, alone or before an LF, into one LF.
+type crReader struct {
+	r  io.Reader
+	cr bool // the last byte read was a CR: an LF first is its pair, dropped
+}
+
+func (c *crReader) Read(p []byte) (int, error) {
+	for {
+		n, err := c.r.Read(p)
+		w, r := 0, 0
+		if c.cr && n > 0 {
+			c.cr = false
+			if p[0] == '\n' {
+				r = 1
+			}
+		}
+		for r < n {
+			i := bytes.IndexByte(p[r:n], '\r')
+			if i < 0 {
+				w += copy(p[w:], p[r:n])
+				break
+			}
+			w += copy(p[w:], p[r:r+i])
+			p[w] = '\n'
+			w++
+			r += i + 1
+			if r == n {
+				c.cr = true
+			} else if p[r] == '\n' {
+				r++
+			}
+		}
+		// Nothing left when the read was the LF of a CRLF cut in two:
+		// read again rather than return 0 bytes and no error.
+		if w > 0 || err != nil || n == 0 {
+			return w, err
+		}
+	}
 }
