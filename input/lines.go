@@ -166,7 +166,9 @@ func (s *lineSplitter) next() (line []byte, long bool, err error) {
 		s.lineNo++
 		b = s.stripBOM(trimEOL(b))
 		raw := len(b)
-		b = bytes.TrimSpace(b)
+		if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == bom[0] {
+			b = trimBOMs(b)
+		}
 		if len(b) == 0 || b[0] == '#' {
 			continue
 		}
@@ -233,6 +235,18 @@ func (s *lineSplitter) stripBOM(b []byte) []byte {
 	return bytes.TrimPrefix(b, bom)
 }
 
+// trimBOMs drops byte order marks, and the white space after each, from
+// the start of a trimmed line. One after white space ("  \ufeffhttp://h/",
+// a file joined to a line of blanks) or after another (a tool that adds
+// its own to a file that had one) made the line an invalid target, as a
+// mark at the very start once did.
+func trimBOMs(b []byte) []byte {
+	for bytes.HasPrefix(b, bom) {
+		b = bytes.TrimSpace(b[len(bom):])
+	}
+	return b
+}
+
 func trimEOL(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {
 		b = b[:n-1]
@@ -262,11 +276,16 @@ func cutComment(b []byte) []byte {
 }
 
 // firstNonSpace returns the index of the first byte that is not ASCII
-// white space, or -1.
+// white space or part of a byte order mark (as trimBOMs skips them), or -1.
 func firstNonSpace(b []byte) int {
-	for i, c := range b {
-		switch c {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
 		case ' ', '\t', '\r', '\n', '\v', '\f':
+		case bom[0]:
+			if !bytes.HasPrefix(b[i:], bom) {
+				return i
+			}
+			i += len(bom) - 1
 		default:
 			return i
 		}
