@@ -269,7 +269,9 @@ func cutComment(b []byte) []byte {
 		}
 		i += j
 		if c := b[i-1]; c == ' ' || c == '\t' {
-			return bytes.TrimRight(b[:i], " \t")
+			// Trimmed as the line was: white space other than blanks
+			// ("\f", U+00A0) left before the comment ended the target.
+			return bytes.TrimSpace(b[:i])
 		}
 	}
 	return b

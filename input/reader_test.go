@@ -79,6 +79,17 @@ func TestReaderSourcesAndSeq(t *testing.T) {
 	}
 }
 
+// A comment after a target leaves the target trimmed as a whole line is,
+// whatever white space stood before the blank that starts the comment.
+func TestReaderCommentAfterSpace(t *testing.T) {
+	t.Parallel()
+	got := readAll(t, NewReader(Options{}, src("f", "a.example\f #x\nb.example\u00a0 #y\nc.example\v\t#z\n")))
+	want := []string{"a.example", "b.example", "c.example"}
+	if fmt.Sprint(inputs(got)) != fmt.Sprint(want) {
+		t.Fatalf("inputs\n got  %q\n want %q", inputs(got), want)
+	}
+}
+
 func TestReaderLongLines(t *testing.T) {
 	t.Parallel()
 	long := func(n int) string { return "https://example.com/" + strings.Repeat("a", n) }
