@@ -192,7 +192,8 @@ func defaultPort(u *url.URL) string {
 // The key names the host the requests reach, so spellings of one host
 // share its per-host limits: an IP address in its canonical form, an
 // IPv4-mapped IPv6 address ([::ffff:127.0.0.1]) as the IPv4 address it is
-// dialled as. The URL keeps what was written: it is the Host header the
+// dialled as, and a name without its trailing dot ("example.com." is
+// example.com). The URL keeps what was written: it is the Host header the
 // server sees.
 func HostKeyOf(rawURL string) string {
 	u, err := url.Parse(rawURL)
@@ -200,8 +201,12 @@ func HostKeyOf(rawURL string) string {
 		return ""
 	}
 	host := strings.ToLower(u.Hostname())
-	if a, err := netip.ParseAddr(host); err == nil && a.Zone() == "" {
-		host = a.Unmap().String()
+	if a, err := netip.ParseAddr(host); err == nil {
+		if a.Zone() == "" {
+			host = a.Unmap().String()
+		}
+	} else {
+		host = strings.TrimSuffix(host, ".")
 	}
 	return net.JoinHostPort(host, defaultPort(u))
 }

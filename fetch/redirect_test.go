@@ -448,6 +448,8 @@ func TestHostKeyOf(t *testing.T) {
 		{"http://[::ffff:127.0.0.1]:81/", "127.0.0.1:81"}, // dialled as IPv4
 		{"http://[::FFFF:7F00:1]/", "127.0.0.1:80"},
 		{"https://[64:ff9b::102:304]/", "[64:ff9b::102:304]:443"}, // NAT64: not the same host
+		{"http://name.example.:8080/", "name.example:8080"},
+		{"https://Name.Example./", "name.example:443"},
 		{"http://a.example:bad/", ""},
 	} {
 		if got := HostKeyOf(tc.url); got != tc.want {

@@ -33,7 +33,7 @@ type Target struct {
 	// HostKey is the scheduling key: lower-case host and port after
 	// normalisation ("example.com:443"), with spellings of one host made
 	// one, as HostKeyOf derives it from a URL ("[::ffff:10.0.0.1]:80"
-	// is "10.0.0.1:80").
+	// is "10.0.0.1:80", "example.com.:443" is "example.com:443").
 	HostKey string
 	// Invalid, when non-empty, says why the line is not a valid target.
 	Invalid string

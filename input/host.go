@@ -58,11 +58,18 @@ const reasonHyphen = "host label starts or ends with '-'"
 // into its HostKey: the host the requests reach, whatever the spelling, so
 // that its per-host limits are one (fetch.HostKeyOf derives the same). An
 // IPv4-mapped IPv6 address, which netip writes "::ffff:1.2.3.4", is
-// dialled as its IPv4 address. The URL keeps the host as written: it is
-// the Host header, which a server may route by.
+// dialled as its IPv4 address; a name's trailing dot ("example.com.", the
+// name written fully qualified) names the same host. The URL keeps the
+// host as written: it is the Host header, which a server may route by.
 func keyHost(host []byte, v6 bool) []byte {
-	if v6 && hasPrefix(host, "[::ffff:") && indexByte(host, '.') >= 0 {
-		return host[len("[::ffff:") : len(host)-1]
+	if v6 {
+		if hasPrefix(host, "[::ffff:") && indexByte(host, '.') >= 0 {
+			return host[len("[::ffff:") : len(host)-1]
+		}
+		return host
+	}
+	if n := len(host); host[n-1] == '.' { // not empty: appendHost refuses that
+		return host[:n-1]
 	}
 	return host
 }

@@ -40,7 +40,13 @@ func TestParse(t *testing.T) {
 		{"https://example.com/{x}|^", "https://example.com/%7Bx%7D%7C%5E", "example.com:443", false},
 		{"https://example.com/[a]:@!$&'()*+,;=", "https://example.com/[a]:@!$&'()*+,;=", "example.com:443", false},
 		{"https://my_host.example.com/", "https://my_host.example.com/", "my_host.example.com:443", false},
-		{"https://example.com./", "https://example.com./", "example.com.:443", false},
+		// A trailing dot names the same host: one HostKey, one set of
+		// per-host limits; the URL (the Host header) keeps it.
+		{"https://example.com./", "https://example.com./", "example.com:443", false},
+		{"http://Name.Example.:8080/x", "http://name.example.:8080/x", "name.example:8080", false},
+		{"name.example.", "https://name.example./", "name.example:443", true},
+		{"localhost.:3000", "https://localhost.:3000/", "localhost:3000", true},
+		{"https://bücher.example./", "https://xn--bcher-kva.example./", "xn--bcher-kva.example:443", false},
 		{"https://localhost:3000/x", "https://localhost:3000/x", "localhost:3000", false},
 		// User info is kept (basic auth) but is not part of the host key.
 		{"https://user:pa%3Ass@Example.com/", "https://user:pa%3Ass@example.com/", "example.com:443", false},

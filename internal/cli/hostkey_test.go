@@ -51,6 +51,7 @@ func TestPerHostLimitAcrossSpellings(t *testing.T) {
 		resolve   bool     // pin names to 127.0.0.1 (with --resolve): no DNS
 	}{
 		{"ipv4-mapped ipv6", []string{"127.0.0.1", "[::ffff:127.0.0.1]"}, false},
+		{"trailing dot", []string{"name.test", "name.test."}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newOneHost(t)
