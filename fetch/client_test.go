@@ -345,6 +345,35 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// A --resolve entry pins its name with or without a trailing dot, as the
+// HostKey takes them for one host: a miss went to DNS, which --resolve is
+// there to avoid.
+func TestResolveTrailingDot(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {})
+	port := portOf(t, ts.URL)
+	for _, tc := range []struct{ entry, host string }{
+		{"dot.test", "dot.test."},
+		{"dot.test.", "dot.test"},
+		{"Dot.Test.", "dot.test."},
+	} {
+		rs, err := ParseResolve(tc.entry + ":" + port + ":127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newTestClient(t, func(o *Options) { o.Resolve = []Resolve{rs} })
+		c.dial.lookupIP = func(_ context.Context, host string) ([]net.IPAddr, error) {
+			t.Errorf("--resolve %s: looked up %q", tc.entry, host)
+			return nil, &net.DNSError{Err: "no lookups in this test", Name: host, IsNotFound: true}
+		}
+		r := get(c, "http://"+tc.host+":"+port+"/")
+		wantKind(t, r, "")
+		if r.Status != 200 || r.IP != "127.0.0.1" {
+			t.Errorf("--resolve %s, host %s: status %d ip %q", tc.entry, tc.host, r.Status, r.IP)
+		}
+	}
+}
+
 func TestProxy(t *testing.T) {
 	t.Parallel()
 	px := serve(t, func(w http.ResponseWriter, r *http.Request) {

@@ -81,7 +81,7 @@ func newDialer(o Options) *dialer {
 			if err != nil {
 				continue // refused by Options.Validate
 			}
-			key := host + ":" + strconv.Itoa(r.Port)
+			key := strings.TrimSuffix(host, ".") + ":" + strconv.Itoa(r.Port)
 			for _, a := range r.Addrs {
 				if ip := net.ParseIP(a); ip != nil {
 					d.resolve[key] = append(d.resolve[key], ip)
@@ -93,12 +93,14 @@ func newDialer(o Options) *dialer {
 }
 
 // pinned returns the --resolve addresses for addr ("host:port"): an exact
-// host match first, then a "*" entry for the port.
+// host match first, then a "*" entry for the port. A trailing dot is
+// dropped on both sides: "name.example." is name.example (its HostKey is
+// one), and a miss would ask DNS.
 func (d *dialer) pinned(host, port string) []net.IP {
 	if d.resolve == nil {
 		return nil
 	}
-	if ips, ok := d.resolve[strings.ToLower(host)+":"+port]; ok {
+	if ips, ok := d.resolve[strings.TrimSuffix(strings.ToLower(host), ".")+":"+port]; ok {
 		return ips
 	}
 	return d.resolve["*:"+port]
