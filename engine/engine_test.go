@@ -366,6 +366,8 @@ func TestAnsweredBy(t *testing.T) {
 		{"http://[0:0::1]/", "[::1]:80", true},
 		{"http://bücher.example/", "xn--bcher-kva.example:80", true},
 		{"http://[::ffff:127.0.0.1]/", "127.0.0.1:80", true},
+		{"http://name.example.:8080/", "name.example:8080", true}, // the HostKey drops a trailing dot
+		{"http://Name.Example/", "name.example.:80", true},
 		{"", "a.test:80", true},
 	} {
 		if got := answeredBy(tc.final, tc.key); got != tc.want {

@@ -931,9 +931,10 @@ func answeredBy(finalURL, hostKey string) bool {
 // canonHost writes a host one way: an IP address in its canonical form, a
 // name in lower-case ASCII (punycode), as input.Parse writes host keys; a
 // redirect's Location may spell the same host otherwise ([0:0::1],
-// bücher.example).
+// bücher.example), or with a trailing dot (example.com.), which the HostKey
+// drops.
 func canonHost(h string) string {
-	h = strings.Trim(h, "[]")
+	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
 	if a, err := netip.ParseAddr(h); err == nil {
 		return a.Unmap().String()
 	}
