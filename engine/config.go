@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -37,20 +38,36 @@ type Limits struct {
 	// lets the engine run past a saturated host. 0 means DefaultWindow(c).
 	Window int
 	// MaxHostErrors is how many attempts in a row may fail at a host
-	// itself (refused, connect_timeout, timeout, reset, a dns lookup that
-	// timed out, a 429, or a 503 with Retry-After) before its other
-	// targets are skipped: each gets a result of kind skipped, without a
-	// request, for HostSkipFor; then the host is tried again
-	// (--max-host-errors). Any other answer from the host starts the count
-	// again. 0 never skips.
+	// itself (refused, connect_timeout, a timeout or a reset before any
+	// reply, a dns lookup that timed out, a 429, or a 503 with
+	// Retry-After) before its other targets are skipped: each gets a
+	// result of kind skipped, without a request, for SkipFor
+	// (--max-host-errors). So may fewer, from MinHostErrors on, that have
+	// kept failing for HostFailingFor: a host that answers 429 with
+	// Retry-After: 30 costs that long per attempt. Any other answer from
+	// the host starts the count again. After SkipFor the host is tried
+	// again, and its first failure skips it again. 0 never skips.
 	MaxHostErrors int
+	// SkipFor is how long a host's targets are skipped once it reached
+	// MaxHostErrors; 0 means DefaultSkipFor.
+	SkipFor time.Duration
 }
 
-// HostSkipFor is how long a host that reached Limits.MaxHostErrors has its
-// targets skipped. Long enough that a dead host costs a few requests per
-// period rather than a worker's time per target, short enough that one
-// back from an outage is fetched again within a long run.
-const HostSkipFor = 5 * time.Minute
+// DefaultSkipFor is Limits.SkipFor's default. Long enough that a dead host
+// costs a few requests per period rather than a worker's time per target,
+// short enough that one back from an outage is fetched again within a
+// long run.
+const DefaultSkipFor = 5 * time.Minute
+
+// MinHostErrors and HostFailingFor are the other way to Limits.MaxHostErrors:
+// that many failed attempts in a row, the first of them that long ago.
+const (
+	MinHostErrors  = 3
+	HostFailingFor = time.Minute
+)
+
+// skipFor returns the effective SkipFor.
+func (l Limits) skipFor() time.Duration { return cmp.Or(l.SkipFor, DefaultSkipFor) }
 
 // Retry says which failures are tried again and how long to wait.
 type Retry struct {
@@ -123,6 +140,9 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxHostErrors < 0 {
 		bad("--max-host-errors must not be negative, got %d", c.Limits.MaxHostErrors)
+	}
+	if c.Limits.SkipFor < 0 {
+		bad("engine: Limits.SkipFor must not be negative, got %s", c.Limits.SkipFor)
 	}
 	if c.Retry.Max < 0 {
 		bad("--retries must not be negative, got %d", c.Retry.Max)

@@ -52,6 +52,12 @@ func TestMaxHostErrors(t *testing.T) {
 		{"no such host is an answer", fail(fetch.KindDNS), 0, limit, deadTargets},
 		{"tls errors are answers", fail(fetch.KindTLS), 0, limit, deadTargets},
 		{"local shortages say nothing", fail(fetch.KindLocal), 0, limit, deadTargets},
+		{"a timeout after the reply began is an answer", func(int) fetch.Result {
+			return fetch.Result{Status: 200, Error: &fetch.Error{Kind: fetch.KindTimeout, Message: "reading the body"}}
+		}, 0, limit, deadTargets},
+		{"a proxy refusing fanout says nothing of the host", func(int) fetch.Result {
+			return fetch.Result{Error: &fetch.Error{Kind: fetch.KindRefused, Message: "x", Permanent: true}}
+		}, 0, limit, deadTargets},
 		{"a later hop's failure is the host's answer", func(int) fetch.Result {
 			return fetch.Result{Redirects: []fetch.Hop{{URL: "http://elsewhere/", Status: 302}},
 				Error: &fetch.Error{Kind: fetch.KindTimeout}}
@@ -127,16 +133,99 @@ func TestMaxHostErrors(t *testing.T) {
 	}
 }
 
-// TestSkipEnds: a skip lasts HostSkipFor; then the host's next target is
-// fetched, its failures counted afresh.
-func TestSkipEnds(t *testing.T) {
-	now := time.Now()
-	h := &host{skipUntil: now.Add(HostSkipFor), skipWhy: "x", failures: 3}
-	if !h.skipping(now) || !h.skipping(now.Add(HostSkipFor-time.Millisecond)) {
-		t.Fatal("not skipping within HostSkipFor")
+// TestJudge follows one host's count through the rules: N failures in a
+// row; fewer over HostFailingFor (a host whose every answer is a 429 with
+// Retry-After: 30 took 15 minutes to reach 30); an answer starting again;
+// failures of attempts in flight while the host is skipped adding nothing;
+// and after SkipFor, probation, the first failure skipping it again.
+func TestJudge(t *testing.T) {
+	t.Parallel()
+	c := testConfig()
+	c.Limits.MaxHostErrors = 5
+	c.Limits.SkipFor = time.Minute
+	s := newScheduler(context.Background(), c, nil, &Run{})
+	h := &host{key: "a:80", limit: 1}
+	fail := outcome{says: hostFailed, why: "429 Too Many Requests"}
+	t0 := time.Now()
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+
+	for i, d := range []time.Duration{0, 30 * time.Second} {
+		if s.judge(h, fail, at(d)); h.skipUntil != (time.Time{}) {
+			t.Fatalf("skipped after %d failures over %s", i+1, d)
+		}
 	}
-	if h.skipping(now.Add(HostSkipFor)) || h.failures != 0 || h.skipWhy != "" {
-		t.Fatalf("after HostSkipFor: skipping, or failures %d, why %q kept", h.failures, h.skipWhy)
+	s.judge(h, outcome{says: hostAnswered}, at(40*time.Second))
+	s.judge(h, fail, at(50*time.Second))
+	s.judge(h, fail, at(80*time.Second))
+	if s.judge(h, fail, at(100*time.Second)); h.skipUntil != (time.Time{}) {
+		t.Fatal("skipped after 3 failures over 50s, the count started again by an answer at 40s")
+	}
+	s.judge(h, fail, at(110*time.Second)) // the 4th over 60s
+	if want := at(110 * time.Second).Add(time.Minute); !h.skipUntil.Equal(want) {
+		t.Fatalf("skip until %v, want %v (4 failures over a minute)", h.skipUntil, want)
+	}
+	if !strings.Contains(h.skipWhy, "4 attempts in a row failed at this host over 1m00s (the last: 429 Too Many Requests)") {
+		t.Errorf("why %q", h.skipWhy)
+	}
+	why := h.skipWhy
+	s.judge(h, fail, at(120*time.Second)) // in flight when the skip began
+	if h.skipWhy != why || h.failures != 0 {
+		t.Errorf("a failure during the skip changed it: why %q, failures %d", h.skipWhy, h.failures)
+	}
+	if h.skipping(at(170*time.Second)) || !h.probing {
+		t.Fatal("after SkipFor: still skipping, or not on probation")
+	}
+	s.judge(h, fail, at(175*time.Second))
+	if !h.skipping(at(175*time.Second)) || !strings.Contains(h.skipWhy, "failed again when tried after a skip") {
+		t.Fatalf("on probation, a failure did not skip the host again: why %q", h.skipWhy)
+	}
+	h.skipping(at(240 * time.Second)) // the skip ends: on probation
+	s.judge(h, outcome{says: hostAnswered}, at(241*time.Second))
+	for i := range 4 {
+		if s.judge(h, fail, at(242*time.Second+time.Duration(i)*time.Second)); h.skipUntil != (time.Time{}) {
+			t.Fatalf("an answer after the skip kept the probation: skipped at the %d-th failure", i+1)
+		}
+	}
+	if s.judge(h, fail, at(250*time.Second)); h.skipUntil == (time.Time{}) {
+		t.Fatal("not skipped at the 5th failure in a row")
+	}
+}
+
+// TestSkipProbation: a host still down when its skip ends is skipped again
+// at its first failure, not after another --max-host-errors.
+func TestSkipProbation(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		if tg.HostKey == "dead:80" {
+			calls.Add(1)
+			return fetch.Result{Error: &fetch.Error{Kind: fetch.KindRefused, Message: "x"}}
+		}
+		return fetch.Result{Status: 200}
+	})
+	c := testConfig()
+	c.Limits.PerHost = 1
+	c.Limits.MaxHostErrors = 3
+	c.Limits.SkipFor = time.Second // then on probation, idle, for as long
+	c.Retry.Max = 0
+	var ts []fetch.Target
+	for i := range 20 {
+		ts = append(ts, target(i, "dead"))
+	}
+	src := SliceSource(ts)
+	later := 10 // from here the targets come after the skip ended
+	got := collect(t, mustEngine(t, c, f).Start(context.Background(), FuncSource(func() (fetch.Target, error) {
+		tg, err := src.Next()
+		if err == nil && tg.Seq == uint64(later) {
+			time.Sleep(1500 * time.Millisecond)
+		}
+		return tg, err
+	})))
+	if len(got) != len(ts) {
+		t.Fatalf("%d results for %d targets", len(got), len(ts))
+	}
+	if n := calls.Load(); n != 4 {
+		t.Errorf("%d attempts at the dead host, want 3 and 1 on probation", n)
 	}
 }
 

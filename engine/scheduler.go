@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/internal/humantime"
 )
 
 // task is one admitted target and its attempts so far. The scheduler owns
@@ -43,6 +44,9 @@ type host struct {
 	pausedUntil time.Time // Retry-After, 429 backoff or host-rate wait
 	inReady     bool
 	failures    int       // attempts in a row that failed at the host (hostFailed)
+	failingFrom time.Time // when the first of them ended
+	probing     bool      // a skip ended: the next failure starts another
+	probeUntil  time.Time // an idle host on probation is kept until then
 	skipUntil   time.Time // until then its targets are skipped (--max-host-errors)
 	skipWhy     string    // the failure that started the skip, for the results
 }
@@ -356,7 +360,9 @@ func (s *scheduler) admit(t fetch.Target) {
 }
 
 // skipping reports whether h's targets are being skipped now. A skip that
-// has run out is ended here: the host gets a fresh count.
+// has run out is ended here: the host is tried again, on probation (its
+// first failure skips it again, so a host still down costs at most
+// --per-host attempts a period, and one still saying "later" one wait).
 func (h *host) skipping(now time.Time) bool {
 	if h.skipUntil.IsZero() {
 		return false
@@ -364,30 +370,50 @@ func (h *host) skipping(now time.Time) bool {
 	if h.skipUntil.After(now) {
 		return true
 	}
-	h.skipUntil, h.skipWhy, h.failures = time.Time{}, "", 0
+	h.skipUntil, h.skipWhy, h.probing = time.Time{}, "", true
 	return false
 }
 
 // judge counts what an attempt said of its host, and starts skipping the
-// host's targets when --max-host-errors attempts in a row failed there.
+// host's targets when --max-host-errors attempts in a row failed there,
+// or at least MinHostErrors did over HostFailingFor, or the first attempt
+// after a skip failed.
 func (s *scheduler) judge(h *host, o outcome, now time.Time) {
-	switch o.says {
-	case hostAnswered:
-		h.failures = 0
-	case hostFailed:
-		h.failures++
-		if n := s.cfg.Limits.MaxHostErrors; n > 0 && h.failures >= n && !h.skipping(now) {
-			h.skipUntil = now.Add(HostSkipFor)
-			h.skipWhy = fmt.Sprintf("not fetched: %d attempts in a row failed at this host (the last: %s), "+
-				"so its targets are skipped for %s; --max-host-errors 0 fetches every one", h.failures, o.why, HostSkipFor)
-			h.failures = 0
-			for h.queue.len() > 0 {
-				s.skip(h.queue.popFront())
-			}
-			h.queue.release()
-			s.skipWaiting(h)
-		}
+	n := s.cfg.Limits.MaxHostErrors
+	switch {
+	case n == 0 || o.says == saysNothing:
+		return
+	case o.says == hostAnswered:
+		h.failures, h.failingFrom, h.probing = 0, time.Time{}, false
+		return
+	case h.skipping(now):
+		return // an attempt in flight when the skip began: nothing to add
 	}
+	if h.failures++; h.failures == 1 {
+		h.failingFrom = now
+	}
+	failing := now.Sub(h.failingFrom)
+	var why string
+	switch {
+	case h.probing:
+		why = fmt.Sprintf("not fetched: this host failed again when tried after a skip (%s)", o.why)
+	case h.failures >= n:
+		why = fmt.Sprintf("not fetched: %d attempts in a row failed at this host (the last: %s)", h.failures, o.why)
+	case h.failures >= MinHostErrors && failing >= HostFailingFor:
+		why = fmt.Sprintf("not fetched: %d attempts in a row failed at this host over %s (the last: %s)",
+			h.failures, humantime.Duration(failing), o.why)
+	default:
+		return
+	}
+	skipFor := s.cfg.Limits.skipFor()
+	h.skipUntil, h.probeUntil = now.Add(skipFor), now.Add(2*skipFor)
+	h.skipWhy = why + ", so its targets are skipped for " + humantime.Duration(skipFor) + " (--max-host-errors)"
+	h.failures, h.failingFrom, h.probing = 0, time.Time{}, false
+	for h.queue.len() > 0 {
+		s.skip(h.queue.popFront())
+	}
+	h.queue.release()
+	s.skipWaiting(h)
 }
 
 // skipWaiting takes h's targets waiting to retry out of the timer heap and
@@ -611,6 +637,8 @@ func (s *scheduler) forget(h *host, now time.Time) {
 	}
 	if h.skipping(now) {
 		at = maxTime(at, h.skipUntil) // a skipped host's next target is skipped too
+	} else if h.probing {
+		at = maxTime(at, h.probeUntil) // and after, it is on probation for as long
 	}
 	if h.lim != nil {
 		if missing := 1 - h.lim.TokensAt(now); missing > 0 {
@@ -829,10 +857,10 @@ const (
 // the failure in a few words. Counted as the host's failures are those
 // that cost a worker's time or ask for fewer requests, and that no other
 // URL on the host would escape: no connection, a timeout, a reset, a dns
-// lookup that timed out, a 429 or a 503 with Retry-After of its own. A
-// certificate error, a name that does not exist or a malformed reply cost
-// next to nothing each, and each result says more than a skip would: they
-// are answers.
+// lookup that timed out (each before any reply came), a 429 or a 503 with
+// Retry-After of its own. A certificate error, a name that does not exist
+// or a malformed reply cost next to nothing each, and each result says
+// more than a skip would: they are answers.
 func judgeHost(r *fetch.Result, own bool) (verdict, string) {
 	if r.Error == nil {
 		switch {
@@ -842,12 +870,20 @@ func judgeHost(r *fetch.Result, own bool) (verdict, string) {
 			// "Come back later", as a 429 says: the host is paused
 			// (or, asking for longer than --max-retry-wait, left to its
 			// reply), and one that keeps saying it holds the run.
-			return hostFailed, fmt.Sprintf("%d with Retry-After %s", r.Status, r.RetryAfter)
+			return hostFailed, fmt.Sprintf("%d with Retry-After %s", r.Status, humantime.Duration(r.RetryAfter))
 		}
 		return hostAnswered, ""
 	}
-	if len(r.Redirects) > 0 {
-		return hostAnswered, "" // a later hop's failure
+	if len(r.Redirects) > 0 || r.Status != 0 {
+		// A later hop's failure, or one after the reply began (a body
+		// too slow, an endless stream, a reset mid-body): the host
+		// answered, and its other URLs may well be quick.
+		return hostAnswered, ""
+	}
+	if r.Error.Permanent {
+		// A proxy refusing fanout (its credentials, its rules): every
+		// host fails alike, none is at fault.
+		return saysNothing, ""
 	}
 	switch r.Error.Kind {
 	case fetch.KindRefused, fetch.KindConnectTimeout, fetch.KindTimeout, fetch.KindReset:

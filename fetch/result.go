@@ -241,9 +241,10 @@ const (
 	KindOther ErrorKind = "other"
 )
 
-// Kinds lists every error kind in a stable order, for summaries and docs.
+// Kinds lists every error kind in a stable order, for summaries and docs;
+// a kind added later goes at the end.
 var Kinds = []ErrorKind{
 	KindInvalidURL, KindDNS, KindRefused, KindConnectTimeout, KindTLS,
 	KindTimeout, KindReset, KindProtocol, KindTooManyRedirects, KindCanceled,
-	KindSkipped, KindLocal, KindOther,
+	KindLocal, KindOther, KindSkipped,
 }

@@ -288,7 +288,7 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		line("", "%d failed for want of this machine's resources (open files, ports, a local address): lower -c, or raise ulimit -n", n)
 	}
 	if n := s.kinds[fetch.KindSkipped]; n > 0 {
-		line("", "%d not fetched: their hosts had failed too many attempts in a row (--max-host-errors; 0 fetches every one)", n)
+		line("", "%d skipped: their hosts had failed too many attempts in a row (--max-host-errors; 0 never skips)", n)
 	}
 	for i, f := range s.failures {
 		label := ""

@@ -278,7 +278,7 @@ func TestSummarySkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "errors        timeout 2  canceled 1  skipped 6\n" +
-		"              6 not fetched: their hosts had failed too many attempts in a row (--max-host-errors; 0 fetches every one)\n" +
+		"              6 skipped: their hosts had failed too many attempts in a row (--max-host-errors; 0 never skips)\n" +
 		"failed        timeout         http://a/0\n" +
 		"              timeout         http://a/1\n" +
 		"              and 7 more (1 of them canceled, 6 skipped)\n"

@@ -362,7 +362,7 @@ on stdin; the input files must not have changed since the run started.
 
 The flags that set only how fast and how patiently targets are fetched
 (-c, --per-host, --rate, --host-rate, --window, --retries, --max-retry-wait,
---timeout, --connect-timeout) may be given to change them for this session,
+--max-host-errors, --timeout, --connect-timeout) may be given to change them for this session,
 say a lower -c after a run that ran out of memory or file descriptors; the
 run's recorded command line stays as it was. What is fetched, and how the
 results are written, cannot change within a run.`,
