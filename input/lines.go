@@ -120,15 +120,17 @@ func firstLoneCR(b []byte) int {
 // (loneCR), and reads the rest of the source with such CRs as line ends,
 // through crReader; the line then ends there, err nil. A CR at the end of
 // a buffer full is taken as a line end: crReader drops an LF that follows
-// it.
+// it. A read error that came with b comes after the lines b still holds,
+// as it does for LF lines: their targets are not lost with it.
 func (s *lineSplitter) cutAtCR(b []byte, i int, err error) ([]byte, error) {
-	if err != nil && err != bufio.ErrBufferFull && err != io.EOF {
-		return b, err
-	}
 	s.crEnds = true
 	cr := &crReader{r: bytes.NewReader(bytes.Clone(b[i+1:])), cr: true}
-	if err != io.EOF {
+	switch err {
+	case io.EOF:
+	case nil, bufio.ErrBufferFull:
 		cr.r = io.MultiReader(cr.r, s.br)
+	default:
+		cr.r = io.MultiReader(cr.r, errReader{err})
 	}
 	s.br = bufio.NewReaderSize(cr, bufSize)
 	return b[:i], nil
@@ -294,6 +296,11 @@ func firstNonSpace(b []byte) int {
 	}
 	return -1
 }
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // crReader turns each CR, alone or before an LF, into one LF.
 type crReader struct {
