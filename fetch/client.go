@@ -138,7 +138,8 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 	}
 	if err != nil {
 		kind := c.kind(ctx, actx, err, ht)
-		r.Error = &Error{Kind: kind, Message: c.message(err, kind, ht, start), Transient: kind == KindDNS && dnsTimedOut(err), Permanent: permanent(err)}
+		r.Error = &Error{Kind: kind, Message: c.message(err, kind, ht, start), Transient: kind == KindDNS && dnsTimedOut(err),
+			Permanent: permanent(err), Proxy: proxyFault(err, ht)}
 	}
 	return r
 }
@@ -284,9 +285,9 @@ func (c *Client) message(err error, kind ErrorKind, ht *hopTrace, start time.Tim
 	case kind == KindTLS && unknownAuthority(err):
 		return trimError(err) + " (" + unknownIssuer(err) + "; --cacert FILE trusts a private CA; -k skips verification)"
 	case kind == KindConnectTimeout && ht != nil && ht.tunnelTimedOut():
-		return fmt.Sprintf("no tunnel within %v (--connect-timeout): proxy %s did not answer CONNECT", c.o.ConnectTimeout, ht.unansweredProxy())
+		return fmt.Sprintf("no tunnel within %s (--connect-timeout): proxy %s did not answer CONNECT", humantime.Duration(c.o.ConnectTimeout), ht.unansweredProxy())
 	case kind == KindConnectTimeout:
-		return fmt.Sprintf("no connection within %v (--connect-timeout): %s", c.o.ConnectTimeout, trimError(err))
+		return fmt.Sprintf("no connection within %s (--connect-timeout): %s", humantime.Duration(c.o.ConnectTimeout), trimError(err))
 	case kind == KindReset && errors.Is(err, io.ErrUnexpectedEOF) && ht != nil && !ht.answered():
 		// The same error ends a connection lost before the response
 		// headers were complete (HTTP/1 cut inside them; HTTP/2 lost

@@ -63,7 +63,7 @@ func AppendMillis(b []byte, ms float64) []byte {
 		b = append2(b, total%60)
 		return append(b, 's')
 	}
-	min := total / 60
+	min := (total + 30) / 60 // rounded, as the doc says: 7170s is 2h00m
 	b = strconv.AppendInt(b, min/60, 10)
 	b = append(b, 'h')
 	b = append2(b, min%60)
