@@ -43,10 +43,11 @@ type Limits struct {
 	// Retry-After) before its other targets are skipped: each gets a
 	// result of kind skipped, without a request, for SkipFor
 	// (--max-host-errors). So may fewer, from MinHostErrors on, that have
-	// kept failing for HostFailingFor: a host that answers 429 with
-	// Retry-After: 30 costs that long per attempt. Any other answer from
-	// the host starts the count again. After SkipFor the host is tried
-	// again, and its first failure skips it again. 0 never skips.
+	// kept failing for HostFailingPer times MaxHostErrors: a host that
+	// answers 429 with Retry-After: 30 costs that long per attempt. Any
+	// other answer from the host starts the count again. After SkipFor the
+	// host is tried again, and its first failure skips it again. 0 never
+	// skips.
 	MaxHostErrors int
 	// SkipFor is how long a host's targets are skipped once it reached
 	// MaxHostErrors; 0 means DefaultSkipFor.
@@ -59,11 +60,13 @@ type Limits struct {
 // long run.
 const DefaultSkipFor = 5 * time.Minute
 
-// MinHostErrors and HostFailingFor are the other way to Limits.MaxHostErrors:
-// that many failed attempts in a row, the first of them that long ago.
+// MinHostErrors and HostFailingPer are the other way to
+// Limits.MaxHostErrors: that many failed attempts in a row, the first of
+// them HostFailingPer times MaxHostErrors ago (a minute at 30), so that a
+// user who raises --max-host-errors to be patient gets more time too.
 const (
 	MinHostErrors  = 3
-	HostFailingFor = time.Minute
+	HostFailingPer = 2 * time.Second
 )
 
 // skipFor returns the effective SkipFor.

@@ -58,6 +58,9 @@ func TestMaxHostErrors(t *testing.T) {
 		{"a proxy refusing fanout says nothing of the host", func(int) fetch.Result {
 			return fetch.Result{Error: &fetch.Error{Kind: fetch.KindRefused, Message: "x", Permanent: true}}
 		}, 0, limit, deadTargets},
+		{"an unreachable proxy says nothing of the host", func(int) fetch.Result {
+			return fetch.Result{Error: &fetch.Error{Kind: fetch.KindRefused, Message: "x", Proxy: true}}
+		}, 0, limit, deadTargets},
 		{"a later hop's failure is the host's answer", func(int) fetch.Result {
 			return fetch.Result{Redirects: []fetch.Hop{{URL: "http://elsewhere/", Status: 302}},
 				Error: &fetch.Error{Kind: fetch.KindTimeout}}
@@ -134,14 +137,15 @@ func TestMaxHostErrors(t *testing.T) {
 }
 
 // TestJudge follows one host's count through the rules: N failures in a
-// row; fewer over HostFailingFor (a host whose every answer is a 429 with
-// Retry-After: 30 took 15 minutes to reach 30); an answer starting again;
+// row; fewer over N times HostFailingPer (a host whose every answer is a
+// 429 with Retry-After: 30 took 15 minutes to reach 30); an answer
+// starting again;
 // failures of attempts in flight while the host is skipped adding nothing;
 // and after SkipFor, probation, the first failure skipping it again.
 func TestJudge(t *testing.T) {
 	t.Parallel()
 	c := testConfig()
-	c.Limits.MaxHostErrors = 5
+	c.Limits.MaxHostErrors = 30 // 3 over a minute
 	c.Limits.SkipFor = time.Minute
 	s := newScheduler(context.Background(), c, nil, &Run{})
 	h := &host{key: "a:80", limit: 1}
@@ -181,13 +185,25 @@ func TestJudge(t *testing.T) {
 	}
 	h.skipping(at(240 * time.Second)) // the skip ends: on probation
 	s.judge(h, outcome{says: hostAnswered}, at(241*time.Second))
-	for i := range 4 {
+	for i := range 29 {
 		if s.judge(h, fail, at(242*time.Second+time.Duration(i)*time.Second)); h.skipUntil != (time.Time{}) {
 			t.Fatalf("an answer after the skip kept the probation: skipped at the %d-th failure", i+1)
 		}
 	}
-	if s.judge(h, fail, at(250*time.Second)); h.skipUntil == (time.Time{}) {
-		t.Fatal("not skipped at the 5th failure in a row")
+	if s.judge(h, fail, at(272*time.Second)); h.skipUntil == (time.Time{}) {
+		t.Fatal("not skipped at the 30th failure in a row")
+	}
+
+	// A patient --max-host-errors is patient in time too: 1000 allows
+	// 2000 s of failures, not one minute's.
+	c.Limits.MaxHostErrors = 1000
+	s = newScheduler(context.Background(), c, nil, &Run{})
+	h = &host{key: "b:80", limit: 1}
+	for i := range 5 {
+		s.judge(h, fail, at(time.Duration(i)*time.Minute))
+	}
+	if h.skipUntil != (time.Time{}) {
+		t.Errorf("--max-host-errors 1000 skipped after 5 failures over 4 minutes")
 	}
 }
 
@@ -196,9 +212,12 @@ func TestJudge(t *testing.T) {
 func TestSkipProbation(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int64
+	third := make(chan struct{})
 	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
 		if tg.HostKey == "dead:80" {
-			calls.Add(1)
+			if calls.Add(1) == 3 {
+				close(third)
+			}
 			return fetch.Result{Error: &fetch.Error{Kind: fetch.KindRefused, Message: "x"}}
 		}
 		return fetch.Result{Status: 200}
@@ -206,7 +225,7 @@ func TestSkipProbation(t *testing.T) {
 	c := testConfig()
 	c.Limits.PerHost = 1
 	c.Limits.MaxHostErrors = 3
-	c.Limits.SkipFor = time.Second // then on probation, idle, for as long
+	c.Limits.SkipFor = 2 * time.Second // then on probation, idle, for as long
 	c.Retry.Max = 0
 	var ts []fetch.Target
 	for i := range 20 {
@@ -217,7 +236,11 @@ func TestSkipProbation(t *testing.T) {
 	got := collect(t, mustEngine(t, c, f).Start(context.Background(), FuncSource(func() (fetch.Target, error) {
 		tg, err := src.Next()
 		if err == nil && tg.Seq == uint64(later) {
-			time.Sleep(1500 * time.Millisecond)
+			// The skip begins at the third failure; the target comes
+			// half-way through the probation that follows it (SkipFor
+			// to 2 SkipFor after), whatever the machine's load.
+			<-third
+			time.Sleep(3 * c.Limits.SkipFor / 2)
 		}
 		return tg, err
 	})))
@@ -315,5 +338,25 @@ func TestSkipEndsRetryWaits(t *testing.T) {
 		if r.Error == nil || r.Error.Kind == fetch.KindCanceled {
 			t.Errorf("target %d: %+v, want its timeout or skipped", i, r.Error)
 		}
+	}
+}
+
+// TestForgetPushesOneEvent: a skipped host goes idle once per target (each
+// skipped at once), and each time forget looked when to look again: an
+// event each, by the thousand for a list of one dead host, where one will
+// do.
+func TestForgetPushesOneEvent(t *testing.T) {
+	t.Parallel()
+	c := testConfig()
+	c.Limits.MaxHostErrors = 30
+	s := newScheduler(context.Background(), c, nil, &Run{})
+	now := time.Now()
+	h := &host{key: "a:80", limit: 1, skipUntil: now.Add(time.Minute), probeUntil: now.Add(2 * time.Minute)}
+	s.hosts[h.key] = h
+	for i := range 1000 {
+		s.forget(h, now.Add(time.Duration(i)*time.Millisecond))
+	}
+	if len(s.events) != 1 {
+		t.Errorf("%d events for one idle host, want 1", len(s.events))
 	}
 }

@@ -47,6 +47,7 @@ type host struct {
 	failingFrom time.Time // when the first of them ended
 	probing     bool      // a skip ended: the next failure starts another
 	probeUntil  time.Time // an idle host on probation is kept until then
+	expireAt    time.Time // the latest expire event pushed for it (forget)
 	skipUntil   time.Time // until then its targets are skipped (--max-host-errors)
 	skipWhy     string    // the failure that started the skip, for the results
 }
@@ -376,7 +377,7 @@ func (h *host) skipping(now time.Time) bool {
 
 // judge counts what an attempt said of its host, and starts skipping the
 // host's targets when --max-host-errors attempts in a row failed there,
-// or at least MinHostErrors did over HostFailingFor, or the first attempt
+// or at least MinHostErrors did over HostFailingPer each, or the first attempt
 // after a skip failed.
 func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 	n := s.cfg.Limits.MaxHostErrors
@@ -399,7 +400,7 @@ func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 		why = fmt.Sprintf("not fetched: this host failed again when tried after a skip (%s)", o.why)
 	case h.failures >= n:
 		why = fmt.Sprintf("not fetched: %d attempts in a row failed at this host (the last: %s)", h.failures, o.why)
-	case h.failures >= MinHostErrors && failing >= HostFailingFor:
+	case h.failures >= MinHostErrors && failing >= time.Duration(n)*HostFailingPer:
 		why = fmt.Sprintf("not fetched: %d attempts in a row failed at this host over %s (the last: %s)",
 			h.failures, humantime.Duration(failing), o.why)
 	default:
@@ -650,7 +651,14 @@ func (s *scheduler) forget(h *host, now time.Time) {
 		}
 	}
 	if at.After(now) {
-		heap.Push(&s.events, event{at: at, host: h, expire: true})
+		// One event a host: an idle host's pending falls to 0 once per
+		// target, as often as targets come for a skipped one, and an
+		// event each would pile up by the thousand. One already due at
+		// or after at looks again then.
+		if at.After(h.expireAt) {
+			h.expireAt = at
+			heap.Push(&s.events, event{at: at, host: h, expire: true})
+		}
 		return
 	}
 	delete(s.hosts, h.key)
@@ -880,9 +888,9 @@ func judgeHost(r *fetch.Result, own bool) (verdict, string) {
 		// answered, and its other URLs may well be quick.
 		return hostAnswered, ""
 	}
-	if r.Error.Permanent {
-		// A proxy refusing fanout (its credentials, its rules): every
-		// host fails alike, none is at fault.
+	if r.Error.Permanent || r.Error.Proxy {
+		// A proxy refusing fanout (its credentials, its rules), or one
+		// that cannot be had: every host fails alike, none is at fault.
 		return saysNothing, ""
 	}
 	switch r.Error.Kind {

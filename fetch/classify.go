@@ -197,6 +197,16 @@ func isTLSError(err error) bool {
 		errors.As(err, &opErr) && opErr.Op == "remote error"
 }
 
+// proxyFault reports whether err is the proxy's failure, not the
+// target's: net/http's "proxyconnect" (the dial of an http(s) proxy, its
+// own TLS handshake), or a tunnel request the proxy never answered.
+func proxyFault(err error, ht *hopTrace) bool {
+	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "proxyconnect" {
+		return true
+	}
+	return ht != nil && ht.unansweredProxy() != ""
+}
+
 // fallbackable reports whether a failed https attempt for a bare host may
 // be retried over http: nothing listened, the connect timed out, or the
 // peer does not speak TLS (the target, not a proxy on the way). A

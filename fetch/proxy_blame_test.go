@@ -48,3 +48,41 @@ func TestBrokenCONNECTAnswerNamesProxy(t *testing.T) {
 		})
 	}
 }
+
+// A proxy that cannot be reached, or does not answer the tunnel request,
+// is marked Error.Proxy (the engine then blames no target host); a
+// target that cannot be reached directly is not.
+func TestProxyFault(t *testing.T) {
+	t.Parallel()
+	silent := connServer(t, loopback(t), func(c net.Conn) { io.Copy(io.Discard, c) })
+	for _, tc := range []struct {
+		name, proxy, url string
+		want             bool
+	}{
+		{"proxy refuses connections", "http://" + closedAddr(t), "http://site.test/", true},
+		{"proxy silent to CONNECT", "http://" + silent, "https://secure.test/", true},
+		{"no proxy, target refuses", "", "http://" + closedAddr(t) + "/", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newTestClient(t, func(o *Options) {
+				o.Proxy = tc.proxy
+				o.ConnectTimeout = 200 * time.Millisecond
+				o.Timeout = 5 * time.Second
+			})
+			r := get(c, tc.url)
+			if r.Error == nil || r.Error.Proxy != tc.want {
+				t.Errorf("error %+v, want Proxy %v", r.Error, tc.want)
+			}
+		})
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln := loopback(t)
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

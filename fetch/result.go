@@ -178,6 +178,10 @@ type Error struct {
 	// with a 4xx (407: it wants other credentials). It is not part of the
 	// output.
 	Permanent bool `json:"-"`
+	// Proxy marks a failure of the proxy on the way rather than the
+	// target: an http(s) proxy that could not be reached or did not
+	// answer the tunnel request. It is not part of the output.
+	Proxy bool `json:"-"`
 }
 
 // Error returns "kind: message", so that a result's error prints as one
