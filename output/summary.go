@@ -66,9 +66,16 @@ type Summary struct {
 	maxMillis  float64
 	latency    *hdrhistogram.Histogram
 	duplicates uint64
-	first      time.Time // the earliest StartedAt of a result with a latency
-	last       time.Time // the latest StartedAt + Timing.Total
-	failures   []failure // the first listedFailures failed targets, Ctrl-C's canceled apart
+	first      time.Time   // the earliest StartedAt of a result with a latency
+	last       time.Time   // the latest StartedAt + Timing.Total
+	failures   []failure   // the first listedFailures failed targets, Ctrl-C's canceled apart
+	skipped    []hostCount // the first listedFailures hosts with skipped targets (--max-host-errors)
+}
+
+// hostCount is a host and how many of its targets were skipped.
+type hostCount struct {
+	host string
+	n    int64
 }
 
 // listedFailures is how many failed targets the summary names: enough to
@@ -126,6 +133,9 @@ func (s *Summary) Add(r *fetch.Result) {
 	s.classes[StatusClass(r.Status)]++
 	if r.Error != nil {
 		s.kinds[r.Error.Kind]++
+		if r.Error.Kind == fetch.KindSkipped {
+			s.countSkipped(r)
+		}
 	}
 	if !ok && s.listsLocked(r) {
 		s.failures = append(s.failures, newFailure(r))
@@ -144,6 +154,25 @@ func (s *Summary) Add(r *fetch.Result) {
 				s.last = end
 			}
 		}
+	}
+}
+
+// countSkipped counts skipped r under its host, for the first hosts: the
+// summary names them (a scan of many hosts said only "N skipped"). A
+// result without its URL (collect's raw path) is counted, not named.
+func (s *Summary) countSkipped(r *fetch.Result) {
+	if r.URL == "" {
+		return
+	}
+	host := fetch.HostKeyOf(r.URL)
+	for i := range s.skipped {
+		if s.skipped[i].host == host {
+			s.skipped[i].n++
+			return
+		}
+	}
+	if len(s.skipped) < listedFailures {
+		s.skipped = append(s.skipped, hostCount{host, 1})
 	}
 }
 
@@ -289,6 +318,18 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	}
 	if n := s.kinds[fetch.KindSkipped]; n > 0 {
 		line("", "%d skipped: their hosts had failed too many attempts in a row (--max-host-errors; 0 never skips)", n)
+		if len(s.skipped) > 0 {
+			var named int64
+			hosts := make([]string, 0, len(s.skipped)+1)
+			for _, h := range s.skipped {
+				hosts = append(hosts, fmt.Sprintf("%s %d", Escape(h.host), h.n))
+				named += h.n
+			}
+			if n > named {
+				hosts = append(hosts, fmt.Sprintf("others %d", n-named))
+			}
+			line("", "skipped hosts: %s", strings.Join(hosts, ", "))
+		}
 	}
 	for i, f := range s.failures {
 		label := ""
@@ -370,6 +411,9 @@ type SummaryJSON struct {
 	// Errors counts results by error kind; kinds that did not occur are
 	// left out.
 	Errors map[string]int64 `json:"errors"`
+	// SkippedHosts counts the skipped targets (--max-host-errors) of the
+	// first five hosts that had any, by host:port; omitted when none.
+	SkippedHosts map[string]int64 `json:"skipped_hosts,omitempty"`
 	// FailedTargets are the first five failed targets, Ctrl-C's canceled
 	// ones apart, credentials hidden; Error is their kind, or "" when the
 	// status was refused by --accept.
@@ -440,6 +484,12 @@ func (s *Summary) JSON(wall time.Duration) SummaryJSON {
 	}
 	for _, f := range s.failures {
 		j.FailedTargets = append(j.FailedTargets, FailedTarget{Input: f.input, Status: f.status, Error: string(f.kind)})
+	}
+	for _, h := range s.skipped {
+		if j.SkippedHosts == nil {
+			j.SkippedHosts = map[string]int64{}
+		}
+		j.SkippedHosts[h.host] = h.n
 	}
 	if s.latency.TotalCount() > 0 {
 		pct := s.percentilesLocked()

@@ -270,20 +270,25 @@ func TestSummarySkipped(t *testing.T) {
 		if i < 2 {
 			kind = fetch.KindTimeout
 		}
-		s.Add(&fetch.Result{Input: fmt.Sprintf("http://a/%d", i), Error: &fetch.Error{Kind: kind, Message: "x"}})
+		s.Add(&fetch.Result{Input: fmt.Sprintf("http://a/%d", i), URL: fmt.Sprintf("http://a/%d", i), Error: &fetch.Error{Kind: kind, Message: "x"}})
 	}
+	s.Add(&fetch.Result{Input: "http://b/", Error: &fetch.Error{Kind: fetch.KindSkipped}}) // collect's raw path: no URL
 	s.Add(&fetch.Result{Input: "http://b/", Error: &fetch.Error{Kind: fetch.KindCanceled}})
 	var b bytes.Buffer
 	if err := s.Write(&b, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	want := "errors        timeout 2  canceled 1  skipped 6\n" +
-		"              6 skipped: their hosts had failed too many attempts in a row (--max-host-errors; 0 never skips)\n" +
+	want := "errors        timeout 2  canceled 1  skipped 7\n" +
+		"              7 skipped: their hosts had failed too many attempts in a row (--max-host-errors; 0 never skips)\n" +
+		"              skipped hosts: a:80 6, others 1\n" +
 		"failed        timeout         http://a/0\n" +
 		"              timeout         http://a/1\n" +
-		"              and 7 more (1 of them canceled, 6 skipped)\n"
+		"              and 8 more (1 of them canceled, 7 skipped)\n"
 	if !bytes.Contains(b.Bytes(), []byte(want)) {
 		t.Errorf("summary:\n%s\nwant it to hold:\n%s", b.String(), want)
+	}
+	if j := s.JSON(time.Second); len(j.SkippedHosts) != 1 || j.SkippedHosts["a:80"] != 6 {
+		t.Errorf("skipped_hosts %v, want a:80 6", j.SkippedHosts)
 	}
 }
 
