@@ -376,9 +376,9 @@ func (h *host) skipping(now time.Time) bool {
 }
 
 // judge counts what an attempt said of its host, and starts skipping the
-// host's targets when --max-host-errors attempts in a row failed there,
-// or at least MinHostErrors did over HostFailingPer each, or the first attempt
-// after a skip failed.
+// host's targets when --max-host-errors attempts in a row failed there, or
+// at least MinHostErrors did over HostFailingPer times --max-host-errors
+// (a minute at 30), or the first attempt after a skip failed.
 func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 	n := s.cfg.Limits.MaxHostErrors
 	switch {
