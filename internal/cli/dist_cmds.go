@@ -512,15 +512,18 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		// Workers send each result as its JSON Lines record: write it
 		// through, decoding nothing but what the summary counts.
 		opts.Raw = func(r *fetch.Result, line []byte) error {
-			if r.Input == "" && sum.Lists(r) {
-				// The summary names the first failed targets: decode
-				// the input of those few (into a copy: r is reused).
+			skipped := r.Error != nil && r.Error.Kind == fetch.KindSkipped && r.URL == ""
+			if r.Input == "" && sum.Lists(r) || skipped {
+				// The summary names the first failed targets, and the
+				// hosts skipped: decode the input and URL of those
+				// (into a copy: r is reused).
 				var in struct {
 					Input string `json:"input"`
+					URL   string `json:"url"`
 				}
 				if json.Unmarshal(line, &in) == nil {
 					named := *r
-					named.Input = in.Input
+					named.Input, named.URL = in.Input, in.URL
 					r = &named
 				}
 			}

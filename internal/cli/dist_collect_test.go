@@ -176,7 +176,48 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 		}
 	}
 	// --summary-json, which collect takes too, says the same.
-	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	sum, b := readSummaryJSON(t, filepath.Join(dir, "summary.json"))
+	if sum.Results != 4 || sum.Failed != 2 || !sum.Complete || len(sum.FailedTargets) != 2 || !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone1") && !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone2") {
+		t.Errorf("summary JSON: %s", b)
+	}
+}
+
+// collect -f jsonl writes the workers' records through without decoding
+// their URLs; the summary still names the hosts skipped
+// (--max-host-errors), as the main command's does.
+func TestCollectSummaryNamesSkippedHosts(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	dead := "127.0.0.1:" + closedPort(t)
+	var targets []string
+	for i := range 6 {
+		targets = append(targets, fmt.Sprintf("http://%s/%d", dead, i))
+	}
+	if code, _, errOut := runCLI(t, "", append([]string{"submit", "--nats", url, "--run", "skips", "-q"}, targets...)...); code != ExitOK {
+		t.Fatalf("submit: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", "skips", "--exit-when-done", "-q", "-c", "1",
+		"--retries", "0", "--max-host-errors", "2"); code != ExitOK {
+		t.Fatalf("worker: exit %d: %s", code, errOut)
+	}
+	dir := t.TempDir()
+	code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "skips", "-f", "jsonl", "-o", filepath.Join(dir, "out.jsonl"),
+		"--summary-json", filepath.Join(dir, "summary.json"))
+	if code != ExitFailures {
+		t.Fatalf("collect: exit %d, want %d: %s", code, ExitFailures, errOut)
+	}
+	if want := "skipped hosts: " + dead + " 4\n"; !strings.Contains(errOut, want) {
+		t.Errorf("the summary does not hold %q:\n%s", strings.TrimSpace(want), errOut)
+	}
+	if sum, b := readSummaryJSON(t, filepath.Join(dir, "summary.json")); sum.SkippedHosts[dead] != 4 {
+		t.Errorf("summary JSON: %s", b)
+	}
+}
+
+// readSummaryJSON reads a --summary-json file, and returns it decoded and
+// as written.
+func readSummaryJSON(t *testing.T, name string) (output.SummaryJSON, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +225,5 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 	if err := json.Unmarshal(b, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.Results != 4 || sum.Failed != 2 || !sum.Complete || len(sum.FailedTargets) != 2 || !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone1") && !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone2") {
-		t.Errorf("summary JSON: %s", b)
-	}
+	return sum, b
 }
