@@ -176,15 +176,19 @@ func TestJudge(t *testing.T) {
 	if h.skipWhy != why || h.failures != 0 {
 		t.Errorf("a failure during the skip changed it: why %q, failures %d", h.skipWhy, h.failures)
 	}
-	if h.skipping(at(170*time.Second)) || !h.probing {
+	if h.skipping(at(170*time.Second)) || !h.probing(at(170*time.Second)) {
 		t.Fatal("after SkipFor: still skipping, or not on probation")
 	}
 	s.judge(h, fail, at(175*time.Second))
 	if !h.skipping(at(175*time.Second)) || !strings.Contains(h.skipWhy, "failed again when tried after a skip") {
 		t.Fatalf("on probation, a failure did not skip the host again: why %q", h.skipWhy)
 	}
-	h.skipping(at(240 * time.Second)) // the skip ends: on probation
-	s.judge(h, outcome{says: hostAnswered}, at(241*time.Second))
+	if !h.probing(at(240 * time.Second)) {
+		t.Fatal("not on probation after the second skip")
+	}
+	if s.judge(h, outcome{says: hostAnswered}, at(241*time.Second)); h.probing(at(241 * time.Second)) {
+		t.Fatal("an answer did not end the probation")
+	}
 	for i := range 29 {
 		if s.judge(h, fail, at(242*time.Second+time.Duration(i)*time.Second)); h.skipUntil != (time.Time{}) {
 			t.Fatalf("an answer after the skip kept the probation: skipped at the %d-th failure", i+1)
@@ -351,7 +355,7 @@ func TestForgetPushesOneEvent(t *testing.T) {
 	c.Limits.MaxHostErrors = 30
 	s := newScheduler(context.Background(), c, nil, &Run{})
 	now := time.Now()
-	h := &host{key: "a:80", limit: 1, skipUntil: now.Add(time.Minute), probeUntil: now.Add(2 * time.Minute)}
+	h := &host{key: "a:80", limit: 1, skipUntil: now.Add(time.Minute)}
 	s.hosts[h.key] = h
 	for i := range 1000 {
 		s.forget(h, now.Add(time.Duration(i)*time.Millisecond))

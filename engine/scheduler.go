@@ -45,11 +45,9 @@ type host struct {
 	inReady     bool
 	failures    int       // attempts in a row that failed at the host (hostFailed)
 	failingFrom time.Time // when the first of them ended
-	probing     bool      // a skip ended: the next failure starts another
-	probeUntil  time.Time // an idle host on probation is kept until then
 	expireAt    time.Time // the latest expire event pushed for it (forget)
-	skipUntil   time.Time // until then its targets are skipped (--max-host-errors)
-	skipWhy     string    // the failure that started the skip, for the results
+	skipUntil   time.Time // the end of its last skip (--max-host-errors); zero once it answered
+	skipWhy     string    // the failure that started the last skip, for the results
 }
 
 type outcomeKind int
@@ -360,20 +358,14 @@ func (s *scheduler) admit(t fetch.Target) {
 	s.markReady(h, now)
 }
 
-// skipping reports whether h's targets are being skipped now. A skip that
-// has run out is ended here: the host is tried again, on probation (its
-// first failure skips it again, so a host still down costs at most
-// --per-host attempts a period, and one still saying "later" one wait).
-func (h *host) skipping(now time.Time) bool {
-	if h.skipUntil.IsZero() {
-		return false
-	}
-	if h.skipUntil.After(now) {
-		return true
-	}
-	h.skipUntil, h.skipWhy, h.probing = time.Time{}, "", true
-	return false
-}
+// skipping reports whether h's targets are being skipped now.
+func (h *host) skipping(now time.Time) bool { return h.skipUntil.After(now) }
+
+// probing reports whether h is on probation: skipped before, and not
+// answered since. Its first failure skips it again, so a host still down
+// costs at most --per-host attempts a period, and one still saying "later"
+// one wait.
+func (h *host) probing(now time.Time) bool { return !h.skipUntil.IsZero() && !h.skipping(now) }
 
 // judge counts what an attempt said of its host, and starts skipping the
 // host's targets when --max-host-errors attempts in a row failed there, or
@@ -385,7 +377,7 @@ func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 	case n == 0 || o.says == saysNothing:
 		return
 	case o.says == hostAnswered:
-		h.failures, h.failingFrom, h.probing = 0, time.Time{}, false
+		h.failures, h.failingFrom, h.skipUntil = 0, time.Time{}, time.Time{}
 		return
 	case h.skipping(now):
 		return // an attempt in flight when the skip began: nothing to add
@@ -396,7 +388,7 @@ func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 	failing := now.Sub(h.failingFrom)
 	var why string
 	switch {
-	case h.probing:
+	case h.probing(now):
 		why = fmt.Sprintf("not fetched: this host failed again when tried after a skip (%s)", o.why)
 	case h.failures >= n:
 		why = fmt.Sprintf("not fetched: %d attempts in a row failed at this host (the last: %s)", h.failures, o.why)
@@ -407,9 +399,9 @@ func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 		return
 	}
 	skipFor := s.cfg.Limits.skipFor()
-	h.skipUntil, h.probeUntil = now.Add(skipFor), now.Add(2*skipFor)
+	h.skipUntil = now.Add(skipFor)
 	h.skipWhy = why + ", so its targets are skipped for " + humantime.Duration(skipFor) + " (--max-host-errors)"
-	h.failures, h.failingFrom, h.probing = 0, time.Time{}, false
+	h.failures, h.failingFrom = 0, time.Time{}
 	for h.queue.len() > 0 {
 		s.skip(h.queue.popFront())
 	}
@@ -638,8 +630,8 @@ func (s *scheduler) forget(h *host, now time.Time) {
 	}
 	if h.skipping(now) {
 		at = maxTime(at, h.skipUntil) // a skipped host's next target is skipped too
-	} else if h.probing {
-		at = maxTime(at, h.probeUntil) // and after, it is on probation for as long
+	} else if h.probing(now) {
+		at = maxTime(at, h.skipUntil.Add(s.cfg.Limits.skipFor())) // and after, it is on probation for as long
 	}
 	if h.lim != nil {
 		if missing := 1 - h.lim.TokensAt(now); missing > 0 {

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -87,16 +88,8 @@ func TestReaderReadErrorAfterCRLines(t *testing.T) {
 	t.Parallel()
 	for _, sep := range []string{"\n", "\r\n", "\r"} {
 		text := "http://a.example/" + sep + "http://b.example/" + sep + "http://c.exa"
-		r := NewReader(Options{}, Source{Name: "s", R: io.MultiReader(strings.NewReader(text), iotest.ErrReader(fmt.Errorf("boom")))})
-		var got []string
-		var err error
-		for {
-			var tg fetch.Target
-			if tg, err = r.Next(); err != nil {
-				break
-			}
-			got = append(got, tg.Input)
-		}
+		r := NewReader(Options{}, Source{Name: "s", R: &failingReader{r: strings.NewReader(text), err: errors.New("boom")}})
+		got, err := readToError(r)
 		if want := []string{"http://a.example/", "http://b.example/"}; fmt.Sprint(got) != fmt.Sprint(want) || err == nil ||
 			!strings.Contains(err.Error(), "line 2: boom") {
 			t.Errorf("lines ended by %q: targets %q, error %v; want %q and the error after line 2", sep, got, err, want)

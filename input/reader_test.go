@@ -43,6 +43,19 @@ func inputs(ts []fetch.Target) []string {
 	return out
 }
 
+// readToError drains r up to its first error, io.EOF included, and
+// returns the inputs read before it with the error.
+func readToError(r *Reader) ([]string, error) {
+	var got []string
+	for {
+		tg, err := r.Next()
+		if err != nil {
+			return got, err
+		}
+		got = append(got, tg.Input)
+	}
+}
+
 func src(name, text string) Source { return Source{Name: name, R: strings.NewReader(text)} }
 
 func TestReaderSourcesAndSeq(t *testing.T) {
@@ -245,15 +258,7 @@ func TestReaderError(t *testing.T) {
 		Source{Name: "broken.txt", R: &failingReader{r: strings.NewReader("b.example\nc.exa"), err: boom}},
 		src("never", "d.example\n"),
 	)
-	var got []string
-	var err error
-	for {
-		var tg fetch.Target
-		if tg, err = r.Next(); err != nil {
-			break
-		}
-		got = append(got, tg.Input)
-	}
+	got, err := readToError(r)
 	if fmt.Sprint(got) != "[a.example b.example]" {
 		t.Errorf("targets before the error: %q", got)
 	}
