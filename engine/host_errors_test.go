@@ -216,9 +216,13 @@ func TestJudge(t *testing.T) {
 func TestSkipProbation(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int64
-	third := make(chan struct{})
+	firstRead, third := make(chan struct{}), make(chan struct{})
 	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
 		if tg.HostKey == "dead:80" {
+			// As in TestMaxHostErrors: the first targets all queued
+			// before the first answer, else a loaded machine lets the
+			// host go idle between them, forgotten with its count.
+			<-firstRead
 			if calls.Add(1) == 3 {
 				close(third)
 			}
@@ -240,6 +244,7 @@ func TestSkipProbation(t *testing.T) {
 	got := collect(t, mustEngine(t, c, f).Start(context.Background(), FuncSource(func() (fetch.Target, error) {
 		tg, err := src.Next()
 		if err == nil && tg.Seq == uint64(later) {
+			close(firstRead)
 			// The skip begins at the third failure; the target comes
 			// half-way through the probation that follows it (SkipFor
 			// to 2 SkipFor after), whatever the machine's load.
