@@ -46,8 +46,9 @@ type Limits struct {
 	// kept failing for HostFailingPer times MaxHostErrors: a host that
 	// answers 429 with Retry-After: 30 costs that long per attempt. Any
 	// other answer from the host starts the count again. After SkipFor the
-	// host is tried again, and its first failure skips it again. 0 never
-	// skips.
+	// host is tried again, and its first failure skips it again. A host
+	// asking with Retry-After for longer than Retry.MaxWait is skipped at
+	// once, for as long as it asked. 0 never skips.
 	MaxHostErrors int
 	// SkipFor is how long a host's targets are skipped once it reached
 	// MaxHostErrors; 0 means DefaultSkipFor.
@@ -81,8 +82,10 @@ type Retry struct {
 	// also timeout, reset, 502 and 504. A request with another method is
 	// never retried after a redirect. The result is the last attempt's.
 	Max int
-	// MaxWait is the longest Retry-After the engine honours (--max-retry-wait).
-	// A server asking for longer gets no retry: its reply is the result.
+	// MaxWait is the longest Retry-After the engine waits for
+	// (--max-retry-wait). A server asking for longer gets no retry: its
+	// reply is the result, and unless MaxHostErrors is 0 its host's other
+	// targets are skipped for as long as it asked.
 	MaxWait time.Duration
 	// Base and Cap shape the exponential backoff with full jitter used when
 	// the server gives no Retry-After: a uniform wait in

@@ -37,7 +37,12 @@ func TestMaxHostErrors(t *testing.T) {
 		{"resets", fail(fetch.KindReset), 0, limit, limit},
 		{"429s", func(int) fetch.Result { return fetch.Result{Status: 429} }, 0, limit, limit},
 		{"429s, retried", func(int) fetch.Result { return fetch.Result{Status: 429} }, 2, limit, limit},
-		{"503s with Retry-After", func(int) fetch.Result { return fetch.Result{Status: 503, RetryAfter: time.Hour} }, 2, limit, limit},
+		{"503s with Retry-After", func(int) fetch.Result { return fetch.Result{Status: 503, RetryAfter: time.Second} }, 0, limit, limit},
+		// Asking for longer than --max-retry-wait, the first answer is
+		// honoured for the rest: none is sent before the hour is up.
+		{"a 503 with Retry-After beyond --max-retry-wait", func(int) fetch.Result { return fetch.Result{Status: 503, RetryAfter: time.Hour} }, 2, limit, 1},
+		{"a 429 with Retry-After beyond --max-retry-wait", func(int) fetch.Result { return fetch.Result{Status: 429, RetryAfter: time.Hour} }, 0, limit, 1},
+		{"0 never skips, even for a Retry-After", func(int) fetch.Result { return fetch.Result{Status: 503, RetryAfter: time.Hour} }, 0, 0, deadTargets},
 		{"503s without are answers", func(int) fetch.Result { return fetch.Result{Status: 503} }, 0, limit, deadTargets},
 		{"dns lookups timing out", func(int) fetch.Result {
 			return fetch.Result{Error: &fetch.Error{Kind: fetch.KindDNS, Message: "x", Transient: true}}
@@ -208,6 +213,51 @@ func TestJudge(t *testing.T) {
 	}
 	if h.skipUntil != (time.Time{}) {
 		t.Errorf("--max-host-errors 1000 skipped after 5 failures over 4 minutes")
+	}
+}
+
+// TestJudgeHoldOff: a host asking with Retry-After for longer than
+// --max-retry-wait is skipped at once, for as long as it asked; an answer
+// in flight asking for longer still extends it; after it, the host is on
+// probation as after any skip.
+func TestJudgeHoldOff(t *testing.T) {
+	t.Parallel()
+	c := testConfig()
+	c.Retry.MaxWait = 30 * time.Second
+	s := newScheduler(context.Background(), c, nil, &Run{})
+	h := &host{key: "a:80", limit: 1}
+	t0 := time.Now()
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	hold := func(d time.Duration) outcome {
+		return outcome{says: hostFailed, why: "503 with Retry-After " + d.String(), holdOff: d}
+	}
+
+	s.judge(h, hold(2*time.Hour), t0)
+	if want := at(2 * time.Hour); !h.skipUntil.Equal(want) {
+		t.Fatalf("skip until %v, want %v: the first such answer skips for what it asked", h.skipUntil, want)
+	}
+	for _, part := range []string{"asked to be left alone (503 with Retry-After 2h0m0s)", "longer than --max-retry-wait 30.0s", "skipped for 2h00m"} {
+		if !strings.Contains(h.skipWhy, part) {
+			t.Errorf("why %q lacks %q", h.skipWhy, part)
+		}
+	}
+	s.judge(h, hold(time.Hour), at(time.Minute)) // in flight, asking for less
+	if want := at(2 * time.Hour); !h.skipUntil.Equal(want) {
+		t.Errorf("a shorter ask in flight moved the skip's end to %v", h.skipUntil)
+	}
+	s.judge(h, hold(3*time.Hour), at(time.Minute))
+	if want := at(time.Minute + 3*time.Hour); !h.skipUntil.Equal(want) {
+		t.Errorf("skip until %v, want %v: a longer ask extends it", h.skipUntil, want)
+	}
+	if !h.probing(at(4 * time.Hour)) {
+		t.Error("not on probation after the skip")
+	}
+
+	c.Limits.MaxHostErrors = 0
+	s = newScheduler(context.Background(), c, nil, &Run{})
+	h = &host{key: "b:80", limit: 1}
+	if s.judge(h, hold(time.Hour), t0); h.skipUntil != (time.Time{}) {
+		t.Error("--max-host-errors 0 skipped a host")
 	}
 }
 

@@ -68,6 +68,9 @@ type outcome struct {
 	slow  bool          // the host answered 429: lower its concurrency
 	says  verdict       // attemptRetry, attemptDone: what the attempt says of its host
 	why   string        // with says == hostFailed: the failure, for a skip's results
+	// attemptDone: the host asked, with Retry-After, to be left alone for
+	// this long, beyond --max-retry-wait; its targets are skipped as long.
+	holdOff time.Duration
 }
 
 // event is a timer-heap entry: a retry falling due, a host's pause ending,
@@ -370,7 +373,9 @@ func (h *host) probing(now time.Time) bool { return !h.skipUntil.IsZero() && !h.
 // judge counts what an attempt said of its host, and starts skipping the
 // host's targets when --max-host-errors attempts in a row failed there, or
 // at least MinHostErrors did over HostFailingPer times --max-host-errors
-// (a minute at 30), or the first attempt after a skip failed.
+// (a minute at 30), or the first attempt after a skip failed, or the host
+// asked with Retry-After for longer than --max-retry-wait (then for that
+// long).
 func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 	n := s.cfg.Limits.MaxHostErrors
 	switch {
@@ -379,15 +384,23 @@ func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 	case o.says == hostAnswered:
 		h.failures, h.failingFrom, h.skipUntil = 0, time.Time{}, time.Time{}
 		return
-	case h.skipping(now):
+	case h.skipping(now) && !now.Add(o.holdOff).After(h.skipUntil):
 		return // an attempt in flight when the skip began: nothing to add
 	}
 	if h.failures++; h.failures == 1 {
 		h.failingFrom = now
 	}
 	failing := now.Sub(h.failingFrom)
+	skipFor := s.cfg.Limits.skipFor()
 	var why string
 	switch {
+	case o.holdOff > 0:
+		// Its other targets would get the same answer, and each one
+		// sent would be a request it asked not to have: honoured by
+		// sending none for as long, not by hammering sooner.
+		skipFor = o.holdOff
+		why = "not fetched: this host asked to be left alone (" + o.why + "), longer than --max-retry-wait " +
+			humantime.Duration(s.cfg.Retry.MaxWait)
 	case h.probing(now):
 		why = fmt.Sprintf("not fetched: this host failed again when tried after a skip (%s)", o.why)
 	case h.failures >= n:
@@ -398,7 +411,6 @@ func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 	default:
 		return
 	}
-	skipFor := s.cfg.Limits.skipFor()
 	h.skipUntil = now.Add(skipFor)
 	h.skipWhy = why + ", so its targets are skipped for " + humantime.Duration(skipFor) + " (--max-host-errors)"
 	h.failures, h.failingFrom = 0, time.Time{}
@@ -829,8 +841,14 @@ func (s *scheduler) attempt(tk *task) {
 	// The target is done (out of retries, or not retried), but a
 	// Retry-After its host sent within --max-retry-wait still holds for
 	// the host's other targets: they wait it out as a retry would have.
-	var pause time.Duration
-	if own && r.RetryAfter > 0 && r.RetryAfter <= s.cfg.Retry.MaxWait {
+	// One beyond it has them skipped for as long (judge), rather than
+	// waited for past the user's patience or sent regardless.
+	var pause, holdOff time.Duration
+	switch {
+	case own && r.RetryAfter > s.cfg.Retry.MaxWait:
+		holdOff = r.RetryAfter
+		why = fmt.Sprintf("%d with Retry-After %s", r.Status, humantime.Duration(r.RetryAfter))
+	case own && r.RetryAfter > 0:
 		pause = r.RetryAfter
 	}
 	if slow || pause > 0 {
@@ -841,7 +859,7 @@ func (s *scheduler) attempt(tk *task) {
 		s.outcomes <- outcome{kind: hostNotice, task: tk, slow: slow, delay: pause, pause: pause > 0}
 	}
 	s.deliver(r)
-	s.outcomes <- outcome{kind: attemptDone, task: tk, says: says, why: why}
+	s.outcomes <- outcome{kind: attemptDone, task: tk, says: says, why: why, holdOff: holdOff}
 }
 
 // verdict is what one attempt says of its host, for --max-host-errors.
