@@ -7,11 +7,13 @@ import (
 
 // TestMistypedCommand: a first argument that reads as a subcommand
 // mistyped was fetched as a bare host, a DNS lookup of "reprot"; it is a
-// usage error that names the command meant. Words that are not near a
+// usage error that names the command meant, as is a flag's name written
+// as a command ("fanout version"). Words that are not near a
 // command, and anything written as a host or URL, are still targets.
 func TestMistypedCommand(t *testing.T) {
 	t.Parallel()
 	root := newRoot(Env{})
+	root.InitDefaultVersionFlag() // as Execute does
 	for _, tc := range []struct {
 		args []string
 		says string // "" for no refusal
@@ -20,6 +22,8 @@ func TestMistypedCommand(t *testing.T) {
 		{[]string{"rusn"}, "did you mean runs?"},
 		{[]string{"shwo", "1"}, "did you mean show?"},
 		{[]string{"reusme"}, "did you mean resume?"},
+		{[]string{"version"}, "did you mean --version?"}, // as go and kubectl have it
+		{[]string{"quiet"}, "did you mean --quiet?"},
 		{[]string{"intranet"}, ""},
 		{[]string{"localhost"}, ""},
 		{[]string{"report.example"}, ""},
@@ -39,5 +43,8 @@ func TestMistypedCommand(t *testing.T) {
 	// from looking the word up in DNS: it would go to a closed loopback port.)
 	if code, _, errOut := runCLI(t, "", "--resolve", "*:443:127.0.0.1", "--resolve", "*:80:127.0.0.1", "--retries", "0", "reprot", "last"); code != ExitUsage || !strings.Contains(errOut, "did you mean report?") {
 		t.Errorf("fanout reprot last: exit %d, stderr %q; want %d and the suggestion", code, errOut, ExitUsage)
+	}
+	if code, _, errOut := runCLI(t, "", "--resolve", "*:443:127.0.0.1", "--resolve", "*:80:127.0.0.1", "--retries", "0", "version"); code != ExitUsage || !strings.Contains(errOut, "did you mean --version?") {
+		t.Errorf("fanout version: exit %d, stderr %q; want %d and the suggestion", code, errOut, ExitUsage)
 	}
 }

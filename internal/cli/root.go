@@ -145,6 +145,12 @@ func mistypedCommand(cmd *cobra.Command, args []string) error {
 		return usageError{fmt.Errorf("%q is not a command (did you mean %s?); to fetch a host of that name, write https://%s/",
 			args[0], strings.Join(s, " or "), args[0])}
 	}
+	// "fanout version", as go and kubectl have it: a flag's name written
+	// as a command.
+	if f := cmd.Flags().Lookup(args[0]); f != nil {
+		return usageError{fmt.Errorf("%q is not a command (did you mean --%s?); to fetch a host of that name, write https://%s/",
+			args[0], f.Name, args[0])}
+	}
 	return nil
 }
 
