@@ -11,9 +11,10 @@
 // (or NewWithFetcher to plug in your own transport). Engine.Start runs a
 // Source (an *input.Reader, SliceSource, FuncSource) and returns a Run: read
 // Run.Results until it is closed, then check Run.Err for a source that failed
-// to read. Run.Drain finishes gracefully, Run.Stop abandons the run, and
-// cancelling the context aborts it. Results are fetch.Result values; package
-// output writes them in fanout's formats.
+// to read (or a context that ended the run before it read a target).
+// Run.Drain finishes gracefully, Run.Stop abandons the run, and cancelling
+// the context aborts it. Results are fetch.Result values; package output
+// writes them in fanout's formats.
 package engine
 
 import (
@@ -199,9 +200,11 @@ type dropRequest struct {
 	panicked any // what drop panicked with; set before done is closed
 }
 
-// Err returns the error that stopped reading the source early, if any. It
-// is meaningful once Results is closed; before that it returns nil. It is
-// safe to call from any goroutine at any time.
+// Err returns the error that stopped reading the source early, if any: the
+// Source's own, or ctx's (see Start) when it ended the run before a single
+// target was read, since then no result says so. It is meaningful once
+// Results is closed; before that it returns nil. It is safe to call from
+// any goroutine at any time.
 func (r *Run) Err() error {
 	if p := r.err.Load(); p != nil {
 		return *p
@@ -222,9 +225,12 @@ func (r *Run) Stats() Stats {
 
 // Start begins a run over src. Cancelling ctx aborts it: attempts in flight
 // end with kind canceled (timeout when ctx's deadline passed), and the
-// targets taken from src but not yet started with canceled. Read Results
-// until it is closed, also after cancelling: the run's goroutines wait to
-// hand over their results until then; Stop cancels and discards them.
+// targets taken from src but not yet started with canceled. A ctx already
+// done reads no target: Results closes at once, and Err returns ctx's
+// error, as it does whenever ctx ends a run before its first target was
+// read. Read Results until it is closed, also after cancelling: the run's
+// goroutines wait to hand over their results until then; Stop cancels and
+// discards them.
 //
 // The engine reads up to the look-ahead window ahead of the finished
 // targets. A Source blocked in Next when the run ends is abandoned: Next
@@ -245,6 +251,7 @@ func (e *Engine) Start(ctx context.Context, src Source) *Run {
 	}
 	// The run's own context, for Stop; the loop cancels it when the run
 	// ends, which releases it from ctx.
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Run{
 		results: make(chan fetch.Result, min(e.cfg.Limits.Concurrency, maxBuffer)),
@@ -254,6 +261,7 @@ func (e *Engine) Start(ctx context.Context, src Source) *Run {
 		cancel:  cancel,
 	}
 	s := newScheduler(ctx, e.cfg, e.fetcher, r)
+	s.parent = parent
 	go s.loop(src)
 	return r
 }

@@ -100,6 +100,7 @@ func (h *eventHeap) Pop() any {
 // field below except those documented otherwise, so it needs no locks.
 type scheduler struct {
 	ctx     context.Context
+	parent  context.Context // the caller's, which ctx derives from; not cancelled by Stop
 	cfg     Config
 	fetcher Fetcher
 	run     *Run
@@ -133,6 +134,7 @@ const maxBuffer = 4096
 func newScheduler(ctx context.Context, cfg Config, f Fetcher, r *Run) *scheduler {
 	s := &scheduler{
 		ctx:      ctx,
+		parent:   ctx,
 		cfg:      cfg,
 		fetcher:  f,
 		run:      r,
@@ -200,7 +202,17 @@ func (s *scheduler) loop(src Source) {
 	errc := make(chan error, 1)
 	stop := make(chan struct{})
 	var inNext atomic.Bool
-	go reader(src, in, errc, stop, s.run.ended, &inNext)
+	if err := s.ctx.Err(); err != nil {
+		// Cancelled before it began: a cancel reads nothing more, so
+		// this run reads nothing at all. Reading targets only to give
+		// each a canceled result would take a whole window of them from
+		// the source (an unbounded one never runs dry), and the ones
+		// taken would be lost to a caller who reads it again.
+		s.stopped = err
+		in = nil
+	} else {
+		go reader(src, in, errc, stop, s.run.ended, &inNext)
+	}
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -286,6 +298,14 @@ func (s *scheduler) loop(src Source) {
 	}
 	s.wg.Wait()
 	s.run.cancel()
+	if srcErr == nil && s.run.read.Load() == 0 && s.stopped != nil && !errors.Is(s.stopped, errDrained) {
+		// The caller's context ended the run before it read a target:
+		// no result can say so, and an empty run with no error would
+		// pass for an empty input. Once a target is read, its canceled
+		// result tells, as in any cancel. nil after Stop, which the
+		// caller asked for.
+		srcErr = s.parent.Err()
+	}
 	if srcErr != nil {
 		s.run.err.Store(&srcErr)
 	}

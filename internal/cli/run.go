@@ -161,7 +161,15 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	})
 	wall := time.Since(start)
 	stopWatch()
-	if w.reorder != nil && w.reorder.Pending() > 0 && w.err == nil && !interrupted && ctx.Err() == nil && run.Err() == nil {
+	// A run the context ended before it read a target gives the
+	// context's error as its own: here that is an interrupt (a second
+	// Ctrl-C, or one before the run began: exit 130), not an input that
+	// failed to read (exit 3).
+	srcErr := run.Err()
+	if cerr := runCtx.Err(); cerr != nil && errors.Is(srcErr, cerr) {
+		srcErr = nil
+	}
+	if w.reorder != nil && w.reorder.Pending() > 0 && w.err == nil && !interrupted && ctx.Err() == nil && srcErr == nil {
 		// Every target had a result, yet some wait for an earlier one:
 		// they were never written. Say so rather than call the run done.
 		w.err = fmt.Errorf("--ordered: %d results still wait for result %d, which never came", w.reorder.Pending(), w.reorder.Next())
@@ -174,7 +182,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	var shortInput error // a resume's input ended before targets the run has results for
 	if rc != nil {
 		// Before closing the output: the last commit syncs it.
-		complete := !interrupted && ctx.Err() == nil && w.err == nil && run.Err() == nil
+		complete := !interrupted && ctx.Err() == nil && w.err == nil && srcErr == nil
 		if reach := rc.priorReach(); complete && src.read.Load() < reach {
 			// Not the input the run read (stdin, given again shorter or
 			// not at all): the targets past its end are not done.
@@ -199,14 +207,14 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		prog.Stop()
 	}
 	sum.SetDuplicates(src.dups.Load())
-	if src.read.Load() == 0 && w.err == nil && run.Err() == nil && !interrupted && ctx.Err() == nil {
+	if src.read.Load() == 0 && w.err == nil && srcErr == nil && !interrupted && ctx.Err() == nil {
 		// Also under -q: a CI step whose list came out empty (a generator
 		// that failed, a wrong path in a glob) would otherwise pass as a
 		// clean run of nothing.
 		fmt.Fprintf(env.Stderr, "fanout: warning: no targets in the input: it was empty, or every line was blank or a comment\n")
 	}
 	sj := sum.JSON(wall)
-	sj.Complete = !interrupted && ctx.Err() == nil && w.err == nil && run.Err() == nil && shortInput == nil
+	sj.Complete = !interrupted && ctx.Err() == nil && w.err == nil && srcErr == nil && shortInput == nil
 	sj.NotFetched = unfetched
 	if rc.resumed() && whole.Results >= 0 {
 		sj.WholeRun = &output.WholeRunJSON{Results: whole.Results, Accepted: whole.Results - whole.Failed, Failed: whole.Failed}
@@ -259,8 +267,8 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	case w.err != nil:
 		fmt.Fprintf(env.Stderr, "fanout: writing results: %v\n", w.err)
 		return exitError{ExitIncomplete}
-	case run.Err() != nil:
-		fmt.Fprintf(env.Stderr, "fanout: reading targets: %v\n", run.Err())
+	case srcErr != nil:
+		fmt.Fprintf(env.Stderr, "fanout: reading targets: %v\n", srcErr)
 		return exitError{ExitIncomplete}
 	case shortInput != nil:
 		fmt.Fprintf(env.Stderr, "fanout: %v\n", shortInput)
