@@ -25,17 +25,23 @@ type Reorder struct {
 	pending int
 }
 
-// NewReorder returns a Reorder that passes results to emit in order.
+// NewReorder returns a Reorder that passes results to emit in order. It
+// panics if emit is nil.
 func NewReorder(emit func(*fetch.Result) error) *Reorder {
-	return &Reorder{emit: emit}
+	return NewReorderSkipping(emit, nil)
 }
 
 // NewReorderSkipping returns a Reorder that passes results to emit in
 // order, passing over the Seqs for which skip is true: they will never be
 // pushed (a resumed run does not fetch the targets it already has results
 // for), and waiting for them would hold every later result back. A nil
-// skip skips nothing.
+// skip skips nothing; a nil emit panics.
 func NewReorderSkipping(emit func(*fetch.Result) error, skip func(seq uint64) bool) *Reorder {
+	if emit == nil {
+		// Here, at the mistake: else the first Push in order panics with
+		// a nil dereference, often on a goroutine far from this call.
+		panic("output: NewReorder with a nil emit function")
+	}
 	o := &Reorder{emit: emit, skip: skip}
 	o.passSkipped()
 	return o

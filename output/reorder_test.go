@@ -3,6 +3,7 @@ package output
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/fanout/fanout/fetch"
@@ -147,5 +148,27 @@ func TestReorderSkipping(t *testing.T) {
 		if got[i] <= got[i-1] {
 			t.Fatalf("released %d after %d", got[i], got[i-1])
 		}
+	}
+}
+
+// A nil emit is the caller's slip: the constructor panics, in the caller's
+// goroutine and naming it, rather than the first Push in order with a nil
+// dereference (in the CLI, on the goroutine that reads the results).
+func TestNewReorderNilEmitPanics(t *testing.T) {
+	for name, build := range map[string]func(){
+		"NewReorder":                 func() { NewReorder(nil) },
+		"NewReorderSkipping":         func() { NewReorderSkipping(nil, nil) },
+		"NewReorderSkipping, a skip": func() { NewReorderSkipping(nil, func(uint64) bool { return false }) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var p any
+			func() {
+				defer func() { p = recover() }()
+				build()
+			}()
+			if msg, _ := p.(string); !strings.Contains(msg, "nil emit") {
+				t.Errorf("recovered %v, want a panic that names the nil emit", p)
+			}
+		})
 	}
 }
