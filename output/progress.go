@@ -195,8 +195,17 @@ func (pr *Progress) Add(r *fetch.Result) {
 // Waiting tells the bar how many targets wait to be retried (a backoff, a
 // server's Retry-After); it shows them beside the failed count, so that a run
 // whose last targets wait out a Retry-After of 30 s does not look hung.
-// n is called at each redraw and must be safe for concurrent use.
-func (pr *Progress) Waiting(n func() int64) { pr.waiting.Store(&n) }
+// n is called at each redraw and must be safe for concurrent use; a nil n
+// shows no count (as before the first call).
+func (pr *Progress) Waiting(n func() int64) {
+	if n == nil {
+		// Stored, it was called at the next redraw, on mpb's goroutine,
+		// where its panic ended the program.
+		pr.waiting.Store(nil)
+		return
+	}
+	pr.waiting.Store(&n)
+}
 
 // Stop removes the bar and waits until mpb has finished drawing, so that
 // whatever is printed next starts on a clean line. It may be called more

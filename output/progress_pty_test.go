@@ -149,3 +149,35 @@ func TestProgressCanceledNotDone(t *testing.T) {
 		t.Errorf("an ETA beside canceled targets:\n%q", got[i:])
 	}
 }
+
+// TestProgressWaitingNil: Waiting(nil) shows no waiting count. The nil
+// function was stored and called at the next redraw, on mpb's goroutine,
+// where its panic ended the whole program.
+func TestProgressWaitingNil(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		first func() int64 // given to Waiting before the nil; nil: none
+	}{
+		{"nil", nil},
+		{"nil after a count", func() int64 { return 7 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			slave, read := ptytest.Capture(t, 100, 24)
+			pr := NewProgress(slave, 10)
+			if tc.first != nil {
+				pr.Waiting(tc.first)
+			}
+			pr.Waiting(nil)
+			pr.Add(&fetch.Result{Status: 200})
+			time.Sleep(400 * time.Millisecond) // at least one refresh at 150ms
+			pr.Stop()
+			got := read()
+			if !strings.Contains(got, "1/10") {
+				t.Errorf("terminal output lacks the counts:\n%q", got)
+			}
+			if strings.Contains(got, "waiting") {
+				t.Errorf("a waiting count shown after Waiting(nil):\n%q", got)
+			}
+		})
+	}
+}
