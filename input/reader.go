@@ -81,8 +81,18 @@ type Reader struct {
 	atLine  int      // and line, 0 before the first target
 }
 
-// NewReader returns a Reader over srcs, read one after the other.
+// NewReader returns a Reader over srcs, read one after the other. It
+// panics if a Source's R is nil.
 func NewReader(opts Options, srcs ...Source) *Reader {
+	for i, s := range srcs {
+		if s.R == nil {
+			// Here, at the mistake: else Next panics on a nil reader
+			// when it reaches that source, often in an engine's reading
+			// goroutine, where it became the run's error "the source
+			// panicked: nil pointer dereference".
+			panic(fmt.Sprintf("input: NewReader: source %d (%q) has a nil R", i, s.Name))
+		}
+	}
 	r := &Reader{srcs: srcs}
 	if opts.Dedupe {
 		r.set = NewHashSet()

@@ -420,3 +420,29 @@ func TestReaderPosition(t *testing.T) {
 		t.Errorf("after the end: source %d line %d, want the last target's", s, l)
 	}
 }
+
+// A Source with no reader is the caller's slip: NewReader panics, naming
+// the source, rather than Next with a nil dereference when it reaches it
+// (under the engine, a run's error "the source panicked: invalid memory
+// address").
+func TestNewReaderNilReaderPanics(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		srcs []Source
+		want string
+	}{
+		{"only", []Source{{Name: "urls.txt"}}, `source 0 ("urls.txt") has a nil R`},
+		{"second", []Source{Args([]string{"a.test"}), {Name: "stdin"}}, `source 1 ("stdin") has a nil R`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p any
+			func() {
+				defer func() { p = recover() }()
+				NewReader(Options{}, tc.srcs...)
+			}()
+			if msg, _ := p.(string); !strings.Contains(msg, tc.want) {
+				t.Errorf("recovered %v, want a panic with %q", p, tc.want)
+			}
+		})
+	}
+}
