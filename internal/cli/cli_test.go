@@ -552,6 +552,19 @@ func TestUnwritableOutputStopsTheRun(t *testing.T) {
 		}
 	})
 
+	// The summary does not send the user looking for canceled records
+	// that were never written.
+	t.Run("closed pipe, summary", func(t *testing.T) {
+		cmd := exec.Command(binary, "-c", "100", "--per-host", "100")
+		cmd.Stdin = strings.NewReader(list)
+		errb := headOne(t, cmd)
+		cmd.Wait()
+		checkBrokenPipe(t, cmd, errb)
+		if e := errb.String(); strings.Contains(e, "have error kind canceled") || !strings.Contains(e, "their results were not written") {
+			t.Errorf("stderr %q: want the canceled targets' results said to be unwritten", e)
+		}
+	})
+
 	// The reader goes while the targets left hold their requests: there is
 	// no next write to fail, and fanout went on fetching for their whole
 	// timeouts and retries (minutes) for a reader long gone.

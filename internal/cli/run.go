@@ -233,9 +233,14 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 		if n := sj.Errors[string(fetch.KindCanceled)]; rc == nil && n > 0 {
 			// Read, and so not in what "not read" names below: their
-			// lines are the ones to fetch again besides the rest.
-			fmt.Fprintf(env.Stderr, "%-13s %d targets read were canceled (interrupted): their results have error kind canceled; fetch them again\n",
-				"not fetched", n)
+			// lines are the ones to fetch again besides the rest. After
+			// the output failed their results were not written: there
+			// is no "canceled" record to look for.
+			why := "(interrupted): their results have error kind canceled"
+			if w.err != nil {
+				why = "when writing results failed, and their results were not written"
+			}
+			fmt.Fprintf(env.Stderr, "%-13s %d targets read were canceled %s; fetch them again\n", "not fetched", n, why)
 		}
 		if rc == nil && (interrupted || ctx.Err() != nil) && anyResult && !src.eof.Load() {
 			// Without --db nothing can resume the run: say where the
