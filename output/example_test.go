@@ -116,6 +116,7 @@ func ExampleSummary() {
 	// status        1xx 0  2xx 1  3xx 0  4xx 0  5xx 0  no response 1
 	// errors        refused 1
 	// failed        refused         http://127.0.0.1:8080/gone
+	// retries       2 (1 target took more than one attempt)
 	// latency       p50 0.40ms  p90 2.8ms  p99 2.8ms  max 2.8ms
 	// bytes         1.2KB
 	// wall time     10ms

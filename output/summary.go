@@ -66,6 +66,8 @@ type Summary struct {
 	maxMillis  float64
 	latency    *hdrhistogram.Histogram
 	duplicates uint64
+	retried    int64       // results of targets that took more than one attempt
+	retries    int64       // attempts beyond the first, over all results
 	first      time.Time   // the earliest StartedAt of a result with a latency
 	last       time.Time   // the latest StartedAt + Timing.Total
 	failures   []failure   // the first listedFailures failed targets, Ctrl-C's canceled apart
@@ -139,6 +141,10 @@ func (s *Summary) Add(r *fetch.Result) {
 	}
 	if !ok && s.listsLocked(r) {
 		s.failures = append(s.failures, newFailure(r))
+	}
+	if r.Attempts > 1 {
+		s.retried++
+		s.retries += int64(r.Attempts) - 1
 	}
 	s.bytes += r.Bytes
 	if ms := r.Timing.Total; ms > 0 && !math.IsInf(ms, 0) {
@@ -273,7 +279,7 @@ func (s *Summary) Percentile(p float64) time.Duration {
 
 // Write prints the summary: results accepted and failed, counts per status
 // class and per error kind, the first failed targets (why, and their
-// input), latency percentiles, bytes, wall time, the sum
+// input), the retries made (when there were any), latency percentiles, bytes, wall time, the sum
 // of request times and the speedup concurrency gave, duplicates skipped and
 // the rate of the requests made (results with a latency). wall is the
 // run's elapsed time.
@@ -355,6 +361,16 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		}
 	}
 
+	if s.retried > 0 {
+		// Even when every target ends accepted: many retries are a flaky
+		// deploy or an overloaded host that the statuses alone hide.
+		noun := "targets"
+		if s.retried == 1 {
+			noun = "target"
+		}
+		line("retries", "%d (%d %s took more than one attempt)", s.retries, s.retried, noun)
+	}
+
 	if s.latency.TotalCount() == 0 {
 		line("latency", "-")
 	} else {
@@ -414,6 +430,10 @@ type SummaryJSON struct {
 	// SkippedHosts counts the skipped targets (--max-host-errors) of the
 	// first five hosts that had any, by host:port; omitted when none.
 	SkippedHosts map[string]int64 `json:"skipped_hosts,omitempty"`
+	// RetriedTargets counts the results that took more than one attempt,
+	// and Retries the attempts beyond the first over all results.
+	RetriedTargets int64 `json:"retried_targets"`
+	Retries        int64 `json:"retries"`
 	// FailedTargets are the first five failed targets, Ctrl-C's canceled
 	// ones apart, credentials hidden; Error is their kind, or "" when the
 	// status was refused by --accept.
@@ -473,7 +493,7 @@ func (s *Summary) JSON(wall time.Duration) SummaryJSON {
 		Status: map[string]int64{"no_response": s.classes[0], "other": s.classes[6]},
 		Errors: map[string]int64{}, FailedTargets: []FailedTarget{},
 		Bytes: s.bytes, WallMs: float64(wall) / float64(time.Millisecond), RequestMs: s.sumMillis,
-		Duplicates: s.duplicates, Complete: true}
+		RetriedTargets: s.retried, Retries: s.retries, Duplicates: s.duplicates, Complete: true}
 	for c := 1; c <= 5; c++ {
 		j.Status[strconv.Itoa(c)+"xx"] = s.classes[c]
 	}

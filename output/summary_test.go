@@ -127,9 +127,9 @@ func TestSummaryJSON(t *testing.T) {
 	t.Parallel()
 	s := NewSummary(DefaultAccept())
 	for i, r := range []*fetch.Result{
-		{Status: 200, Timing: fetch.Timing{Total: 100}, Bytes: 1000},
-		{Status: 404, Timing: fetch.Timing{Total: 400}, Bytes: 1000},
-		{Timing: fetch.Timing{Total: 500}, Error: &fetch.Error{Kind: fetch.KindTimeout}},
+		{Status: 200, Timing: fetch.Timing{Total: 100}, Bytes: 1000, Attempts: 1},
+		{Status: 404, Timing: fetch.Timing{Total: 400}, Bytes: 1000, Attempts: 3},
+		{Timing: fetch.Timing{Total: 500}, Error: &fetch.Error{Kind: fetch.KindTimeout}, Attempts: 2},
 		{Error: &fetch.Error{Kind: fetch.KindCanceled}},
 	} {
 		r.Input = fmt.Sprintf("https://e.example/%d", i)
@@ -143,15 +143,17 @@ func TestSummaryJSON(t *testing.T) {
 	want := `{"results":4,"accepted":1,"failed":3,` +
 		`"status":{"1xx":0,"2xx":1,"3xx":0,"4xx":1,"5xx":0,"no_response":2,"other":0},` +
 		`"errors":{"canceled":1,"timeout":1},` +
+		`"retried_targets":2,"retries":3,` +
 		`"failed_targets":[{"input":"https://e.example/1","status":404,"error":""},{"input":"https://e.example/2","status":0,"error":"timeout"}],` +
 		`"latency_ms":{"p50":400,"p90":500,"p99":500,"max":500},` +
 		`"bytes":2000,"wall_ms":2000,"request_ms":1000,"rate":1.5,"duplicates":2,"complete":true,"not_fetched":0,"whole_run":null}`
 	if string(b) != want {
 		t.Errorf("JSON:\n%s\nwant:\n%s", b, want)
 	}
-	// Nothing counted: the latency is null, the lists empty, not null.
+	// Nothing counted: the latency is null, the lists empty, not null,
+	// the retries 0.
 	b, _ = json.Marshal(NewSummary(Accept{}).JSON(0))
-	if want := `"errors":{},"failed_targets":[],"latency_ms":null`; !strings.Contains(string(b), want) {
+	if want := `"errors":{},"retried_targets":0,"retries":0,"failed_targets":[],"latency_ms":null`; !strings.Contains(string(b), want) {
 		t.Errorf("empty summary JSON %s lacks %s", b, want)
 	}
 }
@@ -313,5 +315,49 @@ func TestSummarySpan(t *testing.T) {
 	}
 	if got, want := s.Span(), 4*time.Second; got != want {
 		t.Errorf("Span = %v, want %v", got, want)
+	}
+}
+
+// TestSummaryRetries: the summary says how many retries were made and how
+// many targets needed them, even when every target ended accepted (a flaky
+// deploy shows there, not in the statuses), and says nothing of retries
+// when there were none; --summary-json always has both counts.
+func TestSummaryRetries(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		attempts []int // one 200 result each
+		line     string
+		targets  int64
+		retries  int64
+	}{
+		{"none", []int{1, 1, 1}, "", 0, 0},
+		// 0: a target never started (invalid, or canceled while queued).
+		{"never started", []int{0, 1}, "", 0, 0},
+		{"some", []int{1, 3, 2, 1}, "retries       3 (2 targets took more than one attempt)\n", 2, 3},
+		{"all", []int{2, 2}, "retries       2 (2 targets took more than one attempt)\n", 2, 2},
+		{"one target", []int{1, 4}, "retries       3 (1 target took more than one attempt)\n", 1, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := NewSummary(DefaultAccept())
+			for _, n := range tc.attempts {
+				s.Add(&fetch.Result{Status: 200, Attempts: n, Timing: fetch.Timing{Total: 10}})
+			}
+			var b bytes.Buffer
+			if err := s.Write(&b, time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if tc.line == "" && strings.Contains(b.String(), "retries") {
+				t.Errorf("summary speaks of retries where there were none:\n%s", b.String())
+			}
+			// After the failures, before the latency.
+			if tc.line != "" && !strings.Contains(b.String(), "errors        none\n"+tc.line+"latency ") {
+				t.Errorf("summary:\n%s\nwant between errors and latency:\n%s", b.String(), tc.line)
+			}
+			if j := s.JSON(time.Second); j.RetriedTargets != tc.targets || j.Retries != tc.retries {
+				t.Errorf("JSON retried_targets %d, retries %d; want %d, %d", j.RetriedTargets, j.Retries, tc.targets, tc.retries)
+			}
+		})
 	}
 }
