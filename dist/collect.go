@@ -27,8 +27,8 @@ type CollectOptions struct {
 	Progress func(CollectStats)
 	// Raw, if set, receives each result instead of emit, undecoded: rec is
 	// its JSON Lines record (output.AppendJSONL's bytes, no newline) and
-	// sum holds only Seq, Status, Bytes, Timing.Total, StartedAt and
-	// Error.Kind, enough for a summary. Neither may be kept after Raw returns. It
+	// sum holds only Seq, Status, Bytes, Timing.Total, Attempts, StartedAt
+	// and Error.Kind, enough for a summary. Neither may be kept after Raw returns. It
 	// spares collect -f jsonl decoding and encoding every result.
 	Raw func(sum *fetch.Result, rec []byte) error
 	// NoWorker, if set, is called with Follow when results have stopped

@@ -202,7 +202,8 @@ func unescape(f []byte) (string, error) {
 //
 // The record is exactly what `-f jsonl` writes for the result (it never
 // holds a tab or a newline: JSON escapes them), so collect can write it
-// through without decoding; the fields before it are all a summary needs.
+// through without decoding; the fields before it, with the record's
+// started_at and attempts, are all a summary needs.
 
 // appendResultLine appends r's line and its newline.
 func appendResultLine(b []byte, r *fetch.Result) []byte {
@@ -225,7 +226,7 @@ func appendResultLine(b []byte, r *fetch.Result) []byte {
 // resultLine is one parsed line of a result message.
 type resultLine struct {
 	seq     uint64
-	summary fetch.Result // Seq, Status, Error.Kind, Bytes, Timing.Total and StartedAt only
+	summary fetch.Result // Seq, Status, Error.Kind, Bytes, Timing.Total, Attempts and StartedAt only
 	kind    fetch.Error  // summary.Error points here when there was an error
 	json    []byte       // the JSON Lines record, without its newline
 }
@@ -255,28 +256,53 @@ func nextResultLine(data []byte, l *resultLine) ([]byte, error) {
 		l.summary.Error = &l.kind
 	}
 	l.summary.StartedAt = startedAt(line)
+	l.summary.Attempts = attempts(line)
 	return rest, nil
 }
 
-// startedAt reads the started_at of a JSON Lines record, or gives the zero
-// time. The key is matched as written, quotes and all: inside a string
-// value every quote is escaped, so only the key itself matches. It is the
-// record's last field, so the tail is searched first: a search of the whole
-// record cost collect more than the rest of its work on a result.
-func startedAt(rec []byte) time.Time {
-	const key = `"started_at":"`
-	tail := max(0, len(rec)-64) // the key, the longest RFC 3339 time, `"}`
-	i := bytes.LastIndex(rec[tail:], []byte(key))
-	if i >= 0 {
-		i += tail
-	} else if i = bytes.Index(rec, []byte(key)); i < 0 {
-		return time.Time{}
+// attempts reads the attempts of a JSON Lines record, or gives 0: the
+// summary counts retries. Like started_at it is read from the record, not
+// sent as a field of its own, so that workers and collects of either
+// version still understand each other's lines. The key comes before the
+// timing (numbers only), the error and started_at: the tail, searched
+// first, holds it unless an error message is long.
+func attempts(rec []byte) int {
+	v := valueOf(rec, `,"attempts":`, 384)
+	n := 0
+	for i, c := range v {
+		if c < '0' || c > '9' || i == 9 { // attempts are retries + 1: a few digits
+			break
+		}
+		n = n*10 + int(c-'0')
 	}
-	v := rec[i+len(key):]
+	return n
+}
+
+// startedAt reads the started_at of a JSON Lines record, or gives the zero
+// time. It is the record's last field, so the tail is searched first: a
+// search of the whole record cost collect more than the rest of its work
+// on a result.
+func startedAt(rec []byte) time.Time {
+	v := valueOf(rec, `"started_at":"`, 64) // the key, the longest RFC 3339 time, `"}`
 	j := bytes.IndexByte(v, '"')
 	if j < 0 {
 		return time.Time{}
 	}
 	t, _ := time.Parse(time.RFC3339Nano, string(v[:j]))
 	return t
+}
+
+// valueOf returns what follows key in a JSON Lines record, or nil: its
+// last tail bytes are searched first, then the whole record. The key is
+// matched as written, quotes and all: inside a string value every quote
+// is escaped, so only the key itself matches.
+func valueOf(rec []byte, key string, tail int) []byte {
+	from := max(0, len(rec)-tail)
+	i := bytes.LastIndex(rec[from:], []byte(key))
+	if i >= 0 {
+		i += from
+	} else if i = bytes.Index(rec, []byte(key)); i < 0 {
+		return nil
+	}
+	return rec[i+len(key):]
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,7 +119,9 @@ func sampleResults() []fetch.Result {
 		{Seq: 1 << 20, Input: "bad\nline", URL: "", Attempts: 1, StartedAt: at,
 			Error: &fetch.Error{Kind: fetch.KindInvalidURL, Message: "no host"}},
 		{Seq: 5, Input: "h", URL: "https://h/", Status: 0, Attempts: 3, Timing: fetch.Timing{Total: 10000.125},
-			Error: &fetch.Error{Kind: fetch.KindTimeout, Message: "timeout after 10s"}, StartedAt: at},
+			// A message long enough that attempts is not in the record's
+			// tail, with look-alikes of its key.
+			Error: &fetch.Error{Kind: fetch.KindTimeout, Message: "timeout after 10s" + strings.Repeat(` ,"attempts":9`, 40)}, StartedAt: at},
 	}
 }
 
@@ -144,6 +147,7 @@ func TestResultLineRoundTrip(t *testing.T) {
 		s := l.summary
 		if s.Seq != r.Seq || s.Status != r.Status || s.Bytes != r.Bytes || s.Timing.Total != r.Timing.Total ||
 			!s.StartedAt.Equal(r.StartedAt) || // the title's look-alike of the key is not it
+			s.Attempts != r.Attempts || // for the summary's retries
 			(s.Error == nil) != (r.Error == nil) || s.Error != nil && s.Error.Kind != r.Error.Kind {
 			t.Errorf("summary %d: got %+v, want the fields of %+v", i, s, r)
 		}

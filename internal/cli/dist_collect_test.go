@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,6 +180,46 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 	sum, b := readSummaryJSON(t, filepath.Join(dir, "summary.json"))
 	if sum.Results != 4 || sum.Failed != 2 || !sum.Complete || len(sum.FailedTargets) != 2 || !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone1") && !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone2") {
 		t.Errorf("summary JSON: %s", b)
+	}
+}
+
+// collect -f jsonl writes the workers' records through without decoding
+// their attempts; the summary still counts the retries, as the main
+// command's does.
+func TestCollectSummaryCountsRetries(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		again := seen[r.URL.Path]
+		seen[r.URL.Path] = true
+		mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/flaky") && !again {
+			w.WriteHeader(http.StatusServiceUnavailable) // retried: the second attempt answers 200
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer web.Close()
+	targets := []string{web.URL + "/a", web.URL + "/flaky1", web.URL + "/b", web.URL + "/flaky2"}
+	if code, _, errOut := runCLI(t, "", append([]string{"submit", "--nats", url, "--run", "retried", "-q"}, targets...)...); code != ExitOK {
+		t.Fatalf("submit: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", "retried", "--exit-when-done", "-q"); code != ExitOK {
+		t.Fatalf("worker: exit %d: %s", code, errOut)
+	}
+	dir := t.TempDir()
+	code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "retried", "-f", "jsonl", "-o", filepath.Join(dir, "out.jsonl"),
+		"--summary-json", filepath.Join(dir, "summary.json"))
+	if code != ExitOK {
+		t.Fatalf("collect: exit %d, want %d: %s", code, ExitOK, errOut)
+	}
+	if want := "retries       2 (2 targets took more than one attempt)\n"; !strings.Contains(errOut, want) {
+		t.Errorf("the summary does not hold %q:\n%s", strings.TrimSpace(want), errOut)
+	}
+	if sum, b := readSummaryJSON(t, filepath.Join(dir, "summary.json")); sum.RetriedTargets != 2 || sum.Retries != 2 || sum.Failed != 0 {
+		t.Errorf("summary JSON: %s; want retried_targets 2, retries 2, failed 0", b)
 	}
 }
 
