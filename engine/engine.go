@@ -129,6 +129,11 @@ type Stats struct {
 	InFlight int64 // attempts running now
 	Retries  int64 // attempts beyond the first
 	Waiting  int64 // targets waiting for a retry
+	// Skipped counts the results of kind skipped among Done: targets not
+	// fetched because their host had failed too often
+	// (Limits.MaxHostErrors). A target waiting to retry when its host was
+	// skipped keeps its last attempt's result and is not counted here.
+	Skipped int64
 }
 
 // Run is one pass over a Source. Read Results until it is closed.
@@ -141,7 +146,7 @@ type Run struct {
 	ended   chan struct{} // closed when the run's loop returns
 	cancel  context.CancelFunc
 
-	read, done, inflight, retries, waiting atomic.Int64
+	read, done, inflight, retries, waiting, skipped atomic.Int64
 }
 
 // Results returns the channel of results. It is closed when every target
@@ -220,6 +225,7 @@ func (r *Run) Stats() Stats {
 		InFlight: r.inflight.Load(),
 		Retries:  r.retries.Load(),
 		Waiting:  r.waiting.Load(),
+		Skipped:  r.skipped.Load(),
 	}
 }
 

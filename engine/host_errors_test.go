@@ -98,13 +98,14 @@ func TestMaxHostErrors(t *testing.T) {
 				ts = append(ts, target(deadTargets+i, "live"))
 			}
 			src := SliceSource(ts)
-			got := collect(t, mustEngine(t, c, f).Start(context.Background(), FuncSource(func() (fetch.Target, error) {
+			run := mustEngine(t, c, f).Start(context.Background(), FuncSource(func() (fetch.Target, error) {
 				tg, err := src.Next()
 				if err != nil {
 					close(allRead)
 				}
 				return tg, err
-			})))
+			}))
+			got := collect(t, run)
 			if len(got) != len(ts) {
 				t.Fatalf("%d results for %d targets", len(got), len(ts))
 			}
@@ -131,6 +132,12 @@ func TestMaxHostErrors(t *testing.T) {
 			}
 			if tc.wantCalls == deadTargets && skipped > 0 {
 				t.Errorf("%d targets skipped, want none", skipped)
+			}
+			// A library user watching the run sees the skips too; the
+			// tried ones (a target waiting to retry keeps its last
+			// answer) are not among them.
+			if st := run.Stats(); st.Skipped != int64(skipped) || st.Done != int64(len(ts)) {
+				t.Errorf("Stats %+v: Skipped %d, Done %d; want %d skipped of %d done", st, st.Skipped, st.Done, skipped, len(ts))
 			}
 			for i := deadTargets; i < len(ts); i++ {
 				if r := got[uint64(i)]; r.Status != 200 {

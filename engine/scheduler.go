@@ -487,6 +487,9 @@ func (s *scheduler) skipper(tasks <-chan *task) {
 	defer s.wg.Done()
 	for tk := range tasks {
 		s.deliver(tk.last)
+		if e := tk.last.Error; e != nil && e.Kind == fetch.KindSkipped { // not a last attempt's result
+			s.run.skipped.Add(1)
+		}
 		s.outcomes <- outcome{kind: emitted, task: tk}
 	}
 }
