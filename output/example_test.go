@@ -122,5 +122,5 @@ func ExampleSummary() {
 	// wall time     10ms
 	// request time  3.2ms summed, 0.3x speedup
 	// rate          200 requests/s
-	// duplicates    0 skipped
+	// duplicates    0 dropped from the input
 }

@@ -25,7 +25,7 @@ const progressTick = 100 * time.Millisecond
 // Progress shows done/total, the recent rate, failed and ETA on a terminal. It draws
 // nothing unless its writer is a terminal. Add is safe for concurrent use.
 //
-// Done counts targets fetched (and duplicates skipped), never those Ctrl-C
+// Done counts targets fetched (and duplicate lines dropped), never those Ctrl-C
 // canceled before or while they were fetched: those are shown apart, and
 // an interrupted run's bar stops where its fetched count stands.
 type Progress struct {

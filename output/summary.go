@@ -246,7 +246,7 @@ func StatusClass(status int) int {
 	return 6
 }
 
-// SetDuplicates records how many input lines were skipped as duplicates.
+// SetDuplicates records how many input lines were dropped as duplicates.
 func (s *Summary) SetDuplicates(n uint64) {
 	s.mu.Lock()
 	s.duplicates = n
@@ -279,10 +279,10 @@ func (s *Summary) Percentile(p float64) time.Duration {
 
 // Write prints the summary: results accepted and failed, counts per status
 // class and per error kind, the first failed targets (why, and their
-// input), the retries made (when there were any), latency percentiles, bytes, wall time, the sum
-// of request times and the speedup concurrency gave, duplicates skipped and
-// the rate of the requests made (results with a latency). wall is the
-// run's elapsed time.
+// input), the retries made (when there were any), latency percentiles,
+// bytes, wall time, the sum of request times and the speedup concurrency
+// gave, the rate of the requests made (results with a latency) and the
+// duplicate input lines dropped. wall is the run's elapsed time.
 func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -393,7 +393,8 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		line("request time", "%s summed", humantime.Duration(sum))
 		line("rate", "-")
 	}
-	line("duplicates", "%d skipped", s.duplicates)
+	// Not "skipped": that is the kind of the targets of failing hosts.
+	line("duplicates", "%d dropped from the input", s.duplicates)
 
 	_, err := w.Write(b.Bytes())
 	return err
@@ -444,7 +445,7 @@ type SummaryJSON struct {
 	WallMs     float64      `json:"wall_ms"`
 	RequestMs  float64      `json:"request_ms"` // all request times summed
 	Rate       float64      `json:"rate"`       // requests a second; 0 when the wall time is
-	Duplicates uint64       `json:"duplicates"`
+	Duplicates uint64       `json:"duplicates"` // input lines dropped as duplicates of earlier ones
 	// Complete is false when the run did not get to the end of its
 	// targets: it was interrupted (Ctrl-C, SIGTERM), its input could not
 	// be read or its results written, or (collect) it ended before every

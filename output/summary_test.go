@@ -62,7 +62,7 @@ bytes         5.0KB
 wall time     2.0s
 request time  3.0s summed, 1.5x speedup
 rate          3.5 requests/s
-duplicates    3 skipped
+duplicates    3 dropped from the input
 `
 	if got := b.String(); got != want {
 		t.Errorf("summary:\n%s\nwant:\n%s", got, want)
@@ -181,7 +181,7 @@ bytes         0B
 wall time     0ms
 request time  0ms summed
 rate          -
-duplicates    0 skipped
+duplicates    0 dropped from the input
 `
 	if got := b.String(); got != want {
 		t.Errorf("empty summary:\n%s\nwant:\n%s", got, want)

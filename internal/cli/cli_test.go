@@ -756,7 +756,7 @@ func TestDedupeFlag(t *testing.T) {
 	if rs := decodeLines(t, out); code != ExitOK || len(rs) != 2 {
 		t.Fatalf("dedupe: exit %d, %d results, want 2", code, len(rs))
 	}
-	if !regexp.MustCompile(`duplicates +5 skipped`).MatchString(errOut) {
+	if !regexp.MustCompile(`duplicates +5 dropped from the input`).MatchString(errOut) {
 		t.Errorf("summary does not count 5 duplicates: %q", errOut)
 	}
 	code, out, _ = runCLI(t, in, "-q", "-f", "jsonl", "--no-dedupe")

@@ -587,7 +587,7 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	}
 	if !f.quiet {
 		sum.Write(env.Stderr, wall)
-		fmt.Fprintf(env.Stderr, "collected %d results of run %s (%d submitted, %d duplicates skipped)\n",
+		fmt.Fprintf(env.Stderr, "collected %d results of run %s (%d submitted, %d duplicate results dropped)\n",
 			st.Written, run, st.Submitted, st.Duplicates)
 		if rec != nil {
 			fmt.Fprintf(env.Stderr, "recorded as run %d in %s\n", rec.runID, f.db)

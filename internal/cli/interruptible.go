@@ -22,7 +22,7 @@ const stoppableChunk = 256
 // group gets the Ctrl-C too, and its death is an EOF that is not the end of
 // the list). The goroutine blocked in src is abandoned: the process exits.
 //
-// dups is src's count of duplicates skipped, which the reading goroutine
+// dups is src's count of duplicate lines dropped, which the reading goroutine
 // asks as it hands over each chunk (Duplicates gives the last count);
 // close ends that goroutine once no more is wanted.
 func stoppable(src engine.Source, dups func() uint64, stop <-chan struct{}) *stoppableSource {

@@ -44,7 +44,7 @@ func TestProgressCountsDuplicatesAsDone(t *testing.T) {
 	if !strings.Contains(got, "8/8") {
 		t.Errorf("the bar never reached 8/8 (4 targets, 4 duplicates):\n%q", got)
 	}
-	if !strings.Contains(got, "duplicates    4 skipped") {
+	if !strings.Contains(got, "duplicates    4 dropped from the input") {
 		t.Errorf("summary lacks the 4 duplicates:\n%q", got)
 	}
 }

@@ -493,7 +493,7 @@ func (s *countingSource) Next() (fetch.Target, error) {
 	d := s.r.Duplicates()
 	if old := s.dups.Swap(d); d > old && s.prog != nil {
 		// The bar's total counts every line: the duplicates, which get
-		// no result, are done as they are skipped.
+		// no result, are done as they are dropped.
 		s.prog.Skip(int64(d - old))
 	}
 	return t, err
