@@ -323,7 +323,7 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		line("", "%d failed for want of this machine's resources (open files, ports, a local address): lower -c, or raise ulimit -n", n)
 	}
 	if n := s.kinds[fetch.KindSkipped]; n > 0 {
-		line("", "%d skipped: their hosts had failed too many attempts in a row (--max-host-errors; 0 never skips)", n)
+		line("", "%d skipped: their hosts had failed too many attempts in a row, or asked to be left alone longer than --max-retry-wait (--max-host-errors; 0 never skips)", n)
 		if len(s.skipped) > 0 {
 			var named int64
 			hosts := make([]string, 0, len(s.skipped)+1)

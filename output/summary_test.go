@@ -281,7 +281,7 @@ func TestSummarySkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "errors        timeout 2  canceled 1  skipped 7\n" +
-		"              7 skipped: their hosts had failed too many attempts in a row (--max-host-errors; 0 never skips)\n" +
+		"              7 skipped: their hosts had failed too many attempts in a row, or asked to be left alone longer than --max-retry-wait (--max-host-errors; 0 never skips)\n" +
 		"              skipped hosts: a:80 6, others 1\n" +
 		"failed        timeout         http://a/0\n" +
 		"              timeout         http://a/1\n" +
