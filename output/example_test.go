@@ -120,7 +120,7 @@ func ExampleSummary() {
 	// latency       p50 0.40ms  p90 2.8ms  p99 2.8ms  max 2.8ms
 	// bytes         1.2KB
 	// wall time     10ms
-	// request time  3.2ms summed, 0.3x speedup
+	// request time  3.2ms summed (last attempts), 0.3x speedup
 	// rate          200 requests/s
 	// duplicates    0 dropped from the input
 }

@@ -383,14 +383,20 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	line("bytes", "%s", appendBytes(nil, s.bytes))
 	line("wall time", "%s", humantime.Duration(wall))
 	sum := time.Duration(s.sumMillis * float64(time.Millisecond))
+	// A result holds its last attempt's timing only: after retries the
+	// sum is not all the time spent, and the line must not pass for it.
+	of := ""
+	if s.retries > 0 {
+		of = " (last attempts)"
+	}
 	if wall > 0 {
-		line("request time", "%s summed, %.1fx speedup", humantime.Duration(sum), float64(sum)/float64(wall))
+		line("request time", "%s summed%s, %.1fx speedup", humantime.Duration(sum), of, float64(sum)/float64(wall))
 		// Requests, not results: targets never requested (invalid, or
 		// canceled by Ctrl-C before their turn) have no latency and would
 		// inflate the rate of an interrupted run many times over.
 		line("rate", "%s requests/s", formatRate(float64(s.latency.TotalCount())/wall.Seconds()))
 	} else {
-		line("request time", "%s summed", humantime.Duration(sum))
+		line("request time", "%s summed%s", humantime.Duration(sum), of)
 		line("rate", "-")
 	}
 	// Not "skipped": that is the kind of the targets of failing hosts.
@@ -513,9 +519,11 @@ func (s *Summary) JSON(wall time.Duration) SummaryJSON {
 		j.SkippedHosts[h.host] = h.n
 	}
 	if s.latency.TotalCount() > 0 {
+		// Rounded to three digits, a percentile clamped to the max can
+		// come out above it (49.1 beside 49.088): clamped again.
+		p := func(us int64) float64 { return min(sig3(float64(us)/1000), s.maxMillis) }
 		pct := s.percentilesLocked()
-		j.Latency = &LatencyJSON{P50: sig3(float64(pct[0]) / 1000), P90: sig3(float64(pct[1]) / 1000),
-			P99: sig3(float64(pct[2]) / 1000), Max: s.maxMillis}
+		j.Latency = &LatencyJSON{P50: p(pct[0]), P90: p(pct[1]), P99: p(pct[2]), Max: s.maxMillis}
 	}
 	if wall > 0 {
 		j.Rate = float64(s.latency.TotalCount()) / wall.Seconds()

@@ -355,9 +355,28 @@ func TestSummaryRetries(t *testing.T) {
 			if tc.line != "" && !strings.Contains(b.String(), "errors        none\n"+tc.line+"latency ") {
 				t.Errorf("summary:\n%s\nwant between errors and latency:\n%s", b.String(), tc.line)
 			}
+			// The sum holds each result's last attempt only.
+			if last := strings.Contains(b.String(), "summed (last attempts)"); last != (tc.retries > 0) {
+				t.Errorf("summary:\n%s\nsays the sum is of last attempts: %v, want %v", b.String(), last, tc.retries > 0)
+			}
 			if j := s.JSON(time.Second); j.RetriedTargets != tc.targets || j.Retries != tc.retries {
 				t.Errorf("JSON retried_targets %d, retries %d; want %d, %d", j.RetriedTargets, j.Retries, tc.targets, tc.retries)
 			}
 		})
+	}
+}
+
+// TestSummaryJSONPercentilesNotAboveMax: the percentiles, rounded to the
+// histogram's three digits, never exceed the max beside them (a p99 of
+// 49.1 beside a max of 49.088 read as a bug to a user).
+func TestSummaryJSONPercentilesNotAboveMax(t *testing.T) {
+	t.Parallel()
+	for _, ms := range []float64{49.088, 0.1234, 1.9996, 999.96, 12345.6} {
+		s := NewSummary(DefaultAccept())
+		s.Add(&fetch.Result{Status: 200, Attempts: 1, Timing: fetch.Timing{Total: ms}})
+		l := s.JSON(time.Second).Latency
+		if l == nil || l.P50 > l.Max || l.P90 > l.Max || l.P99 > l.Max {
+			t.Errorf("one request of %vms: latency %+v, a percentile above the max", ms, l)
+		}
 	}
 }
