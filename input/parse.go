@@ -31,6 +31,8 @@ const (
 	reasonBadIDN      = "invalid international host name"
 
 	reasonMistypedScheme = `mistyped scheme before "//"`
+	reasonWrapped        = "url in quotes or brackets: give it bare"
+	reasonMarkdown       = "markdown link: give the url alone"
 	reasonBackslash      = `backslash before the path (browsers read it as "/")`
 )
 
@@ -84,6 +86,10 @@ func normalize[T text](dst []byte, line T) ([]byte, parsed) {
 // behind, which normalize discards.
 func appendTarget[T text](dst []byte, line T) ([]byte, parsed) {
 	var p parsed
+	if reason := wrapped(line); reason != "" {
+		p.invalid = reason
+		return dst, p
+	}
 	if reason := checkChars(line); reason != "" {
 		p.invalid = reason
 		return dst, p
@@ -167,6 +173,29 @@ func appendTarget[T text](dst []byte, line T) ([]byte, parsed) {
 	dst = append(dst, ':')
 	dst = strconv.AppendUint(dst, port, 10)
 	return dst, p
+}
+
+// wrapped names a URL pasted with what surrounded it: the quotes of a CSV
+// cell or a JSON array, the angle brackets of an e-mail or a Markdown
+// autolink, a Markdown link. Such lines were invalid anyway, but named for
+// the wrong thing ("mistyped scheme", "invalid character after ipv6
+// address"). No target starts with these; "[" starts a bare IPv6 address
+// too, so only "](" makes it a link.
+func wrapped[T text](s T) string {
+	if len(s) == 0 {
+		return ""
+	}
+	switch s[0] {
+	case '"', '\'', '<', '(', '`':
+		return reasonWrapped
+	case '[':
+		for i := 1; i+1 < len(s); i++ {
+			if s[i] == ']' && s[i+1] == '(' {
+				return reasonMarkdown
+			}
+		}
+	}
+	return ""
 }
 
 // checkChars rejects spaces and control characters anywhere in the line:
