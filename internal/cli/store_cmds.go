@@ -432,11 +432,11 @@ results are written, cannot change within a run.`,
 	copyFlags(cmd.Flags(), over, resumeOverrides...)
 	for _, name := range resumeOverrides {
 		// Unset, each is the run's own, not the main command's default.
+		// "0" is what pflag takes for a zero default of every type it
+		// does not know (our duration flag included; "0s" is not), so
+		// help prints no second "(default ...)".
 		fl := cmd.Flags().Lookup(name)
-		fl.DefValue = map[string]string{"duration": "0s"}[fl.Value.Type()]
-		if fl.DefValue == "" {
-			fl.DefValue = "0"
-		}
+		fl.DefValue = "0"
 		fl.Usage += " (default: the run's own)"
 	}
 	return cmd

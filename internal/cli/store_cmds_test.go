@@ -986,3 +986,24 @@ func TestRecordedDedupeKey(t *testing.T) {
 		t.Errorf("without --db, key %x; want zero (a random one)", k)
 	}
 }
+
+// TestResumeHelpShowsOneDefault: a pacing flag resume leaves unset is the
+// run's own; its help must not also print pflag's "(default 0s)", which
+// it did for the duration flags.
+func TestResumeHelpShowsOneDefault(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "resume", "--help")
+	if code != ExitOK {
+		t.Fatalf("resume --help: exit %d: %s", code, errOut)
+	}
+	for _, name := range resumeOverrides {
+		var line string
+		for l := range strings.Lines(out) {
+			if strings.Contains(l, "--"+name+" ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "(default: the run's own)") || strings.Count(line, "(default") != 1 {
+			t.Errorf("--%s: %q, want only (default: the run's own)", name, line)
+		}
+	}
+}
