@@ -975,3 +975,16 @@ func TestDemoHelpTimeout(t *testing.T) {
 		t.Errorf("demo --help: %q, want --timeout (default 3s)", line)
 	}
 }
+
+// TestDemoHelpListsOnlyWhatItTakes: the demo makes its own targets and
+// refuses -i; its --help listed -i all the same.
+func TestDemoHelpListsOnlyWhatItTakes(t *testing.T) {
+	_, out, _ := runCLI(t, "", "demo", "--help")
+	if strings.Contains(out, "--input") {
+		t.Errorf("demo --help lists --input, which the demo refuses:\n%s", out)
+	}
+	code, _, errOut := runCLI(t, "", "demo", "-q", "--n", "1", "-i", "links.txt")
+	if code != ExitUsage || !strings.Contains(errOut, "demo makes its own targets") {
+		t.Errorf("demo -i: exit %d, stderr %q; want %d and the reason", code, errOut, ExitUsage)
+	}
+}

@@ -78,6 +78,10 @@ wall time to see the speedup over fetching one URL after another.`,
 	cmd.Flags().IntVar(&hosts, "hosts", 50, "number of simulated host names")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed that makes the workload and the servers' behaviour reproducible")
 	f.register(cmd.Flags())
+	// The demo makes its own targets and refuses -i; its help lists only
+	// the flags it takes. (Parsed still, so -i gets the refusal that says
+	// why, not "unknown flag".)
+	cmd.Flags().MarkHidden("input")
 	// The hostile servers would hold the main command's 10s; the default
 	// is set on the flag so that --help shows the one the demo uses.
 	f.timeout = demoTimeout
