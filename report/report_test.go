@@ -448,6 +448,32 @@ func TestReadJSONL(t *testing.T) {
 	}
 }
 
+// TestReadJSONLNotJSONL: an input whose first line that is not blank is
+// no JSON object is another file (csv or text output), told apart from a
+// results file with a bad line by ErrNotJSONL.
+func TestReadJSONLNotJSONL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in    string
+		other bool // ErrNotJSONL
+		line  string
+	}{
+		{"input,url,final_url,status\nhttp://a/,http://a/,,200\n", true, "line 1"},
+		{"200 http://a/ ok", true, "line 1"},
+		{"\n  \n[1,2]\n", true, "line 3"},
+		{`{"status":200}` + "\n" + "input,url\n", false, "line 2"},
+		{`{"status":"x"}` + "\n", false, "line 1"},
+	} {
+		var last error
+		for _, err := range ReadJSONL(strings.NewReader(tc.in)) {
+			last = err
+		}
+		if last == nil || errors.Is(last, ErrNotJSONL) != tc.other || !strings.Contains(last.Error(), tc.line) {
+			t.Errorf("%q: error %v; want one naming %s, ErrNotJSONL %v", tc.in, last, tc.line, tc.other)
+		}
+	}
+}
+
 // A read error in the middle of a line is reported as the read error, after
 // the lines before it, not as the JSON the cut line breaks.
 func TestReadJSONLReadErrorMidLine(t *testing.T) {

@@ -70,6 +70,12 @@ func ReadJSONLCut(r io.Reader, cut func(line int)) iter.Seq2[*fetch.Result, erro
 	}
 }
 
+// ErrNotJSONL is the error ReadJSONL yields (wrapped, naming the line) when
+// the input's first line that is not blank is not a JSON object: the input
+// is some other file (fanout's csv or text output, say), not a results
+// file with a bad line in it.
+var ErrNotJSONL = errors.New("not JSON Lines results: each line is a JSON object, as fanout -f jsonl writes")
+
 // jsonlBatch is a run of consecutive lines, decoded.
 type jsonlBatch struct {
 	results []fetch.Result
@@ -124,6 +130,7 @@ func decodeJSONL(r io.Reader, done <-chan struct{}, n int, skipCut bool) <-chan 
 		defer close(jobs)
 		br := bufio.NewReaderSize(r, 1<<16)
 		line := 0
+		started := false // a line that is not blank was read
 		for {
 			j := job{first: line + 1, out: make(chan jsonlBatch, 1)}
 			var err error
@@ -134,6 +141,13 @@ func decodeJSONL(r io.Reader, done <-chan struct{}, n int, skipCut bool) <-chan 
 				// says what happened, not the JSON it broke.
 				if len(b) > 0 && (err == nil || errors.Is(err, io.EOF)) {
 					line++
+					if t := bytes.TrimSpace(b); !started && len(t) > 0 {
+						started = true
+						if t[0] != '{' {
+							err = fmt.Errorf("results: line %d: %w", line, ErrNotJSONL)
+							break
+						}
+					}
 					j.lines = append(j.lines, b)
 					j.cut = skipCut && errors.Is(err, io.EOF)
 				}
@@ -143,6 +157,11 @@ func decodeJSONL(r io.Reader, done <-chan struct{}, n int, skipCut bool) <-chan 
 			}
 			switch {
 			case errors.Is(err, io.EOF):
+				return
+			case errors.Is(err, ErrNotJSONL):
+				e := job{out: make(chan jsonlBatch, 1)}
+				e.out <- jsonlBatch{err: err}
+				emit(e, false)
 				return
 			case err != nil:
 				e := job{out: make(chan jsonlBatch, 1)}

@@ -137,6 +137,15 @@ func reportFromFile(env Env, name, accept string, opts report.Options) (*report.
 	}
 	cutLine := 0
 	rep, err := report.Build(report.RunInfo{Source: name}, report.ReadJSONLCut(r, func(n int) { cutLine = n }), opts)
+	if errors.Is(err, report.ErrNotJSONL) {
+		// Another of fanout's outputs (-f csv or text), most likely: a
+		// wrong file named, not a results file broken.
+		what := name
+		if name == "-" {
+			what = "stdin"
+		}
+		return nil, usageError{fmt.Errorf("--from %s: %s is not a JSON Lines results file (its first line is not a JSON object): write one with fanout -f jsonl", name, what)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--from %s: %w", name, err)
 	}

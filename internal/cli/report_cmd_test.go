@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fanout/fanout/fetch"
+	"github.com/fanout/fanout/output"
 	"github.com/fanout/fanout/store"
 )
 
@@ -289,6 +290,35 @@ func TestReportFromBadLine(t *testing.T) {
 	code, _, stderr := runReport(t, "", "--from", bad, "-o", filepath.Join(dir, "r.html"))
 	if code != ExitIncomplete || !strings.Contains(stderr, "line 2") || strings.Contains(stderr, "--help") {
 		t.Errorf("--from a file with a bad line: exit %d, stderr %q; want %d naming line 2, without a usage hint", code, stderr, ExitIncomplete)
+	}
+}
+
+// TestReportFromOtherOutput: --from given fanout's csv or text output
+// said "results: line 1: invalid character 'i' looking for beginning of
+// value" and exit 3; it is a usage error naming the file and what to give.
+func TestReportFromOtherOutput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, text string }{
+		{"t.csv", strings.Join(output.CSVHeader, ",") + "\nhttp://127.0.0.1:9/,http://127.0.0.1:9/,,200\n"},
+		{"t.txt", "200 http://127.0.0.1:9/ ok\n"},
+		{"blank-first.txt", "\n \n[1,2]\n"},
+		{"-", "input,url\n"},
+	} {
+		args := []string{"--from", tc.name, "-o", filepath.Join(dir, "r.html")}
+		stdin, what := tc.text, "stdin"
+		if tc.name != "-" {
+			name := filepath.Join(dir, tc.name)
+			if err := os.WriteFile(name, []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args[1], stdin, what = name, "", name
+		}
+		code, _, stderr := runReport(t, stdin, args...)
+		want := what + " is not a JSON Lines results file"
+		if code != ExitUsage || !strings.Contains(stderr, want) || !strings.Contains(stderr, "fanout -f jsonl") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("--from %s: exit %d, stderr %q; want %d and one line saying %q and -f jsonl", tc.name, code, stderr, ExitUsage, want)
+		}
 	}
 }
 
