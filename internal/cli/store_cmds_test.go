@@ -696,10 +696,12 @@ func TestResumeCSVHasOneHeader(t *testing.T) {
 }
 
 // TestRerunWithOtherFlagsIsRefused: the same command line run again
-// resumes the unfinished run, but one that changed what is fetched (-X, -H)
-// or how a result is judged (--accept) made one run of two kinds of
-// requests, recorded under the first one's command. It is refused, naming
-// the flags; a pacing flag (-c) or -q may change; --new-run starts anew.
+// resumes the unfinished run, but one that changed what is fetched (-X, -H),
+// how a result is judged (--accept) or the order of the output (--ordered)
+// made one run of two kinds, recorded under the first one's command. It is
+// refused, naming the flags and what each would mix (--accept was said to
+// make "two kinds of requests"); a pacing flag (-c) or -q may change;
+// --new-run starts anew.
 func TestRerunWithOtherFlagsIsRefused(t *testing.T) {
 	rc := newSlowRecording(t, 40)
 	rc.interrupted(t, 500*time.Millisecond)
@@ -707,14 +709,30 @@ func TestRerunWithOtherFlagsIsRefused(t *testing.T) {
 	withFlags := func(flags ...string) []string {
 		return append(append([]string{}, flags...), rc.args...)
 	}
-	code, _, errOut := runCLI(t, "", withFlags("-X", "HEAD", "-H", "X-A: 1", "--accept", "200..=499")...)
-	for _, want := range []string{"run 1, unfinished", "--method, --header, --accept", "fanout resume 1", "--new-run"} {
-		if code != ExitUsage || !strings.Contains(errOut, want) {
-			t.Errorf("rerun with other flags: exit %d, stderr %q; want %d saying %q", code, errOut, ExitUsage, want)
+	for _, tc := range []struct {
+		flags     []string
+		want, not []string
+	}{
+		{[]string{"-X", "HEAD", "-H", "X-A: 1", "--accept", "200..=499"},
+			[]string{"run 1, unfinished", "--method, --header, --accept", "targets fetched two ways (--method, --header) and of results judged by two rules (--accept)", "fanout resume 1", "--new-run"}, nil},
+		{[]string{"--accept", "200..=499"}, []string{"other --accept:", "judged by two rules (--accept)"}, []string{"fetched", "order"}},
+		{[]string{"--ordered"}, []string{"other --ordered:", "output in two orders (--ordered)"}, []string{"fetched", "judged"}},
+		{[]string{"--max-body", "1KiB"}, []string{"targets fetched two ways (--max-body)"}, []string{"judged", "order"}},
+	} {
+		code, _, errOut := runCLI(t, "", withFlags(tc.flags...)...)
+		for _, want := range tc.want {
+			if code != ExitUsage || !strings.Contains(errOut, want) {
+				t.Errorf("rerun with %q: exit %d, stderr %q; want %d saying %q", tc.flags, code, errOut, ExitUsage, want)
+			}
+		}
+		for _, not := range tc.not {
+			if strings.Contains(errOut, not) {
+				t.Errorf("rerun with %q: stderr %q; want nothing about %q", tc.flags, errOut, not)
+			}
 		}
 	}
 	if n := len(decodeFile(t, rc.out)); n != first {
-		t.Errorf("the refused rerun changed the output: %d lines, had %d", n, first)
+		t.Errorf("the refused reruns changed the output: %d lines, had %d", n, first)
 	}
 	// Given as its default, a flag is no change.
 	if code, _, errOut := runCLI(t, "", withFlags("-c", "8", "-X", "GET", "--accept", "200..=399")...); code != ExitOK || len(decodeFile(t, rc.out)) != len(rc.targets) {

@@ -92,9 +92,9 @@ func (rc *recording) pickRun(env Env, f *flags) error {
 					break
 				}
 				if d := changedFlags(runs[i].Config.Flags, rc.cfg.Flags, f.set); len(d) > 0 {
-					return fmt.Errorf("run %d, unfinished, has the same inputs and output but other %s: resuming it would make one run of two kinds of requests; "+
+					return fmt.Errorf("run %d, unfinished, has the same inputs and output but other %s: resuming it would make one run %s; "+
 						"give its flags again to resume it (fanout resume %d does), or start a new run with %w",
-						runs[i].ID, strings.Join(d, ", "), runs[i].ID, errNewRun)
+						runs[i].ID, strings.Join(d, ", "), mixedBy(d), runs[i].ID, errNewRun)
 				}
 				old = &runs[i]
 				break
@@ -245,6 +245,34 @@ func changedFlags(a, b map[string]string, set *pflag.FlagSet) []string {
 		}
 	})
 	return d
+}
+
+// mixedBy says what resuming a run with the changed flags d (changedFlags)
+// would mix in it: each flag is named with what it changes, so that
+// --accept is not said to change the requests.
+func mixedBy(d []string) string {
+	var fetched, judged, written []string
+	for _, name := range d {
+		switch name {
+		case "--accept":
+			judged = append(judged, name)
+		case "--ordered":
+			written = append(written, name)
+		default: // -X, -H, -d, --proxy, --max-body...: how a target is fetched
+			fetched = append(fetched, name)
+		}
+	}
+	var why []string
+	if len(fetched) > 0 {
+		why = append(why, "of targets fetched two ways ("+strings.Join(fetched, ", ")+")")
+	}
+	if len(judged) > 0 {
+		why = append(why, "of results judged by two rules ("+strings.Join(judged, ", ")+")")
+	}
+	if len(written) > 0 {
+		why = append(why, "with its output in two orders ("+strings.Join(written, ", ")+")")
+	}
+	return strings.Join(why, " and ")
 }
 
 // sessionOnlyFlags are the main command's flags that change neither what a
