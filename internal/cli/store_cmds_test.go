@@ -1025,3 +1025,55 @@ func TestResumeHelpShowsOneDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffNotesOtherAccept: runs judged by other --accept rules differ on
+// a status that did not change ("worse failing 204 -> 204"); diff says
+// why, in one line. Its summary counts in the singular too ("1 target").
+func TestDiffNotesOtherAccept(t *testing.T) {
+	var second atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/204":
+			w.WriteHeader(204)
+		case second.Load():
+			w.WriteHeader(403)
+		default:
+			w.WriteHeader(404)
+		}
+	}))
+	defer srv.Close()
+	db := filepath.Join(t.TempDir(), "runs.db")
+	for _, args := range [][]string{
+		{"--accept", "200..=399", srv.URL + "/204", srv.URL + "/40x"},
+		{"--accept", "200", srv.URL + "/204", srv.URL + "/40x"},
+		{"--accept", "200..400", srv.URL + "/204"}, // 200..=399 written otherwise: no note
+	} {
+		if code, _, errOut := runCLI(t, "", append([]string{"-q", "--retries", "0", "-f", "jsonl", "--db", db, "--new-run"}, args...)...); code == ExitUsage {
+			t.Fatalf("run %q: exit %d: %s", args, code, errOut)
+		}
+		second.Store(true)
+	}
+	note := "run 1 accepted 200..=399, run 2 200: the same status can be accepted in one and failing in the other"
+	for _, tc := range []struct {
+		a, b      string
+		code      int
+		out, errs string
+		note      bool
+	}{
+		{"1", "2", ExitFailures, "worse   failing    204 -> 204", "2 targets compared: 1 worse, 0 recovered, 1 other change;", true},
+		{"1", "3", ExitOK, "", "1 target compared: 0 worse, 0 recovered, 0 other changes;", false},
+	} {
+		code, out, errOut := runCLI(t, "", "diff", "--db", db, tc.a, tc.b)
+		if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(errOut, tc.errs) ||
+			strings.Contains(errOut, note) != tc.note || strings.Count(errOut, "\n") != 1+btoi(tc.note) {
+			t.Errorf("diff %s %s: exit %d, stdout %q, stderr %q; want %d, %q, %q, the note about --accept %v", tc.a, tc.b, code, out, errOut, tc.code, tc.out, tc.errs, tc.note)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

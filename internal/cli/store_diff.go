@@ -32,7 +32,8 @@ func newDiffCmd(env Env) *cobra.Command {
              class got worse: below 400 < 4xx < 5xx < no response)
   slower     no error in either, and RUN_B's total time exceeds RUN_A's by more
              than --slower percent and by more than --min-slower     (worse)
-Targets found in only one run are counted in the summary on stderr.
+Targets found in only one run are counted in the summary on stderr. Each
+run's results are judged by its own --accept: a note says when they differ.
 
 Exit status: 0 nothing got worse, 1 something got worse, 2 usage error or
 runs without a target in common (almost surely the wrong run).`,
@@ -92,8 +93,15 @@ runs without a target in common (almost surely the wrong run).`,
 				fmt.Fprintf(env.Stderr, "fanout: diff: %v\n", err)
 				return exitError{ExitIncomplete}
 			}
-			fmt.Fprintf(env.Stderr, "run %d -> run %d: %d targets compared: %d worse, %d recovered, %d other changes; %d only in run %d, %d only in run %d\n",
-				a.ID, b.ID, st.Compared, st.Worse, st.Better, st.Changed, st.OnlyA, a.ID, st.OnlyB, b.ID)
+			fmt.Fprintf(env.Stderr, "run %d -> run %d: %s compared: %d worse, %d recovered, %s; %d only in run %d, %d only in run %d\n",
+				a.ID, b.ID, counted(st.Compared, "target", "targets"), st.Worse, st.Better, counted(st.Changed, "other change", "other changes"),
+				st.OnlyA, a.ID, st.OnlyB, b.ID)
+			if otherAccept(a.Config.Accept, b.Config.Accept) {
+				// Each run's results were judged with its own rule when
+				// recorded: a "failing 204 -> 204" says nothing without it.
+				fmt.Fprintf(env.Stderr, "fanout: diff: run %d accepted %s, run %d %s: the same status can be accepted in one and failing in the other\n",
+					a.ID, a.Config.Accept, b.ID, b.Config.Accept)
+			}
 			cmp := []store.Run{a, b}
 			if a.ID == b.ID {
 				cmp = cmp[:1]
@@ -120,6 +128,34 @@ runs without a target in common (almost surely the wrong run).`,
 	cmd.Flags().Float64Var(&pct, "slower", pct, "percent by which a target's time must grow to count as slower")
 	durationVar(cmd.Flags(), &minSlower, "min-slower", 100*time.Millisecond, "the least absolute growth that counts as slower, together with --slower")
 	return cmd
+}
+
+// counted is "1 target" or "n targets".
+func counted(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatInt(n, 10) + " " + many
+}
+
+// otherAccept reports whether two runs' --accept rules, as recorded,
+// accept other statuses (200..300 is 200..=299). A rule that does not
+// parse (a run recorded before the rule was) is not compared.
+func otherAccept(a, b string) bool {
+	ra, err := output.ParseAccept(a)
+	if err != nil {
+		return false
+	}
+	rb, err := output.ParseAccept(b)
+	if err != nil {
+		return false
+	}
+	for code := 100; code <= 999; code++ {
+		if ra.Status(code) != rb.Status(code) {
+			return true
+		}
+	}
+	return false
 }
 
 // diffText writes one line per change: worse/better mark, kind, A -> B,
