@@ -155,14 +155,18 @@ func kindIndex(k fetch.ErrorKind) int {
 	return kindIndex(fetch.KindOther)
 }
 
+// invalidInput is the host results without one (invalid input lines) are
+// listed under; it is not a host, and HostsSeen does not count it.
+const invalidInput = "(invalid input)"
+
 // hostOf returns the lower-cased host[:port] of a result's URL, without
 // parsing the whole URL: this runs once per result. A result with no URL
-// (an invalid input line) is counted under "(invalid input)".
+// (an invalid input line) is counted under invalidInput.
 func hostOf(r *fetch.Result) string {
 	u := r.URL
 	i := strings.Index(u, "://")
 	if i < 0 {
-		return "(invalid input)"
+		return invalidInput
 	}
 	u = u[i+3:]
 	if j := strings.IndexAny(u, "/?#"); j >= 0 {
@@ -172,7 +176,7 @@ func hostOf(r *fetch.Result) string {
 		u = u[j+1:]
 	}
 	if u == "" {
-		return "(invalid input)"
+		return invalidInput
 	}
 	if len(u) > maxText {
 		u = u[:maxText]

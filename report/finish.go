@@ -42,6 +42,9 @@ func (a *Aggregator) Report(info RunInfo) *Report {
 		End:       info.Finished,
 		HostsSeen: len(a.hosts),
 	}
+	if _, ok := a.hosts[invalidInput]; ok {
+		r.HostsSeen-- // listed with the hosts, but not one
+	}
 	if r.Start.IsZero() {
 		r.Start = a.first
 	}

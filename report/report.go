@@ -105,7 +105,8 @@ type Report struct {
 	Errors []ErrorGroup
 	// Hosts lists the TopHosts hosts with the most results.
 	Hosts []HostStat
-	// HostsSeen counts distinct hosts tracked; when HostsCapped is set,
+	// HostsSeen counts distinct hosts tracked, not the invalid input
+	// lines that Hosts may list as one; when HostsCapped is set,
 	// OtherHosts holds the results of hosts beyond MaxHosts.
 	HostsSeen   int
 	HostsCapped bool
