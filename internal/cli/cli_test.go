@@ -988,3 +988,24 @@ func TestDemoHelpListsOnlyWhatItTakes(t *testing.T) {
 		t.Errorf("demo -i: exit %d, stderr %q; want %d and the reason", code, errOut, ExitUsage)
 	}
 }
+
+// TestCollectHelpDB: collect took the main command's --db help, "an
+// unfinished run with the same inputs is resumed", but has no inputs: its
+// --db records one run per --run NAME, continued by the next collect.
+func TestCollectHelpDB(t *testing.T) {
+	_, out, _ := runCLI(t, "", "collect", "--help")
+	var line string
+	for l := range strings.Lines(out) {
+		if strings.Contains(l, "--db ") {
+			line = l
+		}
+	}
+	if strings.Contains(line, "inputs") || !strings.Contains(line, "per --run NAME") {
+		t.Errorf("collect --help: %q, want --db said per --run NAME, not about inputs", line)
+	}
+	// The main command's own --db help is not changed with it.
+	_, out, _ = runCLI(t, "", "--help")
+	if !strings.Contains(out, "an unfinished run with the same inputs is resumed") {
+		t.Errorf("fanout --help lost its --db help:\n%s", out)
+	}
+}

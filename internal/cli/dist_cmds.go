@@ -416,6 +416,10 @@ continues the run it recorded, skipping the targets already stored.`,
 	all := pflag.NewFlagSet("collect", pflag.ContinueOnError)
 	f.register(all)
 	copyFlags(fs, all, "format", "output", "db", "accept", "color", "quiet", "summary-json")
+	// The main command's words ("an unfinished run with the same inputs
+	// is resumed") do not fit: collect has no inputs (chooseDistRun).
+	fs.Lookup("db").Usage = "record the results in the SQLite database `FILE` instead of printing them (not with -o): " +
+		"one run there per --run NAME, which a later collect of that NAME continues"
 	cmd.MarkFlagRequired("run")
 	return profiled(cmd)
 }
