@@ -238,6 +238,11 @@ func runJSON(r store.Run, state string) map[string]any {
 		cfg.Flags["data"] = redactData(v)
 	}
 	cfg.Args = shownTargets(cfg.Args)
+	// The key keeps a crafted line from colliding with a chosen URL and
+	// hiding it as a duplicate, in a resume too: a listing, which ends up
+	// in CI logs, does not hand it out. The resume reads it from the
+	// database.
+	cfg.DedupeKey = ""
 	m := map[string]any{
 		"id": r.ID, "state": state, "started_at": r.StartedAt, "finished_at": nil,
 		"command": shownCommand(r.Command), "config": cfg, "results": r.Results, "failed": r.Failed,

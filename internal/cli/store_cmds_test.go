@@ -1077,3 +1077,26 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestRunsHidesDedupeKey: the key of a run's dedupe hash stays in the
+// database, where a resume reads it; fanout runs -f jsonl printed it.
+func TestRunsHidesDedupeKey(t *testing.T) {
+	s := newSite(t)
+	db := filepath.Join(t.TempDir(), "runs.db")
+	if code, _, errOut := runCLI(t, "", "-q", "-f", "jsonl", "--db", db, s.URL+"/", s.URL+"/a"); code != ExitOK {
+		t.Fatalf("run: exit %d: %s", code, errOut)
+	}
+	sdb, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sdb.LastRun()
+	sdb.Close()
+	if err != nil || len(r.Config.DedupeKey) != 32 {
+		t.Fatalf("recorded dedupe key %q (%v): want 32 hex digits", r.Config.DedupeKey, err)
+	}
+	code, out, errOut := runCLI(t, "", "runs", "--db", db, "-f", "jsonl")
+	if code != ExitOK || !strings.Contains(out, `"config":{`) || strings.Contains(out, "dedupe_key") || strings.Contains(out, r.Config.DedupeKey) {
+		t.Errorf("runs -f jsonl: exit %d, stdout %q, stderr %q; want the config without the dedupe key", code, out, errOut)
+	}
+}
