@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"strings"
 	"testing"
 )
@@ -46,5 +47,34 @@ func TestMistypedCommand(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "", "--resolve", "*:443:127.0.0.1", "--resolve", "*:80:127.0.0.1", "--retries", "0", "version"); code != ExitUsage || !strings.Contains(errOut, "did you mean --version?") {
 		t.Errorf("fanout version: exit %d, stderr %q; want %d and the suggestion", code, errOut, ExitUsage)
+	}
+}
+
+// TestMistypedFlag: an unknown flag near a known one names it ("unknown
+// flag: --acept" said nothing more); a hidden flag (the demo's -i) is not
+// suggested, nor a flag too far from what was typed.
+func TestMistypedFlag(t *testing.T) {
+	t.Parallel()
+	const target = "http://127.0.0.1:1/" // never fetched: the flags do not parse
+	for _, tc := range []struct {
+		args []string
+		says string // "" for no suggestion
+	}{
+		{[]string{"--acept", "200", target}, "unknown flag: --acept (did you mean --accept?)"},
+		{[]string{"--acept=200", target}, "(did you mean --accept?)"},
+		{[]string{"--concurency", "3", target}, "(did you mean --concurrency?)"},
+		{[]string{"--retires", "1", target}, "(did you mean --retries?)"}, // two letters swapped
+		{[]string{"--Timeout", "1", target}, "(did you mean --timeout?)"},
+		{[]string{"--xyz", "1", target}, ""},
+		{[]string{"--ab", target}, ""},
+		{[]string{"report", "--tilte", "x"}, "(did you mean --title?)"},
+		{[]string{"resume", "--timout", "1s"}, "(did you mean --timeout?): resume takes --db"},
+		{[]string{"demo", "--inptu", "x"}, ""},
+	} {
+		code, _, errOut := runCLI(t, "", tc.args...)
+		if code != ExitUsage || !strings.Contains(errOut, "unknown flag") ||
+			tc.says == "" && strings.Contains(errOut, "did you mean") || !strings.Contains(errOut, tc.says) {
+			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, ExitUsage, cmp.Or(tc.says, "no suggestion"))
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fanout/fanout/fetch"
 )
@@ -156,8 +157,17 @@ func mistypedCommand(cmd *cobra.Command, args []string) error {
 
 // flagError words pflag's number errors for people: "invalid argument
 // "abc" for "-c, --concurrency" flag: strconv.ParseInt: parsing "abc":
-// invalid syntax" becomes "...: want a whole number". Subcommands inherit it.
-func flagError(_ *cobra.Command, err error) error {
+// invalid syntax" becomes "...: want a whole number"; and it names the
+// flag meant by an unknown one ("unknown flag: --acept (did you mean
+// --accept?)"), which neither cobra nor pflag does. Subcommands inherit it.
+func flagError(cmd *cobra.Command, err error) error {
+	var ne *pflag.NotExistError
+	if errors.As(err, &ne) && strings.HasPrefix(err.Error(), "unknown flag: --") {
+		if s := closestFlag(cmd.Flags(), ne.GetSpecifiedName()); s != "" {
+			return fmt.Errorf("%w (did you mean --%s?)", err, s)
+		}
+		return err
+	}
 	msg := err.Error()
 	i := strings.Index(msg, "strconv.Parse")
 	if i < 0 {
@@ -174,6 +184,48 @@ func flagError(_ *cobra.Command, err error) error {
 		want += " in range"
 	}
 	return errors.New(msg[:i] + "want " + want)
+}
+
+// closestFlag returns the long name of the flag in fs, hidden ones left
+// out, nearest to typed by edit distance (a swap of two letters is one
+// edit), or "" when none is near enough to be what was meant: at most two
+// edits, and fewer than half of typed's letters.
+func closestFlag(fs *pflag.FlagSet, typed string) string {
+	best, bestD := "", 3
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Hidden {
+			return
+		}
+		if d := editDistance(typed, fl.Name); d < bestD && 2*d < len(typed) {
+			best, bestD = fl.Name, d
+		}
+	})
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and swaps of adjacent bytes.
+func editDistance(a, b string) int {
+	// Three rows: a swap looks two rows back.
+	prev2, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
 }
 
 // isTerminal reports whether v is an *os.File open on a terminal.

@@ -422,7 +422,8 @@ results are written, cannot change within a run.`,
 	}
 	dbFlag(cmd.Flags(), &dbName)
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar and no summary")
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		err = flagError(c, err) // a pacing flag mistyped: the one meant
 		// -o, -f, a header or a target: the main command's, which a
 		// resume takes from the run.
 		if strings.HasPrefix(err.Error(), "unknown ") {
