@@ -109,6 +109,7 @@ func ExampleSummary() {
 		s.Add(r)
 	}
 	fmt.Println("failed:", s.Failed(), "of", s.Total())
+	s.SetDuplicates(0) // the input's duplicate lines, which never became results
 	_ = s.Write(os.Stdout, 10*time.Millisecond)
 	// Output:
 	// failed: 1 of 2

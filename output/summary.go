@@ -66,6 +66,7 @@ type Summary struct {
 	maxMillis  float64
 	latency    *hdrhistogram.Histogram
 	duplicates uint64
+	dupsKnown  bool        // SetDuplicates was called: collect's summary has no input to count
 	retried    int64       // results of targets that took more than one attempt
 	retries    int64       // attempts beyond the first, over all results
 	first      time.Time   // the earliest StartedAt of a result with a latency
@@ -247,9 +248,12 @@ func StatusClass(status int) int {
 }
 
 // SetDuplicates records how many input lines were dropped as duplicates.
+// Without it the summary has no duplicates line: a summary of results
+// that came from elsewhere (collect: submit dropped the duplicates, and
+// said how many) would claim 0.
 func (s *Summary) SetDuplicates(n uint64) {
 	s.mu.Lock()
-	s.duplicates = n
+	s.duplicates, s.dupsKnown = n, true
 	s.mu.Unlock()
 }
 
@@ -400,7 +404,9 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		line("rate", "-")
 	}
 	// Not "skipped": that is the kind of the targets of failing hosts.
-	line("duplicates", "%d dropped from the input", s.duplicates)
+	if s.dupsKnown {
+		line("duplicates", "%d dropped from the input", s.duplicates)
+	}
 
 	_, err := w.Write(b.Bytes())
 	return err

@@ -170,7 +170,18 @@ func TestSig3(t *testing.T) {
 func TestSummaryEmpty(t *testing.T) {
 	t.Parallel()
 	var b bytes.Buffer
-	if err := NewSummary(Accept{}).Write(&b, 0); err != nil {
+	s := NewSummary(Accept{})
+	if err := s.Write(&b, 0); err != nil {
+		t.Fatal(err)
+	}
+	// No input counted (collect's results come from workers; submit
+	// dropped the duplicates): no line claiming 0.
+	if strings.Contains(b.String(), "duplicates") {
+		t.Errorf("summary without SetDuplicates:\n%s\nspeaks of duplicates", b.String())
+	}
+	b.Reset()
+	s.SetDuplicates(0)
+	if err := s.Write(&b, 0); err != nil {
 		t.Fatal(err)
 	}
 	want := `results       0 total, 0 accepted, 0 failed
