@@ -26,9 +26,10 @@ type CollectOptions struct {
 	// Progress, if set, is called after each flush with the counts.
 	Progress func(CollectStats)
 	// Raw, if set, receives each result instead of emit, undecoded: rec is
-	// its JSON Lines record (output.AppendJSONL's bytes, no newline) and
-	// sum holds only Seq, Status, Bytes, Timing.Total, Attempts, StartedAt
-	// and Error.Kind, enough for a summary. Neither may be kept after Raw returns. It
+	// its JSON Lines record (output.AppendJSONL's bytes, no newline, so
+	// without "accepted") and sum holds only Seq, Status, Bytes,
+	// Timing.Total, Attempts, StartedAt and Error.Kind, enough for a
+	// summary and for Accept.OK. Neither may be kept after Raw returns. It
 	// spares collect -f jsonl decoding and encoding every result.
 	Raw func(sum *fetch.Result, rec []byte) error
 	// NoWorker, if set, is called with Follow when results have stopped

@@ -166,7 +166,8 @@ func TestResultLineRoundTrip(t *testing.T) {
 }
 
 // collect -f jsonl writes the records through; the decoded path encodes
-// the decoded results again. Both give the same bytes.
+// the decoded results again. Both give the same bytes, "accepted" judged
+// by the collector's rule included: the worker's record has none.
 func TestJSONLPassThroughEqualsDecoded(t *testing.T) {
 	t.Parallel()
 	rs := sampleResults()
@@ -176,15 +177,17 @@ func TestJSONLPassThroughEqualsDecoded(t *testing.T) {
 	}
 	msg = appendResultLine(msg, &rs[0]) // a duplicate: written once
 
-	encode := func(raw bool) (string, uint64, uint64) {
+	encode := func(raw bool, acc output.Accept) (string, uint64, uint64) {
 		var buf bytes.Buffer
-		enc, err := output.NewEncoder("jsonl", &buf, output.EncoderOptions{})
+		enc, err := output.NewEncoder("jsonl", &buf, output.EncoderOptions{Accept: acc})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var rawFn func(*fetch.Result, []byte) error
 		if raw {
-			rawFn = func(_ *fetch.Result, rec []byte) error { return enc.(output.RecordWriter).WriteRecord(rec) }
+			rawFn = func(sum *fetch.Result, rec []byte) error {
+				return enc.(output.RecordWriter).WriteRecord(rec, acc.OK(sum))
+			}
 		}
 		var seen bitmap
 		n, dups, err := collectMsg(msg, rawFn, &seen, enc.Encode)
@@ -194,13 +197,38 @@ func TestJSONLPassThroughEqualsDecoded(t *testing.T) {
 		enc.Flush()
 		return buf.String(), n, dups
 	}
-	raw, n1, d1 := encode(true)
-	dec, n2, d2 := encode(false)
-	if raw != dec {
-		t.Errorf("pass-through:\n%s\ndecoded:\n%s", raw, dec)
-	}
-	if n1 != 3 || n2 != 3 || d1 != 1 || d2 != 1 {
-		t.Errorf("written %d/%d, duplicates %d/%d; want 3 and 1", n1, n2, d1, d2)
+	for _, c := range []struct {
+		accept string
+		want   []bool // accepted, by result
+	}{
+		{"200..=399", []bool{true, false, false}},
+		{"300..", []bool{false, false, false}},
+	} {
+		acc, err := output.ParseAccept(c.accept)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, n1, d1 := encode(true, acc)
+		dec, n2, d2 := encode(false, acc)
+		if raw != dec {
+			t.Errorf("--accept %s: pass-through:\n%s\ndecoded:\n%s", c.accept, raw, dec)
+		}
+		if n1 != 3 || n2 != 3 || d1 != 1 || d2 != 1 {
+			t.Errorf("written %d/%d, duplicates %d/%d; want 3 and 1", n1, n2, d1, d2)
+		}
+		lines := strings.Split(strings.TrimSuffix(raw, "\n"), "\n")
+		for i, l := range lines {
+			var rec struct {
+				Input    string
+				Accepted *bool
+			}
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Fatalf("line %d: %v\n%s", i, err, l)
+			}
+			if i < len(c.want) && (rec.Accepted == nil || *rec.Accepted != c.want[i]) {
+				t.Errorf("--accept %s: %q: accepted %v, want %v", c.accept, rec.Input, rec.Accepted, c.want[i])
+			}
+		}
 	}
 }
 

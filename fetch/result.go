@@ -40,7 +40,9 @@ type Target struct {
 }
 
 // Result is what happened to one target. Its JSON form is fanout's stable,
-// documented result schema (see README.md).
+// documented result schema (see README.md), but for the "accepted" field
+// that package output's jsonl format adds: whether a result is a success
+// is the caller's rule, not the fetch's.
 type Result struct {
 	// Seq is the target's Seq, copied back so that results, which arrive
 	// as they complete, can be put in input order. Not in the JSON form.

@@ -18,7 +18,7 @@ var CSVHeader = []string{
 	"content_length", "bytes", "truncated", "title", "server", "ip", "redirects",
 	"attempts", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms",
 	"total_ms", "error_kind", "error_message", "started_at", "body_sha256",
-	"location",
+	"location", "accepted",
 }
 
 // csvEncoder writes a header row, then one row per result. encoding/csv
@@ -26,14 +26,15 @@ var CSVHeader = []string{
 // ever receives whole records.
 type csvEncoder struct {
 	lb      lineBuf
+	accept  Accept
 	scratch bytes.Buffer
 	cw      *csv.Writer
 	row     []string
 	header  bool // written
 }
 
-func newCSVEncoder(w io.Writer) *csvEncoder {
-	e := &csvEncoder{lb: newLineBuf(w), row: make([]string, len(CSVHeader))}
+func newCSVEncoder(w io.Writer, a Accept) *csvEncoder {
+	e := &csvEncoder{lb: newLineBuf(w), accept: a, row: make([]string, len(CSVHeader))}
 	e.cw = csv.NewWriter(&e.scratch)
 	return e
 }
@@ -82,6 +83,7 @@ func (e *csvEncoder) Encode(r *fetch.Result) error {
 	}
 	row[24] = r.BodySHA256 // columns added later go at the end, for scripts that count
 	row[25] = cell(r.Location)
+	row[26] = strconv.FormatBool(e.accept.OK(r))
 	return e.record(row)
 }
 

@@ -20,13 +20,15 @@ type Encoder interface {
 }
 
 // RecordWriter is implemented by the jsonl encoder: WriteRecord writes a
-// record made by AppendJSONL as it is, so a result that arrives encoded
-// (from a distributed worker) is not decoded and encoded again.
+// record made by AppendJSONL as it is, with only its "accepted" field
+// added, so a result that arrives encoded (from a distributed worker) is
+// not decoded and encoded again.
 type RecordWriter interface {
 	// WriteRecord writes rec, one record made by AppendJSONL (without its
-	// newline), as one line. The caller vouches that rec is such a record:
-	// it is not checked.
-	WriteRecord(rec []byte) error
+	// newline), as one line, with accepted (the caller's Accept.OK of the
+	// result) added. The caller vouches that rec is such a record: it is
+	// not checked.
+	WriteRecord(rec []byte, accepted bool) error
 }
 
 var _ RecordWriter = (*jsonlEncoder)(nil)
@@ -38,9 +40,10 @@ type EncoderOptions struct {
 	// colours by status class (whatever w is: the caller decides whether
 	// it is a terminal). The other formats ignore it.
 	Color bool
-	// Accept decides which results the text format shows as failures
-	// ("rejected" when only the status is outside it); the zero Accept is
-	// DefaultAccept. The jsonl and csv formats ignore it.
+	// Accept decides which results count as success: the text format
+	// shows the others as failures ("rejected" when only the status is
+	// outside it), jsonl and csv write its verdict in "accepted". The
+	// zero Accept is DefaultAccept.
 	Accept Accept
 	// Appending is set when the encoder continues a file that already
 	// begins with the format's preamble (a resumed run's -o FILE): csv
@@ -63,9 +66,9 @@ func NewEncoder(format string, w io.Writer, o EncoderOptions) (Encoder, error) {
 	case "text":
 		return newTextEncoder(w, o), nil
 	case "jsonl":
-		return newJSONLEncoder(w), nil
+		return newJSONLEncoder(w, o.Accept), nil
 	case "csv":
-		e := newCSVEncoder(w)
+		e := newCSVEncoder(w, o.Accept)
 		e.header = o.Appending
 		return e, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,13 +185,18 @@ func TestNewEncoderUnknownFormat(t *testing.T) {
 	}
 }
 
-// stdJSONL is the reference: encoding/json with HTML escaping off.
-func stdJSONL(t testing.TB, rs []*fetch.Result) string {
+// stdJSONL is the reference: encoding/json with HTML escaping off, of the
+// result and then the verdict of a on it.
+func stdJSONL(t testing.TB, a Accept, rs []*fetch.Result) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	for _, r := range rs {
-		if err := enc.Encode(r); err != nil {
+		rec := struct {
+			*fetch.Result
+			Accepted bool `json:"accepted"`
+		}{r, a.OK(r)}
+		if err := enc.Encode(rec); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -206,7 +212,18 @@ func TestJSONLMatchesEncodingJSON(t *testing.T) {
 			Title:  "<b>&amp;</b> \"q\" \\ \b\f\n\r\t\x01\x7f \u2028\u2029 é 東京",
 			Timing: fetch.Timing{DNS: 1e-7, Connect: 1e21, TLS: 0.1 + 0.2, TTFB: 123456789.125, Transfer: -0, Total: 5e-324}},
 	)
-	if got, want := encodeAll(t, "jsonl", EncoderOptions{}, rs), stdJSONL(t, rs); got != want {
+	odd, err := ParseAccept("404,503")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []Accept{{}, odd} {
+		jsonlMatches(t, a, rs)
+	}
+}
+
+func jsonlMatches(t *testing.T, a Accept, rs []*fetch.Result) {
+	t.Helper()
+	if got, want := encodeAll(t, "jsonl", EncoderOptions{Accept: a}, rs), stdJSONL(t, a, rs); got != want {
 		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
 		for i := range min(len(gl), len(wl)) {
 			if gl[i] != wl[i] {
@@ -223,7 +240,7 @@ func FuzzJSONLString(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		rs := []*fetch.Result{{Title: s, Input: s, Error: &fetch.Error{Message: s}}}
-		if got, want := encodeAll(t, "jsonl", EncoderOptions{}, rs), stdJSONL(t, rs); got != want {
+		if got, want := encodeAll(t, "jsonl", EncoderOptions{}, rs), stdJSONL(t, Accept{}, rs); got != want {
 			t.Fatalf("title %q:\ngot:  %s\nwant: %s", s, got, want)
 		}
 	})
@@ -306,6 +323,57 @@ func TestCSV(t *testing.T) {
 	// (encoding/csv's reader turns the quoted \r\n into \n.)
 	if got := evil[col("server")]; got != "'-evil\n" {
 		t.Errorf("server = %q, want neutralised '-evil\\n", got)
+	}
+}
+
+// TestAcceptedField: jsonl and csv say of each result whether it was
+// accepted, by the encoder's Accept, as the summary and the exit status
+// judge it: a status outside the rule is not, nor is any result with an
+// error, whatever its status. A jq filter on status alone disagreed with
+// --accept (a 301 under --no-follow --accept 200..=299).
+func TestAcceptedField(t *testing.T) {
+	t.Parallel()
+	rs := []*fetch.Result{
+		{Input: "ok", Status: 200},
+		{Input: "moved", Status: 301},
+		{Input: "missing", Status: 404},
+		{Input: "broken body", Status: 200, Error: &fetch.Error{Kind: fetch.KindProtocol, Message: "gzip: invalid header"}},
+		{Input: "no answer", Error: &fetch.Error{Kind: fetch.KindDNS, Message: "no such host"}},
+	}
+	for _, c := range []struct {
+		accept string
+		want   []string
+	}{
+		{"200..=399", []string{"true", "true", "false", "false", "false"}},
+		{"200..=299", []string{"true", "false", "false", "false", "false"}},
+		{"200,404", []string{"true", "false", "true", "false", "false"}},
+	} {
+		a, err := ParseAccept(c.accept)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(strings.TrimSuffix(encodeAll(t, "jsonl", EncoderOptions{Accept: a}, rs), "\n"), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("jsonl line %d: %v\n%s", i, err, line)
+			}
+			if got := fmt.Sprint(rec["accepted"]); got != c.want[i] {
+				t.Errorf("--accept %s, jsonl %s: accepted %s, want %s", c.accept, rs[i].Input, got, c.want[i])
+			}
+		}
+		rows, err := csv.NewReader(strings.NewReader(encodeAll(t, "csv", EncoderOptions{Accept: a}, rs))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := len(CSVHeader) - 1
+		if rows[0][last] != "accepted" {
+			t.Fatalf("csv's last column is %q, want accepted (columns added go at the end)", rows[0][last])
+		}
+		for i, row := range rows[1:] {
+			if got := row[last]; got != c.want[i] {
+				t.Errorf("--accept %s, csv %s: accepted %s, want %s", c.accept, rs[i].Input, got, c.want[i])
+			}
+		}
 	}
 }
 

@@ -43,8 +43,8 @@ func ExampleNewEncoder() {
 		fmt.Println(err)
 	}
 	// Output:
-	// {"input":"http://127.0.0.1:8080/gone","url":"http://127.0.0.1:8080/gone","final_url":"","status":0,"proto":"","method":"","content_type":"","content_length":null,"bytes":0,"truncated":false,"title":"","server":"","ip":"","redirects":null,"attempts":3,"timing":{"dns":0,"connect":0.2,"tls":0,"ttfb":0,"transfer":0,"total":0.4},"error":{"kind":"refused","message":"connect: connection refused"},"started_at":"2025-01-02T03:04:05Z"}
-	// {"input":"127.0.0.1:8080","url":"http://127.0.0.1:8080/","final_url":"http://127.0.0.1:8080/","status":200,"proto":"HTTP/1.1","method":"GET","content_type":"text/html","content_length":1234,"bytes":1234,"truncated":false,"title":"Home","server":"","ip":"127.0.0.1","redirects":null,"attempts":1,"timing":{"dns":0,"connect":0.3,"tls":0,"ttfb":2,"transfer":0.5,"total":2.8},"error":null,"started_at":"2025-01-02T03:04:05Z"}
+	// {"input":"http://127.0.0.1:8080/gone","url":"http://127.0.0.1:8080/gone","final_url":"","status":0,"proto":"","method":"","content_type":"","content_length":null,"bytes":0,"truncated":false,"title":"","server":"","ip":"","redirects":null,"attempts":3,"timing":{"dns":0,"connect":0.2,"tls":0,"ttfb":0,"transfer":0,"total":0.4},"error":{"kind":"refused","message":"connect: connection refused"},"started_at":"2025-01-02T03:04:05Z","accepted":false}
+	// {"input":"127.0.0.1:8080","url":"http://127.0.0.1:8080/","final_url":"http://127.0.0.1:8080/","status":200,"proto":"HTTP/1.1","method":"GET","content_type":"text/html","content_length":1234,"bytes":1234,"truncated":false,"title":"Home","server":"","ip":"127.0.0.1","redirects":null,"attempts":1,"timing":{"dns":0,"connect":0.3,"tls":0,"ttfb":2,"transfer":0.5,"total":2.8},"error":null,"started_at":"2025-01-02T03:04:05Z","accepted":true}
 }
 
 // The text format, for people: status, time, size, URL and title, or the

@@ -9,36 +9,51 @@ import (
 )
 
 // jsonlEncoder writes one JSON object per line with fetch.Result's json
-// tags. It appends by hand rather than through encoding/json because this is
-// the hot path of large runs; TestJSONLMatchesEncodingJSON holds its output
-// byte for byte to encoding/json's (with HTML escaping off), so the schema
-// stays the one declared in fetch/result.go.
+// tags, then "accepted", the verdict of its Accept. It appends by hand
+// rather than through encoding/json because this is the hot path of large
+// runs; TestJSONLMatchesEncodingJSON holds its output byte for byte to
+// encoding/json's (with HTML escaping off), so the schema stays the one
+// declared in fetch/result.go.
 type jsonlEncoder struct {
-	lb lineBuf
+	lb     lineBuf
+	accept Accept
 }
 
-func newJSONLEncoder(w io.Writer) *jsonlEncoder {
-	return &jsonlEncoder{lb: newLineBuf(w)}
+func newJSONLEncoder(w io.Writer, a Accept) *jsonlEncoder {
+	return &jsonlEncoder{lb: newLineBuf(w), accept: a}
 }
 
 // Encode writes r as one JSON line.
 func (e *jsonlEncoder) Encode(r *fetch.Result) error {
-	e.lb.buf = append(appendResultJSON(e.lb.buf, r), '\n')
+	e.lb.buf = appendAccepted(appendResultJSON(e.lb.buf, r), e.accept.OK(r))
+	e.lb.buf = append(e.lb.buf, '\n')
 	return e.lb.commit()
 }
 
-// WriteRecord writes rec, a record made by AppendJSONL, as one line.
-func (e *jsonlEncoder) WriteRecord(rec []byte) error {
-	e.lb.buf = append(append(e.lb.buf, rec...), '\n')
+// WriteRecord writes rec, a record made by AppendJSONL, as one line, with
+// accepted added.
+func (e *jsonlEncoder) WriteRecord(rec []byte, accepted bool) error {
+	e.lb.buf = appendAccepted(append(e.lb.buf, rec...), accepted)
+	e.lb.buf = append(e.lb.buf, '\n')
 	return e.lb.commit()
+}
+
+// appendAccepted adds the "accepted" field to the record that b ends with:
+// last, so that a record made without it (AppendJSONL's, from a worker,
+// which does not know the collector's --accept) takes it as it is.
+func appendAccepted(b []byte, accepted bool) []byte {
+	b = append(b[:len(b)-1], `,"accepted":`...)
+	b = strconv.AppendBool(b, accepted)
+	return append(b, '}')
 }
 
 // Flush writes buffered lines.
 func (e *jsonlEncoder) Flush() error { return e.lb.Flush() }
 
-// AppendJSONL appends r's JSON Lines record without its newline: the bytes
-// the jsonl format writes for r. A distributed worker sends results this
-// way so that collect -f jsonl can write them through unchanged.
+// AppendJSONL appends r's JSON Lines record without its newline and without
+// its "accepted" field: the jsonl format writes these bytes for r with
+// accepted added last (RecordWriter). A distributed worker sends results
+// this way, and collect -f jsonl writes them through with its own verdict.
 func AppendJSONL(b []byte, r *fetch.Result) []byte { return appendResultJSON(b, r) }
 
 // appendResultJSON appends the JSON object for r, without a newline.

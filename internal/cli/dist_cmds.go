@@ -514,7 +514,9 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	sum := output.NewSummary(acc)
 	if rw, ok := enc.(output.RecordWriter); ok && rec == nil {
 		// Workers send each result as its JSON Lines record: write it
-		// through, decoding nothing but what the summary counts.
+		// through, decoding nothing but what the summary counts. Its
+		// "accepted" is this collect's verdict, by its --accept, as the
+		// summary and the exit status judge (workers take no --accept).
 		opts.Raw = func(r *fetch.Result, line []byte) error {
 			skipped := r.Error != nil && r.Error.Kind == fetch.KindSkipped && r.URL == ""
 			if r.Input == "" && sum.Lists(r) || skipped {
@@ -532,7 +534,7 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 				}
 			}
 			sum.Add(r)
-			return rw.WriteRecord(line)
+			return rw.WriteRecord(line, acc.OK(r))
 		}
 	}
 	emit := func(r *fetch.Result) error {

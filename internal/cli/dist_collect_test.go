@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -180,6 +182,80 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 	sum, b := readSummaryJSON(t, filepath.Join(dir, "summary.json"))
 	if sum.Results != 4 || sum.Failed != 2 || !sum.Complete || len(sum.FailedTargets) != 2 || !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone1") && !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone2") {
 		t.Errorf("summary JSON: %s", b)
+	}
+}
+
+// TestCollectAcceptedByItsAccept: collect -f jsonl writes the workers'
+// records through, and workers take no --accept: each record's
+// "accepted" is collect's verdict, by its own --accept, as its summary
+// and exit status judge; csv, which decodes, says the same.
+func TestCollectAcceptedByItsAccept(t *testing.T) {
+	url := startSecureNATS(t, func(*server.Options) {})
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/gone") {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer web.Close()
+	targets := []string{web.URL + "/a", web.URL + "/gone1", "127.0.0.1:" + closedPort(t)}
+	if code, _, errOut := runCLI(t, "", append([]string{"submit", "--nats", url, "--run", "judged", "-q"}, targets...)...); code != ExitOK {
+		t.Fatalf("submit: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", "judged", "--exit-when-done", "-q", "-c", "1", "--retries", "0"); code != ExitOK {
+		t.Fatalf("worker: exit %d: %s", code, errOut)
+	}
+	dir := t.TempDir()
+	for i, c := range []struct {
+		accept string
+		want   map[string]string // by input's end: accepted
+	}{
+		{"200..=399", map[string]string{"/a": "true", "/gone1": "false", "closed": "false"}},
+		{"200..=404", map[string]string{"/a": "true", "/gone1": "true", "closed": "false"}},
+		{"300..", map[string]string{"/a": "false", "/gone1": "true", "closed": "false"}},
+	} {
+		for _, format := range []string{"jsonl", "csv"} {
+			out := filepath.Join(dir, fmt.Sprintf("%d.%s", i, format))
+			code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "judged", "-q", "-f", format, "-o", out, "--accept", c.accept)
+			if code != ExitFailures {
+				t.Fatalf("collect --accept %s: exit %d, want %d (the closed port fails): %s", c.accept, code, ExitFailures, errOut)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			if format == "jsonl" {
+				for line := range strings.Lines(string(b)) {
+					var rec struct {
+						Input    string
+						Accepted *bool
+					}
+					if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Accepted == nil {
+						t.Fatalf("--accept %s: a line without accepted (%v): %s", c.accept, err, line)
+					}
+					got[rec.Input] = fmt.Sprint(*rec.Accepted)
+				}
+			} else {
+				rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, row := range rows[1:] {
+					got[row[0]] = row[len(row)-1]
+				}
+			}
+			for _, in := range targets {
+				key := "closed"
+				if j := strings.LastIndex(in, "/"); j > 0 {
+					key = in[j:]
+				}
+				if got[in] != c.want[key] {
+					t.Errorf("collect -f %s --accept %s: %s accepted %q, want %s", format, c.accept, in, got[in], c.want[key])
+				}
+			}
+		}
 	}
 }
 

@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// judgedSite answers /moved with a 301, /missing with a 404 and anything
+// else with a 200.
+func judgedSite(t *testing.T) *httptest.Server {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, "/", http.StatusMovedPermanently)
+		case "/missing":
+			http.NotFound(w, r)
+		default:
+			fmt.Fprint(w, "ok")
+		}
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// acceptedByInput reads the "accepted" of each record of a jsonl or csv
+// results file, by input: "" when a record lacks it.
+func acceptedByInput(t *testing.T, format string, b []byte) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	if format == "csv" {
+		rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil {
+			t.Fatalf("csv: %v\n%s", err, b)
+		}
+		if h := rows[0]; h[len(h)-1] != "accepted" {
+			t.Fatalf("csv header %v: the last column is not accepted", h)
+		}
+		for _, row := range rows[1:] {
+			got[row[0]] = row[len(row)-1]
+		}
+		return got
+	}
+	for line := range strings.Lines(string(b)) {
+		var rec struct {
+			Input    string
+			Accepted *bool
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("jsonl: %v\n%s", err, line)
+		}
+		got[rec.Input] = ""
+		if rec.Accepted != nil {
+			got[rec.Input] = fmt.Sprint(*rec.Accepted)
+		}
+	}
+	return got
+}
+
+// TestAcceptedMatchesExitStatus: jsonl and csv say of each result whether
+// it was accepted, as the exit status and the summary judge it, so that a
+// filter on it agrees with --accept: with --no-follow --accept 200..=299 a
+// 301 fails the run, and a jq filter on status >= 400 showed nothing.
+// fanout show writes the same verdicts from the database.
+func TestAcceptedMatchesExitStatus(t *testing.T) {
+	ts := judgedSite(t)
+	targets := []string{ts.URL + "/", ts.URL + "/moved", ts.URL + "/missing", "127.0.0.1:" + closedPort(t)}
+	for _, c := range []struct {
+		args []string
+		want []string // accepted, by target
+	}{
+		{[]string{"--no-follow", "--accept", "200..=299"}, []string{"true", "false", "false", "false"}},
+		{[]string{"--no-follow"}, []string{"true", "true", "false", "false"}},
+		{[]string{"--accept", "200,404"}, []string{"true", "true", "true", "false"}},
+	} {
+		for _, format := range []string{"jsonl", "csv"} {
+			dir := t.TempDir()
+			out, db := filepath.Join(dir, "out."+format), filepath.Join(dir, "runs.db")
+			args := append([]string{"-q", "--retries", "0", "-f", format, "-o", out, "--db", db}, c.args...)
+			code, _, errOut := runCLI(t, "", append(args, targets...)...)
+			if code != ExitFailures {
+				t.Fatalf("%v: exit %d, want %d: %s", args, code, ExitFailures, errOut)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, shown, errOut := runCLI(t, "", "show", "--db", db, "-f", format, "last")
+			if code != ExitOK {
+				t.Fatalf("show: exit %d: %s", code, errOut)
+			}
+			for what, got := range map[string]map[string]string{"run": acceptedByInput(t, format, b), "show": acceptedByInput(t, format, []byte(shown))} {
+				for i, in := range targets {
+					if got[in] != c.want[i] {
+						t.Errorf("%s -f %s %v: %s accepted %q, want %s", what, format, c.args, in, got[in], c.want[i])
+					}
+				}
+			}
+		}
+	}
+}
