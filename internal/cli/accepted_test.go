@@ -106,3 +106,116 @@ func TestAcceptedMatchesExitStatus(t *testing.T) {
 		}
 	}
 }
+
+// inputsOf returns the inputs of a results file, in its order: jsonl and
+// csv by their input field, text by the URL of each line.
+func inputsOf(t *testing.T, format string, b []byte) []string {
+	t.Helper()
+	var ins []string
+	switch format {
+	case "csv":
+		rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil {
+			t.Fatalf("csv: %v\n%s", err, b)
+		}
+		for _, row := range rows[1:] {
+			ins = append(ins, row[0])
+		}
+	case "jsonl":
+		for line := range strings.Lines(string(b)) {
+			var rec struct{ Input string }
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("jsonl: %v\n%s", err, line)
+			}
+			ins = append(ins, rec.Input)
+		}
+	default:
+		for line := range strings.Lines(string(b)) {
+			f := strings.Fields(line)
+			if len(f) < 4 {
+				t.Fatalf("text line %q", line)
+			}
+			ins = append(ins, bareURL(f[3]))
+		}
+	}
+	return ins
+}
+
+// bareURL drops the scheme and a trailing slash: text shows a bare
+// host's input as the URL that answered.
+func bareURL(u string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://"), "/")
+}
+
+// TestFailedWritesOnlyNotAccepted: --failed writes only the results not
+// accepted (as show --failed lists them from the database), for a CI log
+// that wants the failures alone; the summary, --summary-json, --db and the
+// exit status still count every result.
+func TestFailedWritesOnlyNotAccepted(t *testing.T) {
+	ts := judgedSite(t)
+	closed := "127.0.0.1:" + closedPort(t)
+	targets := []string{ts.URL + "/", ts.URL + "/moved", ts.URL + "/missing", closed, ts.URL + "/again"}
+	for _, c := range []struct {
+		name    string
+		args    []string
+		targets []string
+		want    []string // inputs written, in input order (--ordered)
+		exit    int
+	}{
+		{"failures", []string{"--no-follow", "--accept", "200..=299"}, targets, []string{ts.URL + "/moved", ts.URL + "/missing", closed}, ExitFailures},
+		{"by --accept", []string{"--accept", "200,404"}, targets, []string{closed}, ExitFailures},
+		{"none failed", nil, []string{ts.URL + "/", ts.URL + "/moved"}, nil, ExitOK},
+	} {
+		for _, format := range []string{"text", "jsonl", "csv"} {
+			t.Run(c.name+"/"+format, func(t *testing.T) {
+				dir := t.TempDir()
+				out, db, sj := filepath.Join(dir, "out"), filepath.Join(dir, "runs.db"), filepath.Join(dir, "summary.json")
+				args := append([]string{"--failed", "--ordered", "--retries", "0", "-f", format, "-o", out, "--db", db, "--summary-json", sj}, c.args...)
+				code, _, errOut := runCLI(t, "", append(args, c.targets...)...)
+				if code != c.exit {
+					t.Fatalf("exit %d, want %d: %s", code, c.exit, errOut)
+				}
+				b, err := os.ReadFile(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := inputsOf(t, format, b)
+				want := c.want
+				if format == "text" {
+					want = nil
+					for _, in := range c.want {
+						want = append(want, bareURL(in))
+					}
+				}
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("written %q, want %q:\n%s", got, want, b)
+				}
+				if format == "csv" && len(c.want) == 0 && !strings.HasPrefix(string(b), "input,") {
+					t.Errorf("csv with no failures lacks its header: %q", b)
+				}
+				if !strings.Contains(errOut, fmt.Sprintf("%d total, %d accepted, %d failed", len(c.targets), len(c.targets)-len(c.want), len(c.want))) {
+					t.Errorf("the summary does not count every result:\n%s", errOut)
+				}
+				if sum, b := readSummaryJSON(t, sj); sum.Results != int64(len(c.targets)) || sum.Failed != int64(len(c.want)) {
+					t.Errorf("summary JSON does not count every result: %s", b)
+				}
+				// The database records every result; show --failed
+				// writes the same ones as the run did.
+				for _, failed := range []bool{false, true} {
+					sargs := []string{"show", "--db", db, "-f", "jsonl", "last"}
+					want := c.targets
+					if failed {
+						sargs, want = append(sargs, "--failed"), c.want
+					}
+					code, shown, errOut := runCLI(t, "", sargs...)
+					if code != ExitOK {
+						t.Fatalf("show: exit %d: %s", code, errOut)
+					}
+					if got := inputsOf(t, "jsonl", []byte(shown)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+						t.Errorf("%v: %q, want %q", sargs, got, want)
+					}
+				}
+			})
+		}
+	}
+}

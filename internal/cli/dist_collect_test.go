@@ -187,8 +187,8 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 
 // TestCollectAcceptedByItsAccept: collect -f jsonl writes the workers'
 // records through, and workers take no --accept: each record's
-// "accepted" is collect's verdict, by its own --accept, as its summary
-// and exit status judge; csv, which decodes, says the same.
+// "accepted" is collect's verdict, by its own --accept, as its summary,
+// its exit status and --failed judge; csv, which decodes, says the same.
 func TestCollectAcceptedByItsAccept(t *testing.T) {
 	url := startSecureNATS(t, func(*server.Options) {})
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -256,6 +256,25 @@ func TestCollectAcceptedByItsAccept(t *testing.T) {
 				}
 			}
 		}
+	}
+	// --failed writes only those its --accept refuses, through the
+	// records (jsonl) as decoded (csv); the summary counts them all.
+	for _, format := range []string{"jsonl", "csv"} {
+		out := filepath.Join(dir, "failed."+format)
+		code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "judged", "--failed", "-f", format, "-o", out, "--accept", "200..=404")
+		if code != ExitFailures || !strings.Contains(errOut, "3 total, 2 accepted, 1 failed") {
+			t.Fatalf("collect --failed: exit %d, want %d, and a summary of every result: %s", code, ExitFailures, errOut)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := inputsOf(t, format, b); len(got) != 1 || got[0] != targets[2] {
+			t.Errorf("collect --failed -f %s wrote %q, want only %s", format, got, targets[2])
+		}
+	}
+	if code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "judged", "--failed", "--db", filepath.Join(dir, "runs.db")); code != ExitUsage {
+		t.Errorf("collect --failed --db: exit %d, want %d (it writes nothing): %s", code, ExitUsage, errOut)
 	}
 }
 

@@ -57,6 +57,7 @@ type flags struct {
 	format  string
 	output  string
 	ordered bool
+	failed  bool // --failed: write only the results not accepted
 	color   string
 	quiet   bool
 	// summaryJSON is --summary-json's file, "" for none.
@@ -107,6 +108,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.format, "format", "f", "text", "output format: "+strings.Join(output.Formats, ", "))
 	fs.StringVarP(&f.output, "output", "o", "", "write results to `FILE` instead of stdout")
 	fs.BoolVar(&f.ordered, "ordered", false, "write results in input order (bounded reorder buffer)")
+	fs.BoolVar(&f.failed, "failed", false, "write only the results not accepted (an error, or a status outside --accept); the summary and exit status count them all")
 	fs.StringVar(&f.color, "color", "auto", "colour the text format: auto, always or never (NO_COLOR is honoured)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary")
 	fs.StringVar(&f.summaryJSON, "summary-json", "", "also write the summary as JSON to `FILE` at the end (with -q too), for CI")

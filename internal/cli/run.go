@@ -97,6 +97,9 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		closeOut()
 		return usageError{fmt.Errorf("--format: %w", err)}
 	}
+	if f.failed {
+		enc = failedOnly{enc, acc}
+	}
 	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe, DedupeKey: rc.dedupeKey()}, in.srcs...), prog: prog}
 	var source engine.Source = src
 	if rc != nil {
@@ -311,6 +314,21 @@ type writer struct {
 	gate    *orderGate   // with reorder: holds the reading back
 	gone    <-chan error // the output's reader has gone (see watchReader); nil if not watched
 	err     error
+}
+
+// failedOnly is the encoder of --failed: it writes only the results its
+// rule does not accept, as show --failed does from the ok column. What
+// is not written still counts everywhere else (summary, --db, exit status).
+type failedOnly struct {
+	output.Encoder
+	acc output.Accept
+}
+
+func (e failedOnly) Encode(r *fetch.Result) error {
+	if e.acc.OK(r) {
+		return nil
+	}
+	return e.Encoder.Encode(r)
 }
 
 // emit writes one result in output order.
