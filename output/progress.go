@@ -25,11 +25,13 @@ const progressTick = 100 * time.Millisecond
 // Progress shows done/total, the recent rate, failed and ETA on a terminal. It draws
 // nothing unless its writer is a terminal. Add is safe for concurrent use.
 //
-// Done counts targets fetched (and duplicate lines dropped), never those Ctrl-C
-// canceled before or while they were fetched: those are shown apart, and
-// an interrupted run's bar stops where its fetched count stands.
+// Done counts targets fetched, never those Ctrl-C canceled before or while
+// they were fetched: those are shown apart, and an interrupted run's bar
+// stops where its fetched count stands. The total loses the duplicates
+// dropped (Skip), so that both end where the summary's count of results
+// does.
 type Progress struct {
-	total    int64 // < 0: unknown
+	total    atomic.Int64 // < 0: unknown
 	start    time.Time
 	done     atomic.Int64
 	failed   atomic.Int64  // not accepted, as the summary counts them (the canceled apart)
@@ -77,7 +79,8 @@ func isTerminal(w io.Writer) bool {
 // newProgress builds a Progress; draw false makes it count without drawing.
 // Tests call it with draw true on a non-terminal to check mpb's own guard.
 func newProgress(w io.Writer, total int64, draw bool) *Progress {
-	pr := &Progress{total: total, start: time.Now(), quit: make(chan struct{})}
+	pr := &Progress{start: time.Now(), quit: make(chan struct{})}
+	pr.total.Store(total)
 	if !draw {
 		return pr
 	}
@@ -118,9 +121,14 @@ func (pr *Progress) sync() {
 	defer t.Stop()
 	var m rateMeter
 	m.add(pr.start, 0)
+	shown := pr.total.Load()
 	for {
 		select {
 		case now := <-t.C:
+			if total := pr.total.Load(); total != shown && total > 0 {
+				shown = total
+				pr.bar.SetTotal(total, false)
+			}
 			done := pr.done.Load()
 			pr.bar.SetCurrent(done)
 			pr.rate.Store(math.Float64bits(m.add(now, done)))
@@ -164,11 +172,17 @@ func (m *rateMeter) add(now time.Time, done int64) float64 {
 	return float64(done-oldest.done) / dt
 }
 
-// Skip counts n input lines that get no result of their own (duplicates
-// of earlier lines): they are in the total, so they count as done, or the
-// bar would stop short of it with an ETA that never comes.
+// Skip takes n input lines that get no result of their own (duplicates
+// of earlier lines) out of the total, which counted every line: counted
+// as done instead, a list with a duplicate ended at 17/17 beside a
+// summary of 16 results. An unknown total stays unknown.
 func (pr *Progress) Skip(n int64) {
-	pr.done.Add(n)
+	for {
+		t := pr.total.Load()
+		if t < 0 || pr.total.CompareAndSwap(t, max(t-n, 0)) {
+			return
+		}
+	}
 }
 
 // Judge makes the bar count as failed what a does not accept, as the
@@ -221,7 +235,7 @@ func (pr *Progress) Stop() {
 			return
 		}
 		done := pr.done.Load()
-		if pr.total > 0 && done < pr.total {
+		if total := pr.total.Load(); total > 0 && done < total {
 			pr.bar.Abort(true) // stopped early: drop the bar rather than fill it
 		} else {
 			// The sync tick may not have brought the bar up to date yet
@@ -264,9 +278,9 @@ func (b *bypassWriter) Write(p []byte) (int, error) {
 // counts renders "done/total" or "done" when the total is unknown.
 func (pr *Progress) counts() string {
 	b := strconv.AppendInt(nil, pr.done.Load(), 10)
-	if pr.total >= 0 {
+	if total := pr.total.Load(); total >= 0 {
 		b = append(b, '/')
-		b = strconv.AppendInt(b, pr.total, 10)
+		b = strconv.AppendInt(b, total, 10)
 	}
 	return string(b)
 }
@@ -277,7 +291,7 @@ func (pr *Progress) stats() string {
 	if n := pr.waiting.Load(); n != nil {
 		waiting = (*n)()
 	}
-	return progressStats(pr.done.Load(), pr.total, pr.failed.Load(), pr.canceled.Load(), waiting,
+	return progressStats(pr.done.Load(), pr.total.Load(), pr.failed.Load(), pr.canceled.Load(), waiting,
 		math.Float64frombits(pr.rate.Load()))
 }
 

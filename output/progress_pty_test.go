@@ -181,3 +181,28 @@ func TestProgressWaitingNil(t *testing.T) {
 		})
 	}
 }
+
+// TestProgressSkipShrinksTotal: duplicates skipped get no result and are
+// not in the summary's count: they leave the bar's total, so the bar ends
+// at the summary's count (4/4 for 4 results of 6 lines), not at 6/6 with
+// them counted as done, nor at 4/6 with an ETA that never comes.
+func TestProgressSkipShrinksTotal(t *testing.T) {
+	slave, read := ptytest.Capture(t, 100, 24)
+	pr := NewProgress(slave, 6)
+	pr.Skip(1)
+	for range 4 {
+		pr.Add(&fetch.Result{Status: 200})
+	}
+	pr.Skip(1)
+	time.Sleep(400 * time.Millisecond) // at least one refresh at 150ms
+	pr.Stop()
+	got := read()
+	if !strings.Contains(got, "4/4 [=") {
+		t.Errorf("the bar never shows 4/4, full:\n%q", got)
+	}
+	for _, bad := range []string{"4/6", "5/5", "6/6", "5/4"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("a frame shows %s: the duplicates counted, in the total or as done:\n%q", bad, got)
+		}
+	}
+}

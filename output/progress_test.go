@@ -127,14 +127,39 @@ func TestProgressStats(t *testing.T) {
 			t.Errorf("progressStats(%d, %d, %d, %d, %d, %v) = %q, want %q", tc.done, tc.total, tc.failed, tc.canceled, tc.waiting, tc.rate, got, tc.want)
 		}
 	}
-	pr := &Progress{total: 10}
+	pr := &Progress{}
+	pr.total.Store(10)
 	pr.done.Store(3)
 	if got := pr.counts(); got != "3/10" {
 		t.Errorf("counts = %q, want 3/10", got)
 	}
-	pr.total = -1
+	pr.total.Store(-1)
 	if got := pr.counts(); got != "3" {
 		t.Errorf("counts with unknown total = %q, want 3", got)
+	}
+}
+
+// TestProgressSkip: a duplicate skipped leaves the total and is not done;
+// an unknown total stays unknown.
+func TestProgressSkip(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		total, skip, add int64
+		want             string
+	}{
+		{17, 1, 16, "16/16"},
+		{17, 3, 2, "2/14"},
+		{-1, 5, 2, "2"},
+	} {
+		pr := newProgress(io.Discard, c.total, false)
+		pr.Skip(c.skip)
+		for range c.add {
+			pr.Add(&fetch.Result{Status: 200})
+		}
+		if got := pr.counts(); got != c.want {
+			t.Errorf("total %d, %d skipped, %d done: counts %q, want %q", c.total, c.skip, c.add, got, c.want)
+		}
+		pr.Stop()
 	}
 }
 

@@ -19,10 +19,11 @@ import (
 	"github.com/fanout/fanout/internal/ptytest"
 )
 
-// The progress bar's total counts every input line, duplicates too: the
-// skipped duplicates must count as done, or the bar stops at 4/8 with an
-// ETA that never comes although the run is over.
-func TestProgressCountsDuplicatesAsDone(t *testing.T) {
+// TestProgressTotalLeavesDuplicates: the progress bar's total counts every
+// input line, but a duplicate gets no result and is not in the summary's
+// count: the bar must end at 4/4 beside "4 total", not at 8/8 with the
+// duplicates counted as done (nor at 4/8 with an ETA that never comes).
+func TestProgressTotalLeavesDuplicates(t *testing.T) {
 	s := newSite(t)
 	slave, read := ptytest.Capture(t, 100, 24)
 	list := t.TempDir() + "/urls.txt"
@@ -41,11 +42,16 @@ func TestProgressCountsDuplicatesAsDone(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d, want 0:\n%q", code, got)
 	}
-	if !strings.Contains(got, "8/8") {
-		t.Errorf("the bar never reached 8/8 (4 targets, 4 duplicates):\n%q", got)
+	if !strings.Contains(got, "4/4 [=") {
+		t.Errorf("the bar never reached 4/4 (4 targets, 4 duplicates):\n%q", got)
 	}
-	if !strings.Contains(got, "duplicates    4 dropped from the input") {
-		t.Errorf("summary lacks the 4 duplicates:\n%q", got)
+	for _, bad := range []string{"8/8", "4/8"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("a frame shows %s: the duplicates counted, in the total or as done:\n%q", bad, got)
+		}
+	}
+	if !strings.Contains(got, "4 total") || !strings.Contains(got, "duplicates    4 dropped from the input") {
+		t.Errorf("summary lacks the 4 results and 4 duplicates:\n%q", got)
 	}
 }
 

@@ -511,7 +511,8 @@ func (s *countingSource) Next() (fetch.Target, error) {
 	d := s.r.Duplicates()
 	if old := s.dups.Swap(d); d > old && s.prog != nil {
 		// The bar's total counts every line: the duplicates, which get
-		// no result, are done as they are dropped.
+		// no result, leave it as they are dropped, so that the bar ends
+		// where the summary's count of results does.
 		s.prog.Skip(int64(d - old))
 	}
 	return t, err
