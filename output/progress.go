@@ -295,12 +295,21 @@ func (pr *Progress) stats() string {
 		math.Float64frombits(pr.rate.Load()))
 }
 
+// etaRetryFloor is the shortest ETA shown while targets wait to retry.
+// The bar does not know when they are due (a back-off of up to 10 s, a
+// Retry-After of up to --max-retry-wait, 30 s), and the rate says nothing
+// of it: the last target waiting out a Retry-After of 3 s after a fast
+// run showed "ETA 6.8ms" for those 3 s. An estimate of a minute or more
+// is dominated by the targets still to fetch, and is kept.
+const etaRetryFloor = time.Minute
+
 // progressStats renders the stats from the recent rate:
 // "850/s  12 failed  3 waiting to retry  ETA 1m10s", or
 // "850/s  12 failed  90 canceled" once Ctrl-C canceled targets. The
 // canceled and waiting counts are left out when there are none, the ETA
-// when the total is unknown, the rate is nil, or targets were canceled
-// (the run was interrupted: the rest never comes).
+// when the total is unknown, the rate is nil, targets were canceled
+// (the run was interrupted: the rest never comes), or targets wait to
+// retry and it would be under etaRetryFloor.
 func progressStats(done, total, failed, canceled, waiting int64, rate float64) string {
 	b := []byte(formatRate(rate))
 	b = append(b, "/s  "...)
@@ -319,8 +328,10 @@ func progressStats(done, total, failed, canceled, waiting int64, rate float64) s
 	if total >= 0 && rate > 0 && canceled == 0 {
 		left := max(total-done, 0)
 		eta := time.Duration(float64(left) / rate * float64(time.Second))
-		b = append(b, "  ETA "...)
-		b = humantime.AppendMillis(b, float64(eta)/float64(time.Millisecond))
+		if waiting == 0 || eta >= etaRetryFloor {
+			b = append(b, "  ETA "...)
+			b = humantime.AppendMillis(b, float64(eta)/float64(time.Millisecond))
+		}
 	}
 	return string(b)
 }

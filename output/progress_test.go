@@ -116,7 +116,12 @@ func TestProgressStats(t *testing.T) {
 		{0, 1000, 0, 0, 0, 0, "0.0/s  0 failed"},
 		{120000, 1000000, 0, 0, 0, 2000, "2000/s  0 failed  ETA 7m20s"},
 		{1000, 1000, 0, 0, 0, 0, "0.0/s  0 failed"},
-		{999, 1000, 0, 0, 1, 99.9, "99.9/s  0 failed  1 waiting to retry  ETA 10ms"},
+		// Targets waiting to retry: the rate knows nothing of their
+		// wait, and an ETA under etaRetryFloor would be the nonsense
+		// "ETA 10ms" of a target due seconds later; a long one stays.
+		{999, 1000, 0, 0, 1, 99.9, "99.9/s  0 failed  1 waiting to retry"},
+		{990, 1000, 0, 0, 4, 100, "100/s  0 failed  4 waiting to retry"},
+		{500, 100000, 0, 0, 3, 100, "100/s  0 failed  3 waiting to retry  ETA 16m35s"},
 		{5, -1, 2, 0, 3, 0.5, "0.5/s  2 failed  3 waiting to retry"},
 		// Interrupted: the canceled are shown apart, and no ETA for
 		// targets that will never be fetched.

@@ -108,6 +108,40 @@ func TestProgressShowsWaitingRetries(t *testing.T) {
 	}
 }
 
+// TestProgressNoShortETAWhileWaitingToRetry: once the other targets are
+// done, the last one waiting out a Retry-After of 2 s made the bar show
+// an ETA from the recent rate, "ETA 6.8ms", for those 2 s: the bar does
+// not know when a retry is due, so it shows none.
+func TestProgressNoShortETAWhileWaitingToRetry(t *testing.T) {
+	var asked atomic.Int32
+	later := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if asked.Add(1) == 1 {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer later.Close()
+	s := newSite(t)
+	args := []string{"-o", t.TempDir() + "/out.txt", "-c", "8", "--per-host", "8", later.URL + "/"}
+	for i := range 40 {
+		args = append(args, fmt.Sprintf("%s/fast?n=%d", s.URL, i))
+	}
+	slave, read := ptytest.Capture(t, 120, 24)
+	code := Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: slave}, args)
+	got := read()
+	if code != ExitOK {
+		t.Fatalf("exit %d, want 0:\n%q", code, got)
+	}
+	if !strings.Contains(got, "40/41") || !strings.Contains(got, "1 waiting to retry") {
+		t.Fatalf("no frame shows the other 40 done while 1 waits to be retried:\n%q", got)
+	}
+	if strings.Contains(got, "waiting to retry  ETA") {
+		t.Errorf("an ETA beside a target waiting to retry:\n%q", got)
+	}
+}
+
 // TestProgressFailedFollowsAccept: the bar counts failed targets as the
 // summary does, by --accept: a 404 accepted by 200..=404 is not failed.
 func TestProgressFailedFollowsAccept(t *testing.T) {
