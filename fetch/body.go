@@ -365,16 +365,17 @@ func rawLimit(maxBody int64) int64 {
 
 // readBody reads at most maxBody decoded bytes of body (and at most
 // maxBody+rawSlack raw ones), decoding it per the Content-Encoding values,
-// hashing it, and keeping its first keep bytes. A body longer than the cap is
+// hashing it, keeping its first keep bytes and, when save is not nil,
+// writing every decoded byte read to it. A body longer than the cap is
 // cut, not drained. An error that is not the wire's own is a protocol error:
 // the body does not decode.
-func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody int64, keep int) (info bodyInfo, err error) {
+func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody int64, keep int, save *bodySaver) (info bodyInfo, err error) {
 	raw := rawReader{r: body, limit: rawLimit(maxBody)}
 	chain := decodeChain{ctx: ctx}
 	defer chain.release()
 	src, err := chain.decoder(encodings, &raw)
 	if err == nil {
-		err = copyBody(&info, src, maxBody, keep)
+		err = copyBody(&info, src, maxBody, keep, save)
 	}
 	if raw.capped {
 		info.truncated = true
@@ -396,8 +397,9 @@ func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody i
 }
 
 // copyBody reads src up to maxBody bytes, then probes one more byte to
-// learn whether the body was cut.
-func copyBody(info *bodyInfo, src io.Reader, maxBody int64, keep int) error {
+// learn whether the body was cut. Each read goes to the hash and to save
+// (unless nil) from one scratch buffer: saving costs no memory per body.
+func copyBody(info *bodyInfo, src io.Reader, maxBody int64, keep int, save *bodySaver) error {
 	buf := scratchPool.Get().(*[scratchSize]byte)
 	defer scratchPool.Put(buf)
 	h := hashPool.Get().(hash.Hash)
@@ -412,6 +414,9 @@ func copyBody(info *bodyInfo, src io.Reader, maxBody int64, keep int) error {
 		n, err = src.Read(buf[:min(int64(len(buf)), maxBody-info.n)])
 		if n > 0 {
 			h.Write(buf[:n])
+			if save != nil {
+				save.write(buf[:n])
+			}
 			info.n += int64(n)
 			if info.prefix != nil && len(*info.prefix) < keep {
 				*info.prefix = append(*info.prefix, buf[:min(n, keep-len(*info.prefix))]...)

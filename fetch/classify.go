@@ -22,6 +22,7 @@ type kindError struct {
 	err        error // optional cause
 	noFallback bool  // not a reason for a bare host's http fallback
 	permanent  bool  // Error.Permanent: another attempt would fail the same way
+	save       bool  // Error.Save: the body was read, and could not be saved
 }
 
 func (e *kindError) Error() string { return e.msg }
@@ -32,6 +33,13 @@ func (e *kindError) Unwrap() error { return e.err }
 func permanent(err error) bool {
 	ke := (*kindError)(nil)
 	return errors.As(err, &ke) && ke.permanent
+}
+
+// saveFailed reports whether err is a body that could not be saved
+// (Error.Save).
+func saveFailed(err error) bool {
+	ke := (*kindError)(nil)
+	return errors.As(err, &ke) && ke.save
 }
 
 // h2StreamError mirrors the field layout of net/http's bundled (unexported)

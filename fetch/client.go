@@ -139,7 +139,7 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 	if err != nil {
 		kind := c.kind(ctx, actx, err, ht)
 		r.Error = &Error{Kind: kind, Message: c.message(err, kind, ht, start), Transient: kind == KindDNS && dnsTimedOut(err),
-			Permanent: permanent(err), Proxy: proxyFault(err, ht)}
+			Permanent: permanent(err), Proxy: proxyFault(err, ht), Save: saveFailed(err)}
 	}
 	return r
 }
@@ -172,7 +172,7 @@ func httpForm(s string) (string, bool) {
 // CONNECT with something that is not HTTP) is the peer breaking the protocol.
 func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorKind {
 	var ke *kindError
-	if errors.As(err, &ke) && (ke.kind == KindInvalidURL || ke.kind == KindTooManyRedirects) {
+	if errors.As(err, &ke) && (ke.kind == KindInvalidURL || ke.kind == KindTooManyRedirects || ke.save) {
 		return ke.kind // decided from a complete response, whatever the clock says since
 	}
 	if ctx.Err() != nil {
@@ -344,10 +344,24 @@ func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace) error {
 	if maybeHTML(r.ContentType) {
 		keep = int(min(c.o.MaxBody, titleWindow))
 	}
-	info, err := readBody(resp.Request.Context(), resp.Body, resp.Header["Content-Encoding"], c.o.MaxBody, keep)
+	var save *bodySaver
+	if c.o.SaveDir != "" {
+		save = &bodySaver{dir: c.o.SaveDir}
+		defer save.discard() // a body not read whole, or a panic: no file left
+	}
+	info, err := readBody(resp.Request.Context(), resp.Body, resp.Header["Content-Encoding"], c.o.MaxBody, keep, save)
 	ht.markBodyDone()
 	_ = resp.Body.Close()
 	r.Bytes, r.Truncated, r.BodySHA256 = info.n, info.truncated, info.sha256
+	if save != nil && err == nil {
+		// A body cut by --max-body is saved (the result says truncated);
+		// one whose read failed is not.
+		saved, serr := save.commit(info.sha256)
+		if serr != nil {
+			err = saveError(c.o.SaveDir, serr)
+		}
+		r.Saved = saved
+	}
 	if info.prefix != nil {
 		if p := *info.prefix; r.ContentType != "" || isSniffedHTML(p) {
 			r.Title = Title(p, r.ContentType)

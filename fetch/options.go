@@ -75,6 +75,14 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// NoFallback makes bare hosts try https only, never http.
 	NoFallback bool
+	// SaveDir, when not "", is the directory each final response's body is
+	// saved to as it is read (decoded, at most MaxBody bytes: the bytes
+	// Result.BodySHA256 hashes), named after its hash: SaveDir/ab/abcdef...
+	// A body is written to a temporary file in SaveDir and renamed once it
+	// is whole, so a name never holds part of a body; identical bodies are
+	// stored once; a body whose read failed, or an empty one, is not saved.
+	// See Result.Saved and Error.Save. Validate creates the directory.
+	SaveDir string
 	// MaxIdle and MaxIdlePerHost bound the keep-alive pool, overall and
 	// per host; 0 means 2048 and 64. The engine sizes them from its
 	// concurrency: a pool smaller than the requests in flight to one host
@@ -96,7 +104,8 @@ func DefaultOptions() Options {
 }
 
 // Validate reports every problem in o, each naming the flag that sets the
-// field, joined with errors.Join. It returns nil when o is usable.
+// field, joined with errors.Join. It returns nil when o is usable. It
+// makes SaveDir, when missing, and checks that it can write there.
 func (o Options) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -141,6 +150,13 @@ func (o Options) Validate() error {
 	}
 	if o.ConnectTimeout <= 0 {
 		add("--connect-timeout must be positive (got %v)", o.ConnectTimeout)
+	}
+	if o.SaveDir != "" {
+		// Now, not at the first body: a run fetches nothing whose bodies
+		// would have nowhere to go.
+		if err := checkSaveDir(o.SaveDir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if o.MaxIdle < 0 || o.MaxIdlePerHost < 0 {
 		add("idle connection limits must not be negative (got %d, %d per host)", o.MaxIdle, o.MaxIdlePerHost)

@@ -95,6 +95,11 @@ type Result struct {
 	// BodySHA256 is the lower-case hex SHA-256 of the Bytes decoded bytes
 	// read; "" when there were none.
 	BodySHA256 string `json:"body_sha256,omitempty"`
+	// Saved is true when the body is in Options.SaveDir, under the name
+	// BodySHA256 gives it (SaveDir/ab/abcdef...): it was read whole, or
+	// cut at MaxBody (then Truncated says so). A body whose read failed,
+	// an empty body and a run without SaveDir leave it false.
+	Saved bool `json:"saved,omitempty"`
 	// Redirects lists each response that redirected, in order: the URL
 	// requested and its status. A redirect that was not followed (see
 	// Location) is listed too, as the last entry, and is then also the
@@ -184,6 +189,11 @@ type Error struct {
 	// target: an http(s) proxy that could not be reached or did not
 	// answer the tunnel request. It is not part of the output.
 	Proxy bool `json:"-"`
+	// Save marks a body that was read but could not be written to
+	// Options.SaveDir (a full disk, a directory gone): kind local, and
+	// Permanent. The exchange itself went well; a caller that must have
+	// every body (the CLI) stops on it. It is not part of the output.
+	Save bool `json:"-"`
 }
 
 // Error returns "kind: message", so that a result's error prints as one
@@ -241,7 +251,8 @@ const (
 	KindSkipped ErrorKind = "skipped"
 	// KindLocal: this machine lacks something a connection needs (file
 	// descriptors, ephemeral ports, an address to connect from, socket
-	// buffers or memory); the target is not at fault.
+	// buffers or memory); the target is not at fault. Also a body read
+	// whole that could not be saved to Options.SaveDir (Error.Save).
 	KindLocal ErrorKind = "local"
 	// KindOther: none of the above, a fetcher that panicked included.
 	KindOther ErrorKind = "other"
