@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +209,7 @@ func TestJSONLMatchesEncodingJSON(t *testing.T) {
 	rs := sampleResults()
 	rs = append(rs,
 		&fetch.Result{},
+		&fetch.Result{BodySHA256: "ab12", Saved: true, Bytes: 4},
 		&fetch.Result{Redirects: []fetch.Hop{}, ContentLength: i64(0), Truncated: true,
 			Title:  "<b>&amp;</b> \"q\" \\ \b\f\n\r\t\x01\x7f \u2028\u2029 é 東京",
 			Timing: fetch.Timing{DNS: 1e-7, Connect: 1e21, TLS: 0.1 + 0.2, TTFB: 123456789.125, Transfer: -0, Total: 5e-324}},
@@ -365,15 +367,40 @@ func TestAcceptedField(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		last := len(CSVHeader) - 1
-		if rows[0][last] != "accepted" {
-			t.Fatalf("csv's last column is %q, want accepted (columns added go at the end)", rows[0][last])
+		last := slices.Index(CSVHeader, "accepted")
+		if last != len(CSVHeader)-2 || rows[0][last] != "accepted" {
+			t.Fatalf("csv's column %d is accepted, want it after location, before saved (columns added go at the end)", last)
 		}
 		for i, row := range rows[1:] {
 			if got := row[last]; got != c.want[i] {
 				t.Errorf("--accept %s, csv %s: accepted %s, want %s", c.accept, rs[i].Input, got, c.want[i])
 			}
 		}
+	}
+}
+
+// TestSavedField: a body saved under --save says so in jsonl ("saved",
+// left out when false, as body_sha256 is when empty) and in csv's last
+// column (true or false), after location and accepted, for scripts that
+// count columns.
+func TestSavedField(t *testing.T) {
+	t.Parallel()
+	rs := []*fetch.Result{
+		{Status: 200, Bytes: 4, BodySHA256: "ab12", Saved: true},
+		{Status: 200, Bytes: 4, BodySHA256: "ab12"},
+	}
+	lines := strings.Split(encodeAll(t, "jsonl", EncoderOptions{}, rs), "\n")
+	if !strings.Contains(lines[0], `"body_sha256":"ab12","saved":true,`) || strings.Contains(lines[1], `"saved"`) {
+		t.Errorf("jsonl:\n%s\n%s\nwant \"saved\":true after body_sha256 in the first line only", lines[0], lines[1])
+	}
+	rows, err := csv.NewReader(strings.NewReader(encodeAll(t, "csv", EncoderOptions{}, rs))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(CSVHeader) - 1
+	if CSVHeader[last] != "saved" || CSVHeader[last-1] != "accepted" || rows[1][last] != "true" || rows[2][last] != "false" {
+		t.Errorf("csv last column %q (after %q): %q, %q; want saved after accepted: true, false",
+			CSVHeader[last], CSVHeader[last-1], rows[1][last], rows[2][last])
 	}
 }
 

@@ -92,6 +92,9 @@ func appendResultJSON(b []byte, r *fetch.Result) []byte {
 		b = append(b, `,"body_sha256":`...)
 		b = jsonw.AppendString(b, r.BodySHA256)
 	}
+	if r.Saved {
+		b = append(b, `,"saved":true`...)
+	}
 	b = append(b, `,"redirects":`...)
 	if r.Redirects == nil {
 		b = append(b, "null"...)

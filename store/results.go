@@ -25,6 +25,7 @@ type extra struct {
 	Truncated     bool         `json:"truncated,omitempty"`
 	Server        string       `json:"server,omitempty"`
 	BodySHA256    string       `json:"body_sha256,omitempty"`
+	Saved         bool         `json:"saved,omitempty"`     // absent in rows recorded before --save
 	Redirects     *[]fetch.Hop `json:"redirects,omitempty"` // a pointer keeps [] apart from null
 	Location      string       `json:"location,omitempty"`
 	Timing        timing       `json:"timing"`
@@ -204,6 +205,7 @@ func scanResult(s scanner) (Record, error) {
 	}
 	r.Proto, r.Method, r.ContentLength, r.Truncated = x.Proto, x.Method, x.ContentLength, x.Truncated
 	r.Server, r.BodySHA256, r.Location, r.Timing = x.Server, x.BodySHA256, x.Location, fetch.Timing(x.Timing)
+	r.Saved = x.Saved
 	if x.Redirects != nil {
 		r.Redirects = *x.Redirects
 	}
@@ -296,6 +298,10 @@ func appendExtra(b []byte, r *fetch.Result) []byte {
 	if r.BodySHA256 != "" {
 		b = appendKey(b, "body_sha256")
 		b = jsonw.AppendString(b, r.BodySHA256)
+	}
+	if r.Saved {
+		b = appendKey(b, "saved")
+		b = append(b, "true"...)
 	}
 	if r.Redirects != nil {
 		b = appendKey(b, "redirects")

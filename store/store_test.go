@@ -52,7 +52,7 @@ func sample(seq uint64) *fetch.Result {
 		Seq: seq, Input: "example.com/a", URL: "https://example.com/a", FinalURL: "https://example.com/b",
 		Status: 200, Proto: "HTTP/2.0", Method: "GET", ContentType: "text/html",
 		ContentLength: &n, Bytes: 1000, Truncated: true, Title: "A \"title\" \u202e", Server: "nginx",
-		IP: "127.0.0.1", BodySHA256: "abc", Redirects: []fetch.Hop{{URL: "https://example.com/a", Status: 301}},
+		IP: "127.0.0.1", BodySHA256: "abc", Saved: true, Redirects: []fetch.Hop{{URL: "https://example.com/a", Status: 301}},
 		Attempts: 2, Timing: fetch.Timing{DNS: 1.5, Connect: 2.25, TLS: 3, TTFB: 4.125, Transfer: 0.1, Total: 11.0625},
 		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC),
 	}
@@ -64,7 +64,7 @@ func sample(seq uint64) *fetch.Result {
 		r.Timing.DNS, r.Timing.TLS = 0, 0
 	}
 	if seq%3 == 1 {
-		r.Status, r.ContentLength, r.Redirects, r.BodySHA256 = 0, nil, nil, ""
+		r.Status, r.ContentLength, r.Redirects, r.BodySHA256, r.Saved = 0, nil, nil, "", false
 		r.Error = &fetch.Error{Kind: fetch.KindTimeout, Message: "took too long"}
 	}
 	return r
@@ -696,7 +696,7 @@ func TestAppendExtraMatchesEncodingJSON(t *testing.T) {
 	for i, r := range rs {
 		x := extra{
 			Proto: r.Proto, Method: r.Method, ContentLength: r.ContentLength, Truncated: r.Truncated,
-			Server: r.Server, BodySHA256: r.BodySHA256, Location: r.Location, Timing: timing(r.Timing),
+			Server: r.Server, BodySHA256: r.BodySHA256, Saved: r.Saved, Location: r.Location, Timing: timing(r.Timing),
 		}
 		if r.Redirects != nil {
 			x.Redirects = &r.Redirects
