@@ -72,7 +72,9 @@ func TestSaveBodies(t *testing.T) {
 		{name: "plain", paths: []string{"/plain"}, want: page},
 		{name: "identical bodies stored once", paths: []string{"/plain", "/same", "/redirect"}, want: page},
 		{name: "gzip saved decoded", paths: []string{"/gzip"}, want: page},
+		{name: "larger than kept in memory", paths: []string{"/long", "/long"}, want: long},
 		{name: "cut by max-body saved truncated", paths: []string{"/long"}, maxBody: 10000, want: long[:10000], truncated: true},
+		{name: "cut by max-body past what is kept in memory", paths: []string{"/long"}, maxBody: 40000, want: long[:40000], truncated: true},
 		{name: "empty body not saved", paths: []string{"/empty"}},
 		{name: "undecodable body not saved", paths: []string{"/corrupt"}, kind: KindProtocol},
 	} {
@@ -262,5 +264,42 @@ func TestSaveDirValidate(t *testing.T) {
 		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "cannot write") {
 			t.Errorf("read-only SaveDir: Validate = %v, want cannot write", err)
 		}
+	}
+}
+
+// TestSaveKeepsExisting: a body whose name is already in DIR (an earlier
+// target's, or an earlier run's) is not written again, whether it was
+// kept in memory or in a temporary file.
+func TestSaveKeepsExisting(t *testing.T) {
+	t.Parallel()
+	large := bytes.Repeat([]byte("y"), 3*saveInMemory)
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/large" {
+			w.Write(large)
+			return
+		}
+		w.Write(page)
+	})
+	dir := t.TempDir()
+	c := newTestClient(t, func(o *Options) { o.SaveDir = dir })
+	for _, tc := range []struct {
+		path string
+		body []byte
+	}{{"/small", page}, {"/large", large}} {
+		name := filepath.Join(dir, hashPath(sha(tc.body)))
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, []byte("already here"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := get(c, ts.URL+tc.path)
+		wantKind(t, r, "")
+		if b, _ := os.ReadFile(name); !r.Saved || string(b) != "already here" {
+			t.Errorf("%s: saved %v, file now %d bytes; want saved, and the file left as it was", tc.path, r.Saved, len(b))
+		}
+	}
+	if got := savedFiles(t, dir); len(got) != 2 {
+		t.Errorf("files in DIR: %q, want the two there before", got)
 	}
 }
