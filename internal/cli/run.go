@@ -177,9 +177,14 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		// they were never written. Say so rather than call the run done.
 		w.err = fmt.Errorf("--ordered: %d results still wait for result %d, which never came", w.reorder.Pending(), w.reorder.Next())
 	}
-	if w.err == nil {
-		w.err = enc.Flush()
+	if w.err == nil || errors.As(w.err, new(errSave)) {
+		// After a body that could not be saved the output is intact:
+		// what it was given is written and, with --db, committed.
+		if ferr := enc.Flush(); ferr != nil {
+			w.err = ferr
+		}
 	}
+	intact := w.err == nil || errors.As(w.err, new(errSave))
 	failed := sum.Failed()
 	var whole store.Run  // the recorded run, over every session
 	var shortInput error // a resume's input ended before targets the run has results for
@@ -195,7 +200,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 			complete = false
 		}
 		var err error
-		if whole, err = rc.finish(complete, w.err == nil); err != nil {
+		if whole, err = rc.finish(complete, intact); err != nil {
 			whole.Results = -1 // not known
 		}
 		if w.err == nil {
@@ -272,6 +277,13 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		}
 		fmt.Fprintf(env.Stderr, "fanout: writing results: the reader of %s closed it (broken pipe), so the run stopped there\n", out)
 		return exitError{ExitIncomplete}
+	case errors.As(w.err, new(errSave)):
+		how := "run it again"
+		if rc != nil {
+			how = fmt.Sprintf("fanout resume --db %s %d", f.db, rc.runID)
+		}
+		fmt.Fprintf(env.Stderr, "fanout: %v; the run stopped there (once it can write there again: %s)\n", w.err, how)
+		return exitError{ExitIncomplete}
 	case w.err != nil:
 		fmt.Fprintf(env.Stderr, "fanout: writing results: %v\n", w.err)
 		return exitError{ExitIncomplete}
@@ -303,6 +315,12 @@ func startCPUProfile(name string) (func(), error) {
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
+
+// errSave stops a run whose body could not be saved under --save (its
+// result's Error.Save); it is the result's message.
+type errSave struct{ msg string }
+
+func (e errSave) Error() string { return e.msg }
 
 // writer sends results to the encoder, through the reorder buffer when
 // output must follow input order, and to the database with --db; it
@@ -352,6 +370,14 @@ func (w *writer) flush() error {
 
 func (w *writer) write(r *fetch.Result) {
 	if w.err != nil {
+		return
+	}
+	if r.Error != nil && r.Error.Save {
+		// A body asked for and not kept is a result lost, as when -o
+		// cannot be written: stop, and leave the target to a resume
+		// (neither written nor recorded) rather than fetch on into a
+		// full disk.
+		w.err = errSave{r.Error.Message}
 		return
 	}
 	if w.reorder != nil {

@@ -251,13 +251,15 @@ func changedFlags(a, b map[string]string, set *pflag.FlagSet) []string {
 // would mix in it: each flag is named with what it changes, so that
 // --accept is not said to change the requests.
 func mixedBy(d []string) string {
-	var fetched, judged, written []string
+	var fetched, judged, written, saved []string
 	for _, name := range d {
 		switch name {
 		case "--accept":
 			judged = append(judged, name)
 		case "--ordered":
 			written = append(written, name)
+		case "--save":
+			saved = append(saved, name)
 		default: // -X, -H, -d, --proxy, --max-body...: how a target is fetched
 			fetched = append(fetched, name)
 		}
@@ -271,6 +273,9 @@ func mixedBy(d []string) string {
 	}
 	if len(written) > 0 {
 		why = append(why, "with its output in two orders ("+strings.Join(written, ", ")+")")
+	}
+	if len(saved) > 0 {
+		why = append(why, "with its bodies saved in two places, or some not at all ("+strings.Join(saved, ", ")+")")
 	}
 	return strings.Join(why, " and ")
 }
