@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -242,8 +243,9 @@ func TestCollectAcceptedByItsAccept(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				col := slices.Index(rows[0], "accepted")
 				for _, row := range rows[1:] {
-					got[row[0]] = row[len(row)-1]
+					got[row[0]] = row[col]
 				}
 			}
 			for _, in := range targets {
