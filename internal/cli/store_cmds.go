@@ -451,7 +451,8 @@ results are written, cannot change within a run.`,
 // rebase makes the relative file names among a recorded command line's
 // flags relative to dir, the directory the run was started in: a resume
 // started elsewhere must send the run's -d @FILE body and present its
-// certificates, not read files of the same names in its own directory.
+// certificates, and save bodies in its --save directory, not use files of
+// the same names in its own directory.
 // (Inputs and output are recorded as absolute names already.)
 func (f *flags) rebase(dir string) {
 	if dir == "" {
@@ -467,6 +468,7 @@ func (f *flags) rebase(dir string) {
 		f.data = "@" + abs(name)
 	}
 	f.caCert, f.cert, f.key, f.cpuProfile = abs(f.caCert), abs(f.cert), abs(f.key), abs(f.cpuProfile)
+	f.save = abs(f.save) // the run's bodies in one place, not two
 }
 
 // resumeOverrides are the flags a resume may change: how fast and how

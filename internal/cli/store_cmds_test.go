@@ -902,7 +902,7 @@ func TestResumeElsewhereReadsTheRunsFiles(t *testing.T) {
 		}
 	}
 	db, out := filepath.Join(dir, "runs.db"), filepath.Join(dir, "out.jsonl")
-	args := []string{"-q", "-c", "1", "-d", "@body.txt", "-f", "jsonl", "-o", out, "--db", db}
+	args := []string{"-q", "-c", "1", "-d", "@body.txt", "-f", "jsonl", "-o", out, "--db", db, "--save", "bodies"}
 	for i := range 20 {
 		args = append(args, fmt.Sprintf("%s/echo?%d", s.URL, i))
 	}
@@ -929,6 +929,15 @@ func TestResumeElsewhereReadsTheRunsFiles(t *testing.T) {
 	for _, r := range rs {
 		if r.Title != "POST from-a" {
 			t.Errorf("%s: title %q, want the body of the run's own body.txt (\"POST from-a\")", r.Input, r.Title)
+		}
+	}
+	// --save bodies: the run's directory, a/bodies, not b/bodies.
+	if _, err := os.Stat(filepath.Join(b, "bodies")); err == nil {
+		t.Error("the resume saved bodies in its own directory's bodies, not the run's")
+	}
+	for _, r := range rs {
+		if _, err := os.Stat(filepath.Join(a, "bodies", r.BodySHA256[:2], r.BodySHA256)); r.Saved && err != nil {
+			t.Errorf("%s: saved, but not in the run's --save directory: %v", r.Input, err)
 		}
 	}
 }
