@@ -268,6 +268,52 @@ func TestJudgeHoldOff(t *testing.T) {
 	}
 }
 
+// TestHoldOffOutlivesAnswersSentBefore: a rate limiter answers a burst
+// with some 200s and a 429 asking for an hour; a 200 to a request sent
+// before the 429 does not lift the hold-off, or every later target would
+// be sent at once. (Found in review: the answer cleared the skip.)
+func TestHoldOffOutlivesAnswersSentBefore(t *testing.T) {
+	t.Parallel()
+	var later atomic.Int64
+	first, secondDone := make(chan struct{}), make(chan struct{})
+	f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+		switch tg.Seq {
+		case 0:
+			defer close(first)
+			return fetch.Result{Status: 429, RetryAfter: time.Hour}
+		case 1:
+			<-first
+			time.Sleep(100 * time.Millisecond) // sent before the 429, answered after it
+			defer close(secondDone)
+			return fetch.Result{Status: 200}
+		}
+		later.Add(1)
+		return fetch.Result{Status: 200}
+	})
+	c := testConfig()
+	c.Limits.PerHost = 2
+	c.Retry.MaxWait = time.Second
+	var ts []fetch.Target
+	for i := range 10 {
+		ts = append(ts, target(i, "rl"))
+	}
+	src := SliceSource(ts)
+	got := collect(t, mustEngine(t, c, f).Start(context.Background(), FuncSource(func() (fetch.Target, error) {
+		tg, err := src.Next()
+		if err == nil && tg.Seq == 2 {
+			<-secondDone
+			time.Sleep(100 * time.Millisecond) // the 200 judged first
+		}
+		return tg, err
+	})))
+	if len(got) != len(ts) {
+		t.Fatalf("%d results for %d targets", len(got), len(ts))
+	}
+	if n := later.Load(); n > 0 {
+		t.Errorf("the host asked for an hour off, yet %d later targets were sent", n)
+	}
+}
+
 // TestSkipProbation: a host still down when its skip ends is skipped again
 // at its first failure, not after another --max-host-errors.
 func TestSkipProbation(t *testing.T) {

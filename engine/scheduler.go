@@ -47,6 +47,7 @@ type host struct {
 	failingFrom time.Time // when the first of them ended
 	expireAt    time.Time // the latest expire event pushed for it (forget)
 	skipUntil   time.Time // the end of its last skip (--max-host-errors); zero once it answered
+	heldFrom    time.Time // when a skip the host asked for (Retry-After) began; zero for others
 	skipWhy     string    // the failure that started the last skip, for the results
 }
 
@@ -401,8 +402,13 @@ func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 	switch {
 	case n == 0 || o.says == saysNothing:
 		return
+	case o.says == hostAnswered && h.skipping(now) && o.task != nil && o.task.started.Before(h.heldFrom):
+		// An answer to a request sent before the host asked for time
+		// off: the ask stands (a rate limiter's 200s and its 429 come in
+		// one burst).
+		return
 	case o.says == hostAnswered:
-		h.failures, h.failingFrom, h.skipUntil = 0, time.Time{}, time.Time{}
+		h.failures, h.failingFrom, h.skipUntil, h.heldFrom = 0, time.Time{}, time.Time{}, time.Time{}
 		return
 	case h.skipping(now) && !now.Add(o.holdOff).After(h.skipUntil):
 		return // an attempt in flight when the skip began: nothing to add
@@ -432,6 +438,10 @@ func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 		return
 	}
 	h.skipUntil = now.Add(skipFor)
+	h.heldFrom = time.Time{}
+	if o.holdOff > 0 {
+		h.heldFrom = now
+	}
 	h.skipWhy = why + ", so its targets are skipped for " + humantime.Duration(skipFor) + " (--max-host-errors)"
 	h.failures, h.failingFrom = 0, time.Time{}
 	for h.queue.len() > 0 {
