@@ -251,6 +251,11 @@ func nextResultLine(data []byte, l *resultLine) ([]byte, error) {
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return rest, fmt.Errorf("result line %q: %w", f[0], err)
 	}
+	if len(line) < 2 || line[0] != '{' || line[len(line)-1] != '}' {
+		// collect writes the record through, its verdict put before the
+		// closing brace: a record without one would corrupt the output.
+		return rest, fmt.Errorf("result line %q: the record is not a JSON object", f[0])
+	}
 	*l = resultLine{seq: seq, json: line}
 	l.summary.Seq, l.summary.Status, l.summary.Bytes, l.summary.Timing.Total = seq, status, n, total
 	if len(f[2]) > 0 {

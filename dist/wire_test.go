@@ -270,3 +270,21 @@ func BenchmarkStartedAt(b *testing.B) {
 		}
 	}
 }
+
+// TestResultLineNotAnObject: a result line whose record is not a JSON
+// object is an error, as the decoded path's is; collect's pass-through,
+// which puts its verdict before the closing brace, glued an empty record's
+// verdict onto the line before (or panicked on an empty buffer).
+func TestResultLineNotAnObject(t *testing.T) {
+	t.Parallel()
+	for _, rec := range []string{"", "{", "x", `{"input":"a"}` + "\r", `"a"`} {
+		var l resultLine
+		if _, err := nextResultLine([]byte("1\t200\t\t0\t1.5\t"+rec+"\n"), &l); err == nil {
+			t.Errorf("record %q: no error", rec)
+		}
+	}
+	var l resultLine
+	if _, err := nextResultLine([]byte("1\t200\t\t0\t1.5\t{\"input\":\"a\"}\n"), &l); err != nil {
+		t.Errorf("a good record: %v", err)
+	}
+}

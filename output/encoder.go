@@ -26,8 +26,8 @@ type Encoder interface {
 type RecordWriter interface {
 	// WriteRecord writes rec, one record made by AppendJSONL (without its
 	// newline), as one line, with accepted (the caller's Accept.OK of the
-	// result) added. The caller vouches that rec is such a record: it is
-	// not checked.
+	// result) added. The caller vouches that rec is such a record: only
+	// its braces are checked (an error, nothing written, without them).
 	WriteRecord(rec []byte, accepted bool) error
 }
 

@@ -566,3 +566,29 @@ func TestNewEncoderNilWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteRecordNotAnObject: a record without its braces is an error,
+// and nothing is written: the verdict replaces the closing brace, and
+// used to eat the previous line's newline, or panic on an empty buffer.
+func TestWriteRecordNotAnObject(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	e := newJSONLEncoder(&b, DefaultAccept())
+	if err := e.WriteRecord([]byte(`{"input":"a"}`), true); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []string{"", "x", `{"input":"b"`} {
+		if err := e.WriteRecord([]byte(rec), true); err == nil {
+			t.Errorf("record %q: no error", rec)
+		}
+	}
+	if err := e.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"input":"a","accepted":true}` + "\n"; b.String() != want {
+		t.Errorf("wrote %q, want %q", b.String(), want)
+	}
+	if err := e.WriteRecord(nil, true); err == nil { // the buffer empty after Flush
+		t.Error("an empty record after a flush: no error")
+	}
+}

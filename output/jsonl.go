@@ -1,6 +1,7 @@
 package output
 
 import (
+	"fmt"
 	"io"
 	"strconv"
 
@@ -33,6 +34,11 @@ func (e *jsonlEncoder) Encode(r *fetch.Result) error {
 // WriteRecord writes rec, a record made by AppendJSONL, as one line, with
 // accepted added.
 func (e *jsonlEncoder) WriteRecord(rec []byte, accepted bool) error {
+	if len(rec) < 2 || rec[0] != '{' || rec[len(rec)-1] != '}' {
+		// appendAccepted replaces the closing brace: without one it
+		// would eat the previous line's newline, or panic on none.
+		return fmt.Errorf("output: a result record that is not a JSON object: %.40q", rec)
+	}
 	e.lb.buf = appendAccepted(append(e.lb.buf, rec...), accepted)
 	e.lb.buf = append(e.lb.buf, '\n')
 	return e.lb.commit()
