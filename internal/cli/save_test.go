@@ -230,3 +230,57 @@ func TestSaveInterruptLeavesNoTempFiles(t *testing.T) {
 		t.Errorf("files left in DIR after Ctrl-C twice: %q, want none", files)
 	}
 }
+
+// TestSaveComparedAsAPlace: an unfinished --db run is continued by the
+// same command only if its bodies go to the same place: "--save bodies"
+// typed in another directory is another place (it was compared as typed,
+// and continued the run with its bodies split over two directories), and
+// the run's directory written out in full is the same one.
+func TestSaveComparedAsAPlace(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("hello " + r.URL.Path))
+	}))
+	defer ts.Close()
+	tmp := t.TempDir()
+	a, b := filepath.Join(tmp, "a"), filepath.Join(tmp, "b")
+	for _, d := range []string{a, b} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, out := filepath.Join(tmp, "runs.db"), filepath.Join(tmp, "out.jsonl")
+	args := func(save string) []string {
+		as := []string{"-q", "-c", "1", "-f", "jsonl", "-o", out, "--db", db, "--save", save}
+		for i := range 20 {
+			as = append(as, fmt.Sprintf("%s/p/%d", ts.URL, i))
+		}
+		return as
+	}
+	t.Chdir(a)
+	interrupt := make(chan struct{})
+	close(interrupt) // Ctrl-C at once: the run is left unfinished
+	var stderr strings.Builder
+	env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
+	if code := Main(t.Context(), env, args("bodies")); code != ExitInterrupted {
+		t.Fatalf("interrupted run: exit %d: %s", code, stderr.String())
+	}
+	t.Chdir(b)
+	if code, _, errOut := runCLI(t, "", args("bodies")...); code != ExitUsage || !strings.Contains(errOut, "--save") {
+		t.Errorf("--save bodies in another directory: exit %d, stderr %q; want %d naming --save", code, errOut, ExitUsage)
+	}
+	if code, _, errOut := runCLI(t, "", args(filepath.Join(a, "bodies"))...); code != ExitOK {
+		t.Fatalf("--save with the run's directory in full: exit %d, stderr %q; want the run continued", code, errOut)
+	}
+	b2, _ := os.ReadFile(out)
+	if rs := decodeLines(t, string(b2)); len(rs) != 20 {
+		t.Errorf("%d results after the run was continued, want 20", len(rs))
+	}
+	// (The refused command made b/bodies, empty: Validate makes the
+	// directory before the run is chosen.)
+	filepath.WalkDir(filepath.Join(b, "bodies"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			t.Errorf("a body saved under the other directory: %s", path)
+		}
+		return nil
+	})
+}

@@ -717,6 +717,7 @@ func TestRerunWithOtherFlagsIsRefused(t *testing.T) {
 			[]string{"run 1, unfinished", "--method, --header, --accept", "targets fetched two ways (--method, --header) and of results judged by two rules (--accept)", "fanout resume 1", "--new-run"}, nil},
 		{[]string{"--accept", "200..=499"}, []string{"other --accept:", "judged by two rules (--accept)"}, []string{"fetched", "order"}},
 		{[]string{"--ordered"}, []string{"other --ordered:", "output in two orders (--ordered)"}, []string{"fetched", "judged"}},
+		{[]string{"--failed"}, []string{"other --failed:", "only the failed in another (--failed)"}, []string{"fetched", "judged", "order"}},
 		{[]string{"--max-body", "1KiB"}, []string{"targets fetched two ways (--max-body)"}, []string{"judged", "order"}},
 	} {
 		code, _, errOut := runCLI(t, "", withFlags(tc.flags...)...)

@@ -199,6 +199,16 @@ func recordConfig(f *flags, args []string) (store.Config, error) {
 	if f.set != nil {
 		f.set.Visit(func(fl *pflag.Flag) { cfg.Flags[fl.Name] = fl.Value.String() })
 	}
+	if f.save != "" {
+		// Absolute, as the inputs and the output are: "--save bodies"
+		// typed in two directories is two places, and "--save /a/bodies"
+		// typed in /a the same one.
+		abs, err := filepath.Abs(f.save)
+		if err != nil {
+			return cfg, fmt.Errorf("--save %s: %v", f.save, err)
+		}
+		cfg.Flags["save"] = abs
+	}
 	return cfg, nil
 }
 
@@ -251,13 +261,15 @@ func changedFlags(a, b map[string]string, set *pflag.FlagSet) []string {
 // would mix in it: each flag is named with what it changes, so that
 // --accept is not said to change the requests.
 func mixedBy(d []string) string {
-	var fetched, judged, written, saved []string
+	var fetched, judged, written, filtered, saved []string
 	for _, name := range d {
 		switch name {
 		case "--accept":
 			judged = append(judged, name)
 		case "--ordered":
 			written = append(written, name)
+		case "--failed":
+			filtered = append(filtered, name)
 		case "--save":
 			saved = append(saved, name)
 		default: // -X, -H, -d, --proxy, --max-body...: how a target is fetched
@@ -273,6 +285,9 @@ func mixedBy(d []string) string {
 	}
 	if len(written) > 0 {
 		why = append(why, "with its output in two orders ("+strings.Join(written, ", ")+")")
+	}
+	if len(filtered) > 0 {
+		why = append(why, "with its output holding every result in one part and only the failed in another ("+strings.Join(filtered, ", ")+")")
 	}
 	if len(saved) > 0 {
 		why = append(why, "with its bodies saved in two places, or some not at all ("+strings.Join(saved, ", ")+")")
