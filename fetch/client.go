@@ -356,7 +356,7 @@ func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace) error {
 	if save != nil && err == nil {
 		// A body cut by --max-body is saved (the result says truncated);
 		// one whose read failed is not.
-		saved, serr := save.commit(info.sha256)
+		saved, serr := save.commit(info.sha256, info.n)
 		if serr != nil {
 			err = saveError(c.o.SaveDir, serr)
 		}

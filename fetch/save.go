@@ -101,8 +101,11 @@ func createTemp(dir string) (*os.File, error) {
 // commit gives the body its name, dir/ab/abcdef..., from sum, the hex
 // SHA-256 of every byte written. A body already there (the same bytes: a
 // crawl fetches many identical pages) is kept and the new copy dropped.
-// It reports whether the body is saved, which an empty one is not.
-func (s *bodySaver) commit(sum string) (bool, error) {
+// It reports whether the body is saved, which an empty one is not. n is
+// the body's length: a file of that name and another size is a body torn
+// by a crash (no fsync: the name is the hash, so a check finds it) and is
+// replaced, not trusted for ever.
+func (s *bodySaver) commit(sum string, n int64) (bool, error) {
 	defer s.discard()
 	if s.err != nil {
 		return false, s.err
@@ -112,7 +115,7 @@ func (s *bodySaver) commit(sum string) (bool, error) {
 	}
 	sub := filepath.Join(s.dir, sum[:2])
 	name := filepath.Join(sub, sum)
-	if _, err := os.Lstat(name); err == nil {
+	if fi, err := os.Lstat(name); err == nil && fi.Mode().IsRegular() && fi.Size() == n {
 		return true, nil
 	}
 	if s.f == nil {
@@ -144,7 +147,7 @@ func (s *bodySaver) commit(sum string) (bool, error) {
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		if _, serr := os.Lstat(name); serr == nil {
+		if fi, serr := os.Lstat(name); serr == nil && fi.Size() == n {
 			// Another save of the same body got there first (Windows
 			// refuses to replace a file another process has open).
 			return true, nil

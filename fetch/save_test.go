@@ -290,13 +290,23 @@ func TestSaveKeepsExisting(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(name, []byte("already here"), 0o644); err != nil {
+		// Of the body's size: taken for it unread (one stat).
+		there := bytes.Repeat([]byte("z"), len(tc.body))
+		if err := os.WriteFile(name, there, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		r := get(c, ts.URL+tc.path)
 		wantKind(t, r, "")
-		if b, _ := os.ReadFile(name); !r.Saved || string(b) != "already here" {
+		if b, _ := os.ReadFile(name); !r.Saved || !bytes.Equal(b, there) {
 			t.Errorf("%s: saved %v, file now %d bytes; want saved, and the file left as it was", tc.path, r.Saved, len(b))
+		}
+		// Of another size: a body torn by a crash (no fsync), replaced.
+		if err := os.WriteFile(name, []byte("torn"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r = get(c, ts.URL+tc.path)
+		if b, _ := os.ReadFile(name); !r.Saved || !bytes.Equal(b, tc.body) {
+			t.Errorf("%s: saved %v, file now %d bytes; want the torn file replaced by the %d-byte body", tc.path, r.Saved, len(b), len(tc.body))
 		}
 	}
 	if got := savedFiles(t, dir); len(got) != 2 {
