@@ -70,9 +70,17 @@ func TestMistypedFlag(t *testing.T) {
 		{[]string{"report", "--tilte", "x"}, "(did you mean --title?)"},
 		{[]string{"resume", "--timout", "1s"}, "(did you mean --timeout?): resume takes --db"},
 		{[]string{"demo", "--inptu", "x"}, ""},
+		// One dash, as httpx and Go's flag package write long flags.
+		{[]string{"-silent", target}, "(httpx's -silent; here: -q)"},
+		{[]string{"-l", "urls.txt"}, "(httpx's -l; here: -i FILE)"},
+		{[]string{"-json", target}, "(httpx's -json; here: -f jsonl)"},
+		{[]string{"-timeout", "3s", target}, "(did you mean --timeout?)"},
+		{[]string{"-acept", "200", target}, "(did you mean --accept?)"},
+		{[]string{"-retries=2", target}, "(did you mean --retries?)"},
+		{[]string{"-zzzz", target}, ""},
 	} {
 		code, _, errOut := runCLI(t, "", tc.args...)
-		if code != ExitUsage || !strings.Contains(errOut, "unknown flag") ||
+		if code != ExitUsage || !strings.Contains(errOut, "unknown") ||
 			tc.says == "" && strings.Contains(errOut, "did you mean") || !strings.Contains(errOut, tc.says) {
 			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, ExitUsage, cmp.Or(tc.says, "no suggestion"))
 		}

@@ -168,6 +168,23 @@ func flagError(cmd *cobra.Command, err error) error {
 		}
 		return err
 	}
+	if errors.As(err, &ne) && strings.HasPrefix(err.Error(), "unknown shorthand flag") {
+		// "-silent", "-json", "-l urls.txt": a long flag with one dash,
+		// as httpx and Go's flag package write them, read as letters.
+		word, _, _ := strings.Cut(ne.GetSpecifiedShortnames(), "=")
+		if hint, ok := httpxFlags[word]; ok {
+			return fmt.Errorf("%w (httpx's -%s; here: %s)", err, word, hint)
+		}
+		if len(word) > 1 {
+			if fl := cmd.Flags().Lookup(word); fl != nil && !fl.Hidden {
+				return fmt.Errorf("%w (did you mean --%s?)", err, word)
+			}
+			if s := closestFlag(cmd.Flags(), word); s != "" {
+				return fmt.Errorf("%w (did you mean --%s?)", err, s)
+			}
+		}
+		return err
+	}
 	msg := err.Error()
 	i := strings.Index(msg, "strconv.Parse")
 	if i < 0 {
@@ -184,6 +201,21 @@ func flagError(cmd *cobra.Command, err error) error {
 		want += " in range"
 	}
 	return errors.New(msg[:i] + "want " + want)
+}
+
+// httpxFlags are httpx's flags with another name here, for users coming
+// from it; a flag of the same name with two dashes is found anyway.
+var httpxFlags = map[string]string{
+	"l": "-i FILE", "list": "-i FILE",
+	"silent": "-q",
+	"json":   "-f jsonl", "csv": "-f csv",
+	"t": "-c N", "threads": "-c N",
+	"rl": "--rate N", "rate-limit": "--rate N",
+	"fr": "redirects are followed unless --no-follow", "follow-redirects": "redirects are followed unless --no-follow",
+	"sc": "every result has its status", "status-code": "every result has its status",
+	"title": "every result has its title", "cl": "every result has its size", "content-length": "every result has its size",
+	"nc": "--color never", "no-color": "--color never",
+	"mc": "--accept CODES", "match-code": "--accept CODES",
 }
 
 // closestFlag returns the long name of the flag in fs, hidden ones left
