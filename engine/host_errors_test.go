@@ -268,6 +268,25 @@ func TestJudgeHoldOff(t *testing.T) {
 	}
 }
 
+// TestJudgeHostWhy: the failure a skip's results name says what the host
+// asked for, a 429's Retry-After included (the hold-off's message quotes
+// it).
+func TestJudgeHostWhy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		r    fetch.Result
+		want string
+	}{
+		{fetch.Result{Status: 429, RetryAfter: time.Hour}, "429 with Retry-After 1h00m"},
+		{fetch.Result{Status: 503, RetryAfter: 2 * time.Minute}, "503 with Retry-After 2m00s"},
+		{fetch.Result{Status: 429}, "429 Too Many Requests"},
+	} {
+		if v, why := judgeHost(&tc.r, true); v != hostFailed || why != tc.want {
+			t.Errorf("%d, Retry-After %s: %v %q, want hostFailed %q", tc.r.Status, tc.r.RetryAfter, v, why, tc.want)
+		}
+	}
+}
+
 // TestHoldOffOutlivesAnswersSentBefore: a rate limiter answers a burst
 // with some 200s and a 429 asking for an hour; a 200 to a request sent
 // before the 429 does not lift the hold-off, or every later target would

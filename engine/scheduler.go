@@ -880,7 +880,6 @@ func (s *scheduler) attempt(tk *task) {
 	switch {
 	case own && r.RetryAfter > s.cfg.Retry.MaxWait:
 		holdOff = r.RetryAfter
-		why = fmt.Sprintf("%d with Retry-After %s", r.Status, humantime.Duration(r.RetryAfter))
 	case own && r.RetryAfter > 0:
 		pause = r.RetryAfter
 	}
@@ -915,13 +914,13 @@ const (
 func judgeHost(r *fetch.Result, own bool) (verdict, string) {
 	if r.Error == nil {
 		switch {
+		case r.RetryAfter > 0 && own:
+			// "Come back later", as a 429 says: the host is paused (or,
+			// asking for longer than --max-retry-wait, skipped as long),
+			// and one that keeps saying it holds the run.
+			return hostFailed, fmt.Sprintf("%d with Retry-After %s", r.Status, humantime.Duration(r.RetryAfter))
 		case r.Status == 429 && own:
 			return hostFailed, "429 Too Many Requests"
-		case r.RetryAfter > 0 && own:
-			// "Come back later", as a 429 says: the host is paused
-			// (or, asking for longer than --max-retry-wait, left to its
-			// reply), and one that keeps saying it holds the run.
-			return hostFailed, fmt.Sprintf("%d with Retry-After %s", r.Status, humantime.Duration(r.RetryAfter))
 		}
 		return hostAnswered, ""
 	}

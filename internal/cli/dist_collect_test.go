@@ -148,11 +148,13 @@ func TestCollectDBWithoutFollowRecordsDone(t *testing.T) {
 	}
 }
 
-// TestCollectSummaryNamesFailed: collect -f jsonl passes the workers'
-// records through, decoding only what the summary counts; the summary's
-// list of failed targets must still name each one.
-func TestCollectSummaryNamesFailed(t *testing.T) {
-	url := startSecureNATS(t, func(*server.Options) {})
+// workedRun submits run's targets, made from the URL of a web server
+// whose /gone... paths answer 404 and others 200, to an embedded NATS
+// server, and has one worker fetch them all (no retries); it returns
+// the NATS server's URL and the web server's.
+func workedRun(t *testing.T, run string, targets func(web string) []string) (url, webURL string) {
+	t.Helper()
+	url = startSecureNATS(t, func(*server.Options) {})
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/gone") {
 			http.NotFound(w, r)
@@ -160,21 +162,30 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 		}
 		fmt.Fprint(w, "ok")
 	}))
-	defer web.Close()
-	targets := []string{web.URL + "/a", web.URL + "/gone1", web.URL + "/b", web.URL + "/gone2"}
-	if code, _, errOut := runCLI(t, "", append([]string{"submit", "--nats", url, "--run", "named", "-q"}, targets...)...); code != ExitOK {
+	t.Cleanup(web.Close)
+	if code, _, errOut := runCLI(t, "", append([]string{"submit", "--nats", url, "--run", run, "-q"}, targets(web.URL)...)...); code != ExitOK {
 		t.Fatalf("submit: exit %d: %s", code, errOut)
 	}
-	if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", "named", "--exit-when-done", "-q", "-c", "1"); code != ExitOK {
+	if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", run, "--exit-when-done", "-q", "-c", "1", "--retries", "0"); code != ExitOK {
 		t.Fatalf("worker: exit %d: %s", code, errOut)
 	}
+	return url, web.URL
+}
+
+// TestCollectSummaryNamesFailed: collect -f jsonl passes the workers'
+// records through, decoding only what the summary counts; the summary's
+// list of failed targets must still name each one.
+func TestCollectSummaryNamesFailed(t *testing.T) {
+	url, web := workedRun(t, "named", func(web string) []string {
+		return []string{web + "/a", web + "/gone1", web + "/b", web + "/gone2"}
+	})
 	dir := t.TempDir()
 	code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "named", "-f", "jsonl", "-o", filepath.Join(dir, "out.jsonl"),
 		"--summary-json", filepath.Join(dir, "summary.json"))
 	if code != ExitFailures {
 		t.Fatalf("collect: exit %d, want %d: %s", code, ExitFailures, errOut)
 	}
-	for _, want := range []string{"404             " + web.URL + "/gone1\n", "404             " + web.URL + "/gone2\n"} {
+	for _, want := range []string{"404             " + web + "/gone1\n", "404             " + web + "/gone2\n"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("the summary does not name %q:\n%s", strings.TrimSpace(want), errOut)
 		}
@@ -191,22 +202,11 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 // "accepted" is collect's verdict, by its own --accept, as its summary,
 // its exit status and --failed judge; csv, which decodes, says the same.
 func TestCollectAcceptedByItsAccept(t *testing.T) {
-	url := startSecureNATS(t, func(*server.Options) {})
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/gone") {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprint(w, "ok")
-	}))
-	defer web.Close()
-	targets := []string{web.URL + "/a", web.URL + "/gone1", "127.0.0.1:" + closedPort(t)}
-	if code, _, errOut := runCLI(t, "", append([]string{"submit", "--nats", url, "--run", "judged", "-q"}, targets...)...); code != ExitOK {
-		t.Fatalf("submit: exit %d: %s", code, errOut)
-	}
-	if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", "judged", "--exit-when-done", "-q", "-c", "1", "--retries", "0"); code != ExitOK {
-		t.Fatalf("worker: exit %d: %s", code, errOut)
-	}
+	var targets []string
+	url, _ := workedRun(t, "judged", func(web string) []string {
+		targets = []string{web + "/a", web + "/gone1", "127.0.0.1:" + closedPort(t)}
+		return targets
+	})
 	dir := t.TempDir()
 	for i, c := range []struct {
 		accept string

@@ -176,10 +176,7 @@ func flagError(cmd *cobra.Command, err error) error {
 			return fmt.Errorf("%w (httpx's -%s; here: %s)", err, word, hint)
 		}
 		if len(word) > 1 {
-			if fl := cmd.Flags().Lookup(word); fl != nil && !fl.Hidden {
-				return fmt.Errorf("%w (did you mean --%s?)", err, word)
-			}
-			if s := closestFlag(cmd.Flags(), word); s != "" {
+			if s := closestFlag(cmd.Flags(), word); s != "" { // "-timeout" is 0 edits from --timeout
 				return fmt.Errorf("%w (did you mean --%s?)", err, s)
 			}
 		}

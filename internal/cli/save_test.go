@@ -277,10 +277,7 @@ func TestSaveComparedAsAPlace(t *testing.T) {
 	}
 	// (The refused command made b/bodies, empty: Validate makes the
 	// directory before the run is chosen.)
-	filepath.WalkDir(filepath.Join(b, "bodies"), func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			t.Errorf("a body saved under the other directory: %s", path)
-		}
-		return nil
-	})
+	if got := bodyFiles(t, filepath.Join(b, "bodies")); len(got) > 0 {
+		t.Errorf("bodies saved under the other directory: %q", got)
+	}
 }

@@ -261,38 +261,33 @@ func changedFlags(a, b map[string]string, set *pflag.FlagSet) []string {
 // would mix in it: each flag is named with what it changes, so that
 // --accept is not said to change the requests.
 func mixedBy(d []string) string {
-	var fetched, judged, written, filtered, saved []string
+	named := make([][]string, len(mixes))
 	for _, name := range d {
-		switch name {
-		case "--accept":
-			judged = append(judged, name)
-		case "--ordered":
-			written = append(written, name)
-		case "--failed":
-			filtered = append(filtered, name)
-		case "--save":
-			saved = append(saved, name)
-		default: // -X, -H, -d, --proxy, --max-body...: how a target is fetched
-			fetched = append(fetched, name)
+		g := 0 // -X, -H, -d, --proxy, --max-body...: how a target is fetched
+		for i, m := range mixes {
+			if m.flag == name {
+				g = i
+			}
 		}
+		named[g] = append(named[g], name)
 	}
 	var why []string
-	if len(fetched) > 0 {
-		why = append(why, "of targets fetched two ways ("+strings.Join(fetched, ", ")+")")
-	}
-	if len(judged) > 0 {
-		why = append(why, "of results judged by two rules ("+strings.Join(judged, ", ")+")")
-	}
-	if len(written) > 0 {
-		why = append(why, "with its output in two orders ("+strings.Join(written, ", ")+")")
-	}
-	if len(filtered) > 0 {
-		why = append(why, "with its output holding every result in one part and only the failed in another ("+strings.Join(filtered, ", ")+")")
-	}
-	if len(saved) > 0 {
-		why = append(why, "with its bodies saved in two places, or some not at all ("+strings.Join(saved, ", ")+")")
+	for i, names := range named {
+		if len(names) > 0 {
+			why = append(why, mixes[i].what+" ("+strings.Join(names, ", ")+")")
+		}
 	}
 	return strings.Join(why, " and ")
+}
+
+// mixes are what mixedBy says a changed flag would mix, the first for
+// every flag not named.
+var mixes = []struct{ flag, what string }{
+	{"", "of targets fetched two ways"},
+	{"--accept", "of results judged by two rules"},
+	{"--ordered", "with its output in two orders"},
+	{"--failed", "with its output holding every result in one part and only the failed in another"},
+	{"--save", "with its bodies saved in two places, or some not at all"},
 }
 
 // sessionOnlyFlags are the main command's flags that change neither what a
