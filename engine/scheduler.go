@@ -907,8 +907,8 @@ const (
 // the failure in a few words. Counted as the host's failures are those
 // that cost a worker's time or ask for fewer requests, and that no other
 // URL on the host would escape: no connection, a timeout, a reset, a dns
-// lookup that timed out (each before any reply came), a 429 or a 503 with
-// Retry-After of its own. A certificate error, a name that does not exist
+// lookup that timed out (each before any reply came), a body too slow to
+// arrive within --timeout, a 429 or a 503 with Retry-After of its own. A certificate error, a name that does not exist
 // or a malformed reply cost next to nothing each, and each result says
 // more than a skip would: they are answers.
 func judgeHost(r *fetch.Result, own bool) (verdict, string) {
@@ -924,10 +924,18 @@ func judgeHost(r *fetch.Result, own bool) (verdict, string) {
 		}
 		return hostAnswered, ""
 	}
+	if len(r.Redirects) == 0 && r.Status != 0 && r.Error.Kind == fetch.KindTimeout {
+		// The host answered and then trickled the body past --timeout:
+		// it held a worker as long as silence would have. One slow file
+		// among quick pages is reset by their answers; a tarpit sending
+		// a byte a second on every URL is not, and would otherwise hold
+		// the end of the run for timeout × attempts × its targets.
+		return hostFailed, r.Error.Error()
+	}
 	if len(r.Redirects) > 0 || r.Status != 0 {
-		// A later hop's failure, or one after the reply began (a body
-		// too slow, an endless stream, a reset mid-body): the host
-		// answered, and its other URLs may well be quick.
+		// A later hop's failure, or one after the reply began that cost
+		// little (a reset mid-body, a corrupt encoding): the host
+		// answered, and its other URLs may well be fine.
 		return hostAnswered, ""
 	}
 	if r.Error.Permanent || r.Error.Proxy {

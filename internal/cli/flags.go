@@ -86,7 +86,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 
 	fs.IntVar(&f.retries, "retries", d.Retry.Max, "retries on connect errors, timeouts, resets, a lack of local resources (local), DNS lookups that timed out, 429, 502, 503, 504 (POST and other non-idempotent methods: connect errors, 429, 503, and no redirect followed)")
 	durationVar(fs, &f.maxRetryWait, "max-retry-wait", d.Retry.MaxWait, "longest Retry-After to wait for; a longer one is not retried, and its host's other targets are skipped as long")
-	fs.IntVar(&f.maxHostErrors, "max-host-errors", d.Limits.MaxHostErrors, "after N attempts in a row fail at a host (no connection, a timeout or reset before any reply, a DNS timeout, 429, 503 with Retry-After), or 3 over N × 2s, skip its targets for "+humantime.Duration(engine.DefaultSkipFor)+" (0 = never)")
+	fs.IntVar(&f.maxHostErrors, "max-host-errors", d.Limits.MaxHostErrors, "after N attempts in a row fail at a host (no connection, a timeout or reset before any reply, a body past --timeout, a DNS timeout, 429, 503 with Retry-After), or 3 over N × 2s, skip its targets for "+humantime.Duration(engine.DefaultSkipFor)+" (0 = never)")
 	durationVar(fs, &f.timeout, "timeout", d.Request.Timeout, "per attempt, the whole exchange including redirects and body")
 	durationVar(fs, &f.connTimeout, "connect-timeout", d.Request.ConnectTimeout, "per connection: name lookup plus TCP connect, and the TLS handshake")
 
