@@ -28,8 +28,11 @@ const acceptEncoding = "gzip, deflate, br, zstd"
 // Make it with NewClient: a zero Client fetches nothing, and each of its
 // results says so (kind other).
 type Client struct {
-	o      Options
-	tr     *http.Transport
+	o  Options
+	tr *http.Transport
+	// bareTr, when not nil, is tr with a TLS handshake of at most half
+	// Options.Timeout, for bare hosts' https tries: see NewClient.
+	bareTr *http.Transport
 	dial   *dialer
 	method string
 	// headers[cross][body]: request headers for hops on the first URL's
@@ -80,14 +83,32 @@ func NewClient(o Options) (*Client, error) {
 		return nil, err
 	}
 	c.tr = tr
+	if hs := o.Timeout / 2; !o.NoFallback && hs < o.ConnectTimeout {
+		// A bare host whose peer does not speak TLS and stays silent
+		// on a ClientHello (waiting for a whole request) is found out
+		// by the handshake's timeout, and falls back to http in what
+		// is left of the attempt. With --timeout no longer than twice
+		// --connect-timeout, the handshake would take all of it, and a
+		// live http service would be reported as a timeout: bare
+		// hosts' handshakes get half the attempt, the http try the
+		// rest. (Targets with a scheme keep --connect-timeout.)
+		bare, err := newTransport(o, c.dial)
+		if err != nil {
+			return nil, err
+		}
+		bare.TLSHandshakeTimeout = hs
+		c.bareTr = bare
+	}
 	return c, nil
 }
 
 // Close closes the client's idle connections. The client stays usable: a
 // later Fetch dials again.
 func (c *Client) Close() {
-	if c.tr != nil {
-		c.tr.CloseIdleConnections()
+	for _, tr := range []*http.Transport{c.tr, c.bareTr} {
+		if tr != nil {
+			tr.CloseIdleConnections()
+		}
 	}
 }
 
@@ -123,13 +144,17 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 	actx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
 
-	ht, err := c.follow(actx, cancel, &r, t.URL)
+	tr := c.tr
+	if t.Bare && c.bareTr != nil {
+		tr = c.bareTr
+	}
+	ht, err := c.follow(actx, cancel, tr, &r, t.URL)
 	if err != nil && t.Bare && !c.o.NoFallback && r.Status == 0 && actx.Err() == nil {
 		// (Not through a proxy that did not answer: plain text through it
 		// would hide that, as after a refused tunnel.)
 		if plain, ok := httpForm(t.URL); ok && fallbackable(err, c.kind(ctx, actx, err, ht)) && (ht == nil || !ht.tunnelTimedOut()) {
 			r = Result{Seq: t.Seq, Input: t.Input, URL: plain, Attempts: 1, StartedAt: start}
-			ht, err = c.follow(actx, cancel, &r, plain)
+			ht, err = c.follow(actx, cancel, tr, &r, plain)
 		}
 	}
 	if ht != nil {

@@ -1,9 +1,11 @@
 package fetch
 
 import (
+	"bufio"
 	"context"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -301,6 +303,51 @@ func TestBareHostFallback(t *testing.T) {
 	wantKind(t, r, KindRefused)
 	if r.URL != "http://"+refused {
 		t.Errorf("refused: url %q, want the http form", r.URL)
+	}
+}
+
+// TestBareHostFallbackSilentOnTLS: a plain-http service that says nothing
+// to a ClientHello (it waits for a whole request) is found out by the
+// handshake's timeout, and a bare host falls back to http. With --timeout
+// no longer than --connect-timeout the handshake took the whole attempt
+// and the live service was reported as a timeout (found in review: with
+// --timeout 5 and 3, while the defaults fell back).
+func TestBareHostFallbackSilentOnTLS(t *testing.T) {
+	t.Parallel()
+	addr := connServer(t, loopback(t), func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if b, err := br.Peek(1); err != nil || b[0] == 0x16 { // a TLS handshake record
+			io.Copy(io.Discard, br) // silent until the client gives up
+			return
+		}
+		if req, err := http.ReadRequest(br); err == nil {
+			req.Body.Close()
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nplain")
+		}
+	})
+	for _, tc := range []struct {
+		name             string
+		timeout, connect time.Duration
+	}{
+		{"timeout below connect timeout", 1500 * time.Millisecond, 5 * time.Second},
+		{"timeout equal to it", 2 * time.Second, 2 * time.Second},
+		{"timeout twice it", 2 * time.Second, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newTestClient(t, func(o *Options) { o.Timeout, o.ConnectTimeout = tc.timeout, tc.connect })
+			r := c.Fetch(context.Background(), Target{Input: addr, URL: "https://" + addr, HostKey: addr, Bare: true})
+			wantKind(t, r, "")
+			if r.URL != "http://"+addr || r.Status != 200 || r.Bytes != 5 {
+				t.Errorf("url %q status %d bytes %d, want the http form's 200", r.URL, r.Status, r.Bytes)
+			}
+			// A target with a scheme keeps --connect-timeout for its
+			// handshake, and has no fallback.
+			r = c.Fetch(context.Background(), Target{Input: "https://" + addr, URL: "https://" + addr, HostKey: addr})
+			if r.Error == nil || r.URL != "https://"+addr {
+				t.Errorf("with a scheme: url %q error %+v, want an error on the https form", r.URL, r.Error)
+			}
+		})
 	}
 }
 

@@ -71,7 +71,8 @@ type Options struct {
 	// Timeout bounds one attempt: every hop, headers and body included.
 	Timeout time.Duration
 	// ConnectTimeout bounds name resolution plus TCP connect, and
-	// separately the TLS handshake.
+	// separately the TLS handshake (a bare host's to half Timeout when
+	// that is shorter, so that its http fallback has the rest).
 	ConnectTimeout time.Duration
 	// NoFallback makes bare hosts try https only, never http.
 	NoFallback bool

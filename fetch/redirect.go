@@ -23,8 +23,8 @@ import (
 const maxRedirectURL = 8 << 10
 
 // follow runs the redirect chain from first, filling r, and returns the
-// trace of the last hop. abort cancels ctx, the attempt's.
-func (c *Client) follow(ctx context.Context, abort func(), r *Result, first string) (*hopTrace, error) {
+// trace of the last hop, through tr. abort cancels ctx, the attempt's.
+func (c *Client) follow(ctx context.Context, abort func(), tr *http.Transport, r *Result, first string) (*hopTrace, error) {
 	method, body := c.method, c.o.Body
 	r.Method = method
 	originKey := "" // scheme://host:port of first, computed at the first redirect
@@ -48,7 +48,7 @@ func (c *Client) follow(ctx context.Context, abort func(), r *Result, first stri
 			return ht, err
 		}
 		r.FinalURL = cur
-		resp, err := c.tr.RoundTrip(req)
+		resp, err := tr.RoundTrip(req)
 		if err != nil {
 			return ht, err
 		}
