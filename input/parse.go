@@ -34,6 +34,7 @@ const (
 	reasonWrapped        = "url in quotes or brackets: give it bare"
 	reasonMarkdown       = "markdown link: give the url alone"
 	reasonBackslash      = `backslash before the path (browsers read it as "/")`
+	reasonCIDR           = "cidr range: one target per line; expand it first (mapcidr, prips, nmap -sL), or write http://ADDR/N for that path"
 )
 
 // schemes of a parsed line; bare means the line had none and is fetched as
@@ -130,6 +131,12 @@ func appendTarget[T text](dst []byte, line T) ([]byte, parsed) {
 		p.invalid = reasonMistypedScheme
 		return dst, p
 	}
+	if p.bare && len(portText) == 0 && cidrRange(host, tail, v6) {
+		// "10.0.0.0/24" would be a GET of /24 on one address: a scan of
+		// one host where a range was meant, with nothing said.
+		p.invalid = reasonCIDR
+		return dst, p
+	}
 	port, reason := parsePort(portText)
 	if reason != "" {
 		p.invalid = reason
@@ -173,6 +180,38 @@ func appendTarget[T text](dst []byte, line T) ([]byte, parsed) {
 	dst = append(dst, ':')
 	dst = strconv.AppendUint(dst, port, 10)
 	return dst, p
+}
+
+// cidrRange reports whether a bare line's host and tail are an address and
+// a prefix length, as in "10.0.0.0/24", "2001:db8::/32" or, with a port
+// after it, "10.0.0.0/24:8080".
+func cidrRange[T text](host, tail T, v6 bool) bool {
+	if len(tail) < 2 || tail[0] != '/' {
+		return false
+	}
+	n, i := 0, 1
+	for ; i < len(tail) && i <= 3 && '0' <= tail[i] && tail[i] <= '9'; i++ {
+		n = n*10 + int(tail[i]-'0')
+	}
+	if i == 1 {
+		return false
+	}
+	if i < len(tail) {
+		port := tail[i:]
+		if port[0] != ':' || len(port) == 1 {
+			return false
+		}
+		for _, c := range []byte(string(port[1:])) {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	a, err := netip.ParseAddr(string(host))
+	if err != nil {
+		return false
+	}
+	return v6 && a.Is6() && n <= 128 || a.Is4() && n <= 32
 }
 
 // wrapped names a URL pasted with what surrounded it: the quotes of a CSV

@@ -28,6 +28,12 @@ func TestParse(t *testing.T) {
 		{"https://example.com:/", "https://example.com/", "example.com:443", false},
 		{"https://example.com/a#frag", "https://example.com/a", "example.com:443", false},
 		{"https://example.com#frag", "https://example.com/", "example.com:443", false},
+		// A path after an address, where it cannot be a CIDR range.
+		{"http://127.0.0.1/30", "http://127.0.0.1/30", "127.0.0.1:80", false},
+		{"127.0.0.1/33", "https://127.0.0.1/33", "127.0.0.1:443", true},
+		{"127.0.0.1:8080/24", "https://127.0.0.1:8080/24", "127.0.0.1:8080", true},
+		{"127.0.0.1/24/x", "https://127.0.0.1/24/x", "127.0.0.1:443", true},
+		{"example.com/24", "https://example.com/24", "example.com:443", true},
 		// Names that only look like hex addresses stay names.
 		{"http://0xdead.example/", "http://0xdead.example/", "0xdead.example:80", false},
 		{"http://0x7f.0.0.1a/", "http://0x7f.0.0.1a/", "0x7f.0.0.1a:80", false},
@@ -142,6 +148,11 @@ func TestParse(t *testing.T) {
 		{"[x](http://example.com/)", "markdown link: give the url alone"},
 		{"[a link](http://example.com/)", "markdown link: give the url alone"},
 		{"[::1]x", "invalid character after ipv6 address"}, // not a link
+		{"127.0.0.1/30", reasonCIDR},
+		{"10.0.0.0/8", reasonCIDR},
+		{"127.0.0.0/31:18119", reasonCIDR},
+		{"2001:db8::/32", reasonCIDR},
+		{"[2001:db8::]/48", reasonCIDR},
 		{"http//example.com/", `mistyped scheme before "//"`},
 		{"-http://example.com/", `mistyped scheme before "//"`},
 		{"https;//example.com/", `mistyped scheme before "//"`},
