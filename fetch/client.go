@@ -77,6 +77,11 @@ func NewClient(o Options) (*Client, error) {
 			c.envSOCKS = c.envSOCKS || err == nil && isSOCKS(u)
 		}
 	}
+	if o.SaveDir != "" {
+		if err := makeSaveDir(o.SaveDir); err != nil {
+			return nil, err
+		}
+	}
 	c.dial = newDialer(o)
 	tr, err := newTransport(o, c.dial)
 	if err != nil {

@@ -106,7 +106,7 @@ func DefaultOptions() Options {
 
 // Validate reports every problem in o, each naming the flag that sets the
 // field, joined with errors.Join. It returns nil when o is usable. It
-// makes SaveDir, when missing, and checks that it can write there.
+// checks that SaveDir can be written, or made (NewClient makes it).
 func (o Options) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }

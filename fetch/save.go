@@ -188,21 +188,50 @@ func saveError(dir string, err error) error {
 		msg: fmt.Sprintf("the body was read but could not be saved under --save %s: %v", dir, err)}
 }
 
-// checkSaveDir makes dir, if it does not exist, and checks that a file can
-// be created in it, so that a run learns before it fetches anything that
-// its bodies would have nowhere to go.
+// checkSaveDir checks, making nothing, that dir is a directory a file can
+// be created in, or, missing, that its nearest existing parent is one, so
+// that a run learns before it fetches anything that its bodies would have
+// nowhere to go. NewClient makes it: a command refused after Validate (a
+// bad flag, another run's flags) leaves no empty directory behind.
 func checkSaveDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return fmt.Errorf("--save %s: cannot make the directory: %v", dir, unwrapPathErr(err))
+	probe := dir
+	for {
+		st, err := os.Stat(probe)
+		if err == nil && st.IsDir() {
+			break
+		}
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			if err == nil {
+				err = fmt.Errorf("%s is not a directory", probe)
+			}
+			return fmt.Errorf("--save %s: cannot make the directory: %v", dir, unwrapPathErr(err))
+		}
+		parent := filepath.Dir(probe)
+		if parent == probe {
+			break
+		}
+		probe = parent
 	}
-	f, err := createTemp(dir)
+	f, err := createTemp(probe)
 	if err != nil {
-		return fmt.Errorf("--save %s: cannot write in the directory: %v", dir, unwrapPathErr(err))
+		verb := "write in the directory"
+		if probe != dir {
+			verb = "make the directory"
+		}
+		return fmt.Errorf("--save %s: cannot %s: %v", dir, verb, unwrapPathErr(err))
 	}
 	name := f.Name()
 	_ = f.Close()
 	if err := os.Remove(name); err != nil {
-		return fmt.Errorf("--save %s: cannot remove a file in the directory: %v", dir, unwrapPathErr(err))
+		return fmt.Errorf("--save %s: cannot remove a file in the directory: %v", probe, unwrapPathErr(err))
+	}
+	return nil
+}
+
+// makeSaveDir makes dir, which checkSaveDir found could be made.
+func makeSaveDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return fmt.Errorf("--save %s: cannot make the directory: %v", dir, unwrapPathErr(err))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -247,10 +248,23 @@ func TestSaveDirValidate(t *testing.T) {
 	}
 	o.SaveDir = filepath.Join(base, "a", "b")
 	if err := o.Validate(); err != nil {
-		t.Fatalf("missing SaveDir: Validate = %v, want it made", err)
+		t.Fatalf("missing SaveDir: Validate = %v, want nil", err)
 	}
+	// Validate makes nothing: a command refused after it leaves no
+	// empty directory behind (found in review); NewClient makes it.
+	if _, err := os.Stat(filepath.Join(base, "a")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Validate made the directory: %v", err)
+	}
+	if got := savedFiles(t, base); len(got) > 1 { // afile
+		t.Errorf("the writability probe left %q", got)
+	}
+	c, err := NewClient(o)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	c.Close()
 	if st, err := os.Stat(o.SaveDir); err != nil || !st.IsDir() {
-		t.Errorf("SaveDir not made: %v", err)
+		t.Errorf("SaveDir not made by NewClient: %v", err)
 	}
 	if got := savedFiles(t, o.SaveDir); len(got) > 0 {
 		t.Errorf("the writability probe left %q", got)
