@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -501,5 +503,88 @@ func TestForgetPushesOneEvent(t *testing.T) {
 	}
 	if len(s.events) != 1 {
 		t.Errorf("%d events for one idle host, want 1", len(s.events))
+	}
+}
+
+// TestRedirectIntoSkippedHost: a host being skipped gets no requests
+// through other hosts' redirects either; each such target ends at its
+// redirect, kind skipped, saying why. (Found in review: a host that asked
+// to be left alone for an hour kept getting one request per target that
+// linked to it.)
+func TestRedirectIntoSkippedHost(t *testing.T) {
+	t.Parallel()
+	var atB atomic.Int64
+	b := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		atB.Add(1)
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	// Another address than A's: a Retry-After from the same address is
+	// taken for the redirecting host's own (a bare host's fallback port).
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no 127.0.0.2 here: %v", err)
+	}
+	b.Listener.Close()
+	b.Listener = ln
+	b.Start()
+	defer b.Close()
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, b.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer a.Close()
+	tg := func(seq int, base string) fetch.Target {
+		u := fmt.Sprintf("%s/%d", base, seq)
+		return fetch.Target{Seq: uint64(seq), Input: u, URL: u, HostKey: fetch.HostKeyOf(u)}
+	}
+	ts := []fetch.Target{tg(0, b.URL), tg(1, b.URL)}
+	const viaA = 10
+	for i := range viaA {
+		ts = append(ts, tg(2+i, a.URL))
+	}
+	c := testConfig()
+	c.Limits.PerHost = 1 // B's second target waits in its queue, and is skipped
+	c.Retry.Max = 0
+	c.Request.Timeout = 5 * time.Second
+	eng, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	skippedB := make(chan struct{}) // B's second target's result: the skip has begun
+	i := 0
+	run := eng.Start(context.Background(), FuncSource(func() (fetch.Target, error) {
+		if i == len(ts) {
+			return fetch.Target{}, io.EOF
+		}
+		if i == 2 {
+			<-skippedB
+		}
+		i++
+		return ts[i-1], nil
+	}))
+	got := map[uint64]fetch.Result{}
+	for r := range run.Results() {
+		got[r.Seq] = r
+		if r.Seq == 1 {
+			close(skippedB)
+		}
+	}
+	if len(got) != len(ts) {
+		t.Fatalf("%d results for %d targets", len(got), len(ts))
+	}
+	if r := got[1]; r.Error == nil || r.Error.Kind != fetch.KindSkipped {
+		t.Fatalf("B's second target: %+v, want it skipped", r.Error)
+	}
+	if n := atB.Load(); n != 1 {
+		t.Errorf("B got %d requests, want 1: redirects to it were followed while it was skipped", n)
+	}
+	for i := range viaA {
+		r := got[uint64(2+i)]
+		if r.Status != http.StatusFound || r.Error == nil || r.Error.Kind != fetch.KindSkipped ||
+			!strings.Contains(r.Error.Message, "not followed") || !strings.Contains(r.Error.Message, "asked to be left alone") ||
+			!strings.HasPrefix(r.Location, b.URL) {
+			t.Fatalf("target via A: status %d location %q error %+v; want the 302, kind skipped, saying why", r.Status, r.Location, r.Error)
+		}
 	}
 }

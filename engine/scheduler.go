@@ -101,6 +101,8 @@ func (h *eventHeap) Pop() any {
 // field below except those documented otherwise, so it needs no locks.
 type scheduler struct {
 	ctx     context.Context
+	fctx    context.Context // ctx with the hop gate, for fetches
+	gate    *skipGate       // hosts being skipped, for other hosts' redirects (the one shared field)
 	parent  context.Context // the caller's, which ctx derives from; not cancelled by Stop
 	cfg     Config
 	fetcher Fetcher
@@ -143,7 +145,9 @@ func newScheduler(ctx context.Context, cfg Config, f Fetcher, r *Run) *scheduler
 		hosts:    make(map[string]*host),
 		outcomes: make(chan outcome, min(cfg.Limits.Concurrency, maxBuffer)),
 		work:     make(chan *task, min(cfg.Limits.Concurrency, maxBuffer)),
+		gate:     &skipGate{hosts: make(map[string]skipEntry)},
 	}
+	s.fctx = fetch.WithHopGate(ctx, s.gate.why)
 	if cfg.Limits.Rate > 0 {
 		s.glim = rate.NewLimiter(rate.Limit(cfg.Limits.Rate), 1)
 	}
@@ -408,6 +412,9 @@ func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 		// one burst).
 		return
 	case o.says == hostAnswered:
+		if !h.skipUntil.IsZero() {
+			s.gate.drop(h.key)
+		}
 		h.failures, h.failingFrom, h.skipUntil, h.heldFrom = 0, time.Time{}, time.Time{}, time.Time{}
 		return
 	case h.skipping(now) && !now.Add(o.holdOff).After(h.skipUntil):
@@ -443,6 +450,7 @@ func (s *scheduler) judge(h *host, o outcome, now time.Time) {
 		h.heldFrom = now
 	}
 	h.skipWhy = why + ", so its targets are skipped for " + humantime.Duration(skipFor) + " (--max-host-errors)"
+	s.gate.set(h.key, h.skipUntil, h.skipWhy)
 	h.failures, h.failingFrom = 0, time.Time{}
 	for h.queue.len() > 0 {
 		s.skip(h.queue.popFront())
@@ -698,7 +706,49 @@ func (s *scheduler) forget(h *host, now time.Time) {
 		}
 		return
 	}
+	if !h.skipUntil.IsZero() {
+		s.gate.drop(h.key)
+	}
 	delete(s.hosts, h.key)
+}
+
+// skipGate is the hosts being skipped, for the fetches' HopGate: a target
+// of another host redirected to one of them ends at the redirect, as that
+// host's own targets end unfetched; otherwise a host left alone for failing,
+// or for asking to be, kept getting requests through others' links. It is
+// written by the loop when a skip begins or ends, and read by fetches at
+// each redirect to another host: read-mostly, hence the RWMutex.
+type skipGate struct {
+	mu    sync.RWMutex
+	hosts map[string]skipEntry // host key -> its skip; dropped when it ends or the host is forgotten
+}
+
+type skipEntry struct {
+	until time.Time
+	why   string // the skip's reason, as its targets' results give it
+}
+
+func (g *skipGate) set(key string, until time.Time, why string) {
+	g.mu.Lock()
+	g.hosts[key] = skipEntry{until, why}
+	g.mu.Unlock()
+}
+
+func (g *skipGate) drop(key string) {
+	g.mu.Lock()
+	delete(g.hosts, key)
+	g.mu.Unlock()
+}
+
+// why is the HopGate: why a redirect to key is not followed, or "".
+func (g *skipGate) why(key string) string {
+	g.mu.RLock()
+	e, ok := g.hosts[key]
+	g.mu.RUnlock()
+	if !ok || !e.until.After(time.Now()) {
+		return ""
+	}
+	return "its host " + key + " is being skipped: " + strings.TrimPrefix(e.why, "not fetched: ")
 }
 
 // maxWait bounds a computed wait that could overflow time.Duration.
@@ -849,7 +899,7 @@ func (s *scheduler) fetch(t *fetch.Target, r *fetch.Result) {
 				Error: &fetch.Error{Kind: fetch.KindOther, Message: fmt.Sprintf("internal error: the fetcher panicked: %v", p)}}
 		}
 	}()
-	s.fetcher.Fetch(s.ctx, t, r)
+	s.fetcher.Fetch(s.fctx, t, r)
 }
 
 // attempt runs one attempt at tk and reports back.

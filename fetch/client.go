@@ -202,7 +202,7 @@ func httpForm(s string) (string, bool) {
 // CONNECT with something that is not HTTP) is the peer breaking the protocol.
 func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorKind {
 	var ke *kindError
-	if errors.As(err, &ke) && (ke.kind == KindInvalidURL || ke.kind == KindTooManyRedirects || ke.save) {
+	if errors.As(err, &ke) && (ke.kind == KindInvalidURL || ke.kind == KindTooManyRedirects || ke.kind == KindSkipped || ke.save) {
 		return ke.kind // decided from a complete response, whatever the clock says since
 	}
 	if ctx.Err() != nil {

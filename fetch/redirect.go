@@ -138,6 +138,9 @@ func (c *Client) follow(ctx context.Context, abort func(), tr *http.Transport, r
 			err = &kindError{kind: KindTooManyRedirects,
 				msg: fmt.Sprintf("redirect loop: back to %s after %d redirect%s", next, len(r.Redirects), plural(len(r.Redirects)))}
 		}
+		if err == nil {
+			err = gateHop(ctx, resp.Request.URL, next)
+		}
 		if err != nil {
 			if rerr := c.readFinal(r, resp, ht); rerr != nil {
 				return ht, rerr
@@ -155,6 +158,38 @@ func (c *Client) follow(ctx context.Context, abort func(), tr *http.Transport, r
 		cur = next.String()
 		sameOrigin = next.Scheme+"://"+HostPort(next) == originKey
 	}
+}
+
+// HopGate says why a redirect to a host (its HostKey) must not be
+// followed, or "" when it may be. See WithHopGate.
+type HopGate func(hostKey string) (why string)
+
+type hopGateKey struct{}
+
+// WithHopGate returns a context whose fetches ask gate before following a
+// redirect to another host, and end at the redirect, with kind skipped and
+// gate's answer, when it says no. The engine uses it so that a host it is
+// skipping (--max-host-errors) gets no requests through other hosts'
+// redirects either. gate is called from many goroutines at once.
+func WithHopGate(ctx context.Context, gate HopGate) context.Context {
+	return context.WithValue(ctx, hopGateKey{}, gate)
+}
+
+// gateHop asks the context's HopGate, if any, about a redirect from cur to
+// next on another host.
+func gateHop(ctx context.Context, cur, next *url.URL) error {
+	gate, _ := ctx.Value(hopGateKey{}).(HopGate)
+	if gate == nil {
+		return nil
+	}
+	key := HostKeyOf(next.String())
+	if key == HostKeyOf(cur.String()) {
+		return nil
+	}
+	if why := gate(key); why != "" {
+		return &kindError{kind: KindSkipped, msg: fmt.Sprintf("redirect to %s not followed: %s", next, why)}
+	}
+	return nil
 }
 
 // validPort reports whether a URL's port (digits, as net/url checks) is

@@ -247,7 +247,8 @@ const (
 	KindCanceled ErrorKind = "canceled"
 	// KindSkipped: the target was not fetched because its host had
 	// failed too many attempts in a row (engine Limits.MaxHostErrors); the
-	// message names the last failure.
+	// message names the last failure. Or, with a status and Location, a
+	// redirect to such a host was not followed (WithHopGate).
 	KindSkipped ErrorKind = "skipped"
 	// KindLocal: this machine lacks something a connection needs (file
 	// descriptors, ephemeral ports, an address to connect from, socket

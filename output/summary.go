@@ -172,6 +172,9 @@ func (s *Summary) countSkipped(r *fetch.Result) {
 		return
 	}
 	host := fetch.HostKeyOf(r.URL)
+	if len(r.Redirects) > 0 && r.Location != "" {
+		host = fetch.HostKeyOf(r.Location) // a redirect into a skipped host, not followed
+	}
 	for i := range s.skipped {
 		if s.skipped[i].host == host {
 			s.skipped[i].n++

@@ -286,22 +286,25 @@ func TestSummarySkipped(t *testing.T) {
 		s.Add(&fetch.Result{Input: fmt.Sprintf("http://a/%d", i), URL: fmt.Sprintf("http://a/%d", i), Error: &fetch.Error{Kind: kind, Message: "x"}})
 	}
 	s.Add(&fetch.Result{Input: "http://b/", Error: &fetch.Error{Kind: fetch.KindSkipped}}) // collect's raw path: no URL
+	// A redirect into a skipped host, not followed: counted under that host.
+	s.Add(&fetch.Result{Input: "http://c/", URL: "http://c/", Status: 302, Location: "http://a/9",
+		Redirects: []fetch.Hop{{URL: "http://c/", Status: 302}}, Error: &fetch.Error{Kind: fetch.KindSkipped}})
 	s.Add(&fetch.Result{Input: "http://b/", Error: &fetch.Error{Kind: fetch.KindCanceled}})
 	var b bytes.Buffer
 	if err := s.Write(&b, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	want := "errors        timeout 2  canceled 1  skipped 7\n" +
-		"              7 skipped: their hosts had failed too many attempts in a row, or asked to be left alone longer than --max-retry-wait (--max-host-errors; 0 never skips)\n" +
-		"              skipped hosts: a:80 6, others 1\n" +
+	want := "errors        timeout 2  canceled 1  skipped 8\n" +
+		"              8 skipped: their hosts had failed too many attempts in a row, or asked to be left alone longer than --max-retry-wait (--max-host-errors; 0 never skips)\n" +
+		"              skipped hosts: a:80 7, others 1\n" +
 		"failed        timeout         http://a/0\n" +
 		"              timeout         http://a/1\n" +
-		"              and 8 more (1 of them canceled, 7 skipped)\n"
+		"              and 9 more (1 of them canceled, 8 skipped)\n"
 	if !bytes.Contains(b.Bytes(), []byte(want)) {
 		t.Errorf("summary:\n%s\nwant it to hold:\n%s", b.String(), want)
 	}
-	if j := s.JSON(time.Second); len(j.SkippedHosts) != 1 || j.SkippedHosts["a:80"] != 6 {
-		t.Errorf("skipped_hosts %v, want a:80 6", j.SkippedHosts)
+	if j := s.JSON(time.Second); len(j.SkippedHosts) != 1 || j.SkippedHosts["a:80"] != 7 {
+		t.Errorf("skipped_hosts %v, want a:80 7", j.SkippedHosts)
 	}
 }
 
