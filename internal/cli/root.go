@@ -70,7 +70,10 @@ func Main(ctx context.Context, env Env, args []string) int {
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	cmd, err := root.ExecuteContextC(ctx)
+	cmd, err := root, refuseHTTPXFlags(root, args)
+	if err == nil {
+		cmd, err = root.ExecuteContextC(ctx)
+	}
 	var ee exitError
 	switch {
 	case err == nil:
@@ -169,12 +172,10 @@ func flagError(cmd *cobra.Command, err error) error {
 		return err
 	}
 	if errors.As(err, &ne) && strings.HasPrefix(err.Error(), "unknown shorthand flag") {
-		// "-silent", "-json", "-l urls.txt": a long flag with one dash,
-		// as httpx and Go's flag package write them, read as letters.
+		// "-max-body": a long flag with one dash, as Go's flag package
+		// writes them, read as letters. (httpx's never reach pflag:
+		// refuseHTTPXFlags.)
 		word, _, _ := strings.Cut(ne.GetSpecifiedShortnames(), "=")
-		if hint, ok := httpxFlags[word]; ok {
-			return fmt.Errorf("%w (httpx's -%s; here: %s)", err, word, hint)
-		}
 		if len(word) > 1 {
 			if s := closestFlag(cmd.Flags(), word); s != "" { // "-timeout" is 0 edits from --timeout
 				return fmt.Errorf("%w (did you mean --%s?)", err, s)
@@ -198,21 +199,6 @@ func flagError(cmd *cobra.Command, err error) error {
 		want += " in range"
 	}
 	return errors.New(msg[:i] + "want " + want)
-}
-
-// httpxFlags are httpx's flags with another name here, for users coming
-// from it; a flag of the same name with two dashes is found anyway.
-var httpxFlags = map[string]string{
-	"l": "-i FILE", "list": "-i FILE",
-	"silent": "-q",
-	"json":   "-f jsonl", "csv": "-f csv",
-	"t": "-c N", "threads": "-c N",
-	"rl": "--rate N", "rate-limit": "--rate N",
-	"fr": "redirects are followed unless --no-follow", "follow-redirects": "redirects are followed unless --no-follow",
-	"sc": "every result has its status", "status-code": "every result has its status",
-	"title": "every result has its title", "cl": "every result has its size", "content-length": "every result has its size",
-	"nc": "--color never", "no-color": "--color never",
-	"mc": "--accept CODES", "match-code": "--accept CODES",
 }
 
 // closestFlag returns the long name of the flag in fs, hidden ones left
