@@ -52,9 +52,9 @@ type EncoderOptions struct {
 }
 
 // Formats lists the format names NewEncoder accepts, default first.
-var Formats = []string{"text", "jsonl", "csv"}
+var Formats = []string{"text", "jsonl", "csv", "url"}
 
-// NewEncoder returns the encoder for format "text", "jsonl" or "csv" writing
+// NewEncoder returns the encoder for format "text", "jsonl", "csv" or "url" writing
 // to w. The encoder buffers internally and hands w only whole records, each
 // in a single Write, so several encoders sharing one stream never interleave
 // inside a line. A nil w is an error, not a panic at the first Flush.
@@ -71,6 +71,8 @@ func NewEncoder(format string, w io.Writer, o EncoderOptions) (Encoder, error) {
 		e := newCSVEncoder(w, o.Accept)
 		e.header = o.Appending
 		return e, nil
+	case "url":
+		return newURLEncoder(w), nil
 	}
 	return nil, fmt.Errorf("unknown output format %q (choose %s)", format, strings.Join(Formats, ", "))
 }

@@ -444,7 +444,8 @@ func TestEncodersWriteWholeLines(t *testing.T) {
 		if i%500 == 0 {
 			n = flushAt * 2
 		}
-		rs = append(rs, &fetch.Result{Seq: uint64(i), URL: "https://h/", Status: 200,
+		// The URL varies too: the url format writes nothing else.
+		rs = append(rs, &fetch.Result{Seq: uint64(i), URL: "https://h/" + strings.Repeat("u", n), Status: 200,
 			Title: strings.Repeat("t", n)})
 	}
 	for _, f := range Formats {

@@ -107,7 +107,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noFallback, "no-fallback", false, "for targets without a scheme, try https only (no http fallback)")
 	fs.StringVar(&f.save, "save", "", "save each body read (decoded, up to --max-body) in `DIR`, named by its SHA-256: DIR/ab/abcdef... (made if missing)")
 
-	fs.StringVarP(&f.format, "format", "f", "text", "output format: "+strings.Join(output.Formats, ", "))
+	fs.StringVarP(&f.format, "format", "f", "text", "output format: "+strings.Join(output.Formats, ", ")+" (url: each result's URL as fetched, one a line, nothing else)")
 	fs.StringVarP(&f.output, "output", "o", "", "write results to `FILE` instead of stdout")
 	fs.BoolVar(&f.ordered, "ordered", false, "write results in input order (bounded reorder buffer)")
 	fs.BoolVar(&f.failed, "failed", false, "write only the results not accepted (an error, or a status outside --accept); the summary and exit status count them all")

@@ -309,7 +309,7 @@ order, in the format asked for, exactly as the run produced them.`,
 		},
 	}
 	dbFlag(cmd.Flags(), &dbName)
-	cmd.Flags().StringVarP(&format, "format", "f", "jsonl", "output format: "+strings.Join(output.Formats, ", "))
+	cmd.Flags().StringVarP(&format, "format", "f", "jsonl", "output format: "+strings.Join(output.Formats, ", ")+" (url: each result's URL as fetched, one a line, nothing else)")
 	cmd.Flags().StringVarP(&outName, "output", "o", "", "write to `FILE` instead of stdout")
 	cmd.Flags().BoolVar(&failedOnly, "failed", false, "only the results the run did not accept")
 	return cmd
