@@ -593,3 +593,21 @@ func TestWriteRecordNotAnObject(t *testing.T) {
 		t.Error("an empty record after a flush: no error")
 	}
 }
+
+// TestTextMarksTruncated: a body cut at --max-body shows its size with a
+// "+" (it was longer), within the size column, so the URLs stay aligned;
+// a whole body of the same size has none.
+func TestTextMarksTruncated(t *testing.T) {
+	t.Parallel()
+	got := encodeAll(t, "text", EncoderOptions{}, []*fetch.Result{
+		{URL: "https://a.example/", Status: 200, Bytes: 1 << 20, Truncated: true, Timing: fetch.Timing{Total: 24}},
+		{URL: "https://b.example/", Status: 200, Bytes: 1 << 20, Timing: fetch.Timing{Total: 24}},
+		{URL: "https://c.example/", Status: 200, Bytes: 999_000, Truncated: true, Timing: fetch.Timing{Total: 24}},
+	})
+	want := "200    24ms  1.0MB+  https://a.example/\n" +
+		"200    24ms   1.0MB  https://b.example/\n" +
+		"200    24ms  999KB+  https://c.example/\n"
+	if got != want {
+		t.Errorf("text:\n%s\nwant:\n%s", got, want)
+	}
+}

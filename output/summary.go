@@ -62,6 +62,7 @@ type Summary struct {
 	classes    [7]int64 // 0: no response, 1..5: 1xx..5xx, 6: other
 	kinds      map[fetch.ErrorKind]int64
 	bytes      int64
+	truncated  int64   // bodies cut at --max-body (Result.Truncated)
 	sumMillis  float64 // sum of Timing.Total over all results
 	maxMillis  float64
 	latency    *hdrhistogram.Histogram
@@ -148,6 +149,9 @@ func (s *Summary) Add(r *fetch.Result) {
 		s.retries += int64(r.Attempts) - 1
 	}
 	s.bytes += r.Bytes
+	if r.Truncated {
+		s.truncated++
+	}
 	if ms := r.Timing.Total; ms > 0 && !math.IsInf(ms, 0) {
 		s.sumMillis += ms
 		s.maxMillis = max(s.maxMillis, ms)
@@ -388,6 +392,15 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	}
 
 	line("bytes", "%s", appendBytes(nil, s.bytes))
+	if s.truncated > 0 {
+		// Else a cut body passes for a whole one: its bytes, title and
+		// body_sha256 are of the part read.
+		noun := "bodies"
+		if s.truncated == 1 {
+			noun = "body"
+		}
+		line("truncated", "%d %s cut at --max-body (bytes and body_sha256 count the part read)", s.truncated, noun)
+	}
 	line("wall time", "%s", humantime.Duration(wall))
 	sum := time.Duration(s.sumMillis * float64(time.Millisecond))
 	// A result holds its last attempt's timing only: after retries the
@@ -455,12 +468,14 @@ type SummaryJSON struct {
 	// status was refused by --accept.
 	FailedTargets []FailedTarget `json:"failed_targets"`
 	// Latency is null when no request was timed.
-	Latency    *LatencyJSON `json:"latency_ms"`
-	Bytes      int64        `json:"bytes"`
-	WallMs     float64      `json:"wall_ms"`
-	RequestMs  float64      `json:"request_ms"` // all request times summed
-	Rate       float64      `json:"rate"`       // requests a second; 0 when the wall time is
-	Duplicates uint64       `json:"duplicates"` // input lines dropped as duplicates of earlier ones
+	Latency *LatencyJSON `json:"latency_ms"`
+	Bytes   int64        `json:"bytes"`
+	// Truncated counts the bodies cut at --max-body (0 when none).
+	Truncated  int64   `json:"truncated"`
+	WallMs     float64 `json:"wall_ms"`
+	RequestMs  float64 `json:"request_ms"` // all request times summed
+	Rate       float64 `json:"rate"`       // requests a second; 0 when the wall time is
+	Duplicates uint64  `json:"duplicates"` // input lines dropped as duplicates of earlier ones
 	// Complete is false when the run did not get to the end of its
 	// targets: it was interrupted (Ctrl-C, SIGTERM), its input could not
 	// be read or its results written, or (collect) it ended before every
@@ -508,7 +523,7 @@ func (s *Summary) JSON(wall time.Duration) SummaryJSON {
 	j := SummaryJSON{Results: s.total, Accepted: s.accepted, Failed: s.total - s.accepted,
 		Status: map[string]int64{"no_response": s.classes[0], "other": s.classes[6]},
 		Errors: map[string]int64{}, FailedTargets: []FailedTarget{},
-		Bytes: s.bytes, WallMs: float64(wall) / float64(time.Millisecond), RequestMs: s.sumMillis,
+		Bytes: s.bytes, Truncated: s.truncated, WallMs: float64(wall) / float64(time.Millisecond), RequestMs: s.sumMillis,
 		RetriedTargets: s.retried, Retries: s.retries, Duplicates: s.duplicates, Complete: true}
 	for c := 1; c <= 5; c++ {
 		j.Status[strconv.Itoa(c)+"xx"] = s.classes[c]

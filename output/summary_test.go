@@ -127,7 +127,7 @@ func TestSummaryJSON(t *testing.T) {
 	t.Parallel()
 	s := NewSummary(DefaultAccept())
 	for i, r := range []*fetch.Result{
-		{Status: 200, Timing: fetch.Timing{Total: 100}, Bytes: 1000, Attempts: 1},
+		{Status: 200, Timing: fetch.Timing{Total: 100}, Bytes: 1000, Attempts: 1, Truncated: true},
 		{Status: 404, Timing: fetch.Timing{Total: 400}, Bytes: 1000, Attempts: 3},
 		{Timing: fetch.Timing{Total: 500}, Error: &fetch.Error{Kind: fetch.KindTimeout}, Attempts: 2},
 		{Error: &fetch.Error{Kind: fetch.KindCanceled}},
@@ -146,15 +146,48 @@ func TestSummaryJSON(t *testing.T) {
 		`"retried_targets":2,"retries":3,` +
 		`"failed_targets":[{"input":"https://e.example/1","status":404,"error":""},{"input":"https://e.example/2","status":0,"error":"timeout"}],` +
 		`"latency_ms":{"p50":400,"p90":500,"p99":500,"max":500},` +
-		`"bytes":2000,"wall_ms":2000,"request_ms":1000,"rate":1.5,"duplicates":2,"complete":true,"not_fetched":0,"whole_run":null}`
+		`"bytes":2000,"truncated":1,"wall_ms":2000,"request_ms":1000,"rate":1.5,"duplicates":2,"complete":true,"not_fetched":0,"whole_run":null}`
 	if string(b) != want {
 		t.Errorf("JSON:\n%s\nwant:\n%s", b, want)
 	}
 	// Nothing counted: the latency is null, the lists empty, not null,
-	// the retries 0.
+	// the retries and the truncated bodies 0.
 	b, _ = json.Marshal(NewSummary(Accept{}).JSON(0))
-	if want := `"errors":{},"retried_targets":0,"retries":0,"failed_targets":[],"latency_ms":null`; !strings.Contains(string(b), want) {
-		t.Errorf("empty summary JSON %s lacks %s", b, want)
+	for _, want := range []string{`"errors":{},"retried_targets":0,"retries":0,"failed_targets":[],"latency_ms":null`, `"truncated":0,`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("empty summary JSON %s lacks %s", b, want)
+		}
+	}
+}
+
+// TestSummaryTruncated: bodies cut at --max-body are counted, in a line of
+// their own when there are any (a cut body otherwise passed for a whole
+// one), and in --summary-json's truncated.
+func TestSummaryTruncated(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		cut  int
+		line string // "" for none
+	}{
+		{0, ""},
+		{1, "truncated     1 body cut at --max-body (bytes and body_sha256 count the part read)\n"},
+		{3, "truncated     3 bodies cut at --max-body (bytes and body_sha256 count the part read)\n"},
+	} {
+		s := NewSummary(DefaultAccept())
+		s.Add(&fetch.Result{Status: 200, Bytes: 10, Timing: fetch.Timing{Total: 1}})
+		for range c.cut {
+			s.Add(&fetch.Result{Status: 200, Bytes: 1 << 20, Truncated: true, Timing: fetch.Timing{Total: 1}})
+		}
+		var b bytes.Buffer
+		if err := s.Write(&b, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if has := strings.Contains(b.String(), "truncated"); c.line == "" && has || c.line != "" && !strings.Contains(b.String(), c.line) {
+			t.Errorf("%d cut: summary\n%s\nwant the line %q", c.cut, b.String(), c.line)
+		}
+		if got := s.JSON(time.Second).Truncated; got != int64(c.cut) {
+			t.Errorf("%d cut: JSON truncated = %d", c.cut, got)
+		}
 	}
 }
 

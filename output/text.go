@@ -37,9 +37,11 @@ const (
 //	200   123ms   4.5KB  https://example.com/ → https://www.example.com/  "Example"
 //	404    46ms    12KB  https://example.com/missing  rejected "Not Found"
 //	ERR    1.2s       -  https://bad.example/  dns: no such host
+//	200    24ms  1.0MB+  https://example.com/big.iso
 //
 // A failure shows its error kind and message instead of the title, or
-// "rejected" when only its status is outside the accept rule.
+// "rejected" when only its status is outside the accept rule. A size
+// followed by "+" is a body cut at the limit (Truncated): it was longer.
 type textEncoder struct {
 	lb     lineBuf
 	accept Accept
@@ -94,6 +96,11 @@ func (e *textEncoder) Encode(r *fetch.Result) error {
 		e.num = append(e.num[:0], '-')
 	} else {
 		e.num = appendBytes(e.num[:0], r.Bytes)
+		if r.Truncated {
+			// Cut at --max-body: "1.0MB+", at least that much. It fits
+			// the column (appendBytes gives at most 5 bytes, "999KB").
+			e.num = append(e.num, '+')
+		}
 	}
 	b = appendPadLeft(b, e.num, textSizeWidth)
 
