@@ -305,7 +305,15 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		b.WriteByte('\n')
 	}
 
-	line("results", "%d total, %d accepted, %d failed", s.total, s.accepted, s.total-s.accepted)
+	if n := s.kinds[fetch.KindCanceled]; n > 0 {
+		// After Ctrl-C or a closed pipe most of the failed may never have
+		// been fetched: the headline says so, rather than leave it to a
+		// line further down. "failed" keeps its meaning (--summary-json's
+		// failed, the exit status): the canceled are among them.
+		line("results", "%d total, %d accepted, %d failed (%d of them canceled)", s.total, s.accepted, s.total-s.accepted, n)
+	} else {
+		line("results", "%d total, %d accepted, %d failed", s.total, s.accepted, s.total-s.accepted)
+	}
 
 	st := []byte{}
 	for c := 1; c <= 5; c++ {

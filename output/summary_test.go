@@ -191,6 +191,30 @@ func TestSummaryTruncated(t *testing.T) {
 	}
 }
 
+// TestSummaryHeadlineCanceled: after Ctrl-C or a closed pipe most of the
+// failed may be targets canceled before they were fetched; the headline
+// says how many, while "failed" keeps counting them (as --summary-json's
+// failed and the exit status do).
+func TestSummaryHeadlineCanceled(t *testing.T) {
+	t.Parallel()
+	s := NewSummary(DefaultAccept())
+	s.Add(&fetch.Result{Status: 200})
+	s.Add(&fetch.Result{Status: 404})
+	for range 3 {
+		s.Add(&fetch.Result{Error: &fetch.Error{Kind: fetch.KindCanceled, Message: "canceled"}})
+	}
+	var b bytes.Buffer
+	if err := s.Write(&b, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if want := "results       5 total, 1 accepted, 4 failed (3 of them canceled)\n"; !strings.HasPrefix(b.String(), want) {
+		t.Errorf("summary:\n%s\nwant it to begin %q", b.String(), want)
+	}
+	if j := s.JSON(time.Second); j.Failed != 4 || j.Errors["canceled"] != 3 {
+		t.Errorf("JSON failed %d, canceled %d; want 4 and 3", j.Failed, j.Errors["canceled"])
+	}
+}
+
 func TestSig3(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ in, want float64 }{{400.127, 400}, {1.2345, 1.23}, {0.04567, 0.0457}, {12345, 12300}, {0, 0}} {

@@ -563,6 +563,11 @@ func TestUnwritableOutputStopsTheRun(t *testing.T) {
 		if e := errb.String(); strings.Contains(e, "have error kind canceled") || !strings.Contains(e, "their results were not written") {
 			t.Errorf("stderr %q: want the canceled targets' results said to be unwritten", e)
 		}
+		// Most of the failed were canceled unfetched: the headline says
+		// so, not only the "not fetched" line below it.
+		if e := errb.String(); !regexp.MustCompile(`results +[0-9]+ total, [0-9]+ accepted, [0-9]+ failed \([0-9]+ of them canceled\)\n`).MatchString(e) {
+			t.Errorf("stderr %q: want the headline to count the canceled among the failed", e)
+		}
 	})
 
 	// The reader goes while the targets left hold their requests: there is
