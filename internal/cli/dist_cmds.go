@@ -415,7 +415,7 @@ continues the run it recorded, skipping the targets already stored.`,
 	fs.BoolVar(&follow, "follow", false, "wait until every submitted target has a result")
 	all := pflag.NewFlagSet("collect", pflag.ContinueOnError)
 	f.register(all)
-	copyFlags(fs, all, "format", "output", "failed", "db", "accept", "color", "quiet", "summary-json")
+	copyFlags(fs, all, "format", "output", "failed", "accepted", "db", "accept", "color", "quiet", "summary-json")
 	// The main command's words ("an unfinished run with the same inputs
 	// is resumed") do not fit: collect has no inputs (chooseDistRun).
 	fs.Lookup("db").Usage = "record the results in the SQLite database `FILE` instead of printing them (not with -o): " +
@@ -434,6 +434,9 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	}
 	if f.db != "" && f.failed {
 		return usageError{errors.New("--db and --failed: --db records every result and writes none; fanout show --failed writes the failed ones")}
+	}
+	if f.db != "" && f.accepted {
+		return usageError{errors.New("--db and --accepted: --db records every result and writes none; fanout show --accepted writes the accepted ones")}
 	}
 	// Collecting has nothing to drain: the first Ctrl-C or SIGTERM stops
 	// it, with what it collected written (or recorded), and a later
@@ -538,7 +541,7 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 			}
 			sum.Add(r)
 			ok := acc.OK(r)
-			if ok && f.failed {
+			if f.skipsVerdict(ok) {
 				return nil
 			}
 			return rw.WriteRecord(line, ok)
@@ -550,7 +553,7 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 			rec.rec.Add(r, acc.OK(r))
 			return nil
 		}
-		if f.failed && acc.OK(r) {
+		if f.skipsVerdict(acc.OK(r)) {
 			return nil
 		}
 		return enc.Encode(r)

@@ -55,12 +55,13 @@ type flags struct {
 	noFallback   bool
 	save         string // --save DIR: keep each body there, named by its SHA-256
 
-	format  string
-	output  string
-	ordered bool
-	failed  bool // --failed: write only the results not accepted
-	color   string
-	quiet   bool
+	format   string
+	output   string
+	ordered  bool
+	failed   bool // --failed: write only the results not accepted
+	accepted bool // --accepted: write only the results accepted (--failed's inverse)
+	color    string
+	quiet    bool
 	// summaryJSON is --summary-json's file, "" for none.
 	summaryJSON string
 	accept      string
@@ -111,6 +112,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.output, "output", "o", "", "write results to `FILE` instead of stdout")
 	fs.BoolVar(&f.ordered, "ordered", false, "write results in input order (bounded reorder buffer)")
 	fs.BoolVar(&f.failed, "failed", false, "write only the results not accepted (an error, or a status outside --accept); the summary and exit status count them all")
+	fs.BoolVar(&f.accepted, "accepted", false, "write only the results accepted (no error, a status within --accept), e.g. live URLs for the next tool with -f url; the summary and exit status count them all")
 	fs.StringVar(&f.color, "color", "auto", "colour the text format: auto, always or never (NO_COLOR is honoured)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no summary")
 	fs.StringVar(&f.summaryJSON, "summary-json", "", "also write the summary as JSON to `FILE` at the end (with -q too), for CI")
@@ -231,6 +233,9 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	}
 	if !slices.Contains(output.Formats, f.format) {
 		errs = append(errs, fmt.Errorf("--format %q: want one of %s", f.format, strings.Join(output.Formats, ", ")))
+	}
+	if f.failed && f.accepted {
+		errs = append(errs, errors.New("--failed and --accepted: give one (--failed writes only the results not accepted, --accepted only those accepted; neither writes all)"))
 	}
 	switch f.color {
 	case "auto", "always", "never":

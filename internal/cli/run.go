@@ -97,8 +97,8 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		closeOut()
 		return usageError{fmt.Errorf("--format: %w", err)}
 	}
-	if f.failed {
-		enc = failedOnly{enc, acc}
+	if f.failed || f.accepted {
+		enc = verdictOnly{enc, acc, f.accepted}
 	}
 	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe, DedupeKey: rc.dedupeKey()}, in.srcs...), prog: prog}
 	var source engine.Source = src
@@ -334,19 +334,27 @@ type writer struct {
 	err     error
 }
 
-// failedOnly is the encoder of --failed: it writes only the results its
-// rule does not accept, as show --failed does from the ok column. What
-// is not written still counts everywhere else (summary, --db, exit status).
-type failedOnly struct {
+// verdictOnly is the encoder of --failed (ok false) and --accepted (ok
+// true): it writes only the results whose verdict by its rule is ok, as
+// show --failed and show --accepted do from the ok column. What is not
+// written still counts everywhere else (summary, --db, exit status).
+type verdictOnly struct {
 	output.Encoder
 	acc output.Accept
+	ok  bool
 }
 
-func (e failedOnly) Encode(r *fetch.Result) error {
-	if e.acc.OK(r) {
+func (e verdictOnly) Encode(r *fetch.Result) error {
+	if e.acc.OK(r) != e.ok {
 		return nil
 	}
 	return e.Encoder.Encode(r)
+}
+
+// skipsVerdict reports whether --failed or --accepted keeps a result whose
+// verdict is ok out of the output.
+func (f *flags) skipsVerdict(ok bool) bool {
+	return f.failed && ok || f.accepted && !ok
 }
 
 // emit writes one result in output order.

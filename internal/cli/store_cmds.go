@@ -256,7 +256,7 @@ func runJSON(r store.Run, state string) map[string]any {
 
 func newShowCmd(env Env) *cobra.Command {
 	var dbName, format, outName string
-	var failedOnly bool
+	var failedOnly, acceptedOnly bool
 	cmd := &cobra.Command{
 		Use:   "show [flags] RUN",
 		Args:  wantArgs("RUN (a run id from fanout runs, or last)"),
@@ -264,6 +264,9 @@ func newShowCmd(env Env) *cobra.Command {
 		Long: `show writes the results of run RUN (an id from fanout runs, or last) in input
 order, in the format asked for, exactly as the run produced them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if failedOnly && acceptedOnly {
+				return usageError{errors.New("--failed and --accepted: give one (--failed writes only the results the run did not accept, --accepted only those it accepted; neither writes all)")}
+			}
 			db, err := openDB(dbName)
 			if err != nil {
 				return err
@@ -290,6 +293,9 @@ order, in the format asked for, exactly as the run produced them.`,
 				return usageError{fmt.Errorf("--format: %w", err)}
 			}
 			for rec, err := range db.Records(run.ID, failedOnly) {
+				if err == nil && acceptedOnly && !rec.OK {
+					continue
+				}
 				if err == nil {
 					err = enc.Encode(rec.Result)
 				}
@@ -312,6 +318,7 @@ order, in the format asked for, exactly as the run produced them.`,
 	cmd.Flags().StringVarP(&format, "format", "f", "jsonl", "output format: "+strings.Join(output.Formats, ", ")+" (url: each result's URL as fetched, one a line, nothing else)")
 	cmd.Flags().StringVarP(&outName, "output", "o", "", "write to `FILE` instead of stdout")
 	cmd.Flags().BoolVar(&failedOnly, "failed", false, "only the results the run did not accept")
+	cmd.Flags().BoolVar(&acceptedOnly, "accepted", false, "only the results the run accepted")
 	return cmd
 }
 

@@ -262,10 +262,17 @@ func changedFlags(a, b map[string]string, set *pflag.FlagSet) []string {
 // --accept is not said to change the requests.
 func mixedBy(d []string) string {
 	named := make([][]string, len(mixes))
+	// --failed and --accepted both changed: one filter swapped for the
+	// other, and neither part holds every result.
+	swapped := slices.Contains(d, "--failed") && slices.Contains(d, "--accepted")
 	for _, name := range d {
+		key := name
+		if swapped && (name == "--failed" || name == "--accepted") {
+			key = "--failed/--accepted"
+		}
 		g := 0 // -X, -H, -d, --proxy, --max-body...: how a target is fetched
 		for i, m := range mixes {
-			if m.flag == name {
+			if m.flag == key {
 				g = i
 			}
 		}
@@ -287,6 +294,8 @@ var mixes = []struct{ flag, what string }{
 	{"--accept", "of results judged by two rules"},
 	{"--ordered", "with its output in two orders"},
 	{"--failed", "with its output holding every result in one part and only the failed in another"},
+	{"--accepted", "with its output holding every result in one part and only the accepted in another"},
+	{"--failed/--accepted", "with its output holding only the failed in one part and only the accepted in another"},
 	{"--save", "with its bodies saved in two places, or some not at all"},
 }
 
