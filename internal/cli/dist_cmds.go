@@ -752,9 +752,11 @@ and leases.`,
 			return nil
 		},
 	}
-	nf.register(cmd.Flags())
-	cmd.Flags().StringVar(&run, "run", "", "the run `NAME` (default: list the runs)")
-	cmd.Flags().BoolVar(&del, "delete", false, "delete the run's streams and leases (its results too)")
+	fs := cmd.Flags()
+	fs.SortFlags = false // in the order submit, worker and collect list theirs
+	nf.register(fs)
+	fs.StringVar(&run, "run", "", "the run `NAME` (default: list the runs)")
+	fs.BoolVar(&del, "delete", false, "delete the run's streams and leases (its results too)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,38 @@ func TestStatusListsState(t *testing.T) {
 	}
 	if !strings.Contains(out, "\tsubmitted\n") {
 		t.Errorf("status lists %q, want the whole run submitted", out)
+	}
+}
+
+// TestDistHelpListsFlagsAlike: the distributed commands list their flags
+// in the order they are declared, the NATS connection's first, alike in
+// each; status alone sorted them by name, which scattered --nats, --creds
+// and --tls-ca among its own.
+func TestDistHelpListsFlagsAlike(t *testing.T) {
+	flagsOf := func(cmd string) []string {
+		t.Helper()
+		code, out, errOut := runCLI(t, "", cmd, "--help")
+		if code != ExitOK {
+			t.Fatalf("%s --help: exit %d: %s", cmd, code, errOut)
+		}
+		_, list, _ := strings.Cut(out, "\nFlags:\n")
+		var names []string
+		for _, l := range strings.Split(list, "\n") {
+			if _, after, ok := strings.Cut(l, "--"); ok {
+				name, _, _ := strings.Cut(after, " ")
+				names = append(names, name)
+			}
+		}
+		return names
+	}
+	want := flagsOf("submit")[:8] // the NATS connection's
+	if want[0] != "nats" {
+		t.Fatalf("submit --help lists %v first, want --nats", want)
+	}
+	for _, cmd := range []string{"worker", "collect", "status"} {
+		got := flagsOf(cmd)
+		if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+			t.Errorf("%s --help lists %v, want it to start with %v as submit's does", cmd, got, want)
+		}
 	}
 }
