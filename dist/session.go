@@ -313,6 +313,8 @@ func (s *session) record(b *batch, r *fetch.Result) {
 		if b.out == nil {
 			b.out = s.resultBuf(len(b.ts))
 		}
+		// Which worker fetched it: with worker --save, where the body is.
+		r.Worker = s.w.cfg.ID
 		b.out = appendResultLine(b.out, r)
 	}
 	if b.left--; b.left == 0 {
@@ -390,10 +392,11 @@ func fits(n int, id string, limit int64) bool {
 	return limit <= 0 || int64(n+len(id)+msgOverhead) <= limit
 }
 
-// tooLargeLine is the result line that stands for t's result, size bytes
-// compressed, which does not fit in one message of the server's limit.
-func tooLargeLine(t *fetch.Target, size int, limit int64) []byte {
-	r := fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(),
+// tooLargeLine is the result line that stands for t's result, fetched by
+// worker id, size bytes compressed, which does not fit in one message of
+// the server's limit.
+func tooLargeLine(t *fetch.Target, id string, size int, limit int64) []byte {
+	r := fetch.Result{Seq: t.Seq, Input: t.Input, URL: t.URL, StartedAt: time.Now(), Worker: id,
 		Error: &fetch.Error{Kind: fetch.KindOther, Message: fmt.Sprintf(
 			"its result, %d bytes compressed, is larger than the NATS server's max_payload (%d bytes): it could not be stored", size, limit)}}
 	return appendResultLine(nil, &r)
@@ -477,7 +480,7 @@ func (s *session) splitResults(b *batch, id string, limit int64, size int) ([]*n
 				// One target's result alone: sent back, its batch would
 				// come again for ever. Its place takes a result saying
 				// why it is not stored (one input, one result).
-				m = s.comp.msg(resultSubject(s.meta.Name, 1), tooLargeLine(&b.ts[i], len(m.Data), limit))
+				m = s.comp.msg(resultSubject(s.meta.Name, 1), tooLargeLine(&b.ts[i], s.w.cfg.ID, len(m.Data), limit))
 			}
 			if !fits(len(m.Data), pid, limit) {
 				tooLarge = true

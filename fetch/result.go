@@ -100,6 +100,10 @@ type Result struct {
 	// cut at MaxBody (then Truncated says so). A body whose read failed,
 	// an empty body and a run without SaveDir leave it false.
 	Saved bool `json:"saved,omitempty"`
+	// Worker is the ID of the distributed worker (fanout worker --id)
+	// that fetched the target, "" in a local run: with worker --save, the
+	// machine whose directory holds the body.
+	Worker string `json:"worker,omitempty"`
 	// Redirects lists each response that redirected, in order: the URL
 	// requested and its status. A redirect that was not followed (see
 	// Location) is listed too, as the last entry, and is then also the

@@ -18,7 +18,7 @@ var CSVHeader = []string{
 	"content_length", "bytes", "truncated", "title", "server", "ip", "redirects",
 	"attempts", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms",
 	"total_ms", "error_kind", "error_message", "started_at", "body_sha256",
-	"location", "accepted", "saved",
+	"location", "accepted", "saved", "worker",
 }
 
 // csvEncoder writes a header row, then one row per result. encoding/csv
@@ -85,6 +85,7 @@ func (e *csvEncoder) Encode(r *fetch.Result) error {
 	row[25] = cell(r.Location)
 	row[26] = strconv.FormatBool(e.accept.OK(r))
 	row[27] = strconv.FormatBool(r.Saved)
+	row[28] = cell(r.Worker)
 	return e.record(row)
 }
 

@@ -210,6 +210,8 @@ func TestJSONLMatchesEncodingJSON(t *testing.T) {
 	rs = append(rs,
 		&fetch.Result{},
 		&fetch.Result{BodySHA256: "ab12", Saved: true, Bytes: 4},
+		&fetch.Result{BodySHA256: "ab12", Saved: true, Bytes: 4, Worker: "w1"},
+		&fetch.Result{Worker: "a\"<b>"},
 		&fetch.Result{Redirects: []fetch.Hop{}, ContentLength: i64(0), Truncated: true,
 			Title:  "<b>&amp;</b> \"q\" \\ \b\f\n\r\t\x01\x7f \u2028\u2029 é 東京",
 			Timing: fetch.Timing{DNS: 1e-7, Connect: 1e21, TLS: 0.1 + 0.2, TTFB: 123456789.125, Transfer: -0, Total: 5e-324}},
@@ -368,8 +370,8 @@ func TestAcceptedField(t *testing.T) {
 			t.Fatal(err)
 		}
 		last := slices.Index(CSVHeader, "accepted")
-		if last != len(CSVHeader)-2 || rows[0][last] != "accepted" {
-			t.Fatalf("csv's column %d is accepted, want it after location, before saved (columns added go at the end)", last)
+		if last != len(CSVHeader)-3 || rows[0][last] != "accepted" {
+			t.Fatalf("csv's column %d is accepted, want it after location, before saved and worker (columns added go at the end)", last)
 		}
 		for i, row := range rows[1:] {
 			if got := row[last]; got != c.want[i] {
@@ -380,9 +382,9 @@ func TestAcceptedField(t *testing.T) {
 }
 
 // TestSavedField: a body saved under --save says so in jsonl ("saved",
-// left out when false, as body_sha256 is when empty) and in csv's last
-// column (true or false), after location and accepted, for scripts that
-// count columns.
+// left out when false, as body_sha256 is when empty) and in csv's column
+// after location and accepted (true or false), for scripts that count
+// columns.
 func TestSavedField(t *testing.T) {
 	t.Parallel()
 	rs := []*fetch.Result{
@@ -397,10 +399,33 @@ func TestSavedField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	last := slices.Index(CSVHeader, "saved")
+	if last != len(CSVHeader)-2 || CSVHeader[last-1] != "accepted" || rows[1][last] != "true" || rows[2][last] != "false" {
+		t.Errorf("csv column %d %q (after %q): %q, %q; want saved after accepted, before worker: true, false",
+			last, CSVHeader[last], CSVHeader[last-1], rows[1][last], rows[2][last])
+	}
+}
+
+// TestWorkerField: a result fetched by a distributed worker names it in
+// jsonl, after saved, and in csv's last column; a local run's has no
+// "worker" in jsonl (an empty csv cell).
+func TestWorkerField(t *testing.T) {
+	t.Parallel()
+	rs := []*fetch.Result{
+		{Status: 200, Bytes: 4, BodySHA256: "ab12", Saved: true, Worker: "w1"},
+		{Status: 200, Bytes: 4, BodySHA256: "ab12"},
+	}
+	lines := strings.Split(encodeAll(t, "jsonl", EncoderOptions{}, rs), "\n")
+	if !strings.Contains(lines[0], `"saved":true,"worker":"w1",`) || strings.Contains(lines[1], `"worker"`) {
+		t.Errorf("jsonl:\n%s\n%s\nwant \"worker\":\"w1\" after saved in the first line only", lines[0], lines[1])
+	}
+	rows, err := csv.NewReader(strings.NewReader(encodeAll(t, "csv", EncoderOptions{}, rs))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
 	last := len(CSVHeader) - 1
-	if CSVHeader[last] != "saved" || CSVHeader[last-1] != "accepted" || rows[1][last] != "true" || rows[2][last] != "false" {
-		t.Errorf("csv last column %q (after %q): %q, %q; want saved after accepted: true, false",
-			CSVHeader[last], CSVHeader[last-1], rows[1][last], rows[2][last])
+	if CSVHeader[last] != "worker" || rows[1][last] != "w1" || rows[2][last] != "" {
+		t.Errorf("csv last column %q: %q, %q; want worker: w1, empty", CSVHeader[last], rows[1][last], rows[2][last])
 	}
 }
 

@@ -101,6 +101,10 @@ func appendResultJSON(b []byte, r *fetch.Result) []byte {
 	if r.Saved {
 		b = append(b, `,"saved":true`...)
 	}
+	if r.Worker != "" {
+		b = append(b, `,"worker":`...)
+		b = jsonw.AppendString(b, r.Worker)
+	}
 	b = append(b, `,"redirects":`...)
 	if r.Redirects == nil {
 		b = append(b, "null"...)

@@ -26,6 +26,7 @@ type extra struct {
 	Server        string       `json:"server,omitempty"`
 	BodySHA256    string       `json:"body_sha256,omitempty"`
 	Saved         bool         `json:"saved,omitempty"`     // absent in rows recorded before --save
+	Worker        string       `json:"worker,omitempty"`    // the distributed worker's ID; absent for local runs
 	Redirects     *[]fetch.Hop `json:"redirects,omitempty"` // a pointer keeps [] apart from null
 	Location      string       `json:"location,omitempty"`
 	Timing        timing       `json:"timing"`
@@ -205,7 +206,7 @@ func scanResult(s scanner) (Record, error) {
 	}
 	r.Proto, r.Method, r.ContentLength, r.Truncated = x.Proto, x.Method, x.ContentLength, x.Truncated
 	r.Server, r.BodySHA256, r.Location, r.Timing = x.Server, x.BodySHA256, x.Location, fetch.Timing(x.Timing)
-	r.Saved = x.Saved
+	r.Saved, r.Worker = x.Saved, x.Worker
 	if x.Redirects != nil {
 		r.Redirects = *x.Redirects
 	}
@@ -302,6 +303,10 @@ func appendExtra(b []byte, r *fetch.Result) []byte {
 	if r.Saved {
 		b = appendKey(b, "saved")
 		b = append(b, "true"...)
+	}
+	if r.Worker != "" {
+		b = appendKey(b, "worker")
+		b = jsonw.AppendString(b, r.Worker)
 	}
 	if r.Redirects != nil {
 		b = appendKey(b, "redirects")

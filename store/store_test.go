@@ -63,6 +63,9 @@ func sample(seq uint64) *fetch.Result {
 		r.Redirects, r.Server, r.Truncated = []fetch.Hop{}, "", false
 		r.Timing.DNS, r.Timing.TLS = 0, 0
 	}
+	if seq%2 == 0 { // fetched by a distributed worker
+		r.Worker = "w-1_" + strconv.FormatUint(seq%3, 10)
+	}
 	if seq%3 == 1 {
 		r.Status, r.ContentLength, r.Redirects, r.BodySHA256, r.Saved = 0, nil, nil, "", false
 		r.Error = &fetch.Error{Kind: fetch.KindTimeout, Message: "took too long"}
@@ -696,7 +699,7 @@ func TestAppendExtraMatchesEncodingJSON(t *testing.T) {
 	for i, r := range rs {
 		x := extra{
 			Proto: r.Proto, Method: r.Method, ContentLength: r.ContentLength, Truncated: r.Truncated,
-			Server: r.Server, BodySHA256: r.BodySHA256, Saved: r.Saved, Location: r.Location, Timing: timing(r.Timing),
+			Server: r.Server, BodySHA256: r.BodySHA256, Saved: r.Saved, Worker: r.Worker, Location: r.Location, Timing: timing(r.Timing),
 		}
 		if r.Redirects != nil {
 			x.Redirects = &r.Redirects
