@@ -43,8 +43,14 @@ type CollectOptions struct {
 
 // CollectStats count what a Collect did.
 type CollectStats struct {
-	Written    uint64 // results passed to emit
-	Duplicates uint64 // results for targets already written, skipped
+	Written uint64 // results passed to emit
+	// Earlier counts the targets whose result an earlier collect wrote
+	// (CollectOptions.Seen), met again in the stream and skipped: not
+	// duplicates, which a re-run of a collect that died took them for.
+	Earlier uint64
+	// Duplicates counts second results of a target (a batch delivered
+	// again after its worker died), skipped.
+	Duplicates uint64
 	Submitted  uint64 // targets submitted so far
 	Complete   bool   // the submit has finished
 	// All: the submit has finished and every target has its result,
@@ -87,12 +93,15 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 	}
 	defer func() { rd.stop() }()
 
-	var seen bitmap
+	// seen: the targets written, now or before; earlier: those written
+	// before and not met in the stream yet.
+	var seen, earlier bitmap
 	var preSeen uint64
 	if o.Seen != nil {
 		for s := uint64(0); s < st.Submitted; s++ {
 			if o.Seen(s) {
 				seen.set(s)
+				earlier.set(s)
 				preSeen++
 			}
 		}
@@ -140,8 +149,9 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 			if err != nil {
 				return st, failed(fmt.Errorf("run %q: %w", run, err))
 			}
-			n, dups, err := collectMsg(data, o.Raw, &seen, emit)
+			n, before, dups, err := collectMsg(data, o.Raw, &seen, &earlier, emit)
 			st.Written += n
+			st.Earlier += before
 			st.Duplicates += dups
 			pending += n
 			if err != nil {
@@ -326,16 +336,23 @@ func (rd *reader) restartIfStalled(ctx context.Context) (*reader, error) {
 }
 
 // collectMsg passes each result of a result message whose target has no
-// result yet to raw, or decoded to emit, and marks it seen.
-func collectMsg(data []byte, raw func(*fetch.Result, []byte) error, seen *bitmap,
-	emit func(*fetch.Result) error) (written, dups uint64, err error) {
+// result yet to raw, or decoded to emit, and marks it seen. Of the others,
+// the first met of a target in earlier (written by an earlier collect)
+// counts as before, and leaves earlier; the rest count as dups.
+func collectMsg(data []byte, raw func(*fetch.Result, []byte) error, seen, earlier *bitmap,
+	emit func(*fetch.Result) error) (written, before, dups uint64, err error) {
 	var l resultLine
 	for len(data) > 0 {
 		if data, err = nextResultLine(data, &l); err != nil {
-			return written, dups, err
+			return written, before, dups, err
 		}
 		if seen.has(l.seq) {
-			dups++
+			if earlier.has(l.seq) {
+				earlier.clear(l.seq)
+				before++
+			} else {
+				dups++
+			}
 			continue
 		}
 		if raw != nil {
@@ -343,18 +360,18 @@ func collectMsg(data []byte, raw func(*fetch.Result, []byte) error, seen *bitmap
 		} else {
 			var r fetch.Result
 			if err := json.Unmarshal(l.json, &r); err != nil {
-				return written, dups, fmt.Errorf("result %d: %w", l.seq, err)
+				return written, before, dups, fmt.Errorf("result %d: %w", l.seq, err)
 			}
 			r.Seq = l.seq
 			err = emit(&r)
 		}
 		if err != nil {
-			return written, dups, err
+			return written, before, dups, err
 		}
 		seen.set(l.seq)
 		written++
 	}
-	return written, dups, nil
+	return written, before, dups, nil
 }
 
 // bitmap is a growable set of sequence numbers: one bit per target.
@@ -366,6 +383,12 @@ func (b *bitmap) set(i uint64) {
 		*b = append(*b, 0)
 	}
 	(*b)[w] |= 1 << (i % 64)
+}
+
+func (b bitmap) clear(i uint64) {
+	if w := int(i / 64); w < len(b) {
+		b[w] &^= 1 << (i % 64)
+	}
 }
 
 func (b bitmap) has(i uint64) bool {

@@ -189,8 +189,8 @@ func TestJSONLPassThroughEqualsDecoded(t *testing.T) {
 				return enc.(output.RecordWriter).WriteRecord(rec, acc.OK(sum))
 			}
 		}
-		var seen bitmap
-		n, dups, err := collectMsg(msg, rawFn, &seen, enc.Encode)
+		var seen, earlier bitmap
+		n, _, dups, err := collectMsg(msg, rawFn, &seen, &earlier, enc.Encode)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -501,6 +501,12 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		}
 		defer rec.db.Close()
 		opts.Seen = rec.prior.Done
+		if rec.prior.Results > 0 && !f.quiet {
+			// As a resumed run says: the results met again in the stream
+			// are these, not duplicates.
+			fmt.Fprintf(env.Stderr, "fanout collect: continuing run %d in %s: %d targets already have results\n",
+				rec.runID, f.db, rec.prior.Results)
+		}
 	} else {
 		if err := checkOutput(f.output); err != nil {
 			return usageError{err}
@@ -569,9 +575,17 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	}
 	start := time.Now()
 	st, err := dist.Collect(ctx, c, run, opts, emit, flush)
+	// whole counts a continued --db run over this collect and the earlier
+	// ones; Results is -1 when it is not one (or cannot be read).
+	whole := store.Run{Results: -1}
 	if rec != nil {
 		if cerr := rec.rec.Close(nil); err == nil {
 			err = cerr
+		}
+		if rec.prior.Results > 0 {
+			if r, rerr := rec.db.Run(rec.runID); rerr == nil {
+				whole = r
+			}
 		}
 		// Without --follow too: a collect that caught up with a run whose
 		// every target has its result recorded the run in full.
@@ -600,14 +614,27 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	}
 	sj := sum.JSON(wall)
 	sj.Complete = err == nil && st.All
+	if whole.Results >= 0 {
+		sj.WholeRun = &output.WholeRunJSON{Results: whole.Results, Accepted: whole.Results - whole.Failed, Failed: whole.Failed}
+	}
 	jsonErr := writeSummaryJSON(f.summaryJSON, sj)
 	if jsonErr != nil {
 		fmt.Fprintf(env.Stderr, "fanout collect: %v\n", jsonErr)
 	}
 	if !f.quiet {
 		sum.Write(env.Stderr, wall)
-		fmt.Fprintf(env.Stderr, "collected %d results of run %s (%d submitted, %d duplicate results dropped)\n",
-			st.Written, run, st.Submitted, st.Duplicates)
+		if whole.Results >= 0 {
+			// The lines above count this collect; the exit status, the
+			// whole run, as after a resume.
+			fmt.Fprintf(env.Stderr, "%-13s %d results (this collect and earlier ones), %d accepted, %d failed\n",
+				"whole run", whole.Results, whole.Results-whole.Failed, whole.Failed)
+		}
+		earlier := ""
+		if st.Earlier > 0 {
+			earlier = fmt.Sprintf(", %d already in %s from an earlier collect", st.Earlier, f.db)
+		}
+		fmt.Fprintf(env.Stderr, "collected %d results of run %s (%d submitted%s, %d duplicate results dropped)\n",
+			st.Written, run, st.Submitted, earlier, st.Duplicates)
 		if rec != nil {
 			fmt.Fprintf(env.Stderr, "recorded as run %d in %s\n", rec.runID, f.db)
 		}
@@ -620,7 +647,7 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		return exitError{ExitIncomplete}
 	case jsonErr != nil:
 		return exitError{ExitIncomplete}
-	case sum.Failed() > 0:
+	case sum.Failed() > 0, whole.Failed > 0:
 		return exitError{ExitFailures}
 	}
 	return nil

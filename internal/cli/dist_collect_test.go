@@ -372,3 +372,40 @@ func readSummaryJSON(t *testing.T, name string) (output.SummaryJSON, []byte) {
 	}
 	return sum, b
 }
+
+// TestCollectAgainSaysEarlier: a collect --db of a run an earlier collect
+// recorded says so, as resume does, counts the results met again as
+// already in the database (it called them "duplicate results dropped",
+// and after a collect that died, "collected 19000 results" looked like a
+// loss), and ends with the whole run's line, whose failures set the exit
+// status: a complete run collected again exited 0 over "results 0 total".
+func TestCollectAgainSaysEarlier(t *testing.T) {
+	url, _ := workedRun(t, "again", func(web string) []string {
+		return []string{web + "/a", web + "/gone1", web + "/b"}
+	})
+	dir := t.TempDir()
+	db := filepath.Join(dir, "runs.db")
+	code, _, first := runCLI(t, "", "collect", "--nats", url, "--run", "again", "--db", db)
+	if code != ExitFailures || !strings.Contains(first, "collected 3 results of run again (3 submitted, 0 duplicate results dropped)") ||
+		strings.Contains(first, "whole run") || strings.Contains(first, "continuing") {
+		t.Fatalf("first collect: exit %d, want %d:\n%s", code, ExitFailures, first)
+	}
+	sumFile := filepath.Join(dir, "summary.json")
+	code, _, again := runCLI(t, "", "collect", "--nats", url, "--run", "again", "--db", db, "--summary-json", sumFile)
+	if code != ExitFailures {
+		t.Errorf("collect again: exit %d, want %d (the whole run's failures)", code, ExitFailures)
+	}
+	for _, want := range []string{
+		"fanout collect: continuing run 1 in " + db + ": 3 targets already have results\n",
+		"whole run     3 results (this collect and earlier ones), 2 accepted, 1 failed\n",
+		"collected 0 results of run again (3 submitted, 3 already in " + db + " from an earlier collect, 0 duplicate results dropped)\n",
+	} {
+		if !strings.Contains(again, want) {
+			t.Errorf("collect again does not say %q:\n%s", strings.TrimSpace(want), again)
+		}
+	}
+	sum, b := readSummaryJSON(t, sumFile)
+	if sum.WholeRun == nil || sum.WholeRun.Results != 3 || sum.WholeRun.Failed != 1 || !sum.Complete {
+		t.Errorf("summary JSON: %s", b)
+	}
+}
