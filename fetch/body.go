@@ -283,11 +283,12 @@ func brotliWindowBits(br *bufio.Reader) (int, bool) {
 const maxCodings = 5
 
 // decoder builds the reader for a body sent with the given
-// Content-Encoding header values. Codings are undone in reverse order of
+// Content-Encoding header values, and names the codings it undoes (see
+// Result.ContentEncoding). Codings are undone in reverse order of
 // application; with any unknown coding the body is passed through as is.
-func (d *decodeChain) decoder(values []string, raw io.Reader) (io.Reader, error) {
+func (d *decodeChain) decoder(values []string, raw io.Reader) (io.Reader, string, error) {
 	if len(values) == 0 {
-		return raw, nil
+		return raw, "", nil
 	}
 	var codings []string
 	if len(values) == 1 && !strings.Contains(values[0], ",") {
@@ -308,25 +309,54 @@ func (d *decodeChain) decoder(values []string, raw io.Reader) (io.Reader, error)
 		// a byte is decoded: a header of thousands of codings over a body
 		// compressed as many times would take gigabytes. curl draws the
 		// same line (CVE-2022-32206).
-		return nil, fmt.Errorf("%d content codings, at most %d are undone", n, maxCodings)
+		return nil, "", fmt.Errorf("%d content codings, at most %d are undone", n, maxCodings)
 	}
 	r := io.Reader(raw)
 	for i := len(codings) - 1; i >= 0; i-- {
 		next, ok, err := d.wrap(codings[i], r)
 		if !ok {
 			d.release()
-			return raw, nil
+			return raw, "", nil
 		}
 		if err != nil {
 			if c := strings.TrimSpace(codings[i]); !strings.HasPrefix(err.Error(), strings.ToLower(c)+":") {
 				// ("gzip: invalid header" names its coding already.)
-				return nil, fmt.Errorf("%s: %w", c, err)
+				return nil, codingNames(codings), fmt.Errorf("%s: %w", c, err)
 			}
-			return nil, err
+			return nil, codingNames(codings), err
 		}
 		r = next
 	}
-	return r, nil
+	return r, codingNames(codings), nil
+}
+
+// codingNames is the known codings' names, as Result.ContentEncoding
+// gives them: one coding is a constant string, so that a result costs no
+// allocation for the usual single gzip or br.
+func codingNames(codings []string) string {
+	name := func(c string) string {
+		switch strings.ToLower(strings.TrimSpace(c)) {
+		case "gzip", "x-gzip":
+			return "gzip"
+		case "deflate":
+			return "deflate"
+		case "br":
+			return "br"
+		case "zstd":
+			return "zstd"
+		}
+		return "" // identity, or an empty list element
+	}
+	if len(codings) == 1 {
+		return name(codings[0])
+	}
+	var names []string
+	for _, c := range codings {
+		if s := name(c); s != "" {
+			names = append(names, s)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // bodyInfo is what readBody learned from a body.
@@ -334,6 +364,7 @@ type bodyInfo struct {
 	n         int64
 	truncated bool
 	sha256    string
+	coding    string  // the codings undone, as Result.ContentEncoding names them
 	prefix    *[]byte // first bytes, kept when asked; give back with putPrefix
 }
 
@@ -373,9 +404,12 @@ func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody i
 	raw := rawReader{r: body, limit: rawLimit(maxBody)}
 	chain := decodeChain{ctx: ctx}
 	defer chain.release()
-	src, err := chain.decoder(encodings, &raw)
+	src, coding, err := chain.decoder(encodings, &raw)
 	if err == nil {
 		err = copyBody(&info, src, maxBody, keep, save)
+	}
+	if raw.n > 0 {
+		info.coding = coding // not for an empty body: nothing was decoded
 	}
 	if raw.capped {
 		info.truncated = true

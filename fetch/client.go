@@ -362,6 +362,9 @@ func (c *Client) record(r *Result, resp *http.Response) {
 			r.ContentLength = &n
 		}
 	}
+	if c.o.ResponseHeaders {
+		r.Header, r.HeadersTruncated = keptHeaders(h)
+	}
 	r.RetryAfter = 0
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		r.RetryAfter, _ = ParseRetryAfter(h.Get("Retry-After"), time.Now())
@@ -382,7 +385,7 @@ func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace) error {
 	info, err := readBody(resp.Request.Context(), resp.Body, resp.Header["Content-Encoding"], c.o.MaxBody, keep, save)
 	ht.markBodyDone()
 	_ = resp.Body.Close()
-	r.Bytes, r.Truncated, r.BodySHA256 = info.n, info.truncated, info.sha256
+	r.Bytes, r.Truncated, r.BodySHA256, r.ContentEncoding = info.n, info.truncated, info.sha256, info.coding
 	if save != nil && err == nil {
 		// A body cut by --max-body is saved (the result says truncated);
 		// one whose read failed is not.

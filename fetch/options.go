@@ -84,6 +84,10 @@ type Options struct {
 	// stored once; a body whose read failed, or an empty one, is not saved.
 	// See Result.Saved and Error.Save. Validate creates the directory.
 	SaveDir string
+	// ResponseHeaders makes each Result carry its last response's headers
+	// in Result.Header (--response-headers). Off, a result costs nothing
+	// more.
+	ResponseHeaders bool
 	// MaxIdle and MaxIdlePerHost bound the keep-alive pool, overall and
 	// per host; 0 means 2048 and 64. The engine sizes them from its
 	// concurrency: a pool smaller than the requests in flight to one host

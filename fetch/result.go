@@ -12,6 +12,7 @@
 package fetch
 
 import (
+	"net/http"
 	"time"
 )
 
@@ -75,6 +76,14 @@ type Result struct {
 	// nil when it had none (or one that is not a number of bytes). It
 	// may differ from Bytes: a compressed, cut or short body.
 	ContentLength *int64 `json:"content_length"`
+	// ContentEncoding names the content codings that were undone to get
+	// the body that Bytes counts, BodySHA256 hashes and Options.SaveDir
+	// keeps (those are the decoded bytes): "gzip", "br", "deflate" or
+	// "zstd" ("x-gzip" is "gzip"), several in the order the server applied
+	// them, joined with ", ". "" when the body was read as sent: no
+	// coding, "identity", an unknown coding (passed through undecoded),
+	// or an empty body.
+	ContentEncoding string `json:"content_encoding,omitempty"`
 	// Bytes counts the decoded body bytes read from the last response, at
 	// most Options.MaxBody (the bodies of redirects followed do not count).
 	Bytes int64 `json:"bytes"`
@@ -129,6 +138,19 @@ type Result struct {
 	// StartedAt is when the last attempt started; for a target that never
 	// started, when its result was made.
 	StartedAt time.Time `json:"started_at"`
+	// Header holds the last response's header fields when
+	// Options.ResponseHeaders is set, nil otherwise. Names are in Go's
+	// canonical form ("Etag", "Set-Cookie"; HTTP/2's lower-case names
+	// too), and each name keeps every value it was sent with, in order:
+	// a joined string would lose the boundaries between Set-Cookie values,
+	// whose dates hold commas. Its JSON form is an object of arrays, names
+	// sorted. At most 32 KiB of names and values are kept (see
+	// HeadersTruncated).
+	Header http.Header `json:"headers,omitempty"`
+	// HeadersTruncated is true when the last response's headers passed
+	// the 32 KiB a result keeps: Header then lacks the values that did not
+	// fit, taken in name order.
+	HeadersTruncated bool `json:"headers_truncated,omitempty"`
 
 	// RetryAfter is the delay the server asked for with a Retry-After header
 	// on a 429 or 503 reply (0 when absent or unparseable). The engine reads

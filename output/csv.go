@@ -18,7 +18,7 @@ var CSVHeader = []string{
 	"content_length", "bytes", "truncated", "title", "server", "ip", "redirects",
 	"attempts", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms",
 	"total_ms", "error_kind", "error_message", "started_at", "body_sha256",
-	"location", "accepted", "saved", "worker",
+	"location", "accepted", "saved", "worker", "content_encoding",
 }
 
 // csvEncoder writes a header row, then one row per result. encoding/csv
@@ -86,6 +86,10 @@ func (e *csvEncoder) Encode(r *fetch.Result) error {
 	row[26] = strconv.FormatBool(e.accept.OK(r))
 	row[27] = strconv.FormatBool(r.Saved)
 	row[28] = cell(r.Worker)
+	// No column for Header: a JSON object in a cell is no table, and a
+	// column present only with --response-headers would make two csv
+	// schemas. jsonl carries the headers.
+	row[29] = r.ContentEncoding // a short token from the known codings: no cell() needed
 	return e.record(row)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -212,6 +213,11 @@ func TestJSONLMatchesEncodingJSON(t *testing.T) {
 		&fetch.Result{BodySHA256: "ab12", Saved: true, Bytes: 4},
 		&fetch.Result{BodySHA256: "ab12", Saved: true, Bytes: 4, Worker: "w1"},
 		&fetch.Result{Worker: "a\"<b>"},
+		&fetch.Result{ContentEncoding: "gzip, br", Header: http.Header{
+			"Etag": {`"v1"`}, "Set-Cookie": {"a=1; Path=/", "b=2"}, "Content-Encoding": {"gzip"},
+			"X-Odd": {"<&>\u2028 \xff \x01"}, "X-Empty": {}, "X-Nil": nil, "\xffbad": {""},
+		}, HeadersTruncated: true},
+		&fetch.Result{Header: http.Header{}},
 		&fetch.Result{Redirects: []fetch.Hop{}, ContentLength: i64(0), Truncated: true,
 			Title:  "<b>&amp;</b> \"q\" \\ \b\f\n\r\t\x01\x7f \u2028\u2029 é 東京",
 			Timing: fetch.Timing{DNS: 1e-7, Connect: 1e21, TLS: 0.1 + 0.2, TTFB: 123456789.125, Transfer: -0, Total: 5e-324}},
@@ -370,8 +376,8 @@ func TestAcceptedField(t *testing.T) {
 			t.Fatal(err)
 		}
 		last := slices.Index(CSVHeader, "accepted")
-		if last != len(CSVHeader)-3 || rows[0][last] != "accepted" {
-			t.Fatalf("csv's column %d is accepted, want it after location, before saved and worker (columns added go at the end)", last)
+		if last != len(CSVHeader)-4 || rows[0][last] != "accepted" {
+			t.Fatalf("csv's column %d is accepted, want it after location, before saved, worker and content_encoding (columns added go at the end)", last)
 		}
 		for i, row := range rows[1:] {
 			if got := row[last]; got != c.want[i] {
@@ -384,11 +390,11 @@ func TestAcceptedField(t *testing.T) {
 // TestSavedField: a body saved under --save says so in jsonl ("saved",
 // left out when false, as body_sha256 is when empty) and in csv's column
 // after location and accepted (true or false), for scripts that count
-// columns.
+// columns; worker and content_encoding come after it.
 func TestSavedField(t *testing.T) {
 	t.Parallel()
 	rs := []*fetch.Result{
-		{Status: 200, Bytes: 4, BodySHA256: "ab12", Saved: true},
+		{Status: 200, Bytes: 4, BodySHA256: "ab12", Saved: true, ContentEncoding: "gzip"},
 		{Status: 200, Bytes: 4, BodySHA256: "ab12"},
 	}
 	lines := strings.Split(encodeAll(t, "jsonl", EncoderOptions{}, rs), "\n")
@@ -400,9 +406,12 @@ func TestSavedField(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := slices.Index(CSVHeader, "saved")
-	if last != len(CSVHeader)-2 || CSVHeader[last-1] != "accepted" || rows[1][last] != "true" || rows[2][last] != "false" {
+	if last != len(CSVHeader)-3 || CSVHeader[last-1] != "accepted" || rows[1][last] != "true" || rows[2][last] != "false" {
 		t.Errorf("csv column %d %q (after %q): %q, %q; want saved after accepted, before worker: true, false",
 			last, CSVHeader[last], CSVHeader[last-1], rows[1][last], rows[2][last])
+	}
+	if enc := len(CSVHeader) - 1; CSVHeader[enc] != "content_encoding" || rows[1][enc] != "gzip" || rows[2][enc] != "" {
+		t.Errorf("csv last column %q: %q, %q; want content_encoding: gzip, empty", CSVHeader[enc], rows[1][enc], rows[2][enc])
 	}
 }
 
@@ -423,9 +432,9 @@ func TestWorkerField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := len(CSVHeader) - 1
+	last := len(CSVHeader) - 2
 	if CSVHeader[last] != "worker" || rows[1][last] != "w1" || rows[2][last] != "" {
-		t.Errorf("csv last column %q: %q, %q; want worker: w1, empty", CSVHeader[last], rows[1][last], rows[2][last])
+		t.Errorf("csv column %q: %q, %q; want worker, before content_encoding: w1, empty", CSVHeader[last], rows[1][last], rows[2][last])
 	}
 }
 

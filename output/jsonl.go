@@ -84,6 +84,10 @@ func appendResultJSON(b []byte, r *fetch.Result) []byte {
 	} else {
 		b = strconv.AppendInt(b, *r.ContentLength, 10)
 	}
+	if r.ContentEncoding != "" {
+		b = append(b, `,"content_encoding":`...)
+		b = jsonw.AppendString(b, r.ContentEncoding)
+	}
 	b = append(b, `,"bytes":`...)
 	b = strconv.AppendInt(b, r.Bytes, 10)
 	b = append(b, `,"truncated":`...)
@@ -142,5 +146,12 @@ func appendResultJSON(b []byte, r *fetch.Result) []byte {
 	}
 	b = append(b, `,"started_at":`...)
 	b = jsonw.AppendTime(b, r.StartedAt)
+	if len(r.Header) > 0 {
+		b = append(b, `,"headers":`...)
+		b = jsonw.AppendHeader(b, r.Header)
+	}
+	if r.HeadersTruncated {
+		b = append(b, `,"headers_truncated":true`...)
+	}
 	return append(b, '}')
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ type extra struct {
 	Proto         string       `json:"proto,omitempty"`
 	Method        string       `json:"method,omitempty"`
 	ContentLength *int64       `json:"content_length,omitempty"`
+	ContentEnc    string       `json:"content_encoding,omitempty"`
 	Truncated     bool         `json:"truncated,omitempty"`
 	Server        string       `json:"server,omitempty"`
 	BodySHA256    string       `json:"body_sha256,omitempty"`
@@ -29,6 +31,8 @@ type extra struct {
 	Worker        string       `json:"worker,omitempty"`    // the distributed worker's ID; absent for local runs
 	Redirects     *[]fetch.Hop `json:"redirects,omitempty"` // a pointer keeps [] apart from null
 	Location      string       `json:"location,omitempty"`
+	Header        http.Header  `json:"headers,omitempty"` // --response-headers
+	HeadersCut    bool         `json:"headers_truncated,omitempty"`
 	Timing        timing       `json:"timing"`
 }
 
@@ -206,7 +210,7 @@ func scanResult(s scanner) (Record, error) {
 	}
 	r.Proto, r.Method, r.ContentLength, r.Truncated = x.Proto, x.Method, x.ContentLength, x.Truncated
 	r.Server, r.BodySHA256, r.Location, r.Timing = x.Server, x.BodySHA256, x.Location, fetch.Timing(x.Timing)
-	r.Saved, r.Worker = x.Saved, x.Worker
+	r.Saved, r.Worker, r.ContentEncoding, r.Header, r.HeadersTruncated = x.Saved, x.Worker, x.ContentEnc, x.Header, x.HeadersCut
 	if x.Redirects != nil {
 		r.Redirects = *x.Redirects
 	}
@@ -288,6 +292,10 @@ func appendExtra(b []byte, r *fetch.Result) []byte {
 		b = appendKey(b, "content_length")
 		b = strconv.AppendInt(b, *r.ContentLength, 10)
 	}
+	if r.ContentEncoding != "" {
+		b = appendKey(b, "content_encoding")
+		b = jsonw.AppendString(b, r.ContentEncoding)
+	}
 	if r.Truncated {
 		b = appendKey(b, "truncated")
 		b = append(b, "true"...)
@@ -315,6 +323,14 @@ func appendExtra(b []byte, r *fetch.Result) []byte {
 	if r.Location != "" {
 		b = appendKey(b, "location")
 		b = jsonw.AppendString(b, r.Location)
+	}
+	if len(r.Header) > 0 {
+		b = appendKey(b, "headers")
+		b = jsonw.AppendHeader(b, r.Header)
+	}
+	if r.HeadersTruncated {
+		b = appendKey(b, "headers_truncated")
+		b = append(b, "true"...)
 	}
 	b = appendKey(b, "timing")
 	b = append(b, '{')

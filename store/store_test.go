@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -55,6 +56,13 @@ func sample(seq uint64) *fetch.Result {
 		IP: "127.0.0.1", BodySHA256: "abc", Saved: true, Redirects: []fetch.Hop{{URL: "https://example.com/a", Status: 301}},
 		Attempts: 2, Timing: fetch.Timing{DNS: 1.5, Connect: 2.25, TLS: 3, TTFB: 4.125, Transfer: 0.1, Total: 11.0625},
 		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC),
+	}
+	if seq%2 == 0 {
+		r.ContentEncoding = "gzip"
+	}
+	if seq%4 == 0 { // --response-headers
+		r.Header = http.Header{"Etag": {`"v1"`}, "Set-Cookie": {"a=1; Path=/", "b=2"}}
+		r.HeadersTruncated = seq%8 == 0
 	}
 	if seq%4 == 3 { // a redirect not followed
 		r.Location = "https://example.com/c?q=\"x\""
@@ -692,6 +700,8 @@ func TestAppendExtraMatchesEncodingJSON(t *testing.T) {
 	odd.Proto, odd.Server, odd.Method = "\xff<&>\u2028", "a\"b\\c\x01", ""
 	odd.Redirects = []fetch.Hop{{URL: "http://x/\n", Status: 302}, {URL: "", Status: 0}}
 	odd.Timing = fetch.Timing{DNS: 1e-7, Connect: 1e21, Total: 0.000123}
+	odd.Header = http.Header{"\xffX": {"<&>\u2028", ""}, "Nil": nil, "Empty": {}}
+	odd.ContentEncoding = "gzip, br"
 	rs := []*fetch.Result{odd, {}}
 	for i := range 15 {
 		rs = append(rs, sample(uint64(i)))
@@ -700,6 +710,7 @@ func TestAppendExtraMatchesEncodingJSON(t *testing.T) {
 		x := extra{
 			Proto: r.Proto, Method: r.Method, ContentLength: r.ContentLength, Truncated: r.Truncated,
 			Server: r.Server, BodySHA256: r.BodySHA256, Saved: r.Saved, Worker: r.Worker, Location: r.Location, Timing: timing(r.Timing),
+			ContentEnc: r.ContentEncoding, Header: r.Header, HeadersCut: r.HeadersTruncated,
 		}
 		if r.Redirects != nil {
 			x.Redirects = &r.Redirects

@@ -120,6 +120,7 @@ var engineFlagNames = []string{
 	"retries", "max-retry-wait", "max-host-errors", "timeout", "connect-timeout",
 	"method", "header", "data", "user-agent", "proxy", "insecure", "cacert", "cert", "key", "resolve",
 	"http1.1", "max-redirects", "no-follow", "max-body", "no-fallback", "save",
+	"response-headers",
 }
 
 // profiled adds the main command's hidden --cpuprofile to a distributed

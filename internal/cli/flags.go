@@ -54,6 +54,7 @@ type flags struct {
 	maxBody      string
 	noFallback   bool
 	save         string // --save DIR: keep each body there, named by its SHA-256
+	respHeaders  bool   // --response-headers: each result carries its final response's headers
 
 	format   string
 	output   string
@@ -106,6 +107,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noFollow, "no-follow", false, "do not follow redirects: the first 3xx is the result")
 	fs.StringVar(&f.maxBody, "max-body", "1MiB", "body bytes to read at most, after decoding (e.g. 4096, 64KiB, 1MiB)")
 	fs.BoolVar(&f.noFallback, "no-fallback", false, "for targets without a scheme, try https only (no http fallback)")
+	fs.BoolVar(&f.respHeaders, "response-headers", false, "add each final response's headers to its result: \"headers\" in jsonl and --db (at most 32 KiB of them; not in csv or text)")
 	fs.StringVar(&f.save, "save", "", "save each body read (decoded, up to --max-body) in `DIR`, named by its SHA-256: DIR/ab/abcdef... (made if missing)")
 
 	fs.StringVarP(&f.format, "format", "f", "text", "output format: "+strings.Join(output.Formats, ", ")+" (url: each result's URL as fetched, one a line, nothing else)")
@@ -153,7 +155,7 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	r.Method = strings.ToUpper(f.method)
 	r.Proxy, r.Insecure, r.HTTP1 = f.proxy, f.insecure, f.http11
 	r.MaxRedirects, r.Follow, r.NoFallback = f.maxRedirects, !f.noFollow, f.noFallback
-	r.SaveDir = f.save
+	r.SaveDir, r.ResponseHeaders = f.save, f.respHeaders
 	if f.userAgent != "" || f.set != nil && f.set.Changed("user-agent") {
 		r.UserAgent = f.userAgent // -A '' sends none, as in curl
 	}

@@ -297,6 +297,7 @@ var mixes = []struct{ flag, what string }{
 	{"--accepted", "with its output holding every result in one part and only the accepted in another"},
 	{"--failed/--accepted", "with its output holding only the failed in one part and only the accepted in another"},
 	{"--save", "with its bodies saved in two places, or some not at all"},
+	{"--response-headers", "with the response headers of some results and not of others"},
 }
 
 // sessionOnlyFlags are the main command's flags that change neither what a

@@ -4,7 +4,10 @@
 package jsonw
 
 import (
+	"maps"
 	"math"
+	"net/http"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -244,4 +247,33 @@ func AppendHops(b []byte, hops []fetch.Hop) []byte {
 		b = append(b, '}')
 	}
 	return append(b, ']')
+}
+
+// AppendHeader appends h as a JSON object of string arrays, names sorted,
+// as encoding/json writes an http.Header (a nil value list is null). The
+// names are sorted on each call: it runs only for results that keep their
+// headers (fetch.Options.ResponseHeaders).
+func AppendHeader(b []byte, h http.Header) []byte {
+	b = append(b, '{')
+	for i, name := range slices.Sorted(maps.Keys(h)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, name)
+		b = append(b, ':')
+		vs := h[name]
+		if vs == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		b = append(b, '[')
+		for j, v := range vs {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, v)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
