@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ func TestCompare(t *testing.T) {
 	opt := DefaultDiffOptions()
 	ok := func(status int, ms float64) Side { return Side{Status: status, OK: true, TotalMs: ms} }
 	bad := func(status int, kind string) Side { return Side{Status: status, ErrorKind: kind} }
+	body := func(s Side, sha, title string) Side { s.BodySHA256, s.Title = sha, title; return s }
 	tests := []struct {
 		name  string
 		a, b  Side
@@ -31,6 +33,15 @@ func TestCompare(t *testing.T) {
 		{"slower by less than 100ms", ok(200, 10), ok(200, 100), "", false},
 		{"slower by less than 50%", ok(200, 1000), ok(200, 1400), "", false},
 		{"faster", ok(200, 500), ok(200, 100), "", false},
+		{"other body", body(ok(200, 10), "aa", "T"), body(ok(200, 10), "bb", "T"), ChangeContent, false},
+		{"other title", body(ok(200, 10), "aa", "T"), body(ok(200, 10), "aa", "U"), ChangeContent, false},
+		{"body gone", body(ok(200, 10), "aa", ""), ok(200, 10), ChangeContent, false},
+		{"same body and title", body(ok(200, 10), "aa", "T"), body(ok(200, 12), "aa", "T"), "", false},
+		// Worse wins: the exit status is the same with or without content.
+		{"slower and other body", body(ok(200, 100), "aa", ""), body(ok(200, 260), "bb", ""), ChangeSlower, true},
+		{"failing and other body", body(ok(200, 10), "aa", ""), body(bad(500, ""), "bb", ""), ChangeFailing, true},
+		{"not accepted, other body", body(bad(404, ""), "aa", ""), body(bad(404, ""), "bb", ""), "", false},
+		{"200 to 301 and other body", body(ok(200, 10), "aa", ""), body(ok(301, 10), "bb", ""), ChangeStatus, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,5 +145,46 @@ func TestDiffReadOnly(t *testing.T) {
 	}
 	if st.Compared != 2 || st.Worse != 1 || len(got) != 1 || got[0].Input != "y" || got[0].Kind != ChangeFailing {
 		t.Errorf("stats %+v, changes %+v; want y failing", st, got)
+	}
+}
+
+// TestDiffOrderAndContent: changes come in run B's input order, not in
+// the order of the input lines' text (n=0, n=10, n=9 would sort as text);
+// content changes (both accepted, another body or title) are counted
+// always, listed only with DiffOptions.Content, and never worse.
+func TestDiffOrderAndContent(t *testing.T) {
+	db := openTemp(t)
+	res := func(in string, status int, sha, title string) fetch.Result {
+		return fetch.Result{Input: in, Status: status, BodySHA256: sha, Title: title, Timing: fetch.Timing{Total: 1}}
+	}
+	a := record(t, db, []fetch.Result{
+		res("n=9", 200, "a9", ""), res("n=10", 200, "a10", ""), res("n=0", 200, "a0", "T"),
+		res("n=100", 200, "same", "T"), res("n=11", 200, "a11", ""), res("n=2", 404, "x", ""),
+	})
+	b := record(t, db, []fetch.Result{
+		res("n=0", 200, "a0", "U"), res("n=9", 200, "b9", ""), res("n=10", 500, "b10", ""),
+		res("n=11", 200, "b11", ""), res("n=2", 404, "y", ""), res("n=100", 200, "same", "T"),
+	})
+	for _, listed := range []bool{false, true} {
+		opt := DefaultDiffOptions()
+		opt.Content = listed
+		var got []string
+		st, err := db.Diff(a, b, opt, func(c Change) error {
+			got = append(got, c.Input+" "+c.Kind)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"n=10 failing"}
+		if listed {
+			want = []string{"n=0 content", "n=9 content", "n=10 failing", "n=11 content"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("content=%v: changes %q, want %q (run B's input order)", listed, got, want)
+		}
+		if st != (DiffStats{Compared: 6, Worse: 1, Content: 3}) {
+			t.Errorf("content=%v: stats %+v, want 6 compared, 1 worse, 3 content", listed, st)
+		}
 	}
 }

@@ -107,7 +107,7 @@ func TestDiffExitCodesAndFormats(t *testing.T) {
 	var errb bytes.Buffer
 	code = Main(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: epipeWriter{}, Stderr: &errb},
 		[]string{"diff", "--db", db, "1", "2"})
-	if code != ExitFailures || errb.String() != "run 1 -> run 2: 5 targets compared: 3 worse, 1 recovered, 0 other changes; 0 only in run 1, 0 only in run 2\n" {
+	if code != ExitFailures || errb.String() != "run 1 -> run 2: 5 targets compared: 3 worse, 1 recovered, 0 other changes, 0 content changes; 0 only in run 1, 0 only in run 2\n" {
 		t.Errorf("diff into a closed pipe: exit %d, stderr %q; want 1 and the whole diff's summary alone", code, errb.String())
 	}
 
@@ -1070,8 +1070,8 @@ func TestDiffNotesOtherAccept(t *testing.T) {
 		out, errs string
 		note      bool
 	}{
-		{"1", "2", ExitFailures, "worse   failing    204 -> 204", "2 targets compared: 1 worse, 0 recovered, 1 other change;", true},
-		{"1", "3", ExitOK, "", "1 target compared: 0 worse, 0 recovered, 0 other changes;", false},
+		{"1", "2", ExitFailures, "worse   failing    204 -> 204", "2 targets compared: 1 worse, 0 recovered, 1 other change, 0 content changes;", true},
+		{"1", "3", ExitOK, "", "1 target compared: 0 worse, 0 recovered, 0 other changes, 0 content changes;", false},
 	} {
 		code, out, errOut := runCLI(t, "", "diff", "--db", db, tc.a, tc.b)
 		if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(errOut, tc.errs) ||

@@ -32,8 +32,11 @@ func newDiffCmd(env Env) *cobra.Command {
              class got worse: below 400 < 4xx < 5xx < no response)
   slower     no error in either, and RUN_B's total time exceeds RUN_A's by more
              than --slower percent and by more than --min-slower     (worse)
-Targets found in only one run are counted in the summary on stderr. Each
-run's results are judged by its own --accept: a note says when they differ.
+  content    with --content: accepted in both with the same status, and the
+             body (body_sha256) or the title changed         (never worse)
+Changes are listed in RUN_B's input order. Targets found in only one run,
+and content changes, are counted in the summary on stderr. Each run's
+results are judged by its own --accept: a note says when they differ.
 
 Exit status: 0 nothing got worse, 1 something got worse, 2 usage error or
 runs without a target in common (almost surely the wrong run).`,
@@ -93,9 +96,13 @@ runs without a target in common (almost surely the wrong run).`,
 				fmt.Fprintf(env.Stderr, "fanout: diff: %v\n", err)
 				return exitError{ExitIncomplete}
 			}
-			fmt.Fprintf(env.Stderr, "run %d -> run %d: %s compared: %d worse, %d recovered, %s; %d only in run %d, %d only in run %d\n",
+			content := counted(st.Content, "content change", "content changes")
+			if st.Content > 0 && !opt.Content {
+				content += " (--content lists them)"
+			}
+			fmt.Fprintf(env.Stderr, "run %d -> run %d: %s compared: %d worse, %d recovered, %s, %s; %d only in run %d, %d only in run %d\n",
 				a.ID, b.ID, counted(st.Compared, "target", "targets"), st.Worse, st.Better, counted(st.Changed, "other change", "other changes"),
-				st.OnlyA, a.ID, st.OnlyB, b.ID)
+				content, st.OnlyA, a.ID, st.OnlyB, b.ID)
 			if otherAccept(a.Config.Accept, b.Config.Accept) {
 				// Each run's results were judged with its own rule when
 				// recorded: a "failing 204 -> 204" says nothing without it.
@@ -125,6 +132,7 @@ runs without a target in common (almost surely the wrong run).`,
 	}
 	dbFlag(cmd.Flags(), &dbName)
 	cmd.Flags().StringVarP(&format, "format", "f", "text", "text or jsonl")
+	cmd.Flags().BoolVar(&opt.Content, "content", false, "also list the targets whose body or title changed (counted either way; never worse, so the exit status ignores them)")
 	cmd.Flags().Float64Var(&pct, "slower", pct, "percent by which a target's time must grow to count as slower")
 	durationVar(cmd.Flags(), &minSlower, "min-slower", 100*time.Millisecond, "the least absolute growth that counts as slower, together with --slower")
 	return cmd
@@ -170,7 +178,13 @@ func diffText(w io.Writer) func(store.Change) error {
 			mark = "better"
 		}
 		detail := sideText(c.A) + " -> " + sideText(c.B)
-		if c.Kind == store.ChangeSlower {
+		switch c.Kind {
+		case store.ChangeContent:
+			detail = shortSHA(c.A.BodySHA256) + " -> " + shortSHA(c.B.BodySHA256)
+			if c.A.BodySHA256 == c.B.BodySHA256 {
+				detail = "title" // the same body, read with another charset
+			}
+		case store.ChangeSlower:
 			detail = msText(c.A.TotalMs) + " -> " + msText(c.B.TotalMs)
 			if c.A.TotalMs > 0 {
 				detail += fmt.Sprintf(" (+%.0f%%)", (c.B.TotalMs/c.A.TotalMs-1)*100)
@@ -179,6 +193,15 @@ func diffText(w io.Writer) func(store.Change) error {
 		_, err := fmt.Fprintf(w, "%-6s  %-9s  %-24s  %s\n", mark, c.Kind, detail, output.Escape(c.Input))
 		return err
 	}
+}
+
+// shortSHA is the first 8 hex digits of a body's hash, as git shortens
+// its own, or "-" for no body.
+func shortSHA(h string) string {
+	if h == "" {
+		return "-"
+	}
+	return h[:min(len(h), 8)]
 }
 
 func sideText(s store.Side) string {
