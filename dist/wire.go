@@ -228,7 +228,7 @@ func appendResultLine(b []byte, r *fetch.Result) []byte {
 // resultLine is one parsed line of a result message.
 type resultLine struct {
 	seq     uint64
-	summary fetch.Result // Seq, Status, Error.Kind, Bytes, Timing.Total, Attempts and StartedAt only
+	summary fetch.Result // Seq, Status, Error.Kind, Bytes, Timing.Total, Attempts, Truncated and StartedAt only
 	kind    fetch.Error  // summary.Error points here when there was an error
 	json    []byte       // the JSON Lines record, without its newline
 }
@@ -264,7 +264,19 @@ func nextResultLine(data []byte, l *resultLine) ([]byte, error) {
 	}
 	l.summary.StartedAt = startedAt(line)
 	l.summary.Attempts = attempts(line)
+	l.summary.Truncated = truncated(line)
 	return rest, nil
+}
+
+// truncated reads whether a JSON Lines record's body was cut at
+// --max-body, for the summary's count. The key comes early (after bytes),
+// so the record is searched from its start; ',"' before it keeps
+// "headers_truncated" out, and a string value cannot hold it (its quotes
+// are escaped).
+func truncated(rec []byte) bool {
+	const key = `,"truncated":`
+	i := bytes.Index(rec, []byte(key))
+	return i >= 0 && bytes.HasPrefix(rec[i+len(key):], []byte("true"))
 }
 
 // attempts reads the attempts of a JSON Lines record, or gives 0: the

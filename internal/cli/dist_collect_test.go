@@ -296,14 +296,18 @@ func TestCollectSummaryCountsRetries(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable) // retried: the second attempt answers 200
 			return
 		}
+		if r.URL.Path == "/big" {
+			w.Write(bytes.Repeat([]byte("x"), 4096)) // cut at the worker's --max-body
+			return
+		}
 		fmt.Fprint(w, "ok")
 	}))
 	defer web.Close()
-	targets := []string{web.URL + "/a", web.URL + "/flaky1", web.URL + "/b", web.URL + "/flaky2"}
+	targets := []string{web.URL + "/a", web.URL + "/flaky1", web.URL + "/b", web.URL + "/flaky2", web.URL + "/big"}
 	if code, _, errOut := runCLI(t, "", append([]string{"submit", "--nats", url, "--run", "retried", "-q"}, targets...)...); code != ExitOK {
 		t.Fatalf("submit: exit %d: %s", code, errOut)
 	}
-	if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", "retried", "--exit-when-done", "-q"); code != ExitOK {
+	if code, _, errOut := runCLI(t, "", "worker", "--nats", url, "--run", "retried", "--exit-when-done", "-q", "--max-body", "1KiB"); code != ExitOK {
 		t.Fatalf("worker: exit %d: %s", code, errOut)
 	}
 	dir := t.TempDir()
@@ -316,14 +320,16 @@ func TestCollectSummaryCountsRetries(t *testing.T) {
 		"retries       2 (2 targets took more than one attempt)\n",
 		// Results delivered twice are dropped, not "skipped" (the kind of
 		// the targets of failing hosts).
-		"collected 4 results of run retried (4 submitted, 0 duplicate results dropped)\n",
+		"collected 5 results of run retried (5 submitted, 0 duplicate results dropped)\n",
+		// Read from the records written through, as attempts are.
+		"truncated     1 body cut at --max-body",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("the summary does not hold %q:\n%s", strings.TrimSpace(want), errOut)
 		}
 	}
-	if sum, b := readSummaryJSON(t, filepath.Join(dir, "summary.json")); sum.RetriedTargets != 2 || sum.Retries != 2 || sum.Failed != 0 {
-		t.Errorf("summary JSON: %s; want retried_targets 2, retries 2, failed 0", b)
+	if sum, b := readSummaryJSON(t, filepath.Join(dir, "summary.json")); sum.RetriedTargets != 2 || sum.Retries != 2 || sum.Failed != 0 || sum.Truncated != 1 {
+		t.Errorf("summary JSON: %s; want retried_targets 2, retries 2, failed 0, truncated 1", b)
 	}
 }
 
