@@ -228,6 +228,14 @@ func newFailure(r *fetch.Result) failure {
 	return f
 }
 
+// Bounds returns the earliest request's start and the latest one's end
+// among the results added, zero when none was attempted: Span's ends.
+func (s *Summary) Bounds() (first, last time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first, s.last
+}
+
 // Span returns the time from the start of the earliest request counted to
 // the end of the latest: the wall time of the run the results came from,
 // for a caller that did not watch it run (collect reads the results of a

@@ -489,6 +489,17 @@ func (db *DB) SetState(id int64, state string) error {
 	return nil
 }
 
+// SetTimes sets a run's started_at and finished_at: collect records a
+// run's as its results' span, the time the run took, not its own.
+func (db *DB) SetTimes(id int64, started, finished time.Time) error {
+	_, err := db.sql.Exec(`UPDATE runs SET started_at = ?, finished_at = ? WHERE id = ?`,
+		started.UTC().Format(time.RFC3339Nano), finished.UTC().Format(time.RFC3339Nano), id)
+	if err != nil {
+		return fmt.Errorf("--db %s: run %d: %w", db.path, id, plainError(err))
+	}
+	return nil
+}
+
 const runColumns = `id, started_at, coalesce(finished_at, ''), state, command, config, results, failed, low_water, offsets, ahead_from`
 
 // ErrNoRun is returned for a run id the database does not hold.

@@ -588,6 +588,7 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 				whole = r
 			}
 		}
+		before, berr := rec.db.Run(rec.runID)
 		// Without --follow too: a collect that caught up with a run whose
 		// every target has its result recorded the run in full.
 		switch {
@@ -598,6 +599,24 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 			// later collect continues it. Left running, runs showed it
 			// killed.
 			if serr := rec.db.SetState(rec.runID, store.StateInterrupted); err == nil {
+				err = serr
+			}
+		}
+		// runs gives the run the times of its results, as the summary
+		// gives its wall time: this collect's own said nothing of the run
+		// (416ms for a run of a minute, and longer each time it was
+		// collected again).
+		first, last := sum.Bounds()
+		if berr == nil && rec.prior.Results > 0 { // the earlier collects' results
+			if first.IsZero() || before.StartedAt.Before(first) {
+				first = before.StartedAt
+			}
+			if before.FinishedAt.After(last) {
+				last = before.FinishedAt // zero when the last collect was killed
+			}
+		}
+		if !first.IsZero() && (err == nil || ctx.Err() != nil) {
+			if serr := rec.db.SetTimes(rec.runID, first, last); err == nil {
 				err = serr
 			}
 		}

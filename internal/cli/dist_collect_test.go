@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/fanout/fanout/output"
+	"github.com/fanout/fanout/store"
 )
 
 // TestCollectFollowStopsOnFirstInterrupt: collect has nothing to drain, so
@@ -391,13 +392,37 @@ func TestCollectAgainSaysEarlier(t *testing.T) {
 	})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "runs.db")
+	collected := time.Now()
 	code, _, first := runCLI(t, "", "collect", "--nats", url, "--run", "again", "--db", db)
 	if code != ExitFailures || !strings.Contains(first, "collected 3 results of run again (3 submitted, 0 duplicate results dropped)") ||
 		strings.Contains(first, "whole run") || strings.Contains(first, "continuing") {
 		t.Fatalf("first collect: exit %d, want %d:\n%s", code, ExitFailures, first)
 	}
+	// runs gives the run its results' times, not the collect's: it
+	// started before the collect did (the worker ran first), and
+	// collecting it again later does not make it longer.
+	times := func() store.Run {
+		sdb, err := store.Open(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sdb.Close()
+		r, err := sdb.Run(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r1 := times()
+	if !r1.StartedAt.Before(collected) || r1.FinishedAt.Before(r1.StartedAt) || !r1.FinishedAt.Before(collected) {
+		t.Errorf("run recorded from %v to %v, want the results' span, before the collect at %v", r1.StartedAt, r1.FinishedAt, collected)
+	}
+	time.Sleep(50 * time.Millisecond)
 	sumFile := filepath.Join(dir, "summary.json")
 	code, _, again := runCLI(t, "", "collect", "--nats", url, "--run", "again", "--db", db, "--summary-json", sumFile)
+	if r2 := times(); !r2.StartedAt.Equal(r1.StartedAt) || !r2.FinishedAt.Equal(r1.FinishedAt) {
+		t.Errorf("collected again: run from %v to %v, was %v to %v", r2.StartedAt, r2.FinishedAt, r1.StartedAt, r1.FinishedAt)
+	}
 	if code != ExitFailures {
 		t.Errorf("collect again: exit %d, want %d (the whole run's failures)", code, ExitFailures)
 	}
