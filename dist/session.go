@@ -306,9 +306,15 @@ func (s *session) results(ackDone <-chan struct{}) {
 // record adds r to its batch, and finishes the batch at its last result.
 // A canceled result means the target never ran here: it goes back.
 func (s *session) record(b *batch, r *fetch.Result) {
-	if r.Error != nil && r.Error.Kind == fetch.KindCanceled {
+	switch {
+	case r.Error != nil && r.Error.Kind == fetch.KindCanceled:
 		b.back = append(b.back, r.Seq)
-	} else {
+	case r.Error != nil && r.Error.Save:
+		// This machine cannot keep bodies: the target goes back for a
+		// worker that can, and this one stops (Run).
+		b.back = append(b.back, r.Seq)
+		s.w.fail(fmt.Errorf("%s; stopped, its targets not done here go back to the stream for other workers", r.Error.Message))
+	default:
 		s.w.fetched.Add(1)
 		if b.out == nil {
 			b.out = s.resultBuf(len(b.ts))

@@ -69,6 +69,12 @@ type Worker struct {
 	instance string    // random: this process's part of its heartbeat key
 	sameID   sync.Once // warned that another worker has its ID
 
+	// failed is closed, and failErr set, when the worker cannot go on
+	// (a body it could not save): Run stops as on its stop channel.
+	failed   chan struct{}
+	failOnce sync.Once
+	failErr  error
+
 	// finished holds the runs pick found complete with no target left,
 	// by the revision of their metadata then: looking again at each one's
 	// streams four times a second cost the server two API requests per
@@ -100,7 +106,16 @@ func NewWorker(c *Conn, cfg WorkerConfig) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{c: c, cfg: cfg, client: client, instance: rand.Text()}, nil
+	return &Worker{c: c, cfg: cfg, client: client, instance: rand.Text(), failed: make(chan struct{})}, nil
+}
+
+// fail stops the worker for err, the first time: its targets not done go
+// back to the stream, and Run returns err.
+func (w *Worker) fail(err error) {
+	w.failOnce.Do(func() {
+		w.failErr = err
+		close(w.failed)
+	})
 }
 
 // CheckMaxPartitions says what is wrong with a MaxPartitions of n, nil
@@ -194,7 +209,32 @@ func (w *Worker) logf(format string, args ...any) {
 // the leases expire after the run's lease TTL and the held batches go
 // back; no goroutine of Run outlives it), or, with ExitWhenDone, until no
 // work is left.
+//
+// A body the worker cannot save under --save (a full disk) stops it, as
+// stop does, and Run returns why: that target and those not done go back
+// to the stream for other workers, where going on would have given each
+// target after it, in quick succession, a result of kind local.
 func (w *Worker) Run(ctx context.Context, stop <-chan struct{}) error {
+	stopped := make(chan struct{})
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		select {
+		case <-stop:
+		case <-w.failed:
+		case <-quit:
+			return
+		}
+		close(stopped)
+	}()
+	err := w.run(ctx, stopped)
+	if closed(w.failed) {
+		return w.failErr
+	}
+	return err
+}
+
+func (w *Worker) run(ctx context.Context, stop <-chan struct{}) error {
 	// The last error logged: the same one again, four times a second
 	// while a --run is not submitted yet, tells nothing new.
 	said := ""
