@@ -220,7 +220,7 @@ var httpxFlags = map[string]string{
 	"csv":  "here: -f csv",
 	"csvo": noOption, "csv-output-encoding": noOption,
 	"j": "here: -f jsonl", "json": "here: -f jsonl",
-	"irh": noOption, "include-response-header": noOption,
+	"irh": "here: --response-headers (\"headers\" in -f jsonl)", "include-response-header": "here: --response-headers (\"headers\" in -f jsonl)",
 	"irr": "here: --save DIR keeps each body", "include-response": "here: --save DIR keeps each body",
 	"irrb": "here: --save DIR keeps each body", "include-response-base64": "here: --save DIR keeps each body",
 	"include-chain": dropIt + " (redirects in -f jsonl)", "store-chain": dropIt + " (redirects in -f jsonl)",

@@ -75,7 +75,7 @@ func TestHTTPXFlags(t *testing.T) {
 		{[]string{"-fr", target}, "--no-follow"},
 		{[]string{"-fs", "1000", target}, "no such option"},
 		{[]string{"-ip", target}, `targets read from a file named "p"`},
-		{[]string{"-irh", target}, "no such option"},
+		{[]string{"-irh", target}, "here: --response-headers"}, // added beside it: not "no such option"
 		{[]string{"-cdn", target}, "no such option"},
 		{[]string{"-csv", target}, "-f csv"},
 		{[]string{"-resume", target}, "--db FILE, then fanout resume"},
