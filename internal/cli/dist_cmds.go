@@ -531,22 +531,7 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		// "accepted" is this collect's verdict, by its --accept, as the
 		// summary and the exit status judge (workers take no --accept).
 		opts.Raw = func(r *fetch.Result, line []byte) error {
-			skipped := r.Error != nil && r.Error.Kind == fetch.KindSkipped && r.URL == ""
-			if r.Input == "" && sum.Lists(r) || skipped {
-				// The summary names the first failed targets, and the
-				// hosts skipped: decode the input and URL of those
-				// (into a copy: r is reused).
-				var in struct {
-					Input string `json:"input"`
-					URL   string `json:"url"`
-				}
-				if json.Unmarshal(line, &in) == nil {
-					named := *r
-					named.Input, named.URL = in.Input, in.URL
-					r = &named
-				}
-			}
-			sum.Add(r)
+			sum.Add(summarized(r, line, sum))
 			ok := acc.OK(r)
 			if f.skipsVerdict(ok) {
 				return nil
@@ -859,4 +844,29 @@ func splitHostPort(s string) (string, int, error) {
 		return "", 0, errors.New("bad port")
 	}
 	return host, port, nil
+}
+
+// summarized is r, a result collect writes through undecoded (its
+// summary fields only), with what sum needs to name it decoded from its
+// record line: the input of a failed target it lists, and for a skipped
+// one the host to count it under, which for a redirect into a skipped
+// host, not followed, is where it pointed (Location), as in a decoded
+// result. r is reused by the caller: a decoded r is a copy.
+func summarized(r *fetch.Result, line []byte, sum *output.Summary) *fetch.Result {
+	skipped := r.Error != nil && r.Error.Kind == fetch.KindSkipped && r.URL == ""
+	if !(r.Input == "" && sum.Lists(r) || skipped) {
+		return r
+	}
+	var in struct {
+		Input     string      `json:"input"`
+		URL       string      `json:"url"`
+		Location  string      `json:"location"`
+		Redirects []fetch.Hop `json:"redirects"`
+	}
+	if json.Unmarshal(line, &in) != nil {
+		return r
+	}
+	named := *r
+	named.Input, named.URL, named.Location, named.Redirects = in.Input, in.URL, in.Location, in.Redirects
+	return &named
 }
