@@ -172,3 +172,34 @@ func TestContentEncoding(t *testing.T) {
 		})
 	}
 }
+
+// TestResponseHeadersManyValues: a reply of thousands of one-letter
+// header lines, within the transport's 256 KiB and counting little
+// against the 32 KiB bound, keeps at most maxHeaderValuesKept values:
+// each costs 32 bytes besides its own, and 20,000 of them kept a
+// result's headers at over half a megabyte. The first in name order are
+// kept, and the result says some were left out.
+func TestResponseHeadersManyValues(t *testing.T) {
+	t.Parallel()
+	const lines = 20000
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		for range lines {
+			h.Add("A", "x")
+		}
+		h.Set("B", "kept?")
+		fmt.Fprint(w, "ok")
+	})
+	r := get(newTestClient(t, func(o *Options) { o.ResponseHeaders = true }), ts.URL)
+	wantKind(t, r, "")
+	values := 0
+	for _, vs := range r.Header {
+		values += len(vs)
+	}
+	if !r.HeadersTruncated || values > maxHeaderValuesKept {
+		t.Errorf("%d values kept (truncated: %v), want at most %d, marked truncated", values, r.HeadersTruncated, maxHeaderValuesKept)
+	}
+	if len(r.Header["A"]) != maxHeaderValuesKept {
+		t.Errorf("%d values of A kept, want the first %d in name order", len(r.Header["A"]), maxHeaderValuesKept)
+	}
+}

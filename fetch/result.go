@@ -144,11 +144,11 @@ type Result struct {
 	// too), and each name keeps every value it was sent with, in order:
 	// a joined string would lose the boundaries between Set-Cookie values,
 	// whose dates hold commas. Its JSON form is an object of arrays, names
-	// sorted. At most 32 KiB of names and values are kept (see
-	// HeadersTruncated).
+	// sorted. At most 32 KiB of names and values, and 512 values, are
+	// kept (see HeadersTruncated).
 	Header http.Header `json:"headers,omitempty"`
 	// HeadersTruncated is true when the last response's headers passed
-	// the 32 KiB a result keeps: Header then lacks the values that did not
+	// the 32 KiB (or 512 values) a result keeps: Header then lacks the values that did not
 	// fit, taken in name order.
 	HeadersTruncated bool `json:"headers_truncated,omitempty"`
 
