@@ -89,7 +89,7 @@ func (e *csvEncoder) Encode(r *fetch.Result) error {
 	// No column for Header: a JSON object in a cell is no table, and a
 	// column present only with --response-headers would make two csv
 	// schemas. jsonl carries the headers.
-	row[29] = r.ContentEncoding // a short token from the known codings: no cell() needed
+	row[29] = cell(r.ContentEncoding) // fanout's own tokens, but a decoded record or the store may hold anything
 	return e.record(row)
 }
 
