@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -111,10 +110,21 @@ func Dist(s Setup, name string, workers int) (Measure, error) {
 	srvBefore, errBefore := procCPU(srv.Process.Pid)
 	nats := []string{"--nats", "nats://" + addr}
 	var procs []*exec.Cmd
+	var logs []string // each process's stderr, in s.Dir
 	start := func(args ...string) error {
 		c := exec.CommandContext(ctx, s.Fanout, append(args, nats...)...)
-		c.Stderr = io.Discard
+		// Kept, not discarded: a process that fails says why there, and
+		// the measurement's error quotes it (a submit that once exited 3
+		// in a bench left nothing to go on).
+		log := filepath.Join(s.Dir, fmt.Sprintf("stderr-%s-%d-%s.txt", name, len(procs), args[0]))
+		f, err := os.Create(log)
+		if err != nil {
+			return err
+		}
+		defer f.Close() // the child has its own copy once started
+		c.Stderr = f
 		procs = append(procs, c)
+		logs = append(logs, log)
 		return c.Start()
 	}
 	t0 := time.Now()
@@ -152,7 +162,7 @@ func Dist(s Setup, name string, workers int) (Measure, error) {
 			m.Wall = time.Since(t0)
 		}
 		if !okExit(e.err, p.ProcessState) && failed == nil {
-			failed = fmt.Errorf("fanout %s: %v", p.Args[1], e.err)
+			failed = fmt.Errorf("fanout %s: %v%s", p.Args[1], e.err, tail(logs[e.i]))
 			cancel() // kills the others (exec.CommandContext)
 		}
 	}
@@ -176,6 +186,19 @@ func Dist(s Setup, name string, workers int) (Measure, error) {
 	m.Procs = append(m.Procs, Proc{"nats", during})
 	m.ServerStartStop = total - during
 	return m, nil
+}
+
+// tail returns the end of the file log, as ": ..." to append to an error,
+// or "" when it is empty or unreadable: the file goes with s.Dir.
+func tail(log string) string {
+	b, err := os.ReadFile(log)
+	if b = bytes.TrimSpace(b); err != nil || len(b) == 0 {
+		return ""
+	}
+	if len(b) > 600 {
+		b = b[len(b)-600:]
+	}
+	return ": " + strings.ReplaceAll(string(b), "\n", " | ")
 }
 
 // startServer starts fanout nats on a free loopback port with a fresh

@@ -4,6 +4,8 @@ package distbench
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,5 +35,26 @@ func TestProcCPU(t *testing.T) {
 	want := rusage()
 	if got < want-20*time.Millisecond || got > want+20*time.Millisecond || got < 100*time.Millisecond {
 		t.Errorf("procCPU = %v, getrusage says %v", got, want)
+	}
+}
+
+// TestTail: a dist process that fails is quoted from its stderr (a submit
+// that exited 3 in a bench once left nothing to go on).
+func TestTail(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "stderr.txt")
+	if err := os.WriteFile(log, []byte(strings.Repeat("x", 700)+"\nfanout submit: r: lost the connection\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := tail(log)
+	if !strings.HasSuffix(got, "| fanout submit: r: lost the connection") || len(got) > 610 {
+		t.Errorf("tail = %q", got)
+	}
+	empty := filepath.Join(dir, "empty.txt")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := tail(empty); got != "" {
+		t.Errorf("tail of an empty file = %q, want nothing", got)
 	}
 }
