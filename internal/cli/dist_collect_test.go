@@ -276,6 +276,28 @@ func TestCollectAcceptedByItsAccept(t *testing.T) {
 			t.Errorf("collect --failed -f %s wrote %q, want only %s", format, got, targets[2])
 		}
 	}
+	// --accepted the others, and -f url their URLs alone: the live ones.
+	for _, format := range []string{"jsonl", "csv", "url"} {
+		out := filepath.Join(dir, "accepted."+format)
+		code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "judged", "--accepted", "-f", format, "-o", out, "--accept", "200..=404")
+		if code != ExitFailures || !strings.Contains(errOut, "3 total, 2 accepted, 1 failed") {
+			t.Fatalf("collect --accepted: exit %d, want %d, and a summary of every result: %s", code, ExitFailures, errOut)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		if format == "url" {
+			got = strings.Fields(string(b))
+		} else {
+			got = inputsOf(t, format, b)
+		}
+		slices.Sort(got)
+		if want := []string{targets[0], targets[1]}; !slices.Equal(got, want) {
+			t.Errorf("collect --accepted -f %s wrote %q, want %q", format, got, want)
+		}
+	}
 	if code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "judged", "--failed", "--db", filepath.Join(dir, "runs.db")); code != ExitUsage {
 		t.Errorf("collect --failed --db: exit %d, want %d (it writes nothing): %s", code, ExitUsage, errOut)
 	}
