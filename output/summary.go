@@ -204,7 +204,8 @@ func (s *Summary) Lists(r *fetch.Result) bool {
 
 // listsLocked is Lists for a result not accepted, with s.mu held: Ctrl-C's
 // canceled targets and the skipped ones are not named (they were never
-// fetched; the failures that led to a skip are).
+// fetched, or only up to a redirect into a skipped host; the failures that
+// led to a skip are).
 func (s *Summary) listsLocked(r *fetch.Result) bool {
 	return len(s.failures) < listedFailures &&
 		(r.Error == nil || r.Error.Kind != fetch.KindCanceled && r.Error.Kind != fetch.KindSkipped)
