@@ -22,6 +22,14 @@ func main() { os.Exit(run()) }
 // signal before it exits regardless.
 const abortGrace = 5 * time.Second
 
+// sameSignal is how soon after the first a repeat of the same signal is
+// taken for the same one, not for a second asking to abort: GNU timeout
+// sends its signal to fanout and then to its process group, fanout in it,
+// microseconds apart, and `timeout 10m fanout ...` then aborted the run it
+// meant to drain, the requests in flight canceled (found in review: 1 run
+// in 6 here). Ctrl-C pressed twice is tenths of a second apart at least.
+const sameSignal = 100 * time.Millisecond
+
 // run exists so that deferred cleanups happen before os.Exit.
 func run() int {
 	ctx, abort := context.WithCancel(context.Background())
@@ -53,19 +61,24 @@ func run() int {
 		// terminal gone (a lost SSH session), is a first signal too:
 		// killed by it, fanout lost the results finished but not yet
 		// flushed and those in flight, and -o kept no line for them.
-		switch <-sigs {
+		first := <-sigs
+		firstAt := time.Now()
+		switch first {
 		case syscall.SIGTERM:
 			again = "SIGTERM"
 		case syscall.SIGHUP:
 			again = "SIGHUP"
 		}
 		close(interrupt)
-		select {
-		case <-sigs:
-			abort()
-		case <-ctx.Done():
-			return
+		for aborted := false; !aborted; {
+			select {
+			case sig := <-sigs:
+				aborted = sig != first || time.Since(firstAt) >= sameSignal
+			case <-ctx.Done():
+				return
+			}
 		}
+		abort()
 		// The abort ends the run at once, unless a write to the output
 		// is blocked: a consumer that stopped reading (a stalled pipe, a
 		// paused pager) holds the write, and the process with it, however

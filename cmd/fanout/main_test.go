@@ -160,13 +160,16 @@ func TestSignals(t *testing.T) {
 		name     string
 		sig      syscall.Signal
 		ignored  string // the signal the shell starting fanout ignores
+		twice    bool   // sent twice within 20 ms, as GNU timeout sends it (to fanout, then its group)
 		wantCode int
 		wantOK   int // results without error; -1: some, not all
 	}{
-		{"SIGHUP drains", syscall.SIGHUP, "", 130, -1},
-		{"SIGTERM drains", syscall.SIGTERM, "", 130, -1},
-		{"nohup's SIGHUP stays ignored", syscall.SIGHUP, "HUP", 0, targets},
-		{"a background job's SIGINT stays ignored", syscall.SIGINT, "INT", 0, targets},
+		{"SIGHUP drains", syscall.SIGHUP, "", false, 130, -1},
+		{"SIGTERM drains", syscall.SIGTERM, "", false, 130, -1},
+		{"SIGTERM twice in a moment drains", syscall.SIGTERM, "", true, 130, -1},
+		{"SIGINT twice in a moment drains", syscall.SIGINT, "", true, 130, -1},
+		{"nohup's SIGHUP stays ignored", syscall.SIGHUP, "HUP", false, 0, targets},
+		{"a background job's SIGINT stays ignored", syscall.SIGINT, "INT", false, 0, targets},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,6 +192,12 @@ func TestSignals(t *testing.T) {
 			}
 			time.Sleep(800 * time.Millisecond) // some targets done, some in flight
 			cmd.Process.Signal(tt.sig)
+			if tt.twice {
+				// Not at once: the kernel would merge it with the first
+				// while that is still pending.
+				time.Sleep(20 * time.Millisecond)
+				cmd.Process.Signal(tt.sig)
+			}
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
 			select {
@@ -215,6 +224,15 @@ func TestSignals(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), "wall time") {
 				t.Errorf("no summary on stderr: %s", stderr.String())
+			}
+			// Drained: the requests in flight finished; only targets
+			// never started are canceled (an abort cancels those in
+			// flight, attempts 1).
+			for _, l := range lines {
+				if strings.Contains(l, `"kind":"canceled"`) && !strings.Contains(l, `"attempts":0`) {
+					t.Errorf("a request in flight was canceled, as by an abort: %s", l)
+					break
+				}
 			}
 		})
 	}
