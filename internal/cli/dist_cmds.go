@@ -517,8 +517,7 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 			return openError(env, err)
 		}
 		closeOut = cl
-		color := f.color == "always" || f.color == "auto" && f.output == "" &&
-			os.Getenv("NO_COLOR") == "" && isTerminal(env.Stdout) && !dumbTerminal()
+		color := useColor(f.color, f.output, env.Stdout)
 		if enc, err = output.NewEncoder(f.format, out, output.EncoderOptions{Color: color, Accept: acc}); err != nil {
 			closeOut()
 			return usageError{fmt.Errorf("--format: %w", err)}

@@ -239,10 +239,8 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	if f.failed && f.accepted {
 		errs = append(errs, errors.New("--failed and --accepted: give one (--failed writes only the results not accepted, --accepted only those accepted; neither writes all)"))
 	}
-	switch f.color {
-	case "auto", "always", "never":
-	default:
-		errs = append(errs, fmt.Errorf("--color %q: want auto, always or never", f.color))
+	if err := checkColor(f.color); err != nil {
+		errs = append(errs, err)
 	}
 	if f.newRun && f.db == "" {
 		errs = append(errs, errors.New("--new-run: give --db too (it starts a new run in the database rather than continuing an unfinished one)"))

@@ -253,3 +253,20 @@ func isTerminal(v any) bool {
 // cursor nor show colours (Emacs' M-x shell, some CI log viewers): a
 // progress bar or colours there would print their escape sequences as text.
 func dumbTerminal() bool { return os.Getenv("TERM") == "dumb" }
+
+// useColor reports whether the text format written to stdout (no -o) or
+// to output is coloured, for --color mode: always, or auto with stdout a
+// terminal that is not dumb and no NO_COLOR.
+func useColor(mode, output string, stdout io.Writer) bool {
+	return mode == "always" || mode == "auto" && output == "" &&
+		os.Getenv("NO_COLOR") == "" && isTerminal(stdout) && !dumbTerminal()
+}
+
+// checkColor says what is wrong with a --color mode, nil if nothing.
+func checkColor(mode string) error {
+	switch mode {
+	case "auto", "always", "never":
+		return nil
+	}
+	return fmt.Errorf("--color %q: want auto, always or never", mode)
+}

@@ -87,8 +87,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 			out = prog.Bypass(out)
 		}
 	}
-	color := f.color == "always" || f.color == "auto" && f.output == "" &&
-		os.Getenv("NO_COLOR") == "" && isTerminal(env.Stdout) && !dumbTerminal()
+	color := useColor(f.color, f.output, env.Stdout)
 	// A resumed run continues its -o file after the lines already
 	// committed, which begin with the csv header.
 	appending := rc != nil && rc.out != nil && rc.out.n > 0

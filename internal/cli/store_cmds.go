@@ -255,7 +255,7 @@ func runJSON(r store.Run, state string) map[string]any {
 }
 
 func newShowCmd(env Env) *cobra.Command {
-	var dbName, format, outName string
+	var dbName, format, outName, color string
 	var failedOnly, acceptedOnly bool
 	cmd := &cobra.Command{
 		Use:   "show [flags] RUN",
@@ -266,6 +266,9 @@ order, in the format asked for, exactly as the run produced them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if failedOnly && acceptedOnly {
 				return usageError{errors.New("--failed and --accepted: give one (--failed writes only the results the run did not accept, --accepted only those it accepted; neither writes all)")}
+			}
+			if err := checkColor(color); err != nil {
+				return usageError{err}
 			}
 			db, err := openDB(dbName)
 			if err != nil {
@@ -287,7 +290,7 @@ order, in the format asked for, exactly as the run produced them.`,
 			if err != nil {
 				return openError(env, err)
 			}
-			enc, err := output.NewEncoder(format, out, output.EncoderOptions{Accept: acc})
+			enc, err := output.NewEncoder(format, out, output.EncoderOptions{Accept: acc, Color: useColor(color, outName, env.Stdout)})
 			if err != nil {
 				closeOut()
 				return usageError{fmt.Errorf("--format: %w", err)}
@@ -319,6 +322,7 @@ order, in the format asked for, exactly as the run produced them.`,
 	cmd.Flags().StringVarP(&outName, "output", "o", "", "write to `FILE` instead of stdout")
 	cmd.Flags().BoolVar(&failedOnly, "failed", false, "only the results the run did not accept")
 	cmd.Flags().BoolVar(&acceptedOnly, "accepted", false, "only the results the run accepted")
+	cmd.Flags().StringVar(&color, "color", "auto", "colour the text format: auto, always or never (NO_COLOR is honoured)")
 	return cmd
 }
 

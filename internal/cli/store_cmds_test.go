@@ -1110,3 +1110,31 @@ func TestRunsHidesDedupeKey(t *testing.T) {
 		t.Errorf("runs -f jsonl: exit %d, stdout %q, stderr %q; want the config without the dedupe key", code, out, errOut)
 	}
 }
+
+// TestShowColor: show -f text takes --color as the run does (found in
+// review: "show -f text --color never" was an unknown flag, and a text
+// shown on a terminal had no colour at all).
+func TestShowColor(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/gone" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer ts.Close()
+	db := filepath.Join(t.TempDir(), "runs.db")
+	if code, _, errOut := runCLI(t, "", "-q", "--db", db, "-f", "jsonl", ts.URL+"/ok", ts.URL+"/gone"); code != ExitFailures {
+		t.Fatalf("run: exit %d: %s", code, errOut)
+	}
+	for _, c := range []struct {
+		color string
+		want  bool
+	}{{"always", true}, {"never", false}, {"auto", false}} { // auto: stdout is no terminal here
+		code, out, errOut := runCLI(t, "", "show", "--db", db, "last", "-f", "text", "--color", c.color)
+		if code != ExitOK || strings.Contains(out, "\x1b[") != c.want || !strings.Contains(out, "/gone") {
+			t.Errorf("show --color %s: exit %d, coloured %v, want %v: %q %s", c.color, code, strings.Contains(out, "\x1b["), c.want, out, errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, "", "show", "--db", db, "last", "--color", "sometimes"); code != ExitUsage || !strings.Contains(errOut, `--color "sometimes"`) {
+		t.Errorf("show --color sometimes: exit %d, want %d naming it: %s", code, ExitUsage, errOut)
+	}
+}
