@@ -26,6 +26,7 @@ type Aggregator struct {
 	opts Options
 
 	total, accepted, withError, bytes int64
+	truncated                         int64 // bodies cut at --max-body
 	first, last                       time.Time
 
 	classes  [7]int64
@@ -63,6 +64,9 @@ func (a *Aggregator) Add(r *fetch.Result) {
 	// int64 rather than wrapping: a hand-edited file can hold anything.
 	nb := max(r.Bytes, 0)
 	a.bytes = addSat(a.bytes, nb)
+	if r.Truncated {
+		a.truncated++
+	}
 	class := output.StatusClass(r.Status)
 	a.classes[class]++
 	if len(a.statuses) < 1000 || a.statuses[r.Status] > 0 {

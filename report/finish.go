@@ -38,6 +38,7 @@ func (a *Aggregator) Report(info RunInfo) *Report {
 		Accepted:  a.accepted,
 		WithError: a.withError,
 		Bytes:     a.bytes,
+		Truncated: a.truncated,
 		Start:     info.Started,
 		End:       info.Finished,
 		HostsSeen: len(a.hosts),

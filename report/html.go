@@ -161,8 +161,13 @@ func (r *Report) cards() []card {
 			lat[i].Value, lat[i].Sub = "–", "nothing fetched"
 		}
 	}
+	results := card{Label: "Results", Value: fmtNum(r.Total), Sub: fmtBytes(r.Bytes) + " of bodies read"}
+	if r.Truncated > 0 {
+		// As the summary says it: bytes and hashes are of what was read.
+		results.Sub += ", " + fmtNum(r.Truncated) + " cut at --max-body"
+	}
 	return []card{
-		{Label: "Results", Value: fmtNum(r.Total), Sub: fmtBytes(r.Bytes) + " of bodies read"},
+		results,
 		acc,
 		fail,
 		{Label: "Hosts", Value: hosts, Sub: "distinct host:port"},

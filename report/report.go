@@ -89,6 +89,7 @@ type Report struct {
 	Accepted  int64 // results judged success by Accept
 	WithError int64 // results carrying an error
 	Bytes     int64 // decoded body bytes, summed
+	Truncated int64 // bodies cut at --max-body (Result.Truncated)
 	// Start and End bound the run: from the first attempt's start to the
 	// last attempt's end (RunInfo's times when given).
 	Start, End time.Time

@@ -400,6 +400,24 @@ func TestNoLatencyCards(t *testing.T) {
 	}
 }
 
+// TestTruncatedCounted: bodies cut at --max-body are counted, and the
+// Results card says so, as the summary does (found in review: neither
+// the report nor report --from showed them); none, and it says nothing.
+func TestTruncatedCounted(t *testing.T) {
+	t.Parallel()
+	cut := func(r *fetch.Result) *fetch.Result { r.Truncated = true; return r }
+	rep := build(t, Options{}, cut(res("https://a/1", 200, 1)), res("https://a/2", 200, 1), cut(res("https://a/3", 200, 1)))
+	if rep.Truncated != 2 {
+		t.Errorf("truncated = %d, want 2", rep.Truncated)
+	}
+	if sub := rep.cards()[0].Sub; !strings.Contains(sub, "2 cut at --max-body") {
+		t.Errorf("Results card: %q, want it to count the bodies cut", sub)
+	}
+	if sub := build(t, Options{}, res("https://a/1", 200, 1)).cards()[0].Sub; strings.Contains(sub, "cut") {
+		t.Errorf("Results card with no body cut: %q", sub)
+	}
+}
+
 func TestBuildStopsAtSourceError(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("disk on fire")

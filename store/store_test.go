@@ -783,6 +783,11 @@ func TestLeanAndResultsAt(t *testing.T) {
 	for _, i := range perm {
 		r := sample(uint64(i))
 		r.URL = fmt.Sprintf("https://h%d.example/%d", i%9, i)
+		// Lean reads truncated from extra; headers_truncated, and a
+		// header value that spells the key, must not pass for it.
+		r.Truncated = i%3 == 0
+		r.HeadersTruncated = i%5 == 0
+		r.Header = http.Header{"X-Spelled": {`"truncated":true`}}
 		rec.Add(r, r.Error == nil)
 	}
 	if err := rec.Close(nil); err != nil {
@@ -801,7 +806,7 @@ func TestLeanAndResultsAt(t *testing.T) {
 			t.Fatal(err)
 		}
 		f := full[perm[i]]
-		want := fetch.Result{Seq: f.Seq, URL: f.URL, Status: f.Status, Error: f.Error, Bytes: f.Bytes, StartedAt: f.StartedAt}
+		want := fetch.Result{Seq: f.Seq, URL: f.URL, Status: f.Status, Error: f.Error, Bytes: f.Bytes, Truncated: f.Truncated, StartedAt: f.StartedAt}
 		want.Timing.Total = f.Timing.Total
 		if !reflect.DeepEqual(*r, want) {
 			t.Fatalf("lean result %d = %+v, want %+v", i, *r, want)
