@@ -40,8 +40,9 @@ type Limits struct {
 	// MaxHostErrors is how many attempts in a row may fail at a host
 	// itself (refused, connect_timeout, a timeout or a reset before any
 	// reply, a timeout reading the body, a dns lookup that timed out, a
-	// 429, or a 503 with Retry-After) before its other targets are skipped: each gets a
-	// result of kind skipped, without a request, for SkipFor
+	// 429, or a 503 with Retry-After) before its other targets are
+	// skipped: each gets a result of kind skipped, without a request, for
+	// SkipFor
 	// (--max-host-errors). So may fewer, from MinHostErrors on, that have
 	// kept failing for HostFailingPer times MaxHostErrors: a host that
 	// answers 429 with Retry-After: 30 costs that long per attempt. Any

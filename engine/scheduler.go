@@ -958,9 +958,10 @@ const (
 // that cost a worker's time or ask for fewer requests, and that no other
 // URL on the host would escape: no connection, a timeout, a reset, a dns
 // lookup that timed out (each before any reply came), a body too slow to
-// arrive within --timeout, a 429 or a 503 with Retry-After of its own. A certificate error, a name that does not exist
-// or a malformed reply cost next to nothing each, and each result says
-// more than a skip would: they are answers.
+// arrive within --timeout, a 429 or a 503 with Retry-After of its own. A
+// certificate error, a name that does not exist or a malformed reply cost
+// next to nothing each, and each result says more than a skip would: they
+// are answers.
 func judgeHost(r *fetch.Result, own bool) (verdict, string) {
 	if r.Error == nil {
 		switch {

@@ -25,9 +25,9 @@ const maxHeaderValuesKept = 512
 // not copied: nothing changes a response's header map once it is read)
 // when its names and values fit in maxHeadersKept and maxHeaderValuesKept,
 // else a copy of the values that fit, taken in name order so that which
-// are kept does not depend on map order, and true. A value too long for the room left is
-// skipped, not cut (a cut ETag is a wrong one), and shorter ones after it
-// are still kept.
+// are kept does not depend on map order, and true. A value too long for
+// the room left is skipped, not cut (a cut ETag is a wrong one), and
+// shorter ones after it are still kept.
 func keptHeaders(h http.Header) (http.Header, bool) {
 	if len(h) == 0 {
 		return nil, false

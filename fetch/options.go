@@ -82,7 +82,8 @@ type Options struct {
 	// A body is written to a temporary file in SaveDir and renamed once it
 	// is whole, so a name never holds part of a body; identical bodies are
 	// stored once; a body whose read failed, or an empty one, is not saved.
-	// See Result.Saved and Error.Save. Validate creates the directory.
+	// See Result.Saved and Error.Save. Validate checks that the directory
+	// can be made or written; NewClient makes it.
 	SaveDir string
 	// ResponseHeaders makes each Result carry its last response's headers
 	// in Result.Header (--response-headers). Off, a result costs nothing

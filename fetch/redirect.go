@@ -182,8 +182,8 @@ func gateHop(ctx context.Context, cur, next *url.URL) error {
 	if gate == nil {
 		return nil
 	}
-	key := HostKeyOf(next.String())
-	if key == HostKeyOf(cur.String()) {
+	key := hostKey(next)
+	if key == hostKey(cur) {
 		return nil
 	}
 	if why := gate(key); why != "" {
@@ -235,6 +235,11 @@ func HostKeyOf(rawURL string) string {
 	if err != nil {
 		return ""
 	}
+	return hostKey(u)
+}
+
+// hostKey is HostKeyOf for a parsed URL.
+func hostKey(u *url.URL) string {
 	host := strings.ToLower(u.Hostname())
 	if a, err := netip.ParseAddr(host); err == nil {
 		if a.Zone() == "" {

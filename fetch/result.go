@@ -148,8 +148,8 @@ type Result struct {
 	// kept (see HeadersTruncated).
 	Header http.Header `json:"headers,omitempty"`
 	// HeadersTruncated is true when the last response's headers passed
-	// the 32 KiB (or 512 values) a result keeps: Header then lacks the values that did not
-	// fit, taken in name order.
+	// the 32 KiB (or 512 values) a result keeps: Header then lacks the
+	// values that did not fit, taken in name order.
 	HeadersTruncated bool `json:"headers_truncated,omitempty"`
 
 	// RetryAfter is the delay the server asked for with a Retry-After header

@@ -201,8 +201,8 @@ func cidrRange[T text](host, tail T, v6 bool) bool {
 		if port[0] != ':' || len(port) == 1 {
 			return false
 		}
-		for _, c := range []byte(string(port[1:])) {
-			if c < '0' || c > '9' {
+		for j := 1; j < len(port); j++ {
+			if port[j] < '0' || port[j] > '9' {
 				return false
 			}
 		}
