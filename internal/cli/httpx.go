@@ -27,6 +27,9 @@ import (
 // httpx's list: clusters of fanout's flags ("-qk") and values attached
 // curl-style ("-d@body.json", "-c50", "-HAccept:x", "-oout.jsonl").
 func refuseHTTPXFlags(root *cobra.Command, args []string) error {
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		return nil // a shell asking for completions of what is typed so far, not a run
+	}
 	cmd, _, err := root.Find(args)
 	if err != nil {
 		return nil // cobra says what is wrong
@@ -212,7 +215,7 @@ var httpxFlags = map[string]string{
 	"up": "fanout does not update itself", "update": "fanout does not update itself",
 	"duc": "fanout never checks for updates: drop it", "disable-update-check": "fanout never checks for updates: drop it",
 	// Output (-o is both tools').
-	"oa": "here: -o FILE with -f text, jsonl or csv", "output-all": "here: -o FILE with -f text, jsonl or csv",
+	"oa": "here: -o FILE with -f text, jsonl, csv or url", "output-all": "here: -o FILE with -f text, jsonl, csv or url",
 	"sr": "here: --save DIR", "store-response": "here: --save DIR",
 	"srd": "here: --save DIR", "store-response-dir": "here: --save DIR",
 	"ob": "fanout writes no bodies in its results: drop it", "omit-body": "fanout writes no bodies in its results: drop it",

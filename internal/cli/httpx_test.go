@@ -148,3 +148,14 @@ func TestHTTPXFlags(t *testing.T) {
 		t.Errorf("-oout.txt: %q, %v; want the result written to out.txt", b, err)
 	}
 }
+
+// TestHTTPXFlagsNotInCompletion: a shell asking for completions of a line
+// that holds an httpx flag gets its completions, not the refusal (found in
+// review of the change).
+func TestHTTPXFlagsNotInCompletion(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "__complete", "-silent", "")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != ExitOK || !strings.HasPrefix(lines[len(lines)-1], ":") || strings.Contains(errOut, "httpx") {
+		t.Errorf("__complete -silent '': exit %d, stdout %q, stderr %q; want cobra's completion answer", code, out, errOut)
+	}
+}
