@@ -567,12 +567,13 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		if cerr := rec.rec.Close(nil); err == nil {
 			err = cerr
 		}
-		if rec.prior.Results > 0 {
-			if r, rerr := rec.db.Run(rec.runID); rerr == nil {
-				whole = r
-			}
+		// The run's row as the earlier collects left it, with this one's
+		// results counted: its times are theirs (SetState below
+		// overwrites finished_at).
+		prev, perr := rec.db.Run(rec.runID)
+		if rec.prior.Results > 0 && perr == nil {
+			whole = prev
 		}
-		before, berr := rec.db.Run(rec.runID)
 		// Without --follow too: a collect that caught up with a run whose
 		// every target has its result recorded the run in full.
 		switch {
@@ -591,15 +592,17 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		// (416ms for a run of a minute, and longer each time it was
 		// collected again).
 		first, last := sum.Bounds()
-		if berr == nil && rec.prior.Results > 0 { // the earlier collects' results
-			if first.IsZero() || before.StartedAt.Before(first) {
-				first = before.StartedAt
+		if perr == nil && rec.prior.Results > 0 { // the earlier collects' results
+			if first.IsZero() || prev.StartedAt.Before(first) {
+				first = prev.StartedAt
 			}
-			if before.FinishedAt.After(last) {
-				last = before.FinishedAt // zero when the last collect was killed
+			if prev.FinishedAt.After(last) {
+				last = prev.FinishedAt // zero when the last collect was killed
 			}
 		}
-		if !first.IsZero() && (err == nil || ctx.Err() != nil) {
+		// Both known, or the times SetState gave stand: a zero end would
+		// read as a run killed.
+		if !first.IsZero() && !last.IsZero() && (err == nil || ctx.Err() != nil) {
 			if serr := rec.db.SetTimes(rec.runID, first, last); err == nil {
 				err = serr
 			}

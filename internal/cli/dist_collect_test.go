@@ -461,4 +461,21 @@ func TestCollectAgainSaysEarlier(t *testing.T) {
 	if sum.WholeRun == nil || sum.WholeRun.Results != 3 || sum.WholeRun.Failed != 1 || !sum.Complete {
 		t.Errorf("summary JSON: %s", b)
 	}
+	// An earlier collect killed (the run left running, no end recorded),
+	// and none new to collect: the run ends done, with an end, not one
+	// that reads as killed (found in review: a zero end was written).
+	sdb, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sdb.SetState(1, store.StateRunning); err != nil {
+		t.Fatal(err)
+	}
+	sdb.Close()
+	if code, _, errOut := runCLI(t, "", "collect", "--nats", url, "--run", "again", "--db", db); code != ExitFailures {
+		t.Fatalf("collect after a killed one: exit %d: %s", code, errOut)
+	}
+	if r3 := times(); r3.State != store.StateDone || r3.FinishedAt.IsZero() || r3.FinishedAt.Before(r3.StartedAt) {
+		t.Errorf("collect after a killed one: run %s from %v to %v, want done with an end", r3.State, r3.StartedAt, r3.FinishedAt)
+	}
 }
