@@ -242,12 +242,11 @@ func (s *Summary) Bounds() (first, last time.Time) {
 // for a caller that did not watch it run (collect reads the results of a
 // run that may have ended long before). It is 0 with no request counted.
 func (s *Summary) Span() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.first.IsZero() {
+	first, last := s.Bounds()
+	if first.IsZero() {
 		return 0
 	}
-	return s.last.Sub(s.first)
+	return last.Sub(first)
 }
 
 // StatusClass maps a status to its counter: 0 for no response, 1..5 for
@@ -314,15 +313,15 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 		b.WriteByte('\n')
 	}
 
+	canceled := ""
 	if n := s.kinds[fetch.KindCanceled]; n > 0 {
 		// After Ctrl-C or a closed pipe most of the failed may never have
 		// been fetched: the headline says so, rather than leave it to a
 		// line further down. "failed" keeps its meaning (--summary-json's
 		// failed, the exit status): the canceled are among them.
-		line("results", "%d total, %d accepted, %d failed (%d of them canceled)", s.total, s.accepted, s.total-s.accepted, n)
-	} else {
-		line("results", "%d total, %d accepted, %d failed", s.total, s.accepted, s.total-s.accepted)
+		canceled = fmt.Sprintf(" (%d of them canceled)", n)
 	}
+	line("results", "%d total, %d accepted, %d failed%s", s.total, s.accepted, s.total-s.accepted, canceled)
 
 	st := []byte{}
 	for c := 1; c <= 5; c++ {

@@ -236,8 +236,8 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	if !slices.Contains(output.Formats, f.format) {
 		errs = append(errs, fmt.Errorf("--format %q: want one of %s", f.format, strings.Join(output.Formats, ", ")))
 	}
-	if f.failed && f.accepted {
-		errs = append(errs, errors.New("--failed and --accepted: give one (--failed writes only the results not accepted, --accepted only those accepted; neither writes all)"))
+	if err := checkVerdictFlags(f.failed, f.accepted); err != nil {
+		errs = append(errs, err)
 	}
 	if err := checkColor(f.color); err != nil {
 		errs = append(errs, err)

@@ -97,7 +97,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 		return usageError{fmt.Errorf("--format: %w", err)}
 	}
 	if f.failed || f.accepted {
-		enc = verdictOnly{enc, acc, f.accepted}
+		enc = verdictOnly{enc, acc, f}
 	}
 	src := &countingSource{r: input.NewReader(input.Options{Dedupe: !f.noDedupe, DedupeKey: rc.dedupeKey()}, in.srcs...), prog: prog}
 	var source engine.Source = src
@@ -333,18 +333,18 @@ type writer struct {
 	err     error
 }
 
-// verdictOnly is the encoder of --failed (ok false) and --accepted (ok
-// true): it writes only the results whose verdict by its rule is ok, as
-// show --failed and show --accepted do from the ok column. What is not
-// written still counts everywhere else (summary, --db, exit status).
+// verdictOnly is the encoder of --failed and --accepted: it writes only
+// the results skipsVerdict keeps, as show --failed and show --accepted do
+// from the ok column. What is not written still counts everywhere else
+// (summary, --db, exit status).
 type verdictOnly struct {
 	output.Encoder
 	acc output.Accept
-	ok  bool
+	f   *flags
 }
 
 func (e verdictOnly) Encode(r *fetch.Result) error {
-	if e.acc.OK(r) != e.ok {
+	if e.f.skipsVerdict(e.acc.OK(r)) {
 		return nil
 	}
 	return e.Encoder.Encode(r)
@@ -354,6 +354,15 @@ func (e verdictOnly) Encode(r *fetch.Result) error {
 // verdict is ok out of the output.
 func (f *flags) skipsVerdict(ok bool) bool {
 	return f.failed && ok || f.accepted && !ok
+}
+
+// checkVerdictFlags refuses --failed with --accepted, for the run, collect
+// and show alike.
+func checkVerdictFlags(failed, accepted bool) error {
+	if failed && accepted {
+		return errors.New("--failed and --accepted: give one (--failed writes only the results not accepted, --accepted only those accepted; neither writes all)")
+	}
+	return nil
 }
 
 // emit writes one result in output order.

@@ -264,8 +264,8 @@ func newShowCmd(env Env) *cobra.Command {
 		Long: `show writes the results of run RUN (an id from fanout runs, or last) in input
 order, in the format asked for, exactly as the run produced them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if failedOnly && acceptedOnly {
-				return usageError{errors.New("--failed and --accepted: give one (--failed writes only the results the run did not accept, --accepted only those it accepted; neither writes all)")}
+			if err := checkVerdictFlags(failedOnly, acceptedOnly); err != nil {
+				return usageError{err}
 			}
 			if err := checkColor(color); err != nil {
 				return usageError{err}
