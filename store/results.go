@@ -68,7 +68,7 @@ type Record struct {
 // every field of the documented schema exactly as the run produced it.
 func (db *DB) Results(runID int64) iter.Seq2[*fetch.Result, error] {
 	return func(yield func(*fetch.Result, error) bool) {
-		for rec, err := range db.Records(runID, false) {
+		for rec, err := range db.Records(runID, AllResults) {
 			if !yield(rec.Result, err) || err != nil {
 				return
 			}
@@ -76,9 +76,17 @@ func (db *DB) Results(runID int64) iter.Seq2[*fetch.Result, error] {
 	}
 }
 
-// Records is Results with each result's ok flag; with failedOnly it
-// yields only the results the run did not accept.
-func (db *DB) Records(runID int64, failedOnly bool) iter.Seq2[Record, error] {
+// Verdicts selects the results Records yields by their ok flag.
+type Verdicts int
+
+const (
+	AllResults   Verdicts = iota
+	FailedOnly            // the results the run did not accept (show --failed)
+	AcceptedOnly          // those it accepted (show --accepted)
+)
+
+// Records is Results with each result's ok flag, those only selects.
+func (db *DB) Records(runID int64, only Verdicts) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		if _, err := db.Run(runID); err != nil {
 			yield(Record{}, err) // a run that does not exist is not an empty one
@@ -88,8 +96,11 @@ func (db *DB) Records(runID int64, failedOnly bool) iter.Seq2[Record, error] {
 		// sorts them into input order, spilling to temporary files (see
 		// poolTempStore) for a large run.
 		q := `SELECT ` + resultColumns + ` FROM results WHERE id BETWEEN ? AND ?`
-		if failedOnly {
+		switch only {
+		case FailedOnly:
 			q += ` AND ok = 0`
+		case AcceptedOnly:
+			q += ` AND ok = 1`
 		}
 		lo, hi := runIDs(runID)
 		rows, err := db.sql.Query(q+` ORDER BY seq`, lo, hi)

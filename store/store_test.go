@@ -124,7 +124,7 @@ func TestResultsRoundTrip(t *testing.T) {
 		t.Fatalf("run = %+v", run)
 	}
 	failed := 0
-	for rec, err := range db.Records(id, true) {
+	for rec, err := range db.Records(id, FailedOnly) {
 		if err != nil || rec.OK || rec.Result.Error == nil {
 			t.Fatalf("failed-only record %+v, %v", rec, err)
 		}
@@ -132,6 +132,16 @@ func TestResultsRoundTrip(t *testing.T) {
 	}
 	if failed != n/3 {
 		t.Fatalf("failed-only records: got %d, want %d", failed, n/3)
+	}
+	accepted := 0
+	for rec, err := range db.Records(id, AcceptedOnly) {
+		if err != nil || !rec.OK {
+			t.Fatalf("accepted-only record %+v, %v", rec, err)
+		}
+		accepted++
+	}
+	if accepted != n-n/3 {
+		t.Fatalf("accepted-only records: got %d, want %d", accepted, n-n/3)
 	}
 }
 

@@ -295,10 +295,14 @@ order, in the format asked for, exactly as the run produced them.`,
 				closeOut()
 				return usageError{fmt.Errorf("--format: %w", err)}
 			}
-			for rec, err := range db.Records(run.ID, failedOnly) {
-				if err == nil && acceptedOnly && !rec.OK {
-					continue
-				}
+			only := store.AllResults
+			switch {
+			case failedOnly:
+				only = store.FailedOnly
+			case acceptedOnly:
+				only = store.AcceptedOnly
+			}
+			for rec, err := range db.Records(run.ID, only) {
 				if err == nil {
 					err = enc.Encode(rec.Result)
 				}
