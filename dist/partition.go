@@ -242,7 +242,7 @@ func (p *partition) checkEnded() {
 func (p *partition) keep() {
 	defer close(p.keepDone)
 	meta := p.s.meta
-	every := max(meta.LeaseTTL/4, 100*time.Millisecond)
+	every := beatEvery(meta.LeaseTTL)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	lastOK, lastProgress := time.Now(), time.Now()

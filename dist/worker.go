@@ -734,7 +734,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 		releaseAll(false)
 		return ErrRunDeleted
 	}
-	tick := time.NewTicker(max(meta.LeaseTTL/4, 100*time.Millisecond))
+	tick := time.NewTicker(beatEvery(meta.LeaseTTL))
 	defer tick.Stop()
 	idle := time.NewTicker(minLook)
 	defer idle.Stop()
@@ -753,7 +753,7 @@ func (w *Worker) serveWith(ctx context.Context, stop <-chan struct{}, meta Meta,
 	// A goroutine reads the watch, so that it never waits on this loop
 	// (a watcher whose buffer is full cannot be stopped), and wakes the
 	// loop through one slot, so that a burst of changes is one balance.
-	members := newMembership(w.beatKey(), min(max(meta.LeaseTTL/4, 100*time.Millisecond), giveBackCooldown))
+	members := newMembership(w.beatKey(), min(beatEvery(meta.LeaseTTL), giveBackCooldown))
 	// cool wakes the loop when a partition given back stops being the
 	// other workers': if none of them took it (near the end of a run the
 	// fair share shrinks while the partition drains, and the worker it
