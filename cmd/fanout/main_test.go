@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func secondSignalOnStalledPipe(t *testing.T, stderrToo bool) string {
 	cmd := exec.Command(os.Args[0], "-i", in, "-c", "20", "--per-host", "20")
 	cmd.Env = append(os.Environ(), "FANOUT_MAIN_TEST=1")
 	cmd.Stdout = pw
-	var stderr strings.Builder
+	var stderr lockedBuilder
 	cmd.Stderr = &stderr
 	if stderrToo {
 		cmd.Stderr = pw
@@ -80,7 +81,21 @@ func secondSignalOnStalledPipe(t *testing.T, stderrToo bool) string {
 	go func() { done <- cmd.Wait() }()
 	time.Sleep(2 * time.Second) // the pipe is full long before
 	cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(300 * time.Millisecond)
+	if !stderrToo {
+		// The second must come after the first was taken, and more than
+		// sameSignal after it, or it is the same signal repeated (GNU
+		// timeout's). Its acknowledgement says it was taken; with stderr
+		// on the stalled pipe too, only the fixed wait below can.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "interrupted: finishing"); {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("the first SIGINT was not acknowledged within 10s: %q", stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	time.Sleep(3 * sameSignal)
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-done:
@@ -93,6 +108,25 @@ func secondSignalOnStalledPipe(t *testing.T, stderrToo bool) string {
 		<-done
 	}
 	return stderr.String()
+}
+
+// lockedBuilder is a strings.Builder a process may write while the test
+// reads it.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestNetHTTPLogSilenced: net/http logs some server misbehaviour through

@@ -437,7 +437,8 @@ func TestSecondInterruptAborts(t *testing.T) {
 	defer srv.Close()
 	defer close(hold)
 	cmd := exec.Command(binary, "-f", "jsonl", "--timeout", "60s", srv.URL+"/a", srv.URL+"/b")
-	var out, errb bytes.Buffer
+	var out bytes.Buffer
+	var errb lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -455,7 +456,20 @@ func TestSecondInterruptAborts(t *testing.T) {
 		}
 	}
 	cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(100 * time.Millisecond)
+	// The second comes after fanout said it took the first, and well
+	// after the 100 ms within which a repeat is the same signal (GNU
+	// timeout's, sent to fanout and to its group): a fixed 100 ms from
+	// sending the first was inside that window when the first was taken
+	// late, on a loaded machine under -race, and the run drained.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errb.String(), "interrupted: finishing"); {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the first SIGINT was not acknowledged within 10s: %q", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
