@@ -35,6 +35,8 @@ const (
 	reasonMarkdown       = "markdown link: give the url alone"
 	reasonBackslash      = `backslash before the path (browsers read it as "/")`
 	reasonCIDR           = "cidr range: one target per line; expand it first (mapcidr, prips, nmap -sL), or write http://ADDR/N for that path"
+	reasonRelative       = "relative path, not a url: write the full url (https://HOST/...)"
+	reasonNoHostAfter    = `no host after "//": write the full url (https://HOST/...)`
 )
 
 // schemes of a parsed line; bare means the line had none and is fetched as
@@ -88,6 +90,10 @@ func normalize[T text](dst []byte, line T) ([]byte, parsed) {
 func appendTarget[T text](dst []byte, line T) ([]byte, parsed) {
 	var p parsed
 	if reason := wrapped(line); reason != "" {
+		p.invalid = reason
+		return dst, p
+	}
+	if reason := relativePath(line); reason != "" {
 		p.invalid = reason
 		return dst, p
 	}
@@ -235,6 +241,34 @@ func wrapped[T text](s T) string {
 		}
 	}
 	return ""
+}
+
+// relativePath names a link copied relative to its page ("../guide.md",
+// "./install.md", "/docs/x"), which read as a bare host was refused for an
+// "empty label in host" or an "empty host": true, but no help. "//host/x"
+// is scheme-relative, a bare host; "//" with no host after it is named
+// too. A relative path without a leading "." or "/" ("images/logo.png")
+// cannot be told from a bare host and stays one.
+func relativePath[T text](s T) string {
+	if hasPrefix(s, "//") {
+		if rest := s[2:]; len(rest) == 0 || rest[0] == '/' || dotSegment(rest) {
+			return reasonNoHostAfter
+		}
+		return ""
+	}
+	if hasPrefix(s, "/") || dotSegment(s) {
+		return reasonRelative
+	}
+	return ""
+}
+
+// dotSegment reports whether s starts with the path segment "." or "..".
+func dotSegment[T text](s T) bool {
+	n := 0
+	for n < len(s) && n < 2 && s[n] == '.' {
+		n++
+	}
+	return n > 0 && (n == len(s) || s[n] == '/' || s[n] == '?' || s[n] == '#')
 }
 
 // checkChars rejects spaces and control characters anywhere in the line:

@@ -104,6 +104,10 @@ func TestParse(t *testing.T) {
 		{"dead:beef::1/x?y#z", "https://[dead:beef::1]/x?y", "[dead:beef::1]:443", true},
 		{"a::", "https://[a::]/", "[a::]:443", true},
 		{"//example.com/x", "https://example.com/x", "example.com:443", true},
+		{"//localhost:8080/x", "https://localhost:8080/x", "localhost:8080", true}, // scheme-relative
+		// A relative path without "./" cannot be told from a bare host.
+		{"getting-started.md", "https://getting-started.md/", "getting-started.md:443", true},
+		{"images/logo.png", "https://images/logo.png", "images:443", true},
 		{"example.com//x", "https://example.com//x", "example.com:443", true},          // a path with "//" on a dotted name stays
 		{"localhost:8080//api", "https://localhost:8080//api", "localhost:8080", true}, // a port says it is a host
 		{"intranet:81//a/b", "https://intranet:81//a/b", "intranet:81", true},
@@ -160,7 +164,22 @@ func TestParse(t *testing.T) {
 		{"https:///path", "empty host"},
 		{"http://:80/", "empty host"},
 		{"http://user@/", "empty host"},
-		{"/path/only", "empty host"},
+		// Links relative to their page, copied from Markdown or HTML,
+		// are named for what they are, not for an empty host or label.
+		{"/path/only", reasonRelative},
+		{"/", reasonRelative},
+		{"./install.md", reasonRelative},
+		{"../relative/page.md", reasonRelative},
+		{".", reasonRelative},
+		{"..", reasonRelative},
+		{"../", reasonRelative},
+		{"./?q", reasonRelative},
+		{"//", reasonNoHostAfter},
+		{"///path", reasonNoHostAfter},
+		{"//./x", reasonNoHostAfter},
+		{"//../x", reasonNoHostAfter},
+		{"...", "empty label in host"},  // not a path segment
+		{".x/y", "empty label in host"}, // nor this
 		{"", "empty host"},
 		{"http://exa mple.com/", "space in url"},
 		{"http://example.com/a b", "space in url"},
