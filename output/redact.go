@@ -10,6 +10,11 @@ import (
 // token given as the user, each as "xxxxx". What people are shown of a
 // run (the summary, runs, report) passes through it; the results keep the
 // URL as it was.
+//
+// User info is only in an authority: after "scheme://", or in a bare host
+// written user:password@host. "mailto:docs@a.example" has none, nor has a
+// bare user@host, which reads as an e-mail address: hiding "mailto" or
+// "docs" there made the summary disagree with the result line for nothing.
 func HideUserinfo(a string) string {
 	at := strings.IndexByte(a, '@')
 	if at < 0 {
@@ -17,6 +22,10 @@ func HideUserinfo(a string) string {
 	}
 	prefix := ""
 	if !strings.Contains(a[:at], "://") {
+		user, _, hasPass := strings.Cut(a[:at], ":")
+		if !hasPass || addressSchemes[strings.ToLower(user)] {
+			return a
+		}
 		prefix = "http://" // a bare host: parsed as one, shown as given
 	}
 	u, err := url.Parse(prefix + a)
@@ -29,4 +38,12 @@ func HideUserinfo(a string) string {
 		u.User = url.User("xxxxx")
 	}
 	return strings.TrimPrefix(u.String(), prefix)
+}
+
+// addressSchemes are URI schemes without "//" whose text holds an address
+// with an '@' (RFC 6068, 7565, 3261, 6121, 3859, 3860, 5538, 2392), which
+// would otherwise read as user:password@host.
+var addressSchemes = map[string]bool{
+	"mailto": true, "acct": true, "sip": true, "sips": true, "xmpp": true,
+	"im": true, "pres": true, "news": true, "mid": true, "cid": true,
 }
