@@ -35,6 +35,8 @@ const (
 	reasonMarkdown       = "markdown link: give the url alone"
 	reasonBackslash      = `backslash before the path (browsers read it as "/")`
 	reasonCIDR           = "cidr range: one target per line; expand it first (mapcidr, prips, nmap -sL), or write http://ADDR/N for that path"
+	reasonLess           = `"<" in url (left from a <...> link or html): remove it`
+	reasonGreater        = `">" in url (left from a <...> link or html): remove it`
 	reasonRelative       = "relative path, not a url: write the full url (https://HOST/...)"
 	reasonNoHostAfter    = `no host after "//": write the full url (https://HOST/...)`
 )
@@ -273,7 +275,10 @@ func dotSegment[T text](s T) bool {
 
 // checkChars rejects spaces and control characters anywhere in the line:
 // they are never part of a URL someone meant, and letting them through would
-// put them in request lines and output.
+// put them in request lines and output. So are '<' and '>' (RFC 3986 allows
+// them nowhere): they are what is left of a "<https://a/>" autolink or of
+// HTML around the URL, and were fetched escaped ("intro>" as "intro%3E").
+// A trailing ')', ',' or '.' is kept: each is valid, and some URLs end so.
 func checkChars[T text](s T) string {
 	nonASCII := false
 	for i := 0; i < len(s); i++ {
@@ -282,6 +287,10 @@ func checkChars[T text](s T) string {
 			return reasonSpace
 		case c < 0x20 || c == 0x7f:
 			return reasonControl
+		case c == '<':
+			return reasonLess
+		case c == '>':
+			return reasonGreater
 		case c >= utf8.RuneSelf:
 			nonASCII = true
 		}

@@ -45,6 +45,10 @@ func TestParse(t *testing.T) {
 		{"https://example.com/ü?q=ü", "https://example.com/%C3%BC?q=%C3%BC", "example.com:443", false},
 		{"https://example.com/{x}|^", "https://example.com/%7Bx%7D%7C%5E", "example.com:443", false},
 		{"https://example.com/[a]:@!$&'()*+,;=", "https://example.com/[a]:@!$&'()*+,;=", "example.com:443", false},
+		// Trailing punctuation is kept as written: it is valid in a URL.
+		{"https://en.example/wiki/Foo_(bar)", "https://en.example/wiki/Foo_(bar)", "en.example:443", false},
+		{"https://example.com/a,", "https://example.com/a,", "example.com:443", false},
+		{"https://example.com/a.", "https://example.com/a.", "example.com:443", false},
 		{"https://my_host.example.com/", "https://my_host.example.com/", "my_host.example.com:443", false},
 		// A trailing dot names the same host: one HostKey, one set of
 		// per-host limits; the URL (the Host header) keeps it.
@@ -150,6 +154,16 @@ func TestParse(t *testing.T) {
 		{"`http://example.com/`", "url in quotes or brackets: give it bare"},
 		{`"example.com"`, "url in quotes or brackets: give it bare"},
 		{"[x](http://example.com/)", "markdown link: give the url alone"},
+		// '<' and '>' are never in a URL: what is left of an autolink or
+		// of HTML, refused rather than fetched escaped.
+		{"http://example.com/docs/intro>", reasonGreater},
+		{"http://example.com/x<", reasonLess},
+		{"https://example.com/a?q=<b>", reasonLess},
+		{"https://example.com/a#<b>", reasonLess},
+		{"example.com/>", reasonGreater},
+		{"example.com>", reasonGreater},
+		{"http://example.com/<a href=x>", reasonLess},
+		{"<http://example.com/x", reasonWrapped},
 		{"[a link](http://example.com/)", "markdown link: give the url alone"},
 		{"[::1]x", "invalid character after ipv6 address"}, // not a link
 		{"127.0.0.1/30", reasonCIDR},
