@@ -1011,6 +1011,24 @@ func TestDemoHelpListsOnlyWhatItTakes(t *testing.T) {
 // TestCollectHelpDB: collect took the main command's --db help, "an
 // unfinished run with the same inputs is resumed", but has no inputs: its
 // --db records one run per --run NAME, continued by the next collect.
+// TestRateHelpSaysAttempts: --rate and --host-rate limit attempts (a
+// target's redirects are followed within its attempt, unpaced), as README
+// says; the help said requests.
+func TestRateHelpSaysAttempts(t *testing.T) {
+	_, out, _ := runCLI(t, "", "--help")
+	for _, flag := range []string{"--rate ", "--host-rate "} {
+		var line string
+		for l := range strings.Lines(out) {
+			if strings.Contains(l, flag) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "attempts per second") || strings.Contains(line, "requests") {
+			t.Errorf("fanout --help: %q, want %s said in attempts per second", line, flag)
+		}
+	}
+}
+
 func TestCollectHelpDB(t *testing.T) {
 	_, out, _ := runCLI(t, "", "collect", "--help")
 	var line string

@@ -82,8 +82,8 @@ func (f *flags) register(fs *pflag.FlagSet) {
 
 	fs.IntVarP(&f.concurrency, "concurrency", "c", d.Limits.Concurrency, "requests in flight in total")
 	fs.IntVar(&f.perHost, "per-host", d.Limits.PerHost, "requests in flight per host:port (halved for the host each time it answers 429)")
-	fs.Float64Var(&f.rate, "rate", 0, "requests per second overall (0 = unlimited)")
-	fs.Float64Var(&f.hostRate, "host-rate", 0, "requests per second per host:port (0 = unlimited)")
+	fs.Float64Var(&f.rate, "rate", 0, "attempts per second overall; a target's redirects are followed within its attempt (0 = unlimited)")
+	fs.Float64Var(&f.hostRate, "host-rate", 0, "attempts per second per host:port, as --rate (0 = unlimited)")
 	fs.IntVar(&f.window, "window", 0, "targets read ahead of those finished (0 = max(10000, 16 × concurrency))")
 
 	fs.IntVar(&f.retries, "retries", d.Retry.Max, "retries on connect errors, timeouts, resets, a lack of local resources (local), DNS lookups that timed out, 429, 502, 503, 504 (POST and other non-idempotent methods: connect errors, 429, 503, and no redirect followed)")

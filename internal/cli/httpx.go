@@ -202,8 +202,8 @@ var httpxFlags = map[string]string{
 	"fdc": noOption, "filter-condition": noOption, "strip": noOption,
 	// Rate limit.
 	"t": "here: -c N", "threads": "here: -c N",
-	"rl": "here: --rate N (per second)", "rate-limit": "here: --rate N (per second)",
-	"rlm": "here: --rate N (per second)", "rate-limit-minute": "here: --rate N (per second)",
+	"rl": "here: --rate N (attempts per second)", "rate-limit": "here: --rate N (attempts per second)",
+	"rlm": "here: --rate N/60 (attempts per second)", "rate-limit-minute": "here: --rate N/60 (attempts per second)",
 	// Miscellaneous.
 	"pa": noOption, "probe-all-ips": noOption,
 	"p": noOption + ": give each host:port as a target", "ports": noOption + ": give each host:port as a target",

@@ -67,6 +67,8 @@ func TestHTTPXFlags(t *testing.T) {
 		{[]string{"-duc", target}, `(read here as -d uc: a POST with body "uc"); fanout never checks for updates`},
 		{[]string{"-debug", target}, `a POST with body "ebug"`},
 		{[]string{"-delay", "1s", target}, "--rate"},
+		{[]string{"-rl", "10", target}, "here: --rate N (attempts per second)"},
+		{[]string{"-rlm", "600", target}, "here: --rate N/60 (attempts per second)"}, // a minute's count
 		{[]string{"-ob", target}, `the results written to a file named "b"`},
 		{[]string{"-or", target}, "katana's"},
 		{[]string{"-oa", "-o", "out.txt", target}, "-o FILE"},
