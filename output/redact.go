@@ -12,9 +12,11 @@ import (
 // URL as it was.
 //
 // User info is only in an authority: after "scheme://", or in a bare host
-// written user:password@host. "mailto:docs@a.example" has none, nor has a
-// bare user@host, which reads as an e-mail address: hiding "mailto" or
-// "docs" there made the summary disagree with the result line for nothing.
+// (user:password@host, token@host). "mailto:docs@a.example" has none:
+// hiding "docs@a.example" as the password there made the summary disagree
+// with the result line for nothing. A bare docs@a.example is hidden as
+// before: fanout fetches it as a bare host, and sends "docs" as the user,
+// as it would a token written so.
 func HideUserinfo(a string) string {
 	at := strings.IndexByte(a, '@')
 	if at < 0 {
@@ -23,7 +25,7 @@ func HideUserinfo(a string) string {
 	prefix := ""
 	if !strings.Contains(a[:at], "://") {
 		user, _, hasPass := strings.Cut(a[:at], ":")
-		if !hasPass || addressSchemes[strings.ToLower(user)] {
+		if hasPass && addressSchemes[strings.ToLower(user)] {
 			return a
 		}
 		prefix = "http://" // a bare host: parsed as one, shown as given

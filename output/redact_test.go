@@ -15,12 +15,13 @@ func TestHideUserinfo(t *testing.T) {
 		{"a.example", "a.example"},
 		{"a.example:8080/x@y", "a.example:8080/x@y"},
 		{"http://%zz@a.example/", "http://%zz@a.example/"}, // unparseable: as given (and invalid anyway)
-		// No user info: an address after a scheme without "//", an
-		// e-mail address.
+		// No user info: an address after a scheme without "//".
 		{"mailto:docs@docs.internal", "mailto:docs@docs.internal"},
 		{"MAILTO:docs@docs.internal?subject=x", "MAILTO:docs@docs.internal?subject=x"},
 		{"xmpp:alice@chat.example", "xmpp:alice@chat.example"},
-		{"docs@docs.internal", "docs@docs.internal"},
+		// A bare host's user, which fanout sends: a token written so.
+		{"docs@docs.internal", "xxxxx@docs.internal"},
+		{"ghp_token@a.example/x", "xxxxx@a.example/x"},
 	} {
 		if got := HideUserinfo(c.in); got != c.want {
 			t.Errorf("HideUserinfo(%q) = %q, want %q", c.in, got, c.want)
