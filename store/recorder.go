@@ -61,7 +61,8 @@ type Recorder struct {
 	done     chan struct{}
 	err      error // set by the writer before done is closed, or by Cut after it
 	failed   chan struct{}
-	addErr   error // a target added twice: no more results are committed
+	addErr   error // the first target added twice; the others are still committed
+	addDue   bool  // addErr is new: Due says so until the next Cut
 	closed   bool  // by Close or Abandon; closeErr is what they returned
 	closeErr error
 }
@@ -119,14 +120,17 @@ func (db *DB) nextResultID(runID int64) (int64, error) {
 //
 // A target already recorded (in this session or, for a resumed run, an
 // earlier one) is a caller's bug that would break "one result per target":
-// it is not added, and the next Cut, Close or Err returns the error.
+// it is not added, and the next Cut, Close or Err returns the error (and
+// every one after, so that a caller checking only Close sees it too). The
+// other results, before and after it, are still recorded: one bad Seq
+// must not lose a batch of good ones.
 func (rec *Recorder) Add(r *fetch.Result, ok bool) {
-	if rec.addErr != nil {
-		return
-	}
 	id, err := rec.track.add(r.Seq)
 	if err != nil {
-		rec.addErr = fmt.Errorf("--db %s: recording run %d: %w", rec.db.path, rec.runID, err)
+		if rec.addErr == nil {
+			rec.addErr = fmt.Errorf("--db %s: recording run %d: %w", rec.db.path, rec.runID, err)
+			rec.addDue = true
+		}
 		return
 	}
 	if len(rec.batch.rows) == 0 {
@@ -136,10 +140,11 @@ func (rec *Recorder) Add(r *fetch.Result, ok bool) {
 }
 
 // Due reports whether a batch should be cut now: it is big or old enough
-// and the writer is idle, or it is so big that the caller must wait.
+// and the writer is idle, or it is so big that the caller must wait, or a
+// target was added twice and Cut has not said so yet.
 func (rec *Recorder) Due() bool {
 	n := len(rec.batch.rows)
-	if rec.addErr != nil {
+	if rec.addDue {
 		return true
 	}
 	if n == 0 {
@@ -164,13 +169,11 @@ func (rec *Recorder) Due() bool {
 // Cut hands the queued results to the writer together with the checkpoint:
 // offsets are the output files' lengths now, holding exactly the results
 // added so far. It waits only if the writer is still busy with the previous
-// batch. It returns the writer's error, if a commit failed.
+// batch. It returns the writer's error, if a commit failed, or else the
+// error of a target added twice (the batch is handed over all the same).
 func (rec *Recorder) Cut(offsets map[string]int64) error {
 	if rec.closed {
 		return errRecorderClosed
-	}
-	if rec.addErr != nil {
-		return rec.addErr
 	}
 	if !rec.haveTok {
 		select {
@@ -180,25 +183,24 @@ func (rec *Recorder) Cut(offsets map[string]int64) error {
 		}
 	}
 	rec.haveTok = false
+	rec.addDue = false
 	b := rec.batch
 	b.lowWater = rec.track.low
 	b.aheadFrom = rec.track.aheadFrom()
 	b.offsets = offsets
 	rec.batch = &batch{rows: make([]row, 0, max(minBatch, len(b.rows)/2))}
 	rec.work <- b
-	return nil
+	return rec.addErr
 }
 
-// Err returns the error of a failed commit, or nil.
+// Err returns the error of a failed commit or, failing that, of a target
+// added twice; nil if there was neither.
 func (rec *Recorder) Err() error {
-	if rec.addErr != nil {
-		return rec.addErr
-	}
 	select {
 	case <-rec.failed:
 		return rec.err
 	default:
-		return nil
+		return rec.addErr
 	}
 }
 
@@ -210,15 +212,12 @@ func (rec *Recorder) Close(offsets map[string]int64) error {
 	if rec.closed {
 		return rec.closeErr
 	}
-	err := rec.Cut(offsets)
+	rec.Cut(offsets) // its error, if any, is Err's below
 	rec.closed = true
 	close(rec.work)
 	<-rec.done
-	if err == nil {
-		err = rec.Err()
-	}
-	rec.closeErr = err
-	return err
+	rec.closeErr = rec.Err()
+	return rec.closeErr
 }
 
 // Abandon drops the results added since the last Cut, waits for the
@@ -442,7 +441,7 @@ func (t *tracker) init(p *Progress, next int64) {
 // add counts seq as done and returns its result's id.
 func (t *tracker) add(seq uint64) (int64, error) {
 	if t.has(seq) {
-		return 0, fmt.Errorf("target %d already has a result", seq)
+		return 0, fmt.Errorf("target %d already has a result: give each target its own Seq, from 0 in input order (input.Reader numbers them)", seq)
 	}
 	if seq-t.low >= maxSeqAhead && seq > t.low {
 		return 0, fmt.Errorf("target %d is %d past the first target without a result (%d): Seq numbers a run's targets from 0 in order, as input.Reader does", seq, seq-t.low, t.low)

@@ -463,7 +463,7 @@ func TestRecorderReportsFailedCommit(t *testing.T) {
 
 // TestRecorderRefusesSecondResult: the table has no key on (run_id, seq),
 // so the recorder itself refuses a target that already has a result, from
-// this session or an earlier one, and commits nothing more.
+// this session or an earlier one, and commits the others.
 func TestRecorderRefusesSecondResult(t *testing.T) {
 	db := openTemp(t)
 	id, rec := newRecording(t, db)
@@ -477,11 +477,12 @@ func TestRecorderRefusesSecondResult(t *testing.T) {
 		name  string
 		prior bool
 		seqs  []uint64
+		added int64 // results recorded: all but the refused one
 	}{
-		{"twice in one session", false, []uint64{7, 3, 7}},
-		{"twice below the mark", false, []uint64{0, 1, 0}},
-		{"below an earlier session's mark", true, []uint64{3, 1}},
-		{"above an earlier session's mark", true, []uint64{3, 5}},
+		{"twice in one session", false, []uint64{7, 3, 7}, 2},
+		{"twice below the mark", false, []uint64{0, 1, 0}, 2},
+		{"below an earlier session's mark", true, []uint64{3, 1}, 1},
+		{"above an earlier session's mark", true, []uint64{6, 5}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := id
@@ -507,10 +508,58 @@ func TestRecorderRefusesSecondResult(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "already has a result") {
 				t.Fatalf("Close: %v, want the second result refused", err)
 			}
-			if after, _ := db.Run(run); after.Results != before.Results {
-				t.Fatalf("results went from %d to %d after a refused result", before.Results, after.Results)
+			if after, _ := db.Run(run); after.Results != before.Results+tc.added {
+				t.Fatalf("results went from %d to %d, want %d more: only the second result is refused", before.Results, after.Results, tc.added)
 			}
 		})
+	}
+}
+
+// TestRecorderKeepsOthersAfterRepeat: a result with a Seq already recorded
+// made the recorder drop every result since the last commit, and all
+// after it, though only the repeat is wrong. Only it is refused; the error
+// comes from Cut once, from Err and Close, and says what to do.
+func TestRecorderKeepsOthersAfterRepeat(t *testing.T) {
+	db := openTemp(t)
+	id, rec := newRecording(t, db)
+	rs := []fetch.Result{
+		{Seq: 0, Input: "a", Status: 200},
+		{Seq: 1, Input: "b", Status: 200},
+		{Seq: 0, Input: "dup"},
+		{Seq: 2, Input: "c", Status: 200},
+	}
+	for i := range rs[:3] {
+		rec.Add(&rs[i], true)
+	}
+	if !rec.Due() {
+		t.Error("Due: false after a refused result")
+	}
+	const want = "target 0 already has a result: give each target its own Seq"
+	if err := rec.Cut(nil); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Cut: %v, want %q", err, want)
+	}
+	if rec.Due() {
+		t.Error("Due: true again after Cut reported the refusal")
+	}
+	rec.Add(&rs[3], true)
+	if err := rec.Err(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Err: %v, want %q", err, want)
+	}
+	if err := rec.Close(nil); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Close: %v, want %q", err, want)
+	}
+	var got []string
+	for r, err := range db.Results(id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d:%s", r.Seq, r.Input))
+	}
+	if w := []string{"0:a", "1:b", "2:c"}; !slices.Equal(got, w) {
+		t.Errorf("recorded %q, want %q", got, w)
+	}
+	if run, _ := db.Run(id); run.Results != 3 {
+		t.Errorf("run's Results = %d, want 3", run.Results)
 	}
 }
 

@@ -534,6 +534,12 @@ func (rc *recording) emit(enc output.Encoder, r *fetch.Result) error {
 		return err
 	}
 	rc.rec.Add(r, rc.acc.OK(r))
+	if err := rc.rec.Err(); err != nil {
+		// A target written twice (a bug): stop before a commit whose
+		// offset counts the line the database refused, so that finish
+		// drops the batch and a resume cuts the file back to agree.
+		return err
+	}
 	return rc.cutIfDue(enc)
 }
 
