@@ -104,7 +104,12 @@ func NewClient(cfg Config) (*fetch.Client, error) {
 }
 
 // NewWithFetcher validates cfg and returns an Engine that uses f for every
-// attempt; cfg.Request is then only validated, not used.
+// attempt; cfg.Request is then only validated, not used, but for its
+// Method and Body, which the engine takes for the method f sends (as
+// fetch.NewClient would): a request that is not idempotent (POST,
+// PATCH...) is not sent again after a timeout, a reset, a 502 or a 504,
+// since the first may have taken effect. A Result.Method that f sets
+// counts too: either one not idempotent is enough.
 func NewWithFetcher(cfg Config, f Fetcher) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -110,8 +110,44 @@ func TestRetryable(t *testing.T) {
 		if tc.r.Error != nil {
 			name = tc.r.Method + " " + string(tc.r.Error.Kind)
 		}
-		if got := retryable(&tc.r); got != tc.want {
+		if got := retryable(&tc.r, "GET"); got != tc.want {
 			t.Errorf("retryable(%s) = %v, want %v", name, got, tc.want)
 		}
+	}
+}
+
+// A Fetcher of the caller's own that leaves Result.Method empty made a
+// POST run's timed-out request look like a GET's, and sent it again (a
+// webhook fired twice). The method the run is configured with decides as
+// much as the one the result reports.
+func TestRetryNotIdempotentByConfig(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		method   string // cfg.Request.Method
+		body     []byte // cfg.Request.Body
+		reported string // what the fetcher puts in Result.Method
+		attempts int
+	}{
+		{"GET, not reported", "", nil, "", 3},
+		{"POST, not reported", "POST", nil, "", 1},
+		{"POST reported as GET", "POST", nil, "GET", 1},
+		{"a body means POST", "", []byte("x"), "", 1},
+		{"PUT is idempotent", "PUT", []byte("x"), "", 3},
+		{"POST reported, GET configured", "", nil, "POST", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(func(ctx context.Context, tg fetch.Target, n int) fetch.Result {
+				return fetch.Result{Method: tc.reported, Error: &fetch.Error{Kind: fetch.KindTimeout, Message: "timed out"}}
+			})
+			c := testConfig()
+			c.Retry.Max = 2
+			c.Request.Method, c.Request.Body = tc.method, tc.body
+			got := collect(t, mustEngine(t, c, f).Start(context.Background(), SliceSource([]fetch.Target{target(0, "a")})))
+			if got[0].Attempts != tc.attempts || f.calls[0] != tc.attempts {
+				t.Errorf("%d attempts (%d fetches) after a timeout, want %d", got[0].Attempts, f.calls[0], tc.attempts)
+			}
+		})
 	}
 }

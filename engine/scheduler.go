@@ -106,6 +106,7 @@ type scheduler struct {
 	parent  context.Context // the caller's, which ctx derives from; not cancelled by Stop
 	cfg     Config
 	fetcher Fetcher
+	method  string // the request's method as cfg.Request says, for retries
 	run     *Run
 	window  int
 
@@ -140,6 +141,7 @@ func newScheduler(ctx context.Context, cfg Config, f Fetcher, r *Run) *scheduler
 		parent:   ctx,
 		cfg:      cfg,
 		fetcher:  f,
+		method:   requestMethod(cfg.Request),
 		run:      r,
 		window:   cfg.Limits.window(),
 		hosts:    make(map[string]*host),
@@ -913,7 +915,7 @@ func (s *scheduler) attempt(tk *task) {
 	slow = slow && own
 	says, why := judgeHost(r, own)
 	if tk.attempts <= s.cfg.Retry.Max && s.ctx.Err() == nil {
-		if d, pause, ok := retryDelay(r, tk.attempts, s.cfg.Retry); ok {
+		if d, pause, ok := retryDelay(r, s.method, tk.attempts, s.cfg.Retry); ok {
 			// A 429 or Retry-After from a host a redirect led to says
 			// nothing of this target's host: this target waits, its host
 			// is neither paused nor slowed.
@@ -1017,10 +1019,15 @@ func judgeHost(r *fetch.Result, own bool) (verdict, string) {
 // server said 429 or 503, and no redirect was followed; after a timeout, a
 // reset, a 502 or a 504 it may have taken effect, and a second one would
 // repeat it (a webhook fired twice).
-func retryable(r *fetch.Result) bool {
+//
+// The method is the one the run was configured with (method) as well as
+// the one the result reports: a Fetcher of the caller's own may leave
+// r.Method empty, or a POST run's first request may have been another
+// method; either being unsafe makes the request unsafe.
+func retryable(r *fetch.Result, method string) bool {
 	// After a redirect the errors and statuses are a later hop's: the
 	// first request went through, whatever they say.
-	safe := idempotent(r.Method)
+	safe := idempotent(method) && idempotent(r.Method)
 	if !safe && len(r.Redirects) > 0 {
 		return false
 	}
@@ -1042,6 +1049,18 @@ func retryable(r *fetch.Result) bool {
 		return safe
 	}
 	return false
+}
+
+// requestMethod is the method the fetch.Client made from o sends first:
+// o.Method, or POST with a body (curl's -d rule), or GET.
+func requestMethod(o fetch.Options) string {
+	switch {
+	case o.Method != "":
+		return o.Method
+	case o.Body != nil:
+		return "POST"
+	}
+	return "GET"
 }
 
 // idempotent reports whether sending a request with method twice has the
@@ -1092,8 +1111,8 @@ func canonHost(h string) string {
 // retryDelay says whether attempt n's result r should be retried, after how
 // long, and whether its whole host should wait as well. A Retry-After longer
 // than MaxWait is not honoured by hammering sooner: the reply stands.
-func retryDelay(r *fetch.Result, n int, c Retry) (d time.Duration, pause, ok bool) {
-	if !retryable(r) {
+func retryDelay(r *fetch.Result, method string, n int, c Retry) (d time.Duration, pause, ok bool) {
+	if !retryable(r, method) {
 		return 0, false, false
 	}
 	if r.RetryAfter > 0 {
