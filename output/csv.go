@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,8 +13,13 @@ import (
 	"github.com/fanout/fanout/fetch"
 )
 
-// CSVHeader lists the csv format's columns, in order.
-var CSVHeader = []string{
+// CSVHeader lists the csv format's columns, in order. It is a copy, for
+// reading: the encoders keep their own, so changing it changes nothing
+// they write.
+var CSVHeader = slices.Clone(csvHeader)
+
+// csvHeader is the header the encoders write; its length is a row's.
+var csvHeader = []string{
 	"input", "url", "final_url", "status", "proto", "method", "content_type",
 	"content_length", "bytes", "truncated", "title", "server", "ip", "redirects",
 	"attempts", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms",
@@ -34,7 +40,7 @@ type csvEncoder struct {
 }
 
 func newCSVEncoder(w io.Writer, a Accept) *csvEncoder {
-	e := &csvEncoder{lb: newLineBuf(w), accept: a, row: make([]string, len(CSVHeader))}
+	e := &csvEncoder{lb: newLineBuf(w), accept: a, row: make([]string, len(csvHeader))}
 	e.cw = csv.NewWriter(&e.scratch)
 	return e
 }
@@ -42,7 +48,7 @@ func newCSVEncoder(w io.Writer, a Accept) *csvEncoder {
 // Encode writes the row for r, preceded by the header on the first call.
 func (e *csvEncoder) Encode(r *fetch.Result) error {
 	if !e.header {
-		if err := e.record(CSVHeader); err != nil {
+		if err := e.record(csvHeader); err != nil {
 			return err
 		}
 		e.header = true
@@ -111,7 +117,7 @@ func (e *csvEncoder) record(row []string) error {
 // so the file is a valid, empty table.
 func (e *csvEncoder) Flush() error {
 	if !e.header {
-		if err := e.record(CSVHeader); err != nil {
+		if err := e.record(csvHeader); err != nil {
 			return err
 		}
 		e.header = true

@@ -3,6 +3,7 @@ package output
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/fanout/fanout/fetch"
@@ -51,8 +52,11 @@ type EncoderOptions struct {
 	Appending bool
 }
 
-// Formats lists the format names NewEncoder accepts, default first.
-var Formats = []string{"text", "jsonl", "csv", "url"}
+// Formats lists the format names NewEncoder accepts, default first. It is
+// a copy, for reading: changing it changes nothing NewEncoder does.
+var Formats = slices.Clone(formats)
+
+var formats = []string{"text", "jsonl", "csv", "url"}
 
 // NewEncoder returns the encoder for format "text", "jsonl", "csv" or "url" writing
 // to w. The encoder buffers internally and hands w only whole records, each
@@ -74,7 +78,7 @@ func NewEncoder(format string, w io.Writer, o EncoderOptions) (Encoder, error) {
 	case "url":
 		return newURLEncoder(w), nil
 	}
-	return nil, fmt.Errorf("unknown output format %q (choose %s)", format, strings.Join(Formats, ", "))
+	return nil, fmt.Errorf("unknown output format %q (choose %s)", format, strings.Join(formats, ", "))
 }
 
 // flushAt is the buffered size at which an encoder hands its records to the

@@ -3,6 +3,7 @@ package report
 import (
 	"container/heap"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,10 +149,14 @@ var classLabels = [7]string{"no response", "1xx", "2xx", "3xx", "4xx", "5xx", "o
 
 const numKinds = 13 // len(fetch.Kinds); TestNumKinds holds it to that
 
-// kindIndex maps a kind to its position in fetch.Kinds; a kind fanout does
+// kinds is fetch.Kinds as fetch made it: a caller's change to the exported
+// slice must not move the report's counts to other kinds' names.
+var kinds = slices.Clone(fetch.Kinds)
+
+// kindIndex maps a kind to its position in kinds; a kind fanout does
 // not know (from a hand-edited file) counts as "other".
 func kindIndex(k fetch.ErrorKind) int {
-	for i, kk := range fetch.Kinds {
+	for i, kk := range kinds {
 		if kk == k {
 			return i
 		}
@@ -221,7 +226,7 @@ func target(r *fetch.Result, ms float64) Target {
 	}
 	t.Timing.Total = ms
 	if r.Error != nil {
-		t.Kind = fetch.Kinds[kindIndex(r.Error.Kind)]
+		t.Kind = kinds[kindIndex(r.Error.Kind)]
 	}
 	return t
 }

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-
-	"github.com/fanout/fanout/fetch"
 )
 
 // percentilesShown are the latency percentiles a report lists.
@@ -56,7 +54,7 @@ func (a *Aggregator) Report(info RunInfo) *Report {
 		r.Classes = append(r.Classes, Count{Label: classLabels[i], N: n, Share: share(n, a.total)})
 	}
 	for i, n := range a.kinds {
-		r.Kinds = append(r.Kinds, Count{Label: string(fetch.Kinds[i]), N: n, Share: share(n, a.total)})
+		r.Kinds = append(r.Kinds, Count{Label: string(kinds[i]), N: n, Share: share(n, a.total)})
 	}
 	r.Statuses = a.topStatuses()
 	r.Latency = a.latencySummary()
@@ -165,7 +163,7 @@ func (a *Aggregator) hostTables() ([]HostStat, []ErrorGroup) {
 		if n == 0 {
 			continue
 		}
-		g := ErrorGroup{Kind: fetch.Kinds[k], N: n, Share: share(n, a.total), Samples: a.samples[k]}
+		g := ErrorGroup{Kind: kinds[k], N: n, Share: share(n, a.total), Samples: a.samples[k]}
 		top := make([]Count, 0, hostsPerError+1)
 		for _, e := range all {
 			c := int64(e.agg.kinds[k])
