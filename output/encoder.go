@@ -58,13 +58,34 @@ var Formats = slices.Clone(formats)
 
 var formats = []string{"text", "jsonl", "csv", "url"}
 
-// NewEncoder returns the encoder for format "text", "jsonl", "csv" or "url" writing
-// to w. The encoder buffers internally and hands w only whole records, each
+// ParseFormat returns the format named by name, in any case ("JSONL" is
+// "jsonl"), or an error that lists the formats, or names the one meant
+// when name is a common other name for it ("json").
+func ParseFormat(name string) (string, error) {
+	f := strings.ToLower(name)
+	if slices.Contains(formats, f) {
+		return f, nil
+	}
+	switch f {
+	case "json", "ndjson", "jsonlines", "json-lines":
+		// Each result is one JSON object on its own line, not one JSON
+		// document: jsonl is the name for that.
+		return "", fmt.Errorf("unknown output format %q: did you mean jsonl? (one JSON object per line)", name)
+	}
+	return "", fmt.Errorf("unknown output format %q (choose %s)", name, strings.Join(formats, ", "))
+}
+
+// NewEncoder returns the encoder for format "text", "jsonl", "csv" or "url"
+// (in any case, as ParseFormat takes it) writing to w. The encoder buffers internally and hands w only whole records, each
 // in a single Write, so several encoders sharing one stream never interleave
 // inside a line. A nil w is an error, not a panic at the first Flush.
 func NewEncoder(format string, w io.Writer, o EncoderOptions) (Encoder, error) {
 	if w == nil {
 		return nil, fmt.Errorf("output: %s encoder with a nil writer", format)
+	}
+	format, err := ParseFormat(format)
+	if err != nil {
+		return nil, err
 	}
 	switch format {
 	case "text":
@@ -78,7 +99,7 @@ func NewEncoder(format string, w io.Writer, o EncoderOptions) (Encoder, error) {
 	case "url":
 		return newURLEncoder(w), nil
 	}
-	return nil, fmt.Errorf("unknown output format %q (choose %s)", format, strings.Join(formats, ", "))
+	return nil, fmt.Errorf("output: format %q is listed but has no encoder", format)
 }
 
 // flushAt is the buffered size at which an encoder hands its records to the

@@ -234,6 +234,8 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 		{"bad resolve", []string{"--resolve", "nonsense", ok}, ExitUsage, "--resolve"},
 		{"bad header", []string{"-H", "NoColon", ok}, ExitUsage, "--header"},
 		{"bad format", []string{"-f", "xml", ok}, ExitUsage, "xml"},
+		{"format in any case", []string{"-f", "JSONL", ok}, ExitOK, ""},
+		{"json for jsonl", []string{"-f", "json", ok}, ExitUsage, `--format: unknown output format "json": did you mean jsonl?`},
 		{"new run without a database", []string{"--new-run", ok}, ExitUsage, "--new-run: give --db too"},
 		{"bad max-body", []string{"--max-body", "lots", ok}, ExitUsage, "--max-body"},
 		{"body from stdin", []string{"-d", "@-", ok}, ExitUsage, "cannot come from stdin"},

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -233,8 +232,10 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if !slices.Contains(output.Formats, f.format) {
-		errs = append(errs, fmt.Errorf("--format %q: want one of %s", f.format, strings.Join(output.Formats, ", ")))
+	if name, err := output.ParseFormat(f.format); err != nil {
+		errs = append(errs, fmt.Errorf("--format: %w", err))
+	} else {
+		f.format = name // one spelling for the run's record, which a resume compares
 	}
 	if err := checkVerdictFlags(f.failed, f.accepted); err != nil {
 		errs = append(errs, err)
