@@ -22,7 +22,7 @@ const maxText = 300
 
 // Aggregator accumulates results for a report in bounded memory. It keeps
 // no reference to the results it is given. It is not safe for concurrent
-// use.
+// use. The zero Aggregator is ready to use, as NewAggregator(Options{}).
 type Aggregator struct {
 	opts Options
 
@@ -46,16 +46,26 @@ type Aggregator struct {
 
 // NewAggregator returns an empty aggregator.
 func NewAggregator(opts Options) *Aggregator {
-	return &Aggregator{
-		opts:     opts.withDefaults(),
-		statuses: make(map[int]int64),
-		latency:  output.NewLatencyHistogram(),
-		hosts:    make(map[string]*hostAgg),
+	a := &Aggregator{opts: opts}
+	a.init()
+	return a
+}
+
+// init makes what NewAggregator makes, once: a zero Aggregator has none
+// of it, and a Go programmer expects `var a Aggregator` to work.
+func (a *Aggregator) init() {
+	if a.statuses != nil {
+		return
 	}
+	a.opts = a.opts.withDefaults()
+	a.statuses = make(map[int]int64)
+	a.latency = output.NewLatencyHistogram()
+	a.hosts = make(map[string]*hostAgg)
 }
 
 // Add counts one result.
 func (a *Aggregator) Add(r *fetch.Result) {
+	a.init()
 	a.total++
 	ok := a.opts.Accept.OK(r)
 	if ok {

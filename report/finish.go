@@ -23,6 +23,7 @@ const statusesShown = 12
 // Report returns the report for what was added so far. The aggregator can
 // go on accepting results afterwards.
 func (a *Aggregator) Report(info RunInfo) *Report {
+	a.init()
 	info.Title, info.ID, info.Source = clean(info.Title), clean(info.ID), clean(info.Source)
 	info.Args = slices.Clone(info.Args)
 	for i, a := range info.Args {
