@@ -141,7 +141,10 @@ type Stats struct {
 	Skipped int64
 }
 
-// Run is one pass over a Source. Read Results until it is closed.
+// Run is one pass over a Source. Read Results until it is closed. A Run
+// comes only from Engine.Start: a zero Run has no run behind it, and its
+// Results, Drain, Stop and DropQueued panic saying so (rather than block
+// forever or dereference nil).
 type Run struct {
 	results chan fetch.Result
 	drain   chan struct{}
@@ -156,14 +159,28 @@ type Run struct {
 
 // Results returns the channel of results. It is closed when every target
 // read has its result; then Err tells whether reading the source failed.
-func (r *Run) Results() <-chan fetch.Result { return r.results }
+func (r *Run) Results() <-chan fetch.Result {
+	r.started("Results")
+	return r.results
+}
+
+// started panics if r was not made by Start: a nil channel would make
+// Results and Stop block forever, and Drain panic on a nil close.
+func (r *Run) started(method string) {
+	if r == nil || r.cancel == nil {
+		panic("engine: Run." + method + " on a Run not made by Engine.Start")
+	}
+}
 
 // Drain asks the run to start nothing new: reading stops, attempts in
 // flight finish within their timeouts, every queued target gets a result
 // of kind canceled at once, and a target waiting for a retry gets its last
 // attempt's result (a real answer, not a cancellation).
 // Cancel the run's context to abort attempts in flight too.
-func (r *Run) Drain() { r.once.Do(func() { close(r.drain) }) }
+func (r *Run) Drain() {
+	r.started("Drain")
+	r.once.Do(func() { close(r.drain) })
+}
 
 // Stop is for a caller that no longer wants the run's results: it cancels
 // the run (attempts in flight end, nothing new starts) and discards every
@@ -174,6 +191,7 @@ func (r *Run) Drain() { r.once.Do(func() { close(r.drain) }) }
 // goroutine still reads Results (which then sees some of the results, or
 // none).
 func (r *Run) Stop() {
+	r.started("Stop")
 	r.cancel()
 	for range r.results {
 	}
@@ -190,6 +208,7 @@ func (r *Run) Stop() {
 // yet looked at stay queued, in order, and DropQueued panics with the same
 // value in the caller's goroutine.
 func (r *Run) DropQueued(drop func(t *fetch.Target) (fetch.Result, bool)) {
+	r.started("DropQueued")
 	if drop == nil {
 		return
 	}
