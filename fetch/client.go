@@ -110,6 +110,9 @@ func NewClient(o Options) (*Client, error) {
 // Close closes the client's idle connections. The client stays usable: a
 // later Fetch dials again.
 func (c *Client) Close() {
+	if c == nil {
+		return
+	}
 	for _, tr := range []*http.Transport{c.tr, c.bareTr} {
 		if tr != nil {
 			tr.CloseIdleConnections()
@@ -142,8 +145,10 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 		r.Error = &Error{Kind: KindInvalidURL, Message: t.Invalid}
 		return r
 	}
-	if c.tr == nil {
-		r.Error = &Error{Kind: KindOther, Message: "fetch: Client not made by fetch.NewClient"}
+	if c == nil || c.tr == nil {
+		// Before the deferred recover would turn the nil dereference
+		// into "internal error: runtime error: invalid memory address".
+		r.Error = &Error{Kind: KindOther, Message: "fetch: nil *Client or one not made by fetch.NewClient: make one with fetch.NewClient"}
 		return r
 	}
 	actx, cancel := context.WithTimeout(ctx, c.o.Timeout)

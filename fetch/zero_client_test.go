@@ -34,3 +34,24 @@ func TestZeroClient(t *testing.T) {
 	}()
 	c.Close()
 }
+
+// TestNilClient: a nil *Client's Fetch said "internal error: runtime
+// error: invalid memory address" (the nil dereference, recovered); it
+// says what to do, as the zero Client's does, and Close does nothing.
+func TestNilClient(t *testing.T) {
+	t.Parallel()
+	var c *Client
+	r := c.Fetch(context.Background(), Target{Seq: 3, Input: "x", URL: "http://127.0.0.1:1/", HostKey: "127.0.0.1:1"})
+	if r.Error == nil || r.Error.Kind != KindOther || !strings.Contains(r.Error.Message, "nil *Client") || !strings.Contains(r.Error.Message, "make one with fetch.NewClient") {
+		t.Errorf("nil Client's Fetch: got error %v, want kind other: nil *Client ... make one with fetch.NewClient", r.Error)
+	}
+	if r.Seq != 3 || r.Input != "x" || r.Attempts != 1 {
+		t.Errorf("nil Client's result: got Seq %d Input %q Attempts %d, want 3 %q 1", r.Seq, r.Input, r.Attempts, "x")
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			t.Errorf("Close on a nil Client panicked: %v", p)
+		}
+	}()
+	c.Close()
+}
