@@ -126,43 +126,76 @@ func (l Limits) window() int {
 	return DefaultWindow(l.Concurrency)
 }
 
-// Validate returns every problem with c, each naming the flag at fault.
+// Validate returns every problem with c, joined with errors.Join: each is
+// a *fetch.FieldError naming the field at fault by its path in Config
+// ("Limits.Concurrency", "Request.Timeout").
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Limits.Concurrency < 1 {
-		bad("--concurrency must be at least 1, got %d", c.Limits.Concurrency)
+		errs = append(errs, fieldError("Limits.Concurrency", "must be at least 1, got %d", c.Limits.Concurrency))
 	}
 	if c.Limits.PerHost < 1 {
-		bad("--per-host must be at least 1, got %d", c.Limits.PerHost)
+		errs = append(errs, fieldError("Limits.PerHost", "must be at least 1, got %d", c.Limits.PerHost))
 	}
 	if !(c.Limits.Rate >= 0) { // NaN too
-		bad("--rate must be a number not below 0 (0 is unlimited), got %g", c.Limits.Rate)
+		errs = append(errs, fieldError("Limits.Rate", "must be a number not below 0 (0 is unlimited), got %g", c.Limits.Rate))
 	}
 	if !(c.Limits.HostRate >= 0) { // NaN too
-		bad("--host-rate must be a number not below 0 (0 is unlimited), got %g", c.Limits.HostRate)
+		errs = append(errs, fieldError("Limits.HostRate", "must be a number not below 0 (0 is unlimited), got %g", c.Limits.HostRate))
 	}
 	if c.Limits.Window < 0 {
-		bad("--window must not be negative, got %d", c.Limits.Window)
+		errs = append(errs, fieldError("Limits.Window", "must not be negative, got %d", c.Limits.Window))
 	}
 	if c.Limits.MaxHostErrors < 0 {
-		bad("--max-host-errors must not be negative, got %d", c.Limits.MaxHostErrors)
+		errs = append(errs, fieldError("Limits.MaxHostErrors", "must not be negative, got %d", c.Limits.MaxHostErrors))
 	}
 	if c.Limits.SkipFor < 0 {
-		bad("engine: Limits.SkipFor must not be negative, got %s", c.Limits.SkipFor)
+		errs = append(errs, fieldError("Limits.SkipFor", "must not be negative, got %s", c.Limits.SkipFor))
 	}
 	if c.Retry.Max < 0 {
-		bad("--retries must not be negative, got %d", c.Retry.Max)
+		errs = append(errs, fieldError("Retry.Max", "must not be negative, got %d", c.Retry.Max))
 	}
 	if c.Retry.MaxWait < 0 {
-		bad("--max-retry-wait must not be negative, got %s", c.Retry.MaxWait)
+		errs = append(errs, fieldError("Retry.MaxWait", "must not be negative, got %s", c.Retry.MaxWait))
 	}
 	// Without retries the backoff is never used: Retry{} says "none".
-	if c.Retry.Max > 0 && (c.Retry.Base <= 0 || c.Retry.Cap < c.Retry.Base) {
-		bad("retry backoff needs 0 < base <= cap, got base %s cap %s", c.Retry.Base, c.Retry.Cap)
+	if c.Retry.Max > 0 && c.Retry.Base <= 0 {
+		errs = append(errs, fieldError("Retry.Base", "must be positive when Retry.Max is above 0 (the backoff needs 0 < Base <= Cap), got %s", c.Retry.Base))
+	}
+	if c.Retry.Max > 0 && c.Retry.Base > 0 && c.Retry.Cap < c.Retry.Base {
+		errs = append(errs, fieldError("Retry.Cap", "must not be below Retry.Base (the backoff needs 0 < Base <= Cap), got %s below %s", c.Retry.Cap, c.Retry.Base))
 	}
 	if err := c.Request.Validate(); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, underRequest(err))
 	}
 	return errors.Join(errs...)
+}
+
+// underRequest renames the fields fetch's err names, from fetch.Options,
+// to their path in Config: Timeout is Request.Timeout.
+func underRequest(err error) error {
+	var errs []error
+	for _, e := range unjoin(err) {
+		if fe, ok := e.(*fetch.FieldError); ok {
+			e = &fetch.FieldError{Field: "Request." + fe.Field, Err: fe.Err}
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// fieldError returns a *fetch.FieldError for field, its Err formatted from
+// format and args. Every check in Validate calls it with the field's
+// name as a literal: that is how internal/cli's test finds every field it
+// must have a flag for.
+func fieldError(field, format string, args ...any) error {
+	return &fetch.FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// unjoin returns the errors errors.Join joined into err, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

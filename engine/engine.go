@@ -8,8 +8,10 @@
 // a cancel. The caller must read Results until the channel is closed.
 //
 // Start with DefaultConfig, change what you need, and make an Engine with New
-// (or NewWithFetcher to plug in your own transport). Engine.Start runs a
-// Source (an *input.Reader, SliceSource, FuncSource) and returns a Run: read
+// (or NewWithFetcher to plug in your own transport). New refuses a Config
+// with a bad field, saying which: each problem is a *fetch.FieldError that
+// names the field by its path in Config (Limits.Concurrency). Engine.Start
+// runs a Source (an *input.Reader, SliceSource, FuncSource) and returns a Run: read
 // Run.Results until it is closed, then check Run.Err for a source that failed
 // to read (or a context that ended the run before it read a target).
 // Run.Drain finishes gracefully, Run.Stop abandons the run, and cancelling
@@ -71,7 +73,7 @@ type Engine struct {
 // New validates cfg and returns an Engine that fetches with net/http.
 func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, zeroHint(err, cfg)
 	}
 	c, err := NewClient(cfg)
 	if err != nil {
@@ -100,7 +102,11 @@ func NewClient(cfg Config) (*fetch.Client, error) {
 	if cfg.Request.MaxIdle == 0 {
 		cfg.Request.MaxIdle = max(IdlePerRequest*cfg.Limits.Concurrency, cfg.Limits.PerHost)
 	}
-	return fetch.NewClient(cfg.Request)
+	c, err := fetch.NewClient(cfg.Request)
+	if err != nil {
+		return nil, underRequest(err)
+	}
+	return c, nil
 }
 
 // NewWithFetcher validates cfg and returns an Engine that uses f for every
@@ -112,12 +118,23 @@ func NewClient(cfg Config) (*fetch.Client, error) {
 // counts too: either one not idempotent is enough.
 func NewWithFetcher(cfg Config, f Fetcher) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, zeroHint(err, cfg)
 	}
 	if f == nil {
 		return nil, errors.New("engine: nil fetcher")
 	}
 	return &Engine{cfg: cfg, fetcher: f}, nil
+}
+
+// zeroHint adds to err, cfg's problems, where to start when cfg has zero
+// in a field DefaultConfig fills and no zero suits: the mark of a Config
+// built from Config{}, whose zero values are not defaults.
+func zeroHint(err error, cfg Config) error {
+	l, r := cfg.Limits, cfg.Request
+	if l.Concurrency != 0 && l.PerHost != 0 && r.Timeout != 0 && r.ConnectTimeout != 0 {
+		return err
+	}
+	return errors.Join(err, errors.New("(zero values are not defaults: start from engine.DefaultConfig(), which has working values, and change what you need)"))
 }
 
 // Close releases idle connections. It does not stop runs in progress.

@@ -553,7 +553,7 @@ func TestValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate() = nil, want errors")
 	}
-	for _, flag := range []string{"--concurrency", "--per-host", "--retries", "--max-host-errors"} {
+	for _, flag := range []string{"Limits.Concurrency", "Limits.PerHost", "Retry.Max", "Limits.MaxHostErrors"} {
 		if !strings.Contains(err.Error(), flag) {
 			t.Errorf("error %q does not name %s", err, flag)
 		}

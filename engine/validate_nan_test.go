@@ -17,7 +17,7 @@ func TestValidateRejectsNaNRates(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate() = nil for NaN rates, want errors")
 	}
-	for _, flag := range []string{"--rate", "--host-rate"} {
+	for _, flag := range []string{"Limits.Rate", "Limits.HostRate"} {
 		if !strings.Contains(err.Error(), flag) {
 			t.Errorf("error %q does not name %s", err, flag)
 		}

@@ -50,6 +50,10 @@ type Client struct {
 // NewClient validates o and builds a client from it.
 func NewClient(o Options) (*Client, error) {
 	if err := o.Validate(); err != nil {
+		if o.Timeout == 0 || o.ConnectTimeout == 0 {
+			// The mark of Options{}, whose zero values are not defaults.
+			err = errors.Join(err, errors.New("(zero values are not defaults: start from fetch.DefaultOptions(), which has working values, and change what you need)"))
+		}
 		return nil, err
 	}
 	c := &Client{o: o, method: o.Method}

@@ -109,18 +109,17 @@ func DefaultOptions() Options {
 	}
 }
 
-// Validate reports every problem in o, each naming the flag that sets the
-// field, joined with errors.Join. It returns nil when o is usable. It
-// checks that SaveDir can be written, or made (NewClient makes it).
+// Validate reports every problem in o, each a *FieldError naming the
+// field at fault, joined with errors.Join. It returns nil when o is usable.
+// It checks that SaveDir can be written, or made (NewClient makes it).
 func (o Options) Validate() error {
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if o.Method != "" && !httpguts.ValidHeaderFieldName(o.Method) {
-		add("-X %q is not a valid HTTP method", o.Method)
+		errs = append(errs, fieldError("Method", "%q is not a valid HTTP method", o.Method))
 	}
 	for name, values := range o.Header {
 		if !httpguts.ValidHeaderFieldName(name) {
-			add("-H %q: invalid header name", name)
+			errs = append(errs, fieldError("Header", "%q: invalid header name", name))
 			continue
 		}
 		for _, v := range values {
@@ -128,12 +127,12 @@ func (o Options) Validate() error {
 				// Not the value itself: it is often a credential, and
 				// this goes to stderr and CI logs.
 				i := badValueByte(v)
-				add("-H %q: the value has a control character %q at byte %d", name, v[i:i+1], i)
+				errs = append(errs, fieldError("Header", "%q: the value has a control character %q at byte %d", name, v[i:i+1], i))
 			}
 		}
 	}
 	if !httpguts.ValidHeaderFieldValue(o.UserAgent) {
-		add("--user-agent %q: invalid header value", o.UserAgent)
+		errs = append(errs, fieldError("UserAgent", "%q: invalid header value", o.UserAgent))
 	}
 	if o.Proxy != "" {
 		if _, err := parseProxy(o.Proxy); err != nil {
@@ -142,20 +141,20 @@ func (o Options) Validate() error {
 	}
 	for _, r := range o.Resolve {
 		if err := r.validate(); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &FieldError{Field: "Resolve", Err: err})
 		}
 	}
 	if o.MaxRedirects < 0 {
-		add("--max-redirects must not be negative (got %d)", o.MaxRedirects)
+		errs = append(errs, fieldError("MaxRedirects", "must not be negative (got %d)", o.MaxRedirects))
 	}
 	if o.MaxBody < 0 {
-		add("--max-body must not be negative (got %d)", o.MaxBody)
+		errs = append(errs, fieldError("MaxBody", "must not be negative (got %d)", o.MaxBody))
 	}
 	if o.Timeout <= 0 {
-		add("--timeout must be positive (got %v)", o.Timeout)
+		errs = append(errs, fieldError("Timeout", "must be positive (got %v)", o.Timeout))
 	}
 	if o.ConnectTimeout <= 0 {
-		add("--connect-timeout must be positive (got %v)", o.ConnectTimeout)
+		errs = append(errs, fieldError("ConnectTimeout", "must be positive (got %v)", o.ConnectTimeout))
 	}
 	if o.SaveDir != "" {
 		// Now, not at the first body: a run fetches nothing whose bodies
@@ -164,20 +163,58 @@ func (o Options) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if o.MaxIdle < 0 || o.MaxIdlePerHost < 0 {
-		add("idle connection limits must not be negative (got %d, %d per host)", o.MaxIdle, o.MaxIdlePerHost)
+	if o.MaxIdle < 0 {
+		errs = append(errs, fieldError("MaxIdle", "must not be negative (got %d)", o.MaxIdle))
+	}
+	if o.MaxIdlePerHost < 0 {
+		errs = append(errs, fieldError("MaxIdlePerHost", "must not be negative (got %d)", o.MaxIdlePerHost))
 	}
 	return errors.Join(errs...)
 }
 
-// parseProxy checks a -x/--proxy URL and returns it parsed. Its errors show
-// the URL without its password (shownProxy).
-func parseProxy(s string) (*url.URL, error) { return parseProxyAs("--proxy", s, false) }
+// FieldError is a problem with one field of a configuration. Each error
+// Validate joins is one, here and in engine.Config.Validate, so that a
+// program can tell its users about the setting they know by another name:
+// the CLI reports the flag that sets the field, with the same Err.
+type FieldError struct {
+	// Field is the field at fault as a Go program writes it, from the
+	// value validated: "Timeout" in Options, "Request.Timeout" or
+	// "Limits.Concurrency" in engine.Config.
+	Field string
+	// Err says what is wrong with the field, without naming it: "must be
+	// positive (got 0s)".
+	Err error
+}
 
-// parseProxyAs parses and checks proxy URL s, given as name (--proxy, or
-// an environment variable, which env says). env reads s as net/http reads
-// the environment: a value without a scheme or a host is http://s.
-func parseProxyAs(name, s string, env bool) (*url.URL, error) {
+// Error names the field, then what is wrong with it.
+func (e *FieldError) Error() string { return e.Field + " " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// fieldError returns a *FieldError for field, its Err formatted from
+// format and a. Every check calls it with the field's name as a literal,
+// or builds a FieldError with Field set to a literal: that is how
+// internal/cli's test finds every field it must have a flag for.
+func fieldError(field, format string, a ...any) error {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, a...)}
+}
+
+// parseProxy checks Options.Proxy (-x/--proxy) and returns it parsed. Its
+// errors show the URL without its password (shownProxy).
+func parseProxy(s string) (*url.URL, error) {
+	u, err := parseProxyURL(s, false)
+	if err != nil {
+		return nil, &FieldError{Field: "Proxy", Err: err}
+	}
+	return u, nil
+}
+
+// parseProxyURL parses and checks proxy URL s; its errors begin with s,
+// password hidden, for the caller to put the setting's name before. env
+// (s is from an environment variable) reads s as net/http reads the
+// environment: a value without a scheme or a host is http://s.
+func parseProxyURL(s string, env bool) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if env && (err != nil || u.Scheme == "" || u.Host == "") {
 		if v, verr := url.Parse("http://" + s); verr == nil {
@@ -190,21 +227,21 @@ func parseProxyAs(name, s string, env bool) (*url.URL, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("%s %q: %v", name, shownProxy(s), err)
+		return nil, fmt.Errorf("%q: %v", shownProxy(s), err)
 	}
 	switch u.Scheme {
 	case "http", "https", "socks5", "socks5h":
 	default:
-		return nil, fmt.Errorf("%s %q: scheme must be http, https or socks5", name, shownProxy(s))
+		return nil, fmt.Errorf("%q: scheme must be http, https or socks5", shownProxy(s))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("%s %q: missing host", name, shownProxy(s))
+		return nil, fmt.Errorf("%q: missing host", shownProxy(s))
 	}
 	// url.Parse takes any digits; a port out of range would fail every
 	// target at dial time, as if the proxy had reset it.
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("%s %q: port out of range", name, shownProxy(s))
+			return nil, fmt.Errorf("%q: port out of range", shownProxy(s))
 		}
 	}
 	// A proxy is a host and a port. A path is a typo that moved them
@@ -212,7 +249,7 @@ func parseProxyAs(name, s string, env bool) (*url.URL, error) {
 	// every target would go to a proxy that does not exist, each failing
 	// as if the sites were down.
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
-		return nil, fmt.Errorf("%s %q: not a proxy URL (want scheme://host:port)", name, shownProxy(s))
+		return nil, fmt.Errorf("%q: not a proxy URL (want scheme://host:port)", shownProxy(s))
 	}
 	return u, nil
 }
@@ -256,8 +293,8 @@ func envProxies() error {
 		}
 		for _, name := range names {
 			if v := os.Getenv(name); v != "" {
-				if _, err := parseProxyAs("$"+name, v, true); err != nil {
-					return err
+				if _, err := parseProxyURL(v, true); err != nil {
+					return fmt.Errorf("$%s %w", name, err)
 				}
 				break
 			}
@@ -368,29 +405,30 @@ func ParseResolve(s string) (Resolve, error) {
 		r.Addrs = append(r.Addrs, strings.TrimSuffix(strings.TrimPrefix(a, "["), "]"))
 	}
 	if err := r.validate(); err != nil {
-		return Resolve{}, err
+		return Resolve{}, fmt.Errorf("--resolve %w", err)
 	}
 	return r, nil
 }
 
-// validate checks an entry built by hand or by ParseResolve.
+// validate checks an entry built by hand or by ParseResolve. Its errors
+// begin with the entry, for the caller to put the setting's name before.
 func (r Resolve) validate() error {
 	name := r.Host + ":" + strconv.Itoa(r.Port)
 	if r.Host == "" {
-		return fmt.Errorf("--resolve %q: empty host", name)
+		return fmt.Errorf("%q: empty host", name)
 	}
 	if _, err := resolveHost(r.Host); err != nil {
-		return fmt.Errorf("--resolve %q: not a host name: %v", name, err)
+		return fmt.Errorf("%q: not a host name: %v", name, err)
 	}
 	if r.Port < 1 || r.Port > 65535 {
-		return fmt.Errorf("--resolve %q: port %d out of range 1-65535", name, r.Port)
+		return fmt.Errorf("%q: port %d out of range 1-65535", name, r.Port)
 	}
 	if len(r.Addrs) == 0 {
-		return fmt.Errorf("--resolve %q: no address", name)
+		return fmt.Errorf("%q: no address", name)
 	}
 	for _, a := range r.Addrs {
 		if net.ParseIP(a) == nil {
-			return fmt.Errorf("--resolve %q: invalid address %q (want an IP address)", name, a)
+			return fmt.Errorf("%q: invalid address %q (want an IP address)", name, a)
 		}
 	}
 	return nil

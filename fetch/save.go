@@ -204,7 +204,7 @@ func checkSaveDir(dir string) error {
 			if err == nil {
 				err = fmt.Errorf("%s is not a directory", probe)
 			}
-			return fmt.Errorf("--save %s: cannot make the directory: %v", dir, unwrapPathErr(err))
+			return fieldError("SaveDir", "%s: cannot make the directory: %v", dir, unwrapPathErr(err))
 		}
 		parent := filepath.Dir(probe)
 		if parent == probe {
@@ -218,12 +218,12 @@ func checkSaveDir(dir string) error {
 		if probe != dir {
 			verb = "make the directory"
 		}
-		return fmt.Errorf("--save %s: cannot %s: %v", dir, verb, unwrapPathErr(err))
+		return fieldError("SaveDir", "%s: cannot %s: %v", dir, verb, unwrapPathErr(err))
 	}
 	name := f.Name()
 	_ = f.Close()
 	if err := os.Remove(name); err != nil {
-		return fmt.Errorf("--save %s: cannot remove a file in the directory: %v", probe, unwrapPathErr(err))
+		return fieldError("SaveDir", "%s: cannot remove a file in the directory: %v", probe, unwrapPathErr(err))
 	}
 	return nil
 }
@@ -231,7 +231,7 @@ func checkSaveDir(dir string) error {
 // makeSaveDir makes dir, which checkSaveDir found could be made.
 func makeSaveDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return fmt.Errorf("--save %s: cannot make the directory: %v", dir, unwrapPathErr(err))
+		return fieldError("SaveDir", "%s: cannot make the directory: %v", dir, unwrapPathErr(err))
 	}
 	return nil
 }

@@ -243,8 +243,8 @@ func TestSaveDirValidate(t *testing.T) {
 	}
 	o := testOptions()
 	o.SaveDir = filepath.Join(file, "sub") // under a regular file: even root cannot make it
-	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--save "+o.SaveDir) {
-		t.Errorf("SaveDir under a file: Validate = %v, want an error naming --save", err)
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "SaveDir "+o.SaveDir) {
+		t.Errorf("SaveDir under a file: Validate = %v, want an error naming SaveDir", err)
 	}
 	o.SaveDir = filepath.Join(base, "a", "b")
 	if err := o.Validate(); err != nil {

@@ -347,7 +347,7 @@ released, then the worker exits.`,
 			w, err := dist.NewWorker(c, dist.WorkerConfig{Engine: cfg, Run: run, ID: id,
 				ExitWhenDone: exitWhenDone, RunWait: runWait, MaxPartitions: maxParts, Log: log})
 			if err != nil {
-				return usageError{err}
+				return usageError{flagErrors(err)}
 			}
 			defer w.Close()
 			if !quiet {

@@ -225,7 +225,7 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 		r.MaxBody = n
 	}
 	if err := c.Validate(); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, flagErrors(err))
 	}
 
 	acc, err := output.ParseAccept(f.accept)

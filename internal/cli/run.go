@@ -74,7 +74,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 	eng, err := engine.New(cfg)
 	if err != nil {
 		closeOut()
-		return usageError{err}
+		return usageError{flagErrors(err)}
 	}
 	defer eng.Close()
 	var prog *output.Progress
