@@ -7,16 +7,18 @@
 // whatever happens: invalid targets, failures, retries exhausted, a drain or
 // a cancel. The caller must read Results until the channel is closed.
 //
-// Start with DefaultConfig, change what you need, and make an Engine with New
-// (or NewWithFetcher to plug in your own transport). New refuses a Config
-// with a bad field, saying which: each problem is a *fetch.FieldError that
-// names the field by its path in Config (Limits.Concurrency). Engine.Start
-// runs a Source (an *input.Reader, SliceSource, FuncSource) and returns a Run: read
-// Run.Results until it is closed, then check Run.Err for a source that failed
-// to read (or a context that ended the run before it read a target).
-// Run.Drain finishes gracefully, Run.Stop abandons the run, and cancelling
-// the context aborts it. Results are fetch.Result values; package output
-// writes them in fanout's formats.
+// Start with DefaultConfig, change what you need, and make an Engine with
+// New (or NewWithFetcher to replace package fetch with your own Fetcher;
+// Config.Request.Prepare edits fetch's requests instead). New refuses a
+// Config with a bad field, saying which: each problem is a
+// *fetch.FieldError that names the field by its path in Config
+// (Limits.Concurrency). Engine.Start runs a Source (an *input.Reader,
+// SliceSource, FuncSource) and returns a Run: read Run.Results until it is
+// closed, then check Run.Err for a source that failed to read (or a
+// context that ended the run before it read a target). Run.Drain finishes
+// gracefully, Run.Stop abandons the run, and cancelling the context aborts
+// it. Results are fetch.Result values; package output writes them in
+// fanout's formats.
 package engine
 
 import (

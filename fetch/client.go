@@ -162,13 +162,13 @@ func (c *Client) Fetch(ctx context.Context, t Target) (r Result) {
 	if t.Bare && c.bareTr != nil {
 		tr = c.bareTr
 	}
-	ht, err := c.follow(actx, cancel, tr, &r, t.URL)
+	ht, err := c.follow(actx, cancel, tr, &r, &t, t.URL)
 	if err != nil && t.Bare && !c.o.NoFallback && r.Status == 0 && actx.Err() == nil {
 		// (Not through a proxy that did not answer: plain text through it
 		// would hide that, as after a refused tunnel.)
 		if plain, ok := httpForm(t.URL); ok && fallbackable(err, c.kind(ctx, actx, err, ht)) && (ht == nil || !ht.tunnelTimedOut()) {
 			r = Result{Seq: t.Seq, Input: t.Input, URL: plain, Attempts: 1, StartedAt: start}
-			ht, err = c.follow(actx, cancel, tr, &r, plain)
+			ht, err = c.follow(actx, cancel, tr, &r, &t, plain)
 		}
 	}
 	if ht != nil {

@@ -78,3 +78,39 @@ func ExampleClient_Fetch_errors() {
 	// 0 refused
 	// 0 invalid_url
 }
+
+// One Client, a token per host: Options.Prepare sets each request's
+// Authorization from its target's host, so that hosts with different
+// tokens share one connection pool. A host with no token gets none.
+func ExampleOptions_prepare() {
+	srv := func(name string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "<title>%s saw %q</title>", name, r.Header.Get("Authorization"))
+		}))
+	}
+	api, other := srv("api"), srv("other")
+	defer api.Close()
+	defer other.Close()
+	tokens := map[string]string{fetch.HostKeyOf(api.URL): "Bearer t0ken"}
+
+	o := fetch.DefaultOptions()
+	o.Prepare = func(req *http.Request, t *fetch.Target) error {
+		if tok, ok := tokens[t.HostKey]; ok {
+			req.Header.Set("Authorization", tok)
+		}
+		return nil
+	}
+	c, err := fetch.NewClient(o)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+
+	for _, u := range []string{api.URL + "/", other.URL + "/"} {
+		fmt.Println(c.Fetch(context.Background(), input.Parse(u)).Title)
+	}
+	// Output:
+	// api saw "Bearer t0ken"
+	// other saw ""
+}

@@ -89,6 +89,19 @@ type Options struct {
 	// in Result.Header (--response-headers). Off, a result costs nothing
 	// more.
 	ResponseHeaders bool
+	// Prepare, if set, is called with each attempt's request just before
+	// it is sent, and may change its header: a token per host, a
+	// signature. t is the target fetched, not to be changed. It is called
+	// again for each redirect hop back to the origin of the attempt's
+	// first request (the same scheme, host and port), the hops that keep
+	// an Authorization given in Header, and never for a hop to another
+	// origin: a token meant for the target's host would go to whatever
+	// host the redirect names (curl and net/http drop Authorization there
+	// for the same reason). A bare host's http fallback is a new first
+	// request. An error from Prepare ends the target, unsent, with kind
+	// local, Error.Permanent set: it is not retried, and does not count
+	// against the host. Prepare is called from many goroutines at once.
+	Prepare func(req *http.Request, t *Target) error
 	// MaxIdle and MaxIdlePerHost bound the keep-alive pool, overall and
 	// per host; 0 means 2048 and 64. The engine sizes them from its
 	// concurrency: a pool smaller than the requests in flight to one host

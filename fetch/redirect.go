@@ -22,9 +22,10 @@ import (
 // the result, and servers refuse much shorter request lines anyway.
 const maxRedirectURL = 8 << 10
 
-// follow runs the redirect chain from first, filling r, and returns the
-// trace of the last hop, through tr. abort cancels ctx, the attempt's.
-func (c *Client) follow(ctx context.Context, abort func(), tr *http.Transport, r *Result, first string) (*hopTrace, error) {
+// follow runs the redirect chain from first, t's URL or its http form,
+// filling r, and returns the trace of the last hop, through tr. abort
+// cancels ctx, the attempt's.
+func (c *Client) follow(ctx context.Context, abort func(), tr *http.Transport, r *Result, t *Target, first string) (*hopTrace, error) {
 	method, body := c.method, c.o.Body
 	r.Method = method
 	originKey := "" // scheme://host:port of first, computed at the first redirect
@@ -46,6 +47,11 @@ func (c *Client) follow(ctx context.Context, abort func(), tr *http.Transport, r
 		req, err := c.newRequest(hctx, method, cur, body, sameOrigin)
 		if err != nil {
 			return ht, err
+		}
+		if c.o.Prepare != nil && sameOrigin {
+			if err := c.prepare(req, t); err != nil {
+				return ht, err
+			}
 		}
 		r.FinalURL = cur
 		resp, err := tr.RoundTrip(req)
@@ -320,6 +326,19 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []b
 		}
 	}
 	return req, nil
+}
+
+// prepare hands req to Options.Prepare. Its error ends the attempt with
+// kind local, Permanent: the caller's code refused, not the target, and
+// would refuse again.
+func (c *Client) prepare(req *http.Request, t *Target) error {
+	// The header maps newRequest gives are shared by every request.
+	req.Header = req.Header.Clone()
+	if err := c.o.Prepare(req, t); err != nil {
+		return &kindError{kind: KindLocal, permanent: true, noFallback: true, err: err,
+			msg: fmt.Sprintf("not sent: Options.Prepare: %v", err)}
+	}
+	return nil
 }
 
 // escapeQuery percent-encodes the bytes of a redirect's query that may not

@@ -8,7 +8,9 @@
 // Kind constants), never a returned error. A Target usually comes from
 // package input (input.Parse, input.NewReader), which normalises the line
 // and fills HostKey; to fetch many targets with limits and retries, use
-// package engine, which calls a Client for you.
+// package engine, which calls a Client for you. Options.Validate names a
+// bad field in a *FieldError; Options.Prepare edits each request before it
+// is sent (a token per host).
 package fetch
 
 import (
@@ -279,7 +281,8 @@ const (
 	// KindLocal: this machine lacks something a connection needs (file
 	// descriptors, ephemeral ports, an address to connect from, socket
 	// buffers or memory); the target is not at fault. Also a body read
-	// whole that could not be saved to Options.SaveDir (Error.Save).
+	// whole that could not be saved to Options.SaveDir (Error.Save), and
+	// a request Options.Prepare refused (Error.Permanent).
 	KindLocal ErrorKind = "local"
 	// KindOther: none of the above, a fetcher that panicked included.
 	KindOther ErrorKind = "other"
