@@ -42,24 +42,36 @@ func TestCollectFollowStopsOnFirstInterrupt(t *testing.T) {
 		db                bool
 	}{
 		{"run not submitted", "nosuch", "waiting for it to be submitted", false},
-		{"run not finished", "held", "", false},
+		// Following: results stopped coming (none came) and no worker serves it.
+		{"run not finished", "held", "no worker serves it", false},
 		// Recorded: interrupted, for a later collect (it stayed running,
 		// shown as killed).
-		{"run not finished, --db", "held", "", true},
+		{"run not finished, --db", "held", "no worker serves it", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			interrupt := make(chan struct{})
-			var stderr strings.Builder
+			var stderr syncBuffer
 			env := Env{Stdin: strings.NewReader(""), Stdout: new(strings.Builder), Stderr: &stderr, Interrupt: interrupt}
-			time.AfterFunc(500*time.Millisecond, func() { close(interrupt) })
 			done := make(chan int, 1)
-			start := time.Now()
 			args := []string{"collect", "--nats", url, "--run", tc.run, "--follow", "-f", "jsonl", "-o", filepath.Join(dir, tc.run+".jsonl")}
 			db := filepath.Join(dir, "runs.db")
 			if tc.db {
 				args = []string{"collect", "--nats", url, "--run", tc.run, "--follow", "--db", db}
 			}
 			go func() { done <- Main(t.Context(), env, args) }()
+			// Interrupt once collect says it waits: a fixed 500 ms could
+			// end before it had connected and looked (a loaded machine,
+			// -race), and the interrupt then came before there was
+			// anything to wait for, or a run recorded in --db.
+			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), tc.stderr); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					close(interrupt)
+					<-done
+					t.Fatalf("collect --follow did not say %q within 30s: %s", tc.stderr, stderr.String())
+				}
+			}
+			close(interrupt)
+			start := time.Now()
 			select {
 			case code := <-done:
 				if code != ExitInterrupted {
