@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -78,8 +77,10 @@ func TestStatusListsState(t *testing.T) {
 	defer pw.Close()
 	go func() {
 		io.WriteString(pw, "http://127.0.0.1:9/b\n")
-		time.Sleep(300 * time.Millisecond) // submit has made the run
-		close(interrupt)                   // Ctrl-C before the input ends: the run stays being submitted
+		// Submit has made the run (a fixed 300 ms was not always enough on
+		// a loaded machine, and the run was never made).
+		waitRun(t, url, "half")
+		close(interrupt) // Ctrl-C before the input ends: the run stays being submitted
 	}()
 	env := Env{Stdin: pr, Stdout: new(strings.Builder), Stderr: new(strings.Builder), Interrupt: interrupt}
 	if code := Main(t.Context(), env, []string{"submit", "--nats", url, "--run", "half"}); code != ExitInterrupted {

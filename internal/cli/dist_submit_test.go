@@ -72,7 +72,9 @@ func TestSubmitInterrupted(t *testing.T) {
 			interrupt := make(chan struct{})
 			go func() {
 				io.WriteString(pw, strings.Join(lines[:700], "\n")+"\n")
-				time.Sleep(300 * time.Millisecond) // submit has read them
+				// Submit has read them, and made the run: a fixed 300 ms
+				// was not always enough for that on a loaded machine.
+				waitRun(t, url, run)
 				close(interrupt)
 				if producerDies {
 					pw.Close() // EOF, after the Ctrl-C that ended the producer
@@ -137,6 +139,27 @@ func runMeta(t *testing.T, url, run string) dist.Meta {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// waitRun waits until run exists on the server at url: a submit under way
+// has made it. It gives up after 30 s, and the test then fails.
+func waitRun(t *testing.T, url, run string) {
+	c, err := dist.Connect(t.Context(), dist.Options{URL: url})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer c.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, _, err := dist.LoadMeta(t.Context(), c.JS, run)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("run %s was not made within 30s: %v", run, err)
+			return
+		}
+	}
 }
 
 // TestNATSUnreachableIsExit3: a NATS server that does not answer is an
