@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -50,7 +51,8 @@ func TestSecondSignalEndsARunWhoseOutputAndStderrStalled(t *testing.T) {
 // It returns stderr, when that was not on the pipe.
 func secondSignalOnStalledPipe(t *testing.T, stderrToo bool) string {
 	t.Helper()
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	var requests atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1) }))
 	defer ts.Close()
 	var list strings.Builder
 	for i := range 3000 {
@@ -79,9 +81,16 @@ func secondSignalOnStalledPipe(t *testing.T, stderrToo bool) string {
 	pw.Close()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	waitFor(t, "fanout's first request", func() bool { return requests.Load() > 0 }, cmd, done)
 	time.Sleep(2 * time.Second) // the pipe is full long before
 	cmd.Process.Signal(syscall.SIGINT)
-	if !stderrToo {
+	wait := 3 * sameSignal
+	if stderrToo {
+		// Nothing tells when the first was taken: wait long enough for
+		// a process slow to take it (loaded, -race) to have taken it
+		// more than sameSignal before the second.
+		wait = 10 * sameSignal
+	} else {
 		// The second must come after the first was taken, and more than
 		// sameSignal after it, or it is the same signal repeated (GNU
 		// timeout's). Its acknowledgement says it was taken; with stderr
@@ -95,7 +104,7 @@ func secondSignalOnStalledPipe(t *testing.T, stderrToo bool) string {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	time.Sleep(3 * sameSignal)
+	time.Sleep(wait)
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-done:
@@ -108,6 +117,22 @@ func secondSignalOnStalledPipe(t *testing.T, stderrToo bool) string {
 		<-done
 	}
 	return stderr.String()
+}
+
+// waitFor waits up to 30 s for cond, which says what, to hold; past that
+// it kills cmd (done is its Wait) and fails the test. A signal sent before
+// fanout's handlers are in place kills it: its first request says they
+// are (signal.Notify comes before the CLI runs), where a fixed wait was
+// too short on a loaded machine.
+func waitFor(t *testing.T, what string, cond func() bool, cmd *exec.Cmd, done <-chan error) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("no %s within 30s", what)
+		}
+	}
 }
 
 // lockedBuilder is a strings.Builder a process may write while the test
@@ -178,7 +203,9 @@ func TestNetHTTPLogSilenced(t *testing.T) {
 // and those not yet flushed. A signal fanout was started ignoring (nohup's
 // SIGHUP, the SIGINT a script's "fanout ... &" ignores) stays ignored.
 func TestSignals(t *testing.T) {
+	var arrived atomic.Int32
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
 		select {
 		case <-time.After(300 * time.Millisecond):
 		case <-r.Context().Done():
@@ -224,22 +251,34 @@ func TestSignals(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(800 * time.Millisecond) // some targets done, some in flight
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			// Some targets done, some in flight: with -c 4, the 8th
+			// request comes once 4 are done, and 4 are in flight for
+			// 300 ms, which an abort would cancel.
+			from := arrived.Load()
+			waitFor(t, "8 requests", func() bool { return arrived.Load()-from >= 8 }, cmd, done)
 			cmd.Process.Signal(tt.sig)
+			var gap time.Duration
 			if tt.twice {
 				// Not at once: the kernel would merge it with the first
 				// while that is still pending.
+				sent := time.Now()
 				time.Sleep(20 * time.Millisecond)
 				cmd.Process.Signal(tt.sig)
+				gap = time.Since(sent)
 			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
 			select {
 			case <-done:
 			case <-time.After(15 * time.Second):
 				cmd.Process.Kill()
 				<-done
 				t.Fatalf("still running 15s after %v", tt.sig)
+			}
+			if gap > sameSignal/2 {
+				// The 20 ms slept far longer: the second may have come
+				// sameSignal after the first was taken, a second signal.
+				t.Skipf("too loaded a machine: the signals were sent %v apart, meant 20 ms", gap)
 			}
 			if code := cmd.ProcessState.ExitCode(); code != tt.wantCode {
 				t.Fatalf("exit %d (%v), want %d; stderr: %s", code, cmd.ProcessState, tt.wantCode, stderr.String())
