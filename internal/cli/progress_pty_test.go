@@ -173,10 +173,11 @@ func TestProgressInterruptedStopsAtFetched(t *testing.T) {
 	arrived := make(chan struct{}, 2)
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
-		// Held long enough for the bar to redraw with the canceled
-		// targets in while these two are still in flight.
+		// Held long enough for the bar to redraw (every 150 ms) with the
+		// canceled targets in while these two are still in flight, on a
+		// loaded machine too.
 		select {
-		case <-time.After(800 * time.Millisecond):
+		case <-time.After(2 * time.Second):
 		case <-r.Context().Done():
 		}
 	}))
