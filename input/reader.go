@@ -27,6 +27,24 @@ import (
 // not a duplicate of "https://example.com".
 const bareSalt = 0x9e3779b97f4a7c15
 
+// TargetKey returns what the Reader's dedupe tells targets apart by, for a
+// line as a Reader yields it (a Target's Input): its normalised URL,
+// behind "bare " for a bare host, which is not a duplicate of the URL
+// written with its scheme (see bareSalt). Two lines are one target to
+// dedupe exactly when their keys are equal; the key is the same whatever
+// URL a run ended up fetching (a bare host's http fallback). ok is false
+// for a line that is not a valid target, which dedupe never drops.
+func TargetKey(line string) (key string, ok bool) {
+	t := Parse(line)
+	switch {
+	case t.Invalid != "":
+		return "", false
+	case t.Bare:
+		return "bare " + t.URL, true
+	}
+	return t.URL, true
+}
+
 // Source is one named stream of target lines (a file, stdin, or the
 // command-line arguments). Name appears in read errors.
 type Source struct {

@@ -446,3 +446,39 @@ func TestNewReaderNilReaderPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestTargetKey: two lines have the same TargetKey exactly when the
+// Reader's dedupe takes the second for a duplicate of the first, so that
+// diff pairs the targets of two runs as dedupe tells them apart.
+func TestTargetKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"http://docs.sim:8080/docs/a#one", "http://docs.sim:8080/docs/a#two", true},
+		{"http://docs.sim:8080/docs/b", "HTTP://DOCS.sim:8080/docs/b", true},
+		{"https://example.com", "https://example.com:443/", true},
+		{"https://example.com.", "https://example.com", false}, // the Host header differs
+		{"example.com", "Example.COM:443", true},
+		{"example.com", "https://example.com", false}, // bare: may fall back to http
+		{"example.com", "http://example.com", false},
+		{"https://example.com/", "https://example.com/?", false},
+		{"https://example.com/a", "https://example.com/A", false},
+		{"http://[::1]:80/", "http://[0:0::1]/", true},
+		{"ftp://x", "ftp://x", false}, // invalid lines are never duplicates
+	} {
+		t.Run(tc.a+" "+tc.b, func(t *testing.T) {
+			r := NewReader(Options{Dedupe: true}, src("urls", tc.a+"\n"+tc.b+"\n"))
+			readAll(t, r)
+			if dup := r.Duplicates() == 1; dup != tc.same {
+				t.Fatalf("dedupe: duplicate = %v, want %v", dup, tc.same)
+			}
+			ka, oka := TargetKey(tc.a)
+			kb, okb := TargetKey(tc.b)
+			if same := oka && okb && ka == kb; same != tc.same {
+				t.Errorf("TargetKey: %q (%v) and %q (%v): same = %v, want %v", ka, oka, kb, okb, same, tc.same)
+			}
+		})
+	}
+}

@@ -1,11 +1,12 @@
 package store
 
 import (
-	"errors"
+	"database/sql/driver"
 	"fmt"
 
 	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/fanout/fanout/input"
 )
 
 // Kinds of change Diff reports.
@@ -55,7 +56,8 @@ type Side struct {
 
 // Change is one target whose result differs between two runs.
 type Change struct {
-	// Input is the input line both results are for.
+	// Input is run B's input line for the target; run A's may be written
+	// another way (see Diff).
 	Input string `json:"input"`
 	// Kind is one of ChangeFailing, ChangeRecovered, ChangeStatus,
 	// ChangeSlower and ChangeContent.
@@ -80,11 +82,14 @@ type DiffStats struct {
 	OnlyB    int64 // targets only in run B
 }
 
-// Diff compares run a with run b target by target (matched by input line;
-// with --no-dedupe, the first occurrence of a line) and calls fn for each
-// change, in run b's input order. SQLite joins and sorts both runs
-// (spilling to temporary files for large ones), so memory does not grow
-// with their size. fn's error stops the comparison.
+// Diff compares run a with run b target by target and calls fn for each
+// change, in run b's input order. Targets are matched as the input
+// reader's dedupe tells them apart (input.TargetKey: the normalised URL,
+// so "HTTP://Host/a#x" is "http://host/a"), lines that are not valid
+// targets by their text; a target a run holds more than once (with
+// --no-dedupe) counts with its first occurrence. SQLite pairs and sorts
+// both runs (spilling to temporary files for large ones), so memory does
+// not grow with their size. fn's error stops the comparison.
 func (db *DB) Diff(a, b int64, opt DiffOptions, fn func(Change) error) (DiffStats, error) {
 	var st DiffStats
 	for _, id := range []int64{a, b} {
@@ -92,36 +97,35 @@ func (db *DB) Diff(a, b int64, opt DiffOptions, fn func(Change) error) (DiffStat
 			return st, err
 		}
 	}
-	// The index on input is built the first time a diff needs it rather
-	// than kept up to date while a run records: maintaining it cost a
-	// fifth of the recorder's time per result.
-	// A database this process may not write (a copy kept read-only, a CI
-	// artifact, another user's file) is diffed without it: SQLite then
-	// sorts each run, which is slower but gives the same answer.
-	if _, err := db.sql.Exec(inputIndex); err != nil && !readOnly(err) {
-		return st, fmt.Errorf("--db %s: indexing inputs: %w", db.path, err)
-	}
 	fail := func(err error) (DiffStats, error) {
 		return st, fmt.Errorf("--db %s: runs %d and %d: %w", db.path, a, b, err)
 	}
-	rows, err := db.sql.Query(diffQuery, a, b)
+	loA, hiA := runIDs(a)
+	loB, hiB := runIDs(b)
+	rows, err := db.sql.Query(diffQuery, loB, hiB, loA, hiA)
 	if err != nil {
 		return fail(err)
 	}
 	defer rows.Close()
+	var targetsA int64
 	for rows.Next() {
-		var input string
+		var onlyB bool
+		var in string
 		var sa, sb Side
-		if err := rows.Scan(&input, &sa.Status, &sa.OK, &sa.ErrorKind, &sa.TotalMs, &sa.BodySHA256, &sa.Title,
+		if err := rows.Scan(&targetsA, &onlyB, &in, &sa.Status, &sa.OK, &sa.ErrorKind, &sa.TotalMs, &sa.BodySHA256, &sa.Title,
 			&sb.Status, &sb.OK, &sb.ErrorKind, &sb.TotalMs, &sb.BodySHA256, &sb.Title); err != nil {
 			return fail(err)
+		}
+		if onlyB {
+			st.OnlyB++
+			continue
 		}
 		st.Compared++
 		c, ok := compare(sa, sb, opt)
 		if !ok {
 			continue
 		}
-		c.Input = input
+		c.Input = in
 		switch {
 		case c.Worse:
 			st.Worse++
@@ -142,31 +146,61 @@ func (db *DB) Diff(a, b int64, opt DiffOptions, fn func(Change) error) (DiffStat
 	if err := rows.Err(); err != nil {
 		return fail(err)
 	}
-	for _, side := range []struct {
-		run  int64
-		only *int64
-	}{{a, &st.OnlyA}, {b, &st.OnlyB}} {
-		var n int64
-		if err := db.sql.QueryRow(`SELECT count(DISTINCT input) FROM results WHERE run_id = ?`, side.run).Scan(&n); err != nil {
-			return st, fmt.Errorf("--db %s: run %d: %w", db.path, side.run, err)
+	if st.Compared+st.OnlyB == 0 {
+		// No row to carry run A's count: run B is empty.
+		if err := db.sql.QueryRow(`SELECT count(DISTINCT `+targetKeyFunc+`(input)) FROM results WHERE id BETWEEN ? AND ?`, loA, hiA).Scan(&targetsA); err != nil {
+			return fail(err)
 		}
-		*side.only = n - st.Compared
 	}
+	st.OnlyA = targetsA - st.Compared
 	return st, nil
 }
 
-// diffQuery pairs the first result of each input line in run ?1 with that
-// of the same line in run ?2, in run ?2's input order. Each side is one
-// row per input: SQLite gives the bare columns of a min() aggregate the
-// values of the row with that minimum, the line's first result.
-const diffQuery = `SELECT b.input, a.status, a.ok, a.ek, a.total_ms, a.sha, a.title,
+// diffQuery pairs the first result of each target in run A (its ids, as
+// runIDs gives them, from ?3 to ?4) with that of the same target in run B
+// (ids ?1 to ?2), in run B's input order. Each side is one row per target:
+// SQLite gives the bare columns of a min() aggregate the values of the row
+// with that minimum, the target's first result. The left join also yields
+// run B's targets that run A lacks, and each row carries run A's number of
+// targets, to count the rest: counting each run's targets apart read and
+// sorted both runs again, a third of the pairing's time more. (A full
+// join would do it too, but SQLite makes no index for one: it compared
+// every target with every other.)
+const diffQuery = `WITH a AS MATERIALIZED (` + diffSide + `?3 AND ?4 GROUP BY k)
+SELECT (SELECT count(*) FROM a), a.k IS NULL, b.input,
+  coalesce(a.status, 0), coalesce(a.ok, 0), coalesce(a.ek, ''), coalesce(a.total_ms, 0), coalesce(a.sha, ''), coalesce(a.title, ''),
   b.status, b.ok, b.ek, b.total_ms, b.sha, b.title
-FROM (` + diffSide + `?2 GROUP BY input) AS b
-JOIN (` + diffSide + `?1 GROUP BY input) AS a ON a.input = b.input
+FROM (` + diffSide + `?1 AND ?2 GROUP BY k) AS b
+LEFT JOIN a ON a.k = b.k
 ORDER BY b.seq`
 
-const diffSide = `SELECT input, min(seq) AS seq, status, ok, coalesce(error_kind, '') AS ek, total_ms,
-  coalesce(json_extract(extra, '$.body_sha256'), '') AS sha, title FROM results WHERE run_id = `
+const diffSide = `SELECT ` + targetKeyFunc + `(input) AS k, input, min(seq) AS seq, status, ok,
+  coalesce(error_kind, '') AS ek, total_ms,
+  coalesce(json_extract(extra, '$.body_sha256'), '') AS sha, title FROM results WHERE id BETWEEN `
+
+// targetKeyFunc is the SQL function that keys a result's input line for
+// diff, registered with every connection the sqlite driver opens: the
+// target as the input reader's dedupe knows it (input.TargetKey), so that
+// two runs of a list written another way (the order, a fragment, the case
+// of a scheme or a host) pair the same targets; the line's text, marked
+// apart, for a line that is not a valid target. It is computed at diff
+// time from the stored line rather than stored: the url column holds the
+// URL that answered, which for a bare host depends on the run's https
+// fallback, and databases written before still diff.
+const targetKeyFunc = "fanout_target_key"
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction(targetKeyFunc, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		line, ok := args[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: input is %T, not text", targetKeyFunc, args[0])
+		}
+		if key, ok := input.TargetKey(line); ok {
+			return "t" + key, nil
+		}
+		return "l" + line, nil
+	})
+}
 
 // compare classifies the difference between a target's two results.
 func compare(a, b Side, opt DiffOptions) (Change, bool) {
@@ -204,11 +238,4 @@ func statusRank(s int) int {
 		return 2
 	}
 	return 3
-}
-
-// readOnly reports whether err is SQLite refusing a write to a database it
-// opened read-only.
-func readOnly(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY
 }

@@ -113,9 +113,8 @@ func TestDiffMatchesByInput(t *testing.T) {
 	}
 }
 
-// TestDiffReadOnly: diff creates its index on input the first time; a
-// database it may not write (read-only file, query_only here, as tests may
-// run as root) is compared all the same, without the index.
+// TestDiffReadOnly: a database diff may not write (read-only file,
+// query_only here, as tests may run as root) is compared all the same.
 func TestDiffReadOnly(t *testing.T) {
 	db := openTemp(t)
 	res := func(in string, status int) fetch.Result { return fetch.Result{Input: in, Status: status} }
@@ -185,6 +184,30 @@ func TestDiffOrderAndContent(t *testing.T) {
 		}
 		if st != (DiffStats{Compared: 6, Worse: 1, Content: 3}) {
 			t.Errorf("content=%v: stats %+v, want 6 compared, 1 worse, 3 content", listed, st)
+		}
+	}
+}
+
+// TestDiffEmptyRun: the targets of one run are counted whichever run is
+// empty (run A's count rides on the pairing's rows, which an empty run B
+// has none of); a line twice in a run is one target.
+func TestDiffEmptyRun(t *testing.T) {
+	db := openTemp(t)
+	res := func(in string) fetch.Result { return fetch.Result{Input: in, Status: 200} }
+	full := record(t, db, []fetch.Result{res("http://h.sim/a"), res("HTTP://H.SIM/a#x"), res("http://h.sim/b"), res("ftp://x")})
+	empty := record(t, db, nil)
+	for _, tt := range []struct {
+		a, b int64
+		want DiffStats
+	}{
+		{full, empty, DiffStats{OnlyA: 3}},
+		{empty, full, DiffStats{OnlyB: 3}},
+		{empty, empty, DiffStats{}},
+		{full, full, DiffStats{Compared: 3}},
+	} {
+		st, err := db.Diff(tt.a, tt.b, DefaultDiffOptions(), func(Change) error { return nil })
+		if err != nil || st != tt.want {
+			t.Errorf("Diff(%d, %d) = %+v, %v; want %+v", tt.a, tt.b, st, err, tt.want)
 		}
 	}
 }

@@ -132,10 +132,6 @@ FROM results_v1 WHERE run_id IN (SELECT id FROM runs) ORDER BY run_id, seq;
 DROP TABLE results_v1;
 `
 
-// inputIndex serves diff, which walks two runs in input order. Diff
-// creates it on first use; recording does not maintain it.
-const inputIndex = `CREATE INDEX IF NOT EXISTS results_input ON results(run_id, input)`
-
 // DB is an open fanout database. Its read methods may be used from any
 // goroutine, also while a Recorder writes.
 type DB struct {

@@ -25,7 +25,7 @@ func newDiffCmd(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "diff [flags] RUN_A RUN_B",
 		Short: "Compare two recorded runs; exit 1 when something got worse",
-		Long: `diff compares two runs target by target (matched by input line) and lists:
+		Long: `diff compares two runs target by target and lists:
   failing    accepted in RUN_A, not accepted in RUN_B            (worse)
   recovered  not accepted in RUN_A, accepted in RUN_B
   status     status or error kind changed, acceptance did not  (worse when the
@@ -34,6 +34,11 @@ func newDiffCmd(env Env) *cobra.Command {
              than --slower percent and by more than --min-slower     (worse)
   content    with --content: accepted in both with the same status, and the
              body (body_sha256) or the title changed         (never worse)
+Targets are matched as input dedupe tells them apart (the normalised URL:
+order, case of scheme and host, a #fragment and a default port do not
+matter; a bare host is not its https:// URL), lines that are not valid
+targets by their text; a target a run holds twice (--no-dedupe) counts with
+its first occurrence. A change names RUN_B's input line.
 Changes are listed in RUN_B's input order. Targets found in only one run,
 and content changes, are counted in the summary on stderr. Each run's
 results are judged by its own --accept: a note says when they differ.
