@@ -544,18 +544,64 @@ func (db *DB) LastRun() (Run, error) {
 	return db.Run(id)
 }
 
-// ParseRunID reads a run reference: a number, or "last" for the most
-// recent run.
+// ParseRunID reads a run reference: a number; "last" for the most recent
+// run; or "last~N" for the Nth run before it, as git's HEAD~N ("last~1"
+// is the run before the last, "last~0" the last, "last~" "last~1"). Runs
+// are counted as the database holds them, in the order of their ids.
 func (db *DB) ParseRunID(s string) (int64, error) {
-	if s == "last" || s == "latest" {
-		r, err := db.LastRun()
-		return r.ID, err
+	name, back, rel := strings.Cut(s, "~")
+	if name == "last" || name == "latest" {
+		n := int64(0)
+		if rel {
+			var err error
+			if n, err = parseBack(back); err != nil {
+				return 0, fmt.Errorf("run %q: %w", s, err)
+			}
+		}
+		if n == 0 {
+			r, err := db.LastRun()
+			return r.ID, err
+		}
+		return db.runBack(s, n)
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("run %q: want a run id (see fanout runs) or last", s)
+		return 0, fmt.Errorf("run %q: want a run id (see fanout runs), last, or last~N for the Nth run before the last", s)
 	}
 	return id, nil
+}
+
+// parseBack reads the N of "last~N"; "" is 1, as in git.
+func parseBack(s string) (int64, error) {
+	if s == "" {
+		return 1, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || s[0] == '+' {
+		return 0, fmt.Errorf("want last~N with N a whole number of runs back (last~1 is the run before the last)")
+	}
+	return n, nil
+}
+
+// runBack returns the id of the nth run before the last; ref is how the
+// user wrote it, for the error.
+func (db *DB) runBack(ref string, n int64) (int64, error) {
+	var id, runs int64
+	err := db.sql.QueryRow(`SELECT coalesce((SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?), 0), count(*) FROM runs`, n).Scan(&id, &runs)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("--db %s: %w", db.path, err)
+	case id != 0:
+		return id, nil
+	case runs == 0:
+		return 0, fmt.Errorf("--db %s: no runs recorded: %w", db.path, ErrNoRun)
+	}
+	held := strconv.FormatInt(runs, 10) + " runs"
+	if runs == 1 {
+		held = "1 run"
+	}
+	return 0, fmt.Errorf("--db %s: run %q: the database holds %s, so the oldest is last~%d (fanout runs lists them): %w",
+		db.path, ref, held, runs-1, ErrNoRun)
 }
 
 type scanner interface{ Scan(...any) error }

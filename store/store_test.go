@@ -751,6 +751,59 @@ func TestRunsAndParseRunID(t *testing.T) {
 	}
 }
 
+// TestParseRunIDBack: last~N is the Nth run before the last, counting the
+// runs the database holds (a deleted one leaves a gap in the ids), as
+// git's HEAD~N counts commits; too far back says how many runs there are.
+func TestParseRunIDBack(t *testing.T) {
+	db := openTemp(t)
+	if _, err := db.ParseRunID("last~1"); err == nil || !errors.Is(err, ErrNoRun) {
+		t.Errorf("last~1 in an empty database: %v, want ErrNoRun", err)
+	}
+	var ids []int64
+	for range 4 {
+		id, err := db.CreateRun(nil, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if _, err := db.sql.Exec(`DELETE FROM runs WHERE id = ?`, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		ref     string
+		want    int64  // 0: an error
+		wantErr string // in the error
+	}{
+		{"last", ids[3], ""},
+		{"last~0", ids[3], ""},
+		{"last~1", ids[1], ""},
+		{"last~", ids[1], ""},
+		{"latest~2", ids[0], ""},
+		{"last~3", 0, `holds 3 runs, so the oldest is last~2`},
+		{"last~99999999999999999999", 0, "last~N with N a whole number"},
+		{"last~-1", 0, "last~N with N a whole number"},
+		{"last~+1", 0, "last~N with N a whole number"},
+		{"last~x", 0, "last~N with N a whole number"},
+		{"lats~1", 0, "last~N"},
+		{"2~1", 0, "want a run id"},
+		{"2", 2, ""},
+	} {
+		t.Run(tt.ref, func(t *testing.T) {
+			got, err := db.ParseRunID(tt.ref)
+			if tt.want != 0 {
+				if err != nil || got != tt.want {
+					t.Errorf("got %d, %v; want %d", got, err, tt.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("got %d, %v; want an error with %q", got, err, tt.wantErr)
+			}
+		})
+	}
+}
+
 // TestAppendExtraMatchesEncodingJSON holds the hand-written encoder of the
 // extra column to encoding/json's output for the extra struct, which is
 // what scanResult decodes with.

@@ -264,7 +264,7 @@ func TestUsageErrorNamesItsCommandsHelp(t *testing.T) {
 	}{
 		{[]string{"--frobnicate"}, "unknown flag: --frobnicate", "Run 'fanout --help' for usage."},
 		{[]string{"show", "--frobnicate", "1"}, "unknown flag: --frobnicate", "Run 'fanout show --help' for usage."},
-		{[]string{"show"}, "fanout: missing RUN (a run id from fanout runs, or last)", "Run 'fanout show --help' for usage."},
+		{[]string{"show"}, "fanout: missing RUN (a run id from fanout runs, last, or last~N: the Nth run before the last)", "Run 'fanout show --help' for usage."},
 		{[]string{"diff", "1"}, "fanout: missing RUN_B", "Run 'fanout diff --help' for usage."},
 		{[]string{"diff", "1", "2", "3"}, `fanout: unexpected argument "3": want RUN_A RUN_B`, "Run 'fanout diff --help' for usage."},
 		{[]string{"worker", "--frobnicate"}, "unknown flag: --frobnicate", "Run 'fanout worker --help' for usage."},

@@ -111,3 +111,48 @@ func TestDiffPairsTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestRunSelectors: diff, show and report take last~N, the Nth run before
+// the last (a deploy pipeline's "fanout diff last~1 last"), and a
+// selector past the oldest run is a usage error that says how far back
+// the runs go.
+func TestRunSelectors(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 3 { // the third run: worse than the second
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "runs.db")
+	for i := range 3 {
+		args := []string{"-q", "--retries", "0", "-f", "jsonl", "-o", filepath.Join(dir, fmt.Sprint(i)), "--db", db, "--new-run", srv.URL + "/x"}
+		if code, _, errOut := runCLI(t, "", args...); code != ExitOK && code != ExitFailures {
+			t.Fatalf("run %d: exit %d: %s", i+1, code, errOut)
+		}
+	}
+	tests := []struct {
+		args    []string
+		code    int
+		errText string // in stderr
+	}{
+		{[]string{"diff", "last~1", "last"}, ExitFailures, "run 2 -> run 3: 1 target compared: 1 worse"},
+		{[]string{"diff", "last~2", "last~1"}, ExitOK, "run 1 -> run 2: 1 target compared: 0 worse"},
+		{[]string{"diff", "1", "last~0"}, ExitFailures, "run 1 -> run 3:"},
+		{[]string{"diff", "last~3", "last"}, ExitUsage, `run "last~3": the database holds 3 runs, so the oldest is last~2`},
+		{[]string{"diff", "last~one", "last"}, ExitUsage, "want last~N with N a whole number"},
+		{[]string{"show", "-f", "jsonl", "last~2"}, ExitOK, ""},
+		{[]string{"report", "-o", filepath.Join(dir, "r.html"), "last~1"}, ExitOK, ""},
+		{[]string{"resume", "last~9"}, ExitUsage, "the oldest is last~2"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			args := append([]string{tt.args[0], "--db", db}, tt.args[1:]...)
+			code, _, errOut := runCLI(t, "", args...)
+			if code != tt.code || !strings.Contains(errOut, tt.errText) {
+				t.Errorf("exit %d, want %d; stderr %q, want %q in it", code, tt.code, errOut, tt.errText)
+			}
+		})
+	}
+}

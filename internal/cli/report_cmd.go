@@ -39,9 +39,9 @@ The page works offline: styles and SVG charts are inline and it loads
 nothing. Results are read once with bounded memory, so a run of millions of
 results gives a page of the same small size.
 
-RUN is a run id from 'fanout runs', or last; with --from FILE the results
-are read from a JSONL file written by 'fanout -f jsonl' instead ("-" reads
-stdin).`,
+RUN is a run id from 'fanout runs', last, or last~N (the Nth run before the
+last); with --from FILE the results are read from a JSONL file written by
+'fanout -f jsonl' instead ("-" reads stdin).`,
 		Example: `  fanout report last -o report.html
   fanout report 3 --db runs.db -o run3.html
   fanout -i urls.txt -f jsonl -o out.jsonl; fanout report --from out.jsonl -o report.html`,

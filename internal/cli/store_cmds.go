@@ -44,7 +44,7 @@ func openDB(name string) (*store.DB, error) {
 	return db, nil
 }
 
-// runArg reads a RUN argument: an id or "last".
+// runArg reads a RUN argument: an id, "last" or "last~N".
 func runArg(db *store.DB, s string) (store.Run, error) {
 	id, err := db.ParseRunID(s)
 	if err != nil {
@@ -259,10 +259,11 @@ func newShowCmd(env Env) *cobra.Command {
 	var failedOnly, acceptedOnly bool
 	cmd := &cobra.Command{
 		Use:   "show [flags] RUN",
-		Args:  wantArgs("RUN (a run id from fanout runs, or last)"),
+		Args:  wantArgs("RUN (a run id from fanout runs, last, or last~N: the Nth run before the last)"),
 		Short: "Write a recorded run's results again, in any output format",
-		Long: `show writes the results of run RUN (an id from fanout runs, or last) in input
-order, in the format asked for, exactly as the run produced them.`,
+		Long: `show writes the results of run RUN (an id from fanout runs, last, or last~N
+for the Nth run before the last) in input order, in the format asked for,
+exactly as the run produced them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkVerdictFlags(failedOnly, acceptedOnly); err != nil {
 				return usageError{err}
@@ -367,9 +368,9 @@ func newResumeCmd(env Env) *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "resume [flags] RUN",
-		Args:  wantArgs("RUN (a run id from fanout runs, or last)"),
+		Args:  wantArgs("RUN (a run id from fanout runs, last, or last~N: the Nth run before the last)"),
 		Short: "Continue an interrupted run: fetch only the targets without a result",
-		Long: `resume continues run RUN (an id from fanout runs, or last) recorded with --db,
+		Long: `resume continues run RUN (an id from fanout runs, last, or last~N) recorded with --db,
 after Ctrl-C, a crash, a SIGKILL or a reboot. It reads the same inputs with
 the same flags, skips every target that already has a result, and fetches
 the rest. With -o FILE the file is first cut back to the length recorded

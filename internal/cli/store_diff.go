@@ -39,6 +39,8 @@ order, case of scheme and host, a #fragment and a default port do not
 matter; a bare host is not its https:// URL), lines that are not valid
 targets by their text; a target a run holds twice (--no-dedupe) counts with
 its first occurrence. A change names RUN_B's input line.
+RUN_A and RUN_B are run ids from fanout runs, last, or last~N for the Nth run
+before the last: "fanout diff last~1 last" compares the last two runs.
 Changes are listed in RUN_B's input order. Targets found in only one run,
 and content changes, are counted in the summary on stderr. Each run's
 results are judged by its own --accept: a note says when they differ.
