@@ -98,9 +98,26 @@ func (db *DB) Recorder(runID int64, opts RecorderOptions) *Recorder {
 		// Results of a run with no row would be orphans no command shows.
 		_, err = db.Run(runID)
 	}
+	if err == nil {
+		err = db.dropInputIndex()
+	}
 	rec.track.init(opts.Prior, next)
 	go rec.writer(err)
 	return rec
+}
+
+// dropInputIndex drops the index on (run_id, input) that diff made, up to
+// fanout 2026-11-29, in the databases it read: diff pairs targets by their
+// key now and no longer uses it, and every result recorded kept it up to
+// date, about a fifth of the recorder's time per result. Looked up first,
+// so that a database without it takes no write lock here.
+func (db *DB) dropInputIndex() error {
+	var n int
+	if err := db.sql.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'results_input'`).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	_, err := db.sql.Exec(`DROP INDEX IF EXISTS results_input`)
+	return err
 }
 
 // nextResultID returns the id of run runID's next result: one past its

@@ -1437,3 +1437,25 @@ func TestWriteErrorsSayWhatToDo(t *testing.T) {
 		}
 	}
 }
+
+// TestRecorderDropsDiffsInputIndex: a database an older fanout's diff read
+// has an index on (run_id, input), which diff no longer uses and every
+// result recorded kept up to date; the next recording drops it.
+func TestRecorderDropsDiffsInputIndex(t *testing.T) {
+	db := openTemp(t)
+	if _, err := db.sql.Exec(`CREATE INDEX IF NOT EXISTS results_input ON results(run_id, input)`); err != nil {
+		t.Fatal(err)
+	}
+	_, rec := newRecording(t, db)
+	rec.Add(sample(0), true)
+	if err := rec.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.sql.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'results_input'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Error("results_input is still there after a recording")
+	}
+}
