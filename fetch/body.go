@@ -396,17 +396,18 @@ func rawLimit(maxBody int64) int64 {
 
 // readBody reads at most maxBody decoded bytes of body (and at most
 // maxBody+rawSlack raw ones), decoding it per the Content-Encoding values,
-// hashing it, keeping its first keep bytes and, when save is not nil,
-// writing every decoded byte read to it. A body longer than the cap is
+// hashing it, keeping its first keep bytes, searching it with match and,
+// when save is not nil, writing every decoded byte read to it (match and
+// save may be nil). A body longer than the cap is
 // cut, not drained. An error that is not the wire's own is a protocol error:
 // the body does not decode.
-func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody int64, keep int, save *bodySaver) (info bodyInfo, err error) {
+func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody int64, keep int, save *bodySaver, match *matcher) (info bodyInfo, err error) {
 	raw := rawReader{r: body, limit: rawLimit(maxBody)}
 	chain := decodeChain{ctx: ctx}
 	defer chain.release()
 	src, coding, err := chain.decoder(encodings, &raw)
 	if err == nil {
-		err = copyBody(&info, src, maxBody, keep, save)
+		err = copyBody(&info, src, maxBody, keep, save, match)
 	}
 	if raw.n > 0 {
 		info.coding = coding // not for an empty body: nothing was decoded
@@ -431,9 +432,10 @@ func readBody(ctx context.Context, body io.Reader, encodings []string, maxBody i
 }
 
 // copyBody reads src up to maxBody bytes, then probes one more byte to
-// learn whether the body was cut. Each read goes to the hash and to save
-// (unless nil) from one scratch buffer: saving costs no memory per body.
-func copyBody(info *bodyInfo, src io.Reader, maxBody int64, keep int, save *bodySaver) error {
+// learn whether the body was cut. Each read goes to the hash, to save and
+// to match (unless nil) from one scratch buffer: saving costs no memory per
+// body, and matching only the tail it keeps.
+func copyBody(info *bodyInfo, src io.Reader, maxBody int64, keep int, save *bodySaver, match *matcher) error {
 	buf := scratchPool.Get().(*[scratchSize]byte)
 	defer scratchPool.Put(buf)
 	h := hashPool.Get().(hash.Hash)
@@ -450,6 +452,9 @@ func copyBody(info *bodyInfo, src io.Reader, maxBody int64, keep int, save *body
 			h.Write(buf[:n])
 			if save != nil {
 				save.write(buf[:n])
+			}
+			if match != nil {
+				match.write(buf[:n])
 			}
 			info.n += int64(n)
 			if info.prefix != nil && len(*info.prefix) < keep {

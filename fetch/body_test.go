@@ -136,7 +136,7 @@ func TestReadBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			info, err := readBody(context.Background(), bytes.NewReader(tt.body), tt.enc, tt.max, 0, nil)
+			info, err := readBody(context.Background(), bytes.NewReader(tt.body), tt.enc, tt.max, 0, nil, nil)
 			if got := Classify(err); got != tt.wantKind {
 				t.Fatalf("error %v (kind %q), want kind %q", err, got, tt.wantKind)
 			}
@@ -236,7 +236,7 @@ func TestNestedCodings(t *testing.T) {
 		return b, []string{strings.Join(enc, ", ")}
 	}
 	body, enc := nest(5)
-	info, err := readBody(context.Background(), bytes.NewReader(body), enc, 1<<20, 0, nil)
+	info, err := readBody(context.Background(), bytes.NewReader(body), enc, 1<<20, 0, nil, nil)
 	if err != nil || info.n != int64(len(page)) {
 		t.Fatalf("5 codings: n %d err %v, want %d and no error", info.n, err, len(page))
 	}
@@ -245,7 +245,7 @@ func TestNestedCodings(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		_, err := readBody(context.Background(), bytes.NewReader(body), enc, 1<<20, 0, nil)
+		_, err := readBody(context.Background(), bytes.NewReader(body), enc, 1<<20, 0, nil, nil)
 		runtime.ReadMemStats(&after)
 		if Classify(err) != KindProtocol {
 			t.Errorf("%d codings: error %v, want a protocol error", k, err)
@@ -309,7 +309,7 @@ func TestGzipTrailingBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			info, err := readBody(context.Background(), tt.body, tt.enc, tt.max, 0, nil)
+			info, err := readBody(context.Background(), tt.body, tt.enc, tt.max, 0, nil, nil)
 			switch {
 			case tt.wantErr != nil:
 				if !errors.Is(err, tt.wantErr) {

@@ -33,7 +33,7 @@ func TestBrotliLargeWindowUsesTheBudget(t *testing.T) {
 	w.Close()
 	body := buf.Bytes()
 
-	info, err := readBody(context.Background(), bytes.NewReader(body), []string{"br"}, 1<<20, 0, nil)
+	info, err := readBody(context.Background(), bytes.NewReader(body), []string{"br"}, 1<<20, 0, nil, nil)
 	if err != nil || !info.truncated || info.n != 1<<20 {
 		t.Fatalf("read: n=%d truncated=%v err=%v", info.n, info.truncated, err)
 	}
@@ -43,7 +43,7 @@ func TestBrotliLargeWindowUsesTheBudget(t *testing.T) {
 	defer decoderMemory.Release(decoderBudget)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := readBody(ctx, bytes.NewReader(body), []string{"br"}, 1<<20, 0, nil); err == nil {
+	if _, err := readBody(ctx, bytes.NewReader(body), []string{"br"}, 1<<20, 0, nil, nil); err == nil {
 		t.Error("with the budget spent and the attempt over, reading should fail")
 	}
 }

@@ -211,7 +211,7 @@ func httpForm(s string) (string, bool) {
 // CONNECT with something that is not HTTP) is the peer breaking the protocol.
 func (c *Client) kind(ctx, actx context.Context, err error, ht *hopTrace) ErrorKind {
 	var ke *kindError
-	if errors.As(err, &ke) && (ke.kind == KindInvalidURL || ke.kind == KindTooManyRedirects || ke.kind == KindSkipped || ke.save) {
+	if errors.As(err, &ke) && (ke.kind == KindInvalidURL || ke.kind == KindTooManyRedirects || ke.kind == KindSkipped || ke.kind == KindMismatch || ke.save) {
 		return ke.kind // decided from a complete response, whatever the clock says since
 	}
 	if ctx.Err() != nil {
@@ -380,8 +380,11 @@ func (c *Client) record(r *Result, resp *http.Response) {
 	}
 }
 
-// readFinal reads the last response's body into r and closes it.
-func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace) error {
+// readFinal reads the last response's body into r and closes it. With
+// match, a body read well that lacks one of Options.Match is a mismatch
+// (when Options.MatchStatus takes its status); without, the response ends
+// the target with an error of its own that a mismatch must not hide.
+func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace, match bool) error {
 	keep := 0
 	if maybeHTML(r.ContentType) {
 		keep = int(min(c.o.MaxBody, titleWindow))
@@ -391,7 +394,11 @@ func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace) error {
 		save = &bodySaver{dir: c.o.SaveDir}
 		defer save.discard() // a body not read whole, or a panic: no file left
 	}
-	info, err := readBody(resp.Request.Context(), resp.Body, resp.Header["Content-Encoding"], c.o.MaxBody, keep, save)
+	var m *matcher
+	if match && (c.o.MatchStatus == nil || c.o.MatchStatus(resp.StatusCode)) {
+		m = newMatcher(c.o.Match)
+	}
+	info, err := readBody(resp.Request.Context(), resp.Body, resp.Header["Content-Encoding"], c.o.MaxBody, keep, save, m)
 	ht.markBodyDone()
 	_ = resp.Body.Close()
 	r.Bytes, r.Truncated, r.BodySHA256, r.ContentEncoding = info.n, info.truncated, info.sha256, info.coding
@@ -403,6 +410,11 @@ func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace) error {
 			err = saveError(c.o.SaveDir, serr)
 		}
 		r.Saved = saved
+	}
+	if err == nil {
+		// A 204, a 304 or an empty 200 lacks every string: nothing in it
+		// says the service is well.
+		err = m.missing(info.truncated)
 	}
 	if info.prefix != nil {
 		if p := *info.prefix; r.ContentType != "" || isSniffedHTML(p) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,6 +108,15 @@ type Options struct {
 	// concurrency: a pool smaller than the requests in flight to one host
 	// closes and redials a connection for most of them.
 	MaxIdle, MaxIdlePerHost int
+	// Match lists strings the final response's body must each contain
+	// (--match): byte-exact, searched in the decoded body as it is read,
+	// within the MaxBody bytes read. A body that lacks one ends the target
+	// with error kind mismatch, its status kept. Only responses whose
+	// status MatchStatus accepts are searched.
+	Match []string
+	// MatchStatus says which statuses' bodies Match is for (the CLI's
+	// --accept: a 404 page stays a plain 404); nil means every status.
+	MatchStatus func(status int) bool
 }
 
 // DefaultOptions returns the options fanout uses when no flag says
@@ -181,6 +191,12 @@ func (o Options) Validate() error {
 	}
 	if o.MaxIdlePerHost < 0 {
 		errs = append(errs, fieldError("MaxIdlePerHost", "must not be negative (got %d)", o.MaxIdlePerHost))
+	}
+	if len(o.Match) > 0 && strings.EqualFold(o.Method, http.MethodHead) {
+		add("--match: a HEAD request (-X HEAD) gets no body to search; drop -X HEAD or --match")
+	}
+	if slices.Contains(o.Match, "") {
+		add("--match: an empty string is in every body; give the text the body must contain")
 	}
 	return errors.Join(errs...)
 }

@@ -82,7 +82,7 @@ func (c *Client) follow(ctx context.Context, abort func(), tr *http.Transport, r
 		}
 		loc := resp.Header.Get("Location")
 		if loc == "" || !isRedirect(resp.StatusCode) {
-			return ht, c.readFinal(r, resp, ht)
+			return ht, c.readFinal(r, resp, ht, true)
 		}
 		// Every response that redirects is listed, followed or not: with
 		// --no-follow, a redirect loop or a bad Location, the last entry
@@ -107,7 +107,7 @@ func (c *Client) follow(ctx context.Context, abort func(), tr *http.Transport, r
 		long := size > maxRedirectURL
 		r.Location = capText(r.Location, maxRedirectURL)
 		if !c.o.Follow {
-			return ht, c.readFinal(r, resp, ht)
+			return ht, c.readFinal(r, resp, ht, true)
 		}
 		if originKey == "" {
 			originKey = resp.Request.URL.Scheme + "://" + HostPort(resp.Request.URL)
@@ -148,7 +148,7 @@ func (c *Client) follow(ctx context.Context, abort func(), tr *http.Transport, r
 			err = gateHop(ctx, resp.Request.URL, next)
 		}
 		if err != nil {
-			if rerr := c.readFinal(r, resp, ht); rerr != nil {
+			if rerr := c.readFinal(r, resp, ht, false); rerr != nil {
 				return ht, rerr
 			}
 			return ht, err

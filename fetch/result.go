@@ -286,6 +286,10 @@ const (
 	KindLocal ErrorKind = "local"
 	// KindOther: none of the above, a fetcher that panicked included.
 	KindOther ErrorKind = "other"
+	// KindMismatch: the final response's body lacks a string of
+	// Options.Match (in the bytes read, at most MaxBody); the status is
+	// kept. Another attempt would get the same body: it is not retried.
+	KindMismatch ErrorKind = "mismatch"
 )
 
 // Kinds lists every error kind in a stable order, for summaries and docs;
@@ -295,5 +299,5 @@ const (
 var Kinds = []ErrorKind{
 	KindInvalidURL, KindDNS, KindRefused, KindConnectTimeout, KindTLS,
 	KindTimeout, KindReset, KindProtocol, KindTooManyRedirects, KindCanceled,
-	KindLocal, KindOther, KindSkipped,
+	KindLocal, KindOther, KindSkipped, KindMismatch,
 }

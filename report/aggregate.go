@@ -157,7 +157,7 @@ func (a *Aggregator) host(r *fetch.Result) *hostAgg {
 
 var classLabels = [7]string{"no response", "1xx", "2xx", "3xx", "4xx", "5xx", "other"}
 
-const numKinds = 13 // len(fetch.Kinds); TestNumKinds holds it to that
+const numKinds = 14 // len(fetch.Kinds); TestNumKinds holds it to that
 
 // kinds is fetch.Kinds as fetch made it: a caller's change to the exported
 // slice must not move the report's counts to other kinds' names.

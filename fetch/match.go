@@ -1,0 +1,120 @@
+package fetch
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// matcher looks for each of Options.Match in a body as it streams through
+// copyBody. It never holds the body: across reads it keeps only the last
+// len(longest)-1 bytes, where a string cut by the read's end may have
+// begun, so its memory is bounded by the strings, not by --max-body.
+type matcher struct {
+	want  [][]byte
+	found []bool
+	left  int    // strings not found yet
+	keep  int    // len(longest string) - 1
+	tail  []byte // the last keep bytes read (fewer at the start)
+	seam  []byte // scratch: tail and the next read's first keep bytes
+	miss  string // the first string not found, set by missing
+	bytes int64  // decoded bytes searched
+}
+
+// newMatcher returns a matcher for strings, or nil when there are none.
+func newMatcher(ss []string) *matcher {
+	if len(ss) == 0 {
+		return nil
+	}
+	m := &matcher{want: make([][]byte, len(ss)), found: make([]bool, len(ss)), left: len(ss)}
+	for i, s := range ss {
+		m.want[i] = []byte(s)
+		m.keep = max(m.keep, len(s)-1)
+	}
+	return m
+}
+
+// write searches p, the next bytes of the body.
+func (m *matcher) write(p []byte) {
+	m.bytes += int64(len(p))
+	if m.left == 0 || len(p) == 0 {
+		return
+	}
+	if m.keep > 0 && len(m.tail) > 0 {
+		// A string across the seam starts in the tail and ends within
+		// the first keep bytes of p.
+		m.seam = append(append(m.seam[:0], m.tail...), p[:min(len(p), m.keep)]...)
+	} else {
+		m.seam = m.seam[:0]
+	}
+	for i, s := range m.want {
+		if !m.found[i] && (bytes.Contains(p, s) || bytes.Contains(m.seam, s)) {
+			m.found[i] = true
+			m.left--
+		}
+	}
+	if m.left == 0 || m.keep == 0 {
+		return
+	}
+	if len(p) >= m.keep {
+		m.tail = append(m.tail[:0], p[len(p)-m.keep:]...)
+		return
+	}
+	if drop := len(m.tail) + len(p) - m.keep; drop > 0 {
+		m.tail = m.tail[:copy(m.tail, m.tail[drop:])]
+	}
+	m.tail = append(m.tail, p...)
+}
+
+// missing returns the error for a body read whole (or up to --max-body:
+// truncated) that lacks one of the strings, or nil when it has them all.
+func (m *matcher) missing(truncated bool) error {
+	if m == nil || m.left == 0 {
+		return nil
+	}
+	for i, s := range m.want {
+		if !m.found[i] {
+			m.miss = string(s)
+			break
+		}
+	}
+	msg := "body lacks " + shownMatch(m.miss)
+	if truncated {
+		// The string may well be further on: the cap, not the server,
+		// decided.
+		msg += fmt.Sprintf(" (in the first %s read: raise --max-body)", sizeText(m.bytes))
+	}
+	return &kindError{kind: KindMismatch, msg: msg}
+}
+
+// shownMatch is a --match string as a message shows it: as typed when it
+// is printable and does not begin or end with a space (`"status":"UP"`
+// reads better than its Go-quoted form), quoted otherwise.
+func shownMatch(s string) string {
+	if s == "" || strings.TrimSpace(s) != s || !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// sizeText writes a byte count in SI units as the summary does (output's
+// FormatBytes, which fetch cannot import): 512B, 4.5KB, 1.0MB.
+func sizeText(n int64) string {
+	if n < 1000 {
+		return strconv.FormatInt(n, 10) + "B"
+	}
+	const units = "KMGTPE"
+	v, u := float64(n), -1
+	for v >= 999.5 && u < len(units)-1 {
+		v /= 1000
+		u++
+	}
+	prec := 0
+	if v < 9.95 {
+		prec = 1
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64) + units[u:u+1] + "B"
+}
