@@ -120,7 +120,7 @@ var engineFlagNames = []string{
 	"retries", "max-retry-wait", "max-host-errors", "timeout", "connect-timeout",
 	"method", "header", "data", "user-agent", "proxy", "insecure", "cacert", "cert", "key", "resolve",
 	"http1.1", "max-redirects", "no-follow", "max-body", "no-fallback", "save",
-	"response-headers",
+	"response-headers", "match",
 }
 
 // profiled adds the main command's hidden --cpuprofile to a distributed
@@ -387,6 +387,9 @@ released, then the worker exits.`,
 	all := pflag.NewFlagSet("engine", pflag.ContinueOnError)
 	f.register(all)
 	copyFlags(fs, all, engineFlagNames...)
+	// Not the main command's --accept: a worker judges no result, collect
+	// does. It only says which responses --match searches, as there.
+	fs.StringVar(&f.accept, "accept", "200..=399", "with --match: the statuses whose bodies are searched, the other results left as they are (give collect's --accept)")
 	return profiled(cmd)
 }
 
@@ -528,7 +531,8 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 		// Workers send each result as its JSON Lines record: write it
 		// through, decoding nothing but what the summary counts. Its
 		// "accepted" is this collect's verdict, by its --accept, as the
-		// summary and the exit status judge (workers take no --accept).
+		// summary and the exit status judge (a worker's --accept says
+		// only which bodies its --match searches).
 		opts.Raw = func(r *fetch.Result, line []byte) error {
 			sum.Add(summarized(r, line, sum))
 			ok := acc.OK(r)

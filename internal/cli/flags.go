@@ -52,8 +52,9 @@ type flags struct {
 	noFollow     bool
 	maxBody      string
 	noFallback   bool
-	save         string // --save DIR: keep each body there, named by its SHA-256
-	respHeaders  bool   // --response-headers: each result carries its final response's headers
+	save         string   // --save DIR: keep each body there, named by its SHA-256
+	respHeaders  bool     // --response-headers: each result carries its final response's headers
+	match        []string // --match: strings the body of a response within --accept must contain
 
 	format   string
 	output   string
@@ -108,6 +109,7 @@ func (f *flags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noFallback, "no-fallback", false, "for targets without a scheme, try https only (no http fallback)")
 	fs.BoolVar(&f.respHeaders, "response-headers", false, "add each final response's headers to its result: \"headers\" in jsonl and --db (at most 32 KiB of them; not in csv or text)")
 	fs.StringVar(&f.save, "save", "", "save each body read (decoded, up to --max-body) in `DIR`, named by its SHA-256: DIR/ab/abcdef... (made if missing)")
+	fs.StringArrayVar(&f.match, "match", nil, "the body of a response with a status within --accept must contain `STRING` (repeatable: each; exact bytes, decoded, within --max-body), else error kind mismatch")
 
 	fs.StringVarP(&f.format, "format", "f", "text", "output format: "+strings.Join(output.Formats, ", ")+" (url: each result's URL as fetched, one a line, nothing else)")
 	fs.StringVarP(&f.output, "output", "o", "", "write results to `FILE` instead of stdout")
@@ -224,13 +226,17 @@ func (f *flags) config() (engine.Config, output.Accept, []error) {
 	} else {
 		r.MaxBody = n
 	}
+	acc, accErr := output.ParseAccept(f.accept)
+	if len(f.match) > 0 {
+		// Only a response within --accept is searched: a 404 page lacks
+		// the string too, and stays a plain 404.
+		r.Match, r.MatchStatus = f.match, acc.Status
+	}
 	if err := c.Validate(); err != nil {
 		errs = append(errs, flagErrors(err))
 	}
-
-	acc, err := output.ParseAccept(f.accept)
-	if err != nil {
-		errs = append(errs, err)
+	if accErr != nil {
+		errs = append(errs, accErr)
 	}
 	if name, err := output.ParseFormat(f.format); err != nil {
 		errs = append(errs, fmt.Errorf("--format: %w", err))

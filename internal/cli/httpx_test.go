@@ -82,6 +82,8 @@ func TestHTTPXFlags(t *testing.T) {
 		{[]string{"-csv", target}, "-f csv"},
 		{[]string{"-resume", target}, "--db FILE, then fanout resume"},
 		{[]string{"-mc=200", target}, "--accept CODES"},
+		{[]string{"-ms", `"status":"UP"`, target}, "here: --match STRING"},
+		{[]string{"-mr", "UP|OK", target}, "no regex match: --match STRING"},
 		{[]string{"-silent", target}, "here: -q"},
 		{[]string{"-l", "urls.txt"}, "here: -i FILE"},
 		{[]string{target, "-json"}, "here: -f jsonl"}, // after a target too

@@ -719,6 +719,8 @@ func TestRerunWithOtherFlagsIsRefused(t *testing.T) {
 		{[]string{"--ordered"}, []string{"other --ordered:", "output in two orders (--ordered)"}, []string{"fetched", "judged"}},
 		{[]string{"--failed"}, []string{"other --failed:", "only the failed in another (--failed)"}, []string{"fetched", "judged", "order"}},
 		{[]string{"--max-body", "1KiB"}, []string{"targets fetched two ways (--max-body)"}, []string{"judged", "order"}},
+		// --match decides what is accepted, as --accept does.
+		{[]string{"--match", "hello"}, []string{"other --match:", "judged by two rules (--match)"}, []string{"fetched", "order"}},
 	} {
 		code, _, errOut := runCLI(t, "", withFlags(tc.flags...)...)
 		for _, want := range tc.want {

@@ -267,6 +267,9 @@ func mixedBy(d []string) string {
 	swapped := slices.Contains(d, "--failed") && slices.Contains(d, "--accepted")
 	for _, name := range d {
 		key := name
+		if name == "--match" {
+			key = "--accept" // it decides what is accepted too
+		}
 		if swapped && (name == "--failed" || name == "--accepted") {
 			key = "--failed/--accepted"
 		}
