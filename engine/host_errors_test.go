@@ -71,6 +71,11 @@ func TestMaxHostErrors(t *testing.T) {
 			}
 			return fetch.Result{Status: 200, Error: &fetch.Error{Kind: fetch.KindTimeout, Message: "reading the body"}}
 		}, 0, limit, deadTargets},
+		// A body without a --match string: the host answered, and would
+		// answer the same again.
+		{"mismatches are answers, not retried", func(int) fetch.Result {
+			return fetch.Result{Status: 200, Error: &fetch.Error{Kind: fetch.KindMismatch, Message: "body lacks UP"}}
+		}, 2, limit, deadTargets},
 		{"a reset after the reply began is an answer", func(int) fetch.Result {
 			return fetch.Result{Status: 200, Error: &fetch.Error{Kind: fetch.KindReset, Message: "mid-body"}}
 		}, 0, limit, deadTargets},
