@@ -121,9 +121,9 @@ func TestMatchRefusedWithHead(t *testing.T) {
 		match  []string
 		want   string // "" for no error
 	}{
-		{"HEAD", []string{"UP"}, "--match: a HEAD request (-X HEAD)"},
-		{"head", []string{"UP"}, "--match: a HEAD request (-X HEAD)"},
-		{"GET", []string{"UP", ""}, "--match: an empty string"},
+		{"HEAD", []string{"UP"}, "Match is for a body, and a HEAD request gets none"},
+		{"head", []string{"UP"}, "Match is for a body, and a HEAD request gets none"},
+		{"GET", []string{"UP", ""}, "Match has an empty string"},
 		{"HEAD", nil, ""},
 		{"", []string{"UP"}, ""},
 	} {

@@ -193,10 +193,10 @@ func (o Options) Validate() error {
 		errs = append(errs, fieldError("MaxIdlePerHost", "must not be negative (got %d)", o.MaxIdlePerHost))
 	}
 	if len(o.Match) > 0 && strings.EqualFold(o.Method, http.MethodHead) {
-		add("--match: a HEAD request (-X HEAD) gets no body to search; drop -X HEAD or --match")
+		errs = append(errs, fieldError("Match", "is for a body, and a HEAD request gets none: drop one or the other"))
 	}
 	if slices.Contains(o.Match, "") {
-		add("--match: an empty string is in every body; give the text the body must contain")
+		errs = append(errs, fieldError("Match", "has an empty string, which is in every body: give the text the body must contain"))
 	}
 	return errors.Join(errs...)
 }

@@ -37,6 +37,7 @@ var fieldFlags = map[string]string{
 	"Request.SaveDir":        "--save",
 	"Request.MaxIdle":        "", // sized from --concurrency
 	"Request.MaxIdlePerHost": "", // sized from --per-host
+	"Request.Match":          "--match",
 }
 
 // flagErrors returns err, from engine.Config.Validate, engine.New or

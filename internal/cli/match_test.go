@@ -98,9 +98,9 @@ func TestMatchWithHeadRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--match", "UP", "-X", "HEAD", "http://127.0.0.1:1/"}, "--match: a HEAD request (-X HEAD)"},
-		{[]string{"--match", "", "http://127.0.0.1:1/"}, "--match: an empty string"},
-		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--exit-when-done", "--match", "UP", "-X", "head"}, "--match: a HEAD request (-X HEAD)"},
+		{[]string{"--match", "UP", "-X", "HEAD", "http://127.0.0.1:1/"}, "--match is for a body, and a HEAD request gets none"},
+		{[]string{"--match", "", "http://127.0.0.1:1/"}, "--match has an empty string"},
+		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--exit-when-done", "--match", "UP", "-X", "head"}, "--match is for a body, and a HEAD request gets none"},
 		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--exit-when-done", "--match", "UP", "--accept", "2xx"}, `--accept: bad range "2xx"`},
 	} {
 		code, out, errOut := runCLI(t, "", tc.args...)
