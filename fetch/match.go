@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fanout/fanout/internal/humansize"
 )
 
 // matcher looks for each of Options.Match in a body as it streams through
@@ -85,7 +87,7 @@ func (m *matcher) missing(truncated bool) error {
 	if truncated {
 		// The string may well be further on: the cap, not the server,
 		// decided.
-		msg += fmt.Sprintf(" (in the first %s read: raise --max-body)", sizeText(m.bytes))
+		msg += fmt.Sprintf(" (in the first %s read: raise --max-body)", humansize.Bytes(m.bytes))
 	}
 	return &kindError{kind: KindMismatch, msg: msg}
 }
@@ -98,23 +100,4 @@ func shownMatch(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
-}
-
-// sizeText writes a byte count in SI units as the summary does (output's
-// FormatBytes, which fetch cannot import): 512B, 4.5KB, 1.0MB.
-func sizeText(n int64) string {
-	if n < 1000 {
-		return strconv.FormatInt(n, 10) + "B"
-	}
-	const units = "KMGTPE"
-	v, u := float64(n), -1
-	for v >= 999.5 && u < len(units)-1 {
-		v /= 1000
-		u++
-	}
-	prec := 0
-	if v < 9.95 {
-		prec = 1
-	}
-	return strconv.FormatFloat(v, 'f', prec, 64) + units[u:u+1] + "B"
 }

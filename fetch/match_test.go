@@ -135,13 +135,3 @@ func TestMatchRefusedWithHead(t *testing.T) {
 		}
 	}
 }
-
-// TestSizeText: the message's size reads as the summary's.
-func TestSizeText(t *testing.T) {
-	t.Parallel()
-	for n, want := range map[int64]string{0: "0B", 999: "999B", 1000: "1.0KB", 4096: "4.1KB", 1 << 20: "1.0MB", 12345678: "12MB"} {
-		if got := sizeText(n); got != want {
-			t.Errorf("sizeText(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
