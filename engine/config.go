@@ -172,14 +172,20 @@ func (c Config) Validate() error {
 }
 
 // underRequest renames the fields fetch's err names, from fetch.Options,
-// to their path in Config: Timeout is Request.Timeout.
+// to their path in Config: Timeout is Request.Timeout. It looks into
+// joins within joins: fetch.NewClient joins Validate's joined errors with
+// a hint, and those inside were left named as in Options.
 func underRequest(err error) error {
+	if fe, ok := err.(*fetch.FieldError); ok {
+		return &fetch.FieldError{Field: "Request." + fe.Field, Err: fe.Err}
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
 	var errs []error
-	for _, e := range unjoin(err) {
-		if fe, ok := e.(*fetch.FieldError); ok {
-			e = &fetch.FieldError{Field: "Request." + fe.Field, Err: fe.Err}
-		}
-		errs = append(errs, e)
+	for _, e := range j.Unwrap() {
+		errs = append(errs, underRequest(e))
 	}
 	return errors.Join(errs...)
 }
@@ -190,12 +196,4 @@ func underRequest(err error) error {
 // must have a flag for.
 func fieldError(field, format string, args ...any) error {
 	return &fetch.FieldError{Field: field, Err: fmt.Errorf(format, args...)}
-}
-
-// unjoin returns the errors errors.Join joined into err, or err alone.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }

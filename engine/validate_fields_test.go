@@ -69,3 +69,46 @@ func TestNewZeroConfig(t *testing.T) {
 		t.Errorf("NewWithFetcher(PerHost -1) = %v, want only the field's error", err)
 	}
 }
+
+// TestNewClientNamesFields: NewClient, for callers that wrap their own
+// Fetcher around fetch's client, names a bad field by its path in Config
+// too. fetch.NewClient joins Validate's errors (themselves joined) with a
+// hint for a zero Options, and the fields inside that join kept their
+// names in Options ("Timeout", not "Request.Timeout").
+func TestNewClientNamesFields(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+		want []string
+	}{
+		{"one field", func(c *Config) { c.Request.MaxRedirects = -1 }, []string{"Request.MaxRedirects"}},
+		{"zero timeouts, with the hint", func(c *Config) { c.Request.Timeout, c.Request.ConnectTimeout = 0, 0 },
+			[]string{"Request.Timeout", "Request.ConnectTimeout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.set(&c)
+			_, err := NewClient(c)
+			if err == nil {
+				t.Fatal("NewClient() = nil error")
+			}
+			var got []string
+			var walk func(error)
+			walk = func(e error) {
+				if fe, ok := e.(*fetch.FieldError); ok {
+					got = append(got, fe.Field)
+				}
+				if j, ok := e.(interface{ Unwrap() []error }); ok {
+					for _, x := range j.Unwrap() {
+						walk(x)
+					}
+				}
+			}
+			walk(err)
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("NewClient() = %q: fields %q, want %q", err, got, tc.want)
+			}
+		})
+	}
+}
