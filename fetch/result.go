@@ -294,7 +294,7 @@ const (
 
 // Kinds lists every error kind in a stable order, for summaries and docs;
 // a kind added later goes at the end. It is for reading: the packages that
-// use it (report) keep their own copy, so changing it changes none of
+// use it (output, report) keep their own copy, so changing it changes none of
 // their output.
 var Kinds = []ErrorKind{
 	KindInvalidURL, KindDNS, KindRefused, KindConnectTimeout, KindTLS,

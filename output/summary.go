@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,11 +114,16 @@ func NewSummary(a Accept) *Summary {
 	return s
 }
 
+// kinds is fetch.Kinds as fetch made it, the order of the summary's
+// "errors" line: a caller's change to the exported slice must not hide a
+// kind's count (fetch says the packages using it keep their own copy).
+var kinds = slices.Clone(fetch.Kinds)
+
 // ready makes the map and histogram a zero Summary lacks; s.mu is held, or s
 // is not shared yet.
 func (s *Summary) ready() {
 	if s.latency == nil {
-		s.kinds = make(map[fetch.ErrorKind]int64, len(fetch.Kinds))
+		s.kinds = make(map[fetch.ErrorKind]int64, len(kinds))
 		s.latency = NewLatencyHistogram()
 	}
 }
@@ -334,7 +340,7 @@ func (s *Summary) Write(w io.Writer, wall time.Duration) error {
 	line("status", "%s", st)
 
 	var errs []byte
-	for _, k := range fetch.Kinds {
+	for _, k := range kinds {
 		if n := s.kinds[k]; n > 0 {
 			if len(errs) > 0 {
 				errs = append(errs, "  "...)
