@@ -44,6 +44,15 @@ func openDB(name string) (*store.DB, error) {
 	return db, nil
 }
 
+// textOrJSONL reads the -f of runs and diff, in any case as the main
+// command's -f (output.ParseFormat).
+func textOrJSONL(format string) (string, error) {
+	if f := strings.ToLower(format); f == "text" || f == "jsonl" {
+		return f, nil
+	}
+	return "", fmt.Errorf("--format %q: want text or jsonl", format)
+}
+
 // runArg reads a RUN argument: an id, "last" or "last~N".
 func runArg(db *store.DB, s string) (store.Run, error) {
 	id, err := db.ParseRunID(s)
@@ -64,9 +73,11 @@ func newRunsCmd(env Env) *cobra.Command {
 		Short: "List the runs recorded in a database (--db)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "text" && format != "jsonl" {
-				return usageError{fmt.Errorf("--format %q: want text or jsonl", format)}
+			f, err := textOrJSONL(format)
+			if err != nil {
+				return usageError{err}
 			}
+			format = f
 			db, err := openDB(dbName)
 			if err != nil {
 				return err

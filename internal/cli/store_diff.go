@@ -49,9 +49,11 @@ Exit status: 0 nothing got worse, 1 something got worse, 2 usage error or
 runs without a target in common (almost surely the wrong run).`,
 		Args: wantArgs("RUN_A", "RUN_B"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "jsonl" {
-				return usageError{fmt.Errorf("--format %q: want text or jsonl", format)}
+			f, err := textOrJSONL(format)
+			if err != nil {
+				return usageError{err}
 			}
+			format = f
 			// Name the flag that is wrong and the value given: an error
 			// naming both flags leaves the user to guess which one it is.
 			if pct < 0 || math.IsNaN(pct) || math.IsInf(pct, 0) {
