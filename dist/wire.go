@@ -201,8 +201,9 @@ func unescape(f []byte) (string, error) {
 //	seq \t status \t error kind \t bytes \t total ms \t JSON Lines record
 //
 // The record is exactly what `-f jsonl` writes for the result but for its
-// last field, "accepted", which collect adds by its own --accept (a worker
-// has none); it never holds a tab or a newline (JSON escapes them), so
+// last field, "accepted", which collect adds by its own --accept (a
+// worker's --accept says only which bodies its --match searches, and
+// judges nothing); it never holds a tab or a newline (JSON escapes them), so
 // collect can write it through without decoding. The fields before it,
 // with the record's started_at and attempts, are all a summary, and the
 // verdict, need.
