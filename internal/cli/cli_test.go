@@ -1010,9 +1010,6 @@ func TestDemoHelpListsOnlyWhatItTakes(t *testing.T) {
 	}
 }
 
-// TestCollectHelpDB: collect took the main command's --db help, "an
-// unfinished run with the same inputs is resumed", but has no inputs: its
-// --db records one run per --run NAME, continued by the next collect.
 // TestRateHelpSaysAttempts: --rate and --host-rate limit attempts (a
 // target's redirects are followed within its attempt, unpaced), as README
 // says; the help said requests.
@@ -1031,6 +1028,9 @@ func TestRateHelpSaysAttempts(t *testing.T) {
 	}
 }
 
+// TestCollectHelpDB: collect took the main command's --db help, "an
+// unfinished run with the same inputs is resumed", but has no inputs: its
+// --db records one run per --run NAME, continued by the next collect.
 func TestCollectHelpDB(t *testing.T) {
 	_, out, _ := runCLI(t, "", "collect", "--help")
 	var line string
