@@ -99,7 +99,8 @@ type Options struct {
 	// origin: a token meant for the target's host would go to whatever
 	// host the redirect names (curl and net/http drop Authorization there
 	// for the same reason). A bare host's http fallback is a new first
-	// request. An error from Prepare ends the target, unsent, with kind
+	// request, in cleartext: a Prepare that adds a secret should look at
+	// req.URL.Scheme (t.URL still says https there). An error from Prepare ends the target, unsent, with kind
 	// local, Error.Permanent set: it is not retried, and does not count
 	// against the host. Prepare is called from many goroutines at once.
 	Prepare func(req *http.Request, t *Target) error
