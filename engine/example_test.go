@@ -92,8 +92,8 @@ func ExampleNewWithFetcher() {
 	}
 	defer eng.Close()
 
-	// input.Args would number the targets and give each its host key; by
-	// hand, give each its own Seq (an empty HostKey is taken from the URL).
+	// input.Targets would number the targets and give each its host key;
+	// by hand, give each its own Seq (an empty HostKey is taken from the URL).
 	targets := []fetch.Target{
 		{Seq: 0, Input: "a", URL: "http://a.test/"},
 		{Seq: 1, Input: "b", URL: "http://b.test/flaky"},

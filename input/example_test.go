@@ -52,3 +52,23 @@ func ExampleParse() {
 	// Output:
 	// https://xn--bcher-kva.example/Stra%C3%9Fe?q=1 xn--bcher-kva.example:443
 }
+
+// Targets for a slice in memory: one target per element, Seq its index,
+// Input the element as given, so each result maps back to its element;
+// a blank one is invalid rather than skipped, and nothing is deduplicated.
+func ExampleTargets() {
+	urls := []string{"HTTP://Example.COM/a", "", " example.org ", "#notes", "HTTP://Example.COM/a"}
+	for _, t := range input.Targets(urls) {
+		if t.Invalid != "" {
+			fmt.Printf("%d %q invalid: %s\n", t.Seq, t.Input, t.Invalid)
+			continue
+		}
+		fmt.Printf("%d %q %s bare=%v\n", t.Seq, t.Input, t.URL, t.Bare)
+	}
+	// Output:
+	// 0 "HTTP://Example.COM/a" http://example.com/a bare=false
+	// 1 "" invalid: blank: no url given
+	// 2 " example.org " https://example.org/ bare=true
+	// 3 "#notes" invalid: empty host
+	// 4 "HTTP://Example.COM/a" http://example.com/a bare=false
+}

@@ -23,6 +23,7 @@ const (
 	reasonSpace       = "space in url"
 	reasonControl     = "control character in url"
 	reasonEmptyHost   = "empty host"
+	reasonBlank       = "blank: no url given"
 	reasonPortRange   = "port out of range"
 	reasonBadIPv4     = "invalid ipv4 address"
 	reasonBadIPv6     = "invalid ipv6 address"

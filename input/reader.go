@@ -63,6 +63,26 @@ func Args(targets []string) Source {
 	return Source{Name: "arguments", R: strings.NewReader(strings.Join(targets, "\n"))}
 }
 
+// Targets returns one target per element of urls, Seq its index, for a
+// list in memory whose results a caller maps back to its elements: unlike
+// a Reader over Args, which reads the elements as lines of a file (a blank
+// one or a '#' comment yields nothing, an element holding a newline is
+// two), every element gets a target, and so a result. Input is the
+// element as given; it is parsed with surrounding white space trimmed,
+// and a blank element is invalid. Nothing is deduplicated.
+func Targets(urls []string) []fetch.Target {
+	ts := make([]fetch.Target, len(urls))
+	for i, u := range urls {
+		if line := strings.TrimSpace(u); line == "" {
+			ts[i] = fetch.Target{Invalid: reasonBlank}
+		} else {
+			ts[i] = Parse(line)
+		}
+		ts[i].Seq, ts[i].Input = uint64(i), u
+	}
+	return ts
+}
+
 // Options tune a Reader.
 type Options struct {
 	// Dedupe skips a target whose normalised URL (and bareness) was already
