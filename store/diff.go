@@ -27,6 +27,10 @@ type DiffOptions struct {
 	// SlowerMinMs is the least absolute slowdown, in milliseconds; see
 	// SlowerRatio.
 	SlowerMinMs float64
+	// NoSlower leaves times out: no target is slower, so a gate on what
+	// got worse is not failed by a latency blip (the other thresholds
+	// are then unused).
+	NoSlower bool
 	// Content makes Diff call fn for content changes (ChangeContent) too;
 	// they are counted in DiffStats.Content either way. Off by default:
 	// a re-crawl wants them, a link check would drown in the pages that
@@ -212,7 +216,7 @@ func compare(a, b Side, opt DiffOptions) (Change, bool) {
 		c.Kind = ChangeRecovered
 	case a.Status != b.Status || a.ErrorKind != b.ErrorKind:
 		c.Kind, c.Worse = ChangeStatus, statusRank(b.Status) > statusRank(a.Status)
-	case a.ErrorKind == "" && b.ErrorKind == "" &&
+	case !opt.NoSlower && a.ErrorKind == "" && b.ErrorKind == "" &&
 		b.TotalMs-a.TotalMs > opt.SlowerMinMs && b.TotalMs > a.TotalMs*(1+opt.SlowerRatio):
 		c.Kind, c.Worse = ChangeSlower, true
 	case a.OK && b.OK && (a.BodySHA256 != b.BodySHA256 || a.Title != b.Title):

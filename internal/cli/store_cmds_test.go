@@ -86,6 +86,16 @@ func TestDiffExitCodesAndFormats(t *testing.T) {
 		t.Errorf("diff text:\n%s\nstderr: %s", out, errOut)
 	}
 
+	// --no-slower: the same diff without the slower target, which alone
+	// cannot fail a gate then.
+	code, out, errOut = runCLI(t, "", "diff", "--db", db, "--no-slower", "1", "2")
+	if code != ExitFailures || strings.Contains(out, "slower") || !strings.Contains(errOut, "5 targets compared: 2 worse, 1 recovered") {
+		t.Errorf("diff --no-slower 1 2: exit %d, want 1 with 2 worse and none slower:\n%s\nstderr: %s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "diff", "--db", db, "--no-slower", "--min-slower", "1s", "1", "2"); code != ExitUsage || !strings.Contains(errOut, "--no-slower leaves times out") {
+		t.Errorf("diff --no-slower --min-slower: exit %d, stderr %q; want 2 naming both", code, errOut)
+	}
+
 	code, out, _ = runCLI(t, "", "diff", "--db", db, "-f", "jsonl", "--min-slower", "1h", "2", "1")
 	if code != ExitFailures {
 		t.Fatalf("diff 2 1: exit %d, want 1 (/heals started failing)", code)

@@ -31,7 +31,8 @@ func newDiffCmd(env Env) *cobra.Command {
   status     status or error kind changed, acceptance did not  (worse when the
              class got worse: below 400 < 4xx < 5xx < no response)
   slower     no error in either, and RUN_B's total time exceeds RUN_A's by more
-             than --slower percent and by more than --min-slower     (worse)
+             than --slower percent and by more than --min-slower     (worse;
+             never with --no-slower)
   content    with --content: accepted in both with the same status, and the
              body (body_sha256) or the title changed         (never worse)
 Targets are matched as input dedupe tells them apart (the normalised URL:
@@ -61,6 +62,9 @@ runs without a target in common (almost surely the wrong run).`,
 			}
 			if minSlower < 0 {
 				return usageError{fmt.Errorf("--min-slower must not be negative, got %v", minSlower)}
+			}
+			if opt.NoSlower && (cmd.Flags().Changed("slower") || cmd.Flags().Changed("min-slower")) {
+				return usageError{fmt.Errorf("--no-slower leaves times out, and --slower or --min-slower sets when they count: give one or the other")}
 			}
 			opt.SlowerRatio, opt.SlowerMinMs = pct/100, float64(minSlower)/float64(time.Millisecond)
 			db, err := openDB(dbName)
@@ -144,6 +148,7 @@ runs without a target in common (almost surely the wrong run).`,
 	cmd.Flags().BoolVar(&opt.Content, "content", false, "also list the targets whose body or title changed (counted either way; never worse, so the exit status ignores them)")
 	cmd.Flags().Float64Var(&pct, "slower", pct, "percent by which a target's time must grow to count as slower")
 	durationVar(cmd.Flags(), &minSlower, "min-slower", 100*time.Millisecond, "the least absolute growth that counts as slower, together with --slower")
+	cmd.Flags().BoolVar(&opt.NoSlower, "no-slower", false, "leave times out: no target is slower, so a latency blip does not fail a CI gate")
 	return cmd
 }
 
