@@ -141,7 +141,7 @@ func newScheduler(ctx context.Context, cfg Config, f Fetcher, r *Run) *scheduler
 		parent:   ctx,
 		cfg:      cfg,
 		fetcher:  f,
-		method:   requestMethod(cfg.Request),
+		method:   cfg.Request.RequestMethod(),
 		run:      r,
 		window:   cfg.Limits.window(),
 		hosts:    make(map[string]*host),
@@ -1049,18 +1049,6 @@ func retryable(r *fetch.Result, method string) bool {
 		return safe
 	}
 	return false
-}
-
-// requestMethod is the method the fetch.Client made from o sends first:
-// o.Method, or POST with a body (curl's -d rule), or GET.
-func requestMethod(o fetch.Options) string {
-	switch {
-	case o.Method != "":
-		return o.Method
-	case o.Body != nil:
-		return "POST"
-	}
-	return "GET"
 }
 
 // idempotent reports whether sending a request with method twice has the

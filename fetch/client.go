@@ -45,6 +45,8 @@ type Client struct {
 	// envSOCKS: an environment proxy (envProxy) is a SOCKS proxy, which
 	// every hop's trace tells its dial about (see useEnvProxy).
 	envSOCKS bool
+	// match is Options.Match made ready once for every response's search.
+	match *matchSet
 }
 
 // NewClient validates o and builds a client from it.
@@ -56,13 +58,7 @@ func NewClient(o Options) (*Client, error) {
 		}
 		return nil, err
 	}
-	c := &Client{o: o, method: o.Method}
-	if c.method == "" {
-		c.method = http.MethodGet
-		if o.Body != nil {
-			c.method = http.MethodPost
-		}
-	}
+	c := &Client{o: o, method: o.RequestMethod(), match: newMatchSet(o.Match)}
 	c.buildHeaders()
 	if o.Proxy != "" {
 		// By the parsed scheme, which url.Parse lowercases: "HTTP://" is
@@ -396,7 +392,7 @@ func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace, match b
 	}
 	var m *matcher
 	if match && (c.o.MatchStatus == nil || c.o.MatchStatus(resp.StatusCode)) {
-		m = newMatcher(c.o.Match)
+		m = c.match.matcher()
 	}
 	info, err := readBody(resp.Request.Context(), resp.Body, resp.Header["Content-Encoding"], c.o.MaxBody, keep, save, m)
 	ht.markBodyDone()

@@ -11,32 +11,45 @@ import (
 	"github.com/fanout/fanout/internal/humansize"
 )
 
+// matchSet is Options.Match made ready once per Client: the strings as
+// bytes and the tail a search keeps across reads.
+type matchSet struct {
+	want [][]byte
+	keep int // len(longest string) - 1
+}
+
+// newMatchSet returns the set for strings, or nil when there are none.
+func newMatchSet(ss []string) *matchSet {
+	if len(ss) == 0 {
+		return nil
+	}
+	ms := &matchSet{want: make([][]byte, len(ss))}
+	for i, s := range ss {
+		ms.want[i] = []byte(s)
+		ms.keep = max(ms.keep, len(s)-1)
+	}
+	return ms
+}
+
+// matcher returns a search of one body for the set, or nil for a nil set.
+func (ms *matchSet) matcher() *matcher {
+	if ms == nil {
+		return nil
+	}
+	return &matcher{matchSet: ms, found: make([]bool, len(ms.want)), left: len(ms.want)}
+}
+
 // matcher looks for each of Options.Match in a body as it streams through
 // copyBody. It never holds the body: across reads it keeps only the last
 // len(longest)-1 bytes, where a string cut by the read's end may have
 // begun, so its memory is bounded by the strings, not by --max-body.
 type matcher struct {
-	want  [][]byte
+	*matchSet
 	found []bool
 	left  int    // strings not found yet
-	keep  int    // len(longest string) - 1
 	tail  []byte // the last keep bytes read (fewer at the start)
 	seam  []byte // scratch: tail and the next read's first keep bytes
-	miss  string // the first string not found, set by missing
 	bytes int64  // decoded bytes searched
-}
-
-// newMatcher returns a matcher for strings, or nil when there are none.
-func newMatcher(ss []string) *matcher {
-	if len(ss) == 0 {
-		return nil
-	}
-	m := &matcher{want: make([][]byte, len(ss)), found: make([]bool, len(ss)), left: len(ss)}
-	for i, s := range ss {
-		m.want[i] = []byte(s)
-		m.keep = max(m.keep, len(s)-1)
-	}
-	return m
 }
 
 // write searches p, the next bytes of the body.
@@ -77,13 +90,14 @@ func (m *matcher) missing(truncated bool) error {
 	if m == nil || m.left == 0 {
 		return nil
 	}
+	var miss string
 	for i, s := range m.want {
 		if !m.found[i] {
-			m.miss = string(s)
+			miss = string(s)
 			break
 		}
 	}
-	msg := "body lacks " + shownMatch(m.miss)
+	msg := "body lacks " + shownMatch(miss)
 	if truncated {
 		// The string may well be further on: the cap, not the server,
 		// decided.

@@ -100,9 +100,10 @@ type Options struct {
 	// host the redirect names (curl and net/http drop Authorization there
 	// for the same reason). A bare host's http fallback is a new first
 	// request, in cleartext: a Prepare that adds a secret should look at
-	// req.URL.Scheme (t.URL still says https there). An error from Prepare ends the target, unsent, with kind
-	// local, Error.Permanent set: it is not retried, and does not count
-	// against the host. Prepare is called from many goroutines at once.
+	// req.URL.Scheme (t.URL still says https there). An error from
+	// Prepare ends the target, unsent, with kind local, Error.Permanent
+	// set: it is not retried, and does not count against the host.
+	// Prepare is called from many goroutines at once.
 	Prepare func(req *http.Request, t *Target) error
 	// MaxIdle and MaxIdlePerHost bound the keep-alive pool, overall and
 	// per host; 0 means 2048 and 64. The engine sizes them from its
@@ -200,6 +201,18 @@ func (o Options) Validate() error {
 		errs = append(errs, fieldError("Match", "has an empty string, which is in every body: give the text the body must contain"))
 	}
 	return errors.Join(errs...)
+}
+
+// RequestMethod is the method a Client made from o sends first: Method,
+// or POST with a Body (curl's -d rule), or GET.
+func (o Options) RequestMethod() string {
+	switch {
+	case o.Method != "":
+		return o.Method
+	case o.Body != nil:
+		return http.MethodPost
+	}
+	return http.MethodGet
 }
 
 // FieldError is a problem with one field of a configuration. Each error
