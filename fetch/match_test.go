@@ -73,6 +73,9 @@ func TestMatchOverHTTP(t *testing.T) {
 			w.Write([]byte("no such page"))
 		case "/204":
 			w.WriteHeader(http.StatusNoContent)
+		case "/304":
+			// Not a redirect to follow: the response itself, bodiless.
+			w.WriteHeader(http.StatusNotModified)
 		case "/loop":
 			http.Redirect(w, r, "/loop", http.StatusFound)
 		}
@@ -95,6 +98,7 @@ func TestMatchOverHTTP(t *testing.T) {
 		{"/long", 200, KindMismatch, `body lacks "status":"UP" (in the first 4.1KB read: raise --max-body)`},
 		{"/404", 404, "", ""},
 		{"/204", 204, KindMismatch, `body lacks "status":"UP"`},
+		{"/304", 304, KindMismatch, `body lacks "status":"UP"`},
 		{"/loop", 302, KindTooManyRedirects, "redirect loop"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
