@@ -115,6 +115,19 @@ type Result struct {
 	// that fetched the target, "" in a local run: with worker --save, the
 	// machine whose directory holds the body.
 	Worker string `json:"worker,omitempty"`
+	// Header holds the last response's header fields when
+	// Options.ResponseHeaders is set, nil otherwise. Names are in Go's
+	// canonical form ("Etag", "Set-Cookie"; HTTP/2's lower-case names
+	// too), and each name keeps every value it was sent with, in order:
+	// a joined string would lose the boundaries between Set-Cookie values,
+	// whose dates hold commas. Its JSON form is an object of arrays, names
+	// sorted. At most 32 KiB of names and values, and 512 values, are
+	// kept (see HeadersTruncated).
+	Header http.Header `json:"headers,omitempty"`
+	// HeadersTruncated is true when the last response's headers passed
+	// the 32 KiB (or 512 values) a result keeps: Header then lacks the
+	// values that did not fit, taken in name order.
+	HeadersTruncated bool `json:"headers_truncated,omitempty"`
 	// Redirects lists each response that redirected, in order: the URL
 	// requested and its status. A redirect that was not followed (see
 	// Location) is listed too, as the last entry, and is then also the
@@ -140,19 +153,6 @@ type Result struct {
 	// StartedAt is when the last attempt started; for a target that never
 	// started, when its result was made.
 	StartedAt time.Time `json:"started_at"`
-	// Header holds the last response's header fields when
-	// Options.ResponseHeaders is set, nil otherwise. Names are in Go's
-	// canonical form ("Etag", "Set-Cookie"; HTTP/2's lower-case names
-	// too), and each name keeps every value it was sent with, in order:
-	// a joined string would lose the boundaries between Set-Cookie values,
-	// whose dates hold commas. Its JSON form is an object of arrays, names
-	// sorted. At most 32 KiB of names and values, and 512 values, are
-	// kept (see HeadersTruncated).
-	Header http.Header `json:"headers,omitempty"`
-	// HeadersTruncated is true when the last response's headers passed
-	// the 32 KiB (or 512 values) a result keeps: Header then lacks the
-	// values that did not fit, taken in name order.
-	HeadersTruncated bool `json:"headers_truncated,omitempty"`
 
 	// RetryAfter is the delay the server asked for with a Retry-After header
 	// on a 429 or 503 reply (0 when absent or unparseable). The engine reads

@@ -109,6 +109,16 @@ func appendResultJSON(b []byte, r *fetch.Result) []byte {
 		b = append(b, `,"worker":`...)
 		b = jsonw.AppendString(b, r.Worker)
 	}
+	// Before the redirects, not at the end: collect reads attempts and
+	// started_at from a record's last bytes first, and 32 KiB of headers
+	// after them sent every search to the record's start.
+	if len(r.Header) > 0 {
+		b = append(b, `,"headers":`...)
+		b = jsonw.AppendHeader(b, r.Header)
+	}
+	if r.HeadersTruncated {
+		b = append(b, `,"headers_truncated":true`...)
+	}
 	b = append(b, `,"redirects":`...)
 	if r.Redirects == nil {
 		b = append(b, "null"...)
@@ -146,12 +156,5 @@ func appendResultJSON(b []byte, r *fetch.Result) []byte {
 	}
 	b = append(b, `,"started_at":`...)
 	b = jsonw.AppendTime(b, r.StartedAt)
-	if len(r.Header) > 0 {
-		b = append(b, `,"headers":`...)
-		b = jsonw.AppendHeader(b, r.Header)
-	}
-	if r.HeadersTruncated {
-		b = append(b, `,"headers_truncated":true`...)
-	}
 	return append(b, '}')
 }
