@@ -220,6 +220,18 @@ func partitionFilter(run string, p int) string {
 }
 func targetFilter(run string) string { return "fanout." + run + ".t.*.*" }
 
+// subjectPartition is the partition of a target subject of run, the
+// inverse of targetSubject; ok is false for another subject.
+func subjectPartition(run, subj string) (p int, ok bool) {
+	rest, ok := strings.CutPrefix(subj, "fanout."+run+".t.")
+	if !ok {
+		return 0, false
+	}
+	s, _, _ := strings.Cut(rest, ".")
+	p, err := strconv.Atoi(s)
+	return p, err == nil
+}
+
 // resultSubject is the subject of a result message of n results.
 func resultSubject(run string, n int) string { return "fanout." + run + ".r." + strconv.Itoa(n) }
 func resultFilter(run string) string         { return "fanout." + run + ".r.*" }
@@ -232,6 +244,17 @@ func subjectCount(subj string) uint64 {
 
 func partitionKey(p int) string { return "p." + strconv.Itoa(p) }
 func consumerName(p int) string { return "p" + strconv.Itoa(p) }
+
+// consumerPartition is the partition of a consumer consumerName named;
+// ok is false for another name.
+func consumerPartition(name string) (p int, ok bool) {
+	s, ok := strings.CutPrefix(name, "p")
+	if !ok {
+		return 0, false
+	}
+	p, err := strconv.Atoi(s)
+	return p, err == nil
+}
 
 // batchID is a work message's id: the run, the partition and the sequence
 // number of its first target. Batches are cut deterministically, so a

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -199,10 +198,8 @@ func (st *Status) stranded(ctx context.Context, ts jetstream.Stream, subjects ma
 		}
 	}
 	msgs, targets := map[int]uint64{}, map[int]uint64{}
-	prefix := "fanout." + m.Name + ".t."
 	for subj, k := range subjects {
-		p, _, _ := strings.Cut(strings.TrimPrefix(subj, prefix), ".")
-		if n, err := strconv.Atoi(p); err == nil {
+		if n, ok := subjectPartition(m.Name, subj); ok {
 			msgs[n] += k
 			targets[n] += k * subjectCount(subj)
 		}
@@ -211,8 +208,8 @@ func (st *Status) stranded(ctx context.Context, ts jetstream.Stream, subjects ma
 	defer cancel()
 	l := ts.ListConsumers(lctx)
 	for info := range l.Info() {
-		var n int
-		if _, err := fmt.Sscanf(info.Name, "p%d", &n); err != nil || info.NumAckPending == 0 || msgs[n] == 0 {
+		n, ok := consumerPartition(info.Name)
+		if !ok || info.NumAckPending == 0 || msgs[n] == 0 {
 			continue
 		}
 		var delivered time.Time

@@ -1226,10 +1226,8 @@ func (w *Worker) busyPartitions(ctx context.Context, s *session) map[int]bool {
 		return nil
 	}
 	busy := map[int]bool{}
-	prefix := "fanout." + s.meta.Name + ".t."
 	for subj := range info.State.Subjects {
-		p, _, _ := strings.Cut(strings.TrimPrefix(subj, prefix), ".")
-		if n, err := strconv.Atoi(p); err == nil {
+		if n, ok := subjectPartition(s.meta.Name, subj); ok {
 			busy[n] = true
 		}
 	}
