@@ -127,6 +127,10 @@ func CheckMaxPartitions(n int) error {
 	return nil
 }
 
+// Holding returns how many targets the worker holds now: taken from the
+// stream, their results not yet stored.
+func (w *Worker) Holding() int64 { return w.holding.Load() }
+
 // ID returns the worker's name in leases and status.
 func (w *Worker) ID() string { return w.cfg.ID }
 

@@ -101,11 +101,15 @@ func run() int {
 		}
 		os.Exit(130)
 	}()
-	return cli.Main(ctx, cli.Env{
+	env := cli.Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interrupt: interrupt,
 		Again:   func() string { return again }, // read once interrupt is closed
 		OneCore: oneCore,
-	}, os.Args[1:])
+	}
+	if os.Getenv("GOMAXPROCS") == "" { // set, the user chose; workers keep it
+		env.Procs = runtime.GOMAXPROCS
+	}
+	return cli.Main(ctx, env, os.Args[1:])
 }
 
 // oneCore sets GOMAXPROCS to 1 unless the environment sets it. internal/cli

@@ -21,6 +21,7 @@ import (
 	"github.com/fanout/fanout/dist"
 	"github.com/fanout/fanout/fetch"
 	"github.com/fanout/fanout/input"
+	"github.com/fanout/fanout/internal/coreshare"
 	"github.com/fanout/fanout/output"
 	"github.com/fanout/fanout/store"
 )
@@ -143,6 +144,40 @@ func profiled(cmd *cobra.Command) *cobra.Command {
 	}
 	return cmd
 }
+
+// shareCores lets busy workers on one machine split its cores until ctx
+// is done (package coreshare says why): with two busy, each takes half of
+// its Ps. A worker hosting the embedded server keeps its Ps, which the
+// server's other clients need too.
+func shareCores(ctx context.Context, procs func(int) int, w *dist.Worker, log io.Writer) {
+	base := procs(0)
+	err := coreshare.Run(ctx, coreshare.Config{
+		Dir:    coreshare.Dir("workers"),
+		Base:   base,
+		Busy:   func() bool { return w.Holding() > 0 },
+		Linger: shareLinger,
+		Every:  shareEvery,
+		Set:    func(n int) { procs(n) },
+		Changed: func(n, busy int) {
+			if log == nil {
+				return
+			}
+			if busy > 1 {
+				fmt.Fprintf(log, "fanout worker %s: %d busy workers on this machine: GOMAXPROCS %d of %d\n", w.ID(), busy, n, base)
+			} else {
+				fmt.Fprintf(log, "fanout worker %s: GOMAXPROCS %d again\n", w.ID(), n)
+			}
+		},
+	})
+	if err != nil && log != nil {
+		fmt.Fprintf(log, "fanout worker %s: %v (keeping GOMAXPROCS %d)\n", w.ID(), err, base)
+	}
+}
+
+// shareEvery is how often a worker counts the busy workers on its
+// machine; shareLinger how long it counts as busy after its last target,
+// so that the gap between two batches does not move cores back and forth.
+var shareEvery, shareLinger = time.Second, 3 * time.Second
 
 // askOneCore calls env.OneCore for a command whose work a second P does
 // not speed up (submit, collect without --db, nats). c is the command's
@@ -318,7 +353,9 @@ JetStream key-value bucket), so --per-host and --host-rate hold for the
 whole cluster. One engine run serves all its partitions. A batch of targets
 is acknowledged only after its results are stored. SIGTERM or Ctrl-C:
 attempts in flight finish, queued targets go back to the stream, leases are
-released, then the worker exits.`,
+released, then the worker exits. Busy workers on one machine share its
+cores: each takes the machine's GOMAXPROCS divided by their number, unless
+GOMAXPROCS is set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, _, errs := f.config()
@@ -356,6 +393,15 @@ released, then the worker exits.`,
 					how = "started the embedded NATS server on"
 				}
 				fmt.Fprintf(env.Stderr, "fanout worker %s: %s %s\n", w.ID(), how, c.Server())
+			}
+			if env.Procs != nil && !c.Embedded() {
+				sctx, stopSharing := context.WithCancel(cmd.Context())
+				shared := make(chan struct{})
+				go func() {
+					defer close(shared)
+					shareCores(sctx, env.Procs, w, log)
+				}()
+				defer func() { stopSharing(); <-shared }()
 			}
 			stop, release := termSignal(env)
 			defer release()

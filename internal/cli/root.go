@@ -44,6 +44,11 @@ type Env struct {
 	// there. Tests leave it nil, so that a command run in process keeps
 	// the test's cores.
 	OneCore func()
+	// Procs, when set, is runtime.GOMAXPROCS: n < 1 reads the process's
+	// Ps, n ≥ 1 sets them. A worker uses it to share the machine's cores
+	// with the other busy workers on it (see shareCores). cmd/fanout
+	// leaves it nil when the environment sets GOMAXPROCS.
+	Procs func(n int) int
 }
 
 // subcommands are the commands that live in their own files (runs, show,

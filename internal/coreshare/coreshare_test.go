@@ -1,0 +1,212 @@
+//go:build unix
+
+package coreshare
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestProcs(t *testing.T) {
+	for _, c := range []struct{ base, busy, want int }{
+		{2, 0, 2}, {2, 1, 2}, {2, 2, 1}, {2, 3, 1},
+		{8, 2, 4}, {8, 3, 3}, {8, 8, 1}, {8, 20, 1},
+		{1, 4, 1}, {0, 1, 1},
+	} {
+		if got := Procs(c.base, c.busy); got != c.want {
+			t.Errorf("Procs(%d, %d) = %d, want %d", c.base, c.busy, got, c.want)
+		}
+	}
+}
+
+func count(t *testing.T, m *member) int {
+	t.Helper()
+	n, err := m.count()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestCountBusyOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "share")
+	a, err := join(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &member{dir: dir, name: "other"} // a second process, as far as the files go
+	defer a.leave()
+	defer b.leave()
+	if got := count(t, a); got != 0 {
+		t.Fatalf("nobody busy: count %d, want 0", got)
+	}
+	for _, step := range []struct {
+		a, b bool
+		want int
+	}{{true, false, 1}, {true, true, 2}, {true, true, 2}, {false, true, 1}, {true, true, 2}, {false, false, 0}} {
+		if err := a.hold(step.a); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.hold(step.b); err != nil {
+			t.Fatal(err)
+		}
+		if got := count(t, a); got != step.want {
+			t.Fatalf("a busy %v, b busy %v: a counts %d, want %d", step.a, step.b, got, step.want)
+		}
+		if got := count(t, b); got != step.want {
+			t.Fatalf("a busy %v, b busy %v: b counts %d, want %d", step.a, step.b, got, step.want)
+		}
+	}
+	// A file nobody holds (its process died) is not counted, and goes.
+	stale := filepath.Join(dir, "999999.lock")
+	if err := os.WriteFile(stale, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.hold(true)
+	if got := count(t, a); got != 1 {
+		t.Fatalf("with a dead process's file: count %d, want 1", got)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("a dead process's file was kept: %v", err)
+	}
+}
+
+// TestDeadProcessNotCounted kills a busy process: the kernel drops its
+// lock, and the next count neither counts nor keeps its file.
+func TestDeadProcessNotCounted(t *testing.T) {
+	if dir := os.Getenv("CORESHARE_HELPER_DIR"); dir != "" {
+		m, err := join(dir)
+		if err == nil {
+			err = m.hold(true)
+		}
+		if err != nil {
+			os.Stdout.WriteString("error " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Stdout.WriteString("held\n")
+		time.Sleep(time.Minute) // until killed
+		os.Exit(0)
+	}
+	dir := filepath.Join(t.TempDir(), "share")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDeadProcessNotCounted$")
+	cmd.Env = append(os.Environ(), "CORESHARE_HELPER_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(out).ReadString('\n')
+		line <- s
+	}()
+	select {
+	case s := <-line:
+		if s != "held\n" {
+			t.Fatalf("helper said %q", s)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("helper did not take its lock within 20s")
+	}
+	m, err := join(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.leave()
+	m.hold(true)
+	if got := count(t, m); got != 2 {
+		t.Fatalf("with the helper busy: count %d, want 2", got)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if got := count(t, m); got != 1 {
+		t.Fatalf("after the helper died: count %d, want 1", got)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.lock"))
+	if len(files) != 1 {
+		t.Fatalf("files left: %v, want this process's only", files)
+	}
+}
+
+// TestRunSharesAndGivesBack runs two sharers in one directory: both busy,
+// each takes half; one idle, the other takes all again; stopped, each
+// ends at its base.
+func TestRunSharesAndGivesBack(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "share")
+	type proc struct {
+		busy atomic.Bool
+		cur  atomic.Int32 // its Ps, as the last Set left them
+		set  chan int
+		done chan error
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := func() *proc {
+		p := &proc{set: make(chan int, 100), done: make(chan error, 1)}
+		p.busy.Store(true)
+		p.cur.Store(4)
+		go func() {
+			p.done <- Run(ctx, Config{Dir: dir, Base: 4, Busy: p.busy.Load, Every: 5 * time.Millisecond,
+				Set: func(n int) { p.cur.Store(int32(n)); p.set <- n }})
+		}()
+		return p
+	}
+	waitSet := func(p *proc, want int, why string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case n := <-p.set:
+				if n == want {
+					return
+				}
+			case err := <-p.done:
+				t.Fatalf("%s: Run returned %v", why, err)
+			case <-deadline:
+				t.Fatalf("%s: Ps never set to %d within 10s", why, want)
+			}
+		}
+	}
+	a := start()
+	b := start()
+	waitSet(a, 2, "both busy, a")
+	waitSet(b, 2, "both busy, b")
+	b.busy.Store(false)
+	waitSet(b, 4, "b idle, b")
+	waitSet(a, 4, "b idle, a")
+	b.busy.Store(true)
+	waitSet(a, 2, "b busy again, a")
+	cancel()
+	for name, p := range map[string]*proc{"a": a, "b": b} {
+		select {
+		case err := <-p.done:
+			if err != nil {
+				t.Fatalf("%s: Run: %v", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: Run did not return within 10s of its context's end", name)
+		}
+		if got := p.cur.Load(); got != 4 {
+			t.Fatalf("%s: left at %d Ps after the end, want its base 4", name, got)
+		}
+	}
+}
+
+func TestRunUnusableDir(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(f, nil, 0o600)
+	err := Run(context.Background(), Config{Dir: filepath.Join(f, "share"), Base: 2, Busy: func() bool { return true },
+		Set: func(int) { t.Error("Set called for a directory that cannot be made") }})
+	if err == nil {
+		t.Fatal("Run with a directory under a file returned nil")
+	}
+}

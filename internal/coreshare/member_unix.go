@@ -1,0 +1,115 @@
+//go:build unix
+
+package coreshare
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+)
+
+// member is one process's place in the directory: while busy it holds
+// an exclusive lock on its file NAME.lock; idle, it has no file.
+type member struct {
+	dir  string
+	name string
+	f    *os.File // nil while idle
+}
+
+func join(dir string) (*member, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sharing cores: %v", err)
+	}
+	return &member{dir: dir, name: fmt.Sprintf("%d-%d", os.Getpid(), joined.Add(1))}, nil
+}
+
+// joined numbers a process's members, each its own file (tests run
+// several in one process).
+var joined atomic.Int64
+
+// hold makes the process count (busy) or not.
+func (m *member) hold(busy bool) error {
+	switch {
+	case busy && m.f == nil:
+		// Locked before it has its name, so that nobody counting finds
+		// the file unlocked and removes it as a dead process's.
+		tmp, err := os.CreateTemp(m.dir, "."+m.name+"-*")
+		if err != nil {
+			return err
+		}
+		if err := syscall.Flock(int(tmp.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			return err
+		}
+		if err := os.Rename(tmp.Name(), m.path()); err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			return err
+		}
+		m.f = tmp
+	case !busy && m.f != nil:
+		m.leave()
+	}
+	return nil
+}
+
+func (m *member) path() string { return filepath.Join(m.dir, m.name+".lock") }
+
+// leave removes the file while still holding its lock, then unlocks.
+func (m *member) leave() {
+	if m.f != nil {
+		os.Remove(m.path())
+		m.f.Close()
+		m.f = nil
+	}
+}
+
+// count returns how many files in the directory are locked (this
+// process's own among them, when busy), and removes the files of
+// processes that died busy.
+func (m *member) count() (int, error) {
+	names, err := os.ReadDir(m.dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range names {
+		if !strings.HasSuffix(e.Name(), ".lock") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if m.f != nil && e.Name() == m.name+".lock" {
+			n++
+			continue
+		}
+		p := filepath.Join(m.dir, e.Name())
+		f, err := os.Open(p)
+		if err != nil {
+			continue // gone since the listing
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			n++
+		} else if err == nil && sameFile(f, p) {
+			// Its process died busy. Removed under its lock, and only if
+			// the name is still this file: its process may have left and
+			// come back with a new one since the open.
+			os.Remove(p)
+		}
+		f.Close()
+	}
+	return n, nil
+}
+
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
+}
