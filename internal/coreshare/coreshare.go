@@ -45,7 +45,9 @@ type Config struct {
 	// Dir is the directory the processes sharing the machine's cores
 	// share (created if missing). Processes that see other directories
 	// (containers with their own /tmp) do not count each other, which is
-	// right: such a container has its own CPU limit.
+	// right: such a container has its own CPU limit. Run refuses Dir
+	// unless it and its parent are directories of this user's, not
+	// symbolic links, that nobody else may write in.
 	Dir string
 	// Base is the process's Ps when it is the only busy one.
 	Base int

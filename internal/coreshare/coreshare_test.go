@@ -210,3 +210,77 @@ func TestRunUnusableDir(t *testing.T) {
 		t.Fatal("Run with a directory under a file returned nil")
 	}
 }
+
+// TestJoinRefusesUnsafeDir: count removes the unlocked *.lock files in
+// its directory, so a directory someone else could have made or could
+// swap (another user's /tmp/fanout-UID, a symbolic link) is refused, and
+// no file of this user's elsewhere goes.
+func TestJoinRefusesUnsafeDir(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, parent, dir, victim string)
+	}{
+		{"dir a symbolic link", func(t *testing.T, parent, dir, victim string) {
+			mkdir(t, parent, 0o700)
+			symlink(t, victim, dir)
+		}},
+		{"parent a symbolic link", func(t *testing.T, parent, dir, victim string) {
+			symlink(t, filepath.Dir(victim), parent)
+		}},
+		{"parent writable by others", func(t *testing.T, parent, dir, victim string) {
+			mkdir(t, parent, 0o777) // the others could swap dir for a link later
+		}},
+		{"dir writable by others", func(t *testing.T, parent, dir, victim string) {
+			mkdir(t, parent, 0o700)
+			mkdir(t, dir, 0o777)
+		}},
+		{"parent another user's", func(t *testing.T, parent, dir, victim string) {
+			if os.Getuid() != 0 {
+				t.Skip("needs root to give a directory to another user")
+			}
+			mkdir(t, parent, 0o755)
+			if err := os.Chown(parent, 4242, 4242); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			victim := filepath.Join(root, "project", "workers")
+			mkdir(t, filepath.Dir(victim), 0o700)
+			mkdir(t, victim, 0o700)
+			kept := filepath.Join(victim, "Cargo.lock")
+			if err := os.WriteFile(kept, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			parent := filepath.Join(root, "fanout-0")
+			dir := filepath.Join(parent, "workers")
+			tc.setup(t, parent, dir, victim)
+			m, err := join(dir)
+			if err == nil {
+				m.count()
+				t.Errorf("join(%s) = nil error, want a refusal", dir)
+			}
+			if _, err := os.Stat(kept); err != nil {
+				t.Errorf("a file outside the directory went: %v", err)
+			}
+		})
+	}
+}
+
+func mkdir(t *testing.T, dir string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Mkdir(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -24,7 +24,36 @@ func join(dir string) (*member, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sharing cores: %v", err)
 	}
+	// count removes the unlocked *.lock files it finds. In a directory
+	// someone else could replace (another user who made /tmp/fanout-UID
+	// first, or a symbolic link there), that would remove this user's
+	// files elsewhere: Run runs only in a directory of this user's that
+	// nobody else may write in, in a parent of the same kind.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := private(d); err != nil {
+			return nil, fmt.Errorf("sharing cores: %v", err)
+		}
+	}
 	return &member{dir: dir, name: fmt.Sprintf("%d-%d", os.Getpid(), joined.Add(1))}, nil
+}
+
+// private returns why dir is not a directory of this user's that only
+// this user may write in, or nil.
+func private(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory (%v): remove it", dir, fi.Mode().Type())
+	case ok && int64(st.Uid) != int64(os.Getuid()):
+		return fmt.Errorf("%s belongs to uid %d, not to this user (uid %d): remove it", dir, st.Uid, os.Getuid())
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("%s can be written by others (%v): chmod go-w it", dir, fi.Mode().Perm())
+	}
+	return nil
 }
 
 // joined numbers a process's members, each its own file (tests run
