@@ -77,6 +77,32 @@ func TestCountBusyOnly(t *testing.T) {
 	}
 }
 
+// TestSamePIDInTwoNamespaces: two processes in containers that share
+// one /tmp can have the same PID (both 1) and member number; each is
+// still counted, and one leaving does not take the other's file.
+func TestSamePIDInTwoNamespaces(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "share")
+	if _, err := join(dir); err != nil {
+		t.Fatal(err)
+	}
+	a := &member{dir: dir, name: "1-1"}
+	b := &member{dir: dir, name: "1-1"}
+	defer a.leave()
+	defer b.leave()
+	for _, m := range []*member{a, b} {
+		if err := m.hold(true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := count(t, a); got != 2 {
+		t.Fatalf("both busy: a counts %d, want 2", got)
+	}
+	a.leave()
+	if got := count(t, b); got != 1 {
+		t.Fatalf("a left, b busy: b counts %d, want 1", got)
+	}
+}
+
 // TestDeadProcessNotCounted kills a busy process: the kernel drops its
 // lock, and the next count neither counts nor keeps its file.
 func TestDeadProcessNotCounted(t *testing.T) {

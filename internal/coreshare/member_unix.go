@@ -13,10 +13,11 @@ import (
 )
 
 // member is one process's place in the directory: while busy it holds
-// an exclusive lock on its file NAME.lock; idle, it has no file.
+// an exclusive lock on its file NAME-RANDOM.lock; idle, it has no file.
 type member struct {
 	dir  string
-	name string
+	name string   // PID-N: which process and member, for people
+	file string   // its file's name while busy
 	f    *os.File // nil while idle
 }
 
@@ -75,19 +76,24 @@ func (m *member) hold(busy bool) error {
 			os.Remove(tmp.Name())
 			return err
 		}
-		if err := os.Rename(tmp.Name(), m.path()); err != nil {
+		// A name of its own, random like the temporary one's: processes
+		// in other PID namespaces sharing the directory (containers with
+		// one /tmp) can have the same PID and member number, and the
+		// rename would replace the other's file, leaving it uncounted.
+		file := strings.TrimPrefix(filepath.Base(tmp.Name()), ".") + ".lock"
+		if err := os.Rename(tmp.Name(), filepath.Join(m.dir, file)); err != nil {
 			tmp.Close()
 			os.Remove(tmp.Name())
 			return err
 		}
-		m.f = tmp
+		m.f, m.file = tmp, file
 	case !busy && m.f != nil:
 		m.leave()
 	}
 	return nil
 }
 
-func (m *member) path() string { return filepath.Join(m.dir, m.name+".lock") }
+func (m *member) path() string { return filepath.Join(m.dir, m.file) }
 
 // leave removes the file while still holding its lock, then unlocks.
 func (m *member) leave() {
@@ -111,7 +117,7 @@ func (m *member) count() (int, error) {
 		if !strings.HasSuffix(e.Name(), ".lock") || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		if m.f != nil && e.Name() == m.name+".lock" {
+		if m.f != nil && e.Name() == m.file {
 			n++
 			continue
 		}
