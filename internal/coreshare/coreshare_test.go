@@ -294,6 +294,75 @@ func TestJoinRefusesUnsafeDir(t *testing.T) {
 	}
 }
 
+// TestDirRemovedWhileJoined: a cleaner of /tmp removes the directory
+// (and a busy process's file) under running processes. They make it
+// anew and count again, and refuse it if someone else made it first.
+func TestDirRemovedWhileJoined(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		busy    bool                                      // a holds its file when the directory goes
+		remake  func(t *testing.T, parent, victim string) // what takes its place, if anything
+		refused bool
+	}{
+		{"idle", false, nil, false},
+		{"busy", true, nil, false},
+		{"idle, a link in its place", false, func(t *testing.T, parent, victim string) {
+			symlink(t, filepath.Dir(victim), parent)
+		}, true},
+		{"busy, a link in its place", true, func(t *testing.T, parent, victim string) {
+			symlink(t, filepath.Dir(victim), parent)
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			victim := filepath.Join(root, "project", "workers")
+			mkdir(t, filepath.Dir(victim), 0o700)
+			mkdir(t, victim, 0o700)
+			kept := filepath.Join(victim, "Cargo.lock")
+			if err := os.WriteFile(kept, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			parent := filepath.Join(root, "fanout-0")
+			dir := filepath.Join(parent, "workers")
+			a, err := join(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.leave()
+			if err := a.hold(tc.busy); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(parent); err != nil {
+				t.Fatal(err)
+			}
+			if tc.remake != nil {
+				tc.remake(t, parent, victim)
+			}
+			holdErr := a.hold(true)
+			n, countErr := a.count()
+			if _, err := os.Stat(kept); err != nil {
+				t.Errorf("a file outside the directory went: %v", err)
+			}
+			if tc.refused {
+				if holdErr == nil || countErr == nil {
+					t.Fatalf("hold: %v, count: %v; want both to refuse the directory", holdErr, countErr)
+				}
+				return
+			}
+			if holdErr != nil || countErr != nil {
+				t.Fatalf("hold: %v, count: %v; want the directory made anew", holdErr, countErr)
+			}
+			if n != 1 {
+				t.Fatalf("a busy again: count %d, want 1", n)
+			}
+			b := &member{dir: dir, name: "other"}
+			if got := count(t, b); got != 1 {
+				t.Fatalf("a busy again: another process counts %d, want 1", got)
+			}
+		})
+	}
+}
+
 func mkdir(t *testing.T, dir string, mode os.FileMode) {
 	t.Helper()
 	if err := os.Mkdir(dir, mode); err != nil {

@@ -22,20 +22,30 @@ type member struct {
 }
 
 func join(dir string) (*member, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("sharing cores: %v", err)
-	}
-	// count removes the unlocked *.lock files it finds. In a directory
-	// someone else could replace (another user who made /tmp/fanout-UID
-	// first, or a symbolic link there), that would remove this user's
-	// files elsewhere: Run runs only in a directory of this user's that
-	// nobody else may write in, in a parent of the same kind.
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := private(d); err != nil {
-			return nil, fmt.Errorf("sharing cores: %v", err)
-		}
+	if err := ready(dir); err != nil {
+		return nil, err
 	}
 	return &member{dir: dir, name: fmt.Sprintf("%d-%d", os.Getpid(), joined.Add(1))}, nil
+}
+
+// ready makes dir if missing and returns why it cannot be used, or nil.
+// count removes the unlocked *.lock files it finds. In a directory
+// someone else could replace (another user who made /tmp/fanout-UID
+// first, or a symbolic link there), that would remove this user's files
+// elsewhere: only a directory of this user's that nobody else may write
+// in, in a parent of the same kind, is used. hold and count check again
+// each time: a cleaner of /tmp (systemd-tmpfiles) may remove both while
+// the process runs, and someone else make them anew.
+func ready(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("sharing cores: %v", err)
+	}
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := private(d); err != nil {
+			return fmt.Errorf("sharing cores: %v", err)
+		}
+	}
+	return nil
 }
 
 // private returns why dir is not a directory of this user's that only
@@ -47,8 +57,10 @@ func private(dir string) error {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link, not a directory: remove it", dir)
 	case !fi.IsDir():
-		return fmt.Errorf("%s is not a directory (%v): remove it", dir, fi.Mode().Type())
+		return fmt.Errorf("%s is not a directory: remove it", dir)
 	case ok && int64(st.Uid) != int64(os.Getuid()):
 		return fmt.Errorf("%s belongs to uid %d, not to this user (uid %d): remove it", dir, st.Uid, os.Getuid())
 	case fi.Mode().Perm()&0o022 != 0:
@@ -65,6 +77,9 @@ var joined atomic.Int64
 func (m *member) hold(busy bool) error {
 	switch {
 	case busy && m.f == nil:
+		if err := ready(m.dir); err != nil {
+			return err
+		}
 		// Locked before it has its name, so that nobody counting finds
 		// the file unlocked and removes it as a dead process's.
 		tmp, err := os.CreateTemp(m.dir, "."+m.name+"-*")
@@ -87,6 +102,11 @@ func (m *member) hold(busy bool) error {
 			return err
 		}
 		m.f, m.file = tmp, file
+	case busy && !sameFile(m.f, m.path()):
+		// Removed under it (a cleaner of /tmp): it counted for nobody.
+		m.f.Close()
+		m.f = nil
+		return m.hold(true)
 	case !busy && m.f != nil:
 		m.leave()
 	}
@@ -108,6 +128,9 @@ func (m *member) leave() {
 // process's own among them, when busy), and removes the files of
 // processes that died busy.
 func (m *member) count() (int, error) {
+	if err := ready(m.dir); err != nil {
+		return 0, err
+	}
 	names, err := os.ReadDir(m.dir)
 	if err != nil {
 		return 0, err
