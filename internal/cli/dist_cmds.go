@@ -353,9 +353,10 @@ JetStream key-value bucket), so --per-host and --host-rate hold for the
 whole cluster. One engine run serves all its partitions. A batch of targets
 is acknowledged only after its results are stored. SIGTERM or Ctrl-C:
 attempts in flight finish, queued targets go back to the stream, leases are
-released, then the worker exits. Busy workers on one machine share its
-cores: each takes the machine's GOMAXPROCS divided by their number, unless
-GOMAXPROCS is set.`,
+released, then the worker exits. Busy workers of one user on one machine
+share its cores: each takes the machine's GOMAXPROCS divided by their
+number, rounded up, unless GOMAXPROCS is set or the worker hosts the
+embedded server.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, _, errs := f.config()
