@@ -6,8 +6,8 @@
 // cores. Two fanout workers on one machine then run four Ps on two cores:
 // their idle Ps spin looking for work on cores the other needs, and the
 // two together cost more CPU for the same requests than one process does.
-// On the bench's 2-core VM (the message of the commit that added this
-// package) two workers of 100,000 targets took a median 7.73 s of CPU with
+// On the bench's 2-core VM (BENCHMARKS.md, "dist: workers on one machine
+// share its cores") two workers of 100,000 targets took a median 7.73 s of CPU with
 // two Ps each and 6.97 s with one each, their wall time no longer.
 //
 // Each busy process holds an exclusive flock(2) on a file of its own in a

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -377,5 +378,54 @@ func symlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCountSkipsOtherFiles: a FIFO, a directory or a symbolic link named
+// like a lock file is neither counted nor opened (opening the FIFO blocked
+// the count for ever) nor removed.
+func TestCountSkipsOtherFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "share")
+	m, err := join(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.leave()
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.lock"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "dir.lock"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "Cargo.lock")
+	os.WriteFile(target, nil, 0o600)
+	if err := os.Symlink(target, filepath.Join(dir, "link.lock")); err != nil {
+		t.Fatal(err)
+	}
+	m.hold(true)
+	got := make(chan int, 1)
+	go func() {
+		n, _ := m.count()
+		got <- n
+	}()
+	select {
+	case n := <-got:
+		if n != 1 {
+			t.Fatalf("count %d, want 1 (this process's own)", n)
+		}
+	case <-time.After(10 * time.Second):
+		// Unblock the open so the goroutine ends.
+		if f, err := os.OpenFile(filepath.Join(dir, "fifo.lock"), os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("count blocked for 10s on a FIFO named like a lock file")
+	}
+	for _, name := range []string{"fifo.lock", "dir.lock", "link.lock"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v, want it left alone", name, err)
+		}
+	}
+	if _, err := os.Stat(target); err != nil {
+		t.Errorf("the link's target: %v, want it left alone", err)
 	}
 }

@@ -137,7 +137,9 @@ func (m *member) count() (int, error) {
 	}
 	n := 0
 	for _, e := range names {
-		if !strings.HasSuffix(e.Name(), ".lock") || strings.HasPrefix(e.Name(), ".") {
+		// Only regular files: opening a FIFO named x.lock would block the
+		// count, and the worker's exit with it, for ever.
+		if !strings.HasSuffix(e.Name(), ".lock") || strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
 			continue
 		}
 		if m.f != nil && e.Name() == m.file {
