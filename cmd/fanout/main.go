@@ -107,10 +107,30 @@ func run() int {
 		OneCore: oneCore,
 	}
 	if os.Getenv("GOMAXPROCS") == "" { // set, the user chose; workers keep it
-		env.Procs = runtime.GOMAXPROCS
+		env.Procs = procs(runtime.GOMAXPROCS(0))
 	}
 	return cli.Main(ctx, env, os.Args[1:])
 }
+
+// procs is cli.Env's Procs: runtime.GOMAXPROCS, except that setting def,
+// the runtime's default at the start, gives the runtime back its default.
+// A call of runtime.GOMAXPROCS turns off the runtime's updates of it when
+// the CPU limit changes (a container resized while the worker runs): a
+// worker that shared the machine's cores a while would otherwise keep its
+// start's count for good.
+func procs(def int) func(int) int {
+	return func(n int) int {
+		if n == def {
+			prev := runtime.GOMAXPROCS(0)
+			setDefaultProcs()
+			return prev
+		}
+		return runtime.GOMAXPROCS(n)
+	}
+}
+
+// setDefaultProcs is runtime.SetDefaultGOMAXPROCS; tests see its calls.
+var setDefaultProcs = runtime.SetDefaultGOMAXPROCS
 
 // oneCore sets GOMAXPROCS to 1 unless the environment sets it. internal/cli
 // calls it for the commands whose work is one pipeline, far faster than

@@ -23,3 +23,22 @@ func TestOneCore(t *testing.T) {
 		}
 	}
 }
+
+// TestProcsGivesBackTheDefault: a worker's Procs sets the Ps it is given,
+// and setting the start's default again hands GOMAXPROCS back to the
+// runtime (runtime.SetDefaultGOMAXPROCS) rather than fixing it, so that
+// the runtime follows the CPU limit again.
+func TestProcsGivesBackTheDefault(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defaults := 0
+	setDefaultProcs = func() { defaults++; runtime.SetDefaultGOMAXPROCS() }
+	defer func() { setDefaultProcs = runtime.SetDefaultGOMAXPROCS }()
+	p := procs(4)
+	p(2)
+	if got := runtime.GOMAXPROCS(0); got != 2 || defaults != 0 {
+		t.Fatalf("after Procs(2): %d Ps, %d defaults restored; want 2 and 0", got, defaults)
+	}
+	if prev := p(4); prev != 2 || defaults != 1 {
+		t.Fatalf("Procs(4), the default: returned %d, %d defaults restored; want 2 and 1", prev, defaults)
+	}
+}
