@@ -147,18 +147,21 @@ func profiled(cmd *cobra.Command) *cobra.Command {
 
 // shareCores lets busy workers on one machine split its cores until ctx
 // is done (package coreshare says why): with two busy, each takes half of
-// its Ps. A worker hosting the embedded server keeps its Ps, which the
-// server's other clients need too.
-func shareCores(ctx context.Context, procs func(int) int, w *dist.Worker, log io.Writer) {
+// its Ps. A worker hosting the embedded server (keep) counts for the
+// others but keeps its Ps, which the server's other clients need too: the
+// quick start's second worker beside it then takes half, not all.
+func shareCores(ctx context.Context, procs func(int) int, w *dist.Worker, keep bool, log io.Writer) {
 	base := procs(0)
-	err := coreshare.Run(ctx, coreshare.Config{
+	cfg := coreshare.Config{
 		Dir:    coreshare.Dir("workers"),
 		Base:   base,
 		Busy:   func() bool { return w.Holding() > 0 },
 		Linger: shareLinger,
 		Every:  shareEvery,
-		Set:    func(n int) { procs(n) },
-		Changed: func(n, busy int) {
+	}
+	if !keep {
+		cfg.Set = func(n int) { procs(n) }
+		cfg.Changed = func(n, busy int) {
 			if log == nil {
 				return
 			}
@@ -167,9 +170,9 @@ func shareCores(ctx context.Context, procs func(int) int, w *dist.Worker, log io
 			} else {
 				fmt.Fprintf(log, "fanout worker %s: GOMAXPROCS %d again\n", w.ID(), n)
 			}
-		},
-	})
-	if err != nil && log != nil {
+		}
+	}
+	if err := coreshare.Run(ctx, cfg); err != nil && log != nil {
 		fmt.Fprintf(log, "fanout worker %s: %v (keeping GOMAXPROCS %d)\n", w.ID(), err, base)
 	}
 }
@@ -355,8 +358,8 @@ is acknowledged only after its results are stored. SIGTERM or Ctrl-C:
 attempts in flight finish, queued targets go back to the stream, leases are
 released, then the worker exits. Busy workers of one user on one machine
 share its cores: each takes the machine's GOMAXPROCS divided by their
-number, rounded up, unless GOMAXPROCS is set or the worker hosts the
-embedded server.`,
+number, rounded up, unless GOMAXPROCS is set; a worker hosting the embedded
+server counts for the others but keeps its own.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, _, errs := f.config()
@@ -395,12 +398,12 @@ embedded server.`,
 				}
 				fmt.Fprintf(env.Stderr, "fanout worker %s: %s %s\n", w.ID(), how, c.Server())
 			}
-			if env.Procs != nil && !c.Embedded() {
+			if env.Procs != nil {
 				sctx, stopSharing := context.WithCancel(cmd.Context())
 				shared := make(chan struct{})
 				go func() {
 					defer close(shared)
-					shareCores(sctx, env.Procs, w, log)
+					shareCores(sctx, env.Procs, w, c.Embedded(), log)
 				}()
 				defer func() { stopSharing(); <-shared }()
 			}

@@ -58,6 +58,8 @@ type Config struct {
 	Linger time.Duration
 	// Set gives the process n Ps (runtime.GOMAXPROCS). Run calls it only
 	// when n changes, and with Base before it returns if it changed it.
+	// Without Set, the process counts for the others while busy and keeps
+	// its own Ps (a worker that hosts the NATS server its neighbours use).
 	Set func(n int)
 	// Every is how often Run looks (default 1 s).
 	Every time.Duration
@@ -96,7 +98,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		busy := !lastBusy.IsZero() && now.Sub(lastBusy) <= cfg.Linger
 		n, k := cfg.Base, 0
-		if err := m.hold(busy); err == nil && busy {
+		if err := m.hold(busy); err == nil && busy && cfg.Set != nil {
 			if c, err := m.count(); err == nil {
 				n, k = Procs(cfg.Base, c), c
 			}

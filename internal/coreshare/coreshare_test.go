@@ -429,3 +429,43 @@ func TestCountSkipsOtherFiles(t *testing.T) {
 		t.Errorf("the link's target: %v, want it left alone", err)
 	}
 }
+
+// TestRunWithoutSetCountsOnly: a process without Set (a worker hosting
+// the NATS server) counts for a busy neighbour, which takes half, and
+// keeps its own Ps.
+func TestRunWithoutSetCountsOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "share")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	host := make(chan error, 1)
+	go func() {
+		host <- Run(ctx, Config{Dir: dir, Base: 4, Busy: func() bool { return true }, Every: 5 * time.Millisecond})
+	}()
+	set := make(chan int, 100)
+	other := make(chan error, 1)
+	go func() {
+		other <- Run(ctx, Config{Dir: dir, Base: 4, Busy: func() bool { return true }, Every: 5 * time.Millisecond,
+			Set: func(n int) { set <- n }})
+	}()
+	select {
+	case n := <-set:
+		if n != 2 {
+			t.Fatalf("the neighbour took %d Ps, want 2", n)
+		}
+	case err := <-host:
+		t.Fatalf("Run without Set returned %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the neighbour of a process without Set never took half its Ps within 10s")
+	}
+	cancel()
+	for _, c := range []chan error{host, other} {
+		select {
+		case err := <-c:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return within 10s of its context's end")
+		}
+	}
+}
