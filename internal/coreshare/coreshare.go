@@ -7,8 +7,9 @@
 // their idle Ps spin looking for work on cores the other needs, and the
 // two together cost more CPU for the same requests than one process does.
 // On the bench's 2-core VM (BENCHMARKS.md, "dist: workers on one machine
-// share its cores") two workers of 100,000 targets took a median 7.73 s of CPU with
-// two Ps each and 6.97 s with one each, their wall time no longer.
+// share its cores") two workers of 100,000 targets took a median 7.73 s
+// of CPU with two Ps each and 6.97 s with one each, their wall time no
+// longer.
 //
 // Each busy process holds an exclusive flock(2) on a file of its own in a
 // directory the processes share; a process counts the files locked there.
@@ -18,6 +19,7 @@ package coreshare
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,10 +72,13 @@ type Config struct {
 
 // Run shares the machine's cores until ctx is done, then gives the
 // process Base Ps again. It returns at once, with the reason, when the
-// directory cannot be used or the system has no flock(2); the process
-// then keeps its Ps.
+// directory cannot be used, and nil on a system without flock(2)
+// (Windows); the process then keeps its Ps.
 func Run(ctx context.Context, cfg Config) error {
 	m, err := join(cfg.Dir)
+	if errors.Is(err, errUnsupported) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,9 @@ import (
 	"syscall"
 )
 
+// errUnsupported is never returned here: flock(2) is there.
+var errUnsupported = errors.New("sharing cores: no flock(2) on this system")
+
 // member is one process's place in the directory: while busy it holds
 // an exclusive lock on its file NAME-RANDOM.lock; idle, it has no file.
 type member struct {
