@@ -153,7 +153,8 @@ const (
 // httpxFlags are httpx's flags (projectdiscovery/httpx runner/options.go,
 // v1.6: short and long names, as its -h lists them) with what to write
 // here instead; a flag that is also fanout's letter (-o, -H, -x, -v) is
-// left out. The hint follows "; " in the message.
+// left out, but not its long name: "-output out.txt" was read as -o utput
+// and the file name fetched as a host. The hint follows "; " in the message.
 var httpxFlags = map[string]string{
 	// Input.
 	"l": "here: -i FILE", "list": "here: -i FILE",
@@ -216,7 +217,8 @@ var httpxFlags = map[string]string{
 	"up": "fanout does not update itself", "update": "fanout does not update itself",
 	"duc": "fanout never checks for updates: drop it", "disable-update-check": "fanout never checks for updates: drop it",
 	// Output (-o is both tools').
-	"oa": "here: -o FILE with -f text, jsonl, csv or url", "output-all": "here: -o FILE with -f text, jsonl, csv or url",
+	"output": "here: -o FILE (or --output FILE)",
+	"oa":     "here: -o FILE with -f text, jsonl, csv or url", "output-all": "here: -o FILE with -f text, jsonl, csv or url",
 	"sr": "here: --save DIR", "store-response": "here: --save DIR",
 	"srd": "here: --save DIR", "store-response-dir": "here: --save DIR",
 	"ob": "fanout writes no bodies in its results: drop it", "omit-body": "fanout writes no bodies in its results: drop it",
@@ -232,6 +234,7 @@ var httpxFlags = map[string]string{
 	"pr": "here: --http1.1", "protocol": "here: --http1.1",
 	"fepp": noOption, "filter-error-page-path": noOption,
 	// Configurations (-H and -x are both tools'; httpx's -x is methods).
+	"header": `here: -H "Name: value" (or --header)`,
 	"config": noOption,
 	"r":      "here: --resolve HOST:PORT:ADDR pins a name; other names use the system's resolver", "resolvers": "here: --resolve HOST:PORT:ADDR pins a name; other names use the system's resolver",
 	"allow": noOption, "deny": noOption, "sni": noOption, "sni-name": noOption,

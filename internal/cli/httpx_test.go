@@ -72,6 +72,8 @@ func TestHTTPXFlags(t *testing.T) {
 		{[]string{"-ob", target}, `the results written to a file named "b"`},
 		{[]string{"-or", target}, "katana's"},
 		{[]string{"-oa", "-o", "out.txt", target}, "-o FILE"},
+		{[]string{"-output", "out.txt", target}, "here: -o FILE"}, // was -o utput, out.txt a host
+		{[]string{"-header", "X-Probe: x", target}, `here: -H "Name: value"`},
 		{[]string{"-vhost", target}, "read here as -v -h -o st"},
 		{[]string{"-fc", "404", target}, "--accept"},
 		{[]string{"-fr", target}, "--no-follow"},
