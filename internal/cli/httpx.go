@@ -67,10 +67,7 @@ func refuseHTTPXFlags(root *cobra.Command, args []string) error {
 // fanout would have read it, and what to write instead.
 func httpxFlagError(fs *pflag.FlagSet, arg string, rest []string, hint string) error {
 	word, _, _ := strings.Cut(arg[1:], "=")
-	whose := "httpx's"
-	if word == "or" {
-		whose = "katana's" // -omit-raw, of the crawler that feeds httpx
-	}
+	whose := flagOwner(word)
 	var readAs string
 	if fls, value, _ := readShorts(fs, arg[1:], rest); fls != nil {
 		var as, effects []string
@@ -85,6 +82,14 @@ func httpxFlagError(fs *pflag.FlagSet, arg string, rest []string, hint string) e
 		readAs = fmt.Sprintf(" (read here as %s: %s)", strings.Join(as, " "), strings.Join(effects, ", "))
 	}
 	return fmt.Errorf("-%s is %s flag, not fanout's%s; %s", word, whose, readAs, hint)
+}
+
+// flagOwner names the tool whose flag word (a key of httpxFlags) is.
+func flagOwner(word string) string {
+	if word == "or" {
+		return "katana's" // -omit-raw, of the crawler that feeds httpx
+	}
+	return "httpx's"
 }
 
 // readShorts reads s, a word after one dash, as pflag does: the flags it

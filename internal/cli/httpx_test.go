@@ -155,6 +155,43 @@ func TestHTTPXFlags(t *testing.T) {
 	}
 }
 
+// TestHTTPXFlagsTwoDashes: httpx takes its flags with two dashes too, and
+// "--silent" or "--json" got a bare "unknown flag" where "-silent" got the
+// hint, and "--probe" was taken for a typo of --proxy. Each gets the hint
+// of its one-dash form, on the subcommands too; fanout's own long flags
+// and near misses are read as before.
+func TestHTTPXFlagsTwoDashes(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder(t)
+	target := rec.URL + "/flag"
+	safe := []string{"--resolve", "*:80:127.0.0.1", "--resolve", "*:443:127.0.0.1", "--retries", "0", "-q"}
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--silent", target}, "--silent is httpx's flag, not fanout's; here: -q"},
+		{[]string{target, "--json"}, "--json is httpx's flag, not fanout's; here: -f jsonl"},
+		{[]string{"--threads=50", target}, "--threads is httpx's flag, not fanout's; here: -c N"},
+		{[]string{"--probe", target}, "--probe is httpx's flag, not fanout's; fanout does that anyway"},
+		{[]string{"--or", target}, "--or is katana's flag"},
+		{[]string{"demo", "--n", "1", "--hosts", "1", "--json"}, "--json is httpx's flag"},
+		{[]string{"--acept", "200", target}, "unknown flag: --acept (did you mean --accept?)"}, // not httpx's
+	} {
+		args := append(append([]string{}, safe...), tc.args...)
+		code, out, errOut := runCLI(t, "", args...)
+		if code != ExitUsage || !strings.Contains(errOut, tc.says) || out != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d and %q", tc.args, code, out, errOut, ExitUsage, tc.says)
+		}
+		if seen := rec.take(); len(seen) > 0 {
+			t.Errorf("%q: the server got %q, want no request", tc.args, seen)
+		}
+	}
+	code, _, errOut := runCLI(t, "", "runs", "--db", t.TempDir()+"/none.db", "--json")
+	if code != ExitUsage || !strings.Contains(errOut, "here: -f jsonl") {
+		t.Errorf("runs --json: exit %d, stderr %q; want %d and the hint", code, errOut, ExitUsage)
+	}
+}
+
 // TestHTTPXFlagsNotInCompletion: a shell asking for completions of a line
 // that holds an httpx flag gets its completions, not the refusal (found in
 // review of the change).

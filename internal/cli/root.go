@@ -171,6 +171,12 @@ func mistypedCommand(cmd *cobra.Command, args []string) error {
 func flagError(cmd *cobra.Command, err error) error {
 	var ne *pflag.NotExistError
 	if errors.As(err, &ne) && strings.HasPrefix(err.Error(), "unknown flag: --") {
+		// httpx takes its flags with two dashes as well as one ("--silent",
+		// "--json"): the same hint as for one, not a near name of fanout's
+		// ("--probe" is not --proxy).
+		if name := ne.GetSpecifiedName(); httpxFlags[name] != "" {
+			return usageError{fmt.Errorf("--%s is %s flag, not fanout's; %s", name, flagOwner(name), httpxFlags[name])}
+		}
 		if s := closestFlag(cmd.Flags(), ne.GetSpecifiedName()); s != "" {
 			return fmt.Errorf("%w (did you mean --%s?)", err, s)
 		}
