@@ -43,12 +43,21 @@ func appendHost[T text](dst []byte, host T, v6 bool) ([]byte, string) {
 			if err != nil {
 				return dst, reasonBadIDN
 			}
+			if ascii == "" {
+				// IDNA maps these to nothing; the empty name left was
+				// reported as a bad IPv4 address, on a line that looks blank.
+				return dst, reasonInvisibleHost
+			}
 			// Check the result as if written so: it must read back the same.
 			return appendName(dst, ascii)
 		}
 	}
 	return appendName(dst, host)
 }
+
+// reasonInvisibleHost: a host made only of characters IDNA maps to
+// nothing, as a line copied from a web page can be.
+const reasonInvisibleHost = "host has only invisible characters (zero-width space, soft hyphen): remove them"
 
 // reasonHyphen: Go's resolver refuses such a name without asking DNS, which
 // made it a "dns" failure ("no such host") rather than the input's fault.

@@ -195,6 +195,10 @@ func TestParse(t *testing.T) {
 		{"...", "empty label in host"},  // not a path segment
 		{".x/y", "empty label in host"}, // nor this
 		{"", "empty host"},
+		{"\u200b", reasonInvisibleHost}, // a line that looks blank; was "invalid ipv4 address"
+		{"\u200b:8080", reasonInvisibleHost},
+		{"http://\u00ad/", reasonInvisibleHost},
+		{"https://\u2060\u200b/x", reasonInvisibleHost},
 		{"http://exa mple.com/", "space in url"},
 		{"http://example.com/a b", "space in url"},
 		{"http://example.com/a\tb", "space in url"},
