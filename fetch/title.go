@@ -163,11 +163,13 @@ func tagName(raw []byte) []byte {
 }
 
 // decodeText turns raw title bytes into a string with the page's charset.
-// ASCII needs no decoding, which skips charset detection on most pages.
+// ASCII needs no decoding, which skips charset detection on most pages;
+// but ISO-2022-JP is 7-bit, its kanji ASCII letters between escape
+// sequences, so a title with an ESC byte is decoded all the same.
 func decodeText(raw, body []byte, contentType string) string {
 	ascii := true
 	for _, c := range raw {
-		if c >= utf8.RuneSelf {
+		if c >= utf8.RuneSelf || c == 0x1b {
 			ascii = false
 			break
 		}

@@ -38,6 +38,10 @@ func TestTitle(t *testing.T) {
 		{"windows-1252 via header", "<title>Caf\xe9</title>", "text/html; charset=windows-1252", "Café"},
 		{"latin1 via http-equiv", `<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"><title>Stra` + "\xdf" + `e</title>`, "", "Straße"},
 		{"shift_jis via header", "<title>\x93\xfa\x96\x7b</title>", "text/html; charset=shift_jis", "日本"},
+		// 7-bit: the kanji are ASCII letters between ESC $ B and ESC ( B.
+		{"iso-2022-jp via header", "<title>\x1b$BF|K\\8l\x1b(B title</title>", "text/html; charset=iso-2022-jp", "日本語 title"},
+		{"iso-2022-jp via meta", "<meta charset=\"iso-2022-jp\"><title>\x1b$BF|K\\\x1b(B</title>", "text/html", "日本"},
+		{"escape without a charset", "<title>a\x1bb</title>", "text/html", "ab"},
 		{"utf-16le bom", "\xff\xfe<\x00t\x00i\x00t\x00l\x00e\x00>\x00H\x00i\x00<\x00/\x00t\x00i\x00t\x00l\x00e\x00>\x00", "text/html", "Hi"},
 		{"control chars", "<title>a\x00b\x07c</title>", "text/html", "abc"},
 	}
