@@ -181,7 +181,7 @@ func decodeText(raw, body []byte, contentType string) string {
 	// charset falls back to windows-1252 when nothing is declared; a title
 	// that is valid UTF-8 on such a page is far more likely UTF-8.
 	if name == "utf-8" || (!certain && name == "windows-1252" && utf8.Valid(raw) &&
-		!containsFold(body[:min(len(body), 1024)], "charset")) {
+		!metaCharset(body[:min(len(body), 1024)])) {
 		return html.UnescapeString(string(raw))
 	}
 	decoded, err := enc.NewDecoder().Bytes(raw)
@@ -189,6 +189,27 @@ func decodeText(raw, body []byte, contentType string) string {
 		return html.UnescapeString(string(raw))
 	}
 	return html.UnescapeString(string(decoded))
+}
+
+// metaCharset reports whether a <meta> tag in b names a charset, as the
+// ones charset.DetermineEncoding reads do (<meta charset=...>, or
+// http-equiv's content="...; charset=..."). The word elsewhere says
+// nothing of the page's encoding: <script charset="utf-8" src=...> is
+// common in the head of pages that declare none.
+func metaCharset(b []byte) bool {
+	for i := 0; i+len("<meta") <= len(b); i++ {
+		if b[i] != '<' || !bytes.EqualFold(b[i+1:i+len("<meta")], []byte("meta")) {
+			continue
+		}
+		tag := b[i:]
+		if end := bytes.IndexByte(tag, '>'); end >= 0 {
+			tag = tag[:end]
+		}
+		if containsFold(tag, "charset") {
+			return true
+		}
+	}
+	return false
 }
 
 // containsFold reports whether ASCII word occurs in b, ignoring case.

@@ -10,6 +10,7 @@ import (
 
 func TestTitle(t *testing.T) {
 	t.Parallel()
+	longMeta := `<meta name="description" content="` + strings.Repeat("a", 1100) + `">`
 	tests := []struct {
 		name, body, ct, want string
 	}{
@@ -42,6 +43,11 @@ func TestTitle(t *testing.T) {
 		{"iso-2022-jp via header", "<title>\x1b$BF|K\\8l\x1b(B title</title>", "text/html; charset=iso-2022-jp", "日本語 title"},
 		{"iso-2022-jp via meta", "<meta charset=\"iso-2022-jp\"><title>\x1b$BF|K\\\x1b(B</title>", "text/html", "日本"},
 		{"escape without a charset", "<title>a\x1bb</title>", "text/html", "ab"},
+		// Past the first 1024 bytes, where charset's own UTF-8 guess looks.
+		{"undeclared utf-8 after a script's charset", `<head><script charset="utf-8" src="a.js"></script>` + longMeta + "<title>Café</title>", "text/html", "Café"},
+		{"undeclared utf-8 after a link's charset", `<head><link rel=stylesheet charset=UTF-8 href=a.css>` + longMeta + "<title>Café</title>", "text/html", "Café"},
+		{"windows-1252 via meta, title far", `<head><META Charset="windows-1252">` + longMeta + "<title>Caf\xc3\xa9</title>", "text/html", "CafÃ©"},
+		{"latin1 via http-equiv, title far", `<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">` + longMeta + "<title>Caf\xc3\xa9</title>", "", "CafÃ©"},
 		{"utf-16le bom", "\xff\xfe<\x00t\x00i\x00t\x00l\x00e\x00>\x00H\x00i\x00<\x00/\x00t\x00i\x00t\x00l\x00e\x00>\x00", "text/html", "Hi"},
 		{"control chars", "<title>a\x00b\x07c</title>", "text/html", "abc"},
 	}
