@@ -414,7 +414,13 @@ func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace, match b
 	}
 	if info.prefix != nil {
 		if p := *info.prefix; r.ContentType != "" || isSniffedHTML(p) {
-			r.Title = Title(p, r.ContentType)
+			ct := r.ContentType
+			if v := resp.Header["Content-Type"]; len(v) > 1 {
+				// Sent twice: browsers read the lines as one list, in
+				// which the last charset wins (see determineEncoding).
+				ct = strings.Join(v, ", ")
+			}
+			r.Title = Title(p, ct)
 		}
 		putPrefix(info.prefix)
 	}

@@ -3,12 +3,14 @@ package fetch
 import (
 	"bytes"
 	"io"
+	"mime"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/charset"
+	"golang.org/x/text/encoding"
 	"golang.org/x/text/transform"
 )
 
@@ -31,7 +33,7 @@ func Title(body []byte, contentType string) string {
 	// whole before tokenising. Others are tokenised as bytes and only the
 	// title text is decoded.
 	if wideEncoding(body, contentType) {
-		enc, _, _ := charset.DetermineEncoding(body, contentType)
+		enc, _, _ := determineEncoding(body, contentType)
 		decoded, _, err := transform.Bytes(enc.NewDecoder(), body)
 		if err != nil {
 			return ""
@@ -177,7 +179,7 @@ func decodeText(raw, body []byte, contentType string) string {
 	if ascii {
 		return html.UnescapeString(string(raw))
 	}
-	enc, name, certain := charset.DetermineEncoding(body, contentType)
+	enc, name, certain := determineEncoding(body, contentType)
 	// charset falls back to windows-1252 when nothing is declared; a title
 	// that is valid UTF-8 on such a page is far more likely UTF-8.
 	if name == "utf-8" || (!certain && name == "windows-1252" && utf8.Valid(raw) &&
@@ -189,6 +191,44 @@ func decodeText(raw, body []byte, contentType string) string {
 		return html.UnescapeString(string(raw))
 	}
 	return html.UnescapeString(string(decoded))
+}
+
+// determineEncoding is charset.DetermineEncoding, given a Content-Type it
+// can read. It reads the header with mime.ParseMediaType, which refuses
+// the whole of it for one malformed parameter ("text/html;
+// charset=windows-1251; foo") or for a header sent twice and joined
+// ("text/html, text/html; charset=windows-1251"), and would then guess
+// the charset from the body. Browsers take the charset from such headers
+// (WHATWG's MIME type parser skips a bad parameter, and the last value
+// with a charset wins), and so does this.
+func determineEncoding(body []byte, contentType string) (encoding.Encoding, string, bool) {
+	if contentType != "" {
+		if _, _, err := mime.ParseMediaType(contentType); err != nil {
+			if cs := headerCharset(contentType); cs != "" {
+				if ct := mime.FormatMediaType("text/html", map[string]string{"charset": cs}); ct != "" {
+					contentType = ct
+				}
+			}
+		}
+	}
+	return charset.DetermineEncoding(body, contentType)
+}
+
+// headerCharset returns the charset parameter of a Content-Type that
+// mime.ParseMediaType refuses: the first in each comma-separated value,
+// the last value that has one. It returns "" when there is none.
+func headerCharset(contentType string) string {
+	cs := ""
+	for _, value := range strings.Split(contentType, ",") {
+		for _, param := range strings.Split(value, ";") {
+			k, v, ok := strings.Cut(param, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "charset") {
+				cs = strings.Trim(strings.TrimSpace(v), `"`)
+				break
+			}
+		}
+	}
+	return cs
 }
 
 // metaCharset reports whether a <meta> tag in b names a charset, as the

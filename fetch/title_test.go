@@ -48,6 +48,11 @@ func TestTitle(t *testing.T) {
 		{"undeclared utf-8 after a link's charset", `<head><link rel=stylesheet charset=UTF-8 href=a.css>` + longMeta + "<title>Café</title>", "text/html", "Café"},
 		{"windows-1252 via meta, title far", `<head><META Charset="windows-1252">` + longMeta + "<title>Caf\xc3\xa9</title>", "text/html", "CafÃ©"},
 		{"latin1 via http-equiv, title far", `<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">` + longMeta + "<title>Caf\xc3\xa9</title>", "", "CafÃ©"},
+		// Headers mime.ParseMediaType refuses, whose charset browsers take.
+		{"charset before a bad parameter", "<title>\xcf\xf0\xe8\xe2\xe5\xf2</title>", "text/html; charset=windows-1251; foo", "Привет"},
+		{"charset in a header sent twice", "<title>\xcf\xf0\xe8\xe2\xe5\xf2</title>", "text/html, text/html; charset=windows-1251", "Привет"},
+		{"two charsets in a bad header", "<title>\xcf\xf0\xe8\xe2\xe5\xf2</title>", "text/html; charset=windows-1251; charset=koi8-r; x", "Привет"},
+		{"bad header without a charset", "<title>Caf\xe9</title>", "text/html; foo", "Café"},
 		{"utf-16le bom", "\xff\xfe<\x00t\x00i\x00t\x00l\x00e\x00>\x00H\x00i\x00<\x00/\x00t\x00i\x00t\x00l\x00e\x00>\x00", "text/html", "Hi"},
 		{"control chars", "<title>a\x00b\x07c</title>", "text/html", "abc"},
 	}
@@ -113,6 +118,13 @@ func TestTitleOverHTTP(t *testing.T) {
 		case "/header":
 			w.Header().Set("Content-Type", "text/html; charset=windows-1252")
 			fmt.Fprint(w, "<html><head><title>Na\xefve caf\xe9</title>")
+		case "/twice":
+			// A framework's header and the page's own, one after the other.
+			w.Header()["Content-Type"] = []string{"text/html", "text/html; charset=windows-1251"}
+			fmt.Fprint(w, "<html><head><title>\xcf\xf0\xe8\xe2\xe5\xf2</title>")
+		case "/bad-param":
+			w.Header().Set("Content-Type", "text/html; charset=windows-1251; foo")
+			fmt.Fprint(w, "<html><head><title>\xcf\xf0\xe8\xe2\xe5\xf2</title>")
 		case "/sniffed":
 			w.Header()["Content-Type"] = nil // no header: the body is sniffed
 			fmt.Fprint(w, "<!DOCTYPE html><title>sniffed</title>")
@@ -126,7 +138,7 @@ func TestTitleOverHTTP(t *testing.T) {
 	})
 	c := newTestClient(t, nil)
 	long := strings.Repeat("x", maxTitleRunes-1) + "…"
-	for path, want := range map[string]string{"/meta": "Naïve café", "/header": "Naïve café", "/sniffed": "sniffed", "/json": "", "/long": long} {
+	for path, want := range map[string]string{"/meta": "Naïve café", "/header": "Naïve café", "/twice": "Привет", "/bad-param": "Привет", "/sniffed": "sniffed", "/json": "", "/long": long} {
 		if r := get(c, ts.URL+path); r.Title != want {
 			t.Errorf("%s: title %q, want %q", path, r.Title, want)
 		}
@@ -135,6 +147,7 @@ func TestTitleOverHTTP(t *testing.T) {
 
 func FuzzTitle(f *testing.F) {
 	f.Add([]byte("<title>x</title>"), "text/html")
+	f.Add([]byte("<script charset=x></script><title>\x1b$BF|\x1b(B\xcf</title>"), `text/html; charset="a b"; x, text/plain;charset=iso-2022-jp`)
 	f.Fuzz(func(t *testing.T, body []byte, ct string) {
 		got := Title(body, ct)
 		if !utf8.ValidString(got) {
