@@ -127,8 +127,14 @@ func Collect(ctx context.Context, c *Conn, run string, o CollectOptions,
 	}
 	// failed ends Collect with err, keeping what was emitted before it: the
 	// output of a collect that fails (a malformed message) is cut short,
-	// not emptier still.
-	failed := func(err error) error { return errors.Join(err, flush()) }
+	// not emptier still. An output that failed to write fails the flush
+	// with the same error, which is said once, not twice.
+	failed := func(err error) error {
+		if ferr := flush(); ferr != nil && !errors.Is(err, ferr) {
+			return errors.Join(err, ferr)
+		}
+		return err
+	}
 	lastMsg := time.Now()
 	told := false  // NoWorker was called, and no worker was seen since
 	var buf []byte // bodies, one message at a time: collectMsg keeps nothing of them

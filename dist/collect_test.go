@@ -2,6 +2,10 @@ package dist
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,6 +97,30 @@ func TestCollectFailureKeepsWhatItTook(t *testing.T) {
 	}
 	if len(written) != 2 {
 		t.Errorf("after %v: written %v, want the 2 results before the malformed message", err, written)
+	}
+}
+
+// TestCollectOutputErrorSaidOnce: an output that cannot be written fails
+// the result's emit and then the flush with one sticky error (the
+// encoders' way), which Collect's error says once, not twice.
+func TestCollectOutputErrorSaidOnce(t *testing.T) {
+	c := connect(t, startNATS(t))
+	ctx := t.Context()
+	rc := testRun("epipe")
+	submit(t, c, rc, []string{"http://a.test/1"})
+	line := appendResultLine(nil, &fetch.Result{Seq: 0, Input: "x", Status: 200})
+	if _, err := c.JS.PublishMsg(ctx, (&compressor{}).msg(resultSubject(rc.Name, 1), line)); err != nil {
+		t.Fatal(err)
+	}
+	outErr := fmt.Errorf("write output: %w", syscall.EPIPE)
+	emit := func(*fetch.Result) error { return outErr }
+	flush := func() error { return outErr }
+	_, err := Collect(ctx, c, rc.Name, CollectOptions{FlushEvery: time.Hour}, emit, flush)
+	if !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("Collect into a closed output: error %v, want EPIPE", err)
+	}
+	if got := strings.Count(err.Error(), "write output"); got != 1 {
+		t.Errorf("error %q says the output error %d times, want once", err, got)
 	}
 }
 
