@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -207,6 +208,34 @@ func TestCollectSummaryNamesFailed(t *testing.T) {
 	sum, b := readSummaryJSON(t, filepath.Join(dir, "summary.json"))
 	if sum.Results != 4 || sum.Failed != 2 || !sum.Complete || len(sum.FailedTargets) != 2 || !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone1") && !strings.HasSuffix(sum.FailedTargets[0].Input, "/gone2") {
 		t.Errorf("summary JSON: %s", b)
+	}
+}
+
+// closedStdout is a stdout whose reader is gone (fanout collect | head):
+// every write fails as os.Stdout's does then.
+type closedStdout struct{}
+
+func (closedStdout) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+}
+
+// TestCollectIntoClosedPipe: collect whose stdout was closed by its reader
+// says so once, in the main command's words (not "write /dev/stdout",
+// a file the user never gave), and exits 3.
+func TestCollectIntoClosedPipe(t *testing.T) {
+	url, _ := workedRun(t, "piped", func(web string) []string { return []string{web + "/a", web + "/b"} })
+	for _, format := range []string{"jsonl", "csv"} { // written through, and encoded
+		var errb bytes.Buffer
+		code := Main(t.Context(), Env{Stdin: strings.NewReader(""), Stdout: closedStdout{}, Stderr: &errb},
+			[]string{"collect", "--nats", url, "--run", "piped", "-f", format, "-q"})
+		errOut := errb.String()
+		if code != ExitIncomplete {
+			t.Errorf("-f %s: exit %d, want %d: %s", format, code, ExitIncomplete, errOut)
+		}
+		if want := "the reader of stdout closed it (broken pipe)"; strings.Count(errOut, want) != 1 ||
+			strings.Contains(errOut, "/dev/stdout") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("-f %s: stderr %q, want one line saying %q", format, errOut, want)
+		}
 	}
 }
 
