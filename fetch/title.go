@@ -202,16 +202,22 @@ func decodeText(raw, body []byte, contentType string) string {
 // (WHATWG's MIME type parser skips a bad parameter, and the last value
 // with a charset wins), and so does this.
 func determineEncoding(body []byte, contentType string) (encoding.Encoding, string, bool) {
-	if contentType != "" {
-		if _, _, err := mime.ParseMediaType(contentType); err != nil {
-			if cs := headerCharset(contentType); cs != "" {
-				if ct := mime.FormatMediaType("text/html", map[string]string{"charset": cs}); ct != "" {
-					contentType = ct
-				}
-			}
+	enc, name, certain := charset.DetermineEncoding(body, contentType)
+	// Certain: a BOM, or a header it could read. The header is read again
+	// only when it names a charset DetermineEncoding did not take, so that
+	// the common response pays for one parse, not two.
+	if certain || !containsFold([]byte(contentType), "charset") {
+		return enc, name, certain
+	}
+	if _, _, err := mime.ParseMediaType(contentType); err == nil {
+		return enc, name, certain // readable: its charset is unknown, not hidden
+	}
+	if cs := headerCharset(contentType); cs != "" {
+		if ct := mime.FormatMediaType("text/html", map[string]string{"charset": cs}); ct != "" {
+			return charset.DetermineEncoding(body, ct)
 		}
 	}
-	return charset.DetermineEncoding(body, contentType)
+	return enc, name, certain
 }
 
 // headerCharset returns the charset parameter of a Content-Type that
