@@ -704,14 +704,8 @@ func runCollect(ctx context.Context, env Env, nf *natsFlags, f *flags, run strin
 	case err != nil && ctx.Err() != nil:
 		return exitError{ExitInterrupted}
 	case err != nil && closedPipe(err):
-		// As the main command says it, not "write /dev/stdout: broken
-		// pipe", which names a file the user never gave.
-		out := "stdout"
-		if f.output != "" {
-			out = "-o " + f.output
-		}
-		fmt.Fprintf(env.Stderr, "fanout collect: writing results: the reader of %s closed it (broken pipe), so collect "+
-			"stopped there; the run keeps its results: collect again to write them all\n", out)
+		fmt.Fprintf(env.Stderr, "fanout collect: %s, so collect stopped there; "+
+			"the run keeps its results: collect again to write them all\n", closedPipeSaid(f.output))
 		return exitError{ExitIncomplete}
 	case err != nil:
 		fmt.Fprintf(env.Stderr, "fanout collect: %v\n", err)

@@ -268,13 +268,7 @@ func runMain(ctx context.Context, env Env, f *flags, args []string) error {
 
 	switch {
 	case w.err != nil && closedPipe(w.err):
-		// Not "write /dev/stdout: broken pipe", which names a file the
-		// user never gave.
-		out := "stdout"
-		if f.output != "" {
-			out = "-o " + f.output
-		}
-		fmt.Fprintf(env.Stderr, "fanout: writing results: the reader of %s closed it (broken pipe), so the run stopped there\n", out)
+		fmt.Fprintf(env.Stderr, "fanout: %s, so the run stopped there\n", closedPipeSaid(f.output))
 		return exitError{ExitIncomplete}
 	case errors.As(w.err, new(errSave)):
 		how := "run it again"

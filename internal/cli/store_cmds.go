@@ -374,6 +374,17 @@ func wantArgs(names ...string) cobra.PositionalArgs {
 // (SIGPIPE is ignored, see cmd/fanout).
 func closedPipe(err error) bool { return errors.Is(err, syscall.EPIPE) }
 
+// closedPipeSaid is how the main command and collect say that the reader
+// of their output (stdout, or -o OUTPUT when set) closed it: not "write
+// /dev/stdout: broken pipe", which names a file the user never gave.
+func closedPipeSaid(output string) string {
+	out := "stdout"
+	if output != "" {
+		out = "-o " + output
+	}
+	return "writing results: the reader of " + out + " closed it (broken pipe)"
+}
+
 func newResumeCmd(env Env) *cobra.Command {
 	var dbName string
 	var quiet bool
