@@ -272,16 +272,7 @@ func TestJoinRefusesUnsafeDir(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := t.TempDir()
-			victim := filepath.Join(root, "project", "workers")
-			mkdir(t, filepath.Dir(victim), 0o700)
-			mkdir(t, victim, 0o700)
-			kept := filepath.Join(victim, "Cargo.lock")
-			if err := os.WriteFile(kept, nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			parent := filepath.Join(root, "fanout-0")
-			dir := filepath.Join(parent, "workers")
+			parent, dir, victim, kept := victimSetup(t)
 			tc.setup(t, parent, dir, victim)
 			m, err := join(dir)
 			if err == nil {
@@ -315,16 +306,7 @@ func TestDirRemovedWhileJoined(t *testing.T) {
 		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := t.TempDir()
-			victim := filepath.Join(root, "project", "workers")
-			mkdir(t, filepath.Dir(victim), 0o700)
-			mkdir(t, victim, 0o700)
-			kept := filepath.Join(victim, "Cargo.lock")
-			if err := os.WriteFile(kept, nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			parent := filepath.Join(root, "fanout-0")
-			dir := filepath.Join(parent, "workers")
+			parent, dir, victim, kept := victimSetup(t)
 			a, err := join(dir)
 			if err != nil {
 				t.Fatal(err)
@@ -468,4 +450,20 @@ func TestRunWithoutSetCountsOnly(t *testing.T) {
 			t.Fatal("Run did not return within 10s of its context's end")
 		}
 	}
+}
+
+// victimSetup makes, in a new temporary directory, a folder of someone
+// else's with a Cargo.lock in it (victim, kept), and names the parent and
+// directory (not made) where processes would share cores.
+func victimSetup(t *testing.T) (parent, dir, victim, kept string) {
+	root := t.TempDir()
+	victim = filepath.Join(root, "project", "workers")
+	mkdir(t, filepath.Dir(victim), 0o700)
+	mkdir(t, victim, 0o700)
+	kept = filepath.Join(victim, "Cargo.lock")
+	if err := os.WriteFile(kept, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	parent = filepath.Join(root, "fanout-0")
+	return parent, filepath.Join(parent, "workers"), victim, kept
 }
