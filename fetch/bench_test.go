@@ -40,3 +40,16 @@ func BenchmarkTitle(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTitleDecoded is a title that is not ASCII, so its charset is
+// determined and decoded (BenchmarkTitle's skips that).
+func BenchmarkTitleDecoded(b *testing.B) {
+	body := []byte("<!doctype html><html><head><title>Caf\xc3\xa9 page</title></head><body>" +
+		strings.Repeat("x", 1024) + "</body></html>")
+	b.ReportAllocs()
+	for b.Loop() {
+		if Title(body, "text/html; charset=utf-8") != "Café page" {
+			b.Fatal("wrong title")
+		}
+	}
+}
