@@ -391,7 +391,7 @@ func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace, match b
 		defer save.discard() // a body not read whole, or a panic: no file left
 	}
 	var m *matcher
-	if match && (c.o.MatchStatus == nil || c.o.MatchStatus(resp.StatusCode)) {
+	if match && c.match != nil && (c.o.MatchStatus == nil || c.o.MatchStatus(resp.StatusCode)) {
 		m = c.match.matcher()
 	}
 	info, err := readBody(resp.Request.Context(), resp.Body, resp.Header["Content-Encoding"], c.o.MaxBody, keep, save, m)
@@ -410,7 +410,7 @@ func (c *Client) readFinal(r *Result, resp *http.Response, ht *hopTrace, match b
 	if err == nil {
 		// A 204, a 304 or an empty 200 lacks every string: nothing in it
 		// says the service is well.
-		err = m.missing(info.truncated)
+		err = m.missing(info.truncated, info.n)
 	}
 	if info.prefix != nil {
 		if p := *info.prefix; r.ContentType != "" || isSniffedHTML(p) {

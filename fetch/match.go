@@ -49,12 +49,10 @@ type matcher struct {
 	left  int    // strings not found yet
 	tail  []byte // the last keep bytes read (fewer at the start)
 	seam  []byte // scratch: tail and the next read's first keep bytes
-	bytes int64  // decoded bytes searched
 }
 
 // write searches p, the next bytes of the body.
 func (m *matcher) write(p []byte) {
-	m.bytes += int64(len(p))
 	if m.left == 0 || len(p) == 0 {
 		return
 	}
@@ -86,7 +84,8 @@ func (m *matcher) write(p []byte) {
 
 // missing returns the error for a body read whole (or up to --max-body:
 // truncated) that lacks one of the strings, or nil when it has them all.
-func (m *matcher) missing(truncated bool) error {
+// read is the decoded bytes searched, which copyBody counts.
+func (m *matcher) missing(truncated bool, read int64) error {
 	if m == nil || m.left == 0 {
 		return nil
 	}
@@ -101,7 +100,7 @@ func (m *matcher) missing(truncated bool) error {
 	if truncated {
 		// The string may well be further on: the cap, not the server,
 		// decided.
-		msg += fmt.Sprintf(" (in the first %s read: raise --max-body)", humansize.Bytes(m.bytes))
+		msg += fmt.Sprintf(" (in the first %s read: raise --max-body)", humansize.Bytes(read))
 	}
 	return &kindError{kind: KindMismatch, msg: msg}
 }

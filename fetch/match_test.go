@@ -34,7 +34,7 @@ func TestMatcherSeams(t *testing.T) {
 					t.Fatalf("%q in reads of %d: keeps %d bytes, want at most %d", tc.match, size, len(m.tail), m.keep)
 				}
 			}
-			err := m.missing(false)
+			err := m.missing(false, int64(len(body)))
 			if tc.want == "" && err != nil || tc.want != "" && (err == nil || err.Error() != "body lacks "+shownMatch(tc.want)) {
 				t.Errorf("%q in reads of %d: %v, want %q missing", tc.match, size, err, tc.want)
 			}

@@ -334,7 +334,10 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []b
 func (c *Client) prepare(req *http.Request, t *Target) error {
 	// The header maps newRequest gives are shared by every request.
 	req.Header = req.Header.Clone()
-	if err := c.o.Prepare(req, t); err != nil {
+	// A copy for the hook, which the compiler cannot see into: handed t
+	// itself, every Fetch's Target moved to the heap, Prepare set or not.
+	tc := *t
+	if err := c.o.Prepare(req, &tc); err != nil {
 		return &kindError{kind: KindLocal, permanent: true, noFallback: true, err: err,
 			msg: fmt.Sprintf("not sent: Options.Prepare: %v", err)}
 	}
