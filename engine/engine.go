@@ -74,10 +74,7 @@ type Engine struct {
 
 // New validates cfg and returns an Engine that fetches with net/http.
 func New(cfg Config) (*Engine, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, zeroHint(err, cfg)
-	}
-	c, err := NewClient(cfg)
+	c, err := NewClient(cfg) // validates cfg
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +95,12 @@ const IdlePerRequest = 2
 // redialling, and overall IdlePerRequest per request in flight unless
 // cfg.Request sets a tighter bound.
 func NewClient(cfg Config) (*fetch.Client, error) {
+	// Validated here, not only by fetch.NewClient: the limits size the
+	// pool, and a zero Config's hint must point to DefaultConfig, not to
+	// fetch.DefaultOptions.
+	if err := cfg.Validate(); err != nil {
+		return nil, zeroHint(err, cfg)
+	}
 	if cfg.Request.MaxIdlePerHost == 0 {
 		cfg.Request.MaxIdlePerHost = cfg.Limits.PerHost
 	}

@@ -63,6 +63,10 @@ func TestNewZeroConfig(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("New(Config{}) = %v, want\n%s", err, want)
 	}
+	// NewClient alike: it said fetch's hint, "start from fetch.DefaultOptions()".
+	if _, err := NewClient(Config{}); err == nil || err.Error() != want {
+		t.Errorf("NewClient(Config{}) = %v, want\n%s", err, want)
+	}
 	c := DefaultConfig()
 	c.Limits.PerHost = -1
 	if _, err := NewWithFetcher(c, newFake(nil)); err == nil || err.Error() != "Limits.PerHost must be at least 1, got -1" {
